@@ -1,0 +1,89 @@
+// The demo shop's own code, not Rapport's: a cart kept in localStorage, and the one line a web
+// developer adds to tell Rapport what happened (`rapport.push(['track', ...])`).
+window.rapport = window.rapport || [];
+
+(function () {
+  "use strict";
+  var KEY = "tidewater:cart";
+
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(KEY)) || [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function save(cart) {
+    localStorage.setItem(KEY, JSON.stringify(cart));
+    render(cart);
+  }
+
+  function money(value) {
+    return "€" + value.toFixed(2);
+  }
+
+  function render(cart) {
+    var count = cart.reduce(function (n, line) { return n + line.quantity; }, 0);
+    document.querySelectorAll("[data-cart-count]").forEach(function (badge) {
+      badge.textContent = String(count);
+    });
+    var list = document.querySelector("[data-cart-lines]");
+    if (!list) return;
+    list.replaceChildren();
+    var total = 0;
+    cart.forEach(function (line) {
+      total += line.price * line.quantity;
+      var row = document.createElement("li");
+      row.className = "cart-line";
+      var name = document.createElement("span");
+      name.textContent = line.name + " × " + line.quantity;
+      var price = document.createElement("span");
+      price.textContent = money(line.price * line.quantity);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link";
+      remove.textContent = "Remove";
+      remove.dataset.remove = line.id;
+      row.append(name, price, remove);
+      list.append(row);
+    });
+    document.querySelector("[data-cart-total]").textContent = money(total);
+    document.querySelector("[data-cart-empty]").hidden = cart.length > 0;
+  }
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-to-cart]");
+    if (add) {
+      var product = {
+        id: add.dataset.id,
+        name: add.dataset.name,
+        price: Number(add.dataset.price),
+        currency: "EUR",
+        category: add.dataset.category,
+      };
+      var cart = load();
+      var line = cart.find(function (l) { return l.id === product.id; });
+      if (line) line.quantity += 1;
+      else cart.push({ id: product.id, name: product.name, price: product.price, quantity: 1 });
+      save(cart);
+      window.rapport.push(["track", "add_to_cart", Object.assign({ quantity: 1 }, product)]);
+      add.textContent = "Added to cart ✓";
+      return;
+    }
+    var remove = event.target.closest("[data-remove]");
+    if (remove) {
+      var id = remove.dataset.remove;
+      save(load().filter(function (l) { return l.id !== id; }));
+      window.rapport.push(["track", "remove_from_cart", { id: id, quantity: 1 }]);
+      return;
+    }
+    if (event.target.closest("[data-checkout]")) {
+      document.querySelector("[data-checkout-note]").hidden = false;
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    render(load());
+  });
+})();

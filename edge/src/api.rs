@@ -1,0 +1,256 @@
+//! The HTTP API under `/v1/`. Handlers parse and validate, call the visitor's Durable Object,
+//! and shape the answer; they hold no decision logic. Documented in docs/api.md.
+
+use rapport_protocol::{
+    validate_id, DecideRequest, Decision, Event, EventData, MAX_BATCH_BYTES, MAX_EVENT_BYTES,
+};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+use subtle::ConstantTimeEq;
+use worker::{Env, Method, Request, Response};
+
+use crate::error::{json_response, ApiError};
+use crate::rulebook;
+use crate::visitor;
+
+/// The build this edge runs: the crate version and, when built by `cargo xtask`, the commit.
+pub const BUILD_VERSION: &str = match option_env!("RAPPORT_BUILD_ID") {
+    Some(id) => id,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
+pub async fn handle(req: Request, env: &Env) -> Response {
+    match route(req, env).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn route(req: Request, env: &Env) -> Result<Response, ApiError> {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Get, "/v1/health") => Ok(health()),
+        (Method::Post, "/v1/events") => events(req, env).await,
+        (Method::Post, "/v1/decide") => decide(req, env).await,
+        (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
+            export_visitor(&req, env, &p["/v1/admin/visitors/".len()..]).await
+        }
+        (_, "/v1/health" | "/v1/events" | "/v1/decide") => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+fn health() -> Response {
+    match rulebook::active() {
+        Ok(book) => json_response(
+            &json!({ "status": "ok", "version": BUILD_VERSION, "rulebook": book.version() }),
+            200,
+        ),
+        Err(problems) => {
+            worker::console_error!("the active rulebook does not compile:\n{problems}");
+            json_response(
+                &json!({ "status": "degraded", "version": BUILD_VERSION, "rulebook": null }),
+                503,
+            )
+        }
+    }
+}
+
+/// Reads a body of at most `limit` bytes, refusing larger ones before reading them when the
+/// client declares its length.
+async fn read_body(mut req: Request, limit: usize) -> Result<String, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::BadRequest {
+        field: None,
+        message: "the body must be UTF-8 JSON".into(),
+    })
+}
+
+/// Parses JSON, naming the field at fault (`events[2].product.price`) when it does not fit.
+fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            // The root, or nowhere in particular (a syntax error before any field).
+            (_, "." | "?") => prefix.to_owned(),
+            (true, _) => path,
+            (false, _) => format!("{prefix}.{path}"),
+        };
+        ApiError::BadRequest {
+            field: (!field.is_empty()).then_some(field),
+            message: err.into_inner().to_string(),
+        }
+    })
+}
+
+fn check_site(env: &Env, site: &str) -> Result<(), ApiError> {
+    let sites = env.var("SITES").map(|v| v.to_string()).unwrap_or_default();
+    if sites.split(',').map(str::trim).any(|s| s == site) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            field: "site".into(),
+            message: format!("\"{site}\" is not a site this edge serves"),
+        })
+    }
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    validate_id(id).map_err(|e| ApiError::bad(field, format!("`{field}` {e}")))
+}
+
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    site: String,
+    visitor_id: String,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// `POST /v1/events`: validates each event on its own, so one bad event never costs the
+/// others; stores the valid ones once each, by id.
+async fn events(req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = read_body(req, MAX_BATCH_BYTES).await?;
+    let batch: RawBatch<'_> = parse(&body, "")?;
+    check_site(env, &batch.site)?;
+    check_id("visitor_id", &batch.visitor_id)?;
+
+    let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in batch.events.iter().enumerate() {
+        let prefix = format!("events[{index}]");
+        let event = if raw.get().len() > MAX_EVENT_BYTES {
+            Err(ApiError::bad(
+                &prefix,
+                format!("an event may be at most {MAX_EVENT_BYTES} bytes"),
+            ))
+        } else {
+            parse::<Event>(raw.get(), &prefix)
+                .map_err(|err| locate_event_error(raw.get(), &prefix).unwrap_or(err))
+                .and_then(|event| {
+                    check_id(&format!("{prefix}.id"), &event.id)?;
+                    check_id(&format!("{prefix}.session_id"), &event.session_id)?;
+                    Ok(event)
+                })
+        };
+        match event {
+            Ok(event) => valid.push(event),
+            Err(ApiError::BadRequest { field, message }) => rejected.push(json!({
+                "index": index,
+                "id": serde_json::from_str::<serde_json::Value>(raw.get())
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned)),
+                "field": field,
+                "message": message,
+            })),
+            Err(other) => return Err(other),
+        }
+    }
+
+    let stored = if valid.is_empty() {
+        visitor::Ingested::default()
+    } else {
+        visitor::ingest(env, &batch.site, &batch.visitor_id, valid).await?
+    };
+    let nothing_stored = stored.accepted.is_empty() && stored.duplicates.is_empty();
+    if nothing_stored && !rejected.is_empty() {
+        return Ok(json_response(
+            &json!({
+                "error": { "code": "bad_request", "message": "no event in the batch is valid",
+                           "field": rejected[0]["field"] },
+                "accepted": [], "duplicates": [], "rejected": rejected,
+            }),
+            400,
+        ));
+    }
+    Ok(json_response(
+        &json!({ "accepted": stored.accepted, "duplicates": stored.duplicates, "rejected": rejected }),
+        200,
+    ))
+}
+
+/// Names the field at fault in an event that failed to parse, by reading its payload again
+/// as the struct its `type` declares (see `EventData::check_payload`).
+fn locate_event_error(raw: &str, prefix: &str) -> Option<ApiError> {
+    let value: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let kind = value.get("type")?.as_str()?;
+    let mut track = serde_path_to_error::Track::new();
+    let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
+    match EventData::check_payload(kind, deserializer) {
+        Err(err) => Some(ApiError::bad(
+            format!("{prefix}.{}", track.path()),
+            err.to_string(),
+        )),
+        Ok(false) => Some(ApiError::bad(
+            format!("{prefix}.type"),
+            format!("unknown event type \"{kind}\""),
+        )),
+        Ok(true) => None,
+    }
+}
+
+/// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
+/// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
+async fn decide(req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: DecideRequest = parse(&body, "")?;
+    check_site(env, &request.site)?;
+    check_id("visitor_id", &request.visitor_id)?;
+    check_id("session_id", &request.session_id)?;
+    let decision = match visitor::decide(env, &request).await {
+        Ok(decision) => decision,
+        Err(err) => {
+            worker::console_error!("decide failed for {}: {err:?}", request.site);
+            Decision::default()
+        }
+    };
+    let body = serde_json::to_value(&decision).map_err(|e| ApiError::internal("decision", e))?;
+    Ok(json_response(&body, 200))
+}
+
+/// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
+async fn export_visitor(req: &Request, env: &Env, rest: &str) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let Some((site, visitor_id)) = rest.split_once('/') else {
+        return Err(ApiError::NotFound);
+    };
+    check_site(env, site)?;
+    check_id("visitor_id", visitor_id)?;
+    let export = visitor::export(env, site, visitor_id).await?;
+    Ok(json_response(&export, 200))
+}
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.
+fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let expected = env
+        .secret("ADMIN_TOKEN")
+        .map(|s| s.to_string())
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))?;
+    let given = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}

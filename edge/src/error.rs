@@ -1,0 +1,101 @@
+//! The edge's one error type. Every handler returns it; [`ApiError::into_response`] turns it
+//! into a status and a JSON body `{"error": {"code", "message", "field"?}}`. Internal errors
+//! are logged in full and answered with a generic message: bodies never leak internals.
+
+use serde_json::json;
+use worker::Response;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is malformed; `field` names where (`events[2].product.price`).
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
+    Unauthorized,
+    Forbidden {
+        field: String,
+        message: String,
+    },
+    NotFound,
+    MethodNotAllowed,
+    NotConfigured(&'static str),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(format!("{context}: {err}"))
+    }
+
+    pub fn into_response(self) -> Response {
+        let (status, code, message, field) = match self {
+            ApiError::BadRequest { field, message } => (400, "bad_request", message, field),
+            ApiError::PayloadTooLarge { limit } => (
+                413,
+                "payload_too_large",
+                format!("the body is larger than {limit} bytes"),
+                None,
+            ),
+            ApiError::Unauthorized => (
+                401,
+                "unauthorized",
+                "a valid bearer token is required".to_owned(),
+                None,
+            ),
+            ApiError::Forbidden { field, message } => (403, "forbidden", message, Some(field)),
+            ApiError::NotFound => (404, "not_found", "no such endpoint".to_owned(), None),
+            ApiError::MethodNotAllowed => (
+                405,
+                "method_not_allowed",
+                "this endpoint does not take that method".to_owned(),
+                None,
+            ),
+            ApiError::NotConfigured(what) => (
+                503,
+                "not_configured",
+                format!("{what} is not configured on this edge"),
+                None,
+            ),
+            ApiError::Internal(details) => {
+                worker::console_error!("internal error: {details}");
+                (
+                    500,
+                    "internal",
+                    "something went wrong on our side".to_owned(),
+                    None,
+                )
+            }
+        };
+        let mut error = json!({ "code": code, "message": message });
+        if let Some(field) = field {
+            error["field"] = field.into();
+        }
+        json_response(&json!({ "error": error }), status)
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> ApiError {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+/// A JSON response that no cache keeps.
+pub fn json_response(body: &serde_json::Value, status: u16) -> Response {
+    let response = Response::from_json(body)
+        .unwrap_or_else(|_| Response::ok("{}").expect("a static body"))
+        .with_status(status);
+    let _ = response.headers().set("cache-control", "no-store");
+    response
+}

@@ -1,0 +1,25 @@
+//! The Rapport edge, a Cloudflare Worker.
+//!
+//! - [`api`]: the HTTP API under `/v1/`: request parsing, validation, responses.
+//! - [`visitor`]: the `Visitor` Durable Object: one per visitor, holding the profile and raw
+//!   events in its SQLite storage, and deciding next to them.
+//! - [`rulebook`]: the compiled rulebook each isolate keeps.
+//! - [`error`]: the one error type every handler returns, and how it becomes a response.
+//!
+//! The worker holds no decision logic: it parses, stores and hands profiles to
+//! `rapport_rules::decide`. Static files (the demo shop, the widget) are served as Workers
+//! assets before this code runs.
+
+mod api;
+mod error;
+mod rulebook;
+mod visitor;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+pub use visitor::Visitor;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    Ok(api::handle(req, &env).await)
+}

@@ -1,0 +1,86 @@
+//! The one Rhai engine constructor. Every engine Rapport runs comes from [`new_engine`], so
+//! the sandbox is defined in exactly one place.
+
+use rhai::packages::{
+    BasicArrayPackage, BasicMapPackage, BasicMathPackage, BasicStringPackage, LogicPackage,
+    MoreStringPackage, Package,
+};
+use rhai::Engine;
+
+/// Operations one script call may take before it is stopped. A rule's conditions take
+/// dozens; a runaway loop hits this in well under a millisecond.
+pub const MAX_OPERATIONS: u64 = 50_000;
+
+/// A sandboxed engine: only the packages rules need, every limit set, strict variables,
+/// no `eval`, no modules (the `no_module` feature), no file or network access (never
+/// registered), and no printing.
+pub fn new_engine() -> Engine {
+    let mut engine = Engine::new_raw();
+    // Arithmetic and comparison operators come from the core; these add what marketers'
+    // conditions use: logic, maths, strings, arrays (`in`, `contains`, `len`) and maps.
+    engine.register_global_module(LogicPackage::new().as_shared_module());
+    engine.register_global_module(BasicMathPackage::new().as_shared_module());
+    engine.register_global_module(BasicStringPackage::new().as_shared_module());
+    engine.register_global_module(MoreStringPackage::new().as_shared_module());
+    engine.register_global_module(BasicArrayPackage::new().as_shared_module());
+    engine.register_global_module(BasicMapPackage::new().as_shared_module());
+
+    engine.set_max_operations(MAX_OPERATIONS);
+    engine.set_max_call_levels(16);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(4 * 1024);
+    engine.set_max_array_size(1_000);
+    engine.set_max_map_size(500);
+    engine.set_max_variables(200);
+    engine.set_max_functions(200);
+    engine.set_strict_variables(true);
+    // A typo in a field name (`v.cart.cuont`) is an error, not a silent `()`.
+    engine.set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runaway_loop_is_stopped() {
+        let engine = new_engine();
+        let err = engine.run("loop { }").unwrap_err();
+        assert!(
+            matches!(*err, rhai::EvalAltResult::ErrorTooManyOperations(_)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn eval_is_disabled() {
+        assert!(new_engine().compile(r#"eval("1")"#).is_err());
+    }
+
+    #[test]
+    fn undefined_variable_is_a_compile_error() {
+        assert!(new_engine().compile("let x = y + 1;").is_err());
+    }
+
+    #[test]
+    fn huge_strings_are_refused() {
+        let err = new_engine()
+            .run(r#"let s = "x"; loop { s += s; }"#)
+            .unwrap_err();
+        assert!(
+            matches!(*err, rhai::EvalAltResult::ErrorDataTooLarge(..)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_map_property_is_an_error() {
+        let engine = new_engine();
+        assert!(engine.eval::<i64>("let m = #{a: 1}; m.b").is_err());
+        assert_eq!(engine.eval::<i64>("let m = #{a: 1}; m.a").unwrap(), 1);
+    }
+}

@@ -1,0 +1,20 @@
+//! Rapport's rules engine, a pure library: no I/O, no clock, no randomness of its own.
+//!
+//! - [`profile`]: the visitor model, and how events fold into it.
+//! - [`engine`]: the one place a Rhai engine is built, with every limit set.
+//! - [`rulebook`]: compiling a directory of marketer-written `.rhai` files into segments and
+//!   rules, with `file:line:col` diagnostics.
+//! - [`decide`]: running a compiled rulebook for one visitor on one page.
+//!
+//! The edge feeds it stored profiles and the current time; tests feed it fixtures.
+
+pub mod decide;
+pub mod diagnostic;
+pub mod engine;
+pub mod profile;
+pub mod rulebook;
+
+pub use decide::{decide, DecisionReport, Outcome, TraceEntry};
+pub use diagnostic::Diagnostic;
+pub use profile::Profile;
+pub use rulebook::{Rulebook, SourceFile};

@@ -1,0 +1,307 @@
+//! The end-to-end harness: the real edge in workerd (`wrangler dev`) and real headless
+//! Chromium driven over WebDriver. `cargo xtask test` builds everything first and tells the
+//! harness where the tools are (`RAPPORT_WRANGLER`, `RAPPORT_EDGE_DIR`, `RAPPORT_CHROMIUM`,
+//! `RAPPORT_CHROMEDRIVER`); without those it looks in the usual places.
+//!
+//! Every process started here runs in its own process group and is killed with it on drop,
+//! so a failing test leaves nothing behind.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+fn tool(variable: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
+    std::env::var_os(variable).map_or_else(default, PathBuf::from)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the loopback interface has free ports")
+}
+
+/// A child process in its own process group, killed with its whole group on drop.
+#[derive(Debug)]
+struct Group {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Group {
+    fn spawn(command: &mut Command, log: PathBuf) -> Group {
+        use std::os::unix::process::CommandExt as _;
+        let out = File::create(&log).expect("the log file can be created");
+        let err = out.try_clone().expect("the log file can be shared");
+        let child = command
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+        Group { child, log }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(4_000);
+        text[text.floor_char_boundary(start)..].to_owned()
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .status();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the group (workerd, Chromium's helpers) goes too.
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+/// The edge running in workerd on a free port, with fresh state of its own.
+#[derive(Debug)]
+pub struct Edge {
+    pub base: String,
+    pub admin_token: String,
+    process: Group,
+    _state: tempfile::TempDir,
+}
+
+impl Edge {
+    pub fn start() -> Edge {
+        let root = workspace_root();
+        let wrangler = tool("RAPPORT_WRANGLER", || {
+            root.join("node_modules/.bin/wrangler")
+        });
+        let edge_dir = tool("RAPPORT_EDGE_DIR", || root.join("edge"));
+        assert!(
+            edge_dir.join("build/worker/shim.mjs").exists() && wrangler.exists(),
+            "the edge is not built: run `cargo xtask test`"
+        );
+        let state = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let admin_token = format!("test-admin-{}", free_port());
+        let process = Group::spawn(
+            Command::new(&wrangler)
+                .current_dir(&edge_dir)
+                .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--inspector-port", &free_port().to_string()])
+                .arg("--persist-to")
+                .arg(state.path().join("wrangler"))
+                .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+                .args(["--var", &format!("ADMIN_TOKEN:{admin_token}")])
+                .env("WRANGLER_SEND_METRICS", "false"),
+            state.path().join("wrangler.log"),
+        );
+        let edge = Edge {
+            base: format!("http://127.0.0.1:{port}"),
+            admin_token,
+            process,
+            _state: state,
+        };
+        let started = Instant::now();
+        while ureq::get(&edge.url("/v1/health")).call().is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the edge did not come up; wrangler said:\n{}",
+                edge.process.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        edge
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GETs a path, returning the status and the JSON body.
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = ureq::get(&self.url(path))
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        read(request.call())
+    }
+
+    /// POSTs a raw body, returning the status and the JSON body.
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let request = ureq::post(&self.url(path))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .content_type("text/plain;charset=UTF-8");
+        read(request.send(body))
+    }
+
+    /// Everything the edge stored about a visitor, read through the admin API.
+    pub fn export(&self, visitor_id: &str) -> Value {
+        let (status, body) = self.get(
+            &format!("/v1/admin/visitors/demo/{visitor_id}"),
+            Some(&self.admin_token),
+        );
+        assert_eq!(status, 200, "export failed: {body}");
+        body
+    }
+}
+
+fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+    let mut response = result.expect("the edge answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Headless Chromium driven by chromedriver.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    _driver: Group,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let chromium = tool("RAPPORT_CHROMIUM", || PathBuf::from("/usr/bin/chromium"));
+        let chromedriver = tool("RAPPORT_CHROMEDRIVER", || {
+            PathBuf::from("/usr/bin/chromedriver")
+        });
+        let profile = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let driver = Group::spawn(
+            Command::new(&chromedriver).arg(format!("--port={port}")),
+            profile.path().join("chromedriver.log"),
+        );
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start:\n{}",
+                driver.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let user_data = profile.path().join("profile");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1200,800",
+                    format!("--user-data-dir={}", user_data.display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|e| panic!("starting Chromium: {e}\n{}", driver.log_tail()));
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// The text of the prompt showing `experience`, if a shopper can see it now: on screen,
+    /// not transparent, and not covered by anything else at its centre.
+    pub async fn visible_prompt(&self, experience: &str) -> Option<String> {
+        const SCRIPT: &str = r#"
+            const host = document.getElementById('rapport-host');
+            const el = host && host.shadowRoot &&
+                host.shadowRoot.querySelector('[data-experience="' + arguments[0] + '"]');
+            if (!el) return null;
+            const r = el.getBoundingClientRect();
+            const style = getComputedStyle(el);
+            const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 &&
+                r.top < innerHeight && r.left < innerWidth;
+            if (!onScreen || style.visibility !== 'visible' || Number(style.opacity) < 0.9) return null;
+            const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+            const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+            if (document.elementFromPoint(x, y) !== host) return null;
+            return el.innerText;
+        "#;
+        let value = self
+            .client
+            .execute(SCRIPT, vec![json!(experience)])
+            .await
+            .expect("the page runs scripts");
+        value.as_str().map(str::to_owned)
+    }
+
+    /// Waits up to `limit` for `experience` to be visible, returning its text.
+    pub async fn wait_for_prompt(&self, experience: &str, limit: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(text) = self.visible_prompt(experience).await {
+                return text;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the prompt {experience} did not become visible within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn local_storage(&self, key: &str) -> Option<String> {
+        let value = self
+            .client
+            .execute(
+                "return localStorage.getItem(arguments[0]);",
+                vec![json!(key)],
+            )
+            .await
+            .expect("the page runs scripts");
+        value.as_str().map(str::to_owned)
+    }
+}
+
+/// Polls `check` until it gives `Some`, for up to `limit`.
+pub async fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

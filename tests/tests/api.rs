@@ -1,0 +1,105 @@
+//! The edge's API against the worker running in workerd: health, ingestion and its error
+//! paths, idempotency, decisions, and the admin token.
+
+use rapport_e2e::Edge;
+use serde_json::{json, Value};
+
+fn batch(events: Value) -> String {
+    json!({ "site": "demo", "visitor_id": "visitor-api-0001", "events": events }).to_string()
+}
+
+fn add_to_cart(id: &str) -> Value {
+    json!({ "id": id, "session_id": "session-0001", "type": "add_to_cart",
+            "product": { "id": "linen-shirt", "price": 59.0 } })
+}
+
+#[test]
+fn api_end_to_end() {
+    let edge = Edge::start();
+
+    // Health names the build and the active rulebook.
+    let (status, health) = edge.get("/v1/health", None);
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert!(
+        health["version"].as_str().unwrap().starts_with("0.1.0"),
+        "{health}"
+    );
+    assert!(
+        health["rulebook"].as_str().unwrap().starts_with("rb-"),
+        "{health}"
+    );
+
+    // Malformed bodies are refused with the field at fault.
+    let check_error = |body: &str, status: u16, field: Option<&str>| {
+        let (got, answer) = edge.post("/v1/events", body);
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert!(answer["error"]["message"].is_string(), "{answer}");
+        assert_eq!(
+            answer["error"]["field"].as_str(),
+            field,
+            "{body} -> {answer}"
+        );
+    };
+    check_error("{not json", 400, None);
+    check_error(
+        r#"{"site":"demo","visitor_id":7,"events":[]}"#,
+        400,
+        Some("visitor_id"),
+    );
+    check_error(
+        r#"{"site":"demo","visitor_id":"../../etc","events":[]}"#,
+        400,
+        Some("visitor_id"),
+    );
+    check_error(
+        r#"{"site":"elsewhere","visitor_id":"visitor-api-0001","events":[]}"#,
+        403,
+        Some("site"),
+    );
+    check_error(&"x".repeat(600 * 1024), 413, None);
+
+    // One bad event does not cost the good ones; client events cannot claim purchases.
+    let (status, answer) = edge.post(
+        "/v1/events",
+        &batch(json!([
+            add_to_cart("event-0001"),
+            { "id": "event-0002", "session_id": "session-0001", "type": "add_to_cart",
+              "product": { "id": "x", "price": "cheap" } },
+            { "id": "event-0003", "session_id": "session-0001", "type": "purchase", "value": 1e6 },
+        ])),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], json!(["event-0001"]));
+    assert_eq!(answer["rejected"][0]["field"], "events[1].product.price");
+    assert_eq!(answer["rejected"][1]["id"], "event-0003");
+
+    // Sending the same event again stores nothing new.
+    let (status, answer) = edge.post("/v1/events", &batch(json!([add_to_cart("event-0001")])));
+    assert_eq!(status, 200);
+    assert_eq!(answer["duplicates"], json!(["event-0001"]));
+    let export = edge.export("visitor-api-0001");
+    assert_eq!(export["events"].as_array().unwrap().len(), 1);
+    assert_eq!(export["profile"]["cart"][0]["quantity"], 1);
+    assert_eq!(export["profile"]["purchases"]["count"], 0);
+
+    // The decision uses the stored cart and the page's language.
+    let (status, decision) = edge.post(
+        "/v1/decide",
+        &json!({ "site": "demo", "visitor_id": "visitor-api-0001", "session_id": "session-0001",
+                 "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "it-IT" } })
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{decision}");
+    let shown = &decision["experiences"][0];
+    assert_eq!(shown["experience"], "cart-reminder-bar");
+    assert_eq!(shown["content"]["locale"], "it");
+    assert_eq!(shown["content"]["title"], "Il tuo carrello ti aspetta");
+    assert_eq!(decision["rulebook"], health["rulebook"]);
+
+    // The admin API wants the token.
+    let path = "/v1/admin/visitors/demo/visitor-api-0001";
+    assert_eq!(edge.get(path, None).0, 401);
+    assert_eq!(edge.get(path, Some("wrong-token")).0, 401);
+    assert_eq!(edge.get("/v1/nowhere", None).0, 404);
+}

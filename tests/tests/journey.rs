@@ -1,0 +1,123 @@
+//! One shopper journey, end to end: home page, product page, add to cart, back home; the
+//! widget sends what happened, the edge stores it and decides with the demo rulebook, and the
+//! prompt the rulebook chose is on screen.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use rapport_e2e::{eventually, Browser, Edge};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn events_of<'a>(export: &'a Value, kind: &str) -> Vec<&'a Value> {
+    export["events"]
+        .as_array()
+        .expect("an export lists events")
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .collect()
+}
+
+fn impressions_of(export: &Value, experience: &str) -> usize {
+    events_of(export, "impression")
+        .iter()
+        .filter(|e| e["event"]["experience"] == experience)
+        .count()
+}
+
+#[tokio::test]
+async fn shopper_journey_from_script_tag_to_prompt() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // A first-time visitor on the home page is welcomed.
+    client.goto(&edge.url("/")).await.unwrap();
+    let welcome = browser.wait_for_prompt("welcome-bar", WAIT).await;
+    assert!(welcome.contains("Welcome to Tidewater"), "{welcome}");
+    assert!(
+        welcome.contains("Free shipping on your first order"),
+        "{welcome}"
+    );
+    let visitor = browser
+        .local_storage("rapport:vid")
+        .await
+        .expect("the widget keeps a visitor id");
+
+    // The shopper opens a product and adds it to the cart.
+    client
+        .find(Locator::Css("a[href='/products/linen-shirt']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let add = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-add-to-cart]"))
+        .await
+        .unwrap();
+    add.click().await.unwrap();
+    let added = eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        (!events_of(&export, "add_to_cart").is_empty()).then_some(())
+    })
+    .await;
+    assert!(added.is_some(), "the add to cart never reached the edge");
+
+    // Back on the home page, the cart reminder takes the bar's place.
+    client
+        .find(Locator::Css("a.brand"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let reminder = browser.wait_for_prompt("cart-reminder-bar", WAIT).await;
+    assert!(reminder.contains("Your cart is waiting"), "{reminder}");
+    assert!(reminder.contains("Go to cart"), "{reminder}");
+    assert_eq!(browser.visible_prompt("welcome-bar").await, None);
+
+    // The edge stored the journey and both impressions, each event once.
+    let export = eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        (impressions_of(&export, "cart-reminder-bar") > 0).then_some(export)
+    })
+    .await
+    .expect("the cart reminder's impression reached the edge");
+    assert_eq!(events_of(&export, "page_view").len(), 3, "{export:#}");
+    assert_eq!(events_of(&export, "product_view").len(), 1, "{export:#}");
+    assert_eq!(events_of(&export, "add_to_cart").len(), 1, "{export:#}");
+    assert_eq!(impressions_of(&export, "welcome-bar"), 1, "{export:#}");
+    assert_eq!(
+        impressions_of(&export, "cart-reminder-bar"),
+        1,
+        "{export:#}"
+    );
+    let product_view = events_of(&export, "product_view")[0];
+    assert_eq!(product_view["event"]["product"]["id"], "linen-shirt");
+    assert_eq!(product_view["event"]["product"]["price"], 59.0);
+
+    let ids: Vec<&str> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(
+        ids.len(),
+        unique.len(),
+        "an event was stored twice: {ids:?}"
+    );
+
+    let profile = &export["profile"];
+    assert_eq!(profile["cart"][0]["product"]["id"], "linen-shirt");
+    assert_eq!(profile["page_views"], 3);
+    assert_eq!(profile["prompts"]["cart-reminder-bar"]["impressions"], 1);
+
+    client.clone().close().await.unwrap();
+}

@@ -1,0 +1,24 @@
+// The loader half of rapport.js. `cargo xtask build` puts it in one closure with
+// wasm-bindgen's glue (which defines `wasm_bindgen`) and minifies the result.
+//
+// It reads the configuration from its own script tag while that tag is still
+// `document.currentScript`, starts the wasm module, and leaves `window.rapport`
+// as the command queue the page may already be filling.
+var script = document.currentScript;
+var queue = (window.rapport = window.rapport || []);
+if (script && Array.isArray(queue) && !queue._rapportLoading) {
+  // A second copy of the tag on the same page does nothing.
+  queue._rapportLoading = true;
+  var src = new URL(script.src, location.href);
+  var config = {
+    site: script.dataset.site || "",
+    endpoint: script.dataset.endpoint || src.origin,
+  };
+  wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) })
+    .then(function () {
+      wasm_bindgen.start(config);
+    })
+    .catch(function (error) {
+      console.warn("rapport: the widget could not start", error);
+    });
+}

@@ -1,0 +1,134 @@
+//! All DOM and browser-API plumbing lives here, so the rest of the widget reads as logic.
+
+use serde::{de::DeserializeOwned, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Document, Element, Storage, Window};
+
+pub fn window() -> Window {
+    web_sys::window().expect("the widget runs in a window")
+}
+
+pub fn document() -> Document {
+    window().document().expect("a window has a document")
+}
+
+pub fn local_storage() -> Option<Storage> {
+    window().local_storage().ok().flatten()
+}
+
+pub fn storage_get(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Storage can be full or disabled (private modes); the widget then works for this page only.
+pub fn storage_set(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// 128 random bits as 32 hex digits, from the browser's cryptographic generator.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = window()
+        .crypto()
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
+        .is_ok();
+    if !filled {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn warn(message: &str) {
+    web_sys::console::warn_1(&message.into());
+}
+
+pub fn create(tag: &str) -> Element {
+    document()
+        .create_element(tag)
+        .expect("creating a standard element cannot fail")
+}
+
+/// Sets an element's text. Content from rules only ever reaches the page through here (or
+/// attributes), never as HTML.
+pub fn text(element: &Element, text: &str) {
+    element.set_text_content(Some(text));
+}
+
+pub fn set_attr(element: &Element, name: &str, value: &str) {
+    let _ = element.set_attribute(name, value);
+}
+
+pub fn on(
+    target: &web_sys::EventTarget,
+    event: &str,
+    handler: impl FnMut(web_sys::Event) + 'static,
+) {
+    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
+    let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+    // Listeners live as long as the element or page they are attached to.
+    closure.forget();
+}
+
+pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
+    let closure = Closure::once_into_js(handler);
+    let _ =
+        window().set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms);
+}
+
+/// POSTs JSON and reads JSON back. The body goes as `text/plain` so that a cross-origin call is
+/// a "simple request" without a CORS preflight round trip; the edge reads JSON either way.
+pub async fn post_json<T: DeserializeOwned>(url: &str, body: &impl Serialize) -> Result<T, String> {
+    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
+    let response = post(url, &body, false).await?;
+    let text = JsFuture::from(response.text().map_err(describe)?)
+        .await
+        .map_err(describe)?
+        .as_string()
+        .unwrap_or_default();
+    if !response.ok() {
+        return Err(format!("HTTP {}: {text}", response.status()));
+    }
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// POSTs a text body. `keepalive` lets the request finish after the page is gone.
+pub async fn post(url: &str, body: &str, keepalive: bool) -> Result<web_sys::Response, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    // web-sys has no setter for `keepalive`; the init dictionary is a plain object.
+    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &keepalive.into());
+    // A string body goes as `text/plain;charset=UTF-8` by default, which is what we want.
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(describe)?;
+    let response = JsFuture::from(window().fetch_with_request(&request))
+        .await
+        .map_err(describe)?;
+    response.dyn_into().map_err(describe)
+}
+
+/// Hands a body to the browser to deliver even as the page unloads.
+pub fn send_beacon(url: &str, body: &str) -> bool {
+    window()
+        .navigator()
+        .send_beacon_with_opt_str(url, Some(body))
+        .unwrap_or(false)
+}
+
+fn describe(err: JsValue) -> String {
+    err.as_string()
+        .or_else(|| {
+            err.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+        })
+        .unwrap_or_else(|| "network error".to_owned())
+}

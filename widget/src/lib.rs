@@ -1,0 +1,188 @@
+//! The Rapport widget, compiled to WebAssembly and started by the `rapport.js` loader.
+//!
+//! The entry point only reads the configuration and hands over: [`dom`] owns all DOM plumbing,
+//! [`capture`] turns the page into events, [`transport`] delivers them exactly once, and
+//! [`render`] shows what the edge decided. The widget holds no decision logic: it shows what
+//! `/v1/decide` answers, nothing else.
+
+mod capture;
+mod dom;
+mod render;
+mod store;
+mod transport;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rapport_protocol::{DecideRequest, Decision, EventData, ExperienceRef, PageView, ProductView};
+use wasm_bindgen::prelude::*;
+
+use crate::transport::Transport;
+
+/// What the loader read from the script tag (`data-site`, and the script's own origin).
+struct Config {
+    site: String,
+    endpoint: String,
+}
+
+/// The running widget: one per page.
+struct Widget {
+    config: Config,
+    transport: Rc<Transport>,
+    session_id: RefCell<String>,
+    /// Experiences already on screen on this page, by experience id.
+    shown: RefCell<Vec<String>>,
+}
+
+/// Starts the widget. Called once by the loader after the wasm module is instantiated, with
+/// `{ site, endpoint }`.
+#[wasm_bindgen]
+pub fn start(config: JsValue) {
+    let read = |key: &str| {
+        js_sys::Reflect::get(&config, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let config = Config {
+        site: read("site"),
+        endpoint: read("endpoint").trim_end_matches('/').to_owned(),
+    };
+    if config.site.is_empty() {
+        dom::warn("rapport: the script tag needs a data-site attribute");
+        return;
+    }
+    let visitor_id = store::visitor_id();
+    let widget = Rc::new(Widget {
+        transport: Rc::new(Transport::new(&config.endpoint, &config.site, &visitor_id)),
+        session_id: RefCell::new(store::session_id()),
+        config,
+        shown: RefCell::new(Vec::new()),
+    });
+    widget.transport.install_unload_flush();
+    install_command_queue(&widget);
+    page(&widget);
+}
+
+/// Records a page view (and a product view where the page shows one), then decides.
+fn page(widget: &Rc<Widget>) {
+    let page = capture::page_context();
+    track(
+        widget,
+        EventData::PageView(PageView {
+            page,
+            title: Some(dom::document().title()).filter(|t| !t.is_empty()),
+            referrer: Some(dom::document().referrer()).filter(|r| !r.is_empty()),
+        }),
+    );
+    if let Some(product) = capture::product_on_page() {
+        track(widget, EventData::ProductView(ProductView { product }));
+    }
+    refresh(widget);
+}
+
+fn track(widget: &Widget, data: EventData) {
+    let session_id = store::touch_session(&widget.session_id);
+    widget.transport.enqueue(&session_id, data);
+}
+
+/// Delivers what is queued, then asks the edge what to show now. Events go first so the
+/// decision sees them (an add to cart on the previous page, say).
+fn refresh(widget: &Rc<Widget>) {
+    let widget = Rc::clone(widget);
+    wasm_bindgen_futures::spawn_local(async move {
+        widget.transport.flush().await;
+        let request = DecideRequest {
+            site: widget.config.site.clone(),
+            visitor_id: widget.transport.visitor_id().to_owned(),
+            session_id: widget.session_id.borrow().clone(),
+            page: capture::page_context(),
+        };
+        let url = format!("{}/v1/decide", widget.config.endpoint);
+        let decision: Decision = match dom::post_json(&url, &request).await {
+            Ok(decision) => decision,
+            Err(err) => {
+                dom::warn(&format!("rapport: no decision ({err})"));
+                return;
+            }
+        };
+        for experience in decision.experiences {
+            if widget.shown.borrow().contains(&experience.experience) {
+                continue;
+            }
+            widget
+                .shown
+                .borrow_mut()
+                .push(experience.experience.clone());
+            let on_screen = Rc::clone(&widget);
+            let reference = experience.reference();
+            render::arm(experience, move |outcome| {
+                report(&on_screen, outcome, reference.clone());
+            });
+        }
+    });
+}
+
+/// Turns what the shopper did with a prompt into an event.
+fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRef) {
+    let data = match outcome {
+        render::Outcome::Shown => EventData::Impression(reference),
+        render::Outcome::Clicked => EventData::Click(reference),
+        render::Outcome::Dismissed => EventData::Dismiss(reference),
+    };
+    track(widget, data);
+    widget.transport.schedule_flush();
+}
+
+/// Replaces the `window.rapport` array the page may have filled before the script loaded with
+/// an object whose `push` runs commands at once, after running the queued ones in order.
+fn install_command_queue(widget: &Rc<Widget>) {
+    let window = dom::window();
+    let queued = js_sys::Reflect::get(&window, &"rapport".into()).unwrap_or(JsValue::UNDEFINED);
+    let api = js_sys::Object::new();
+    let handler = Rc::clone(widget);
+    let push =
+        Closure::<dyn Fn(JsValue)>::new(move |command: JsValue| run_command(&handler, command));
+    let _ = js_sys::Reflect::set(&api, &"push".into(), push.as_ref());
+    // The page keeps calling `rapport.push` for as long as it lives.
+    push.forget();
+    let _ = js_sys::Reflect::set(&window, &"rapport".into(), &api);
+    if let Some(queued) = queued.dyn_ref::<js_sys::Array>() {
+        for command in queued.iter() {
+            run_command(widget, command);
+        }
+    }
+}
+
+/// Runs one command, `['track', name, props]` or `['page']`. A bad command is reported on
+/// the console and ignored: it must never break the page.
+fn run_command(widget: &Rc<Widget>, command: JsValue) {
+    let Some(parts) = command.dyn_ref::<js_sys::Array>() else {
+        dom::warn(
+            "rapport: commands are arrays, like rapport.push(['track', 'add_to_cart', {...}])",
+        );
+        return;
+    };
+    let name = parts.get(0).as_string().unwrap_or_default();
+    match name.as_str() {
+        "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
+            Ok(data) => {
+                let changes_decision =
+                    matches!(data, EventData::AddToCart(_) | EventData::RemoveFromCart(_));
+                track(widget, data);
+                if changes_decision {
+                    refresh(widget);
+                } else {
+                    widget.transport.schedule_flush();
+                }
+            }
+            Err(message) => dom::warn(&format!("rapport: track: {message}")),
+        },
+        "page" => {
+            widget.shown.borrow_mut().clear();
+            render::clear();
+            page(widget);
+        }
+        other => dom::warn(&format!("rapport: unknown command \"{other}\"")),
+    }
+}

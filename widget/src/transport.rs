@@ -1,0 +1,229 @@
+//! Delivering events exactly once: every event gets a unique id, waits in a persistent queue
+//! until the edge has answered for it, and may be sent more than once (retries, beacons on
+//! page exit, a fetch still in flight when the shopper clicks away). The edge stores each id
+//! once, so "at least once" here becomes "exactly once" there.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use rapport_protocol::{Event, EventBatch, EventData, MAX_BATCH_EVENTS};
+use serde::Deserialize;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::dom;
+
+/// Events kept while the edge cannot be reached; past this the oldest are dropped, so a
+/// shopper offline for a long time never fills the shop's storage.
+const QUEUE_LIMIT: usize = 500;
+const FLUSH_DELAY_MS: i32 = 1_000;
+const MAX_RETRY_MS: i32 = 60_000;
+
+pub struct Transport {
+    url: String,
+    site: String,
+    visitor_id: String,
+    queue_key: String,
+    /// Used only when `localStorage` is unavailable.
+    memory: RefCell<Vec<Event>>,
+    flush_scheduled: Cell<bool>,
+    retry_ms: Cell<i32>,
+}
+
+/// What the edge answers for a batch: ids it stored now, ids it already had, and events it
+/// will never accept. All three are done with.
+#[derive(Deserialize)]
+struct BatchResult {
+    #[serde(default)]
+    accepted: Vec<String>,
+    #[serde(default)]
+    duplicates: Vec<String>,
+    #[serde(default)]
+    rejected: Vec<Rejected>,
+}
+
+#[derive(Deserialize)]
+struct Rejected {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl Transport {
+    pub fn new(endpoint: &str, site: &str, visitor_id: &str) -> Transport {
+        Transport {
+            url: format!("{endpoint}/v1/events"),
+            site: site.to_owned(),
+            visitor_id: visitor_id.to_owned(),
+            queue_key: format!("rapport:queue:{site}"),
+            memory: RefCell::new(Vec::new()),
+            flush_scheduled: Cell::new(false),
+            retry_ms: Cell::new(2_000),
+        }
+    }
+
+    pub fn visitor_id(&self) -> &str {
+        &self.visitor_id
+    }
+
+    pub fn enqueue(&self, session_id: &str, data: EventData) {
+        let event = Event {
+            id: dom::random_id(),
+            session_id: session_id.to_owned(),
+            client_ts: Some(dom::now_ms()),
+            data,
+        };
+        self.update_queue(|queue| {
+            queue.push(event);
+            let excess = queue.len().saturating_sub(QUEUE_LIMIT);
+            queue.drain(..excess);
+        });
+    }
+
+    /// Reads, changes and writes the queue in one synchronous step, so other tabs of the shop
+    /// (which share the stored queue) cannot interleave with it.
+    fn update_queue(&self, change: impl FnOnce(&mut Vec<Event>)) {
+        match dom::local_storage() {
+            Some(_) => {
+                let mut queue = self.load_queue();
+                change(&mut queue);
+                let json = serde_json::to_string(&queue).unwrap_or_else(|_| "[]".into());
+                dom::storage_set(&self.queue_key, &json);
+            }
+            None => change(&mut self.memory.borrow_mut()),
+        }
+    }
+
+    fn load_queue(&self) -> Vec<Event> {
+        match dom::local_storage() {
+            Some(_) => dom::storage_get(&self.queue_key)
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
+            None => self.memory.borrow().clone(),
+        }
+    }
+
+    fn batch(&self, events: Vec<Event>) -> String {
+        let batch = EventBatch {
+            site: self.site.clone(),
+            visitor_id: self.visitor_id.clone(),
+            events,
+        };
+        serde_json::to_string(&batch).unwrap_or_default()
+    }
+
+    /// Sends everything queued, in batches. Events the edge has answered for leave the queue;
+    /// on a network error or a server error they stay, and a retry is scheduled with backoff.
+    pub async fn flush(self: &Rc<Self>) {
+        let queue = self.load_queue();
+        for chunk in queue.chunks(MAX_BATCH_EVENTS) {
+            let sent: Vec<String> = chunk.iter().map(|e| e.id.clone()).collect();
+            match self.send(chunk.to_vec()).await {
+                Delivery::Done(mut done) => {
+                    // A 2xx answer covers the whole batch, even ids the answer forgot to list.
+                    done.extend(sent);
+                    self.update_queue(|queue| queue.retain(|e| !done.contains(&e.id)));
+                    self.retry_ms.set(2_000);
+                }
+                Delivery::Retry => {
+                    self.schedule_retry();
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn send(&self, events: Vec<Event>) -> Delivery {
+        let response = match dom::post(&self.url, &self.batch(events), true).await {
+            Ok(response) => response,
+            Err(_) => return Delivery::Retry,
+        };
+        let status = response.status();
+        // Too many requests and server errors are worth another try; other refusals mean
+        // the batch can never be accepted as it is, and keeping it would block the queue.
+        if status == 429 || status >= 500 {
+            return Delivery::Retry;
+        }
+        if !(200..300).contains(&status) {
+            dom::warn(&format!(
+                "rapport: the edge refused a batch (HTTP {status})"
+            ));
+            return Delivery::Done(Vec::new());
+        }
+        let text = match response.text() {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|t| t.as_string())
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let result: BatchResult = serde_json::from_str(&text).unwrap_or(BatchResult {
+            accepted: Vec::new(),
+            duplicates: Vec::new(),
+            rejected: Vec::new(),
+        });
+        let mut done = result.accepted;
+        done.extend(result.duplicates);
+        done.extend(result.rejected.into_iter().filter_map(|r| r.id));
+        Delivery::Done(done)
+    }
+
+    /// Flushes soon, coalescing the events of the next second into one request.
+    pub fn schedule_flush(self: &Rc<Self>) {
+        if self.flush_scheduled.replace(true) {
+            return;
+        }
+        let transport = Rc::clone(self);
+        dom::set_timeout(FLUSH_DELAY_MS, move || {
+            transport.flush_scheduled.set(false);
+            wasm_bindgen_futures::spawn_local(async move { transport.flush().await });
+        });
+    }
+
+    fn schedule_retry(self: &Rc<Self>) {
+        if self.flush_scheduled.replace(true) {
+            return;
+        }
+        let delay = self.retry_ms.get();
+        self.retry_ms.set((delay * 2).min(MAX_RETRY_MS));
+        let transport = Rc::clone(self);
+        dom::set_timeout(delay, move || {
+            transport.flush_scheduled.set(false);
+            wasm_bindgen_futures::spawn_local(async move { transport.flush().await });
+        });
+    }
+
+    /// On page exit (`pagehide`, or the tab going to the background), hands whatever is queued
+    /// to `sendBeacon`. The events stay queued until an answer says they arrived; a copy sent
+    /// twice is stored once.
+    pub fn install_unload_flush(self: &Rc<Self>) {
+        let window = dom::window();
+        let on_exit = {
+            let transport = Rc::clone(self);
+            move |_event: web_sys::Event| transport.beacon()
+        };
+        dom::on(&window, "pagehide", on_exit.clone());
+        let document = dom::document();
+        let hidden = document.clone();
+        dom::on(&document, "visibilitychange", move |event| {
+            if hidden.visibility_state() == web_sys::VisibilityState::Hidden {
+                on_exit(event);
+            }
+        });
+    }
+
+    fn beacon(&self) {
+        let queue = self.load_queue();
+        if queue.is_empty() {
+            return;
+        }
+        for chunk in queue.chunks(MAX_BATCH_EVENTS) {
+            dom::send_beacon(&self.url, &self.batch(chunk.to_vec()));
+        }
+    }
+}
+
+enum Delivery {
+    /// The edge answered; these ids are done with.
+    Done(Vec<String>),
+    Retry,
+}

@@ -1,0 +1,96 @@
+//! `cargo xtask demo`: the demo shop and the edge, running locally in workerd.
+
+use std::fs;
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{build, process};
+
+const DEFAULT_PORT: u16 = 8787;
+
+pub fn run(root: &Path) -> Result<()> {
+    let built = build::all(root)?;
+    let token = admin_token(&root.join("edge/.dev.vars"))?;
+    let port = match std::env::var("RAPPORT_PORT") {
+        Ok(port) => port
+            .parse::<u16>()
+            .with_context(|| format!("RAPPORT_PORT must be a port number, not `{port}`"))?,
+        Err(_) => DEFAULT_PORT,
+    };
+    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!("port {port} is busy; stop what uses it or pick another with RAPPORT_PORT=8788");
+    }
+    let inspector = free_port()?;
+
+    process::step("starting the edge in workerd (wrangler dev)");
+    let mut wrangler = Command::new(&built.wrangler)
+        .current_dir(root.join("edge"))
+        .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &inspector.to_string()])
+        .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+        .env("WRANGLER_SEND_METRICS", "false")
+        .spawn()
+        .context("starting wrangler")?;
+
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let health = loop {
+        if let Some(status) = wrangler.try_wait()? {
+            bail!("wrangler exited before the edge was up ({status})");
+        }
+        if let Ok(mut response) = ureq::get(&format!("{base}/v1/health")).call() {
+            break response.body_mut().read_to_string().unwrap_or_default();
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = wrangler.kill();
+            bail!("the edge did not answer on {base} within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    println!(
+        "\nRapport demo is running ({:.1}s to start)\n\n  \
+         Shop:         {base}/\n  \
+         Health:       {base}/v1/health  {health}\n  \
+         Admin token:  {token}  (in edge/.dev.vars)\n  \
+         State:        edge/.wrangler/state (delete it for a fresh start)\n\n\
+         Press Ctrl-C to stop.",
+        started.elapsed().as_secs_f64()
+    );
+    let status = wrangler.wait()?;
+    if !status.success() {
+        bail!("wrangler stopped: {status}");
+    }
+    Ok(())
+}
+
+/// The local admin token, created on first use and kept in `edge/.dev.vars`, where
+/// `wrangler dev` reads secrets from.
+fn admin_token(dev_vars: &Path) -> Result<String> {
+    if let Ok(text) = fs::read_to_string(dev_vars) {
+        let token = text.lines().find_map(|line| {
+            let value = line.trim().strip_prefix("ADMIN_TOKEN=")?;
+            Some(value.trim_matches('"').to_owned())
+        });
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            return Ok(token);
+        }
+    }
+    let mut bytes = [0u8; 24];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for a new admin token")?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut text = fs::read_to_string(dev_vars).unwrap_or_default();
+    text.push_str(&format!("ADMIN_TOKEN=\"{token}\"\n"));
+    fs::write(dev_vars, text).with_context(|| format!("writing {}", dev_vars.display()))?;
+    Ok(token)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}

@@ -1,0 +1,101 @@
+//! `cargo xtask`: Rapport's build automation, in Rust instead of shell scripts.
+//!
+//! - `cargo xtask build`: installs what is missing, builds the widget and the edge for wasm32
+//!   and assembles the site the edge serves (`target/site/`).
+//! - `cargo xtask demo`: builds, then runs the edge in workerd on http://127.0.0.1:8787
+//!   (`RAPPORT_PORT` overrides the port) with local persistent state.
+//! - `cargo xtask test`: formatting, lints, native tests, the wasm builds, and the end-to-end
+//!   tests in headless Chromium against the edge in workerd.
+
+mod build;
+mod demo;
+mod process;
+mod tools;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    match args.first().map(String::as_str) {
+        Some("build") => build::all(&root).map(|_| ()),
+        Some("demo") => demo::run(&root),
+        Some("test") => test(&root),
+        Some("-h" | "--help" | "help") | None => {
+            println!("usage: cargo xtask <build | demo | test>\n\n{}", HELP);
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`; try `cargo xtask help`"),
+    }
+}
+
+const HELP: &str = "\
+  build   install missing tools, build widget and edge, assemble target/site
+  demo    build, then run the demo shop and the edge on http://127.0.0.1:8787 (RAPPORT_PORT)
+  test    fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+fn test(root: &Path) -> Result<()> {
+    let mut tally = process::Tally::default();
+    let result = run_checks(root, &mut tally);
+    // The closing line CI reads, whatever happened.
+    println!("\n{} passed, {} failed", tally.passed, tally.failed);
+    result
+}
+
+fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
+    let cargo = tools::host_cargo();
+    process::step("formatting");
+    process::run(process::command(&cargo, root).args(["fmt", "--all", "--check"]))?;
+    process::step("lints");
+    process::run(process::command(&cargo, root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    process::step("native tests");
+    process::run_tests(
+        process::command(&cargo, root).args([
+            "test",
+            "--quiet",
+            "-p",
+            "rapport-protocol",
+            "-p",
+            "rapport-rules",
+        ]),
+        tally,
+    )?;
+    let built = build::all(root)?;
+    let browser = tools::ensure_chromium()?;
+    process::step("end-to-end tests (headless Chromium against the edge in workerd)");
+    process::run_tests(
+        process::command(&cargo, root)
+            .args(["test", "-p", "rapport-e2e", "--", "--test-threads=1"])
+            .env("RAPPORT_WRANGLER", &built.wrangler)
+            .env("RAPPORT_EDGE_DIR", root.join("edge"))
+            .env("RAPPORT_CHROMIUM", &browser.chromium)
+            .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
+        tally,
+    )?;
+    println!("\nxtask: all checks passed");
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! Finding, and where missing installing, everything the build needs. Every step first looks
+//! at what is already there, so later runs install nothing.
+//!
+//! The wasm32 standard library comes from one of two places:
+//! - rustup's `wasm32-unknown-unknown` target (ordinary machines: `rustup target add`);
+//! - Debian's `rustc-web` with its standard-library sources, building `std` for wasm32 with
+//!   `-Zbuild-std` (machines where rustup cannot download the target).
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::process;
+
+/// How wasm32 code gets built on this machine.
+#[derive(Debug, Clone)]
+pub struct WasmToolchain {
+    /// The `cargo` to run for wasm builds.
+    pub cargo: PathBuf,
+    /// `true` when `std` is built from source (Debian's toolchain).
+    pub build_std: bool,
+    /// Where wasm artifacts go; the Debian compiler gets its own directory so the two
+    /// compilers never invalidate each other's work.
+    pub target_dir: PathBuf,
+    /// Extra environment for every wasm `cargo` call.
+    pub env: Vec<(String, String)>,
+}
+
+/// The `cargo` that runs this xtask (rustup's), for host builds.
+pub fn host_cargo() -> PathBuf {
+    env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+fn rustup_has_wasm_target() -> bool {
+    let libdir = process::output(Command::new("rustc").args([
+        "--print",
+        "target-libdir",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]));
+    libdir
+        .and_then(|dir| fs::read_dir(dir).ok())
+        .is_some_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+        })
+}
+
+const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+const DEBIAN_STD_SOURCES: &str = "/usr/lib/rustlib/src/rust/library";
+const DEBIAN_LLD: &str = "/usr/bin/lld-22";
+const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
+
+fn debian_toolchain_present() -> bool {
+    [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_STD_SOURCES, DEBIAN_LLD]
+        .iter()
+        .all(|p| Path::new(p).exists())
+        && process::output(Command::new(DEBIAN_RUSTC).arg("--version")).is_some()
+}
+
+/// Picks the wasm toolchain: rustup's target if installed; Debian's if installed; otherwise
+/// tries `rustup target add` (briefly: without network access it hangs), then installs
+/// Debian's packages. `RAPPORT_WASM_TOOLCHAIN=rustup|debian` skips the search.
+pub fn wasm_toolchain(root: &Path) -> Result<WasmToolchain> {
+    let forced = env::var("RAPPORT_WASM_TOOLCHAIN").ok();
+    let use_rustup = match forced.as_deref() {
+        Some("rustup") => true,
+        Some("debian") => false,
+        Some(other) => bail!("RAPPORT_WASM_TOOLCHAIN must be `rustup` or `debian`, not `{other}`"),
+        None if rustup_has_wasm_target() => true,
+        None if debian_toolchain_present() => false,
+        None => {
+            process::step("installing the wasm32 target");
+            let added = process::run_with_timeout(
+                Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+                Duration::from_secs(60),
+            );
+            if added && rustup_has_wasm_target() {
+                true
+            } else {
+                println!(
+                    "xtask: rustup could not add the target; using Debian's rustc-web instead"
+                );
+                apt_install(DEBIAN_PACKAGES)?;
+                false
+            }
+        }
+    };
+    if use_rustup {
+        return Ok(WasmToolchain {
+            cargo: host_cargo(),
+            build_std: false,
+            target_dir: root.join("target"),
+            env: Vec::new(),
+        });
+    }
+    if !debian_toolchain_present() {
+        apt_install(DEBIAN_PACKAGES)?;
+    }
+    // worker-build insists that the sysroot has a wasm32 folder, which build-std never uses.
+    let sysroot = process::output(Command::new(DEBIAN_RUSTC).args(["--print", "sysroot"]))
+        .context("asking Debian's rustc for its sysroot")?;
+    let marker = Path::new(&sysroot).join("lib/rustlib/wasm32-unknown-unknown/lib");
+    fs::create_dir_all(&marker).with_context(|| format!("creating {}", marker.display()))?;
+    let path = format!(
+        "/usr/bin:{}",
+        env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/bin".into())
+    );
+    Ok(WasmToolchain {
+        cargo: PathBuf::from(DEBIAN_CARGO),
+        build_std: true,
+        target_dir: root.join("target/wasm"),
+        env: vec![
+            // Debian's rustc and cargo first, so tools that call plain `cargo` get them too.
+            ("PATH".into(), path),
+            // Lets this stable toolchain take -Zbuild-std; scoped to wasm builds only.
+            ("RUSTC_BOOTSTRAP".into(), "1".into()),
+            ("CARGO_UNSTABLE_BUILD_STD".into(), "std,panic_abort".into()),
+            // rustup's variables would point Debian's cargo at rustup's toolchain.
+            ("RUSTUP_TOOLCHAIN".into(), String::new()),
+        ],
+    })
+}
+
+impl WasmToolchain {
+    /// A `cargo` command for wasm builds.
+    pub fn command(&self, dir: &Path) -> Command {
+        self.command_for(&self.cargo, dir)
+    }
+
+    /// Any program (worker-build, say) run with this toolchain's environment, so the `cargo`
+    /// it calls builds the same way.
+    pub fn command_for(&self, program: &Path, dir: &Path) -> Command {
+        let mut command = process::command(program, dir);
+        command.env("CARGO_TARGET_DIR", &self.target_dir);
+        for (key, value) in &self.env {
+            if value.is_empty() {
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        command
+    }
+
+    pub fn artifact(&self, profile: &str, name: &str) -> PathBuf {
+        self.target_dir
+            .join("wasm32-unknown-unknown")
+            .join(profile)
+            .join(name)
+    }
+}
+
+fn is_root() -> bool {
+    process::output(Command::new("id").arg("-u")).as_deref() == Some("0")
+}
+
+/// Installs Debian packages, with `sudo` when not root.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    process::step(&format!("installing {}", packages.join(" ")));
+    if process::output(Command::new("apt-get").arg("--version")).is_none() {
+        bail!(
+            "missing: {}. Install them with your package manager (or, for the wasm32 target, \
+             `rustup target add wasm32-unknown-unknown`) and run again",
+            packages.join(", ")
+        );
+    }
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let mut update = Command::new(sudo.first().unwrap_or(&"apt-get"));
+    if !sudo.is_empty() {
+        update.arg("apt-get");
+    }
+    process::run(update.args(["update", "-qq"]))?;
+    let mut install = Command::new(sudo.first().unwrap_or(&"apt-get"));
+    if !sudo.is_empty() {
+        install.arg("apt-get");
+    }
+    process::run(
+        install
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages),
+    )
+}
+
+/// The version of a package recorded in Cargo.lock.
+pub fn locked_version(root: &Path, package: &str) -> Result<String> {
+    let lock = fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&needle)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = lock[start..].find('"').context("Cargo.lock is malformed")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"));
+    home.join("bin").join(name)
+}
+
+/// Installs `crate_name` at exactly `version` with `cargo install` unless `binary --version`
+/// already reports it. Returns the binary's path.
+pub fn ensure_cargo_tool(crate_name: &str, binary: &str, version: &str) -> Result<PathBuf> {
+    let path = cargo_bin(binary);
+    let installed = process::output(Command::new(&path).arg("--version"));
+    if installed.is_some_and(|v| v.split_whitespace().any(|w| w == version)) {
+        return Ok(path);
+    }
+    process::step(&format!(
+        "installing {crate_name} {version} (one time, a few minutes)"
+    ));
+    let exact = format!("={version}");
+    let locked = process::run(Command::new(host_cargo()).args([
+        "install",
+        "--quiet",
+        crate_name,
+        "--version",
+        &exact,
+        "--locked",
+    ]));
+    if locked.is_err() {
+        // The registry can lack a version pinned in the tool's own lockfile (a yanked or
+        // not-yet-mirrored crate); resolving afresh still gives the same tool version.
+        println!("xtask: retrying without the tool's lockfile");
+        process::run(Command::new(host_cargo()).args([
+            "install",
+            "--quiet",
+            crate_name,
+            "--version",
+            &exact,
+        ]))?;
+    }
+    Ok(path)
+}
+
+/// The npm packages from package.json (wrangler, binaryen, esbuild), installed with `npm ci`
+/// from the committed lockfile when missing or out of date.
+pub fn ensure_npm_packages(root: &Path) -> Result<()> {
+    let marker = root.join("node_modules/.package-lock.json");
+    let lock = root.join("package-lock.json");
+    let fresh = match (fs::metadata(&marker), fs::metadata(&lock)) {
+        (Ok(m), Ok(l)) => m.modified()? >= l.modified()?,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    let node = process::output(Command::new("node").arg("--version")).context(
+        "Node.js 20 or later is needed (for wrangler and workerd); install it and run again",
+    )?;
+    println!("xtask: using Node.js {node}");
+    process::step("installing npm packages (wrangler, workerd, binaryen, esbuild)");
+    process::run(process::command("npm", root).args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]))
+}
+
+pub fn node_bin(root: &Path, name: &str) -> PathBuf {
+    root.join("node_modules/.bin").join(name)
+}
+
+/// Chromium and its WebDriver, for the end-to-end tests only.
+#[derive(Debug)]
+pub struct Browser {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+}
+
+pub fn ensure_chromium() -> Result<Browser> {
+    let chromium = env::var_os("RAPPORT_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromedriver = env::var_os("RAPPORT_CHROMEDRIVER")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
+    if !chromium.exists() || !chromedriver.exists() {
+        apt_install(&["chromium", "chromium-driver"])?;
+    }
+    Ok(Browser {
+        chromium,
+        chromedriver,
+    })
+}
