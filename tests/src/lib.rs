@@ -115,7 +115,8 @@ impl Edge {
                 .arg(state.path().join("wrangler"))
                 .args(["--show-interactive-dev-session=false", "--log-level=warn"])
                 .args(["--var", &format!("ADMIN_TOKEN:{admin_token}")])
-                .env("WRANGLER_SEND_METRICS", "false"),
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             state.path().join("wrangler.log"),
         );
         let edge = Edge {

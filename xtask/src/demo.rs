@@ -34,6 +34,8 @@ pub fn run(root: &Path) -> Result<()> {
         .args(["--inspector-port", &inspector.to_string()])
         .args(["--show-interactive-dev-session=false", "--log-level=warn"])
         .env("WRANGLER_SEND_METRICS", "false")
+        // Local runs need no network: no download of the `Request.cf` sample object.
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .spawn()
         .context("starting wrangler")?;
 

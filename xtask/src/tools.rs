@@ -54,8 +54,15 @@ fn rustup_has_wasm_target() -> bool {
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_STD_SOURCES: &str = "/usr/lib/rustlib/src/rust/library";
-const DEBIAN_LLD: &str = "/usr/bin/lld-22";
-const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
+/// The linker rustc-web calls for wasm32, a link to `lld-22`.
+const DEBIAN_LLD: &str = "/usr/bin/rust-lld";
+const DEBIAN_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "rust-web-llvm",
+    "lld-22",
+];
 
 fn debian_toolchain_present() -> bool {
     [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_STD_SOURCES, DEBIAN_LLD]
@@ -171,22 +178,24 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
             packages.join(", ")
         );
     }
-    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
-    let mut update = Command::new(sudo.first().unwrap_or(&"apt-get"));
-    if !sudo.is_empty() {
-        update.arg("apt-get");
-    }
-    process::run(update.args(["update", "-qq"]))?;
-    let mut install = Command::new(sudo.first().unwrap_or(&"apt-get"));
-    if !sudo.is_empty() {
-        install.arg("apt-get");
-    }
+    process::run(apt_get().args(["update", "-qq"]))?;
     process::run(
-        install
+        apt_get()
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(["install", "-y", "-qq"])
             .args(packages),
     )
+}
+
+/// `apt-get`, through `sudo` unless we are root.
+fn apt_get() -> Command {
+    if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut command = Command::new("sudo");
+        command.args(["--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
+        command
+    }
 }
 
 /// The version of a package recorded in Cargo.lock.
