@@ -44,9 +44,17 @@ pub enum EventData {
     ProductView(ProductView),
     AddToCart(AddToCart),
     RemoveFromCart(RemoveFromCart),
+    Search(Search),
+    Scroll(Scroll),
+    Engagement(Engagement),
+    RageClick(RageClick),
     Impression(ExperienceRef),
     Click(ExperienceRef),
     Dismiss(ExperienceRef),
+    /// The visitor is in an experiment's control group on this page: nothing was shown.
+    Exposure(ExperienceRef),
+    Answer(Answer),
+    Consent(Consent),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +85,62 @@ pub struct RemoveFromCart {
     pub quantity: u32,
 }
 
+/// A search on the shop, with the number of results when the page says it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<u32>,
+}
+
+/// The deepest the shopper scrolled on the current page, in percent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scroll {
+    pub percent: u8,
+}
+
+/// Seconds the page was visible and the shopper active since the last report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engagement {
+    pub seconds: u32,
+}
+
+/// Several quick clicks on the same spot: a sign of frustration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RageClick {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// Which survey an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Survey {
+    /// Net Promoter Score: 0 to 10.
+    Nps,
+    /// Customer satisfaction: 1 to 5.
+    Csat,
+}
+
+/// A shopper's answer to an NPS or CSAT prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    #[serde(flatten)]
+    pub experience: ExperienceRef,
+    pub survey: Survey,
+    pub score: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// What the shopper agreed to, as the site's consent tool reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Consent {
+    pub analytics: bool,
+    pub personalization: bool,
+}
+
 impl EventData {
     /// The `type` tag as it appears on the wire.
     pub fn kind(&self) -> &'static str {
@@ -85,9 +149,16 @@ impl EventData {
             EventData::ProductView(_) => "product_view",
             EventData::AddToCart(_) => "add_to_cart",
             EventData::RemoveFromCart(_) => "remove_from_cart",
+            EventData::Search(_) => "search",
+            EventData::Scroll(_) => "scroll",
+            EventData::Engagement(_) => "engagement",
+            EventData::RageClick(_) => "rage_click",
             EventData::Impression(_) => "impression",
             EventData::Click(_) => "click",
             EventData::Dismiss(_) => "dismiss",
+            EventData::Exposure(_) => "exposure",
+            EventData::Answer(_) => "answer",
+            EventData::Consent(_) => "consent",
         }
     }
 
@@ -111,7 +182,15 @@ impl EventData {
             "product_view" => read::<ProductView, D>(deserializer),
             "add_to_cart" => read::<AddToCart, D>(deserializer),
             "remove_from_cart" => read::<RemoveFromCart, D>(deserializer),
-            "impression" | "click" | "dismiss" => read::<ExperienceRef, D>(deserializer),
+            "search" => read::<Search, D>(deserializer),
+            "scroll" => read::<Scroll, D>(deserializer),
+            "engagement" => read::<Engagement, D>(deserializer),
+            "rage_click" => read::<RageClick, D>(deserializer),
+            "impression" | "click" | "dismiss" | "exposure" => {
+                read::<ExperienceRef, D>(deserializer)
+            }
+            "answer" => read::<Answer, D>(deserializer),
+            "consent" => read::<Consent, D>(deserializer),
             _ => Ok(false),
         }
     }
@@ -123,6 +202,7 @@ fn one() -> u32 {
 
 /// A product as the widget reads it from the page (JSON-LD, microdata or data attributes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Product {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +215,9 @@ pub struct Product {
     pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<String>,
+    /// Where the product's page is, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Which experience an impression, click or dismissal is about.
@@ -148,6 +231,7 @@ pub struct ExperienceRef {
 
 /// Where the shopper is: sent with page views and with every decision request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PageContext {
     pub url: String,
     pub path: String,
@@ -173,6 +257,10 @@ pub struct DecideRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub experiences: Vec<Experience>,
+    /// Experiments this visitor takes part in on the control side: nothing is shown, but the
+    /// widget reports the exposure so results can compare like with like.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<ExperienceRef>,
     /// The version of the rulebook that decided.
     #[serde(default)]
     pub rulebook: String,
@@ -186,8 +274,12 @@ pub struct Experience {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     pub kind: ExperienceKind,
-    /// Two experiences with the same placement never show together.
+    /// Two experiences with the same placement never show together: `bar`, `overlay`,
+    /// `toast`, or `slot:NAME` for an inline slot.
     pub placement: String,
+    /// The `[data-rapport-slot=NAME]` element an inline experience fills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
     pub trigger: Trigger,
     pub content: Content,
 }
@@ -206,7 +298,7 @@ impl Experience {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExperienceKind {
-    /// A strip across the top of the page.
+    /// A strip across the page.
     Bar,
     /// A centred dialog with a backdrop.
     Modal,
@@ -214,15 +306,72 @@ pub enum ExperienceKind {
     SlideIn,
     /// A short notice that goes away by itself.
     Toast,
+    /// Content filling a slot the page reserved.
+    Inline,
+    /// A Net Promoter Score question (0 to 10, optional comment).
+    Nps,
+    /// A satisfaction question (1 to 5).
+    Csat,
+    /// A coupon code revealed on request, with a copy button.
+    Coupon,
+    /// A row of products, in a slot the page reserved.
+    Recommendations,
 }
 
 impl ExperienceKind {
-    /// The placement an experience of this kind occupies; see [`Experience::placement`].
-    pub fn placement(self) -> &'static str {
+    pub const ALL: [ExperienceKind; 9] = [
+        ExperienceKind::Bar,
+        ExperienceKind::Modal,
+        ExperienceKind::SlideIn,
+        ExperienceKind::Toast,
+        ExperienceKind::Inline,
+        ExperienceKind::Nps,
+        ExperienceKind::Csat,
+        ExperienceKind::Coupon,
+        ExperienceKind::Recommendations,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             ExperienceKind::Bar => "bar",
-            ExperienceKind::Modal | ExperienceKind::SlideIn => "overlay",
+            ExperienceKind::Modal => "modal",
+            ExperienceKind::SlideIn => "slide_in",
             ExperienceKind::Toast => "toast",
+            ExperienceKind::Inline => "inline",
+            ExperienceKind::Nps => "nps",
+            ExperienceKind::Csat => "csat",
+            ExperienceKind::Coupon => "coupon",
+            ExperienceKind::Recommendations => "recommendations",
+        }
+    }
+
+    /// Whether this kind fills a slot in the page rather than floating over it.
+    pub fn needs_slot(self) -> bool {
+        matches!(
+            self,
+            ExperienceKind::Inline | ExperienceKind::Recommendations
+        )
+    }
+
+    /// Whether this kind floats over the page; at most one overlay shows at a time.
+    pub fn is_overlay(self) -> bool {
+        matches!(
+            self,
+            ExperienceKind::Modal
+                | ExperienceKind::SlideIn
+                | ExperienceKind::Nps
+                | ExperienceKind::Csat
+                | ExperienceKind::Coupon
+        )
+    }
+
+    /// The placement an experience of this kind occupies; see [`Experience::placement`].
+    pub fn placement(self, slot: Option<&str>) -> String {
+        match self {
+            ExperienceKind::Bar => "bar".to_owned(),
+            ExperienceKind::Toast => "toast".to_owned(),
+            kind if kind.is_overlay() => "overlay".to_owned(),
+            _ => format!("slot:{}", slot.unwrap_or("default")),
         }
     }
 }
@@ -232,9 +381,25 @@ impl ExperienceKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Trigger {
     Immediately,
-    AfterSeconds { seconds: u32 },
-    Scroll { percent: u8 },
+    AfterSeconds {
+        seconds: u32,
+    },
+    Scroll {
+        percent: u8,
+    },
     ExitIntent,
+    /// No input from the shopper for this long.
+    Idle {
+        seconds: u32,
+    },
+    /// When the page tracks this event (`add_to_cart`, `search`, ...).
+    AfterEvent {
+        event: String,
+    },
+    /// When an element matching this CSS selector scrolls into view.
+    ElementVisible {
+        selector: String,
+    },
 }
 
 /// The text of an experience, already in the visitor's language. Rendered as text, never HTML.
@@ -246,6 +411,12 @@ pub struct Content {
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cta: Option<CallToAction>,
+    /// The code a coupon reveals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The products a recommendation shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<ProductCard>,
 }
 
 /// A button or link in an experience.
@@ -253,6 +424,17 @@ pub struct Content {
 pub struct CallToAction {
     pub label: String,
     pub url: String,
+}
+
+/// A product as a recommendation shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductCard {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Why an id was refused by [`validate_id`].

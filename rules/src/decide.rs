@@ -1,13 +1,24 @@
 //! The decision: which experiences one visitor gets on one page, and why.
+//!
+//! Rules are tried from the highest priority down. For each: its schedule, its pages, the
+//! universal holdout and consent (for personalised rules), its audience, its experiment (which
+//! may put the visitor in a control group), its frequency caps, the shared fatigue budget, and
+//! finally whether a higher rule already took its placement. Every rule leaves a trace line.
 
 use std::collections::HashSet;
 
-use rapport_protocol::{Content, Decision, Experience, PageContext};
+use rapport_protocol::{
+    is_safe_link, Content, Decision, Experience, ExperienceKind, ExperienceRef, PageContext,
+    ProductCard,
+};
+use rhai::{Dynamic, EvalAltResult, FnPtr, Map};
 use serde::Serialize;
 
+use crate::bucket::{bucket, bucket_ranges, choose_variant, in_namespace};
 use crate::diagnostic::{innermost, rhai_message};
-use crate::profile::Profile;
-use crate::rulebook::{call_test, Rule, Rulebook, Who};
+use crate::profile::{Profile, DAY_MS};
+use crate::rulebook::{call_test, Rulebook};
+use crate::spec::{Offer, Rule, Show, Who};
 
 /// A decision plus what produced it: the visitor's segments and a trace line per rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -15,6 +26,8 @@ pub struct DecisionReport {
     #[serde(flatten)]
     pub decision: Decision,
     pub segments: Vec<String>,
+    /// Whether the visitor is in the universal holdout.
+    pub holdout: bool,
     pub trace: Vec<TraceEntry>,
 }
 
@@ -35,13 +48,24 @@ pub enum Outcome {
     NotMatched,
     /// The rule does not target this page.
     NotHere,
-    /// A frequency cap holds the experience back.
+    /// Before the rule's start or after its end.
+    OutOfSchedule,
+    /// Held back for everyone like this visitor: the universal holdout, or no consent.
+    Held,
+    /// In the audience but outside the experiment (coverage or namespace).
+    NotInExperiment,
+    /// In the experiment's control group: nothing is shown, the exposure is reported.
+    Control,
+    /// A frequency cap or the fatigue budget holds the experience back.
     Capped,
     /// A higher-priority rule already took the placement.
     Outranked,
-    /// The rule's condition failed at run time; it was skipped.
+    /// The rule's script failed at run time; the rule was skipped.
     Errored,
 }
+
+/// The most products a recommendation shows.
+const MAX_PRODUCTS: usize = 8;
 
 /// Decides for `profile` on `page` at `now_ms` (the edge's clock). Never fails: a rule or
 /// segment whose script errors is skipped and reported in the trace, and the rest decide.
@@ -56,52 +80,39 @@ pub fn decide(
 
     let mut segments = Vec::new();
     for segment in &book.segments {
-        match call_test(book, segment.script, &segment.test, &visitor) {
+        match call_test(book, segment.script, &segment.test, &visitor, true) {
             Ok(true) => segments.push(segment.name.clone()),
             Ok(false) => {}
             Err(err) => trace.push(TraceEntry {
                 rule: format!("segment:{}", segment.name),
                 outcome: Outcome::Errored,
-                reason: rhai_message(&err),
+                reason: located(&segment.file, &err),
             }),
         }
     }
-    if let Some(mut map) = visitor.write_lock::<rhai::Map>() {
+    if let Some(mut map) = visitor.write_lock::<Map>() {
         let list: rhai::Array = segments.iter().map(|s| s.as_str().into()).collect();
         map.insert("segments".into(), list.into());
     }
     // Every rule gets the same view; sharing makes passing it a pointer copy, not a deep clone.
     let visitor = visitor.into_shared();
-    let in_segment: HashSet<&str> = segments.iter().map(String::as_str).collect();
 
-    let mut taken: Vec<(&str, &str)> = Vec::new();
-    let mut experiences = Vec::new();
+    let mut state = State {
+        book,
+        profile,
+        page,
+        now_ms,
+        visitor: &visitor,
+        in_segment: segments.iter().map(String::as_str).collect(),
+        holdout: in_holdout(book, profile),
+        taken: Vec::new(),
+        prompts_left: prompts_left(book, profile),
+        quiet: in_quiet_period(book, profile, now_ms),
+        experiences: Vec::new(),
+        controls: Vec::new(),
+    };
     for rule in &book.rules {
-        let placement = rule.kind.placement();
-        let (outcome, reason) = if !targets_page(rule, page) {
-            (
-                Outcome::NotHere,
-                "the rule does not target this page".to_owned(),
-            )
-        } else if let Some(reason) = capped(rule, profile) {
-            (Outcome::Capped, reason)
-        } else {
-            match in_audience(book, rule, &in_segment, &visitor) {
-                Err(message) => (Outcome::Errored, message),
-                Ok(Some(reason)) => (Outcome::NotMatched, reason),
-                Ok(None) => match taken.iter().find(|(p, _)| *p == placement) {
-                    Some((_, by)) => (
-                        Outcome::Outranked,
-                        format!("the {placement} placement went to rule \"{by}\""),
-                    ),
-                    None => {
-                        taken.push((placement, &rule.id));
-                        experiences.push(experience(book, rule, page));
-                        (Outcome::Matched, "shown".to_owned())
-                    }
-                },
-            }
-        };
+        let (outcome, reason) = state.try_rule(rule);
         trace.push(TraceEntry {
             rule: rule.id.clone(),
             outcome,
@@ -111,12 +122,246 @@ pub fn decide(
 
     DecisionReport {
         decision: Decision {
-            experiences,
+            experiences: state.experiences,
+            controls: state.controls,
             rulebook: book.version().to_owned(),
         },
+        holdout: state.holdout,
         segments,
         trace,
     }
+}
+
+struct State<'a> {
+    book: &'a Rulebook,
+    profile: &'a Profile,
+    page: &'a PageContext,
+    now_ms: i64,
+    visitor: &'a Dynamic,
+    in_segment: HashSet<&'a str>,
+    holdout: bool,
+    /// Placements already given, and to which rule.
+    taken: Vec<(String, String)>,
+    prompts_left: u32,
+    quiet: bool,
+    experiences: Vec<Experience>,
+    controls: Vec<ExperienceRef>,
+}
+
+impl State<'_> {
+    fn try_rule(&mut self, rule: &Rule) -> (Outcome, String) {
+        if rule.start_ms.is_some_and(|start| self.now_ms < start) {
+            return (
+                Outcome::OutOfSchedule,
+                "the rule has not started yet".into(),
+            );
+        }
+        if rule.end_ms.is_some_and(|end| self.now_ms >= end) {
+            return (Outcome::OutOfSchedule, "the rule has ended".into());
+        }
+        if !targets_page(rule, self.page) {
+            return (
+                Outcome::NotHere,
+                "the rule does not target this page".into(),
+            );
+        }
+        if rule.personalized && self.holdout {
+            return (
+                Outcome::Held,
+                "the visitor is in the universal holdout".into(),
+            );
+        }
+        if rule.personalized && !self.profile.allows_personalization() {
+            return (
+                Outcome::Held,
+                "the visitor has not consented to personalisation".into(),
+            );
+        }
+        match self.in_audience(rule) {
+            Err(message) => return (Outcome::Errored, message),
+            Ok(Some(why_not)) => return (Outcome::NotMatched, why_not),
+            Ok(None) => {}
+        }
+        let (show, variant) = match &rule.offer {
+            Offer::Show(show) => (show, None),
+            Offer::Experiment(experiment) => {
+                let id = &self.profile.visitor_id;
+                if let Some((name, start, end)) = &experiment.namespace {
+                    if !in_namespace(id, name, *start, *end) {
+                        return (
+                            Outcome::NotInExperiment,
+                            format!("outside namespace \"{name}\""),
+                        );
+                    }
+                }
+                let n = bucket(&experiment.seed, id);
+                let ranges = bucket_ranges(&experiment.weights, experiment.coverage);
+                let Some(index) = choose_variant(n, &ranges) else {
+                    return (
+                        Outcome::NotInExperiment,
+                        "outside the experiment's coverage".into(),
+                    );
+                };
+                let variant = &experiment.variants[index];
+                match &variant.show {
+                    Some(show) => (show, Some(variant.id.as_str())),
+                    None => {
+                        self.controls.push(ExperienceRef {
+                            rule: rule.id.clone(),
+                            experience: format!("{}-{}", rule.id, variant.id),
+                            variant: Some(variant.id.clone()),
+                        });
+                        return (
+                            Outcome::Control,
+                            format!("in control group \"{}\"", variant.id),
+                        );
+                    }
+                }
+            }
+        };
+        if let Some(reason) = capped(rule, show, self.profile, self.now_ms) {
+            return (Outcome::Capped, reason);
+        }
+        let is_prompt = !show.kind.needs_slot();
+        if is_prompt {
+            if self.quiet {
+                return (
+                    Outcome::Capped,
+                    "quiet period after the visitor dismissed a prompt".into(),
+                );
+            }
+            if self.prompts_left == 0 {
+                return (
+                    Outcome::Capped,
+                    "the session's prompt budget is used up".into(),
+                );
+            }
+            if show.kind.is_overlay() && self.book.settings.overlays_per_page == 0 {
+                return (
+                    Outcome::Capped,
+                    "overlays are turned off in the settings".into(),
+                );
+            }
+        }
+        let placement = show.kind.placement(show.slot.as_deref());
+        if let Some((_, by)) = self.taken.iter().find(|(p, _)| *p == placement) {
+            return (
+                Outcome::Outranked,
+                format!("the {placement} placement went to rule \"{by}\""),
+            );
+        }
+        let products = match &show.products {
+            None => Vec::new(),
+            Some(source) => match self.products(rule, source) {
+                Ok(products) if products.is_empty() => {
+                    return (
+                        Outcome::NotMatched,
+                        "there are no products to recommend".into(),
+                    )
+                }
+                Ok(products) => products,
+                Err(message) => return (Outcome::Errored, message),
+            },
+        };
+        self.taken.push((placement.clone(), rule.id.clone()));
+        if is_prompt {
+            self.prompts_left -= 1;
+        }
+        self.experiences.push(experience(
+            self.book, rule, show, variant, placement, self.page, products,
+        ));
+        (Outcome::Matched, "shown".into())
+    }
+
+    /// `Ok(None)` when the visitor is in the audience, `Ok(Some(why_not))` when not.
+    fn in_audience(&self, rule: &Rule) -> Result<Option<String>, String> {
+        match &rule.who {
+            Who::Everyone => Ok(None),
+            Who::Segments(names) => Ok(names
+                .iter()
+                .find(|n| !self.in_segment.contains(n.as_str()))
+                .map(|n| format!("not in segment \"{n}\""))),
+            Who::Test(test) => match call_test(self.book, rule.script, test, self.visitor, false) {
+                Ok(true) => Ok(None),
+                Ok(false) => Ok(Some("the `who` condition is false".into())),
+                Err(err) => Err(located(&rule.file, &err)),
+            },
+        }
+    }
+
+    fn products(&self, rule: &Rule, source: &FnPtr) -> Result<Vec<ProductCard>, String> {
+        let list = call_products(self.book, rule.script, source, self.visitor)
+            .map_err(|err| located(&rule.file, &err))?;
+        list.into_iter()
+            .take(MAX_PRODUCTS)
+            .map(|item| {
+                let map = item
+                    .try_cast::<Map>()
+                    .ok_or("`products` must give a list of products (maps with id and name)")?;
+                let text = |key: &str| {
+                    map.get(key)
+                        .and_then(|v| v.clone().into_immutable_string().ok())
+                        .map(|s| s.to_string())
+                        .filter(|s| !s.is_empty())
+                };
+                Ok(ProductCard {
+                    id: text("id").ok_or("a recommended product needs an `id`")?,
+                    name: text("name").ok_or("a recommended product needs a `name`")?,
+                    price: map.get("price").and_then(|p| p.as_float().ok()),
+                    url: text("url").filter(|u| is_safe_link(u)),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs a recommendation's `products` function.
+pub(crate) fn call_products(
+    book: &Rulebook,
+    script: usize,
+    source: &FnPtr,
+    visitor: &Dynamic,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    let result: Dynamic = source.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
+    result
+        .try_cast::<rhai::Array>()
+        .ok_or_else(|| "`products` must give a list of products".into())
+}
+
+/// `file:line:col: message` for a script error inside a rule or segment.
+fn located(file: &str, err: &EvalAltResult) -> String {
+    let position = innermost(err).position();
+    format!(
+        "{file}:{}:{}: {}",
+        position.line().unwrap_or(0),
+        position.position().unwrap_or(0),
+        rhai_message(err)
+    )
+}
+
+fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
+    let percent = book.settings.holdout_percent;
+    percent > 0.0 && bucket(&book.settings.holdout_seed, &profile.visitor_id) * 100.0 < percent
+}
+
+/// Prompts the session may still see: the budget less what it has already seen.
+fn prompts_left(book: &Rulebook, profile: &Profile) -> u32 {
+    let seen: u32 = profile
+        .prompts
+        .values()
+        .filter(|h| h.session_id == profile.session_id)
+        .map(|h| h.session_impressions)
+        .sum();
+    book.settings.prompts_per_session.saturating_sub(seen)
+}
+
+fn in_quiet_period(book: &Rulebook, profile: &Profile, now_ms: i64) -> bool {
+    let quiet_ms = i64::from(book.settings.quiet_minutes_after_dismiss) * 60_000;
+    profile
+        .prompts
+        .values()
+        .filter_map(|h| h.last_dismissed_ms)
+        .any(|at| now_ms - at < quiet_ms)
 }
 
 fn targets_page(rule: &Rule, page: &PageContext) -> bool {
@@ -129,10 +374,9 @@ fn targets_page(rule: &Rule, page: &PageContext) -> bool {
     kind_ok && path_ok
 }
 
-/// Why the experience is held back, if it is. A dismissed experience stays away unless the
-/// rule says otherwise, so a shopper who said no is not asked again.
-fn capped(rule: &Rule, profile: &Profile) -> Option<String> {
-    let history = profile.prompts.get(&rule.experience)?;
+/// Why the experience is held back by its rule's caps, if it is.
+fn capped(rule: &Rule, show: &Show, profile: &Profile, now_ms: i64) -> Option<String> {
+    let history = profile.prompts.get(&show.experience)?;
     let cap = &rule.cap;
     if let Some(max) = cap.per_session {
         if history.session_id == profile.session_id && history.session_impressions >= max {
@@ -144,67 +388,64 @@ fn capped(rule: &Rule, profile: &Profile) -> Option<String> {
             return Some(format!("seen {max} time(s) in all"));
         }
     }
-    if cap.stop_after_click && history.clicks > 0 {
-        return Some("already clicked".to_owned());
+    if let Some((times, days)) = cap.per_days {
+        let since = now_ms - i64::from(days) * DAY_MS;
+        let recent = history
+            .recent_impressions_ms
+            .iter()
+            .filter(|&&at| at > since)
+            .count();
+        if recent >= times as usize {
+            return Some(format!("seen {times} time(s) in the last {days} day(s)"));
+        }
     }
-    if (cap.stop_after_dismiss || !cap.stop_after_click) && history.dismissals > 0 {
-        return Some("dismissed by the visitor".to_owned());
+    if cap.stop_after_click && history.clicks > 0 {
+        return Some("already clicked".into());
+    }
+    if cap.stop_after_dismiss && history.dismissals > 0 {
+        return Some("dismissed by the visitor".into());
+    }
+    let survey = matches!(show.kind, ExperienceKind::Nps | ExperienceKind::Csat);
+    if (cap.stop_after_answer || survey) && history.answers > 0 {
+        return Some("already answered".into());
     }
     None
 }
 
-/// `Ok(None)` when the visitor is in the audience, `Ok(Some(why_not))` when not.
-fn in_audience(
+fn experience(
     book: &Rulebook,
     rule: &Rule,
-    in_segment: &HashSet<&str>,
-    visitor: &rhai::Dynamic,
-) -> Result<Option<String>, String> {
-    match &rule.who {
-        Who::Everyone => Ok(None),
-        Who::Segments(names) => Ok(names
-            .iter()
-            .find(|n| !in_segment.contains(n.as_str()))
-            .map(|n| format!("not in segment \"{n}\""))),
-        Who::Test(test) => match call_test(book, rule.script, test, visitor) {
-            Ok(true) => Ok(None),
-            Ok(false) => Ok(Some("the `who` condition is false".to_owned())),
-            Err(err) => {
-                let position = innermost(&err).position();
-                Err(format!(
-                    "{}:{}:{}: {}",
-                    rule.file,
-                    position.line().unwrap_or(0),
-                    position.position().unwrap_or(0),
-                    rhai_message(&err)
-                ))
-            }
-        },
-    }
-}
-
-fn experience(book: &Rulebook, rule: &Rule, page: &PageContext) -> Experience {
-    let wanted = page.locale.as_deref().unwrap_or(&book.default_locale);
+    show: &Show,
+    variant: Option<&str>,
+    placement: String,
+    page: &PageContext,
+    products: Vec<ProductCard>,
+) -> Experience {
+    let fallback = book.settings.default_locale.as_str();
+    let wanted = page.locale.as_deref().unwrap_or(fallback);
     // "pt-BR" falls back to "pt", then to the rulebook's default, then to any translation.
     let language = wanted.split(['-', '_']).next().unwrap_or(wanted);
-    let (locale, text) = [wanted, language, book.default_locale.as_str()]
+    let (locale, text) = [wanted, language, fallback]
         .iter()
-        .find_map(|l| rule.content.get_key_value(*l))
-        .or_else(|| rule.content.iter().next())
+        .find_map(|l| show.content.get_key_value(*l))
+        .or_else(|| show.content.iter().next())
         .map(|(l, t)| (l.clone(), t.clone()))
-        .expect("a rule always has content in at least one locale");
+        .expect("the compiler refuses a show without content");
     Experience {
         rule: rule.id.clone(),
-        experience: rule.experience.clone(),
-        variant: None,
-        kind: rule.kind,
-        placement: rule.kind.placement().to_owned(),
+        experience: show.experience.clone(),
+        variant: variant.map(str::to_owned),
+        kind: show.kind,
+        placement,
+        slot: show.slot.clone(),
         trigger: rule.trigger.clone(),
         content: Content {
             locale,
             title: text.title,
             body: text.body,
             cta: text.cta,
+            code: text.code,
+            products,
         },
     }
 }

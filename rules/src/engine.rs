@@ -37,6 +37,10 @@ pub fn new_engine() -> Engine {
     // A typo in a field name (`v.cart.cuont`) is an error, not a silent `()`.
     engine.set_fail_on_invalid_map_property(true);
     engine.disable_symbol("eval");
+    // `bucket(seed, id)`: GrowthBook-compatible bucketing, for rules that split audiences.
+    engine.register_fn("bucket", |seed: &str, id: &str| {
+        crate::bucket::bucket(seed, id)
+    });
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine

@@ -6,24 +6,35 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-#[cfg(test)]
-use rapport_protocol::{AddToCart, PageView, RemoveFromCart};
-use rapport_protocol::{Event, EventData, ExperienceRef, PageContext, Product};
+use rapport_protocol::{
+    Answer, Consent, Event, EventData, ExperienceRef, PageContext, Product, Search, Survey,
+};
 use serde::{Deserialize, Serialize};
 
-/// How many recent pages and products a profile keeps.
+/// How many recent pages, products and searches a profile keeps.
 pub const RECENT_LIMIT: usize = 20;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Everything Rapport knows about one visitor. Every field has a default, so a test case or a
+/// `rapport decide --visitor` file only spells out what matters to it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(default)]
 pub struct Profile {
     pub visitor_id: String,
+    /// Set once the retailer links the visitor to a customer account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     /// Edge time of the first and latest accepted event, in ms since the epoch.
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
     /// Distinct sessions seen (a session is the widget's per-tab-group session id).
     pub sessions: u32,
     pub session_id: String,
+    pub session_started_ms: i64,
+    /// When the visitor was last seen before the current session began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_visit_ms: Option<i64>,
     pub page_views: u32,
     /// Page views in the current session.
     pub session_page_views: u32,
@@ -32,55 +43,123 @@ pub struct Profile {
     pub recent_products: VecDeque<ProductVisit>,
     pub product_views: u32,
     pub cart: Vec<CartLine>,
+    pub searches: VecDeque<SearchVisit>,
+    pub search_count: u32,
+    pub zero_result_searches: u32,
+    /// The deepest scroll on the current page, in percent.
+    pub page_scroll: u8,
+    pub engaged_seconds: u64,
+    pub session_engaged_seconds: u64,
+    pub rage_clicks: u32,
+    pub session_rage_clicks: u32,
+    /// Trusted: only the retailer's backend reports purchases.
     pub purchases: Purchases,
+    /// Trusted facts from the retailer's backend (`tier`, `subscriber`, ...).
+    pub traits: BTreeMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps: Option<SurveyAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csat: Option<SurveyAnswer>,
     /// Prompt history, by experience id.
     pub prompts: BTreeMap<String, PromptHistory>,
+    /// `mobile`, `tablet` or `desktop`, as the widget saw the screen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Two-letter country code, as the edge saw the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    /// `None` until the site reports consent; then personalisation follows what it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
     pub events: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PageVisit {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    #[serde(default)]
     pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ProductVisit {
     pub product: Product,
+    #[serde(default)]
     pub at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct CartLine {
     pub product: Product,
+    #[serde(default = "one")]
     pub quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+pub struct SearchVisit {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<u32>,
+    #[serde(default)]
+    pub at_ms: i64,
 }
 
 /// Purchases are trusted facts: only the retailer's backend reports them (server API), so
 /// the browser cannot make itself a "customer".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(default)]
 pub struct Purchases {
     pub count: u32,
     pub lifetime_value: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<i64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+pub struct SurveyAnswer {
+    pub score: u8,
+    #[serde(default)]
+    pub at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(default)]
 pub struct PromptHistory {
     pub rule: String,
     pub impressions: u32,
     pub clicks: u32,
     pub dismissals: u32,
+    pub answers: u32,
     /// Impressions in the session named by `session_id`.
     pub session_impressions: u32,
     pub session_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen_ms: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_dismissed_ms: Option<i64>,
+    /// Edge times of recent impressions, newest first, for "N times in D days" caps.
+    pub recent_impressions_ms: VecDeque<i64>,
 }
 
 /// The visitor's place in the customer lifecycle, derived from the profile.
@@ -92,6 +171,7 @@ pub enum Lifecycle {
     Customer,
     Repeat,
     Loyal,
+    Advocate,
     AtRisk,
     Lapsed,
 }
@@ -105,11 +185,15 @@ impl Lifecycle {
             Lifecycle::Customer => "customer",
             Lifecycle::Repeat => "repeat",
             Lifecycle::Loyal => "loyal",
+            Lifecycle::Advocate => "advocate",
             Lifecycle::AtRisk => "at_risk",
             Lifecycle::Lapsed => "lapsed",
         }
     }
 }
+
+/// Impressions remembered per experience for day-window caps.
+const IMPRESSION_MEMORY: usize = 50;
 
 impl Profile {
     pub fn new(visitor_id: &str) -> Profile {
@@ -125,18 +209,30 @@ impl Profile {
             self.first_seen_ms = now_ms;
         }
         self.events += 1;
-        self.last_seen_ms = self.last_seen_ms.max(now_ms);
         if event.session_id != self.session_id {
-            self.sessions += 1;
-            self.session_id = event.session_id.clone();
-            self.session_page_views = 0;
+            self.start_session(&event.session_id, now_ms);
         }
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
         match &event.data {
             EventData::PageView(view) => self.page_view(&view.page, now_ms),
             EventData::ProductView(view) => self.product_view(&view.product, now_ms),
             EventData::AddToCart(add) => self.add_to_cart(&add.product, add.quantity),
             EventData::RemoveFromCart(remove) => {
                 self.remove_from_cart(&remove.product_id, remove.quantity)
+            }
+            EventData::Search(search) => self.search(search, now_ms),
+            EventData::Scroll(scroll) => {
+                self.page_scroll = self.page_scroll.max(scroll.percent.min(100))
+            }
+            EventData::Engagement(engaged) => {
+                // One report covers at most an hour; a larger figure is a broken client.
+                let seconds = u64::from(engaged.seconds.min(3_600));
+                self.engaged_seconds += seconds;
+                self.session_engaged_seconds += seconds;
+            }
+            EventData::RageClick(_) => {
+                self.rage_clicks += 1;
+                self.session_rage_clicks += 1;
             }
             EventData::Impression(r) => {
                 let session = self.session_id.clone();
@@ -148,6 +244,8 @@ impl Profile {
                 h.impressions += 1;
                 h.session_impressions += 1;
                 h.last_seen_ms = Some(now_ms);
+                h.recent_impressions_ms.push_front(now_ms);
+                h.recent_impressions_ms.truncate(IMPRESSION_MEMORY);
             }
             EventData::Click(r) => self.prompt(r).clicks += 1,
             EventData::Dismiss(r) => {
@@ -155,12 +253,36 @@ impl Profile {
                 h.dismissals += 1;
                 h.last_dismissed_ms = Some(now_ms);
             }
+            // Control exposures matter to reports, not to what this visitor sees next.
+            EventData::Exposure(_) => {}
+            EventData::Answer(answer) => self.answer(answer, now_ms),
+            EventData::Consent(consent) => self.consent = Some(*consent),
         }
+    }
+
+    fn start_session(&mut self, session_id: &str, now_ms: i64) {
+        if self.sessions > 0 {
+            self.previous_visit_ms = Some(self.last_seen_ms);
+        }
+        self.sessions += 1;
+        self.session_id = session_id.to_owned();
+        self.session_started_ms = now_ms;
+        self.session_page_views = 0;
+        self.session_engaged_seconds = 0;
+        self.session_rage_clicks = 0;
     }
 
     fn page_view(&mut self, page: &PageContext, now_ms: i64) {
         self.page_views += 1;
         self.session_page_views += 1;
+        self.page_scroll = 0;
+        if let Some(locale) = &page.locale {
+            self.locale = Some(locale.clone());
+        }
+        if let Some(source) = query_param(&page.url, "utm_source") {
+            self.utm_source = Some(source);
+            self.utm_campaign = query_param(&page.url, "utm_campaign");
+        }
         self.recent_pages.push_front(PageVisit {
             path: page.path.clone(),
             kind: page.kind.clone(),
@@ -197,10 +319,50 @@ impl Profile {
         self.cart.retain(|l| l.quantity > 0);
     }
 
+    fn search(&mut self, search: &Search, now_ms: i64) {
+        self.search_count += 1;
+        if search.results == Some(0) {
+            self.zero_result_searches += 1;
+        }
+        self.searches.push_front(SearchVisit {
+            query: search.query.chars().take(200).collect(),
+            results: search.results,
+            at_ms: now_ms,
+        });
+        self.searches.truncate(RECENT_LIMIT);
+    }
+
+    fn answer(&mut self, answer: &Answer, now_ms: i64) {
+        self.prompt(&answer.experience).answers += 1;
+        let recorded = SurveyAnswer {
+            score: match answer.survey {
+                Survey::Nps => answer.score.min(10),
+                Survey::Csat => answer.score.clamp(1, 5),
+            },
+            at_ms: now_ms,
+            comment: answer
+                .comment
+                .as_ref()
+                .map(|c| c.chars().take(2_000).collect()),
+        };
+        match answer.survey {
+            Survey::Nps => self.nps = Some(recorded),
+            Survey::Csat => self.csat = Some(recorded),
+        }
+    }
+
     fn prompt(&mut self, r: &ExperienceRef) -> &mut PromptHistory {
         let h = self.prompts.entry(r.experience.clone()).or_default();
         h.rule.clone_from(&r.rule);
         h
+    }
+
+    /// A purchase reported by the retailer's systems (a trusted fact).
+    pub fn record_purchase(&mut self, value: f64, at_ms: i64) {
+        self.purchases.count += 1;
+        self.purchases.lifetime_value += value.max(0.0);
+        self.purchases.last_ms = Some(self.purchases.last_ms.map_or(at_ms, |l| l.max(at_ms)));
+        self.cart.clear();
     }
 
     pub fn cart_items(&self) -> u32 {
@@ -214,17 +376,34 @@ impl Profile {
             .sum()
     }
 
-    /// The lifecycle stage at `now_ms`. Customers who have not been back for 60 days are at
-    /// risk, after 180 days lapsed; before their first purchase, visitors are new, engaged
-    /// (two sessions or five pages) or holding a cart.
+    /// Whole days between the visit before this session and `now_ms`; for a visitor back
+    /// after a long absence, this is the absence.
+    pub fn days_away(&self, now_ms: i64) -> i64 {
+        let since = match self.previous_visit_ms {
+            Some(previous) if self.session_started_ms > 0 => {
+                (self.session_started_ms - previous).max(now_ms - self.last_seen_ms)
+            }
+            _ if self.last_seen_ms > 0 => now_ms - self.last_seen_ms,
+            _ => 0,
+        };
+        since.max(0) / DAY_MS
+    }
+
+    /// The lifecycle stage at `now_ms`. Customers away for 60 days are at risk, for 180
+    /// lapsed (also on the visit that ends the absence, so a win-back can greet them);
+    /// customers who gave an NPS of 9 or 10 are advocates. Before a first purchase,
+    /// visitors are new, engaged (two sessions or five pages) or holding a cart.
     pub fn lifecycle(&self, now_ms: i64) -> Lifecycle {
-        let idle_days = (now_ms - self.last_seen_ms) / DAY_MS;
         if self.purchases.count > 0 {
-            if idle_days >= 180 {
+            let away = self.days_away(now_ms);
+            if away >= 180 {
                 return Lifecycle::Lapsed;
             }
-            if idle_days >= 60 {
+            if away >= 60 {
                 return Lifecycle::AtRisk;
+            }
+            if self.nps.as_ref().is_some_and(|a| a.score >= 9) {
+                return Lifecycle::Advocate;
             }
             return match self.purchases.count {
                 1 => Lifecycle::Customer,
@@ -241,25 +420,45 @@ impl Profile {
         }
     }
 
-    /// The read-only view rules see as `v`. Field names are part of the rule language.
+    /// Whether rules may personalise for this visitor: yes until the site reports consent,
+    /// then whatever it reported.
+    pub fn allows_personalization(&self) -> bool {
+        self.consent.is_none_or(|c| c.personalization)
+    }
+
+    /// The read-only view rules see as `v`. Field names are part of the rule language and
+    /// listed in the README.
     pub fn to_rhai(&self, now_ms: i64) -> rhai::Dynamic {
         use rhai::{Array, Dynamic, Map};
 
+        fn text(value: &Option<String>) -> Dynamic {
+            value.clone().unwrap_or_default().into()
+        }
+        fn days(now_ms: i64, at_ms: Option<i64>) -> Dynamic {
+            at_ms.map_or(-1, |at| (now_ms - at).max(0) / DAY_MS).into()
+        }
         fn product_map(p: &Product) -> Map {
             let mut m = Map::new();
             m.insert("id".into(), p.id.clone().into());
-            m.insert("name".into(), p.name.clone().unwrap_or_default().into());
+            m.insert("name".into(), text(&p.name));
             m.insert("price".into(), p.price.unwrap_or(0.0).into());
-            m.insert(
-                "category".into(),
-                p.category.clone().unwrap_or_default().into(),
-            );
-            let in_stock = p
-                .availability
-                .as_deref()
-                .is_none_or(|a| !a.to_ascii_lowercase().contains("outofstock"));
-            m.insert("in_stock".into(), in_stock.into());
+            m.insert("category".into(), text(&p.category));
+            m.insert("url".into(), text(&p.url));
+            m.insert("in_stock".into(), is_in_stock(p).into());
             m
+        }
+        fn survey(now_ms: i64, answer: &Option<SurveyAnswer>) -> Dynamic {
+            let mut m = Map::new();
+            m.insert("answered".into(), answer.is_some().into());
+            m.insert(
+                "score".into(),
+                answer.as_ref().map_or(-1, |a| i64::from(a.score)).into(),
+            );
+            m.insert(
+                "days_ago".into(),
+                days(now_ms, answer.as_ref().map(|a| a.at_ms)),
+            );
+            m.into()
         }
 
         let mut cart = Map::new();
@@ -279,10 +478,23 @@ impl Profile {
         purchases.insert("value".into(), self.purchases.lifetime_value.into());
         purchases.insert(
             "days_since_last".into(),
-            self.purchases
-                .last_ms
-                .map_or(-1, |at| (now_ms - at) / DAY_MS)
-                .into(),
+            days(now_ms, self.purchases.last_ms),
+        );
+
+        let mut searches = Map::new();
+        searches.insert("count".into(), i64::from(self.search_count).into());
+        searches.insert(
+            "zero_results".into(),
+            i64::from(self.zero_result_searches).into(),
+        );
+        let last = self.searches.front();
+        searches.insert(
+            "last_query".into(),
+            last.map(|s| s.query.clone()).unwrap_or_default().into(),
+        );
+        searches.insert(
+            "last_results".into(),
+            last.and_then(|s| s.results).map_or(-1, i64::from).into(),
         );
 
         let mut prompts = Map::new();
@@ -291,11 +503,37 @@ impl Profile {
             m.insert("seen".into(), i64::from(h.impressions).into());
             m.insert("clicked".into(), i64::from(h.clicks).into());
             m.insert("dismissed".into(), i64::from(h.dismissals).into());
+            m.insert("answered".into(), i64::from(h.answers).into());
+            m.insert("days_since_seen".into(), days(now_ms, h.last_seen_ms));
             prompts.insert(experience.as_str().into(), m.into());
         }
 
+        let traits = self
+            .traits
+            .iter()
+            .map(|(k, v)| {
+                let value = rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT);
+                (k.as_str().into(), value)
+            })
+            .collect::<Map>();
+
+        let mut utm = Map::new();
+        utm.insert("source".into(), text(&self.utm_source));
+        utm.insert("campaign".into(), text(&self.utm_campaign));
+
+        let mut consent = Map::new();
+        let stated = self.consent.unwrap_or(Consent {
+            analytics: true,
+            personalization: true,
+        });
+        consent.insert("analytics".into(), stated.analytics.into());
+        consent.insert("personalization".into(), stated.personalization.into());
+
         let mut v = Map::new();
+        v.insert("id".into(), self.visitor_id.clone().into());
+        v.insert("identified".into(), self.customer_id.is_some().into());
         v.insert("visits".into(), i64::from(self.sessions).into());
+        v.insert("days_away".into(), self.days_away(now_ms).into());
         v.insert("page_views".into(), i64::from(self.page_views).into());
         v.insert(
             "session_page_views".into(),
@@ -311,16 +549,139 @@ impl Profile {
                 .into(),
         );
         v.insert("cart".into(), cart.into());
+        v.insert("searches".into(), searches.into());
+        v.insert("scroll".into(), i64::from(self.page_scroll).into());
+        v.insert(
+            "engaged_seconds".into(),
+            (self.engaged_seconds as i64).into(),
+        );
+        v.insert(
+            "session_engaged_seconds".into(),
+            (self.session_engaged_seconds as i64).into(),
+        );
+        v.insert(
+            "rage_clicks".into(),
+            i64::from(self.session_rage_clicks).into(),
+        );
         v.insert("purchases".into(), purchases.into());
+        v.insert("traits".into(), traits.into());
+        v.insert("nps".into(), survey(now_ms, &self.nps));
+        v.insert("csat".into(), survey(now_ms, &self.csat));
         v.insert("prompts".into(), prompts.into());
+        v.insert("device".into(), text(&self.device));
+        v.insert("locale".into(), text(&self.locale));
+        v.insert("country".into(), text(&self.country));
+        v.insert("utm".into(), utm.into());
+        v.insert("consent".into(), consent.into());
         v.insert("lifecycle".into(), self.lifecycle(now_ms).as_str().into());
         Dynamic::from_map(v)
     }
 }
 
+/// Sample visitors that together fill every field of the visitor view: the rulebook
+/// compiler runs each condition against them to find mistakes before any shopper does.
+pub(crate) fn samples() -> [Profile; 2] {
+    let now = 1_800_000_000_000;
+    let product = Product {
+        id: "sample".into(),
+        name: Some("Sample".into()),
+        price: Some(10.0),
+        currency: Some("EUR".into()),
+        category: Some("sample".into()),
+        availability: Some("OutOfStock".into()),
+        url: Some("/products/sample".into()),
+    };
+    let mut rich = Profile::new("sample-visitor-rich");
+    rich.customer_id = Some("customer-1".into());
+    rich.first_seen_ms = now - 400 * DAY_MS;
+    rich.last_seen_ms = now;
+    rich.sessions = 9;
+    rich.session_id = "sample-session".into();
+    rich.session_started_ms = now;
+    rich.previous_visit_ms = Some(now - 70 * DAY_MS);
+    rich.page_views = 40;
+    rich.session_page_views = 3;
+    rich.product_views = 12;
+    rich.recent_products.push_front(ProductVisit {
+        product: product.clone(),
+        at_ms: now,
+    });
+    rich.cart.push(CartLine {
+        product,
+        quantity: 2,
+    });
+    rich.searches.push_front(SearchVisit {
+        query: "linen".into(),
+        results: Some(0),
+        at_ms: now,
+    });
+    rich.search_count = 3;
+    rich.zero_result_searches = 1;
+    rich.page_scroll = 80;
+    rich.engaged_seconds = 900;
+    rich.session_engaged_seconds = 120;
+    rich.rage_clicks = 4;
+    rich.session_rage_clicks = 4;
+    rich.purchases = Purchases {
+        count: 3,
+        lifetime_value: 420.0,
+        last_ms: Some(now - 70 * DAY_MS),
+    };
+    rich.traits.insert("tier".into(), "gold".into());
+    rich.traits.insert("subscriber".into(), true.into());
+    rich.nps = Some(SurveyAnswer {
+        score: 4,
+        at_ms: now - DAY_MS,
+        comment: None,
+    });
+    rich.csat = Some(SurveyAnswer {
+        score: 2,
+        at_ms: now - DAY_MS,
+        comment: None,
+    });
+    rich.prompts.insert(
+        "sample-experience".into(),
+        PromptHistory {
+            rule: "sample".into(),
+            impressions: 2,
+            ..PromptHistory::default()
+        },
+    );
+    rich.device = Some("mobile".into());
+    rich.locale = Some("pt-PT".into());
+    rich.country = Some("PT".into());
+    rich.utm_source = Some("newsletter".into());
+    rich.utm_campaign = Some("winter".into());
+    rich.consent = Some(Consent {
+        analytics: true,
+        personalization: true,
+    });
+    let mut fresh = Profile::new("sample-visitor-new");
+    fresh.last_seen_ms = now;
+    [fresh, rich]
+}
+
+/// Availability as schema.org spells it (`OutOfStock`, `SoldOut`, a full URL...), or unknown.
+pub fn is_in_stock(product: &Product) -> bool {
+    product.availability.as_deref().is_none_or(|a| {
+        let a = a.to_ascii_lowercase();
+        !(a.contains("outofstock") || a.contains("soldout") || a.contains("discontinued"))
+    })
+}
+
+/// A query parameter's decoded value, if the URL has a non-empty one.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, value)| key == name && !value.is_empty())
+        .map(|(_, value)| value.chars().take(100).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapport_protocol::{AddToCart, PageView, RemoveFromCart};
 
     fn event(session: &str, data: EventData) -> Event {
         Event {
@@ -339,6 +700,7 @@ mod tests {
             currency: Some("EUR".into()),
             category: Some("shirts".into()),
             availability: None,
+            url: None,
         }
     }
 
@@ -425,9 +787,64 @@ mod tests {
     fn customers_drift_to_at_risk_and_lapsed() {
         let mut p = Profile::new("visitor-1");
         p.purchases.count = 2;
-        p.last_seen_ms = 0;
+        p.last_seen_ms = 1;
         assert_eq!(p.lifecycle(DAY_MS), Lifecycle::Repeat);
         assert_eq!(p.lifecycle(61 * DAY_MS), Lifecycle::AtRisk);
         assert_eq!(p.lifecycle(200 * DAY_MS), Lifecycle::Lapsed);
+    }
+
+    #[test]
+    fn a_customer_back_after_months_is_still_at_risk_on_that_visit() {
+        let mut p = Profile::new("visitor-1");
+        p.record_purchase(80.0, 0);
+        p.apply(
+            &event(
+                "s1",
+                EventData::Scroll(rapport_protocol::Scroll { percent: 10 }),
+            ),
+            0,
+        );
+        let back = 90 * DAY_MS;
+        p.apply(
+            &event(
+                "s2",
+                EventData::Scroll(rapport_protocol::Scroll { percent: 10 }),
+            ),
+            back,
+        );
+        assert_eq!(p.days_away(back), 90);
+        assert_eq!(p.lifecycle(back), Lifecycle::AtRisk);
+    }
+
+    #[test]
+    fn answers_update_nps_and_prompt_history() {
+        let mut p = Profile::new("visitor-1");
+        let answer = rapport_protocol::Answer {
+            experience: ExperienceRef {
+                rule: "nps".into(),
+                experience: "nps-survey".into(),
+                variant: None,
+            },
+            survey: rapport_protocol::Survey::Nps,
+            score: 12,
+            comment: Some("great".into()),
+        };
+        p.apply(&event("s1", EventData::Answer(answer)), 5);
+        assert_eq!(p.nps.as_ref().map(|a| a.score), Some(10));
+        assert_eq!(p.prompts["nps-survey"].answers, 1);
+    }
+
+    #[test]
+    fn utm_source_comes_from_the_landing_url() {
+        let check = |url: &str, expected: Option<&str>| {
+            assert_eq!(query_param(url, "utm_source").as_deref(), expected, "{url}");
+        };
+        check(
+            "https://shop/?utm_source=news%20letter&x=1",
+            Some("news letter"),
+        );
+        check("https://shop/?a=1&utm_source=ads#top", Some("ads"));
+        check("https://shop/?utm_source=", None);
+        check("https://shop/", None);
     }
 }

@@ -91,10 +91,20 @@ fn api_end_to_end() {
         .to_string(),
     );
     assert_eq!(status, 200, "{decision}");
-    let shown = &decision["experiences"][0];
-    assert_eq!(shown["experience"], "cart-reminder-bar");
-    assert_eq!(shown["content"]["locale"], "it");
-    assert_eq!(shown["content"]["title"], "Il tuo carrello ti aspetta");
+    // Best first: the exit-intent coupon (priority 90), then the cart reminder bar.
+    let ids: Vec<&str> = decision["experiences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["experience"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cart-exit-coupon", "cart-reminder-bar"], "{decision}");
+    let coupon = &decision["experiences"][0];
+    assert_eq!(coupon["trigger"]["type"], "exit_intent");
+    assert_eq!(coupon["content"]["code"], "STAY10");
+    let bar = &decision["experiences"][1];
+    assert_eq!(bar["content"]["locale"], "it");
+    assert_eq!(bar["content"]["title"], "Il tuo carrello ti aspetta");
     assert_eq!(decision["rulebook"], health["rulebook"]);
 
     // The admin API wants the token.

@@ -33,18 +33,31 @@ async fn shopper_journey_from_script_tag_to_prompt() {
     let browser = Browser::start().await;
     let client = &browser.client;
 
+    // The welcome is an A/B test; this visitor id is bucketed into its "offer" variant
+    // (GrowthBook hash v2 with seed "welcome-2026": 0.3742). It is set before the widget
+    // first runs, from a page of the same origin without the widget.
+    let visitor = "visitor-0001";
+    client.goto(&edge.url("/style.css")).await.unwrap();
+    client
+        .execute(
+            "localStorage.setItem('rapport:vid', arguments[0]);",
+            vec![visitor.into()],
+        )
+        .await
+        .unwrap();
+
     // A first-time visitor on the home page is welcomed.
     client.goto(&edge.url("/")).await.unwrap();
-    let welcome = browser.wait_for_prompt("welcome-bar", WAIT).await;
+    let welcome = browser.wait_for_prompt("welcome-offer", WAIT).await;
     assert!(welcome.contains("Welcome to Tidewater"), "{welcome}");
     assert!(
         welcome.contains("Free shipping on your first order"),
         "{welcome}"
     );
-    let visitor = browser
-        .local_storage("rapport:vid")
-        .await
-        .expect("the widget keeps a visitor id");
+    assert_eq!(
+        browser.local_storage("rapport:vid").await.as_deref(),
+        Some(visitor)
+    );
 
     // The shopper opens a product and adds it to the cart.
     client
@@ -62,7 +75,7 @@ async fn shopper_journey_from_script_tag_to_prompt() {
         .unwrap();
     add.click().await.unwrap();
     let added = eventually(WAIT, || {
-        let export = edge.export(&visitor);
+        let export = edge.export(visitor);
         (!events_of(&export, "add_to_cart").is_empty()).then_some(())
     })
     .await;
@@ -79,11 +92,13 @@ async fn shopper_journey_from_script_tag_to_prompt() {
     let reminder = browser.wait_for_prompt("cart-reminder-bar", WAIT).await;
     assert!(reminder.contains("Your cart is waiting"), "{reminder}");
     assert!(reminder.contains("Go to cart"), "{reminder}");
-    assert_eq!(browser.visible_prompt("welcome-bar").await, None);
+    assert_eq!(browser.visible_prompt("welcome-offer").await, None);
+    // The exit-intent coupon is armed, not shown: the shopper has not tried to leave.
+    assert_eq!(browser.visible_prompt("cart-exit-coupon").await, None);
 
     // The edge stored the journey and both impressions, each event once.
     let export = eventually(WAIT, || {
-        let export = edge.export(&visitor);
+        let export = edge.export(visitor);
         (impressions_of(&export, "cart-reminder-bar") > 0).then_some(export)
     })
     .await
@@ -91,7 +106,8 @@ async fn shopper_journey_from_script_tag_to_prompt() {
     assert_eq!(events_of(&export, "page_view").len(), 3, "{export:#}");
     assert_eq!(events_of(&export, "product_view").len(), 1, "{export:#}");
     assert_eq!(events_of(&export, "add_to_cart").len(), 1, "{export:#}");
-    assert_eq!(impressions_of(&export, "welcome-bar"), 1, "{export:#}");
+    assert_eq!(impressions_of(&export, "welcome-offer"), 1, "{export:#}");
+    assert_eq!(impressions_of(&export, "cart-exit-coupon"), 0, "{export:#}");
     assert_eq!(
         impressions_of(&export, "cart-reminder-bar"),
         1,

@@ -51,6 +51,7 @@ pub fn product_on_page() -> Option<Product> {
         currency: data("data-currency"),
         category: data("data-category"),
         availability: data("data-availability"),
+        url: dom::window().location().pathname().ok(),
     })
 }
 
@@ -81,6 +82,7 @@ fn product_from_json_ld(json: &Value) -> Option<Product> {
                 availability: offer
                     .and_then(|o| text(o.get("availability")))
                     .map(|a| a.rsplit('/').next().unwrap_or(&a).to_owned()),
+                url: dom::window().location().pathname().ok(),
             })
         }
         _ => None,

@@ -14,7 +14,9 @@ mod transport;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rapport_protocol::{DecideRequest, Decision, EventData, ExperienceRef, PageView, ProductView};
+use rapport_protocol::{
+    Answer, DecideRequest, Decision, EventData, ExperienceRef, PageView, ProductView,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::transport::Transport;
@@ -106,6 +108,14 @@ fn refresh(widget: &Rc<Widget>) {
                 return;
             }
         };
+        for control in decision.controls {
+            if widget.shown.borrow().contains(&control.experience) {
+                continue;
+            }
+            widget.shown.borrow_mut().push(control.experience.clone());
+            track(&widget, EventData::Exposure(control));
+            widget.transport.schedule_flush();
+        }
         for experience in decision.experiences {
             if widget.shown.borrow().contains(&experience.experience) {
                 continue;
@@ -129,9 +139,22 @@ fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRe
         render::Outcome::Shown => EventData::Impression(reference),
         render::Outcome::Clicked => EventData::Click(reference),
         render::Outcome::Dismissed => EventData::Dismiss(reference),
+        render::Outcome::Answered { survey, score } => EventData::Answer(Answer {
+            experience: reference,
+            survey,
+            score,
+            comment: None,
+        }),
     };
+    let answered = matches!(data, EventData::Answer(_));
     track(widget, data);
-    widget.transport.schedule_flush();
+    if answered {
+        // An answer can change the visitor's segment (a detractor gets service recovery):
+        // decide again now, in the same page view.
+        refresh(widget);
+    } else {
+        widget.transport.schedule_flush();
+    }
 }
 
 /// Replaces the `window.rapport` array the page may have filled before the script loaded with
@@ -167,9 +190,11 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
     match name.as_str() {
         "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
             Ok(data) => {
+                let name = data.kind();
                 let changes_decision =
                     matches!(data, EventData::AddToCart(_) | EventData::RemoveFromCart(_));
                 track(widget, data);
+                render::tracked(name);
                 if changes_decision {
                     refresh(widget);
                 } else {

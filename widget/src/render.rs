@@ -1,11 +1,13 @@
-//! Showing experiences: each inside one shadow root, styled by a constructable stylesheet
-//! (allowed under a strict `style-src`), themable through CSS custom properties, and filled
-//! only through `textContent` and checked links.
+//! Showing experiences. Floating prompts live in one shadow root at the end of the body;
+//! inline content fills the `[data-rapport-slot=NAME]` element the page reserved, inside a
+//! shadow root of its own. Styles come from a constructable stylesheet (allowed under a
+//! strict `style-src`) and follow the page's CSS custom properties. Content from rules only
+//! reaches the page through `textContent` and checked links.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rapport_protocol::{is_safe_link, Experience, ExperienceKind, Trigger};
+use rapport_protocol::{is_safe_link, Experience, ExperienceKind, Survey, Trigger};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, ShadowRoot};
 
@@ -17,7 +19,12 @@ pub enum Outcome {
     Shown,
     Clicked,
     Dismissed,
+    Answered { survey: Survey, score: u8 },
 }
+
+type Report = Rc<dyn Fn(Outcome)>;
+/// An experience waiting for the page to track an event, and how to show it.
+type Waiting = (String, Box<dyn FnOnce()>);
 
 const STYLES: &str = r#"
 :host { all: initial; }
@@ -26,13 +33,15 @@ const STYLES: &str = r#"
 .rp * { box-sizing: border-box; }
 .rp-bar { position: fixed; left: 0; right: 0; bottom: 0; display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px;
   padding: 12px 16px; border-top: 3px solid var(--rapport-accent, #0b6e4f); box-shadow: 0 -4px 16px rgba(0,0,0,.12); }
-.rp-slide_in { position: fixed; right: 16px; bottom: 16px; width: min(360px, calc(100vw - 32px)); padding: 18px 18px 16px;
+.rp-slide_in, .rp-nps, .rp-csat { position: fixed; right: 16px; bottom: 16px; width: min(380px, calc(100vw - 32px)); padding: 18px 18px 16px;
   border-radius: 12px; box-shadow: 0 8px 32px rgba(0,0,0,.22); display: grid; gap: 10px; }
 .rp-toast { position: fixed; left: 16px; bottom: 16px; max-width: min(360px, calc(100vw - 32px)); padding: 12px 16px;
   border-radius: 10px; box-shadow: 0 6px 24px rgba(0,0,0,.2); display: flex; gap: 12px; align-items: center; }
 .rp-backdrop { position: fixed; inset: 0; z-index: 2147483000; background: rgba(15,20,25,.5); display: grid; place-items: center; }
-.rp-modal { position: relative; width: min(440px, calc(100vw - 32px)); padding: 28px 24px 22px; border-radius: 14px;
+.rp-modal, .rp-coupon { position: relative; width: min(440px, calc(100vw - 32px)); padding: 28px 24px 22px; border-radius: 14px;
   box-shadow: 0 12px 48px rgba(0,0,0,.3); display: grid; gap: 12px; }
+.rp-inline, .rp-recommendations { display: grid; gap: 8px; padding: 14px 16px; border-radius: 10px; animation: none;
+  border: 1px solid var(--rapport-border, #e6e1d8); }
 .rp-text { flex: 1 1 260px; margin: 0; }
 .rp-title { display: block; font-weight: 700; font-size: 1.05em; }
 .rp-bar .rp-title { display: inline; margin-right: .5em; }
@@ -41,22 +50,26 @@ const STYLES: &str = r#"
 .rp-close { position: absolute; top: 6px; right: 6px; background: none; border: 0; cursor: pointer; color: inherit;
   font: 22px/1 system-ui, sans-serif; padding: 6px 9px; border-radius: 6px; }
 .rp-bar .rp-close, .rp-toast .rp-close { position: static; }
-.rp-cta:focus-visible, .rp-close:focus-visible { outline: 3px solid var(--rapport-focus, #1a73e8); outline-offset: 2px; }
+.rp-code { display: flex; gap: 8px; align-items: center; }
+.rp-code code { font: 600 18px/1 ui-monospace, monospace; letter-spacing: .08em; padding: 8px 12px; border: 2px dashed var(--rapport-accent, #0b6e4f); border-radius: 8px; }
+.rp-scale { display: flex; flex-wrap: wrap; gap: 4px; }
+.rp-scale button, .rp-copy { min-width: 30px; padding: 6px 8px; border: 1px solid #c9c3b8; border-radius: 6px; background: #fff; color: inherit; cursor: pointer; font: inherit; }
+.rp-scale button:hover { border-color: var(--rapport-accent, #0b6e4f); }
+.rp-products { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 8px 16px; }
+.rp-products a { color: inherit; font-weight: 600; }
+.rp-cta:focus-visible, .rp-close:focus-visible, .rp-scale button:focus-visible, .rp-copy:focus-visible { outline: 3px solid var(--rapport-focus, #1a73e8); outline-offset: 2px; }
 @keyframes rp-in { from { opacity: 0; transform: translateY(12px); } to { opacity: 1; transform: none; } }
 @media (prefers-reduced-motion: reduce) { .rp { animation: none; } }
 "#;
 
 thread_local! {
     static ROOT: RefCell<Option<ShadowRoot>> = const { RefCell::new(None) };
+    /// Experiences waiting for the page to track an event, by event name.
+    static WAITING: RefCell<Vec<Waiting>> = RefCell::new(Vec::new());
 }
 
-/// The shadow root all prompts live in, created on first use.
-fn root() -> Option<ShadowRoot> {
-    if let Some(root) = ROOT.with(|r| r.borrow().clone()) {
-        return Some(root);
-    }
-    let host = dom::create("div");
-    dom::set_attr(&host, "id", "rapport-host");
+/// A shadow root with Rapport's stylesheet, attached to `host`.
+fn attach(host: &Element) -> Option<ShadowRoot> {
     let root = host
         .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
         .ok()?;
@@ -66,51 +79,156 @@ fn root() -> Option<ShadowRoot> {
             let _ = js_sys::Reflect::set(&root, &"adoptedStyleSheets".into(), &sheets);
         }
     }
+    Some(root)
+}
+
+/// The shadow root floating prompts live in, created on first use.
+fn root() -> Option<ShadowRoot> {
+    if let Some(root) = ROOT.with(|r| r.borrow().clone()) {
+        return Some(root);
+    }
+    let host = dom::create("div");
+    dom::set_attr(&host, "id", "rapport-host");
+    let root = attach(&host)?;
     dom::document().body()?.append_child(&host).ok()?;
     ROOT.with(|r| r.replace(Some(root.clone())));
     Some(root)
 }
 
-/// Removes every prompt (a single-page app moved to another page).
+/// Removes every prompt and pending trigger (a single-page app moved to another page).
 pub fn clear() {
     if let Some(root) = ROOT.with(|r| r.borrow().clone()) {
         root.set_inner_html("");
+    }
+    WAITING.with(|w| w.borrow_mut().clear());
+    if let Ok(filled) = dom::document().query_selector_all("[data-rapport-filled]") {
+        for index in 0..filled.length() {
+            if let Some(element) = filled
+                .item(index)
+                .and_then(|n| n.dyn_into::<Element>().ok())
+            {
+                element.remove();
+            }
+        }
+    }
+}
+
+/// The page tracked `event`: shows what waited for it.
+pub fn tracked(event: &str) {
+    let ready: Vec<Box<dyn FnOnce()>> = WAITING.with(|w| {
+        let mut waiting = w.borrow_mut();
+        let (ready, rest): (Vec<_>, Vec<_>) =
+            waiting.drain(..).partition(|(name, _)| name == event);
+        *waiting = rest;
+        ready.into_iter().map(|(_, show)| show).collect()
+    });
+    for show in ready {
+        show();
+    }
+}
+
+/// A function that runs `action` the first time it is called, and never again.
+fn once(action: impl FnOnce() + 'static) -> impl Fn() + Clone {
+    let slot = Rc::new(RefCell::new(Some(action)));
+    move || {
+        if let Some(action) = slot.borrow_mut().take() {
+            action();
+        }
     }
 }
 
 /// Shows `experience` when its trigger fires, at most once. `report` hears what happened.
 pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
-    let report = Rc::new(report);
-    match experience.trigger {
-        Trigger::Immediately => show(&experience, report),
+    let report: Report = Rc::new(report);
+    let trigger = experience.trigger.clone();
+    let fire = once(move || show(&experience, &report));
+    match trigger {
+        Trigger::Immediately => fire(),
         Trigger::AfterSeconds { seconds } => {
-            let delay = i32::try_from(seconds.saturating_mul(1000)).unwrap_or(i32::MAX);
-            dom::set_timeout(delay, move || show(&experience, report));
+            dom::set_timeout(
+                i32::try_from(seconds.saturating_mul(1000)).unwrap_or(i32::MAX),
+                fire,
+            );
         }
         Trigger::Scroll { percent } => {
-            let once = Rc::new(RefCell::new(Some((experience, report))));
             dom::on(&dom::window(), "scroll", move |_| {
                 if scrolled_percent() >= f64::from(percent) {
-                    if let Some((experience, report)) = once.borrow_mut().take() {
-                        show(&experience, report);
-                    }
+                    fire();
                 }
             });
         }
         Trigger::ExitIntent => {
-            let once = Rc::new(RefCell::new(Some((experience, report))));
             dom::on(&dom::document(), "mouseout", move |event| {
                 let leaving = event
                     .dyn_ref::<web_sys::MouseEvent>()
                     .is_some_and(|m| m.related_target().is_none() && m.client_y() <= 0);
                 if leaving {
-                    if let Some((experience, report)) = once.borrow_mut().take() {
-                        show(&experience, report);
-                    }
+                    fire();
                 }
             });
         }
+        Trigger::Idle { seconds } => arm_idle(seconds, fire),
+        Trigger::AfterEvent { event } => {
+            WAITING.with(|w| w.borrow_mut().push((event, Box::new(fire))));
+        }
+        Trigger::ElementVisible { selector } => {
+            let check = move || {
+                let visible = dom::document()
+                    .query_selector(&selector)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| in_viewport(&e));
+                if visible {
+                    fire();
+                }
+            };
+            check();
+            dom::on(&dom::window(), "scroll", move |_| check());
+        }
     }
+}
+
+/// Fires after `seconds` without keyboard, pointer, touch or scroll input.
+fn arm_idle(seconds: u32, fire: impl Fn() + Clone + 'static) {
+    let generation = Rc::new(std::cell::Cell::new(0u32));
+    let restart = {
+        let generation = Rc::clone(&generation);
+        move || {
+            let mine = generation.get().wrapping_add(1);
+            generation.set(mine);
+            let generation = Rc::clone(&generation);
+            let fire = fire.clone();
+            dom::set_timeout(
+                i32::try_from(seconds.saturating_mul(1000)).unwrap_or(i32::MAX),
+                move || {
+                    if generation.get() == mine {
+                        fire();
+                    }
+                },
+            );
+        }
+    };
+    restart();
+    for event in [
+        "mousemove",
+        "keydown",
+        "scroll",
+        "touchstart",
+        "pointerdown",
+    ] {
+        let restart = restart.clone();
+        dom::on(&dom::window(), event, move |_| restart());
+    }
+}
+
+fn in_viewport(element: &Element) -> bool {
+    let rect = element.get_bounding_client_rect();
+    let height = dom::window()
+        .inner_height()
+        .ok()
+        .and_then(|h| h.as_f64())
+        .unwrap_or(0.0);
+    rect.height() > 0.0 && rect.top() < height && rect.bottom() > 0.0
 }
 
 fn scrolled_percent() -> f64 {
@@ -118,29 +236,35 @@ fn scrolled_percent() -> f64 {
     let Some(page) = dom::document().document_element() else {
         return 0.0;
     };
-    let scrollable = f64::from(page.scroll_height())
-        - window
-            .inner_height()
-            .ok()
-            .and_then(|h| h.as_f64())
-            .unwrap_or(0.0);
+    let viewport = window
+        .inner_height()
+        .ok()
+        .and_then(|h| h.as_f64())
+        .unwrap_or(0.0);
+    let scrollable = f64::from(page.scroll_height()) - viewport;
     if scrollable <= 0.0 {
         return 100.0;
     }
     window.scroll_y().unwrap_or(0.0) / scrollable * 100.0
 }
 
-fn show(experience: &Experience, report: Rc<dyn Fn(Outcome)>) {
-    let Some(root) = root() else { return };
+fn element(tag: &str, class: &str) -> Element {
+    let element = dom::create(tag);
+    dom::set_attr(&element, "class", class);
+    element
+}
+
+fn button(class: &str, label: &str) -> Element {
+    let b = element("button", class);
+    dom::set_attr(&b, "type", "button");
+    dom::text(&b, label);
+    b
+}
+
+fn show(experience: &Experience, report: &Report) {
+    let kind = experience.kind;
     let content = &experience.content;
-    let kind = match experience.kind {
-        ExperienceKind::Bar => "bar",
-        ExperienceKind::Modal => "modal",
-        ExperienceKind::SlideIn => "slide_in",
-        ExperienceKind::Toast => "toast",
-    };
-    let card = dom::create("section");
-    dom::set_attr(&card, "class", &format!("rp rp-{kind}"));
+    let card = element("section", &format!("rp rp-{}", kind.as_str()));
     dom::set_attr(&card, "data-experience", &experience.experience);
     dom::set_attr(&card, "lang", &content.locale);
     let label = content
@@ -149,59 +273,61 @@ fn show(experience: &Experience, report: Rc<dyn Fn(Outcome)>) {
         .unwrap_or_else(|| content.body.clone());
     dom::set_attr(&card, "aria-label", &label);
 
-    let text = dom::create("p");
-    dom::set_attr(&text, "class", "rp-text");
+    let text = element("p", "rp-text");
     if let Some(title) = &content.title {
-        let strong = dom::create("strong");
-        dom::set_attr(&strong, "class", "rp-title");
+        let strong = element("strong", "rp-title");
         dom::text(&strong, title);
         let _ = text.append_child(&strong);
     }
-    let body = dom::create("span");
-    dom::set_attr(&body, "class", "rp-body");
+    let body = element("span", "rp-body");
     dom::text(&body, &content.body);
     let _ = text.append_child(&body);
     let _ = card.append_child(&text);
 
+    match kind {
+        ExperienceKind::Coupon => add_coupon(&card, content.code.as_deref().unwrap_or_default()),
+        ExperienceKind::Nps => add_scale(&card, Survey::Nps, 0..=10, report),
+        ExperienceKind::Csat => add_scale(&card, Survey::Csat, 1..=5, report),
+        ExperienceKind::Recommendations => add_products(&card, experience, report),
+        _ => {}
+    }
     if let Some(cta) = content.cta.as_ref().filter(|c| is_safe_link(&c.url)) {
-        let link = dom::create("a");
-        dom::set_attr(&link, "class", "rp-cta");
+        let link = element("a", "rp-cta");
         dom::set_attr(&link, "href", &cta.url);
         dom::text(&link, &cta.label);
-        let report = Rc::clone(&report);
+        let report = Rc::clone(report);
         dom::on(&link, "click", move |_| report(Outcome::Clicked));
         let _ = card.append_child(&link);
     }
 
-    // The outermost element: the card, or the backdrop holding a modal card.
-    let outer: Element = if experience.kind == ExperienceKind::Modal {
-        let backdrop = dom::create("div");
-        dom::set_attr(&backdrop, "class", "rp-backdrop");
+    if kind.needs_slot() {
+        show_in_slot(experience, &card, report);
+        return;
+    }
+    let Some(root) = root() else { return };
+    // The outermost element: the card, or the backdrop holding a dialog card.
+    let dialog = matches!(kind, ExperienceKind::Modal | ExperienceKind::Coupon);
+    let outer: Element = if dialog {
+        let backdrop = element("div", "rp-backdrop");
         dom::set_attr(&card, "role", "dialog");
         dom::set_attr(&card, "aria-modal", "true");
         let _ = backdrop.append_child(&card);
         backdrop
     } else {
-        dom::set_attr(
-            &card,
-            "role",
-            if experience.kind == ExperienceKind::Toast {
-                "status"
-            } else {
-                "region"
-            },
-        );
+        let role = if kind == ExperienceKind::Toast {
+            "status"
+        } else {
+            "region"
+        };
+        dom::set_attr(&card, "role", role);
         card.clone()
     };
 
-    let close = dom::create("button");
-    dom::set_attr(&close, "class", "rp-close");
-    dom::set_attr(&close, "type", "button");
+    let close = button("rp-close", "×");
     dom::set_attr(&close, "aria-label", "Dismiss");
-    dom::text(&close, "×");
     let dismiss = {
         let outer = outer.clone();
-        let report = Rc::clone(&report);
+        let report = Rc::clone(report);
         move || {
             if outer.is_connected() {
                 outer.remove();
@@ -212,28 +338,124 @@ fn show(experience: &Experience, report: Rc<dyn Fn(Outcome)>) {
     let on_close = dismiss.clone();
     dom::on(&close, "click", move |_| on_close());
     let _ = card.append_child(&close);
-
-    if experience.kind == ExperienceKind::Modal {
+    if dialog {
         let on_escape = dismiss.clone();
         dom::on(&dom::document(), "keydown", move |event| {
-            let escape = event
+            if event
                 .dyn_ref::<web_sys::KeyboardEvent>()
-                .is_some_and(|k| k.key() == "Escape");
-            if escape {
+                .is_some_and(|k| k.key() == "Escape")
+            {
                 on_escape();
             }
         });
     }
-    if experience.kind == ExperienceKind::Toast {
+    if kind == ExperienceKind::Toast {
         dom::set_timeout(8_000, dismiss);
     }
-
     if root.append_child(&outer).is_ok() {
-        if experience.kind == ExperienceKind::Modal {
+        if dialog {
             if let Some(button) = close.dyn_ref::<web_sys::HtmlElement>() {
                 let _ = button.focus();
             }
         }
         report(Outcome::Shown);
     }
+}
+
+/// Inline content goes into the slot the page reserved for it, so nothing on the page moves.
+fn show_in_slot(experience: &Experience, card: &Element, report: &Report) {
+    let slot_name = experience.slot.as_deref().unwrap_or("default");
+    let selector = format!("[data-rapport-slot=\"{slot_name}\"]");
+    let Some(slot) = dom::document().query_selector(&selector).ok().flatten() else {
+        dom::warn(&format!(
+            "rapport: no {selector} on this page for {}",
+            experience.experience
+        ));
+        return;
+    };
+    let host = dom::create("div");
+    dom::set_attr(&host, "data-rapport-filled", &experience.experience);
+    let Some(root) = attach(&host) else { return };
+    let _ = root.append_child(card);
+    slot.replace_children_with_node_1(&host);
+    report(Outcome::Shown);
+}
+
+fn add_coupon(card: &Element, code: &str) {
+    let row = element("div", "rp-code");
+    let code_element = dom::create("code");
+    dom::text(&code_element, code);
+    let copy = button("rp-copy", "Copy");
+    let code = code.to_owned();
+    let label = copy.clone();
+    dom::on(&copy, "click", move |_| {
+        // The Clipboard API is not in every browser's secure-context rules; failing is fine,
+        // the code stays on screen to copy by hand.
+        let clipboard = js_sys::Reflect::get(&dom::window().navigator(), &"clipboard".into()).ok();
+        if let Some(clipboard) = clipboard.filter(|c| !c.is_undefined()) {
+            if let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()) {
+                if let Some(write) = write.dyn_ref::<js_sys::Function>() {
+                    let _ = write.call1(&clipboard, &code.as_str().into());
+                    dom::text(&label, "Copied");
+                }
+            }
+        }
+    });
+    let _ = row.append_child(&code_element);
+    let _ = row.append_child(&copy);
+    let _ = card.append_child(&row);
+}
+
+fn add_scale(
+    card: &Element,
+    survey: Survey,
+    scores: std::ops::RangeInclusive<u8>,
+    report: &Report,
+) {
+    let scale = element("div", "rp-scale");
+    dom::set_attr(&scale, "role", "group");
+    let label = match survey {
+        Survey::Nps => "0 = not at all likely, 10 = extremely likely",
+        Survey::Csat => "1 = very dissatisfied, 5 = very satisfied",
+    };
+    dom::set_attr(&scale, "aria-label", label);
+    for score in scores {
+        let choice = button("", &score.to_string());
+        let report = Rc::clone(report);
+        let scale_after = scale.clone();
+        dom::on(&choice, "click", move |_| {
+            report(Outcome::Answered { survey, score });
+            let thanks = dom::create("p");
+            dom::text(&thanks, "Thank you!");
+            scale_after.replace_children_with_node_1(&thanks);
+        });
+        let _ = scale.append_child(&choice);
+    }
+    let _ = card.append_child(&scale);
+}
+
+fn add_products(card: &Element, experience: &Experience, report: &Report) {
+    let list = element("ul", "rp-products");
+    for product in &experience.content.products {
+        let item = dom::create("li");
+        let name: Element = match product.url.as_deref().filter(|u| is_safe_link(u)) {
+            Some(url) => {
+                let link = dom::create("a");
+                dom::set_attr(&link, "href", url);
+                let report = Rc::clone(report);
+                dom::on(&link, "click", move |_| report(Outcome::Clicked));
+                link
+            }
+            None => dom::create("span"),
+        };
+        dom::text(&name, &product.name);
+        let _ = item.append_child(&name);
+        if let Some(price) = product.price {
+            let price_element = dom::create("span");
+            dom::text(&price_element, &format!(" · €{price:.2}"));
+            let _ = item.append_child(&price_element);
+        }
+        let _ = list.append_child(&item);
+    }
+    let _ = card.append_child(&list);
 }

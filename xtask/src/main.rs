@@ -77,6 +77,7 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
         process::command(&cargo, root).args([
             "test",
             "--quiet",
+            "--no-fail-fast",
             "-p",
             "rapport-protocol",
             "-p",
@@ -89,7 +90,14 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
     process::step("end-to-end tests (headless Chromium against the edge in workerd)");
     process::run_tests(
         process::command(&cargo, root)
-            .args(["test", "-p", "rapport-e2e", "--", "--test-threads=1"])
+            .args([
+                "test",
+                "--no-fail-fast",
+                "-p",
+                "rapport-e2e",
+                "--",
+                "--test-threads=1",
+            ])
             .env("RAPPORT_WRANGLER", &built.wrangler)
             .env("RAPPORT_EDGE_DIR", root.join("edge"))
             .env("RAPPORT_CHROMIUM", &browser.chromium)

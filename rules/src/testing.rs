@@ -1,0 +1,229 @@
+//! Rulebook test cases: a visitor, a page, a time, and the experiences expected.
+//!
+//! A test file (`RULEBOOK/tests/*.json`) holds a list of cases:
+//!
+//! ```json
+//! [
+//!   { "name": "a first visit on the home page is welcomed",
+//!     "now": "2026-11-23T10:00:00Z",
+//!     "visitor": { "visitor_id": "visitor-0001", "sessions": 1 },
+//!     "page": { "url": "https://shop.example/", "path": "/", "kind": "home" },
+//!     "expect": ["welcome-bar"],
+//!     "segments": ["first_time"] }
+//! ]
+//! ```
+//!
+//! `visitor` is the visitor model (see `schema/visitor.schema.json`); any field left out
+//! takes its default. Times in it (fields ending in `_ms`) may be written relative to `now`,
+//! as `"-90d"`, `"-2h"` or `"-15m"`, or as RFC 3339 times. `now` defaults to
+//! 2026-06-01T12:00:00Z so that tests never depend on the day they run. `segments`, when
+//! given, must equal the visitor's segments exactly.
+
+use rapport_protocol::PageContext;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::decide::{decide, DecisionReport};
+use crate::profile::Profile;
+use crate::rulebook::Rulebook;
+use crate::spec::parse_time;
+
+/// When a case does not say.
+pub const DEFAULT_NOW: &str = "2026-06-01T12:00:00Z";
+
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub name: String,
+    pub visitor: Profile,
+    pub page: PageContext,
+    pub now_ms: i64,
+    pub expect: Vec<String>,
+    pub segments: Option<Vec<String>>,
+}
+
+/// One case as written in a test file.
+#[derive(Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCase {
+    /// What the case shows, in a sentence.
+    name: String,
+    /// The time of the decision (RFC 3339); 2026-06-01T12:00:00Z when left out.
+    #[serde(default)]
+    now: Option<String>,
+    /// The visitor; fields left out take their defaults.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(with = "Profile"))]
+    visitor: Value,
+    /// The page the visitor is on.
+    page: PageContext,
+    /// The experience ids expected, best first.
+    expect: Vec<String>,
+    /// When given, the visitor's segments must be exactly these.
+    #[serde(default)]
+    segments: Option<Vec<String>>,
+}
+
+/// Reads a test file. Errors say which case and where.
+pub fn parse_cases(text: &str) -> Result<Vec<TestCase>, String> {
+    let raw: Vec<RawCase> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, case)| {
+            let now_ms = parse_time(case.now.as_deref().unwrap_or(DEFAULT_NOW))
+                .map_err(|e| format!("case {} (\"{}\"): `now`: {e}", index + 1, case.name))?;
+            let visitor = parse_visitor_value(case.visitor, now_ms)
+                .map_err(|e| format!("case {} (\"{}\"): `visitor`: {e}", index + 1, case.name))?;
+            Ok(TestCase {
+                name: case.name,
+                visitor,
+                page: case.page,
+                now_ms,
+                expect: case.expect,
+                segments: case.segments,
+            })
+        })
+        .collect()
+}
+
+/// Reads a visitor from JSON, resolving relative times against `now_ms`.
+pub fn parse_visitor(text: &str, now_ms: i64) -> Result<Profile, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    parse_visitor_value(value, now_ms)
+}
+
+fn parse_visitor_value(mut value: Value, now_ms: i64) -> Result<Profile, String> {
+    if value.is_null() {
+        value = Value::Object(Default::default());
+    }
+    resolve_times(&mut value, now_ms, "")?;
+    let mut profile: Profile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if profile.visitor_id.is_empty() {
+        profile.visitor_id = "test-visitor".to_owned();
+    }
+    Ok(profile)
+}
+
+/// Replaces `"-90d"`-style and RFC 3339 strings in `*_ms` fields with ms since the epoch.
+fn resolve_times(value: &mut Value, now_ms: i64, key: &str) -> Result<(), String> {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                resolve_times(v, now_ms, k)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                resolve_times(item, now_ms, key)?;
+            }
+        }
+        Value::String(text) if key.ends_with("_ms") => {
+            *value = Value::from(relative_time(text, now_ms).map_err(|e| format!("`{key}`: {e}"))?);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn relative_time(text: &str, now_ms: i64) -> Result<i64, String> {
+    let unit_ms = match text.chars().last() {
+        Some('d') => 24 * 60 * 60 * 1000,
+        Some('h') => 60 * 60 * 1000,
+        Some('m') => 60 * 1000,
+        _ => return parse_time(text),
+    };
+    let amount: i64 = text[..text.len() - 1].parse().map_err(|_| {
+        format!("\"{text}\" is neither a relative time like \"-90d\" nor an RFC 3339 time")
+    })?;
+    Ok(now_ms + amount * unit_ms)
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub name: String,
+    pub got: Vec<String>,
+    pub segments: Vec<String>,
+    pub report: DecisionReport,
+    /// Why the case failed; empty when it passed.
+    pub failures: Vec<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+pub fn run_case(book: &Rulebook, case: &TestCase) -> CaseResult {
+    let report = decide(book, &case.visitor, &case.page, case.now_ms);
+    let got: Vec<String> = report
+        .decision
+        .experiences
+        .iter()
+        .map(|e| e.experience.clone())
+        .collect();
+    let mut failures = Vec::new();
+    if got != case.expect {
+        failures.push(format!(
+            "expected experiences {:?}, got {got:?}",
+            case.expect
+        ));
+    }
+    if let Some(expected) = &case.segments {
+        let mut want = expected.clone();
+        let mut have = report.segments.clone();
+        want.sort();
+        have.sort();
+        if want != have {
+            failures.push(format!("expected segments {want:?}, got {have:?}"));
+        }
+    }
+    CaseResult {
+        name: case.name.clone(),
+        segments: report.segments.clone(),
+        got,
+        report,
+        failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        let now = parse_time("2026-06-01T12:00:00Z").unwrap();
+        let check = |text: &str, expected: i64| {
+            assert_eq!(relative_time(text, now).unwrap(), expected, "{text}")
+        };
+        check("-1d", now - 86_400_000);
+        check("-2h", now - 7_200_000);
+        check("-15m", now - 900_000);
+        check("2026-06-01T12:00:00Z", now);
+        assert!(relative_time("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn visitor_fields_ending_in_ms_take_relative_times() {
+        let now = parse_time(DEFAULT_NOW).unwrap();
+        let visitor = parse_visitor(
+            r#"{"purchases": {"count": 1, "last_ms": "-10d"}, "last_seen_ms": "-1h"}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!(visitor.purchases.last_ms, Some(now - 10 * 86_400_000));
+        assert_eq!(visitor.last_seen_ms, now - 3_600_000);
+        assert_eq!(visitor.visitor_id, "test-visitor");
+    }
+
+    #[test]
+    fn unknown_case_fields_are_refused() {
+        let err = parse_cases(
+            r#"[{"name": "x", "page": {"url": "/", "path": "/"}, "expect": [], "expected": []}]"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown field `expected`"), "{err}");
+    }
+}

@@ -1,0 +1,112 @@
+//! The demo rulebook (demo-site/rulebook): it compiles, covers the CX lifecycle, and passes
+//! its own test cases, which name every rule.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rapport_rules::testing::{parse_cases, run_case, TestCase};
+use rapport_rules::{Rulebook, SourceFile};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo-site/rulebook")
+}
+
+fn files_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    files
+}
+
+fn compile() -> Rulebook {
+    let sources: Vec<SourceFile> = files_with(&dir(), "rhai")
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            SourceFile::new(name, std::fs::read_to_string(p).unwrap())
+        })
+        .collect();
+    Rulebook::compile(&sources).unwrap_or_else(|problems| panic!("{problems:#?}"))
+}
+
+fn cases() -> Vec<(String, TestCase)> {
+    files_with(&dir().join("tests"), "json")
+        .iter()
+        .flat_map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let cases = parse_cases(&std::fs::read_to_string(path).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            cases.into_iter().map(move |c| (name.clone(), c))
+        })
+        .collect()
+}
+
+#[test]
+fn covers_the_lifecycle() {
+    let book = compile();
+    assert!(book.rules().count() >= 12, "{} rules", book.rules().count());
+    assert!(book.segment_names().count() >= 8);
+    for rule in book.rules() {
+        assert!(
+            !rule.description.is_empty(),
+            "rule {} has no description",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn every_case_passes() {
+    let book = compile();
+    let mut failures = Vec::new();
+    let all = cases();
+    for (file, case) in &all {
+        let result = run_case(&book, case);
+        if !result.passed() {
+            failures.push(format!("{file}: {}: {:?}", case.name, result.failures));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(all.len() >= 40, "only {} cases", all.len());
+}
+
+#[test]
+fn every_rule_is_shown_by_some_case() {
+    let book = compile();
+    let all = cases();
+    let mut shown_rules = BTreeSet::new();
+    for (_, case) in &all {
+        for experience in &run_case(&book, case).report.decision.experiences {
+            shown_rules.insert(experience.rule.clone());
+        }
+    }
+    let missing: Vec<&str> = book
+        .rules()
+        .map(|r| r.id)
+        .filter(|id| !shown_rules.contains(*id))
+        .collect();
+    assert!(missing.is_empty(), "rules no case shows: {missing:?}");
+}
+
+#[test]
+fn every_locale_is_translated() {
+    let book = compile();
+    let all = cases();
+    for (_, case) in all.iter().take(20) {
+        for locale in ["en", "pt", "it"] {
+            let mut page = case.page.clone();
+            page.locale = Some(locale.to_owned());
+            let report = rapport_rules::decide(&book, &case.visitor, &page, case.now_ms);
+            for experience in &report.decision.experiences {
+                assert_eq!(
+                    experience.content.locale, locale,
+                    "{}",
+                    experience.experience
+                );
+            }
+        }
+    }
+}
