@@ -185,7 +185,7 @@ impl Visitor {
     fn decide(&self, call: DecideCall) -> Result<Decision> {
         let profile = self.load_profile(&call.visitor_id)?;
         let book = rulebook::active().map_err(worker::Error::RustError)?;
-        let report = rapport_rules::decide(&book, &profile, &call.page, now_ms());
+        let report = rapport_rules::decision(&book, &profile, &call.page, now_ms());
         for line in report
             .trace
             .iter()

@@ -366,12 +366,12 @@ impl ExperienceKind {
     }
 
     /// The placement an experience of this kind occupies; see [`Experience::placement`].
-    pub fn placement(self, slot: Option<&str>) -> String {
+    pub fn placement(self, slot: Option<&str>) -> std::borrow::Cow<'static, str> {
         match self {
-            ExperienceKind::Bar => "bar".to_owned(),
-            ExperienceKind::Toast => "toast".to_owned(),
-            kind if kind.is_overlay() => "overlay".to_owned(),
-            _ => format!("slot:{}", slot.unwrap_or("default")),
+            ExperienceKind::Bar => "bar".into(),
+            ExperienceKind::Toast => "toast".into(),
+            kind if kind.is_overlay() => "overlay".into(),
+            _ => format!("slot:{}", slot.unwrap_or("default")).into(),
         }
     }
 }

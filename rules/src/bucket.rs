@@ -7,17 +7,39 @@
 //! the weights stay the same. Variant ranges and namespaces follow GrowthBook's
 //! `getBucketRanges`, `chooseVariation` and `inNamespace`.
 
-/// FNV-1a, 32 bit, over UTF-16 code units (what JavaScript's `charCodeAt` walks).
-pub fn fnv1a32(text: &str) -> u32 {
-    text.encode_utf16().fold(0x811c_9dc5_u32, |hash, unit| {
+const FNV_OFFSET: u32 = 0x811c_9dc5;
+
+/// One FNV-1a (32 bit) step per UTF-16 code unit (what JavaScript's `charCodeAt` walks).
+fn fnv_extend(hash: u32, text: &str) -> u32 {
+    text.encode_utf16().fold(hash, |hash, unit| {
         (hash ^ u32::from(unit)).wrapping_mul(0x0100_0193)
     })
 }
 
+/// FNV-1a, 32 bit, over UTF-16 code units.
+pub fn fnv1a32(text: &str) -> u32 {
+    fnv_extend(FNV_OFFSET, text)
+}
+
 /// GrowthBook's hash version 2: a number in [0, 1) with four decimals.
 pub fn bucket(seed: &str, id: &str) -> f64 {
-    let first = fnv1a32(&format!("{seed}{id}"));
-    f64::from(fnv1a32(&first.to_string()) % 10_000) / 10_000.0
+    let first = fnv_extend(fnv1a32(seed), id);
+    // The second pass hashes the first result's decimal digits.
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = first;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let second = digits[start..].iter().fold(FNV_OFFSET, |hash, &d| {
+        (hash ^ u32::from(d)).wrapping_mul(0x0100_0193)
+    });
+    f64::from(second % 10_000) / 10_000.0
 }
 
 /// GrowthBook's hash version 1, which namespaces still use.

@@ -5,20 +5,20 @@
 //! may put the visitor in a control group), its frequency caps, the shared fatigue budget, and
 //! finally whether a higher rule already took its placement. Every rule leaves a trace line.
 
-use std::collections::HashSet;
-
 use rapport_protocol::{
     is_safe_link, Content, Decision, Experience, ExperienceKind, ExperienceRef, PageContext,
     ProductCard,
 };
 use rhai::{Dynamic, EvalAltResult, FnPtr, Map};
 use serde::Serialize;
+use std::borrow::Cow;
 
 use crate::bucket::{bucket, bucket_ranges, choose_variant, in_namespace};
 use crate::diagnostic::{innermost, rhai_message};
 use crate::profile::{Profile, DAY_MS};
 use crate::rulebook::{call_test, Rulebook};
 use crate::spec::{Offer, Rule, Show, Who};
+use crate::view::Visitor;
 
 /// A decision plus what produced it: the visitor's segments and a trace line per rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,7 +36,7 @@ pub struct TraceEntry {
     /// A rule id, or `segment:NAME` for a segment whose test failed.
     pub rule: String,
     pub outcome: Outcome,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,7 +67,8 @@ pub enum Outcome {
 /// The most products a recommendation shows.
 const MAX_PRODUCTS: usize = 8;
 
-/// Decides for `profile` on `page` at `now_ms` (the edge's clock). Never fails: a rule or
+/// Decides for `profile` on `page` at `now_ms` (the edge's clock), with a full report:
+/// every segment the visitor is in, and a trace line per rule. Never fails: a rule or
 /// segment whose script errors is skipped and reported in the trace, and the rest decide.
 pub fn decide(
     book: &Rulebook,
@@ -75,35 +76,40 @@ pub fn decide(
     page: &PageContext,
     now_ms: i64,
 ) -> DecisionReport {
-    let mut trace = Vec::new();
-    let mut visitor = profile.to_rhai(now_ms);
+    run(book, profile, page, now_ms, true)
+}
 
-    let mut segments = Vec::new();
-    for segment in &book.segments {
-        match call_test(book, segment.script, &segment.test, &visitor, true) {
-            Ok(true) => segments.push(segment.name.clone()),
-            Ok(false) => {}
-            Err(err) => trace.push(TraceEntry {
-                rule: format!("segment:{}", segment.name),
-                outcome: Outcome::Errored,
-                reason: located(&segment.file, &err),
-            }),
-        }
-    }
-    if let Some(mut map) = visitor.write_lock::<Map>() {
-        let list: rhai::Array = segments.iter().map(|s| s.as_str().into()).collect();
-        map.insert("segments".into(), list.into());
-    }
-    // Every rule gets the same view; sharing makes passing it a pointer copy, not a deep clone.
-    let visitor = visitor.into_shared();
+/// The same decision as [`decide`], for serving pages: segments are evaluated only as far
+/// as the rules need them, so `segments` in the report holds just those found true. The
+/// trace is complete.
+pub fn decision(
+    book: &Rulebook,
+    profile: &Profile,
+    page: &PageContext,
+    now_ms: i64,
+) -> DecisionReport {
+    run(book, profile, page, now_ms, false)
+}
 
+fn run(
+    book: &Rulebook,
+    profile: &Profile,
+    page: &PageContext,
+    now_ms: i64,
+    all_segments: bool,
+) -> DecisionReport {
+    let view = Visitor::new(profile, now_ms);
+    let visitor = Dynamic::from(view.clone());
     let mut state = State {
         book,
         profile,
         page,
         now_ms,
         visitor: &visitor,
-        in_segment: segments.iter().map(String::as_str).collect(),
+        view: &view,
+        segments: vec![None; book.segments.len()],
+        segments_shared: false,
+        segment_errors: Vec::new(),
         holdout: in_holdout(book, profile),
         taken: Vec::new(),
         prompts_left: prompts_left(book, profile),
@@ -111,6 +117,7 @@ pub fn decide(
         experiences: Vec::new(),
         controls: Vec::new(),
     };
+    let mut trace = Vec::with_capacity(book.rules.len());
     for rule in &book.rules {
         let (outcome, reason) = state.try_rule(rule);
         trace.push(TraceEntry {
@@ -119,7 +126,20 @@ pub fn decide(
             reason,
         });
     }
-
+    if all_segments {
+        for index in 0..book.segments.len() {
+            state.segment(index);
+        }
+    }
+    let segments = book
+        .segments
+        .iter()
+        .zip(&state.segments)
+        .filter(|(_, result)| **result == Some(true))
+        .map(|(segment, _)| segment.name.clone())
+        .collect();
+    let mut errors = std::mem::take(&mut state.segment_errors);
+    errors.append(&mut trace);
     DecisionReport {
         decision: Decision {
             experiences: state.experiences,
@@ -128,7 +148,7 @@ pub fn decide(
         },
         holdout: state.holdout,
         segments,
-        trace,
+        trace: errors,
     }
 }
 
@@ -138,47 +158,69 @@ struct State<'a> {
     page: &'a PageContext,
     now_ms: i64,
     visitor: &'a Dynamic,
-    in_segment: HashSet<&'a str>,
+    view: &'a Visitor,
+    /// Each segment's result once evaluated (an erring segment counts as false).
+    segments: Vec<Option<bool>>,
+    /// Whether `v.segments` has been filled in.
+    segments_shared: bool,
+    segment_errors: Vec<TraceEntry>,
     holdout: bool,
     /// Placements already given, and to which rule.
-    taken: Vec<(String, String)>,
+    taken: Vec<(Cow<'static, str>, &'a str)>,
     prompts_left: u32,
     quiet: bool,
     experiences: Vec<Experience>,
     controls: Vec<ExperienceRef>,
 }
 
-impl State<'_> {
-    fn try_rule(&mut self, rule: &Rule) -> (Outcome, String) {
-        if rule.start_ms.is_some_and(|start| self.now_ms < start) {
-            return (
-                Outcome::OutOfSchedule,
-                "the rule has not started yet".into(),
-            );
+impl<'a> State<'a> {
+    /// Whether the visitor is in segment `index`, evaluating it the first time it is asked.
+    fn segment(&mut self, index: usize) -> bool {
+        if let Some(known) = self.segments[index] {
+            return known;
         }
-        if rule.end_ms.is_some_and(|end| self.now_ms >= end) {
-            return (Outcome::OutOfSchedule, "the rule has ended".into());
+        let segment = &self.book.segments[index];
+        let result = match call_test(self.book, segment.script, &segment.test, self.visitor, true) {
+            Ok(result) => result,
+            Err(err) => {
+                self.segment_errors.push(TraceEntry {
+                    rule: format!("segment:{}", segment.name),
+                    outcome: Outcome::Errored,
+                    reason: located(&segment.file, &err).into(),
+                });
+                false
+            }
+        };
+        self.segments[index] = Some(result);
+        result
+    }
+
+    /// Fills in `v.segments` for `who` functions that read it.
+    fn share_segments(&mut self) {
+        if self.segments_shared {
+            return;
         }
-        if !targets_page(rule, self.page) {
-            return (
-                Outcome::NotHere,
-                "the rule does not target this page".into(),
-            );
+        let book = self.book;
+        let names: Vec<String> = (0..book.segments.len())
+            .filter(|&i| self.segment(i))
+            .map(|i| book.segments[i].name.clone())
+            .collect();
+        self.view.set_segments(&names);
+        self.segments_shared = true;
+    }
+
+    fn try_rule(&mut self, rule: &'a Rule) -> (Outcome, Cow<'static, str>) {
+        if let Some(stop) = prechecked(rule, self.page, self.now_ms, self.holdout, self.profile) {
+            return stop;
         }
-        if rule.personalized && self.holdout {
-            return (
-                Outcome::Held,
-                "the visitor is in the universal holdout".into(),
-            );
-        }
-        if rule.personalized && !self.profile.allows_personalization() {
-            return (
-                Outcome::Held,
-                "the visitor has not consented to personalisation".into(),
-            );
+        // Without scripts first: a rule that could not show anyway costs no evaluation.
+        if let Offer::Show(show) = &rule.offer {
+            if let Some(stop) = self.held_back(rule, show) {
+                return stop;
+            }
         }
         match self.in_audience(rule) {
-            Err(message) => return (Outcome::Errored, message),
+            Err(message) => return (Outcome::Errored, message.into()),
             Ok(Some(why_not)) => return (Outcome::NotMatched, why_not),
             Ok(None) => {}
         }
@@ -190,7 +232,7 @@ impl State<'_> {
                     if !in_namespace(id, name, *start, *end) {
                         return (
                             Outcome::NotInExperiment,
-                            format!("outside namespace \"{name}\""),
+                            format!("outside namespace \"{name}\"").into(),
                         );
                     }
                 }
@@ -203,53 +245,23 @@ impl State<'_> {
                     );
                 };
                 let variant = &experiment.variants[index];
-                match &variant.show {
-                    Some(show) => (show, Some(variant.id.as_str())),
-                    None => {
-                        self.controls.push(ExperienceRef {
-                            rule: rule.id.clone(),
-                            experience: format!("{}-{}", rule.id, variant.id),
-                            variant: Some(variant.id.clone()),
-                        });
-                        return (
-                            Outcome::Control,
-                            format!("in control group \"{}\"", variant.id),
-                        );
-                    }
+                let Some(show) = &variant.show else {
+                    self.controls.push(ExperienceRef {
+                        rule: rule.id.clone(),
+                        experience: format!("{}-{}", rule.id, variant.id),
+                        variant: Some(variant.id.clone()),
+                    });
+                    return (
+                        Outcome::Control,
+                        format!("in control group \"{}\"", variant.id).into(),
+                    );
+                };
+                if let Some(stop) = self.held_back(rule, show) {
+                    return stop;
                 }
+                (show, Some(variant.id.as_str()))
             }
         };
-        if let Some(reason) = capped(rule, show, self.profile, self.now_ms) {
-            return (Outcome::Capped, reason);
-        }
-        let is_prompt = !show.kind.needs_slot();
-        if is_prompt {
-            if self.quiet {
-                return (
-                    Outcome::Capped,
-                    "quiet period after the visitor dismissed a prompt".into(),
-                );
-            }
-            if self.prompts_left == 0 {
-                return (
-                    Outcome::Capped,
-                    "the session's prompt budget is used up".into(),
-                );
-            }
-            if show.kind.is_overlay() && self.book.settings.overlays_per_page == 0 {
-                return (
-                    Outcome::Capped,
-                    "overlays are turned off in the settings".into(),
-                );
-            }
-        }
-        let placement = show.kind.placement(show.slot.as_deref());
-        if let Some((_, by)) = self.taken.iter().find(|(p, _)| *p == placement) {
-            return (
-                Outcome::Outranked,
-                format!("the {placement} placement went to rule \"{by}\""),
-            );
-        }
         let products = match &show.products {
             None => Vec::new(),
             Some(source) => match self.products(rule, source) {
@@ -260,12 +272,13 @@ impl State<'_> {
                     )
                 }
                 Ok(products) => products,
-                Err(message) => return (Outcome::Errored, message),
+                Err(message) => return (Outcome::Errored, message.into()),
             },
         };
-        self.taken.push((placement.clone(), rule.id.clone()));
-        if is_prompt {
-            self.prompts_left -= 1;
+        let placement = show.kind.placement(show.slot.as_deref());
+        self.taken.push((placement.clone(), &rule.id));
+        if !show.kind.needs_slot() {
+            self.prompts_left = self.prompts_left.saturating_sub(1);
         }
         self.experiences.push(experience(
             self.book, rule, show, variant, placement, self.page, products,
@@ -273,45 +286,99 @@ impl State<'_> {
         (Outcome::Matched, "shown".into())
     }
 
+    /// Caps, the fatigue budget and placements: whether `show` is held back regardless of
+    /// who the visitor is.
+    fn held_back(&self, rule: &Rule, show: &Show) -> Option<(Outcome, Cow<'static, str>)> {
+        if let Some(reason) = capped(rule, show, self.profile, self.now_ms) {
+            return Some((Outcome::Capped, reason.into()));
+        }
+        if !show.kind.needs_slot() {
+            if self.quiet {
+                return Some((
+                    Outcome::Capped,
+                    "quiet period after the visitor dismissed a prompt".into(),
+                ));
+            }
+            if self.prompts_left == 0 {
+                return Some((
+                    Outcome::Capped,
+                    "the session's prompt budget is used up".into(),
+                ));
+            }
+            if show.kind.is_overlay() && self.book.settings.overlays_per_page == 0 {
+                return Some((
+                    Outcome::Capped,
+                    "overlays are turned off in the settings".into(),
+                ));
+            }
+        }
+        let placement = show.kind.placement(show.slot.as_deref());
+        self.taken
+            .iter()
+            .find(|(p, _)| *p == placement)
+            .map(|(_, by)| {
+                (
+                    Outcome::Outranked,
+                    format!("the {placement} placement went to rule \"{by}\"").into(),
+                )
+            })
+    }
+
     /// `Ok(None)` when the visitor is in the audience, `Ok(Some(why_not))` when not.
-    fn in_audience(&self, rule: &Rule) -> Result<Option<String>, String> {
+    fn in_audience(&mut self, rule: &Rule) -> Result<Option<Cow<'static, str>>, String> {
         match &rule.who {
             Who::Everyone => Ok(None),
-            Who::Segments(names) => Ok(names
-                .iter()
-                .find(|n| !self.in_segment.contains(n.as_str()))
-                .map(|n| format!("not in segment \"{n}\""))),
-            Who::Test(test) => match call_test(self.book, rule.script, test, self.visitor, false) {
-                Ok(true) => Ok(None),
-                Ok(false) => Ok(Some("the `who` condition is false".into())),
-                Err(err) => Err(located(&rule.file, &err)),
-            },
+            Who::Segments(names) => {
+                for name in names {
+                    let index = self.book.segment_index[name.as_str()];
+                    if !self.segment(index) {
+                        return Ok(Some(format!("not in segment \"{name}\"").into()));
+                    }
+                }
+                Ok(None)
+            }
+            Who::Test(test) => {
+                if rule.reads_segments {
+                    self.share_segments();
+                }
+                match call_test(self.book, rule.script, test, self.visitor, false) {
+                    Ok(true) => Ok(None),
+                    Ok(false) => Ok(Some("the `who` condition is false".into())),
+                    Err(err) => Err(located(&rule.file, &err)),
+                }
+            }
         }
     }
 
     fn products(&self, rule: &Rule, source: &FnPtr) -> Result<Vec<ProductCard>, String> {
         let list = call_products(self.book, rule.script, source, self.visitor)
             .map_err(|err| located(&rule.file, &err))?;
-        list.into_iter()
-            .take(MAX_PRODUCTS)
-            .map(|item| {
-                let map = item
-                    .try_cast::<Map>()
-                    .ok_or("`products` must give a list of products (maps with id and name)")?;
-                let text = |key: &str| {
-                    map.get(key)
-                        .and_then(|v| v.clone().into_immutable_string().ok())
-                        .map(|s| s.to_string())
-                        .filter(|s| !s.is_empty())
-                };
-                Ok(ProductCard {
-                    id: text("id").ok_or("a recommended product needs an `id`")?,
-                    name: text("name").ok_or("a recommended product needs a `name`")?,
-                    price: map.get("price").and_then(|p| p.as_float().ok()),
-                    url: text("url").filter(|u| is_safe_link(u)),
-                })
-            })
-            .collect()
+        let mut cards = Vec::new();
+        for item in list {
+            if cards.len() == MAX_PRODUCTS {
+                break;
+            }
+            let map = item
+                .try_cast::<Map>()
+                .ok_or("`products` must give a list of products (maps with id and name)")?;
+            // Nothing out of stock is ever recommended.
+            if map.get("in_stock").and_then(|s| s.as_bool().ok()) == Some(false) {
+                continue;
+            }
+            let text = |key: &str| {
+                map.get(key)
+                    .and_then(|v| v.clone().into_immutable_string().ok())
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.is_empty())
+            };
+            cards.push(ProductCard {
+                id: text("id").ok_or("a recommended product needs an `id`")?,
+                name: text("name").ok_or("a recommended product needs a `name`")?,
+                price: map.get("price").and_then(|p| p.as_float().ok()),
+                url: text("url").filter(|u| is_safe_link(u)),
+            });
+        }
+        Ok(cards)
     }
 }
 
@@ -337,6 +404,45 @@ fn located(file: &str, err: &EvalAltResult) -> String {
         position.position().unwrap_or(0),
         rhai_message(err)
     )
+}
+
+/// The checks that need no script: schedule, page, holdout and consent. `Some` says why
+/// the rule stops here.
+fn prechecked(
+    rule: &Rule,
+    page: &PageContext,
+    now_ms: i64,
+    holdout: bool,
+    profile: &Profile,
+) -> Option<(Outcome, Cow<'static, str>)> {
+    if rule.start_ms.is_some_and(|start| now_ms < start) {
+        return Some((
+            Outcome::OutOfSchedule,
+            "the rule has not started yet".into(),
+        ));
+    }
+    if rule.end_ms.is_some_and(|end| now_ms >= end) {
+        return Some((Outcome::OutOfSchedule, "the rule has ended".into()));
+    }
+    if !targets_page(rule, page) {
+        return Some((
+            Outcome::NotHere,
+            "the rule does not target this page".into(),
+        ));
+    }
+    if rule.personalized && holdout {
+        return Some((
+            Outcome::Held,
+            "the visitor is in the universal holdout".into(),
+        ));
+    }
+    if rule.personalized && !profile.allows_personalization() {
+        return Some((
+            Outcome::Held,
+            "the visitor has not consented to personalisation".into(),
+        ));
+    }
+    None
 }
 
 fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
@@ -417,7 +523,7 @@ fn experience(
     rule: &Rule,
     show: &Show,
     variant: Option<&str>,
-    placement: String,
+    placement: Cow<'static, str>,
     page: &PageContext,
     products: Vec<ProductCard>,
 ) -> Experience {
@@ -436,7 +542,7 @@ fn experience(
         experience: show.experience.clone(),
         variant: variant.map(str::to_owned),
         kind: show.kind,
-        placement,
+        placement: placement.into_owned(),
         slot: show.slot.clone(),
         trigger: rule.trigger.clone(),
         content: Content {

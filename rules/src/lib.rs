@@ -20,8 +20,9 @@ pub mod rulebook;
 pub mod schema;
 mod spec;
 pub mod testing;
+pub mod view;
 
-pub use decide::{decide, DecisionReport, Outcome, TraceEntry};
+pub use decide::{decide, decision, DecisionReport, Outcome, TraceEntry};
 pub use diagnostic::Diagnostic;
 pub use profile::Profile;
 pub use rulebook::{Rulebook, SourceFile};

@@ -22,7 +22,7 @@
 //! described in the README.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext, AST};
@@ -51,6 +51,8 @@ impl SourceFile {
 pub struct Rulebook {
     pub(crate) engine: Engine,
     pub(crate) scripts: Vec<AST>,
+    /// Segment positions in `segments`, by name.
+    pub(crate) segment_index: HashMap<String, usize>,
     pub(crate) segments: Vec<Segment>,
     /// Highest priority first; ties broken by id so decisions are deterministic.
     pub(crate) rules: Vec<Rule>,
@@ -113,6 +115,7 @@ impl Rulebook {
                 }
             };
             registry.borrow_mut().current = (index, file.name.clone());
+            registry.borrow_mut().reads_segments = file.text.contains(".segments");
             if let Err(err) = engine.run_ast(&ast) {
                 registry.borrow_mut().problems.push(Diagnostic::new(
                     &file.name,
@@ -137,9 +140,15 @@ impl Rulebook {
         check_references(&segments, &rules, &mut problems);
         let mut rules = rules;
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        let segment_index = segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
         let book = Rulebook {
             engine: new_engine(),
             scripts,
+            segment_index,
             segments,
             rules,
             settings: settings.map(|(s, _)| s).unwrap_or_default(),
@@ -195,21 +204,16 @@ impl Rulebook {
             problems.push(Diagnostic::new(file, position, rhai_message(err)));
         };
         for sample in crate::profile::samples() {
-            // Segments run before `v.segments` exists; rules run after.
-            let visitor = sample.to_rhai(sample.last_seen_ms);
+            // Segments run before `v.segments` is filled in; rules run after.
+            let view = crate::view::Visitor::new(&sample, sample.last_seen_ms);
+            let visitor = Dynamic::from(view.clone());
             for segment in &self.segments {
                 if let Err(err) = call_test(self, segment.script, &segment.test, &visitor, true) {
                     report(&segment.file, segment.position, &err);
                 }
             }
-            let mut visitor = visitor;
-            if let Some(mut map) = visitor.write_lock::<Map>() {
-                let names: rhai::Array = self
-                    .segment_names()
-                    .map(|n| Dynamic::from(n.to_owned()))
-                    .collect();
-                map.insert("segments".into(), names.into());
-            }
+            let names: Vec<String> = self.segment_names().map(str::to_owned).collect();
+            view.set_segments(&names);
             for rule in &self.rules {
                 if let Who::Test(test) = &rule.who {
                     if let Err(err) = call_test(self, rule.script, test, &visitor, false) {
@@ -300,6 +304,8 @@ struct Registry {
     current: (usize, String),
     segments: Vec<Segment>,
     rules: Vec<Rule>,
+    /// Whether the file being run reads `v.segments` anywhere.
+    reads_segments: bool,
     /// The settings and the file that gave them.
     settings: Option<(Settings, String)>,
     problems: Vec<Diagnostic>,
@@ -349,8 +355,12 @@ fn register_api(engine: &mut Engine, registry: &Rc<RefCell<Registry>>) {
                 reg.problems.push(Diagnostic::new(&file, position, message));
                 return;
             }
+            let reads_segments = reg.reads_segments;
             match spec::parse_rule(&id, rule, script, &file, position) {
-                Ok(rule) => reg.rules.push(rule),
+                Ok(mut rule) => {
+                    rule.reads_segments = reads_segments;
+                    reg.rules.push(rule)
+                }
                 Err(message) => {
                     let message = format!("rule \"{id}\": {message}");
                     reg.problems.push(Diagnostic::new(&file, position, message));

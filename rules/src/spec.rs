@@ -26,6 +26,9 @@ pub(crate) struct Rule {
     pub(crate) trigger: Trigger,
     pub(crate) cap: Cap,
     pub(crate) offer: Offer,
+    /// Whether its file reads `v.segments`: every segment is then decided before its
+    /// `who` function runs.
+    pub(crate) reads_segments: bool,
 }
 
 pub(crate) enum Who {
@@ -315,6 +318,7 @@ pub(crate) fn parse_rule(
         trigger,
         cap,
         offer,
+        reads_segments: false,
     })
 }
 

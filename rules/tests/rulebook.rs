@@ -375,7 +375,7 @@ fn mistakes_that_only_show_when_code_runs_are_found_at_compile_time() {
     };
     check(
         format!("rule(\"a\", #{{ who: |v| v.cart.cuont > 1, show: {SHOW} }});"),
-        "book.rhai:1:30: error: Property not found: cuont",
+        "book.rhai:1:30: error: Unknown property 'cuont'",
     );
     check(
         format!("rule(\"a\", #{{ who: |v| no_such_function(v), show: {SHOW} }});"),
