@@ -12,13 +12,14 @@ use rapport_protocol::{
 use rhai::{Dynamic, EvalAltResult, FnPtr, Map};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use crate::bucket::{bucket, bucket_ranges, choose_variant, in_namespace};
 use crate::diagnostic::{innermost, rhai_message};
-use crate::profile::{Profile, DAY_MS};
+use crate::profile::{is_in_stock, Profile, DAY_MS};
 use crate::rulebook::{call_test, Rulebook};
 use crate::spec::{Offer, Rule, Show, Who};
-use crate::view::Visitor;
+use crate::view::{ProductView, Visitor};
 
 /// A decision plus what produced it: the visitor's segments and a trace line per rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,7 +35,7 @@ pub struct DecisionReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TraceEntry {
     /// A rule id, or `segment:NAME` for a segment whose test failed.
-    pub rule: String,
+    pub rule: Rc<str>,
     pub outcome: Outcome,
     pub reason: Cow<'static, str>,
 }
@@ -121,7 +122,7 @@ fn run(
     for rule in &book.rules {
         let (outcome, reason) = state.try_rule(rule);
         trace.push(TraceEntry {
-            rule: rule.id.clone(),
+            rule: Rc::clone(&rule.trace_id),
             outcome,
             reason,
         });
@@ -184,7 +185,7 @@ impl<'a> State<'a> {
             Ok(result) => result,
             Err(err) => {
                 self.segment_errors.push(TraceEntry {
-                    rule: format!("segment:{}", segment.name),
+                    rule: format!("segment:{}", segment.name).into(),
                     outcome: Outcome::Errored,
                     reason: located(&segment.file, &err).into(),
                 });
@@ -358,25 +359,43 @@ impl<'a> State<'a> {
             if cards.len() == MAX_PRODUCTS {
                 break;
             }
-            let map = item
-                .try_cast::<Map>()
-                .ok_or("`products` must give a list of products (maps with id and name)")?;
-            // Nothing out of stock is ever recommended.
-            if map.get("in_stock").and_then(|s| s.as_bool().ok()) == Some(false) {
-                continue;
-            }
-            let text = |key: &str| {
-                map.get(key)
-                    .and_then(|v| v.clone().into_immutable_string().ok())
-                    .map(|s| s.to_string())
-                    .filter(|s| !s.is_empty())
+            let card = match item.try_cast_result::<ProductView>() {
+                Ok(view) => {
+                    let p = view.product();
+                    // Nothing out of stock is ever recommended.
+                    if !is_in_stock(p) {
+                        continue;
+                    }
+                    p.name.clone().map(|name| ProductCard {
+                        id: p.id.clone(),
+                        name,
+                        price: p.price,
+                        url: p.url.clone().filter(|u| is_safe_link(u)),
+                    })
+                }
+                Err(other) => {
+                    let map = other.try_cast::<Map>().ok_or(
+                        "`products` must give products (from v.recent_products, or maps with id and name)",
+                    )?;
+                    if map.get("in_stock").and_then(|s| s.as_bool().ok()) == Some(false) {
+                        continue;
+                    }
+                    let text = |key: &str| {
+                        map.get(key)
+                            .and_then(|v| v.clone().into_immutable_string().ok())
+                            .map(|s| s.to_string())
+                            .filter(|s| !s.is_empty())
+                    };
+                    let id = text("id").ok_or("a recommended product needs an `id`")?;
+                    text("name").map(|name| ProductCard {
+                        id,
+                        name,
+                        price: map.get("price").and_then(|p| p.as_float().ok()),
+                        url: text("url").filter(|u| is_safe_link(u)),
+                    })
+                }
             };
-            cards.push(ProductCard {
-                id: text("id").ok_or("a recommended product needs an `id`")?,
-                name: text("name").ok_or("a recommended product needs a `name`")?,
-                price: map.get("price").and_then(|p| p.as_float().ok()),
-                url: text("url").filter(|u| is_safe_link(u)),
-            });
+            cards.push(card.ok_or("a recommended product needs a `name`")?);
         }
         Ok(cards)
     }

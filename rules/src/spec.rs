@@ -10,6 +10,8 @@ use rhai::{Dynamic, FnPtr, Map};
 /// A rule, ready to decide.
 pub(crate) struct Rule {
     pub(crate) id: String,
+    /// The id again, shared by every trace line that names the rule.
+    pub(crate) trace_id: std::rc::Rc<str>,
     pub(crate) description: String,
     pub(crate) script: usize,
     pub(crate) file: String,
@@ -304,6 +306,7 @@ pub(crate) fn parse_rule(
     };
     Ok(Rule {
         id: id.to_owned(),
+        trace_id: id.into(),
         description,
         script,
         file: file.to_owned(),

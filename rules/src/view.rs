@@ -20,8 +20,8 @@ use crate::profile::{is_in_stock, Profile, SurveyAnswer, DAY_MS};
 #[derive(Debug)]
 struct Data {
     profile_summary: Summary,
-    cart: Vec<(Product, u32)>,
-    recent_products: Vec<Product>,
+    cart: Vec<ProductView>,
+    recent_products: Vec<ProductView>,
     traits: BTreeMap<String, serde_json::Value>,
     prompts: Vec<(String, [i64; 5])>,
     segments: RefCell<Array>,
@@ -73,6 +73,16 @@ pub struct Purchases(Rc<Data>);
 /// `v.searches`.
 #[derive(Debug, Clone)]
 pub struct Searches(Rc<Data>);
+/// A product in `v.recent_products` or `v.cart.products`.
+#[derive(Debug, Clone)]
+pub struct ProductView(Rc<Product>);
+
+impl ProductView {
+    pub fn product(&self) -> &Product {
+        &self.0
+    }
+}
+
 /// `v.nps` and `v.csat`: score (or -1) and days since the answer (or -1).
 #[derive(Debug, Clone)]
 pub struct Survey([i64; 2]);
@@ -86,20 +96,6 @@ fn survey(now_ms: i64, answer: &Option<SurveyAnswer>) -> [i64; 2] {
         Some(a) => [i64::from(a.score), days(now_ms, Some(a.at_ms))],
         None => [-1, -1],
     }
-}
-
-fn product_map(p: &Product) -> Dynamic {
-    let mut m = Map::new();
-    m.insert("id".into(), p.id.clone().into());
-    m.insert("name".into(), p.name.clone().unwrap_or_default().into());
-    m.insert("price".into(), p.price.unwrap_or(0.0).into());
-    m.insert(
-        "category".into(),
-        p.category.clone().unwrap_or_default().into(),
-    );
-    m.insert("url".into(), p.url.clone().unwrap_or_default().into());
-    m.insert("in_stock".into(), is_in_stock(p).into());
-    m.into()
 }
 
 impl Visitor {
@@ -147,12 +143,12 @@ impl Visitor {
             cart: profile
                 .cart
                 .iter()
-                .map(|l| (l.product.clone(), l.quantity))
+                .map(|l| ProductView(Rc::new(l.product.clone())))
                 .collect(),
             recent_products: profile
                 .recent_products
                 .iter()
-                .map(|p| p.product.clone())
+                .map(|p| ProductView(Rc::new(p.product.clone())))
                 .collect(),
             traits: profile.traits.clone(),
             prompts: profile
@@ -215,7 +211,8 @@ pub fn register(engine: &mut Engine) {
         .register_get("recent_products", |v: &mut Visitor| {
             v.0.recent_products
                 .iter()
-                .map(product_map)
+                .cloned()
+                .map(Dynamic::from)
                 .collect::<Array>()
         })
         .register_get("traits", |v: &mut Visitor| {
@@ -262,9 +259,24 @@ pub fn register(engine: &mut Engine) {
         .register_get("products", |c: &mut Cart| {
             c.0.cart
                 .iter()
-                .map(|(p, _)| product_map(p))
+                .cloned()
+                .map(Dynamic::from)
                 .collect::<Array>()
         });
+    engine
+        .register_type_with_name::<ProductView>("Product")
+        .register_get("id", |p: &mut ProductView| p.0.id.clone())
+        .register_get("name", |p: &mut ProductView| {
+            p.0.name.clone().unwrap_or_default()
+        })
+        .register_get("price", |p: &mut ProductView| p.0.price.unwrap_or(0.0))
+        .register_get("category", |p: &mut ProductView| {
+            p.0.category.clone().unwrap_or_default()
+        })
+        .register_get("url", |p: &mut ProductView| {
+            p.0.url.clone().unwrap_or_default()
+        })
+        .register_get("in_stock", |p: &mut ProductView| is_in_stock(&p.0));
     engine
         .register_type_with_name::<Purchases>("Purchases")
         .register_get("count", |p: &mut Purchases| {

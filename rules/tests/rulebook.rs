@@ -90,7 +90,7 @@ fn cart_reminder_outranks_welcome_until_clicked() {
     );
     check(&book, &visitor, "home", &["cart-reminder-bar"]);
     let report = decide(&book, &visitor, &page("home"), 1_000);
-    let welcome = report.trace.iter().find(|t| t.rule == "welcome").unwrap();
+    let welcome = report.trace.iter().find(|t| &*t.rule == "welcome").unwrap();
     assert_eq!(welcome.outcome, Outcome::Outranked);
     assert!(report.segments.contains(&"has_cart".to_owned()));
 
@@ -206,7 +206,7 @@ fn coverage_and_namespaces_leave_visitors_out() {
         let report = decide(&book, &Profile::new(&format!("v-{i}")), &page("home"), 0);
         for line in &report.trace {
             if line.outcome == Outcome::NotInExperiment {
-                if line.rule == "half" {
+                if &*line.rule == "half" {
                     out_half += 1
                 } else {
                     out_ns += 1
@@ -405,7 +405,14 @@ fn a_failing_rule_is_skipped_and_the_others_decide() {
     let mut visitor = Profile::new("visitor-1");
     visitor.sessions = 7;
     let report = decide(&book, &visitor, &page("home"), 0);
-    let outcome = |id: &str| report.trace.iter().find(|t| t.rule == id).unwrap().clone();
+    let outcome = |id: &str| {
+        report
+            .trace
+            .iter()
+            .find(|t| &*t.rule == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(outcome("broken").outcome, Outcome::Errored);
     assert!(
         outcome("broken").reason.starts_with("book.rhai:1:"),
