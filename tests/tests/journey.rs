@@ -137,3 +137,46 @@ async fn shopper_journey_from_script_tag_to_prompt() {
 
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn inline_content_fills_the_slot_the_page_reserved() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The mug is sold out: the back-in-stock rule fills the product page's stock-alert slot.
+    client
+        .goto(&edge.url("/products/stoneware-mug"))
+        .await
+        .unwrap();
+    const SLOT_TEXT: &str = r#"
+        const slot = document.querySelector('[data-rapport-slot="stock-alert"]');
+        const host = slot && slot.querySelector('[data-rapport-filled]');
+        return host && host.shadowRoot ? host.shadowRoot.textContent : null;
+    "#;
+    let started = std::time::Instant::now();
+    let filled = loop {
+        let value = client.execute(SLOT_TEXT, vec![]).await.unwrap();
+        if let Some(text) = value.as_str() {
+            break text.to_owned();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the stock-alert slot was never filled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(filled.contains("sold out fast"), "{filled}");
+    assert!(filled.contains("Tell me when it's back"), "{filled}");
+
+    // An available product leaves its slot empty.
+    client
+        .goto(&edge.url("/products/linen-shirt"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let value = client.execute(SLOT_TEXT, vec![]).await.unwrap();
+    assert!(value.is_null(), "{value}");
+
+    client.clone().close().await.unwrap();
+}
