@@ -139,8 +139,9 @@ fn run(
         .filter(|(_, result)| **result == Some(true))
         .map(|(segment, _)| segment.name.clone())
         .collect();
-    let mut errors = std::mem::take(&mut state.segment_errors);
-    errors.append(&mut trace);
+    // Segments that failed come first, then a line per rule.
+    let mut lines = std::mem::take(&mut state.segment_errors);
+    lines.append(&mut trace);
     DecisionReport {
         decision: Decision {
             experiences: state.experiences,
@@ -149,7 +150,7 @@ fn run(
         },
         holdout: state.holdout,
         segments,
-        trace: errors,
+        trace: lines,
     }
 }
 

@@ -1,14 +1,17 @@
 //! Rapport's rules engine, a pure library: no I/O, no clock, no randomness of its own.
 //!
 //! - [`profile`]: the visitor model, and how events fold into it.
+//! - [`view`]: `v`, the visitor as rules read it.
 //! - [`engine`]: the one place a Rhai engine is built, with every limit set.
 //! - [`rulebook`]: compiling a directory of marketer-written `.rhai` files into segments and
-//!   rules, with `file:line:col` diagnostics.
-//! - [`decide`]: running a compiled rulebook for one visitor on one page.
+//!   rules (read by `spec`), with `file:line:col` diagnostics.
+//! - [`decide`](mod@decide): running a compiled rulebook for one visitor on one page.
 //! - [`bucket`]: GrowthBook-compatible deterministic bucketing for experiments.
 //! - [`testing`]: the rulebook's own test cases and how they run.
+//! - [`schema`]: JSON Schemas of the files the `rapport` command reads.
 //!
-//! The edge feeds it stored profiles and the current time; tests feed it fixtures.
+//! The edge feeds it stored profiles and the current time; tests and the `rapport` command
+//! feed it files. The language itself is documented in `docs/rules.md`.
 
 pub mod bucket;
 pub mod decide;
