@@ -13,11 +13,17 @@ use crate::error::{json_response, ApiError};
 use crate::rulebook;
 use crate::visitor;
 
-/// The build this edge runs: the crate version and, when built by `cargo xtask`, the commit.
-pub const BUILD_VERSION: &str = match option_env!("RAPPORT_BUILD_ID") {
-    Some(id) => id,
-    None => env!("CARGO_PKG_VERSION"),
-};
+/// The build this edge runs: the `RAPPORT_BUILD` variable (`cargo xtask` passes the crate
+/// version and the commit; `wrangler deploy --var RAPPORT_BUILD:...` does the same), or the
+/// crate version. A variable rather than a constant, so a new commit does not change the
+/// wasm.
+fn build_version(env: &Env) -> String {
+    env.var("RAPPORT_BUILD")
+        .map(|v| v.to_string())
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
+}
 
 pub async fn handle(req: Request, env: &Env) -> Response {
     match route(req, env).await {
@@ -29,7 +35,7 @@ pub async fn handle(req: Request, env: &Env) -> Response {
 async fn route(req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = req.path();
     match (req.method(), path.as_str()) {
-        (Method::Get, "/v1/health") => Ok(health()),
+        (Method::Get, "/v1/health") => Ok(health(env)),
         (Method::Post, "/v1/events") => events(req, env).await,
         (Method::Post, "/v1/decide") => decide(req, env).await,
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
@@ -40,16 +46,17 @@ async fn route(req: Request, env: &Env) -> Result<Response, ApiError> {
     }
 }
 
-fn health() -> Response {
+fn health(env: &Env) -> Response {
+    let version = build_version(env);
     match rulebook::active() {
         Ok(book) => json_response(
-            &json!({ "status": "ok", "version": BUILD_VERSION, "rulebook": book.version() }),
+            &json!({ "status": "ok", "version": version, "rulebook": book.version() }),
             200,
         ),
         Err(problems) => {
             worker::console_error!("the active rulebook does not compile:\n{problems}");
             json_response(
-                &json!({ "status": "degraded", "version": BUILD_VERSION, "rulebook": null }),
+                &json!({ "status": "degraded", "version": version, "rulebook": null }),
                 503,
             )
         }

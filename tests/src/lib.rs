@@ -115,6 +115,10 @@ impl Edge {
                 .arg(state.path().join("wrangler"))
                 .args(["--show-interactive-dev-session=false", "--log-level=warn"])
                 .args(["--var", &format!("ADMIN_TOKEN:{admin_token}")])
+                .args([
+                    "--var",
+                    &format!("RAPPORT_BUILD:{}-e2e", env!("CARGO_PKG_VERSION")),
+                ])
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             state.path().join("wrangler.log"),

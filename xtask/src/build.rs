@@ -147,7 +147,8 @@ fn widget(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> 
     )
 }
 
-fn build_id(root: &Path) -> String {
+/// The crate version and the commit, shown by `/v1/health`.
+pub fn build_id(root: &Path) -> String {
     let version = env!("CARGO_PKG_VERSION");
     match process::output(process::command("git", root).args(["rev-parse", "--short=12", "HEAD"])) {
         Some(commit) if !commit.is_empty() => format!("{version}+{commit}"),
@@ -157,7 +158,6 @@ fn build_id(root: &Path) -> String {
 
 fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &Path) -> Result<()> {
     let dir = root.join("edge");
-    let id = build_id(root);
     // The same command worker-build runs, so that its own cargo call finds nothing to do.
     process::run(
         toolchain
@@ -170,8 +170,7 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &P
                 "--target",
                 "wasm32-unknown-unknown",
             ])
-            .env("WASM_BINDGEN_USE_JS_SYS", "1")
-            .env("RAPPORT_BUILD_ID", &id),
+            .env("WASM_BINDGEN_USE_JS_SYS", "1"),
     )?;
     let wasm = toolchain.artifact("release", "rapport_edge.wasm");
     let shim = dir.join("build/worker/shim.mjs");
@@ -183,7 +182,6 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &P
         toolchain
             .command_for(worker_build, &dir)
             .arg("--release")
-            .env("RAPPORT_BUILD_ID", &id)
             .env("WASM_BINDGEN_BIN", bindgen)
             .env("WASM_OPT_BIN", tools::node_bin(root, "wasm-opt"))
             .env("ESBUILD_BIN", tools::node_bin(root, "esbuild")),

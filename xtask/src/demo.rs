@@ -33,6 +33,7 @@ pub fn run(root: &Path) -> Result<()> {
         .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
         .args(["--inspector-port", &inspector.to_string()])
         .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+        .args(["--var", &format!("RAPPORT_BUILD:{}", build::build_id(root))])
         .env("WRANGLER_SEND_METRICS", "false")
         // Local runs need no network: no download of the `Request.cf` sample object.
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
