@@ -11,6 +11,7 @@ use worker::{Env, Method, Request, Response};
 
 use crate::error::{json_response, ApiError};
 use crate::rulebook;
+use crate::rulebooks;
 use crate::visitor;
 
 /// The build this edge runs: the `RAPPORT_BUILD` variable (`cargo xtask` passes the crate
@@ -35,20 +36,24 @@ pub async fn handle(req: Request, env: &Env) -> Response {
 async fn route(req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = req.path();
     match (req.method(), path.as_str()) {
-        (Method::Get, "/v1/health") => Ok(health(env)),
+        (Method::Get, "/v1/health") => Ok(health(env).await),
         (Method::Post, "/v1/events") => events(req, env).await,
         (Method::Post, "/v1/decide") => decide(req, env).await,
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
             export_visitor(&req, env, &p["/v1/admin/visitors/".len()..]).await
+        }
+        (method, p) if p == "/v1/admin/audit" || p.starts_with("/v1/admin/rulebooks") => {
+            require_admin(&req, env)?;
+            rulebook_admin(req, env, method, &p["/v1/admin/".len()..]).await
         }
         (_, "/v1/health" | "/v1/events" | "/v1/decide") => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound),
     }
 }
 
-fn health(env: &Env) -> Response {
+async fn health(env: &Env) -> Response {
     let version = build_version(env);
-    match rulebook::active() {
+    match rulebook::active(env).await {
         Ok(book) => json_response(
             &json!({ "status": "ok", "version": version, "rulebook": book.version() }),
             200,
@@ -238,6 +243,55 @@ async fn export_visitor(req: &Request, env: &Env, rest: &str) -> Result<Response
     check_id("visitor_id", visitor_id)?;
     let export = visitor::export(env, site, visitor_id).await?;
     Ok(json_response(&export, 200))
+}
+
+/// The largest rulebook, with its tests, that can be published.
+const MAX_RULEBOOK_BYTES: usize = 1024 * 1024;
+
+/// `/v1/admin/rulebooks...` and `/v1/admin/audit`: publishing, listing, showing and
+/// activating rulebook versions, and the audit log. The `Rulebooks` object does the work;
+/// its answers pass through as they are.
+async fn rulebook_admin(
+    req: Request,
+    env: &Env,
+    method: Method,
+    path: &str,
+) -> Result<Response, ApiError> {
+    let (target, body) = match (method, path) {
+        (Method::Post, "rulebooks") => {
+            let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
+            let publish: rulebooks::Publish = parse(&text, "")?;
+            let body =
+                serde_json::to_string(&publish).map_err(|e| ApiError::internal("encoding", e))?;
+            ("/publish".to_owned(), Some(body))
+        }
+        (Method::Get, "rulebooks") => ("/versions".to_owned(), None),
+        (Method::Get, "audit") => ("/audit".to_owned(), None),
+        (method, rest) => {
+            let rest = rest.strip_prefix("rulebooks/").ok_or(ApiError::NotFound)?;
+            let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+            let id: i64 = id
+                .parse()
+                .map_err(|_| ApiError::bad("id", "a rulebook version id is a number"))?;
+            match (method, action) {
+                (Method::Get, "") => (format!("/versions/{id}"), None),
+                (Method::Post, "activate") => (format!("/activate/{id}"), Some(String::new())),
+                _ => return Err(ApiError::NotFound),
+            }
+        }
+    };
+    let mut answer = rulebook::call(env, &target, body).await?;
+    let status = answer.status_code();
+    let text = answer.text().await?;
+    if status == 404 {
+        return Err(ApiError::NotFound);
+    }
+    if status >= 500 {
+        return Err(ApiError::internal("rulebook store", text));
+    }
+    let body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ApiError::internal("rulebook store answer", e))?;
+    Ok(json_response(&body, status))
 }
 
 /// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.

@@ -3,7 +3,10 @@
 //! - [`api`]: the HTTP API under `/v1/`: request parsing, validation, responses.
 //! - [`visitor`]: the `Visitor` Durable Object: one per visitor, holding the profile and raw
 //!   events in its SQLite storage, and deciding next to them.
-//! - [`rulebook`]: the compiled rulebook each isolate keeps.
+//! - [`rulebook`]: the compiled rulebook each isolate keeps, and how it notices a new one.
+//! - [`rulebooks`]: the `Rulebooks` Durable Object: published versions, the active one, the
+//!   audit log.
+//! - [`object`]: calling a Durable Object.
 //! - [`error`]: the one error type every handler returns, and how it becomes a response.
 //!
 //! The worker holds no decision logic: it parses, stores and hands profiles to
@@ -12,11 +15,14 @@
 
 mod api;
 mod error;
+mod object;
 mod rulebook;
+mod rulebooks;
 mod visitor;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
+pub use rulebooks::Rulebooks;
 pub use visitor::Visitor;
 
 #[event(fetch)]

@@ -14,8 +14,7 @@ use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
-    SqlStorageValue, State,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
 
 use crate::error::ApiError;
@@ -42,6 +41,7 @@ const EXPORT_LIMIT: i64 = 1_000;
 #[durable_object]
 pub struct Visitor {
     state: State,
+    env: Env,
     schema_ready: Cell<bool>,
     profile: RefCell<Option<Profile>>,
 }
@@ -79,9 +79,10 @@ struct StoredEvent {
 }
 
 impl DurableObject for Visitor {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Visitor {
             state,
+            env,
             schema_ready: Cell::new(false),
             profile: RefCell::new(None),
         }
@@ -96,7 +97,10 @@ impl DurableObject for Visitor {
             }
             "/decide" => {
                 let call: DecideCall = req.json().await?;
-                Response::from_json(&self.decide(call)?)
+                let book = rulebook::active(&self.env)
+                    .await
+                    .map_err(worker::Error::RustError)?;
+                Response::from_json(&self.decide(&book, call)?)
             }
             "/export" => {
                 let visitor_id = req.headers().get("x-visitor")?.unwrap_or_default();
@@ -182,10 +186,9 @@ impl Visitor {
         Ok(result)
     }
 
-    fn decide(&self, call: DecideCall) -> Result<Decision> {
+    fn decide(&self, book: &rapport_rules::Rulebook, call: DecideCall) -> Result<Decision> {
         let profile = self.load_profile(&call.visitor_id)?;
-        let book = rulebook::active().map_err(worker::Error::RustError)?;
-        let report = rapport_rules::decision(&book, &profile, &call.page, now_ms());
+        let report = rapport_rules::decision(book, &profile, &call.page, now_ms());
         for line in report
             .trace
             .iter()
@@ -223,12 +226,12 @@ impl Visitor {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     // The edge's clock; the shopper's is never trusted.
     worker::Date::now().as_millis() as i64
 }
 
-/// Calls the visitor's object at `path` with a JSON body.
+/// Calls the visitor's object at `path` with a JSON body; anything but 200 is an error.
 async fn call(
     env: &Env,
     site: &str,
@@ -240,19 +243,8 @@ async fn call(
         .durable_object("VISITORS")?
         .id_from_name(&format!("{site}:{visitor_id}"))?
         .get_stub()?;
-    let init = RequestInit::new();
-    let mut init = init;
-    match body {
-        Some(body) => {
-            init.with_method(Method::Post).with_body(Some(body.into()));
-        }
-        None => {
-            init.with_method(Method::Get);
-        }
-    }
-    let request = Request::new_with_init(&format!("https://visitor{path}"), &init)?;
-    request.headers().set("x-visitor", visitor_id)?;
-    let mut response = stub.fetch_with_request(request).await?;
+    let mut response =
+        crate::object::request(&stub, path, body, &[("x-visitor", visitor_id)]).await?;
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
         return Err(ApiError::internal(

@@ -188,6 +188,40 @@ pub fn run_case(book: &Rulebook, case: &TestCase) -> CaseResult {
     }
 }
 
+/// The results of one test file: its cases, or why it could not be read.
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    pub file: String,
+    pub cases: Result<Vec<CaseResult>, String>,
+}
+
+impl FileResult {
+    pub fn passed(&self) -> usize {
+        self.cases
+            .as_ref()
+            .map_or(0, |c| c.iter().filter(|r| r.passed()).count())
+    }
+
+    /// Failed cases; an unreadable file counts as one failure.
+    pub fn failed(&self) -> usize {
+        self.cases
+            .as_ref()
+            .map_or(1, |c| c.iter().filter(|r| !r.passed()).count())
+    }
+}
+
+/// Runs every test file (`tests/*.json` of a rulebook), in the order given.
+pub fn run_files(book: &Rulebook, files: &[crate::SourceFile]) -> Vec<FileResult> {
+    files
+        .iter()
+        .map(|file| FileResult {
+            file: file.name.clone(),
+            cases: parse_cases(&file.text)
+                .map(|cases| cases.iter().map(|case| run_case(book, case)).collect()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

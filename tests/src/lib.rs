@@ -167,6 +167,17 @@ impl Edge {
         read(request.send(body))
     }
 
+    /// POSTs a raw body with the admin token.
+    pub fn post_admin(&self, path: &str, body: &str) -> (u16, Value) {
+        let request = ureq::post(&self.url(path))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("authorization", &format!("Bearer {}", self.admin_token))
+            .content_type("application/json");
+        read(request.send(body))
+    }
+
     /// Everything the edge stored about a visitor, read through the admin API.
     pub fn export(&self, visitor_id: &str) -> Value {
         let (status, body) = self.get(

@@ -16,12 +16,7 @@ const DEFAULT_PORT: u16 = 8787;
 pub fn run(root: &Path) -> Result<()> {
     let built = build::all(root)?;
     let token = admin_token(&root.join("edge/.dev.vars"))?;
-    let port = match std::env::var("RAPPORT_PORT") {
-        Ok(port) => port
-            .parse::<u16>()
-            .with_context(|| format!("RAPPORT_PORT must be a port number, not `{port}`"))?,
-        Err(_) => DEFAULT_PORT,
-    };
+    let port = port()?;
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy; stop what uses it or pick another with RAPPORT_PORT=8788");
     }
@@ -71,9 +66,19 @@ pub fn run(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The demo's port: `RAPPORT_PORT`, or 8787.
+pub fn port() -> Result<u16> {
+    match std::env::var("RAPPORT_PORT") {
+        Ok(port) => port
+            .parse::<u16>()
+            .with_context(|| format!("RAPPORT_PORT must be a port number, not `{port}`")),
+        Err(_) => Ok(DEFAULT_PORT),
+    }
+}
+
 /// The local admin token, created on first use and kept in `edge/.dev.vars`, where
 /// `wrangler dev` reads secrets from.
-fn admin_token(dev_vars: &Path) -> Result<String> {
+pub fn admin_token(dev_vars: &Path) -> Result<String> {
     if let Ok(text) = fs::read_to_string(dev_vars) {
         let token = text.lines().find_map(|line| {
             let value = line.trim().strip_prefix("ADMIN_TOKEN=")?;

@@ -4,12 +4,14 @@
 //!   and assembles the site the edge serves (`target/site/`).
 //! - `cargo xtask demo`: builds, then runs the edge in workerd on http://127.0.0.1:8787
 //!   (`RAPPORT_PORT` overrides the port) with local persistent state.
+//! - `cargo xtask publish [DIR]`: publishes a rulebook folder to the running demo.
 //! - `cargo xtask test`: formatting, lints, native tests, the wasm builds, and the end-to-end
 //!   tests in headless Chromium against the edge in workerd.
 
 mod build;
 mod demo;
 mod process;
+mod publish;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -29,9 +31,13 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build") => build::all(&root).map(|_| ()),
         Some("demo") => demo::run(&root),
+        Some("publish") => publish::run(&root, &args[1..]),
         Some("test") => test(&root),
         Some("-h" | "--help" | "help") | None => {
-            println!("usage: cargo xtask <build | demo | test>\n\n{}", HELP);
+            println!(
+                "usage: cargo xtask <build | demo | publish | test>\n\n{}",
+                HELP
+            );
             Ok(())
         }
         Some(other) => bail!("unknown command `{other}`; try `cargo xtask help`"),
@@ -39,9 +45,10 @@ fn run() -> Result<()> {
 }
 
 const HELP: &str = "\
-  build   install missing tools, build widget and edge, assemble target/site
-  demo    build, then run the demo shop and the edge on http://127.0.0.1:8787 (RAPPORT_PORT)
-  test    fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
+  build    install missing tools, build widget and edge, assemble target/site
+  demo     build, then run the demo shop and the edge on http://127.0.0.1:8787 (RAPPORT_PORT)
+  publish  [DIR] [--note TEXT]  publish a rulebook folder to the running demo
+  test     fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

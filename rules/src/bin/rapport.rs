@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rapport_protocol::PageContext;
-use rapport_rules::testing::{parse_cases, parse_visitor, run_case};
+use rapport_rules::testing::{parse_visitor, run_files};
 use rapport_rules::{decide, parse_time, Rulebook, SourceFile};
 
 const USAGE: &str = "\
@@ -150,30 +150,32 @@ fn test(dir: &Path) -> Result<ExitCode, Failure> {
         })
         .unwrap_or_default();
     files.sort();
+    let sources = files
+        .iter()
+        .map(|path| Ok(SourceFile::new(path.display().to_string(), read(path)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
     let (mut passed, mut failed) = (0, 0);
-    for file in &files {
-        let cases = match parse_cases(&read(file)?) {
+    for result in run_files(&book, &sources) {
+        passed += result.passed();
+        failed += result.failed();
+        let cases = match result.cases {
             Ok(cases) => cases,
             Err(message) => {
-                println!("FAIL {}: {message}", file.display());
-                failed += 1;
+                println!("FAIL {}: {message}", result.file);
                 continue;
             }
         };
-        for case in &cases {
-            let result = run_case(&book, case);
-            if result.passed() {
-                passed += 1;
-                println!("ok   {}: {}", file.display(), result.name);
+        for case in cases {
+            if case.passed() {
+                println!("ok   {}: {}", result.file, case.name);
                 continue;
             }
-            failed += 1;
-            println!("FAIL {}: {}", file.display(), result.name);
-            for failure in &result.failures {
+            println!("FAIL {}: {}", result.file, case.name);
+            for failure in &case.failures {
                 println!("       {failure}");
             }
-            println!("       segments: {:?}", result.segments);
-            for line in &result.report.trace {
+            println!("       segments: {:?}", case.segments);
+            for line in &case.report.trace {
                 println!(
                     "       {:<24} {:?}: {}",
                     line.rule, line.outcome, line.reason
