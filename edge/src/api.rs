@@ -12,6 +12,7 @@ use worker::{Env, Method, Request, Response};
 use crate::error::{json_response, ApiError};
 use crate::rulebook;
 use crate::rulebooks;
+use crate::sites::Sites;
 use crate::visitor;
 
 /// The build this edge runs: the `RAPPORT_BUILD` variable (`cargo xtask` passes the crate
@@ -27,20 +28,116 @@ fn build_version(env: &Env) -> String {
 }
 
 pub async fn handle(req: Request, env: &Env) -> Response {
-    match route(req, env).await {
+    let origin = header(&req, "origin");
+    let sites = sites(env);
+    if req.method() == Method::Options {
+        return preflight(origin.as_deref(), &sites);
+    }
+    let response = match route(req, env, &sites).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
+    };
+    // A page on an allowed origin may read the answer, errors included.
+    if let Some(origin) = origin.filter(|o| sites.any_allows(o)) {
+        let _ = response
+            .headers()
+            .set("access-control-allow-origin", &origin);
+        let _ = response.headers().set("vary", "Origin");
+    }
+    response
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn sites(env: &Env) -> Sites {
+    let text = env.var("SITES").map(|v| v.to_string()).unwrap_or_default();
+    Sites::parse(&text).unwrap_or_else(|err| {
+        worker::console_error!("the SITES variable is invalid, serving no site: {err}");
+        Sites::default()
+    })
+}
+
+/// Answers a CORS preflight. The widget's own calls never need one (they are simple
+/// requests); other browser clients on an allowed origin may.
+fn preflight(origin: Option<&str>, sites: &Sites) -> Response {
+    let response = Response::empty()
+        .unwrap_or_else(|_| Response::ok("").expect("an empty body"))
+        .with_status(204);
+    if let Some(origin) = origin.filter(|o| sites.any_allows(o)) {
+        let headers = response.headers();
+        let _ = headers.set("access-control-allow-origin", origin);
+        let _ = headers.set("access-control-allow-methods", "POST, GET");
+        let _ = headers.set("access-control-allow-headers", "content-type");
+        let _ = headers.set("access-control-max-age", "86400");
+        let _ = headers.set("vary", "Origin");
+    }
+    response
+}
+
+/// Where a request comes from, for the checks that need it after its body is read.
+struct Caller {
+    origin: Option<String>,
+    /// The edge's own origin, from the request URL.
+    own_origin: String,
+    address: String,
+}
+
+impl Caller {
+    fn of(req: &Request) -> Caller {
+        let own_origin = req
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        Caller {
+            origin: header(req, "origin"),
+            own_origin,
+            address: header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".to_owned()),
+        }
+    }
+
+    /// A browser page may use a site's key only from the edge's own origin or one the site
+    /// allows; requests without an `Origin` (servers, tools) are not browser pages.
+    fn check_origin(&self, sites: &Sites, site: &str) -> Result<(), ApiError> {
+        match &self.origin {
+            Some(origin) if *origin != self.own_origin && !sites.allows(site, origin) => {
+                Err(ApiError::Forbidden {
+                    field: "origin".into(),
+                    message: format!("pages on {origin} may not use the site key \"{site}\""),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
-async fn route(req: Request, env: &Env) -> Result<Response, ApiError> {
+/// Counts a request against the visitor's and the address's limits (Cloudflare rate-limit
+/// bindings). Where a binding is not configured, there is no limit.
+async fn limit(env: &Env, site: &str, visitor_id: &str, caller: &Caller) -> Result<(), ApiError> {
+    for (binding, key) in [
+        ("VISITOR_LIMITER", format!("visitor:{site}:{visitor_id}")),
+        ("IP_LIMITER", format!("ip:{}", caller.address)),
+    ] {
+        let Ok(limiter) = env.rate_limiter(binding) else {
+            continue;
+        };
+        let outcome = limiter.limit(key).await?;
+        if !outcome.success {
+            return Err(ApiError::RateLimited { retry_after: 60 });
+        }
+    }
+    Ok(())
+}
+
+async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let path = req.path();
     match (req.method(), path.as_str()) {
         (Method::Get, "/v1/health") => Ok(health(env).await),
-        (Method::Post, "/v1/events") => events(req, env).await,
-        (Method::Post, "/v1/decide") => decide(req, env).await,
+        (Method::Post, "/v1/events") => events(req, env, sites).await,
+        (Method::Post, "/v1/decide") => decide(req, env, sites).await,
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
-            export_visitor(&req, env, &p["/v1/admin/visitors/".len()..]).await
+            export_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
         }
         (method, p) if p == "/v1/admin/audit" || p.starts_with("/v1/admin/rulebooks") => {
             require_admin(&req, env)?;
@@ -108,9 +205,8 @@ fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, Ap
     })
 }
 
-fn check_site(env: &Env, site: &str) -> Result<(), ApiError> {
-    let sites = env.var("SITES").map(|v| v.to_string()).unwrap_or_default();
-    if sites.split(',').map(str::trim).any(|s| s == site) {
+fn check_site(sites: &Sites, site: &str) -> Result<(), ApiError> {
+    if sites.serves(site) {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
@@ -134,11 +230,14 @@ struct RawBatch<'a> {
 
 /// `POST /v1/events`: validates each event on its own, so one bad event never costs the
 /// others; stores the valid ones once each, by id.
-async fn events(req: Request, env: &Env) -> Result<Response, ApiError> {
+async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let caller = Caller::of(&req);
     let body = read_body(req, MAX_BATCH_BYTES).await?;
     let batch: RawBatch<'_> = parse(&body, "")?;
-    check_site(env, &batch.site)?;
+    check_site(sites, &batch.site)?;
+    caller.check_origin(sites, &batch.site)?;
     check_id("visitor_id", &batch.visitor_id)?;
+    limit(env, &batch.site, &batch.visitor_id, &caller).await?;
 
     let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
     let mut rejected = Vec::new();
@@ -216,12 +315,15 @@ fn locate_event_error(raw: &str, prefix: &str) -> Option<ApiError> {
 
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
 /// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
-async fn decide(req: Request, env: &Env) -> Result<Response, ApiError> {
+async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let caller = Caller::of(&req);
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: DecideRequest = parse(&body, "")?;
-    check_site(env, &request.site)?;
+    check_site(sites, &request.site)?;
+    caller.check_origin(sites, &request.site)?;
     check_id("visitor_id", &request.visitor_id)?;
     check_id("session_id", &request.session_id)?;
+    limit(env, &request.site, &request.visitor_id, &caller).await?;
     let decision = match visitor::decide(env, &request).await {
         Ok(decision) => decision,
         Err(err) => {
@@ -234,12 +336,17 @@ async fn decide(req: Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
-async fn export_visitor(req: &Request, env: &Env, rest: &str) -> Result<Response, ApiError> {
+async fn export_visitor(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    rest: &str,
+) -> Result<Response, ApiError> {
     require_admin(req, env)?;
     let Some((site, visitor_id)) = rest.split_once('/') else {
         return Err(ApiError::NotFound);
     };
-    check_site(env, site)?;
+    check_site(sites, site)?;
     check_id("visitor_id", visitor_id)?;
     let export = visitor::export(env, site, visitor_id).await?;
     Ok(json_response(&export, 200))

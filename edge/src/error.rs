@@ -23,6 +23,10 @@ pub enum ApiError {
     NotFound,
     MethodNotAllowed,
     NotConfigured(&'static str),
+    /// Too many requests from one visitor or one address; try again after this many seconds.
+    RateLimited {
+        retry_after: u32,
+    },
     Internal(String),
 }
 
@@ -67,6 +71,15 @@ impl ApiError {
                 format!("{what} is not configured on this edge"),
                 None,
             ),
+            ApiError::RateLimited { retry_after } => {
+                let body = json!({ "error": { "code": "rate_limited",
+                    "message": format!("too many requests; try again in {retry_after} seconds") } });
+                let response = json_response(&body, 429);
+                let _ = response
+                    .headers()
+                    .set("retry-after", &retry_after.to_string());
+                return response;
+            }
             ApiError::Internal(details) => {
                 worker::console_error!("internal error: {details}");
                 (

@@ -7,6 +7,7 @@
 //! - [`rulebooks`]: the `Rulebooks` Durable Object: published versions, the active one, the
 //!   audit log.
 //! - [`object`]: calling a Durable Object.
+//! - [`sites`]: the site keys served and the origins allowed for each.
 //! - [`error`]: the one error type every handler returns, and how it becomes a response.
 //!
 //! The worker holds no decision logic: it parses, stores and hands profiles to
@@ -18,6 +19,7 @@ mod error;
 mod object;
 mod rulebook;
 mod rulebooks;
+mod sites;
 mod visitor;
 
 use worker::{event, Context, Env, Request, Response, Result};

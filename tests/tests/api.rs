@@ -113,3 +113,126 @@ fn api_end_to_end() {
     assert_eq!(edge.get(path, Some("wrong-token")).0, 401);
     assert_eq!(edge.get("/v1/nowhere", None).0, 404);
 }
+
+/// POSTs with extra headers; returns the status, one response header and the body.
+fn post_with(
+    edge: &Edge,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+    wanted: &str,
+) -> (u16, Option<String>, Value) {
+    let mut request = ureq::post(&edge.url(path))
+        .config()
+        .http_status_as_error(false)
+        .build();
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body).expect("the edge answers");
+    let status = response.status().as_u16();
+    let header = response
+        .headers()
+        .get(wanted)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        header,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+fn decide_body(visitor: &str) -> String {
+    json!({ "site": "demo", "visitor_id": visitor, "session_id": "session-0001",
+            "page": { "url": "http://shop/", "path": "/", "kind": "home" } })
+    .to_string()
+}
+
+#[test]
+fn browser_origins_and_rate_limits() {
+    let edge = Edge::start();
+
+    // A page on another site cannot use the demo's key; an allowed origin can, and may read
+    // the answer; the edge's own pages need nothing.
+    let (status, _, body) = post_with(
+        &edge,
+        "/v1/decide",
+        &decide_body("visitor-cors-0001"),
+        &[("origin", "https://evil.example")],
+        "access-control-allow-origin",
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["field"], "origin");
+    let (status, allowed, _) = post_with(
+        &edge,
+        "/v1/decide",
+        &decide_body("visitor-cors-0001"),
+        &[("origin", "https://tidewater.example")],
+        "access-control-allow-origin",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(allowed.as_deref(), Some("https://tidewater.example"));
+    let own = edge.base.clone();
+    let (status, _, _) = post_with(
+        &edge,
+        "/v1/decide",
+        &decide_body("visitor-cors-0001"),
+        &[("origin", own.as_str())],
+        "access-control-allow-origin",
+    );
+    assert_eq!(status, 200);
+
+    // Preflights are answered for allowed origins only.
+    let preflight = |origin: &str| {
+        let response = ureq::options(&edge.url("/v1/events"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .expect("the edge answers");
+        let allow = response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status().as_u16(), allow)
+    };
+    assert_eq!(
+        preflight("https://tidewater.example"),
+        (204, Some("https://tidewater.example".to_owned()))
+    );
+    assert_eq!(preflight("https://evil.example"), (204, None));
+
+    // One visitor may not flood the edge: past 120 requests a minute, 429 with Retry-After.
+    let mut limited = None;
+    for n in 0..160 {
+        let (status, retry_after, _) = post_with(
+            &edge,
+            "/v1/decide",
+            &decide_body("visitor-flood-0001"),
+            &[],
+            "retry-after",
+        );
+        if status == 429 {
+            limited = Some((n, retry_after));
+            break;
+        }
+        assert_eq!(status, 200);
+    }
+    let (n, retry_after) = limited.expect("the visitor was never limited");
+    assert!(n >= 100, "limited after only {n} requests");
+    assert_eq!(retry_after.as_deref(), Some("60"));
+    // Other visitors are not affected.
+    let (status, _, _) = post_with(
+        &edge,
+        "/v1/decide",
+        &decide_body("visitor-calm-0001"),
+        &[],
+        "retry-after",
+    );
+    assert_eq!(status, 200);
+}

@@ -89,6 +89,8 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
             "rapport-protocol",
             "-p",
             "rapport-rules",
+            "-p",
+            "rapport-edge",
         ]),
         tally,
     )?;
