@@ -139,6 +139,9 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
             export_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
         }
+        (Method::Delete, p) if p.starts_with("/v1/admin/visitors/") => {
+            erase_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
+        }
         (method, p) if p == "/v1/admin/audit" || p.starts_with("/v1/admin/rulebooks") => {
             require_admin(&req, env)?;
             rulebook_admin(req, env, method, &p["/v1/admin/".len()..]).await
@@ -399,6 +402,27 @@ async fn rulebook_admin(
     let body: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ApiError::internal("rulebook store answer", e))?;
     Ok(json_response(&body, status))
+}
+
+/// `DELETE /v1/admin/visitors/{site}/{visitor_id}`: erases everything stored about one
+/// visitor (GDPR), and records the erasure in the audit log.
+async fn erase_visitor(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    rest: &str,
+) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let (site, visitor_id) = rest.split_once('/').ok_or(ApiError::NotFound)?;
+    check_site(sites, site)?;
+    check_id("visitor_id", visitor_id)?;
+    let events = visitor::erase(env, site, visitor_id).await?;
+    let detail = json!({ "site": site, "visitor_id": visitor_id, "events": events });
+    rulebook::record(env, "erase_visitor", detail).await?;
+    Ok(json_response(
+        &json!({ "erased": true, "events": events }),
+        200,
+    ))
 }
 
 /// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.

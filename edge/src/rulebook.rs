@@ -68,6 +68,20 @@ pub async fn call(env: &Env, path: &str, body: Option<String>) -> Result<Respons
     crate::object::request(&stub(env)?, path, body, &[]).await
 }
 
+/// Records an admin change in the audit log.
+pub async fn record(env: &Env, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+    let entry = rulebooks::AuditEntry {
+        action: action.to_owned(),
+        detail,
+    };
+    let body = serde_json::to_string(&entry).map_err(|e| ApiError::internal("encoding", e))?;
+    let response = call(env, "/record", Some(body)).await?;
+    if response.status_code() != 200 {
+        return Err(ApiError::internal("audit log", response.status_code()));
+    }
+    Ok(())
+}
+
 async fn fetch<T: serde::de::DeserializeOwned>(env: &Env, path: &str) -> Result<T, String> {
     let mut response = call(env, path, None).await.map_err(|e| format!("{e:?}"))?;
     if response.status_code() != 200 {

@@ -1,7 +1,8 @@
 //! The `Rulebooks` Durable Object: the single writer of published rulebooks.
 //!
 //! One instance (named `rulebooks`) keeps every published version, which one is active, and
-//! an audit log of every admin change, in its SQLite storage. A rulebook is compiled and its
+//! the audit log of every admin change (publishing here, erasing visitors elsewhere), in its
+//! SQLite storage. A rulebook is compiled and its
 //! own tests are run here before it is stored; one that fails changes nothing and comes back
 //! as 422 with the diagnostics and the failing cases.
 
@@ -64,6 +65,13 @@ pub struct StoredVersion {
     pub note: String,
     pub published_ms: i64,
     pub files: BTreeMap<String, String>,
+}
+
+/// An admin change made elsewhere (erasing a visitor), recorded in the same audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub action: String,
+    pub detail: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +142,11 @@ impl DurableObject for Rulebooks {
             "/active" => Response::from_json(&ActiveVersion {
                 id: self.active_id()?,
             }),
+            "/record" => {
+                let entry: AuditEntry = req.json().await?;
+                self.audit(&entry.action, &entry.detail)?;
+                Response::from_json(&json!({ "recorded": true }))
+            }
             "/versions" => {
                 let versions: Vec<serde_json::Value> = self
                     .rows("SELECT id, version, note, published_ms, '' AS files FROM versions ORDER BY id DESC LIMIT 100", None)?
@@ -143,13 +156,13 @@ impl DurableObject for Rulebooks {
                 Response::from_json(&json!({ "active": self.active_id()?, "versions": versions }))
             }
             "/audit" => {
-                #[derive(Deserialize, Serialize)]
-                struct Entry {
+                #[derive(Deserialize)]
+                struct Row {
                     at_ms: i64,
                     action: String,
                     detail: String,
                 }
-                let entries: Vec<Entry> = self
+                let rows: Vec<Row> = self
                     .state
                     .storage()
                     .sql()
@@ -158,6 +171,14 @@ impl DurableObject for Rulebooks {
                         None,
                     )?
                     .to_array()?;
+                let entries: Vec<serde_json::Value> = rows
+                    .into_iter()
+                    .map(|r| {
+                        let detail: serde_json::Value = serde_json::from_str(&r.detail)
+                            .unwrap_or(serde_json::Value::String(r.detail));
+                        json!({ "at_ms": r.at_ms, "action": r.action, "detail": detail })
+                    })
+                    .collect();
                 Response::from_json(&json!({ "entries": entries }))
             }
             other => {

@@ -106,6 +106,19 @@ impl DurableObject for Visitor {
                 let visitor_id = req.headers().get("x-visitor")?.unwrap_or_default();
                 Response::from_json(&self.export(&visitor_id)?)
             }
+            "/erase" => {
+                let events: Count = self
+                    .state
+                    .storage()
+                    .sql()
+                    .exec("SELECT COUNT(*) AS n FROM events", None)?
+                    .one()?;
+                // Everything the object stores goes: events, profile, prompt history.
+                self.state.storage().delete_all().await?;
+                self.schema_ready.set(false);
+                self.profile.replace(None);
+                Response::from_json(&json!({ "erased": true, "events": events.n }))
+            }
             _ => Response::error("not found", 404),
         }
     }
@@ -287,6 +300,13 @@ pub async fn decide(env: &Env, request: &DecideRequest) -> std::result::Result<D
     )
     .await?;
     Ok(response.json().await?)
+}
+
+/// Erases everything stored about a visitor; returns how many events went.
+pub async fn erase(env: &Env, site: &str, visitor_id: &str) -> std::result::Result<i64, ApiError> {
+    let mut response = call(env, site, visitor_id, "/erase", Some(String::new())).await?;
+    let answer: serde_json::Value = response.json().await?;
+    Ok(answer["events"].as_i64().unwrap_or(0))
 }
 
 pub async fn export(

@@ -157,6 +157,18 @@ impl Edge {
         read(request.call())
     }
 
+    /// DELETEs a path, returning the status and the JSON body.
+    pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = ureq::delete(&self.url(path))
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        read(request.call())
+    }
+
     /// POSTs a raw body, returning the status and the JSON body.
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
         let request = ureq::post(&self.url(path))

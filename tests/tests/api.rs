@@ -112,6 +112,20 @@ fn api_end_to_end() {
     assert_eq!(edge.get(path, None).0, 401);
     assert_eq!(edge.get(path, Some("wrong-token")).0, 401);
     assert_eq!(edge.get("/v1/nowhere", None).0, 404);
+
+    // Erasing a visitor (GDPR) removes everything stored, and is in the audit log.
+    assert_eq!(edge.delete(path, None).0, 401);
+    let (status, erased) = edge.delete(path, Some(&edge.admin_token));
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["events"], 1);
+    let export = edge.export("visitor-api-0001");
+    assert_eq!(export["events"], json!([]));
+    assert_eq!(export["profile"]["cart"], json!([]));
+    assert_eq!(export["profile"]["events"], 0);
+    let (_, audit) = edge.get("/v1/admin/audit", Some(&edge.admin_token));
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["action"], "erase_visitor", "{audit}");
+    assert_eq!(entry["detail"]["visitor_id"], "visitor-api-0001");
 }
 
 /// POSTs with extra headers; returns the status, one response header and the body.
