@@ -338,6 +338,14 @@ async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
     Ok(json_response(&body, 200))
 }
 
+/// `{site}/{visitor_id}` from an admin path, both checked.
+fn visitor_path<'a>(sites: &Sites, rest: &'a str) -> Result<(&'a str, &'a str), ApiError> {
+    let (site, visitor_id) = rest.split_once('/').ok_or(ApiError::NotFound)?;
+    check_site(sites, site)?;
+    check_id("visitor_id", visitor_id)?;
+    Ok((site, visitor_id))
+}
+
 /// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
 async fn export_visitor(
     req: &Request,
@@ -346,11 +354,7 @@ async fn export_visitor(
     rest: &str,
 ) -> Result<Response, ApiError> {
     require_admin(req, env)?;
-    let Some((site, visitor_id)) = rest.split_once('/') else {
-        return Err(ApiError::NotFound);
-    };
-    check_site(sites, site)?;
-    check_id("visitor_id", visitor_id)?;
+    let (site, visitor_id) = visitor_path(sites, rest)?;
     let export = visitor::export(env, site, visitor_id).await?;
     Ok(json_response(&export, 200))
 }
@@ -413,9 +417,7 @@ async fn erase_visitor(
     rest: &str,
 ) -> Result<Response, ApiError> {
     require_admin(req, env)?;
-    let (site, visitor_id) = rest.split_once('/').ok_or(ApiError::NotFound)?;
-    check_site(sites, site)?;
-    check_id("visitor_id", visitor_id)?;
+    let (site, visitor_id) = visitor_path(sites, rest)?;
     let events = visitor::erase(env, site, visitor_id).await?;
     let detail = json!({ "site": site, "visitor_id": visitor_id, "events": events });
     rulebook::record(env, "erase_visitor", detail).await?;

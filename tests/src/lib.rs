@@ -147,22 +147,20 @@ impl Edge {
 
     /// GETs a path, returning the status and the JSON body.
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut request = ureq::get(&self.url(path))
-            .config()
-            .http_status_as_error(false)
-            .build();
-        if let Some(token) = token {
-            request = request.header("authorization", &format!("Bearer {token}"));
-        }
-        read(request.call())
+        self.without_body(ureq::get(&self.url(path)), token)
     }
 
     /// DELETEs a path, returning the status and the JSON body.
     pub fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut request = ureq::delete(&self.url(path))
-            .config()
-            .http_status_as_error(false)
-            .build();
+        self.without_body(ureq::delete(&self.url(path)), token)
+    }
+
+    fn without_body(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = request.config().http_status_as_error(false).build();
         if let Some(token) = token {
             request = request.header("authorization", &format!("Bearer {token}"));
         }

@@ -66,6 +66,19 @@ pub fn start(config: JsValue) {
     page(&widget);
 }
 
+impl Widget {
+    /// Whether `experience` is new on this page, marking it seen: a decision asked again
+    /// (after an add to cart, say) never shows or reports the same experience twice.
+    fn first_time(&self, experience: &str) -> bool {
+        let mut shown = self.shown.borrow_mut();
+        if shown.iter().any(|e| e == experience) {
+            return false;
+        }
+        shown.push(experience.to_owned());
+        true
+    }
+}
+
 /// Records a page view (and a product view where the page shows one), then decides.
 fn page(widget: &Rc<Widget>) {
     let page = capture::page_context();
@@ -109,21 +122,15 @@ fn refresh(widget: &Rc<Widget>) {
             }
         };
         for control in decision.controls {
-            if widget.shown.borrow().contains(&control.experience) {
-                continue;
+            if widget.first_time(&control.experience) {
+                track(&widget, EventData::Exposure(control));
+                widget.transport.schedule_flush();
             }
-            widget.shown.borrow_mut().push(control.experience.clone());
-            track(&widget, EventData::Exposure(control));
-            widget.transport.schedule_flush();
         }
         for experience in decision.experiences {
-            if widget.shown.borrow().contains(&experience.experience) {
+            if !widget.first_time(&experience.experience) {
                 continue;
             }
-            widget
-                .shown
-                .borrow_mut()
-                .push(experience.experience.clone());
             let on_screen = Rc::clone(&widget);
             let reference = experience.reference();
             render::arm(experience, move |outcome| {
