@@ -160,3 +160,19 @@ fn committed_schemas_match_the_code() {
         );
     }
 }
+
+#[test]
+fn regression_output_into_a_closed_pipe_does_not_panic() {
+    // `rapport test DIR | head -1` used to panic with "failed printing to stdout".
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(["test", &demo()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

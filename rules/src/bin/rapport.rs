@@ -20,6 +20,17 @@ use rapport_protocol::PageContext;
 use rapport_rules::testing::{parse_visitor, run_files};
 use rapport_rules::{decide, parse_time, Rulebook, SourceFile};
 
+/// Prints a line on stdout; if the reader has gone (`rapport decide ... | head`), there is
+/// nobody left to tell, so the command ends quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 const USAGE: &str = "\
 usage: rapport check DIR
        rapport test DIR
@@ -57,7 +68,7 @@ fn run() -> Result<ExitCode, Failure> {
             Long("page") => page = Some(PathBuf::from(parser.value().map_err(usage)?)),
             Long("now") => now = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
             Short('h') | Long("help") => {
-                println!("{USAGE}");
+                out!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
             }
             Value(value) => positional.push(value.string().map_err(usage)?),
@@ -127,7 +138,7 @@ fn compile(dir: &Path) -> Result<Rulebook, Failure> {
 
 fn check(dir: &Path) -> Result<ExitCode, Failure> {
     let book = compile(dir)?;
-    println!(
+    out!(
         "{}: ok, {} rules and {} segments (version {})",
         dir.display(),
         book.rules().count(),
@@ -161,29 +172,31 @@ fn test(dir: &Path) -> Result<ExitCode, Failure> {
         let cases = match result.cases {
             Ok(cases) => cases,
             Err(message) => {
-                println!("FAIL {}: {message}", result.file);
+                out!("FAIL {}: {message}", result.file);
                 continue;
             }
         };
         for case in cases {
             if case.passed() {
-                println!("ok   {}: {}", result.file, case.name);
+                out!("ok   {}: {}", result.file, case.name);
                 continue;
             }
-            println!("FAIL {}: {}", result.file, case.name);
+            out!("FAIL {}: {}", result.file, case.name);
             for failure in &case.failures {
-                println!("       {failure}");
+                out!("       {failure}");
             }
-            println!("       segments: {:?}", case.segments);
+            out!("       segments: {:?}", case.segments);
             for line in &case.report.trace {
-                println!(
+                out!(
                     "       {:<24} {:?}: {}",
-                    line.rule, line.outcome, line.reason
+                    line.rule,
+                    line.outcome,
+                    line.reason
                 );
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    out!("{passed} passed, {failed} failed");
     Ok(if failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {
@@ -219,7 +232,7 @@ fn decide_command(
     };
     let report = decide(&book, &profile, &page, now_ms);
     let json = serde_json::to_string_pretty(&report).map_err(|e| Failure(e.to_string(), 1))?;
-    println!("{json}");
+    out!("{json}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,6 +244,6 @@ fn schema(which: &str) -> Result<ExitCode, Failure> {
         other => return Err(usage(format!("no schema named `{other}`"))),
     };
     let json = serde_json::to_string_pretty(&schema).map_err(|e| Failure(e.to_string(), 1))?;
-    println!("{json}");
+    out!("{json}");
     Ok(ExitCode::SUCCESS)
 }
