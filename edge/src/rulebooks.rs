@@ -80,6 +80,8 @@ struct VersionRow {
     version: String,
     note: String,
     published_ms: i64,
+    /// Left out of listings.
+    #[serde(default)]
     files: String,
 }
 
@@ -149,7 +151,7 @@ impl DurableObject for Rulebooks {
             }
             "/versions" => {
                 let versions: Vec<serde_json::Value> = self
-                    .rows("SELECT id, version, note, published_ms, '' AS files FROM versions ORDER BY id DESC LIMIT 100", None)?
+                    .rows("SELECT id, version, note, published_ms FROM versions ORDER BY id DESC LIMIT 100", None)?
                     .into_iter()
                     .map(|r| json!({ "id": r.id, "version": r.version, "note": r.note, "published_ms": r.published_ms }))
                     .collect();
@@ -315,20 +317,21 @@ impl Rulebooks {
         let files = serde_json::to_string(&publish.files)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let published_ms = now_ms();
-        self.state.storage().sql().exec(
-            "INSERT INTO versions (version, files, note, published_ms) VALUES (?, ?, ?, ?)",
-            vec![
-                book.version().into(),
-                files.into(),
-                publish.note.as_str().into(),
-                published_ms.into(),
-            ],
-        )?;
-        let id = self
-            .rows("SELECT id, version, note, published_ms, '' AS files FROM versions ORDER BY id DESC LIMIT 1", None)?
-            .first()
-            .map(|r| r.id)
-            .ok_or_else(|| worker::Error::RustError("the new version was not stored".into()))?;
+        let stored: IdRow = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO versions (version, files, note, published_ms) VALUES (?, ?, ?, ?) RETURNING id",
+                vec![
+                    book.version().into(),
+                    files.into(),
+                    publish.note.as_str().into(),
+                    published_ms.into(),
+                ],
+            )?
+            .one()?;
+        let id = stored.id;
         self.set_active(id)?;
         let summary = json!({
             "id": id, "version": book.version(), "note": publish.note,
