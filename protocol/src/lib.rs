@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "server")]
+pub mod server;
+
 /// The largest single event the edge accepts, in bytes of JSON.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 /// The largest batch the edge accepts, in bytes of JSON.
@@ -227,6 +230,9 @@ pub struct ExperienceRef {
     pub experience: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The audience the rule matched the visitor in, for reports (see `Experience`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 /// Where the shopper is: sent with page views and with every decision request.
@@ -273,6 +279,10 @@ pub struct Experience {
     pub experience: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The audience the rule matched the visitor in: its segment names joined by `+`,
+    /// `everyone`, or `custom` for a `who` condition. Reports group by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
     pub kind: ExperienceKind,
     /// Two experiences with the same placement never show together: `bar`, `overlay`,
     /// `toast`, or `slot:NAME` for an inline slot.
@@ -290,6 +300,7 @@ impl Experience {
             rule: self.rule.clone(),
             experience: self.experience.clone(),
             variant: self.variant.clone(),
+            segment: self.segment.clone(),
         }
     }
 }

@@ -77,7 +77,7 @@ pub fn decide(
     page: &PageContext,
     now_ms: i64,
 ) -> DecisionReport {
-    run(book, profile, page, now_ms, true)
+    run(book, profile, page, now_ms, true, None)
 }
 
 /// The same decision as [`decide`], for serving pages: segments are evaluated only as far
@@ -89,7 +89,49 @@ pub fn decision(
     page: &PageContext,
     now_ms: i64,
 ) -> DecisionReport {
-    run(book, profile, page, now_ms, false)
+    run(book, profile, page, now_ms, false, None)
+}
+
+/// The full report of [`decide`], with the experience whose id is `experience` forced in
+/// first, whoever the visitor is and whatever its schedule, pages, caps or experiment say:
+/// how a marketer previews an experience on a real page. The other rules decide as usual
+/// around it. Fails when no rule shows that experience.
+pub fn preview(
+    book: &Rulebook,
+    profile: &Profile,
+    page: &PageContext,
+    now_ms: i64,
+    experience: &str,
+) -> Result<DecisionReport, String> {
+    book.rules
+        .iter()
+        .find_map(|rule| {
+            let shows: Vec<(&Show, Option<&str>)> = match &rule.offer {
+                Offer::Show(show) => vec![(show, None)],
+                Offer::Experiment(experiment) => experiment
+                    .variants
+                    .iter()
+                    .filter_map(|v| v.show.as_ref().map(|s| (s, Some(v.id.as_str()))))
+                    .collect(),
+            };
+            shows
+                .into_iter()
+                .find(|(show, _)| show.experience == experience)
+                .map(|(show, variant)| Forced {
+                    rule,
+                    show,
+                    variant,
+                })
+        })
+        .map(|forced| run(book, profile, page, now_ms, true, Some(forced)))
+        .ok_or_else(|| format!("no rule shows an experience \"{experience}\""))
+}
+
+/// An experience a preview puts first.
+struct Forced<'a> {
+    rule: &'a Rule,
+    show: &'a Show,
+    variant: Option<&'a str>,
 }
 
 fn run(
@@ -98,6 +140,7 @@ fn run(
     page: &PageContext,
     now_ms: i64,
     all_segments: bool,
+    forced: Option<Forced<'_>>,
 ) -> DecisionReport {
     let view = Visitor::new(profile, now_ms);
     let visitor = Dynamic::from(view.clone());
@@ -119,8 +162,16 @@ fn run(
         controls: Vec::new(),
     };
     let mut trace = Vec::with_capacity(book.rules.len());
+    let forced_rule = forced.as_ref().map(|f| f.rule.id.as_str());
+    if let Some(forced) = forced {
+        state.force(&forced);
+    }
     for rule in &book.rules {
-        let (outcome, reason) = state.try_rule(rule);
+        let (outcome, reason) = if forced_rule == Some(rule.id.as_str()) {
+            (Outcome::Matched, "forced by a preview".into())
+        } else {
+            state.try_rule(rule)
+        };
         trace.push(TraceEntry {
             rule: Rc::clone(&rule.trace_id),
             outcome,
@@ -211,6 +262,28 @@ impl<'a> State<'a> {
         self.segments_shared = true;
     }
 
+    /// Puts a previewed experience in first, taking its placement. Recommendations the
+    /// visitor cannot have yet are shown empty rather than not at all.
+    fn force(&mut self, forced: &Forced<'a>) {
+        let (rule, show) = (forced.rule, forced.show);
+        let products = show
+            .products
+            .as_ref()
+            .and_then(|source| self.products(rule, source).ok())
+            .unwrap_or_default();
+        let placement = show.kind.placement(show.slot.as_deref());
+        self.taken.push((placement.clone(), &rule.id));
+        self.experiences.push(experience(
+            self.book,
+            rule,
+            show,
+            forced.variant,
+            placement,
+            self.page,
+            products,
+        ));
+    }
+
     fn try_rule(&mut self, rule: &'a Rule) -> (Outcome, Cow<'static, str>) {
         if let Some(stop) = prechecked(rule, self.page, self.now_ms, self.holdout, self.profile) {
             return stop;
@@ -252,6 +325,7 @@ impl<'a> State<'a> {
                         rule: rule.id.clone(),
                         experience: format!("{}-{}", rule.id, variant.id),
                         variant: Some(variant.id.clone()),
+                        segment: Some(rule.who.label()),
                     });
                     return (
                         Outcome::Control,
@@ -561,6 +635,7 @@ fn experience(
         rule: rule.id.clone(),
         experience: show.experience.clone(),
         variant: variant.map(str::to_owned),
+        segment: Some(rule.who.label()),
         kind: show.kind,
         placement: placement.into_owned(),
         slot: show.slot.clone(),

@@ -14,6 +14,7 @@
 //! feed it files. The language itself is documented in `docs/rules.md`.
 
 pub mod bucket;
+pub mod customer;
 pub mod decide;
 pub mod diagnostic;
 pub mod engine;
@@ -25,7 +26,7 @@ mod spec;
 pub mod testing;
 pub mod view;
 
-pub use decide::{decide, decision, DecisionReport, Outcome, TraceEntry};
+pub use decide::{decide, decision, preview, DecisionReport, Outcome, TraceEntry};
 pub use diagnostic::Diagnostic;
 pub use profile::Profile;
 pub use rulebook::{Rulebook, SourceFile};

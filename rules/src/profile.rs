@@ -56,6 +56,8 @@ pub struct Profile {
     pub purchases: Purchases,
     /// Trusted facts from the retailer's backend (`tier`, `subscriber`, ...).
     pub traits: BTreeMap<String, serde_json::Value>,
+    /// Trusted: support tickets from the retailer's help desk.
+    pub support: Support,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps: Option<SurveyAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +130,19 @@ pub struct SearchVisit {
 pub struct Purchases {
     pub count: u32,
     pub lifetime_value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ms: Option<i64>,
+    /// Orders sent back; their value is already off `lifetime_value`.
+    pub returns: u32,
+}
+
+/// Support tickets, as the retailer's help desk reports them (server API).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct Support {
+    pub tickets: u32,
+    pub open_tickets: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<i64>,
 }
@@ -475,6 +490,12 @@ pub(crate) fn samples() -> [Profile; 2] {
         count: 3,
         lifetime_value: 420.0,
         last_ms: Some(now - 70 * DAY_MS),
+        returns: 1,
+    };
+    rich.support = Support {
+        tickets: 2,
+        open_tickets: 1,
+        last_ms: Some(now - 3 * DAY_MS),
     };
     rich.traits.insert("tier".into(), "gold".into());
     rich.traits.insert("subscriber".into(), true.into());
@@ -622,6 +643,7 @@ mod tests {
                     rule: "welcome".into(),
                     experience: "welcome-bar".into(),
                     variant: None,
+                    segment: None,
                 }),
             )
         };
@@ -673,6 +695,7 @@ mod tests {
                 rule: "nps".into(),
                 experience: "nps-survey".into(),
                 variant: None,
+                segment: None,
             },
             survey: rapport_protocol::Survey::Nps,
             score: 12,

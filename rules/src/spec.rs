@@ -39,6 +39,17 @@ pub(crate) enum Who {
     Test(FnPtr),
 }
 
+impl Who {
+    /// How reports name the audience: its segments joined by `+`, `everyone`, or `custom`.
+    pub(crate) fn label(&self) -> String {
+        match self {
+            Who::Everyone => "everyone".to_owned(),
+            Who::Segments(names) => names.join("+"),
+            Who::Test(_) => "custom".to_owned(),
+        }
+    }
+}
+
 /// What a rule shows: one experience, or an experiment between variants.
 pub(crate) enum Offer {
     Show(Show),

@@ -47,7 +47,11 @@ struct Summary {
     rage_clicks: i64,
     purchase_count: i64,
     purchase_value: f64,
+    purchase_returns: i64,
     days_since_purchase: i64,
+    support_tickets: i64,
+    open_tickets: i64,
+    days_since_ticket: i64,
     nps: [i64; 2],
     csat: [i64; 2],
     device: String,
@@ -70,6 +74,9 @@ pub struct Cart(Rc<Data>);
 /// `v.purchases`.
 #[derive(Debug, Clone)]
 pub struct Purchases(Rc<Data>);
+/// `v.support`.
+#[derive(Debug, Clone)]
+pub struct Support(Rc<Data>);
 /// `v.searches`.
 #[derive(Debug, Clone)]
 pub struct Searches(Rc<Data>);
@@ -122,6 +129,10 @@ impl Visitor {
             rage_clicks: i64::from(profile.session_rage_clicks),
             purchase_count: i64::from(profile.purchases.count),
             purchase_value: profile.purchases.lifetime_value,
+            purchase_returns: i64::from(profile.purchases.returns),
+            support_tickets: i64::from(profile.support.tickets),
+            open_tickets: i64::from(profile.support.open_tickets),
+            days_since_ticket: days(now_ms, profile.support.last_ms),
             days_since_purchase: days(now_ms, profile.purchases.last_ms),
             nps: survey(now_ms, &profile.nps),
             csat: survey(now_ms, &profile.csat),
@@ -204,6 +215,7 @@ pub fn register(engine: &mut Engine) {
         .register_get("lifecycle", |v: &mut Visitor| v.s().lifecycle)
         .register_get("cart", |v: &mut Visitor| Cart(Rc::clone(&v.0)))
         .register_get("purchases", |v: &mut Visitor| Purchases(Rc::clone(&v.0)))
+        .register_get("support", |v: &mut Visitor| Support(Rc::clone(&v.0)))
         .register_get("searches", |v: &mut Visitor| Searches(Rc::clone(&v.0)))
         .register_get("nps", |v: &mut Visitor| Survey(v.s().nps))
         .register_get("csat", |v: &mut Visitor| Survey(v.s().csat))
@@ -287,6 +299,18 @@ pub fn register(engine: &mut Engine) {
         })
         .register_get("days_since_last", |p: &mut Purchases| {
             p.0.profile_summary.days_since_purchase
+        })
+        .register_get("returns", |p: &mut Purchases| {
+            p.0.profile_summary.purchase_returns
+        });
+    engine
+        .register_type_with_name::<Support>("Support")
+        .register_get("tickets", |s: &mut Support| s.0.profile_summary.support_tickets)
+        .register_get("open_tickets", |s: &mut Support| {
+            s.0.profile_summary.open_tickets
+        })
+        .register_get("days_since_last", |s: &mut Support| {
+            s.0.profile_summary.days_since_ticket
         });
     engine
         .register_type_with_name::<Searches>("Searches")

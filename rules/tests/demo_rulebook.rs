@@ -110,3 +110,64 @@ fn every_locale_is_translated() {
         }
     }
 }
+
+fn first_visit() -> (rapport_rules::Profile, rapport_protocol::PageContext, i64) {
+    let mut profile = rapport_rules::Profile::new("visitor-0001");
+    profile.sessions = 1;
+    let page = rapport_protocol::PageContext {
+        url: "https://tidewater.example/".into(),
+        path: "/".into(),
+        kind: Some("home".into()),
+        locale: Some("en".into()),
+        ..Default::default()
+    };
+    (profile, page, rapport_rules::parse_time("2026-11-20T10:00:00Z").unwrap())
+}
+
+#[test]
+fn experiences_name_the_audience_that_matched() {
+    let book = compile();
+    let (profile, page, now) = first_visit();
+    let report = rapport_rules::decide(&book, &profile, &page, now);
+    let welcome = &report.decision.experiences[0];
+    assert_eq!(welcome.rule, "welcome");
+    assert_eq!(welcome.segment.as_deref(), Some("first_time"));
+    assert_eq!(welcome.reference().segment.as_deref(), Some("first_time"));
+}
+
+#[test]
+fn a_preview_forces_an_experience_the_visitor_would_not_get() {
+    let book = compile();
+    let (profile, page, now) = first_visit();
+    let plain = rapport_rules::decide(&book, &profile, &page, now);
+    assert!(plain
+        .decision
+        .experiences
+        .iter()
+        .all(|e| e.experience != "vip-early-access-bar"));
+
+    let preview =
+        rapport_rules::preview(&book, &profile, &page, now, "vip-early-access-bar").unwrap();
+    let first = &preview.decision.experiences[0];
+    assert_eq!(first.experience, "vip-early-access-bar");
+    let line = preview
+        .trace
+        .iter()
+        .find(|t| &*t.rule == "vip-early-access")
+        .unwrap();
+    assert_eq!(line.outcome, rapport_rules::Outcome::Matched);
+    assert_eq!(line.reason, "forced by a preview");
+    // The welcome bar wanted the same placement and yields to the preview.
+    let welcome = preview.trace.iter().find(|t| &*t.rule == "welcome").unwrap();
+    assert_eq!(welcome.outcome, rapport_rules::Outcome::Outranked);
+
+    // A variant of an experiment can be previewed by its own experience id.
+    let story = rapport_rules::preview(&book, &profile, &page, now, "welcome-story").unwrap();
+    assert_eq!(story.decision.experiences[0].variant.as_deref(), Some("story"));
+
+    let unknown = rapport_rules::preview(&book, &profile, &page, now, "no-such-thing");
+    assert_eq!(
+        unknown.unwrap_err(),
+        "no rule shows an experience \"no-such-thing\""
+    );
+}

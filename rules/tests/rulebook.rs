@@ -100,6 +100,7 @@ fn cart_reminder_outranks_welcome_until_clicked() {
             rule: "cart-reminder".into(),
             experience: "cart-reminder-bar".into(),
             variant: None,
+            segment: None,
         }),
     );
     check(&book, &visitor, "home", &["welcome-bar"]);
@@ -113,6 +114,7 @@ fn welcome_is_capped_per_session() {
         rule: "welcome".into(),
         experience: "welcome-bar".into(),
         variant: None,
+        segment: None,
     };
     for _ in 0..3 {
         check(&book, &visitor, "home", &["welcome-bar"]);
