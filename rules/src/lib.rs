@@ -19,6 +19,7 @@ pub mod decide;
 pub mod diagnostic;
 pub mod engine;
 pub mod profile;
+pub mod report;
 pub mod rulebook;
 #[cfg(feature = "cli")]
 pub mod schema;

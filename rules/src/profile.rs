@@ -175,6 +175,14 @@ pub struct PromptHistory {
     pub last_dismissed_ms: Option<i64>,
     /// Edge times of recent impressions, newest first, for "N times in D days" caps.
     pub recent_impressions_ms: VecDeque<i64>,
+    /// The latest time the visitor was in this experiment's control group (nothing shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exposed_ms: Option<i64>,
+    /// The variant and audience of the latest impression or exposure, for reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 /// The visitor's place in the customer lifecycle, derived from the profile.
@@ -268,8 +276,9 @@ impl Profile {
                 h.dismissals += 1;
                 h.last_dismissed_ms = Some(now_ms);
             }
-            // Control exposures matter to reports, not to what this visitor sees next.
-            EventData::Exposure(_) => {}
+            // Control exposures matter to reports (a later purchase is credited to the
+            // control), not to what this visitor sees next.
+            EventData::Exposure(r) => self.prompt(r).last_exposed_ms = Some(now_ms),
             EventData::Answer(answer) => self.answer(answer, now_ms),
             EventData::Consent(consent) => self.consent = Some(*consent),
         }
@@ -369,6 +378,12 @@ impl Profile {
     fn prompt(&mut self, r: &ExperienceRef) -> &mut PromptHistory {
         let h = self.prompts.entry(r.experience.clone()).or_default();
         h.rule.clone_from(&r.rule);
+        if r.variant.is_some() {
+            h.variant.clone_from(&r.variant);
+        }
+        if r.segment.is_some() {
+            h.segment.clone_from(&r.segment);
+        }
         h
     }
 
