@@ -9,9 +9,13 @@ use serde_json::{json, value::RawValue};
 use subtle::ConstantTimeEq;
 use worker::{Env, Method, Request, Response};
 
+use crate::customer;
 use crate::error::{json_response, ApiError};
+use crate::preview;
+use crate::reports;
 use crate::rulebook;
 use crate::rulebooks;
+use crate::server_api;
 use crate::sites::Sites;
 use crate::visitor;
 
@@ -142,6 +146,11 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
         (Method::Delete, p) if p.starts_with("/v1/admin/visitors/") => {
             erase_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
         }
+        (_, p) if p.starts_with("/v1/server/") => {
+            server_api::route(req, env, &p["/v1/server/".len()..]).await
+        }
+        (Method::Post, "/v1/admin/previews") => create_preview(req, env, sites).await,
+        (Method::Get, "/v1/admin/reports") => report(&req, env, sites).await,
         (method, p) if p == "/v1/admin/audit" || p.starts_with("/v1/admin/rulebooks") => {
             require_admin(&req, env)?;
             rulebook_admin(req, env, method, &p["/v1/admin/".len()..]).await
@@ -170,7 +179,7 @@ async fn health(env: &Env) -> Response {
 
 /// Reads a body of at most `limit` bytes, refusing larger ones before reading them when the
 /// client declares its length.
-async fn read_body(mut req: Request, limit: usize) -> Result<String, ApiError> {
+pub(crate) async fn read_body(mut req: Request, limit: usize) -> Result<String, ApiError> {
     let declared = req
         .headers()
         .get("content-length")
@@ -191,7 +200,7 @@ async fn read_body(mut req: Request, limit: usize) -> Result<String, ApiError> {
 }
 
 /// Parses JSON, naming the field at fault (`events[2].product.price`) when it does not fit.
-fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, ApiError> {
+pub(crate) fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -219,7 +228,7 @@ fn check_site(sites: &Sites, site: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
     validate_id(id).map_err(|e| ApiError::bad(field, format!("`{field}` {e}")))
 }
 
@@ -327,15 +336,125 @@ async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
     check_id("visitor_id", &request.visitor_id)?;
     check_id("session_id", &request.session_id)?;
     limit(env, &request.site, &request.visitor_id, &caller).await?;
-    let decision = match visitor::decide(env, &request).await {
-        Ok(decision) => decision,
-        Err(err) => {
-            worker::console_error!("decide failed for {}: {err:?}", request.site);
-            Decision::default()
+    let preview = match &request.preview {
+        None => None,
+        Some(token) => {
+            let key = admin_token(env)?;
+            let now_s = visitor::now_ms() / 1000;
+            let experience = preview::verify(token, &key, &request.site, now_s).map_err(|m| {
+                ApiError::Forbidden {
+                    field: "preview".into(),
+                    message: m.into(),
+                }
+            })?;
+            Some(experience)
         }
     };
-    let body = serde_json::to_value(&decision).map_err(|e| ApiError::internal("decision", e))?;
+    let previewing = preview.is_some();
+    let body = match visitor::decide(env, &request, preview).await {
+        Ok(decision) => decision,
+        // A preview names what went wrong; a shopper's page just gets nothing to show.
+        Err(err @ ApiError::BadRequest { .. }) if previewing => return Err(err),
+        Err(err) => {
+            worker::console_error!("decide failed for {}: {err:?}", request.site);
+            serde_json::to_value(Decision::default())
+                .map_err(|e| ApiError::internal("decision", e))?
+        }
+    };
     Ok(json_response(&body, 200))
+}
+
+#[derive(Deserialize)]
+struct PreviewRequest {
+    site: String,
+    experience: String,
+    #[serde(default = "default_preview_minutes")]
+    minutes: u32,
+}
+
+fn default_preview_minutes() -> u32 {
+    60
+}
+
+/// `POST /v1/admin/previews`: a token that shows one experience on the site's pages (add
+/// `?rapport_preview=TOKEN` to a page URL, or pass `preview` to `/v1/decide`), whoever
+/// opens them, until it expires.
+async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(&req, env)?;
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: PreviewRequest = parse(&body, "")?;
+    check_site(sites, &request.site)?;
+    if !(1..=preview::MAX_MINUTES).contains(&request.minutes) {
+        return Err(ApiError::bad(
+            "minutes",
+            format!("`minutes` is 1 to {}", preview::MAX_MINUTES),
+        ));
+    }
+    let book = rulebook::active(env)
+        .await
+        .map_err(|e| ApiError::internal("active rulebook", e))?;
+    if !book.experience_ids().any(|id| id == request.experience) {
+        return Err(ApiError::bad(
+            "experience",
+            format!(
+                "the active rulebook has no experience \"{}\"",
+                request.experience
+            ),
+        ));
+    }
+    let expires = visitor::now_ms() / 1000 + i64::from(request.minutes) * 60;
+    let claims = preview::Claims {
+        site: request.site.clone(),
+        experience: request.experience.clone(),
+        expires,
+    };
+    let token = preview::sign(&claims, &admin_token(env)?);
+    rulebook::record(
+        env,
+        "create_preview",
+        json!({ "site": request.site, "experience": request.experience, "expires": expires }),
+    )
+    .await?;
+    Ok(json_response(
+        &json!({ "token": token, "experience": request.experience, "expires": expires,
+                 "query": format!("rapport_preview={token}") }),
+        200,
+    ))
+}
+
+/// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
+async fn report(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let url = req.url()?;
+    let pairs: serde_json::Map<String, serde_json::Value> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned().into()))
+        .collect();
+    let text = serde_json::Value::Object(pairs).to_string();
+    let query: reports::Query = parse(&text, "")?;
+    check_site(sites, &query.site)?;
+    for (field, day) in [("from", &query.from), ("to", &query.to)] {
+        if chrono_day(day).is_none() {
+            return Err(ApiError::bad(
+                field,
+                format!("`{field}` is a day, YYYY-MM-DD"),
+            ));
+        }
+    }
+    Ok(json_response(&reports::query(env, &query).await?, 200))
+}
+
+/// Whether `text` is a `YYYY-MM-DD` day.
+fn chrono_day(text: &str) -> Option<()> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    (bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10))
+    .then_some(())
 }
 
 /// `{site}/{visitor_id}` from an admin path, both checked.
@@ -418,23 +537,29 @@ async fn erase_visitor(
 ) -> Result<Response, ApiError> {
     require_admin(req, env)?;
     let (site, visitor_id) = visitor_path(sites, rest)?;
-    let events = visitor::erase(env, site, visitor_id).await?;
-    let detail = json!({ "site": site, "visitor_id": visitor_id, "events": events });
+    let erased = visitor::erase(env, site, visitor_id).await?;
+    if let Some(customer_id) = &erased.customer_id {
+        customer::unlink(env, site, customer_id, visitor_id).await?;
+    }
+    let detail = json!({ "site": site, "visitor_id": visitor_id, "events": erased.events });
     rulebook::record(env, "erase_visitor", detail).await?;
     Ok(json_response(
-        &json!({ "erased": true, "events": events }),
+        &json!({ "erased": true, "events": erased.events }),
         200,
     ))
 }
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.
-fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
-    let expected = env
-        .secret("ADMIN_TOKEN")
+fn admin_token(env: &Env) -> Result<String, ApiError> {
+    env.secret("ADMIN_TOKEN")
         .map(|s| s.to_string())
         .ok()
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))?;
+        .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))
+}
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>` in constant time.
+fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let expected = admin_token(env)?;
     let given = req
         .headers()
         .get("authorization")

@@ -3,13 +3,20 @@
 //! without a network hop.
 //!
 //! Storage is the object's own SQLite database: `events` holds every accepted event once (its
-//! id is the primary key, which is what makes ingestion idempotent) and `profile` the folded
-//! profile. Everything one request writes is committed together, before the answer leaves,
-//! so an event answered with 2xx is durably stored and the profile always matches the events.
+//! id is unique, which is what makes ingestion idempotent) and `profile` the folded profile.
+//! Everything one request writes is committed together, before the answer leaves, so an
+//! event answered with 2xx is durably stored and the profile always matches the events.
+//!
+//! `outbox` holds report tallies until D1 has them. The object's alarm sends them a couple of
+//! seconds after they are written (so a burst of events costs one D1 write), and blanks raw
+//! events older than the retention period (`EVENT_RETENTION_DAYS`, 90 by default); the ids
+//! stay, so a replay of an expired event is still recognised.
 
 use std::cell::{Cell, RefCell};
 
-use rapport_protocol::{DecideRequest, Decision, Event, PageContext};
+use rapport_protocol::{DecideRequest, Event, PageContext};
+use rapport_rules::customer::Trusted;
+use rapport_rules::report::{self, Tally};
 use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -28,10 +35,22 @@ CREATE TABLE IF NOT EXISTS events (
     received_ms INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);
 CREATE TABLE IF NOT EXISTS profile (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    site TEXT NOT NULL,
+    tally TEXT NOT NULL
 );";
+
+/// How long tallies wait in the outbox, so a burst of events costs one D1 write.
+const FLUSH_DELAY_MS: i64 = 2_000;
+/// How long before a failed D1 write is tried again.
+const RETRY_DELAY_MS: i64 = 30_000;
+const DEFAULT_RETENTION_DAYS: f64 = 90.0;
 
 /// How many raw events an export returns, newest last.
 const EXPORT_LIMIT: i64 = 1_000;
@@ -63,6 +82,33 @@ struct IngestCall {
 struct DecideCall {
     visitor_id: String,
     page: PageContext,
+    /// The experience a verified preview token forces in.
+    #[serde(default)]
+    preview: Option<String>,
+}
+
+/// What the retailer's systems tell a visitor through its customer (see `customer`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TrustedPush {
+    /// The customer's facts now; `None` leaves the profile's as they are.
+    #[serde(default)]
+    pub trusted: Option<Trusted>,
+    /// The link to the customer is gone: forget its facts.
+    #[serde(default)]
+    pub unlink: bool,
+    #[serde(default)]
+    pub conversions: Vec<Conversion>,
+}
+
+/// A purchase to credit to what this visitor saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conversion {
+    /// The server event's id: a conversion is credited once, however often it is pushed.
+    pub id: String,
+    pub value: f64,
+    pub at_ms: i64,
+    /// Whether the order was placed from this browser, which empties its cart.
+    pub from_this_visitor: bool,
 }
 
 #[derive(Deserialize)]
@@ -90,20 +136,35 @@ impl DurableObject for Visitor {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         self.ensure_schema()?;
+        let site = req.headers().get("x-site")?.unwrap_or_default();
+        let visitor_id = req.headers().get("x-visitor")?.unwrap_or_default();
         match req.path().as_str() {
             "/events" => {
                 let call: IngestCall = req.json().await?;
-                Response::from_json(&self.ingest(call)?)
+                let ingested = self.ingest(&site, call)?;
+                self.schedule().await?;
+                Response::from_json(&ingested)
             }
             "/decide" => {
                 let call: DecideCall = req.json().await?;
                 let book = rulebook::active(&self.env)
                     .await
                     .map_err(worker::Error::RustError)?;
-                Response::from_json(&self.decide(&book, call)?)
+                match self.decide(&book, call)? {
+                    Ok(answer) => Response::from_json(&answer),
+                    Err(message) => {
+                        Ok(Response::from_json(&json!({ "error": message }))?.with_status(422))
+                    }
+                }
+            }
+            "/trusted" => {
+                let push: TrustedPush = req.json().await?;
+                self.take_trusted(&site, &visitor_id, push)?;
+                self.schedule().await?;
+                Response::from_json(&json!({ "ok": true }))
             }
             "/export" => {
-                let visitor_id = req.headers().get("x-visitor")?.unwrap_or_default();
+                self.expire_events()?;
                 Response::from_json(&self.export(&visitor_id)?)
             }
             "/erase" => {
@@ -113,14 +174,30 @@ impl DurableObject for Visitor {
                     .sql()
                     .exec("SELECT COUNT(*) AS n FROM events", None)?
                     .one()?;
-                // Everything the object stores goes: events, profile, prompt history.
+                let customer_id = self.load_profile(&visitor_id)?.customer_id;
+                // Everything the object stores goes: events, profile, prompt history, and
+                // tallies not yet in the reports (which hold no visitor data).
+                self.state.storage().delete_alarm().await?;
                 self.state.storage().delete_all().await?;
                 self.schema_ready.set(false);
                 self.profile.replace(None);
-                Response::from_json(&json!({ "erased": true, "events": events.n }))
+                Response::from_json(
+                    &json!({ "erased": true, "events": events.n, "customer_id": customer_id }),
+                )
             }
             _ => Response::error("not found", 404),
         }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.ensure_schema()?;
+        self.expire_events()?;
+        let flushed = self.flush_outbox().await;
+        if let Err(err) = &flushed {
+            worker::console_error!("report tallies not sent, retrying: {err}");
+        }
+        self.schedule_after(flushed.is_err()).await?;
+        Response::ok("")
     }
 }
 
@@ -156,7 +233,7 @@ impl Visitor {
         Ok(profile)
     }
 
-    fn ingest(&self, call: IngestCall) -> Result<Ingested> {
+    fn ingest(&self, site: &str, call: IngestCall) -> Result<Ingested> {
         let sql = self.state.storage().sql();
         let now = now_ms();
         let mut profile = self.load_profile(&call.visitor_id)?;
@@ -184,24 +261,194 @@ impl Visitor {
                 ],
             )?;
             profile.apply(&event, now);
+            if let Some(tally) = report::tally_event(&event.data, now) {
+                self.queue_tally(site, &tally)?;
+            }
             result.accepted.push(event.id);
         }
         if !result.accepted.is_empty() {
-            let body = serde_json::to_string(&profile)
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            sql.exec(
-                "INSERT INTO profile (one, body) VALUES (1, ?)
-                 ON CONFLICT(one) DO UPDATE SET body = excluded.body",
-                vec![body.into()],
-            )?;
-            self.profile.replace(Some(profile));
+            self.save_profile(profile)?;
         }
         Ok(result)
     }
 
-    fn decide(&self, book: &rapport_rules::Rulebook, call: DecideCall) -> Result<Decision> {
+    fn save_profile(&self, profile: Profile) -> Result<()> {
+        let body =
+            serde_json::to_string(&profile).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.state.storage().sql().exec(
+            "INSERT INTO profile (one, body) VALUES (1, ?)
+             ON CONFLICT(one) DO UPDATE SET body = excluded.body",
+            vec![body.into()],
+        )?;
+        self.profile.replace(Some(profile));
+        Ok(())
+    }
+
+    fn queue_tally(&self, site: &str, tally: &Tally) -> Result<()> {
+        let body =
+            serde_json::to_string(tally).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.state.storage().sql().exec(
+            "INSERT INTO outbox (site, tally) VALUES (?, ?)",
+            vec![site.into(), body.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Takes the customer's trusted facts, and credits purchases to what the visitor saw.
+    fn take_trusted(&self, site: &str, visitor_id: &str, push: TrustedPush) -> Result<()> {
+        let sql = self.state.storage().sql();
+        let mut profile = self.load_profile(visitor_id)?;
+        if push.unlink {
+            profile.clear_trusted();
+        }
+        if let Some(trusted) = &push.trusted {
+            profile.set_trusted(trusted);
+        }
+        let now = now_ms();
+        for conversion in push.conversions {
+            let seen: Count = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM events WHERE id = ?",
+                    vec![conversion.id.as_str().into()],
+                )?
+                .one()?;
+            if seen.n > 0 {
+                continue;
+            }
+            let body = serde_json::to_string(&conversion)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            sql.exec(
+                "INSERT INTO events (id, type, received_ms, body) VALUES (?, 'conversion', ?, ?)",
+                vec![conversion.id.as_str().into(), now.into(), body.into()],
+            )?;
+            for tally in report::tally_conversion(&profile, conversion.value, conversion.at_ms) {
+                self.queue_tally(site, &tally)?;
+            }
+            if conversion.from_this_visitor {
+                profile.cart.clear();
+            }
+        }
+        self.save_profile(profile)
+    }
+
+    fn retention_ms(&self) -> i64 {
+        let days = self
+            .env
+            .var("EVENT_RETENTION_DAYS")
+            .ok()
+            .and_then(|v| v.to_string().trim().parse::<f64>().ok())
+            .filter(|d| d.is_finite() && *d > 0.0)
+            .unwrap_or(DEFAULT_RETENTION_DAYS);
+        (days * 86_400_000.0) as i64
+    }
+
+    /// Blanks raw events past the retention period. Ids, types and times stay, so a replayed
+    /// old event is still a duplicate; the profile already holds what they taught.
+    fn expire_events(&self) -> Result<()> {
+        let before = now_ms() - self.retention_ms();
+        self.state.storage().sql().exec(
+            "UPDATE events SET body = '' WHERE received_ms < ? AND body != ''",
+            vec![before.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Sends the outbox to the reports database and empties it.
+    async fn flush_outbox(&self) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            site: String,
+            tally: String,
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT seq, site, tally FROM outbox ORDER BY seq", None)?
+            .to_array()?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            return Ok(());
+        };
+        let mut by_site: Vec<(String, Vec<Tally>)> = Vec::new();
+        for row in rows {
+            let tally: Tally = serde_json::from_str(&row.tally)
+                .map_err(|e| worker::Error::RustError(format!("outbox row: {e}")))?;
+            match by_site.iter_mut().find(|(site, _)| *site == row.site) {
+                Some((_, tallies)) => tallies.push(tally),
+                None => by_site.push((row.site, vec![tally])),
+            }
+        }
+        for (site, tallies) in by_site {
+            crate::reports::add(&self.env, &site, &report::merge(tallies)).await?;
+        }
+        self.state
+            .storage()
+            .sql()
+            .exec("DELETE FROM outbox WHERE seq <= ?", vec![last.into()])?;
+        Ok(())
+    }
+
+    async fn schedule(&self) -> Result<()> {
+        self.schedule_after(false).await
+    }
+
+    /// Sets the alarm for the next thing to do: sending the outbox (soon, or later after a
+    /// failure) or expiring the oldest raw event.
+    async fn schedule_after(&self, failed: bool) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Oldest {
+            at: Option<i64>,
+        }
+        let sql = self.state.storage().sql();
+        let pending: Count = sql.exec("SELECT COUNT(*) AS n FROM outbox", None)?.one()?;
+        let oldest: Oldest = sql
+            .exec(
+                "SELECT MIN(received_ms) AS at FROM events WHERE body != ''",
+                None,
+            )?
+            .one()?;
+        let now = now_ms();
+        let wanted = if pending.n > 0 {
+            Some(
+                now + if failed {
+                    RETRY_DELAY_MS
+                } else {
+                    FLUSH_DELAY_MS
+                },
+            )
+        } else {
+            oldest
+                .at
+                .map(|at| (at + self.retention_ms()).max(now + 1_000))
+        };
+        let Some(wanted) = wanted else {
+            return Ok(());
+        };
+        let storage = self.state.storage();
+        let current = storage.get_alarm().await?;
+        if current.is_none_or(|at| at > wanted) {
+            storage.set_alarm(wanted - now).await?;
+        }
+        Ok(())
+    }
+
+    /// The decision, or with a preview the full report; `Err` names a preview experience the
+    /// active rulebook does not have.
+    fn decide(
+        &self,
+        book: &rapport_rules::Rulebook,
+        call: DecideCall,
+    ) -> Result<std::result::Result<serde_json::Value, String>> {
         let profile = self.load_profile(&call.visitor_id)?;
-        let report = rapport_rules::decision(book, &profile, &call.page, now_ms());
+        let now = now_ms();
+        if let Some(experience) = &call.preview {
+            return match rapport_rules::preview(book, &profile, &call.page, now, experience) {
+                Ok(report) => Ok(Ok(to_value(&report)?)),
+                Err(message) => Ok(Err(message)),
+            };
+        }
+        let report = rapport_rules::decision(book, &profile, &call.page, now);
         for line in report
             .trace
             .iter()
@@ -209,7 +456,7 @@ impl Visitor {
         {
             worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
         }
-        Ok(report.decision)
+        Ok(Ok(to_value(&report.decision)?))
     }
 
     fn export(&self, visitor_id: &str) -> Result<serde_json::Value> {
@@ -227,16 +474,25 @@ impl Visitor {
         let events: Vec<serde_json::Value> = rows
             .into_iter()
             .map(|row| {
+                // A blank body is an event past the retention period: only its id is kept.
+                let event = (!row.body.is_empty())
+                    .then(|| serde_json::from_str::<serde_json::Value>(&row.body).ok())
+                    .flatten();
                 json!({
                     "id": row.id,
                     "type": row.r#type,
                     "received_ms": row.received_ms,
-                    "event": serde_json::from_str::<serde_json::Value>(&row.body).unwrap_or_default(),
+                    "event": event,
+                    "expired": row.body.is_empty(),
                 })
             })
             .collect();
         Ok(json!({ "profile": profile, "events": events }))
     }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -245,7 +501,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Calls the visitor's object at `path` with a JSON body; anything but 200 is an error.
-async fn call(
+pub(crate) async fn call(
     env: &Env,
     site: &str,
     visitor_id: &str,
@@ -256,8 +512,22 @@ async fn call(
         .durable_object("VISITORS")?
         .id_from_name(&format!("{site}:{visitor_id}"))?
         .get_stub()?;
-    let mut response =
-        crate::object::request(&stub, path, body, &[("x-visitor", visitor_id)]).await?;
+    let mut response = crate::object::request(
+        &stub,
+        path,
+        body,
+        &[("x-visitor", visitor_id), ("x-site", site)],
+    )
+    .await?;
+    if response.status_code() == 422 && path == "/decide" {
+        let answer: serde_json::Value = response.json().await?;
+        return Err(ApiError::bad(
+            "preview",
+            answer["error"]
+                .as_str()
+                .unwrap_or("the preview cannot be shown"),
+        ));
+    }
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
         return Err(ApiError::internal(
@@ -286,10 +556,17 @@ pub async fn ingest(
     Ok(response.json().await?)
 }
 
-pub async fn decide(env: &Env, request: &DecideRequest) -> std::result::Result<Decision, ApiError> {
+/// The decision for a visitor; with `preview` (a verified token's experience), the full
+/// report with that experience forced in.
+pub async fn decide(
+    env: &Env,
+    request: &DecideRequest,
+    preview: Option<String>,
+) -> std::result::Result<serde_json::Value, ApiError> {
     let body = to_json(&DecideCall {
         visitor_id: request.visitor_id.clone(),
         page: request.page.clone(),
+        preview,
     })?;
     let mut response = call(
         env,
@@ -302,11 +579,33 @@ pub async fn decide(env: &Env, request: &DecideRequest) -> std::result::Result<D
     Ok(response.json().await?)
 }
 
-/// Erases everything stored about a visitor; returns how many events went.
-pub async fn erase(env: &Env, site: &str, visitor_id: &str) -> std::result::Result<i64, ApiError> {
+/// What erasing a visitor removed.
+#[derive(Debug, Deserialize)]
+pub struct Erased {
+    pub events: i64,
+    /// The customer the visitor was linked to, which must forget the link.
+    pub customer_id: Option<String>,
+}
+
+/// Erases everything stored about a visitor.
+pub async fn erase(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+) -> std::result::Result<Erased, ApiError> {
     let mut response = call(env, site, visitor_id, "/erase", Some(String::new())).await?;
-    let answer: serde_json::Value = response.json().await?;
-    Ok(answer["events"].as_i64().unwrap_or(0))
+    Ok(response.json().await?)
+}
+
+/// Hands a visitor its customer's trusted facts and conversions.
+pub async fn push_trusted(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+    push: &TrustedPush,
+) -> std::result::Result<(), ApiError> {
+    call(env, site, visitor_id, "/trusted", Some(to_json(push)?)).await?;
+    Ok(())
 }
 
 pub async fn export(

@@ -257,6 +257,9 @@ pub struct DecideRequest {
     pub visitor_id: String,
     pub session_id: String,
     pub page: PageContext,
+    /// A preview token from the admin API: forces its experience in and adds the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 /// The answer to a decision request: what to show, best first, at most one per placement.

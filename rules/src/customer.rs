@@ -91,7 +91,10 @@ impl Customer {
                 Vec::new()
             }
             ServerEventData::SupportTicket(ticket) => {
-                let open = self.open_tickets.iter().position(|t| *t == ticket.ticket_id);
+                let open = self
+                    .open_tickets
+                    .iter()
+                    .position(|t| *t == ticket.ticket_id);
                 match (ticket.status, open) {
                     (TicketStatus::Open, None) => {
                         self.support.tickets += 1;

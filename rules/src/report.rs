@@ -113,7 +113,9 @@ pub fn tally_conversion(profile: &Profile, value: f64, at_ms: i64) -> Vec<Tally>
         .prompts
         .iter()
         .filter(|(_, h)| {
-            h.last_seen_ms.max(h.last_exposed_ms).is_some_and(|at| at >= since && at <= at_ms)
+            h.last_seen_ms
+                .max(h.last_exposed_ms)
+                .is_some_and(|at| at >= since && at <= at_ms)
         })
         .map(|(experience, h)| {
             let r = ExperienceRef {
@@ -167,10 +169,16 @@ mod tests {
 
     #[test]
     fn events_become_counts() {
-        let t = tally_event(&EventData::Impression(r("welcome-offer", Some("offer"))), NOV_23)
-            .unwrap();
+        let t = tally_event(
+            &EventData::Impression(r("welcome-offer", Some("offer"))),
+            NOV_23,
+        )
+        .unwrap();
         assert_eq!((t.impressions, t.clicks), (1, 0));
-        assert_eq!(t.key(), ("2026-11-23", "welcome-offer", "offer", "first_time"));
+        assert_eq!(
+            t.key(),
+            ("2026-11-23", "welcome-offer", "offer", "first_time")
+        );
         let answer = EventData::Answer(Answer {
             experience: r("nps", None),
             survey: Survey::Nps,
@@ -178,7 +186,10 @@ mod tests {
             comment: None,
         });
         let t = tally_event(&answer, NOV_23).unwrap();
-        assert_eq!((t.answers, t.score_sum, t.promoters, t.detractors), (1, 10, 1, 0));
+        assert_eq!(
+            (t.answers, t.score_sum, t.promoters, t.detractors),
+            (1, 10, 1, 0)
+        );
         assert!(tally_event(
             &EventData::Scroll(rapport_protocol::Scroll { percent: 50 }),
             NOV_23
@@ -206,7 +217,9 @@ mod tests {
         let mut seen: Vec<&str> = tallies.iter().map(|t| t.experience.as_str()).collect();
         seen.sort();
         assert_eq!(seen, ["recent", "welcome-control"]);
-        assert!(tallies.iter().all(|t| t.conversions == 1 && t.revenue == 80.0));
+        assert!(tallies
+            .iter()
+            .all(|t| t.conversions == 1 && t.revenue == 80.0));
         assert_eq!(tallies[1].variant, "control");
     }
 

@@ -184,6 +184,21 @@ impl Rulebook {
         })
     }
 
+    /// Every experience id a rule can show (each variant of an experiment has its own).
+    pub fn experience_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().flat_map(|r| {
+            let shows: Vec<&str> = match &r.offer {
+                crate::spec::Offer::Show(show) => vec![show.experience.as_str()],
+                crate::spec::Offer::Experiment(e) => e
+                    .variants
+                    .iter()
+                    .filter_map(|v| v.show.as_ref().map(|s| s.experience.as_str()))
+                    .collect(),
+            };
+            shows
+        })
+    }
+
     pub fn segment_names(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| s.name.as_str())
     }

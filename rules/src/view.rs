@@ -305,7 +305,9 @@ pub fn register(engine: &mut Engine) {
         });
     engine
         .register_type_with_name::<Support>("Support")
-        .register_get("tickets", |s: &mut Support| s.0.profile_summary.support_tickets)
+        .register_get("tickets", |s: &mut Support| {
+            s.0.profile_summary.support_tickets
+        })
         .register_get("open_tickets", |s: &mut Support| {
             s.0.profile_summary.open_tickets
         })

@@ -119,9 +119,12 @@ fn first_visit() -> (rapport_rules::Profile, rapport_protocol::PageContext, i64)
         path: "/".into(),
         kind: Some("home".into()),
         locale: Some("en".into()),
-        ..Default::default()
     };
-    (profile, page, rapport_rules::parse_time("2026-11-20T10:00:00Z").unwrap())
+    (
+        profile,
+        page,
+        rapport_rules::parse_time("2026-11-20T10:00:00Z").unwrap(),
+    )
 }
 
 #[test]
@@ -158,12 +161,19 @@ fn a_preview_forces_an_experience_the_visitor_would_not_get() {
     assert_eq!(line.outcome, rapport_rules::Outcome::Matched);
     assert_eq!(line.reason, "forced by a preview");
     // The welcome bar wanted the same placement and yields to the preview.
-    let welcome = preview.trace.iter().find(|t| &*t.rule == "welcome").unwrap();
+    let welcome = preview
+        .trace
+        .iter()
+        .find(|t| &*t.rule == "welcome")
+        .unwrap();
     assert_eq!(welcome.outcome, rapport_rules::Outcome::Outranked);
 
     // A variant of an experiment can be previewed by its own experience id.
     let story = rapport_rules::preview(&book, &profile, &page, now, "welcome-story").unwrap();
-    assert_eq!(story.decision.experiences[0].variant.as_deref(), Some("story"));
+    assert_eq!(
+        story.decision.experiences[0].variant.as_deref(),
+        Some("story")
+    );
 
     let unknown = rapport_rules::preview(&book, &profile, &page, now, "no-such-thing");
     assert_eq!(

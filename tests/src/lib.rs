@@ -88,12 +88,22 @@ impl Drop for Group {
 pub struct Edge {
     pub base: String,
     pub admin_token: String,
+    /// The server keys of the two sites the test edge serves, `demo` and `outlet`.
+    pub demo_server_key: String,
+    pub outlet_server_key: String,
     process: Group,
     _state: tempfile::TempDir,
 }
 
 impl Edge {
     pub fn start() -> Edge {
+        Edge::start_with(&[])
+    }
+
+    /// Starts the edge with extra variables (`--var NAME:VALUE`) besides the test defaults:
+    /// an admin token, server keys for two sites, and a second site, `outlet`, whose pages
+    /// live on `https://outlet.example`.
+    pub fn start_with(vars: &[(&str, &str)]) -> Edge {
         let root = workspace_root();
         let wrangler = tool("RAPPORT_WRANGLER", || {
             root.join("node_modules/.bin/wrangler")
@@ -106,6 +116,20 @@ impl Edge {
         let state = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
         let admin_token = format!("test-admin-{}", free_port());
+        let demo_server_key = format!("test-server-demo-{}", free_port());
+        let outlet_server_key = format!("test-server-outlet-{}", free_port());
+        let server_keys = json!({ "demo": demo_server_key, "outlet": outlet_server_key });
+        let sites = json!({
+            "demo": { "origins": ["https://tidewater.example"] },
+            "outlet": { "origins": ["https://outlet.example"] },
+        });
+        let mut all_vars = vec![
+            format!("ADMIN_TOKEN:{admin_token}"),
+            format!("RAPPORT_BUILD:{}-e2e", env!("CARGO_PKG_VERSION")),
+            format!("SERVER_KEYS:{server_keys}"),
+            format!("SITES:{sites}"),
+        ];
+        all_vars.extend(vars.iter().map(|(name, value)| format!("{name}:{value}")));
         let process = Group::spawn(
             Command::new(&wrangler)
                 .current_dir(&edge_dir)
@@ -114,11 +138,7 @@ impl Edge {
                 .arg("--persist-to")
                 .arg(state.path().join("wrangler"))
                 .args(["--show-interactive-dev-session=false", "--log-level=warn"])
-                .args(["--var", &format!("ADMIN_TOKEN:{admin_token}")])
-                .args([
-                    "--var",
-                    &format!("RAPPORT_BUILD:{}-e2e", env!("CARGO_PKG_VERSION")),
-                ])
+                .args(all_vars.iter().flat_map(|v| ["--var", v.as_str()]))
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             state.path().join("wrangler.log"),
@@ -126,6 +146,8 @@ impl Edge {
         let edge = Edge {
             base: format!("http://127.0.0.1:{port}"),
             admin_token,
+            demo_server_key,
+            outlet_server_key,
             process,
             _state: state,
         };
@@ -186,6 +208,24 @@ impl Edge {
             .header("authorization", &format!("Bearer {}", self.admin_token))
             .content_type("application/json");
         read(request.send(body))
+    }
+
+    /// Calls the server API with a server key (or none), returning the status and the body.
+    pub fn server(&self, method: &str, path: &str, key: Option<&str>, body: &str) -> (u16, Value) {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let request = request.body(body.to_owned()).expect("a valid request");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .allow_non_standard_methods(true)
+            .build()
+            .into();
+        read(agent.run(request))
     }
 
     /// Everything the edge stored about a visitor, read through the admin API.

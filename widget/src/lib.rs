@@ -112,6 +112,7 @@ fn refresh(widget: &Rc<Widget>) {
             visitor_id: widget.transport.visitor_id().to_owned(),
             session_id: widget.session_id.borrow().clone(),
             page: capture::page_context(),
+            preview: None,
         };
         let url = format!("{}/v1/decide", widget.config.endpoint);
         let decision: Decision = match dom::post_json(&url, &request).await {

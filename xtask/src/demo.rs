@@ -16,6 +16,7 @@ const DEFAULT_PORT: u16 = 8787;
 pub fn run(root: &Path) -> Result<()> {
     let built = build::all(root)?;
     let token = admin_token(&root.join("edge/.dev.vars"))?;
+    let server_key = server_key(&root.join("edge/.dev.vars"))?;
     let port = port()?;
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy; stop what uses it or pick another with RAPPORT_PORT=8788");
@@ -55,6 +56,7 @@ pub fn run(root: &Path) -> Result<()> {
          Shop:         {base}/\n  \
          Health:       {base}/v1/health  {health}\n  \
          Admin token:  {token}  (in edge/.dev.vars)\n  \
+         Server key:   {server_key}  (site \"demo\", in edge/.dev.vars)\n  \
          State:        edge/.wrangler/state (delete it for a fresh start)\n\n\
          Press Ctrl-C to stop.",
         started.elapsed().as_secs_f64()
@@ -79,24 +81,44 @@ pub fn port() -> Result<u16> {
 /// The local admin token, created on first use and kept in `edge/.dev.vars`, where
 /// `wrangler dev` reads secrets from.
 pub fn admin_token(dev_vars: &Path) -> Result<String> {
+    dev_secret(dev_vars, "ADMIN_TOKEN", |random| random)
+}
+
+/// The demo site's local server key, kept in `edge/.dev.vars` as `SERVER_KEYS`.
+pub fn server_key(dev_vars: &Path) -> Result<String> {
+    let keys = dev_secret(dev_vars, "SERVER_KEYS", |random| {
+        serde_json::json!({ "demo": random }).to_string()
+    })?;
+    let keys: serde_json::Value =
+        serde_json::from_str(&keys).context("SERVER_KEYS in edge/.dev.vars is not JSON")?;
+    keys["demo"]
+        .as_str()
+        .map(str::to_owned)
+        .context("SERVER_KEYS in edge/.dev.vars has no key for the site \"demo\"")
+}
+
+/// A secret from `edge/.dev.vars`; when missing, `make` turns 24 random bytes (hex) into its
+/// value, which is added to the file.
+fn dev_secret(dev_vars: &Path, name: &str, make: impl FnOnce(String) -> String) -> Result<String> {
+    let prefix = format!("{name}=");
     if let Ok(text) = fs::read_to_string(dev_vars) {
-        let token = text.lines().find_map(|line| {
-            let value = line.trim().strip_prefix("ADMIN_TOKEN=")?;
-            Some(value.trim_matches('"').to_owned())
+        let value = text.lines().find_map(|line| {
+            let value = line.trim().strip_prefix(&prefix)?;
+            Some(value.trim_matches(|c| c == '"' || c == '\'').to_owned())
         });
-        if let Some(token) = token.filter(|t| !t.is_empty()) {
-            return Ok(token);
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return Ok(value);
         }
     }
     let mut bytes = [0u8; 24];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom for a new admin token")?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        .with_context(|| format!("reading /dev/urandom for a new {name}"))?;
+    let value = make(bytes.iter().map(|b| format!("{b:02x}")).collect());
     let mut text = fs::read_to_string(dev_vars).unwrap_or_default();
-    text.push_str(&format!("ADMIN_TOKEN=\"{token}\"\n"));
+    text.push_str(&format!("{name}='{value}'\n"));
     fs::write(dev_vars, text).with_context(|| format!("writing {}", dev_vars.display()))?;
-    Ok(token)
+    Ok(value)
 }
 
 fn free_port() -> Result<u16> {

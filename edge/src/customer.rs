@@ -1,0 +1,391 @@
+//! The `Customer` Durable Object: one per customer of a site (named `site:customer_id`),
+//! holding the trusted facts the retailer's systems report and the visitors linked to them.
+//!
+//! Server events are stored once by id (idempotent, like browser events) and folded in with
+//! `rapport_rules::customer::Customer::apply`. Whatever a change means for linked visitors
+//! (new facts, a conversion, a new or dropped link) is written to `pushes` in the same
+//! commit, then delivered to their `Visitor` objects; what cannot be delivered now is retried
+//! by the object's alarm, so a visitor never misses its customer's facts for long.
+
+use std::cell::Cell;
+
+use rapport_protocol::server::{ServerEvent, ServerEventData};
+use rapport_rules::customer::{Customer as Facts, Effect};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use crate::error::ApiError;
+use crate::visitor::{self, Conversion, TrustedPush};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pushes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    visitor_id TEXT NOT NULL,
+    body TEXT NOT NULL
+);";
+
+/// How long before an undelivered push is tried again.
+const RETRY_DELAY_MS: i64 = 10_000;
+
+// `State` is not `Debug`, so neither is the object.
+#[allow(missing_debug_implementations)]
+#[durable_object]
+pub struct Customer {
+    state: State,
+    env: Env,
+    schema_ready: Cell<bool>,
+}
+
+/// A server event with the time it happened, checked by the API.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Timed {
+    pub event: ServerEvent,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Ingested {
+    pub accepted: Vec<String>,
+    pub duplicates: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct Push {
+    seq: i64,
+    visitor_id: String,
+    body: String,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+impl DurableObject for Customer {
+    fn new(state: State, env: Env) -> Self {
+        Customer {
+            state,
+            env,
+            schema_ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if !self.schema_ready.get() {
+            self.state.storage().sql().exec(SCHEMA, None)?;
+            self.schema_ready.set(true);
+        }
+        let site = req.headers().get("x-site")?.unwrap_or_default();
+        let customer_id = req.headers().get("x-customer")?.unwrap_or_default();
+        match req.path().as_str() {
+            "/events" => {
+                let events: Vec<Timed> = req.json().await?;
+                let ingested = self.ingest(&customer_id, events)?;
+                self.deliver(&site).await?;
+                Response::from_json(&ingested)
+            }
+            "/traits" => {
+                let update: rapport_protocol::server::CustomerUpdate = req.json().await?;
+                let mut facts = self.load(&customer_id)?;
+                facts.traits = update.traits;
+                self.save(&facts)?;
+                self.queue_for_all(&facts, Vec::new())?;
+                self.deliver(&site).await?;
+                Response::from_json(&facts)
+            }
+            "/get" => {
+                let facts = self.load(&customer_id)?;
+                Response::from_json(&facts)
+            }
+            "/unlink" => {
+                let visitor_id = req.text().await?;
+                let mut facts = self.load(&customer_id)?;
+                facts.visitors.retain(|v| v.visitor_id != visitor_id);
+                self.save(&facts)?;
+                // The visitor is gone: nothing queued for it should recreate its data.
+                self.state.storage().sql().exec(
+                    "DELETE FROM pushes WHERE visitor_id = ?",
+                    vec![visitor_id.as_str().into()],
+                )?;
+                Response::from_json(&json!({ "ok": true }))
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.state.storage().sql().exec(SCHEMA, None)?;
+        self.schema_ready.set(true);
+        let site: Option<String> = self.state.storage().get("site").await.ok().flatten();
+        if let Some(site) = site {
+            self.deliver(&site).await?;
+        }
+        Response::ok("")
+    }
+}
+
+impl Customer {
+    fn load(&self, customer_id: &str) -> Result<Facts> {
+        let rows: Vec<Body> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT body FROM customer WHERE one = 1", None)?
+            .to_array()?;
+        match rows.first() {
+            Some(row) => serde_json::from_str(&row.body)
+                .map_err(|e| worker::Error::RustError(format!("stored customer: {e}"))),
+            None => Ok(Facts::new(customer_id)),
+        }
+    }
+
+    fn save(&self, facts: &Facts) -> Result<()> {
+        self.state.storage().sql().exec(
+            "INSERT INTO customer (one, body) VALUES (1, ?)
+             ON CONFLICT(one) DO UPDATE SET body = excluded.body",
+            vec![to_json(facts)?.into()],
+        )?;
+        Ok(())
+    }
+
+    fn queue(&self, visitor_id: &str, push: &TrustedPush) -> Result<()> {
+        self.state.storage().sql().exec(
+            "INSERT INTO pushes (visitor_id, body) VALUES (?, ?)",
+            vec![visitor_id.into(), to_json(push)?.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Queues the current facts for every linked visitor, and each conversion for the
+    /// visitor it is credited to (linked or not).
+    fn queue_for_all(
+        &self,
+        facts: &Facts,
+        mut credited: Vec<(String, Vec<Conversion>)>,
+    ) -> Result<()> {
+        let trusted = facts.trusted();
+        for linked in &facts.visitors {
+            let index = credited.iter().position(|(v, _)| *v == linked.visitor_id);
+            let conversions = index.map(|i| credited.remove(i).1).unwrap_or_default();
+            self.queue(
+                &linked.visitor_id,
+                &TrustedPush {
+                    trusted: Some(trusted.clone()),
+                    unlink: false,
+                    conversions,
+                },
+            )?;
+        }
+        for (visitor_id, conversions) in credited {
+            self.queue(
+                &visitor_id,
+                &TrustedPush {
+                    conversions,
+                    ..TrustedPush::default()
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Stores new events once each, folds them in, and queues what linked visitors need.
+    fn ingest(&self, customer_id: &str, events: Vec<Timed>) -> Result<Ingested> {
+        let sql = self.state.storage().sql();
+        let mut facts = self.load(customer_id)?;
+        let mut result = Ingested::default();
+        let mut unlinked = Vec::new();
+        let mut conversions: Vec<(String, Conversion)> = Vec::new();
+        for Timed { event, at_ms } in events {
+            let seen: Count = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM events WHERE id = ?",
+                    vec![event.id.as_str().into()],
+                )?
+                .one()?;
+            if seen.n > 0 {
+                result.duplicates.push(event.id);
+                continue;
+            }
+            sql.exec(
+                "INSERT INTO events (id, type, at_ms, body) VALUES (?, ?, ?, ?)",
+                vec![
+                    event.id.as_str().into(),
+                    event.data.kind().into(),
+                    at_ms.into(),
+                    to_json(&event)?.into(),
+                ],
+            )?;
+            for effect in facts.apply(&event.data, at_ms) {
+                match effect {
+                    Effect::Linked(_) => {}
+                    Effect::Unlinked(visitor_id) => unlinked.push(visitor_id),
+                    Effect::Conversion { visitor_id, value } => {
+                        let from_this_visitor = matches!(&event.data,
+                            ServerEventData::Purchase(p) if p.visitor_id.as_deref() == Some(&visitor_id));
+                        conversions.push((
+                            visitor_id,
+                            Conversion {
+                                id: event.id.clone(),
+                                value,
+                                at_ms,
+                                from_this_visitor,
+                            },
+                        ));
+                    }
+                }
+            }
+            result.accepted.push(event.id);
+        }
+        if result.accepted.is_empty() {
+            return Ok(result);
+        }
+        self.save(&facts)?;
+        for visitor_id in unlinked {
+            self.queue(
+                &visitor_id,
+                &TrustedPush {
+                    unlink: true,
+                    ..TrustedPush::default()
+                },
+            )?;
+        }
+        let mut credited: Vec<(String, Vec<Conversion>)> = Vec::new();
+        for (visitor_id, conversion) in conversions {
+            match credited.iter_mut().find(|(v, _)| *v == visitor_id) {
+                Some((_, list)) => list.push(conversion),
+                None => credited.push((visitor_id, vec![conversion])),
+            }
+        }
+        self.queue_for_all(&facts, credited)?;
+        Ok(result)
+    }
+
+    /// Delivers queued pushes in order; on the first failure, leaves the rest for the alarm.
+    async fn deliver(&self, site: &str) -> Result<()> {
+        let storage = self.state.storage();
+        let pushes: Vec<Push> = storage
+            .sql()
+            .exec(
+                "SELECT seq, visitor_id, body FROM pushes ORDER BY seq",
+                None,
+            )?
+            .to_array()?;
+        if pushes.is_empty() {
+            return Ok(());
+        }
+        storage.put("site", site).await?;
+        for push in pushes {
+            let body: TrustedPush = serde_json::from_str(&push.body)
+                .map_err(|e| worker::Error::RustError(format!("queued push: {e}")))?;
+            if let Err(err) = visitor::push_trusted(&self.env, site, &push.visitor_id, &body).await
+            {
+                worker::console_error!(
+                    "push to visitor {} failed, retrying: {err:?}",
+                    push.visitor_id
+                );
+                storage.set_alarm(RETRY_DELAY_MS).await?;
+                return Ok(());
+            }
+            storage
+                .sql()
+                .exec("DELETE FROM pushes WHERE seq = ?", vec![push.seq.into()])?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls the customer's object at `path`; anything but 200 is an error.
+async fn call(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    path: &str,
+    body: Option<String>,
+) -> std::result::Result<Response, ApiError> {
+    let stub = env
+        .durable_object("CUSTOMERS")?
+        .id_from_name(&format!("{site}:{customer_id}"))?
+        .get_stub()?;
+    let headers = [("x-site", site), ("x-customer", customer_id)];
+    let mut response = crate::object::request(&stub, path, body, &headers).await?;
+    if response.status_code() != 200 {
+        let text = response.text().await.unwrap_or_default();
+        return Err(ApiError::internal(
+            "customer object",
+            format!("{path} answered {}: {text}", response.status_code()),
+        ));
+    }
+    Ok(response)
+}
+
+fn encode<T: Serialize>(value: &T) -> std::result::Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::internal("encoding", e))
+}
+
+pub async fn ingest(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    events: &[Timed],
+) -> std::result::Result<Ingested, ApiError> {
+    let mut response = call(env, site, customer_id, "/events", Some(encode(&events)?)).await?;
+    Ok(response.json().await?)
+}
+
+pub async fn set_traits(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    update: &rapport_protocol::server::CustomerUpdate,
+) -> std::result::Result<serde_json::Value, ApiError> {
+    let mut response = call(env, site, customer_id, "/traits", Some(encode(update)?)).await?;
+    Ok(response.json().await?)
+}
+
+pub async fn get(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+) -> std::result::Result<serde_json::Value, ApiError> {
+    let mut response = call(env, site, customer_id, "/get", None).await?;
+    Ok(response.json().await?)
+}
+
+/// Forgets an erased visitor.
+pub async fn unlink(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    visitor_id: &str,
+) -> std::result::Result<(), ApiError> {
+    call(
+        env,
+        site,
+        customer_id,
+        "/unlink",
+        Some(visitor_id.to_owned()),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! The server-to-server API, trusted facts, reports, previews and raw-event retention,
+//! against the worker running in workerd.
+
+use std::time::{Duration, Instant};
+
+use rapport_e2e::{eventually, Edge};
+use serde_json::{json, Value};
+
+const VISITOR: &str = "visitor-srv-0001";
+const CUSTOMER: &str = "C-1042";
+/// Short enough to watch expire (8.6 s), long enough for everything else here.
+const RETENTION_DAYS: &str = "0.0001";
+
+fn browser_batch(visitor: &str, events: Value) -> String {
+    json!({ "site": "demo", "visitor_id": visitor, "events": events }).to_string()
+}
+
+fn home_decision(edge: &Edge, visitor: &str, preview: Option<&str>) -> (u16, Value) {
+    let mut body = json!({ "site": "demo", "visitor_id": visitor, "session_id": "session-srv-1",
+        "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "en" } });
+    if let Some(token) = preview {
+        body["preview"] = json!(token);
+    }
+    edge.post("/v1/decide", &body.to_string())
+}
+
+fn experiences(decision: &Value) -> Vec<String> {
+    decision["experiences"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|e| e["experience"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn server_events(edge: &Edge, key: &str, events: Value) -> (u16, Value) {
+    edge.server(
+        "POST",
+        "/v1/server/events",
+        Some(key),
+        &json!({ "events": events }).to_string(),
+    )
+}
+
+fn customer(edge: &Edge, key: &str, id: &str) -> Value {
+    let (status, body) = edge.server("GET", &format!("/v1/server/customers/{id}"), Some(key), "");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn server_api_trusted_facts_reports_previews_and_retention() {
+    let edge = Edge::start_with(&[("EVENT_RETENTION_DAYS", RETENTION_DAYS)]);
+    let key = edge.demo_server_key.clone();
+    let started = Instant::now();
+
+    // Keys: none, a wrong one, or the admin token are all refused.
+    let purchase = json!([{ "id": "srv-order-0999", "customer_id": CUSTOMER, "type": "purchase",
+                            "order_id": "999", "value": 10.0 }]);
+    let body = json!({ "events": purchase }).to_string();
+    assert_eq!(edge.server("POST", "/v1/server/events", None, &body).0, 401);
+    assert_eq!(
+        edge.server("POST", "/v1/server/events", Some("nope"), &body)
+            .0,
+        401
+    );
+    let admin = edge.admin_token.clone();
+    assert_eq!(
+        edge.server("POST", "/v1/server/events", Some(&admin), &body)
+            .0,
+        401
+    );
+    assert_eq!(
+        edge.server("GET", "/v1/server/customers/C-1", None, "").0,
+        401
+    );
+
+    // A browser cannot report purchases or set traits: the type is refused, the extra field
+    // is ignored, and the profile has no trusted facts.
+    let (status, answer) = edge.post(
+        "/v1/events",
+        &browser_batch(
+            VISITOR,
+            json!([
+                { "id": "srv-page-0001", "session_id": "session-srv-1", "type": "page_view",
+                  "page": { "url": "http://shop/", "path": "/", "kind": "home" },
+                  "traits": { "tier": "gold" }, "purchases": { "count": 9 } },
+                { "id": "srv-forged-0001", "session_id": "session-srv-1", "type": "purchase",
+                  "value": 1000.0 },
+            ]),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], json!(["srv-page-0001"]));
+    assert_eq!(answer["rejected"][0]["field"], "events[1].type", "{answer}");
+    let profile = &edge.export(VISITOR)["profile"];
+    assert_eq!(profile["traits"], json!({}));
+    assert_eq!(profile["purchases"]["count"], 0);
+    let (_, decision) = home_decision(&edge, VISITOR, None);
+    assert!(!experiences(&decision).contains(&"vip-early-access-bar".to_owned()));
+
+    // Traits: checked, named when wrong, replaced by a PUT.
+    let put = |key: &str, traits: Value| {
+        edge.server(
+            "PUT",
+            &format!("/v1/server/customers/{CUSTOMER}"),
+            Some(key),
+            &json!({ "traits": traits }).to_string(),
+        )
+    };
+    let (status, error) = put(&key, json!({ "Tier": "gold" }));
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("traits.Tier"))
+    );
+    let (status, error) = put(&key, json!({ "tier": { "nested": true } }));
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("traits.tier"))
+    );
+    let (status, error) = edge.server("PUT", "/v1/server/customers/a%2Fb", Some(&key), "{}");
+    assert_eq!(status, 400, "{error}");
+    let (status, saved) = put(&key, json!({ "tier": "gold", "points": 1200 }));
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["traits"]["tier"], "gold");
+
+    // Identify links the browser to the customer: its decisions now see the trusted facts.
+    let identify = json!([{ "id": "srv-identify-0001", "customer_id": CUSTOMER,
+                            "type": "identify", "visitor_id": VISITOR }]);
+    let (status, answer) = server_events(&edge, &key, identify.clone());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], json!(["srv-identify-0001"]));
+    let profile = &edge.export(VISITOR)["profile"];
+    assert_eq!(profile["customer_id"], CUSTOMER);
+    assert_eq!(profile["traits"]["tier"], "gold");
+    let (_, decision) = home_decision(&edge, VISITOR, None);
+    assert_eq!(
+        experiences(&decision)[0],
+        "vip-early-access-bar",
+        "{decision}"
+    );
+    assert_eq!(decision["experiences"][0]["segment"], "vip");
+
+    // A replayed server event is stored once.
+    let (_, answer) = server_events(&edge, &key, identify);
+    assert_eq!(answer["duplicates"], json!(["srv-identify-0001"]));
+
+    // Another site's key reaches only that site's customers, and cannot name this site.
+    let outlet = edge.outlet_server_key.clone();
+    let (status, error) = edge.server(
+        "POST",
+        "/v1/server/events",
+        Some(&outlet),
+        &json!({ "site": "demo", "events": [] }).to_string(),
+    );
+    assert_eq!((status, &error["error"]["field"]), (403, &json!("site")));
+    let elsewhere = customer(&edge, &outlet, CUSTOMER);
+    assert_eq!(elsewhere["traits"], json!({}));
+    assert_eq!(elsewhere["visitors"], json!([]));
+
+    // Each bad server event is named; the good ones in the batch still count.
+    let (status, answer) = server_events(
+        &edge,
+        &key,
+        json!([
+            { "id": "srv-bad-type-01", "customer_id": CUSTOMER, "type": "refund_all" },
+            { "id": "srv-bad-value-1", "customer_id": CUSTOMER, "type": "purchase",
+              "order_id": "1", "value": "a lot" },
+            { "id": "srv-negative-01", "customer_id": CUSTOMER, "type": "purchase",
+              "order_id": "1", "value": -5 },
+            { "id": "srv-future-0001", "customer_id": CUSTOMER, "type": "purchase",
+              "order_id": "1", "value": 5, "time": "2999-01-01T00:00:00Z" },
+            { "id": "srv-bad-customer", "customer_id": "a/b", "type": "identify",
+              "visitor_id": VISITOR },
+            { "id": "srv-ticket-0001", "customer_id": CUSTOMER, "type": "support_ticket",
+              "ticket_id": "T-77", "status": "open", "topic": "late delivery" },
+        ]),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let fields: Vec<&str> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "events[0].type",
+            "events[1].value",
+            "events[2].value",
+            "events[3].time",
+            "events[4].customer_id"
+        ],
+        "{answer}"
+    );
+    assert_eq!(answer["accepted"], json!(["srv-ticket-0001"]));
+    assert_eq!(
+        edge.export(VISITOR)["profile"]["support"]["open_tickets"],
+        1
+    );
+
+    // The shopper sees and clicks the VIP bar, then buys; a return follows.
+    let seen = json!({ "rule": "vip-early-access", "experience": "vip-early-access-bar",
+                       "segment": "vip" });
+    let mut impression = seen.clone();
+    impression.as_object_mut().unwrap().extend(
+        json!({ "id": "srv-impr-0001", "session_id": "session-srv-1", "type": "impression" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let mut click = seen.clone();
+    click.as_object_mut().unwrap().extend(
+        json!({ "id": "srv-click-0001", "session_id": "session-srv-1", "type": "click" })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let (status, _) = edge.post(
+        "/v1/events",
+        &browser_batch(VISITOR, json!([impression, click])),
+    );
+    assert_eq!(status, 200);
+    let (status, answer) = server_events(
+        &edge,
+        &key,
+        json!([
+            { "id": "srv-order-1001", "customer_id": CUSTOMER, "type": "purchase",
+              "order_id": "1001", "value": 120.0, "visitor_id": VISITOR },
+            { "id": "srv-return-1001", "customer_id": CUSTOMER, "type": "return",
+              "order_id": "1001", "value": 20.0 },
+        ]),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let facts = customer(&edge, &key, CUSTOMER);
+    assert_eq!(facts["purchases"]["count"], 1);
+    assert_eq!(facts["purchases"]["returns"], 1);
+    assert_eq!(facts["purchases"]["lifetime_value"], 100.0);
+    assert_eq!(facts["visitors"][0]["visitor_id"], VISITOR);
+    assert_eq!(
+        edge.export(VISITOR)["profile"]["purchases"]["lifetime_value"],
+        100.0
+    );
+
+    // Reports: the impression, the click and the conversion, by experience and segment.
+    let reports = |query: &str| edge.get(&format!("/v1/admin/reports?{query}"), Some(&admin));
+    assert_eq!(reports("site=demo&from=2000-01-01&to=2100-01-01").0, 200);
+    let (status, error) = reports("site=demo&from=yesterday&to=2100-01-01");
+    assert_eq!((status, &error["error"]["field"]), (400, &json!("from")));
+    assert_eq!(
+        edge.get(
+            "/v1/admin/reports?site=demo&from=2000-01-01&to=2100-01-01",
+            None
+        )
+        .0,
+        401
+    );
+    let total = eventually(Duration::from_secs(20), || {
+        let (_, report) = reports("site=demo&from=2000-01-01&to=2100-01-01");
+        let total = report["totals"]
+            .as_array()?
+            .iter()
+            .find(|t| t["experience"] == "vip-early-access-bar")?
+            .clone();
+        (total["conversions"] == 1).then_some((total, report))
+    })
+    .await;
+    let (total, report) = total.expect("the conversion reaches the reports");
+    assert_eq!(total["impressions"], 1, "{report}");
+    assert_eq!(total["clicks"], 1);
+    assert_eq!(total["revenue"], 120.0);
+    assert_eq!(total["click_through_rate"], 1.0);
+    assert_eq!(total["conversion_rate"], 1.0);
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["experience"] == "vip-early-access-bar")
+        .unwrap();
+    assert_eq!(row["segment"], "vip");
+
+    // Previews: an admin makes a token; with it, any visitor sees the experience and the trace.
+    let (status, error) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "no-such-experience" }).to_string(),
+    );
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("experience"))
+    );
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "service-recovery-modal", "minutes": 30 })
+            .to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    let token = made["token"].as_str().unwrap().to_owned();
+    let stranger = "visitor-srv-stranger";
+    let (status, previewed) = home_decision(&edge, stranger, Some(&token));
+    assert_eq!(status, 200, "{previewed}");
+    assert_eq!(experiences(&previewed)[0], "service-recovery-modal");
+    let forced = previewed["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["rule"] == "service-recovery")
+        .unwrap();
+    assert_eq!(forced["reason"], "forced by a preview");
+    let (_, plain) = home_decision(&edge, stranger, None);
+    assert!(plain.get("trace").is_none());
+    assert!(!experiences(&plain).contains(&"service-recovery-modal".to_owned()));
+    let tampered = format!("{}0", &token[..token.len() - 1]);
+    let (status, error) = home_decision(&edge, stranger, Some(&tampered));
+    assert_eq!((status, &error["error"]["field"]), (403, &json!("preview")));
+    let (_, audit) = edge.get("/v1/admin/audit", Some(&admin));
+    assert_eq!(audit["entries"][0]["action"], "create_preview", "{audit}");
+
+    // Erasing the visitor also unlinks it from the customer.
+    let (status, _) = edge.delete(&format!("/v1/admin/visitors/demo/{VISITOR}"), Some(&admin));
+    assert_eq!(status, 200);
+    assert_eq!(customer(&edge, &key, CUSTOMER)["visitors"], json!([]));
+
+    // Raw events expire after the retention period; their ids stay, so replays are still
+    // recognised.
+    let visitor = "visitor-srv-retain";
+    let event = json!([{ "id": "srv-retained-01", "session_id": "session-srv-1",
+                         "type": "scroll", "percent": 50 }]);
+    edge.post("/v1/events", &browser_batch(visitor, event.clone()));
+    assert!(edge.export(visitor)["events"][0]["event"].is_object());
+    let retention = Duration::from_secs_f64(0.0001 * 86_400.0);
+    tokio::time::sleep(retention + Duration::from_secs(1)).await;
+    let stored = &edge.export(visitor)["events"][0];
+    assert_eq!(stored["expired"], true, "{stored}");
+    assert!(stored["event"].is_null());
+    let (_, answer) = edge.post("/v1/events", &browser_batch(visitor, event));
+    assert_eq!(answer["duplicates"], json!(["srv-retained-01"]));
+    assert!(started.elapsed() > retention);
+}
