@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use worker::{Env, Method, Request, Response};
 
 use crate::customer;
-use crate::error::{json_response, ApiError};
+use crate::error::{json_response, json_text, ApiError};
 use crate::preview;
 use crate::reports;
 use crate::rulebook;
@@ -261,8 +261,12 @@ async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
                 format!("an event may be at most {MAX_EVENT_BYTES} bytes"),
             ))
         } else {
-            parse::<Event>(raw.get(), &prefix)
-                .map_err(|err| locate_event_error(raw.get(), &prefix).unwrap_or(err))
+            // Plain parsing first; only a bad event pays for locating its fault.
+            serde_json::from_str::<Event>(raw.get())
+                .or_else(|_| {
+                    parse::<Event>(raw.get(), &prefix)
+                        .map_err(|err| locate_event_error(raw.get(), &prefix).unwrap_or(err))
+                })
                 .and_then(|event| {
                     check_id(&format!("{prefix}.id"), &event.id)?;
                     check_id(&format!("{prefix}.session_id"), &event.session_id)?;
@@ -351,17 +355,25 @@ async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
         }
     };
     let previewing = preview.is_some();
+    let asked = worker::Date::now().as_millis();
     let body = match visitor::decide(env, &request, preview).await {
         Ok(decision) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
         Err(err @ ApiError::BadRequest { .. }) if previewing => return Err(err),
         Err(err) => {
             worker::console_error!("decide failed for {}: {err:?}", request.site);
-            serde_json::to_value(Decision::default())
+            serde_json::to_string(&Decision::default())
                 .map_err(|e| ApiError::internal("decision", e))?
         }
     };
-    Ok(json_response(&body, 200))
+    // The object's JSON passes through as it is.
+    let response = json_text(body, 200)?;
+    // How long the visitor's object took, for the browser's network panel and for load tests.
+    let took = worker::Date::now().as_millis() - asked;
+    let _ = response
+        .headers()
+        .set("server-timing", &format!("visitor;dur={took}"));
+    Ok(response)
 }
 
 #[derive(Deserialize)]

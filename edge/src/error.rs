@@ -105,6 +105,15 @@ impl From<worker::Error> for ApiError {
 }
 
 /// A JSON response that no cache keeps.
+/// A response whose body is JSON text already made.
+pub fn json_text(body: String, status: u16) -> worker::Result<Response> {
+    let response = Response::ok(body)?.with_status(status);
+    let headers = response.headers();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(response)
+}
+
 pub fn json_response(body: &serde_json::Value, status: u16) -> Response {
     let response = Response::from_json(body)
         .unwrap_or_else(|_| Response::ok("{}").expect("a static body"))

@@ -13,6 +13,7 @@
 //! stay, so a replay of an expired event is still recognised.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 
 use rapport_protocol::{DecideRequest, Event, PageContext};
 use rapport_rules::customer::Trusted;
@@ -51,6 +52,9 @@ const FLUSH_DELAY_MS: i64 = 2_000;
 /// How long before a failed D1 write is tried again.
 const RETRY_DELAY_MS: i64 = 30_000;
 const DEFAULT_RETENTION_DAYS: f64 = 90.0;
+/// Events per INSERT: four parameters each, under SQLite's limit of 100 per statement in
+/// Durable Objects.
+const INSERT_CHUNK: usize = 24;
 
 /// How many raw events an export returns, newest last.
 const EXPORT_LIMIT: i64 = 1_000;
@@ -63,6 +67,11 @@ pub struct Visitor {
     env: Env,
     schema_ready: Cell<bool>,
     profile: RefCell<Option<Profile>>,
+    /// The alarm as this instance last saw or set it: `None` until read from storage,
+    /// `Some(None)` for no alarm. Saves a storage call on every request.
+    alarm_at: Cell<Option<Option<i64>>>,
+    /// Whether tallies were queued since the outbox was last sent.
+    outbox_pending: Cell<bool>,
 }
 
 /// What the object answers for a batch.
@@ -131,6 +140,8 @@ impl DurableObject for Visitor {
             env,
             schema_ready: Cell::new(false),
             profile: RefCell::new(None),
+            alarm_at: Cell::new(None),
+            outbox_pending: Cell::new(false),
         }
     }
 
@@ -151,7 +162,7 @@ impl DurableObject for Visitor {
                     .await
                     .map_err(worker::Error::RustError)?;
                 match self.decide(&book, call)? {
-                    Ok(answer) => Response::from_json(&answer),
+                    Ok(json) => crate::error::json_text(json, 200),
                     Err(message) => {
                         Ok(Response::from_json(&json!({ "error": message }))?.with_status(422))
                     }
@@ -180,6 +191,8 @@ impl DurableObject for Visitor {
                 self.state.storage().delete_alarm().await?;
                 self.state.storage().delete_all().await?;
                 self.schema_ready.set(false);
+                self.alarm_at.set(Some(None));
+                self.outbox_pending.set(false);
                 self.profile.replace(None);
                 Response::from_json(
                     &json!({ "erased": true, "events": events.n, "customer_id": customer_id }),
@@ -190,6 +203,8 @@ impl DurableObject for Visitor {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // This alarm has fired; the next is set below.
+        self.alarm_at.set(Some(None));
         self.ensure_schema()?;
         self.expire_events()?;
         let flushed = self.flush_outbox().await;
@@ -210,66 +225,94 @@ impl Visitor {
         Ok(())
     }
 
+    /// The stored profile, read from storage on the instance's first use.
     fn load_profile(&self, visitor_id: &str) -> Result<Profile> {
-        if let Some(profile) = self.profile.borrow().as_ref() {
-            return Ok(profile.clone());
+        self.with_profile(visitor_id, Profile::clone)
+    }
+
+    /// Runs `f` on the profile without copying it (decisions only read it).
+    fn with_profile<R>(&self, visitor_id: &str, f: impl FnOnce(&Profile) -> R) -> Result<R> {
+        if self.profile.borrow().is_none() {
+            #[derive(Deserialize)]
+            struct Row {
+                body: String,
+            }
+            let rows: Vec<Row> = self
+                .state
+                .storage()
+                .sql()
+                .exec("SELECT body FROM profile WHERE one = 1", None)?
+                .to_array()?;
+            let profile = match rows.first() {
+                Some(row) => serde_json::from_str(&row.body)
+                    .map_err(|e| worker::Error::RustError(format!("stored profile: {e}")))?,
+                None => Profile::new(visitor_id),
+            };
+            self.profile.replace(Some(profile));
         }
-        #[derive(Deserialize)]
-        struct Row {
-            body: String,
-        }
-        let rows: Vec<Row> = self
-            .state
-            .storage()
-            .sql()
-            .exec("SELECT body FROM profile WHERE one = 1", None)?
-            .to_array()?;
-        let profile = match rows.first() {
-            Some(row) => serde_json::from_str(&row.body)
-                .map_err(|e| worker::Error::RustError(format!("stored profile: {e}")))?,
-            None => Profile::new(visitor_id),
-        };
-        self.profile.replace(Some(profile.clone()));
-        Ok(profile)
+        let cached = self.profile.borrow();
+        Ok(f(cached.as_ref().expect("loaded above")))
     }
 
     fn ingest(&self, site: &str, call: IngestCall) -> Result<Ingested> {
-        let sql = self.state.storage().sql();
         let now = now_ms();
         let mut profile = self.load_profile(&call.visitor_id)?;
         let mut result = Ingested::default();
-        for event in call.events {
-            let seen: Count = sql
-                .exec(
-                    "SELECT COUNT(*) AS n FROM events WHERE id = ?",
-                    vec![SqlStorageValue::from(event.id.as_str())],
-                )?
-                .one()?;
-            if seen.n > 0 {
-                result.duplicates.push(event.id);
-                continue;
+        let mut tallies = Vec::new();
+        for chunk in call.events.chunks(INSERT_CHUNK) {
+            let mut stored = self.insert_events(chunk, now)?;
+            for event in chunk {
+                // Each id is stored once: one the insert skipped, or the second copy of an
+                // id within the batch, is a duplicate.
+                if !stored.remove(event.id.as_str()) {
+                    result.duplicates.push(event.id.clone());
+                    continue;
+                }
+                profile.apply(event, now);
+                tallies.extend(report::tally_event(&event.data, now));
+                result.accepted.push(event.id.clone());
             }
-            let body = serde_json::to_string(&event)
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            sql.exec(
-                "INSERT INTO events (id, type, received_ms, body) VALUES (?, ?, ?, ?)",
-                vec![
-                    event.id.as_str().into(),
-                    event.data.kind().into(),
-                    now.into(),
-                    body.into(),
-                ],
-            )?;
-            profile.apply(&event, now);
-            if let Some(tally) = report::tally_event(&event.data, now) {
-                self.queue_tally(site, &tally)?;
-            }
-            result.accepted.push(event.id);
+        }
+        for tally in report::merge(tallies) {
+            self.queue_tally(site, &tally)?;
         }
         if !result.accepted.is_empty() {
             self.save_profile(profile)?;
         }
         Ok(result)
+    }
+
+    /// Inserts events in one statement, skipping ids already stored; gives the ids stored.
+    fn insert_events(&self, events: &[Event], now: i64) -> Result<HashSet<String>> {
+        #[derive(Deserialize)]
+        struct Stored {
+            id: String,
+        }
+        let mut values = Vec::with_capacity(events.len() * 4);
+        for event in events {
+            let body = serde_json::to_string(event)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            values.extend([
+                SqlStorageValue::from(event.id.as_str()),
+                event.data.kind().into(),
+                now.into(),
+                body.into(),
+            ]);
+        }
+        let rows = vec!["(?, ?, ?, ?)"; events.len()].join(", ");
+        let stored: Vec<Stored> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                &format!(
+                    "INSERT INTO events (id, type, received_ms, body) VALUES {rows}
+                     ON CONFLICT (id) DO NOTHING RETURNING id"
+                ),
+                values,
+            )?
+            .to_array()?;
+        Ok(stored.into_iter().map(|s| s.id).collect())
     }
 
     fn save_profile(&self, profile: Profile) -> Result<()> {
@@ -291,6 +334,7 @@ impl Visitor {
             "INSERT INTO outbox (site, tally) VALUES (?, ?)",
             vec![site.into(), body.into()],
         )?;
+        self.outbox_pending.set(true);
         Ok(())
     }
 
@@ -389,7 +433,17 @@ impl Visitor {
         Ok(())
     }
 
+    /// After a request: makes sure an alarm will send new tallies soon, and that one is set
+    /// at all while raw events wait to expire. Costs no storage call when the alarm this
+    /// instance knows of already does.
     async fn schedule(&self) -> Result<()> {
+        let now = now_ms();
+        if self.outbox_pending.get() {
+            return self.alarm_by(now + FLUSH_DELAY_MS).await;
+        }
+        if let Some(Some(_)) = self.alarm_at.get() {
+            return Ok(());
+        }
         self.schedule_after(false).await
     }
 
@@ -402,6 +456,7 @@ impl Visitor {
         }
         let sql = self.state.storage().sql();
         let pending: Count = sql.exec("SELECT COUNT(*) AS n FROM outbox", None)?.one()?;
+        self.outbox_pending.set(pending.n > 0);
         let oldest: Oldest = sql
             .exec(
                 "SELECT MIN(received_ms) AS at FROM events WHERE body != ''",
@@ -422,13 +477,24 @@ impl Visitor {
                 .at
                 .map(|at| (at + self.retention_ms()).max(now + 1_000))
         };
-        let Some(wanted) = wanted else {
-            return Ok(());
-        };
+        match wanted {
+            Some(wanted) => self.alarm_by(wanted).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Makes sure the alarm goes off no later than `wanted`.
+    async fn alarm_by(&self, wanted: i64) -> Result<()> {
         let storage = self.state.storage();
-        let current = storage.get_alarm().await?;
+        let current = match self.alarm_at.get() {
+            Some(known) => known,
+            None => storage.get_alarm().await?,
+        };
         if current.is_none_or(|at| at > wanted) {
-            storage.set_alarm(wanted - now).await?;
+            storage.set_alarm(wanted - now_ms()).await?;
+            self.alarm_at.set(Some(Some(wanted)));
+        } else {
+            self.alarm_at.set(Some(current));
         }
         Ok(())
     }
@@ -439,24 +505,29 @@ impl Visitor {
         &self,
         book: &rapport_rules::Rulebook,
         call: DecideCall,
-    ) -> Result<std::result::Result<serde_json::Value, String>> {
-        let profile = self.load_profile(&call.visitor_id)?;
+    ) -> Result<std::result::Result<String, String>> {
         let now = now_ms();
-        if let Some(experience) = &call.preview {
-            return match rapport_rules::preview(book, &profile, &call.page, now, experience) {
-                Ok(report) => Ok(Ok(to_value(&report)?)),
-                Err(message) => Ok(Err(message)),
-            };
+        let answer = self.with_profile(&call.visitor_id, |profile| {
+            if let Some(experience) = &call.preview {
+                return rapport_rules::preview(book, profile, &call.page, now, experience)
+                    .map(|report| serde_json::to_string(&report));
+            }
+            let report = rapport_rules::decision(book, profile, &call.page, now);
+            for line in report
+                .trace
+                .iter()
+                .filter(|t| t.outcome == rapport_rules::Outcome::Errored)
+            {
+                worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
+            }
+            Ok(serde_json::to_string(&report.decision))
+        })?;
+        match answer {
+            Ok(json) => Ok(Ok(
+                json.map_err(|e| worker::Error::RustError(e.to_string()))?
+            )),
+            Err(message) => Ok(Err(message)),
         }
-        let report = rapport_rules::decision(book, &profile, &call.page, now);
-        for line in report
-            .trace
-            .iter()
-            .filter(|t| t.outcome == rapport_rules::Outcome::Errored)
-        {
-            worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
-        }
-        Ok(Ok(to_value(&report.decision)?))
     }
 
     fn export(&self, visitor_id: &str) -> Result<serde_json::Value> {
@@ -489,10 +560,6 @@ impl Visitor {
             .collect();
         Ok(json!({ "profile": profile, "events": events }))
     }
-}
-
-fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -556,13 +623,13 @@ pub async fn ingest(
     Ok(response.json().await?)
 }
 
-/// The decision for a visitor; with `preview` (a verified token's experience), the full
-/// report with that experience forced in.
+/// The decision for a visitor, as JSON; with `preview` (a verified token's experience), the
+/// full report with that experience forced in.
 pub async fn decide(
     env: &Env,
     request: &DecideRequest,
     preview: Option<String>,
-) -> std::result::Result<serde_json::Value, ApiError> {
+) -> std::result::Result<String, ApiError> {
     let body = to_json(&DecideCall {
         visitor_id: request.visitor_id.clone(),
         page: request.page.clone(),
@@ -576,7 +643,7 @@ pub async fn decide(
         Some(body),
     )
     .await?;
-    Ok(response.json().await?)
+    Ok(response.text().await?)
 }
 
 /// What erasing a visitor removed.

@@ -180,3 +180,41 @@ async fn inline_content_fills_the_slot_the_page_reserved() {
 
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_preview_link_shows_its_experience_and_reports_nothing() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The service-recovery modal is for recent detractors; a marketer previews it on the
+    // home page as a first-time visitor would see the page.
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &serde_json::json!({ "site": "demo", "experience": "service-recovery-modal" }).to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    let query = made["query"].as_str().unwrap();
+    client.goto(&edge.url(&format!("/?{query}"))).await.unwrap();
+    let modal = browser
+        .wait_for_prompt("service-recovery-modal", WAIT)
+        .await;
+    assert!(modal.contains("We're sorry we let you down"), "{modal}");
+
+    // The page view is recorded, but no impression: previews never count.
+    let visitor = browser.local_storage("rapport:vid").await.unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        (!events_of(&export, "page_view").is_empty()).then_some(export)
+    })
+    .await
+    .expect("the page view arrives");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        impressions_of(&edge.export(&visitor), "service-recovery-modal"),
+        0
+    );
+    assert!(export["profile"]["prompts"].as_object().unwrap().is_empty());
+
+    client.clone().close().await.unwrap();
+}

@@ -321,6 +321,16 @@ async fn server_api_trusted_facts_reports_previews_and_retention() {
     assert_eq!(status, 200);
     assert_eq!(customer(&edge, &key, CUSTOMER)["visitors"], json!([]));
 
+    // The same id twice in one batch is stored once.
+    let twice = json!({ "id": "srv-twice-0001", "session_id": "session-srv-1",
+                        "type": "scroll", "percent": 30 });
+    let (_, answer) = edge.post(
+        "/v1/events",
+        &browser_batch("visitor-srv-twice", json!([twice, twice])),
+    );
+    assert_eq!(answer["accepted"], json!(["srv-twice-0001"]), "{answer}");
+    assert_eq!(answer["duplicates"], json!(["srv-twice-0001"]));
+
     // Raw events expire after the retention period; their ids stay, so replays are still
     // recognised.
     let visitor = "visitor-srv-retain";

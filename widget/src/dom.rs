@@ -48,6 +48,18 @@ pub fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The value of `name` in the page URL's query string, if present (already decoded).
+pub fn query_param(name: &str) -> Option<String> {
+    let search = window().location().search().ok()?;
+    search.trim_start_matches('?').split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name)
+            .then(|| js_sys::decode_uri_component(&value.replace('+', " ")).ok())
+            .flatten()
+            .map(String::from)
+    })
+}
+
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }

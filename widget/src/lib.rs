@@ -25,6 +25,10 @@ use crate::transport::Transport;
 struct Config {
     site: String,
     endpoint: String,
+    /// A preview token from the page URL (`?rapport_preview=TOKEN`): the edge forces its
+    /// experience in, and nothing the previewer does is reported, so previews never count
+    /// in reports or caps.
+    preview: Option<String>,
 }
 
 /// The running widget: one per page.
@@ -49,6 +53,7 @@ pub fn start(config: JsValue) {
     let config = Config {
         site: read("site"),
         endpoint: read("endpoint").trim_end_matches('/').to_owned(),
+        preview: dom::query_param("rapport_preview").filter(|t| !t.is_empty()),
     };
     if config.site.is_empty() {
         dom::warn("rapport: the script tag needs a data-site attribute");
@@ -112,7 +117,7 @@ fn refresh(widget: &Rc<Widget>) {
             visitor_id: widget.transport.visitor_id().to_owned(),
             session_id: widget.session_id.borrow().clone(),
             page: capture::page_context(),
-            preview: None,
+            preview: widget.config.preview.clone(),
         };
         let url = format!("{}/v1/decide", widget.config.endpoint);
         let decision: Decision = match dom::post_json(&url, &request).await {
@@ -123,7 +128,7 @@ fn refresh(widget: &Rc<Widget>) {
             }
         };
         for control in decision.controls {
-            if widget.first_time(&control.experience) {
+            if widget.first_time(&control.experience) && widget.config.preview.is_none() {
                 track(&widget, EventData::Exposure(control));
                 widget.transport.schedule_flush();
             }
@@ -143,6 +148,9 @@ fn refresh(widget: &Rc<Widget>) {
 
 /// Turns what the shopper did with a prompt into an event.
 fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRef) {
+    if widget.config.preview.is_some() {
+        return;
+    }
     let data = match outcome {
         render::Outcome::Shown => EventData::Impression(reference),
         render::Outcome::Clicked => EventData::Click(reference),

@@ -5,9 +5,12 @@
 //! - `cargo xtask demo`: builds, then runs the edge in workerd on http://127.0.0.1:8787
 //!   (`RAPPORT_PORT` overrides the port) with local persistent state.
 //! - `cargo xtask publish [DIR]`: publishes a rulebook folder to the running demo.
+//! - `cargo xtask bench`: load against the edge in workerd (decide and events), with
+//!   throughput and p50/p99 latency; `cargo bench -p rapport-rules` has the engine's own.
 //! - `cargo xtask test`: formatting, lints, native tests, the wasm builds, and the end-to-end
 //!   tests in headless Chromium against the edge in workerd.
 
+mod bench;
 mod build;
 mod demo;
 mod process;
@@ -30,12 +33,13 @@ fn run() -> Result<()> {
     let root = project_root();
     match args.first().map(String::as_str) {
         Some("build") => build::all(&root).map(|_| ()),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root),
         Some("publish") => publish::run(&root, &args[1..]),
         Some("test") => test(&root),
         Some("-h" | "--help" | "help") | None => {
             println!(
-                "usage: cargo xtask <build | demo | publish | test>\n\n{}",
+                "usage: cargo xtask <build | demo | publish | bench | test>\n\n{}",
                 HELP
             );
             Ok(())
@@ -48,6 +52,7 @@ const HELP: &str = "\
   build    install missing tools, build widget and edge, assemble target/site
   demo     build, then run the demo shop and the edge on http://127.0.0.1:8787 (RAPPORT_PORT)
   publish  [DIR] [--note TEXT]  publish a rulebook folder to the running demo
+  bench    [--clients N] [--only decide|events]  load the edge in workerd: throughput, p50/p99
   test     fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
 
 fn project_root() -> PathBuf {

@@ -1,0 +1,485 @@
+//! `cargo xtask bench`: load against the edge running locally in workerd (`wrangler dev`),
+//! for `POST /v1/decide` and `POST /v1/events`, reporting throughput and p50/p99 latency.
+//!
+//! The edge runs in workerd with fresh state and without its rate limits (a copy of
+//! `wrangler.toml` without the `[[ratelimits]]` bindings, `edge/wrangler.bench.toml`): the
+//! load comes from one address and a few thousand visitors, which the limits would rightly
+//! stop. By default it runs under Miniflare with the bindings wrangler derives from that
+//! config (`xtask/edge-server.mjs`), because `wrangler dev` adds a reload proxy and an
+//! inspector session to every request, which production does not have; `--wrangler-dev`
+//! measures through `wrangler dev` instead. The load generator runs on the same machine,
+//! so it takes some of the CPU the edge could use.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::{build, process};
+
+const WARM_UP: Duration = Duration::from_secs(3);
+const MEASURE: Duration = Duration::from_secs(15);
+/// Visitors the decide load cycles through, each with a page view and a cart.
+const DECIDE_VISITORS: usize = 400;
+/// Visitors the events load spreads over.
+const EVENT_VISITORS: usize = 4_000;
+/// Events per batch, as a busy widget sends them.
+const BATCH: usize = 20;
+
+/// Clients for the latency phase: enough to keep the edge busy, not to queue on it.
+const LATENCY_CLIENTS: usize = 2;
+/// Clients for the throughput phases: more than the edge can serve at once.
+const LOAD_CLIENTS: usize = 16;
+
+/// What to run: `--clients N`, `--only decide|events`, where the edge is.
+struct Options {
+    clients: Option<usize>,
+    /// An edge already running (`--url http://127.0.0.1:8787`) instead of a fresh one.
+    url: Option<String>,
+    /// Run the fresh edge under `wrangler dev` rather than plain Miniflare.
+    wrangler_dev: bool,
+    decide: bool,
+    events: bool,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut options = Options {
+        clients: None,
+        url: None,
+        wrangler_dev: false,
+        decide: true,
+        events: true,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--wrangler-dev" {
+            options.wrangler_dev = true;
+            continue;
+        }
+        match (arg.as_str(), args.next().map(String::as_str)) {
+            ("--clients", Some(n)) => {
+                options.clients = Some(n.parse().context("--clients takes a number")?)
+            }
+            ("--url", Some(url)) => options.url = Some(url.trim_end_matches('/').to_owned()),
+            ("--only", Some("decide")) => options.events = false,
+            ("--only", Some("events")) => options.decide = false,
+            _ => {
+                bail!(
+                    "usage: cargo xtask bench [--clients N] [--only decide|events] \
+                 [--wrangler-dev | --url BASE]"
+                )
+            }
+        }
+    }
+    Ok(options)
+}
+
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let options = options(args)?;
+    let (base, _edge) = match &options.url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let built = build::all(root)?;
+            let edge = BenchEdge::start(root, &built.wrangler, options.wrangler_dev)?;
+            (edge.base.clone(), Some(edge))
+        }
+    };
+    let phase = |what: &str, clients: usize| {
+        process::step(&format!(
+            "{what}: {clients} clients, {}s after {}s of warm-up",
+            MEASURE.as_secs(),
+            WARM_UP.as_secs()
+        ))
+    };
+    // Latency is read below saturation (where queueing is not the story) and throughput at
+    // it; `--clients N` runs every phase with N.
+    let (latency_clients, load_clients) = match options.clients {
+        Some(n) => (None, n),
+        None => (Some(LATENCY_CLIENTS), LOAD_CLIENTS),
+    };
+    let mut summary = Vec::new();
+
+    if options.decide {
+        seed_decide_visitors(&base)?;
+        for clients in latency_clients.into_iter().chain([load_clients]) {
+            phase("decide", clients);
+            let decide = load(&base, clients, |worker, n| {
+                let v = (worker * 7919 + n) % DECIDE_VISITORS;
+                let body = json!({ "site": "demo", "visitor_id": decide_visitor(v),
+                    "session_id": "bench-session-1",
+                    "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "en" } });
+                ("/v1/decide", body.to_string(), 1)
+            })?;
+            decide.print("decide", "decisions");
+            summary.push(format!(
+                "decide, {clients} clients: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+                decide.rate(),
+                decide.percentile(50.0),
+                decide.percentile(99.0)
+            ));
+        }
+    }
+
+    if options.events {
+        phase(&format!("events in batches of {BATCH}"), load_clients);
+        let events = load(&base, load_clients, |worker, n| {
+            let v = (worker * 104_729 + n * 31) % EVENT_VISITORS;
+            let events: Vec<serde_json::Value> = (0..BATCH)
+                .map(|i| event(&format!("b{worker:02}-{n:07}-{i:02}"), i))
+                .collect();
+            let body = batch_body(&format!("bench-events-{v:06}"), json!(events));
+            ("/v1/events", body, BATCH as u64)
+        })?;
+        events.print("events", "events");
+        summary.push(format!(
+            "events, {load_clients} clients: {:.0}/s ({:.0} batches/s), p50 {:.1} ms, \
+             p99 {:.1} ms per batch",
+            events.rate(),
+            events.requests as f64 / events.elapsed.as_secs_f64(),
+            events.percentile(50.0),
+            events.percentile(99.0)
+        ));
+    }
+    println!("\nxtask: bench results");
+    for line in summary {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Gives each visitor of the decide load a page view and a cart, as real visitors have.
+fn seed_decide_visitors(base: &str) -> Result<()> {
+    process::step("seeding visitors for the decide load");
+    let agent = agent();
+    for v in 0..DECIDE_VISITORS {
+        let events = json!([
+            { "id": format!("seed-page-{v:06}"), "session_id": "bench-session-1",
+              "type": "page_view", "page": { "url": "http://shop/", "path": "/", "kind": "home" } },
+            { "id": format!("seed-cart-{v:06}"), "session_id": "bench-session-1",
+              "type": "add_to_cart", "product": { "id": "linen-shirt", "name": "Linen Shirt", "price": 59.0 } },
+        ]);
+        post(
+            &agent,
+            base,
+            "/v1/events",
+            &batch_body(&decide_visitor(v), events),
+        )?;
+    }
+    Ok(())
+}
+
+fn decide_visitor(v: usize) -> String {
+    format!("bench-decide-{v:06}")
+}
+
+fn batch_body(visitor_id: &str, events: serde_json::Value) -> String {
+    json!({ "site": "demo", "visitor_id": visitor_id, "events": events }).to_string()
+}
+
+/// A mix of what a shopper's page sends: views, scrolls, engagement, cart, prompts.
+fn event(id: &str, i: usize) -> serde_json::Value {
+    let common = json!({ "id": id, "session_id": "bench-session-1" });
+    let data = match i % 7 {
+        0 => json!({ "type": "page_view",
+                     "page": { "url": "http://shop/products/linen-shirt.html",
+                               "path": "/products/linen-shirt.html", "kind": "product" } }),
+        1 => json!({ "type": "product_view",
+                     "product": { "id": "linen-shirt", "name": "Linen Shirt", "price": 59.0,
+                                  "category": "shirts" } }),
+        2 => json!({ "type": "scroll", "percent": 50 }),
+        3 => json!({ "type": "engagement", "seconds": 15 }),
+        4 => json!({ "type": "add_to_cart", "product": { "id": "linen-shirt", "price": 59.0 } }),
+        5 => json!({ "type": "impression", "rule": "cart-reminder",
+                     "experience": "cart-reminder-bar", "segment": "has_cart" }),
+        _ => json!({ "type": "click", "rule": "cart-reminder",
+                     "experience": "cart-reminder-bar", "segment": "has_cart" }),
+    };
+    let mut event = common;
+    event
+        .as_object_mut()
+        .expect("an object")
+        .extend(data.as_object().expect("an object").clone());
+    event
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn post(agent: &ureq::Agent, base: &str, path: &str, body: &str) -> Result<()> {
+    let mut response = agent
+        .post(&format!("{base}{path}"))
+        .content_type("application/json")
+        .send(body)
+        .with_context(|| format!("POST {path}"))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        bail!("POST {path} answered {status}: {text}");
+    }
+    // Reading the body lets the connection be reused.
+    let _ = response.body_mut().read_to_string();
+    Ok(())
+}
+
+/// What one load phase measured.
+struct Measured {
+    requests: u64,
+    /// Items handled: decisions, or events.
+    items: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.items as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency at `p` percent, in milliseconds.
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((p / 100.0) * (self.latencies.len() - 1) as f64).round() as usize;
+        self.latencies[index].as_secs_f64() * 1000.0
+    }
+
+    fn print(&self, name: &str, items: &str) {
+        println!(
+            "  {name}: {} requests, {} {items} in {:.1}s: {:.0} {items}/s; latency p50 {:.1} ms, \
+             p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors",
+            self.requests,
+            self.items,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.percentile(50.0),
+            self.percentile(90.0),
+            self.percentile(99.0),
+            self.percentile(100.0),
+            self.errors,
+        );
+    }
+}
+
+/// Runs `clients` clients sending what `request(worker, n)` gives (path, body, items),
+/// measuring only after the warm-up.
+fn load(
+    base: &str,
+    clients: usize,
+    request: impl Fn(usize, usize) -> (&'static str, String, u64) + Sync,
+) -> Result<Measured> {
+    let stop = AtomicBool::new(false);
+    let measuring = AtomicBool::new(false);
+    let requests = AtomicU64::new(0);
+    let items = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let first_error = Mutex::new(None::<String>);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut elapsed = Duration::ZERO;
+    std::thread::scope(|scope| {
+        for worker in 0..clients {
+            let (stop, measuring, request) = (&stop, &measuring, &request);
+            let (requests, items, errors, first_error) = (&requests, &items, &errors, &first_error);
+            let latencies = Arc::clone(&latencies);
+            scope.spawn(move || {
+                let agent = agent();
+                let mut mine = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let (path, body, count) = request(worker, n);
+                    n += 1;
+                    let sent = Instant::now();
+                    let result = post(&agent, base, path, &body);
+                    let took = sent.elapsed();
+                    if !measuring.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    match result {
+                        Ok(()) => {
+                            requests.fetch_add(1, Ordering::Relaxed);
+                            items.fetch_add(count, Ordering::Relaxed);
+                            mine.push(took);
+                        }
+                        Err(err) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            first_error
+                                .lock()
+                                .expect("not poisoned")
+                                .get_or_insert_with(|| format!("{err:#}"));
+                        }
+                    }
+                }
+                latencies.lock().expect("not poisoned").extend(mine);
+            });
+        }
+        std::thread::sleep(WARM_UP);
+        measuring.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        std::thread::sleep(MEASURE);
+        measuring.store(false, Ordering::Relaxed);
+        elapsed = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+    });
+    if let Some(err) = first_error.into_inner().expect("not poisoned") {
+        eprintln!("  first error: {err}");
+    }
+    let mut latencies = std::mem::take(&mut *latencies.lock().expect("not poisoned"));
+    latencies.sort();
+    Ok(Measured {
+        requests: requests.into_inner(),
+        items: items.into_inner(),
+        errors: errors.into_inner(),
+        elapsed,
+        latencies,
+    })
+}
+
+/// The edge under load, killed with its process group when dropped.
+struct BenchEdge {
+    base: String,
+    child: Child,
+    _state: TempDir,
+}
+
+impl BenchEdge {
+    fn start(root: &Path, wrangler: &Path, wrangler_dev: bool) -> Result<BenchEdge> {
+        use std::os::unix::process::CommandExt as _;
+        let edge_dir = root.join("edge");
+        let config = fs::read_to_string(edge_dir.join("wrangler.toml"))?;
+        fs::write(
+            edge_dir.join("wrangler.bench.toml"),
+            without_rate_limits(&config),
+        )?;
+        let state = TempDir::new(root)?;
+        let port = free_port()?;
+        let mut command = if wrangler_dev {
+            process::step("starting the edge in workerd (wrangler dev) for the load test");
+            let mut command = Command::new(wrangler);
+            command
+                .args(["dev", "-c", "wrangler.bench.toml", "--ip", "127.0.0.1"])
+                .args(["--port", &port.to_string()])
+                .args(["--inspector-port", &free_port()?.to_string()])
+                .arg("--persist-to")
+                .arg(&state.0)
+                .args(["--show-interactive-dev-session=false", "--log-level=error"]);
+            command
+        } else {
+            process::step("starting the edge in workerd (Miniflare) for the load test");
+            let mut command = Command::new("node");
+            command
+                .arg(root.join("xtask/edge-server.mjs"))
+                .args(["wrangler.bench.toml", &port.to_string()])
+                .arg(&state.0);
+            command
+        };
+        let child = command
+            .current_dir(&edge_dir)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .process_group(0)
+            .spawn()
+            .context("starting wrangler")?;
+        let edge = BenchEdge {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            _state: state,
+        };
+        let started = Instant::now();
+        while ureq::get(&format!("{}/v1/health", edge.base))
+            .call()
+            .is_err()
+        {
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("the edge did not come up within two minutes");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Ok(edge)
+    }
+}
+
+impl Drop for BenchEdge {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// `wrangler.toml` without its `[[ratelimits]]` tables.
+fn without_rate_limits(config: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in config.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            skipping = trimmed.starts_with("[[ratelimits]]");
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A scratch directory for the edge's state, removed when dropped: in memory (`/dev/shm`)
+/// where there is one, so the figures measure the edge and workerd rather than how fast
+/// this machine's disk syncs (locally every Durable Object commit is an fsync; on
+/// Cloudflare, storage is replicated instead). `RAPPORT_BENCH_STATE=disk` keeps it on disk,
+/// under `target/`.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(root: &Path) -> Result<TempDir> {
+        let memory = Path::new("/dev/shm");
+        let on_disk = std::env::var("RAPPORT_BENCH_STATE").is_ok_and(|v| v == "disk");
+        let parent = if memory.is_dir() && !on_disk {
+            memory.join("rapport-bench")
+        } else {
+            root.join("target/bench-state")
+        };
+        let dir = parent.join(std::process::id().to_string());
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_rate_limits;
+
+    #[test]
+    fn rate_limit_tables_are_removed_and_nothing_else() {
+        let config = "name = \"x\"\n[vars]\nA = \"1\"\n\n[[ratelimits]]\nname = \"L\"\nsimple = { limit = 1 }\n\n[[migrations]]\ntag = \"v1\"\n";
+        let out = without_rate_limits(config);
+        assert!(!out.contains("ratelimits") && !out.contains("name = \"L\""));
+        assert!(out.contains("[vars]") && out.contains("[[migrations]]") && out.contains("tag"));
+    }
+}
