@@ -2,10 +2,10 @@
 //! publishes about itself (page kind, language, product markup); never form fields.
 
 use rapport_protocol::{AddToCart, EventData, PageContext, Product, ProductView, RemoveFromCart};
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::dom;
+use crate::wire::{self, get, list, number, text};
 
 /// Where the shopper is now. The page kind comes from `<body data-rapport-page="...">`.
 pub fn page_context() -> PageContext {
@@ -35,7 +35,7 @@ pub fn product_on_page() -> Option<Product> {
         for index in 0..scripts.length() {
             let text = scripts.item(index).and_then(|s| s.text_content());
             let product = text
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|t| wire::parse(&t))
                 .and_then(|json| product_from_json_ld(&json));
             if product.is_some() {
                 return product;
@@ -47,7 +47,9 @@ pub fn product_on_page() -> Option<Product> {
     Some(Product {
         id: data("data-rapport-product")?,
         name: data("data-name"),
-        price: data("data-price").and_then(|p| p.parse().ok()),
+        price: data("data-price")
+            .map(|p| js_sys::Number::parse_float(&p))
+            .filter(|p| p.is_finite()),
         currency: data("data-currency"),
         category: data("data-category"),
         availability: data("data-availability"),
@@ -56,59 +58,45 @@ pub fn product_on_page() -> Option<Product> {
 }
 
 /// Reads a schema.org Product, alone, in an array or in an `@graph`.
-fn product_from_json_ld(json: &Value) -> Option<Product> {
-    match json {
-        Value::Array(items) => items.iter().find_map(product_from_json_ld),
-        Value::Object(map) if map.contains_key("@graph") => product_from_json_ld(&map["@graph"]),
-        Value::Object(map) if map.get("@type").and_then(Value::as_str) == Some("Product") => {
-            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-            let offer = match map.get("offers") {
-                Some(Value::Array(offers)) => offers.first(),
-                other => other,
-            };
-            let price = offer.and_then(|o| match o.get("price") {
-                Some(Value::Number(n)) => n.as_f64(),
-                Some(Value::String(s)) => s.parse().ok(),
-                _ => None,
-            });
-            Some(Product {
-                id: text(map.get("sku"))
-                    .or_else(|| text(map.get("productID")))
-                    .or_else(|| text(map.get("@id")))?,
-                name: text(map.get("name")),
-                price,
-                currency: offer.and_then(|o| text(o.get("priceCurrency"))),
-                category: text(map.get("category")),
-                availability: offer
-                    .and_then(|o| text(o.get("availability")))
-                    .map(|a| a.rsplit('/').next().unwrap_or(&a).to_owned()),
-                url: dom::window().location().pathname().ok(),
-            })
-        }
-        _ => None,
+fn product_from_json_ld(json: &JsValue) -> Option<Product> {
+    if js_sys::Array::is_array(json) {
+        return js_sys::Array::from(json)
+            .iter()
+            .find_map(|item| product_from_json_ld(&item));
     }
+    let graph = get(json, "@graph");
+    if !graph.is_undefined() {
+        return product_from_json_ld(&graph);
+    }
+    if text(json, "@type").as_deref() != Some("Product") {
+        return None;
+    }
+    let offers = get(json, "offers");
+    let offer = list(json, "offers").into_iter().next().unwrap_or(offers);
+    Some(Product {
+        id: text(json, "sku")
+            .or_else(|| text(json, "productID"))
+            .or_else(|| text(json, "@id"))?,
+        name: text(json, "name"),
+        price: number(&offer, "price"),
+        currency: text(&offer, "priceCurrency"),
+        category: text(json, "category"),
+        availability: text(&offer, "availability")
+            .map(|a| a.rsplit('/').next().unwrap_or(&a).to_owned()),
+        url: dom::window().location().pathname().ok(),
+    })
 }
 
 /// Builds an event from `rapport.push(['track', name, props])`.
 pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, String> {
     let name = name.as_string().ok_or("the event name must be a string")?;
-    let props: Value = if props.is_undefined() || props.is_null() {
-        Value::Object(Default::default())
-    } else {
-        let json = js_sys::JSON::stringify(props)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or("the event properties must be a plain object")?;
-        serde_json::from_str(&json).map_err(|e| e.to_string())?
-    };
-    let product = || -> Result<Product, String> {
-        serde_json::from_value(props.clone()).map_err(|e| format!("{name}: {e}"))
-    };
-    let quantity = props
-        .get("quantity")
-        .and_then(Value::as_u64)
-        .and_then(|q| u32::try_from(q).ok())
-        .unwrap_or(1);
+    if !(props.is_undefined() || props.is_null() || props.is_object()) {
+        return Err("the event properties must be a plain object".into());
+    }
+    let product = || wire::product_from(props).map_err(|e| format!("{name}: {e}"));
+    let quantity = number(props, "quantity")
+        .filter(|q| *q >= 1.0 && *q <= f64::from(u32::MAX))
+        .map_or(1, |q| q as u32);
     match name.as_str() {
         "add_to_cart" => Ok(EventData::AddToCart(AddToCart {
             product: product()?,

@@ -1,6 +1,5 @@
 //! All DOM and browser-API plumbing lives here, so the rest of the widget reads as logic.
 
-use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -97,11 +96,11 @@ pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
         window().set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms);
 }
 
-/// POSTs JSON and reads JSON back. The body goes as `text/plain` so that a cross-origin call is
-/// a "simple request" without a CORS preflight round trip; the edge reads JSON either way.
-pub async fn post_json<T: DeserializeOwned>(url: &str, body: &impl Serialize) -> Result<T, String> {
-    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let response = post(url, &body, false).await?;
+/// POSTs JSON text and reads JSON back (parsed by the browser). The body goes as
+/// `text/plain` so that a cross-origin call is a "simple request" without a CORS preflight
+/// round trip; the edge reads JSON either way.
+pub async fn post_json(url: &str, body: &str) -> Result<JsValue, String> {
+    let response = post(url, body, false).await?;
     let text = JsFuture::from(response.text().map_err(describe)?)
         .await
         .map_err(describe)?
@@ -110,7 +109,7 @@ pub async fn post_json<T: DeserializeOwned>(url: &str, body: &impl Serialize) ->
     if !response.ok() {
         return Err(format!("HTTP {}: {text}", response.status()));
     }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    js_sys::JSON::parse(&text).map_err(describe)
 }
 
 /// POSTs a text body. `keepalive` lets the request finish after the page is gone.

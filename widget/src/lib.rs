@@ -10,13 +10,12 @@ mod dom;
 mod render;
 mod store;
 mod transport;
+mod wire;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rapport_protocol::{
-    Answer, DecideRequest, Decision, EventData, ExperienceRef, PageView, ProductView,
-};
+use rapport_protocol::{Answer, EventData, ExperienceRef, PageView, ProductView};
 use wasm_bindgen::prelude::*;
 
 use crate::transport::Transport;
@@ -112,16 +111,16 @@ fn refresh(widget: &Rc<Widget>) {
     let widget = Rc::clone(widget);
     wasm_bindgen_futures::spawn_local(async move {
         widget.transport.flush().await;
-        let request = DecideRequest {
-            site: widget.config.site.clone(),
-            visitor_id: widget.transport.visitor_id().to_owned(),
-            session_id: widget.session_id.borrow().clone(),
-            page: capture::page_context(),
-            preview: widget.config.preview.clone(),
-        };
+        let request = wire::decide_request(
+            &widget.config.site,
+            widget.transport.visitor_id(),
+            &widget.session_id.borrow(),
+            &capture::page_context(),
+            widget.config.preview.as_deref(),
+        );
         let url = format!("{}/v1/decide", widget.config.endpoint);
-        let decision: Decision = match dom::post_json(&url, &request).await {
-            Ok(decision) => decision,
+        let decision = match dom::post_json(&url, &request).await {
+            Ok(answer) => wire::decision(&answer),
             Err(err) => {
                 dom::warn(&format!("rapport: no decision ({err})"));
                 return;

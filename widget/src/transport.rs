@@ -6,11 +6,12 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Event, EventBatch, EventData, MAX_BATCH_EVENTS};
-use serde::Deserialize;
+use rapport_protocol::{Event, EventData, MAX_BATCH_EVENTS};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::dom;
+use crate::wire;
 
 /// Events kept while the edge cannot be reached; past this the oldest are dropped, so a
 /// shopper offline for a long time never fills the shop's storage.
@@ -23,28 +24,11 @@ pub struct Transport {
     site: String,
     visitor_id: String,
     queue_key: String,
-    /// Used only when `localStorage` is unavailable.
-    memory: RefCell<Vec<Event>>,
+    /// Used only when `localStorage` is unavailable. Queued events are kept as the objects
+    /// sent on the wire; only their ids are ever read back.
+    memory: RefCell<Vec<JsValue>>,
     flush_scheduled: Cell<bool>,
     retry_ms: Cell<i32>,
-}
-
-/// What the edge answers for a batch: ids it stored now, ids it already had, and events it
-/// will never accept. All three are done with.
-#[derive(Deserialize)]
-struct BatchResult {
-    #[serde(default)]
-    accepted: Vec<String>,
-    #[serde(default)]
-    duplicates: Vec<String>,
-    #[serde(default)]
-    rejected: Vec<Rejected>,
-}
-
-#[derive(Deserialize)]
-struct Rejected {
-    #[serde(default)]
-    id: Option<String>,
 }
 
 impl Transport {
@@ -65,12 +49,12 @@ impl Transport {
     }
 
     pub fn enqueue(&self, session_id: &str, data: EventData) {
-        let event = Event {
+        let event = wire::event(&Event {
             id: dom::random_id(),
             session_id: session_id.to_owned(),
             client_ts: Some(dom::now_ms()),
             data,
-        };
+        });
         self.update_queue(|queue| {
             queue.push(event);
             let excess = queue.len().saturating_sub(QUEUE_LIMIT);
@@ -80,34 +64,31 @@ impl Transport {
 
     /// Reads, changes and writes the queue in one synchronous step, so other tabs of the shop
     /// (which share the stored queue) cannot interleave with it.
-    fn update_queue(&self, change: impl FnOnce(&mut Vec<Event>)) {
+    fn update_queue(&self, change: impl FnOnce(&mut Vec<JsValue>)) {
         match dom::local_storage() {
             Some(_) => {
                 let mut queue = self.load_queue();
                 change(&mut queue);
-                let json = serde_json::to_string(&queue).unwrap_or_else(|_| "[]".into());
-                dom::storage_set(&self.queue_key, &json);
+                let list: js_sys::Array = queue.iter().collect();
+                dom::storage_set(&self.queue_key, &wire::stringify(&list));
             }
             None => change(&mut self.memory.borrow_mut()),
         }
     }
 
-    fn load_queue(&self) -> Vec<Event> {
+    fn load_queue(&self) -> Vec<JsValue> {
         match dom::local_storage() {
             Some(_) => dom::storage_get(&self.queue_key)
-                .and_then(|json| serde_json::from_str(&json).ok())
+                .and_then(|json| wire::parse(&json))
+                .filter(js_sys::Array::is_array)
+                .map(|list| js_sys::Array::from(&list).iter().collect())
                 .unwrap_or_default(),
             None => self.memory.borrow().clone(),
         }
     }
 
-    fn batch(&self, events: Vec<Event>) -> String {
-        let batch = EventBatch {
-            site: self.site.clone(),
-            visitor_id: self.visitor_id.clone(),
-            events,
-        };
-        serde_json::to_string(&batch).unwrap_or_default()
+    fn batch(&self, events: &[JsValue]) -> String {
+        wire::batch(&self.site, &self.visitor_id, events)
     }
 
     /// Sends everything queued, in batches. Events the edge has answered for leave the queue;
@@ -115,12 +96,14 @@ impl Transport {
     pub async fn flush(self: &Rc<Self>) {
         let queue = self.load_queue();
         for chunk in queue.chunks(MAX_BATCH_EVENTS) {
-            let sent: Vec<String> = chunk.iter().map(|e| e.id.clone()).collect();
-            match self.send(chunk.to_vec()).await {
+            let sent: Vec<String> = chunk.iter().filter_map(|e| wire::text(e, "id")).collect();
+            match self.send(chunk).await {
                 Delivery::Done(mut done) => {
                     // A 2xx answer covers the whole batch, even ids the answer forgot to list.
                     done.extend(sent);
-                    self.update_queue(|queue| queue.retain(|e| !done.contains(&e.id)));
+                    self.update_queue(|queue| {
+                        queue.retain(|e| wire::text(e, "id").is_none_or(|id| !done.contains(&id)))
+                    });
                     self.retry_ms.set(2_000);
                 }
                 Delivery::Retry => {
@@ -131,7 +114,7 @@ impl Transport {
         }
     }
 
-    async fn send(&self, events: Vec<Event>) -> Delivery {
+    async fn send(&self, events: &[JsValue]) -> Delivery {
         let response = match dom::post(&self.url, &self.batch(events), true).await {
             Ok(response) => response,
             Err(_) => return Delivery::Retry,
@@ -156,15 +139,8 @@ impl Transport {
                 .unwrap_or_default(),
             Err(_) => String::new(),
         };
-        let result: BatchResult = serde_json::from_str(&text).unwrap_or(BatchResult {
-            accepted: Vec::new(),
-            duplicates: Vec::new(),
-            rejected: Vec::new(),
-        });
-        let mut done = result.accepted;
-        done.extend(result.duplicates);
-        done.extend(result.rejected.into_iter().filter_map(|r| r.id));
-        Delivery::Done(done)
+        let answer = wire::parse(&text).unwrap_or(JsValue::UNDEFINED);
+        Delivery::Done(wire::batch_done(&answer))
     }
 
     /// Flushes soon, coalescing the events of the next second into one request.
@@ -217,7 +193,7 @@ impl Transport {
             return;
         }
         for chunk in queue.chunks(MAX_BATCH_EVENTS) {
-            dom::send_beacon(&self.url, &self.batch(chunk.to_vec()));
+            dom::send_beacon(&self.url, &self.batch(chunk));
         }
     }
 }

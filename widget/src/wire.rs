@@ -1,0 +1,336 @@
+//! The wire format, as the widget speaks it: events become JavaScript objects that the
+//! browser's own `JSON.stringify` writes, and the edge's answers are read from the objects
+//! `JSON.parse` gives. The types are `rapport-protocol`'s; only the conversion is here.
+//!
+//! Converting by hand rather than through serde keeps the download small: serde_json and the
+//! code serde derives for reading were most of the module's size. The edge checks every
+//! field anyway, and the round trip through both sides is covered by the end-to-end tests.
+
+use js_sys::{Array, Object, Reflect, JSON};
+use rapport_protocol::{
+    CallToAction, Content, Decision, Event, EventData, Experience, ExperienceKind, ExperienceRef,
+    PageContext, Product, ProductCard, Trigger,
+};
+use wasm_bindgen::JsValue;
+
+/// A JavaScript object being filled in.
+struct Obj(Object);
+
+impl Obj {
+    fn new() -> Obj {
+        Obj(Object::new())
+    }
+
+    fn set(&self, key: &str, value: impl Into<JsValue>) -> &Obj {
+        let _ = Reflect::set(&self.0, &key.into(), &value.into());
+        self
+    }
+
+    fn opt(&self, key: &str, value: &Option<String>) -> &Obj {
+        if let Some(value) = value {
+            self.set(key, value.as_str());
+        }
+        self
+    }
+
+    fn done(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+pub fn stringify(value: &JsValue) -> String {
+    JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}
+
+pub fn parse(text: &str) -> Option<JsValue> {
+    JSON::parse(text).ok()
+}
+
+pub fn page(page: &PageContext) -> JsValue {
+    let obj = Obj::new();
+    obj.set("url", page.url.as_str())
+        .set("path", page.path.as_str())
+        .opt("kind", &page.kind)
+        .opt("locale", &page.locale);
+    obj.done()
+}
+
+fn product(product: &Product) -> JsValue {
+    let obj = Obj::new();
+    obj.set("id", product.id.as_str())
+        .opt("name", &product.name)
+        .opt("currency", &product.currency)
+        .opt("category", &product.category)
+        .opt("availability", &product.availability)
+        .opt("url", &product.url);
+    if let Some(price) = product.price {
+        obj.set("price", price);
+    }
+    obj.done()
+}
+
+fn reference(obj: &Obj, r: &ExperienceRef) {
+    obj.set("rule", r.rule.as_str())
+        .set("experience", r.experience.as_str())
+        .opt("variant", &r.variant)
+        .opt("segment", &r.segment);
+}
+
+/// One event, as the edge reads it: `{id, session_id, client_ts, type, ...payload}`.
+pub fn event(event: &Event) -> JsValue {
+    let obj = Obj::new();
+    obj.set("id", event.id.as_str())
+        .set("session_id", event.session_id.as_str())
+        .set("type", event.data.kind());
+    if let Some(ts) = event.client_ts {
+        obj.set("client_ts", ts);
+    }
+    match &event.data {
+        EventData::PageView(view) => {
+            obj.set("page", page(&view.page))
+                .opt("title", &view.title)
+                .opt("referrer", &view.referrer);
+        }
+        EventData::ProductView(view) => {
+            obj.set("product", product(&view.product));
+        }
+        EventData::AddToCart(add) => {
+            obj.set("product", product(&add.product))
+                .set("quantity", add.quantity);
+        }
+        EventData::RemoveFromCart(remove) => {
+            obj.set("product_id", remove.product_id.as_str())
+                .set("quantity", remove.quantity);
+        }
+        EventData::Search(search) => {
+            obj.set("query", search.query.as_str());
+            if let Some(results) = search.results {
+                obj.set("results", results);
+            }
+        }
+        EventData::Scroll(scroll) => {
+            obj.set("percent", scroll.percent);
+        }
+        EventData::Engagement(engaged) => {
+            obj.set("seconds", engaged.seconds);
+        }
+        EventData::RageClick(rage) => {
+            obj.opt("target", &rage.target);
+        }
+        EventData::Impression(r)
+        | EventData::Click(r)
+        | EventData::Dismiss(r)
+        | EventData::Exposure(r) => reference(&obj, r),
+        EventData::Answer(answer) => {
+            reference(&obj, &answer.experience);
+            let survey = match answer.survey {
+                rapport_protocol::Survey::Nps => "nps",
+                rapport_protocol::Survey::Csat => "csat",
+            };
+            obj.set("survey", survey)
+                .set("score", answer.score)
+                .opt("comment", &answer.comment);
+        }
+        EventData::Consent(consent) => {
+            obj.set("analytics", consent.analytics)
+                .set("personalization", consent.personalization);
+        }
+    }
+    obj.done()
+}
+
+/// `{site, visitor_id, events}` for `POST /v1/events`.
+pub fn batch(site: &str, visitor_id: &str, events: &[JsValue]) -> String {
+    let list: Array = events.iter().collect();
+    let obj = Obj::new();
+    obj.set("site", site)
+        .set("visitor_id", visitor_id)
+        .set("events", list);
+    stringify(&obj.done())
+}
+
+/// The body of `POST /v1/decide`.
+pub fn decide_request(
+    site: &str,
+    visitor_id: &str,
+    session_id: &str,
+    page_context: &PageContext,
+    preview: Option<&str>,
+) -> String {
+    let obj = Obj::new();
+    obj.set("site", site)
+        .set("visitor_id", visitor_id)
+        .set("session_id", session_id)
+        .set("page", page(page_context));
+    if let Some(token) = preview {
+        obj.set("preview", token);
+    }
+    stringify(&obj.done())
+}
+
+// Reading.
+
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    if value.is_object() {
+        Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A string field; numbers are taken as their text (a SKU of 1042).
+pub fn text(value: &JsValue, key: &str) -> Option<String> {
+    let field = get(value, key);
+    // The browser writes numbers as text; Rust's float formatting would add to the download.
+    field
+        .as_string()
+        .or_else(|| {
+            field
+                .as_f64()
+                .and_then(|n| js_sys::Number::from(n).to_string_with_radix(10).ok())
+                .map(String::from)
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// A number field; numeric strings are read too (`"59.00"`).
+pub fn number(value: &JsValue, key: &str) -> Option<f64> {
+    let field = get(value, key);
+    field
+        .as_f64()
+        .or_else(|| field.as_string().map(|s| js_sys::Number::parse_float(&s)))
+        .filter(|n| n.is_finite())
+}
+
+pub fn list(value: &JsValue, key: &str) -> Vec<JsValue> {
+    let field = get(value, key);
+    if Array::is_array(&field) {
+        Array::from(&field).iter().collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// A product from a `track` command's properties: `id` is required.
+pub fn product_from(props: &JsValue) -> Result<Product, String> {
+    Ok(Product {
+        id: text(props, "id").ok_or("a product needs an `id`")?,
+        name: text(props, "name"),
+        price: number(props, "price"),
+        currency: text(props, "currency"),
+        category: text(props, "category"),
+        availability: text(props, "availability"),
+        url: text(props, "url"),
+    })
+}
+
+/// The ids a batch answer says are done with: accepted, duplicates, and rejected for good.
+pub fn batch_done(answer: &JsValue) -> Vec<String> {
+    ["accepted", "duplicates"]
+        .iter()
+        .flat_map(|key| list(answer, key))
+        .filter_map(|id| id.as_string())
+        .chain(
+            list(answer, "rejected")
+                .iter()
+                .filter_map(|r| text(r, "id")),
+        )
+        .collect()
+}
+
+fn experience_ref(value: &JsValue) -> Option<ExperienceRef> {
+    Some(ExperienceRef {
+        rule: text(value, "rule")?,
+        experience: text(value, "experience")?,
+        variant: text(value, "variant"),
+        segment: text(value, "segment"),
+    })
+}
+
+fn kind(name: &str) -> Option<ExperienceKind> {
+    ExperienceKind::ALL.into_iter().find(|k| k.as_str() == name)
+}
+
+fn whole(value: &JsValue, key: &str) -> u32 {
+    number(value, key).map_or(0, |n| n.clamp(0.0, f64::from(u32::MAX)) as u32)
+}
+
+fn trigger(value: &JsValue) -> Trigger {
+    match text(value, "type").as_deref() {
+        Some("after_seconds") => Trigger::AfterSeconds {
+            seconds: whole(value, "seconds"),
+        },
+        Some("scroll") => Trigger::Scroll {
+            percent: whole(value, "percent").min(100) as u8,
+        },
+        Some("exit_intent") => Trigger::ExitIntent,
+        Some("idle") => Trigger::Idle {
+            seconds: whole(value, "seconds"),
+        },
+        Some("after_event") => Trigger::AfterEvent {
+            event: text(value, "event").unwrap_or_default(),
+        },
+        Some("element_visible") => Trigger::ElementVisible {
+            selector: text(value, "selector").unwrap_or_default(),
+        },
+        _ => Trigger::Immediately,
+    }
+}
+
+fn content(value: &JsValue) -> Content {
+    let cta = get(value, "cta");
+    Content {
+        locale: text(value, "locale").unwrap_or_default(),
+        title: text(value, "title"),
+        body: text(value, "body").unwrap_or_default(),
+        cta: text(&cta, "label")
+            .zip(text(&cta, "url"))
+            .map(|(label, url)| CallToAction { label, url }),
+        code: text(value, "code"),
+        products: list(value, "products")
+            .iter()
+            .filter_map(|p| {
+                Some(ProductCard {
+                    id: text(p, "id")?,
+                    name: text(p, "name")?,
+                    price: number(p, "price"),
+                    url: text(p, "url"),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// An experience; `None` when it lacks what showing it needs (a newer edge's kind, say).
+fn experience(value: &JsValue) -> Option<Experience> {
+    let r = experience_ref(value)?;
+    Some(Experience {
+        rule: r.rule,
+        experience: r.experience,
+        variant: r.variant,
+        segment: r.segment,
+        kind: kind(&text(value, "kind")?)?,
+        placement: text(value, "placement").unwrap_or_default(),
+        slot: text(value, "slot"),
+        trigger: trigger(&get(value, "trigger")),
+        content: content(&get(value, "content")),
+    })
+}
+
+/// The answer of `POST /v1/decide`.
+pub fn decision(answer: &JsValue) -> Decision {
+    Decision {
+        experiences: list(answer, "experiences")
+            .iter()
+            .filter_map(experience)
+            .collect(),
+        controls: list(answer, "controls")
+            .iter()
+            .filter_map(experience_ref)
+            .collect(),
+        rulebook: text(answer, "rulebook").unwrap_or_default(),
+    }
+}
