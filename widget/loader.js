@@ -17,8 +17,33 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
   wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) })
     .then(function () {
       wasm_bindgen.start(config);
+      watchRoutes();
     })
     .catch(function (error) {
       console.warn("rapport: the widget could not start", error);
     });
+}
+
+// Single-page apps change pages through the History API: each new path (or query) is a
+// page view and a new decision, as if the page had loaded. Hash changes are not.
+function watchRoutes() {
+  var where = function () {
+    return location.pathname + location.search;
+  };
+  var last = where();
+  var changed = function () {
+    if (where() !== last) {
+      last = where();
+      window.rapport.push(["page"]);
+    }
+  };
+  ["pushState", "replaceState"].forEach(function (name) {
+    var original = history[name];
+    history[name] = function () {
+      var result = original.apply(this, arguments);
+      changed();
+      return result;
+    };
+  });
+  addEventListener("popstate", changed);
 }

@@ -2,7 +2,8 @@
 //! and shape the answer; they hold no decision logic. Documented in docs/api.md.
 
 use rapport_protocol::{
-    validate_id, DecideRequest, Decision, Event, EventData, MAX_BATCH_BYTES, MAX_EVENT_BYTES,
+    validate_id, DecideRequest, Decision, Event, EventData, ForgetRequest, MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue};
@@ -140,6 +141,7 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
         (Method::Get, "/v1/health") => Ok(health(env).await),
         (Method::Post, "/v1/events") => events(req, env, sites).await,
         (Method::Post, "/v1/decide") => decide(req, env, sites).await,
+        (Method::Post, "/v1/forget") => forget(req, env, sites).await,
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
             export_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
         }
@@ -155,7 +157,9 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
             require_admin(&req, env)?;
             rulebook_admin(req, env, method, &p["/v1/admin/".len()..]).await
         }
-        (_, "/v1/health" | "/v1/events" | "/v1/decide") => Err(ApiError::MethodNotAllowed),
+        (_, "/v1/health" | "/v1/events" | "/v1/decide" | "/v1/forget") => {
+            Err(ApiError::MethodNotAllowed)
+        }
         _ => Err(ApiError::NotFound),
     }
 }
@@ -469,6 +473,35 @@ fn chrono_day(text: &str) -> Option<()> {
     .then_some(())
 }
 
+/// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
+/// widget's `forget` command. Only the browser holding the random visitor id can name it.
+async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: ForgetRequest = parse(&body, "")?;
+    check_site(sites, &request.site)?;
+    caller.check_origin(sites, &request.site)?;
+    check_id("visitor_id", &request.visitor_id)?;
+    limit(env, &request.site, &request.visitor_id, &caller).await?;
+    let events = erase_everywhere(env, &request.site, &request.visitor_id).await?;
+    let detail = json!({ "site": request.site, "visitor_id": request.visitor_id,
+                         "events": events, "by": "visitor" });
+    rulebook::record(env, "erase_visitor", detail).await?;
+    Ok(json_response(
+        &json!({ "erased": true, "events": events }),
+        200,
+    ))
+}
+
+/// Erases a visitor's object and its link to a customer; gives how many events went.
+async fn erase_everywhere(env: &Env, site: &str, visitor_id: &str) -> Result<i64, ApiError> {
+    let erased = visitor::erase(env, site, visitor_id).await?;
+    if let Some(customer_id) = &erased.customer_id {
+        customer::unlink(env, site, customer_id, visitor_id).await?;
+    }
+    Ok(erased.events)
+}
+
 /// `{site}/{visitor_id}` from an admin path, both checked.
 fn visitor_path<'a>(sites: &Sites, rest: &'a str) -> Result<(&'a str, &'a str), ApiError> {
     let (site, visitor_id) = rest.split_once('/').ok_or(ApiError::NotFound)?;
@@ -549,14 +582,11 @@ async fn erase_visitor(
 ) -> Result<Response, ApiError> {
     require_admin(req, env)?;
     let (site, visitor_id) = visitor_path(sites, rest)?;
-    let erased = visitor::erase(env, site, visitor_id).await?;
-    if let Some(customer_id) = &erased.customer_id {
-        customer::unlink(env, site, customer_id, visitor_id).await?;
-    }
-    let detail = json!({ "site": site, "visitor_id": visitor_id, "events": erased.events });
+    let events = erase_everywhere(env, site, visitor_id).await?;
+    let detail = json!({ "site": site, "visitor_id": visitor_id, "events": events });
     rulebook::record(env, "erase_visitor", detail).await?;
     Ok(json_response(
-        &json!({ "erased": true, "events": erased.events }),
+        &json!({ "erased": true, "events": events }),
         200,
     ))
 }

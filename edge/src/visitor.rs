@@ -94,6 +94,9 @@ struct DecideCall {
     /// The experience a verified preview token forces in.
     #[serde(default)]
     preview: Option<String>,
+    /// The page's word on consent, which wins over the stored one for this decision.
+    #[serde(default)]
+    consent: Option<rapport_protocol::Consent>,
 }
 
 /// What the retailer's systems tell a visitor through its customer (see `customer`).
@@ -507,7 +510,18 @@ impl Visitor {
         call: DecideCall,
     ) -> Result<std::result::Result<String, String>> {
         let now = now_ms();
-        let answer = self.with_profile(&call.visitor_id, |profile| {
+        let answer = self.with_profile(&call.visitor_id, |stored| {
+            let with_consent;
+            let profile = match call.consent {
+                Some(consent) if stored.consent != Some(consent) => {
+                    with_consent = Profile {
+                        consent: Some(consent),
+                        ..stored.clone()
+                    };
+                    &with_consent
+                }
+                _ => stored,
+            };
             if let Some(experience) = &call.preview {
                 return rapport_rules::preview(book, profile, &call.page, now, experience)
                     .map(|report| serde_json::to_string(&report));
@@ -634,6 +648,7 @@ pub async fn decide(
         visitor_id: request.visitor_id.clone(),
         page: request.page.clone(),
         preview,
+        consent: request.consent,
     })?;
     let mut response = call(
         env,

@@ -260,6 +260,17 @@ pub struct DecideRequest {
     /// A preview token from the admin API: forces its experience in and adds the trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<String>,
+    /// What the page knows of the shopper's consent now (the site's `consent` command, or
+    /// Global Privacy Control / Do Not Track): it overrides the stored one for this decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+}
+
+/// `POST /v1/forget`: the shopper asks to be forgotten (the widget's `forget` command).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgetRequest {
+    pub site: String,
+    pub visitor_id: String,
 }
 
 /// The answer to a decision request: what to show, best first, at most one per placement.

@@ -259,6 +259,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with_prefs(json!({})).await
+    }
+
+    /// Starts Chromium with user preferences, such as `{"enable_do_not_track": true}`.
+    pub async fn start_with_prefs(prefs: Value) -> Browser {
         let chromium = tool("RAPPORT_CHROMIUM", || PathBuf::from("/usr/bin/chromium"));
         let chromedriver = tool("RAPPORT_CHROMEDRIVER", || {
             PathBuf::from("/usr/bin/chromedriver")
@@ -290,6 +295,7 @@ impl Browser {
                     "--disable-component-update", "--disable-sync", "--window-size=1200,800",
                     format!("--user-data-dir={}", user_data.display()),
                 ],
+                "prefs": prefs,
             }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

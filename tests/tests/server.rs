@@ -310,7 +310,9 @@ async fn server_api_trusted_facts_reports_previews_and_retention() {
     let (_, plain) = home_decision(&edge, stranger, None);
     assert!(plain.get("trace").is_none());
     assert!(!experiences(&plain).contains(&"service-recovery-modal".to_owned()));
-    let tampered = format!("{}0", &token[..token.len() - 1]);
+    // Regression: replacing the last digit with "0" left a token ending in "0" untouched.
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &token[..token.len() - 1]);
     let (status, error) = home_decision(&edge, stranger, Some(&tampered));
     assert_eq!((status, &error["error"]["field"]), (403, &json!("preview")));
     let (_, audit) = edge.get("/v1/admin/audit", Some(&admin));

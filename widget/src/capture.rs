@@ -1,8 +1,14 @@
 //! Turning the page and the site's `track` commands into events. Reads only what the shop
 //! publishes about itself (page kind, language, product markup); never form fields.
 
-use rapport_protocol::{AddToCart, EventData, PageContext, Product, ProductView, RemoveFromCart};
-use wasm_bindgen::JsValue;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use rapport_protocol::{
+    AddToCart, Engagement, EventData, PageContext, Product, ProductView, RageClick, RemoveFromCart,
+    Scroll, Search,
+};
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::dom;
 use crate::wire::{self, get, list, number, text};
@@ -109,8 +115,133 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         "product_view" => Ok(EventData::ProductView(ProductView {
             product: product()?,
         })),
+        "search" => Ok(EventData::Search(Search {
+            query: text(props, "query").ok_or("search: a search needs a `query`")?,
+            results: number(props, "results")
+                .filter(|r| *r >= 0.0)
+                .map(|r| r as u32),
+        })),
         other => Err(format!(
-            "unknown event \"{other}\" (expected add_to_cart, remove_from_cart or product_view)"
+            "unknown event \"{other}\" (expected add_to_cart, remove_from_cart, product_view \
+             or search)"
         )),
     }
+}
+
+/// Scroll depths reported once per page.
+const SCROLL_MILESTONES: [u8; 4] = [25, 50, 75, 100];
+/// Engaged time is counted in ticks, while the page is visible and had input lately.
+const TICK_MS: i32 = 5_000;
+const ACTIVE_WINDOW_MS: f64 = 30_000.0;
+/// Engaged seconds are reported in slices of this size, and what is left on page exit.
+const ENGAGEMENT_SLICE: u32 = 30;
+/// Three clicks within this time and distance are a rage click.
+const RAGE_WINDOW_MS: f64 = 1_000.0;
+const RAGE_DISTANCE_PX: i32 = 40;
+
+thread_local! {
+    static DEEPEST_SCROLL: Cell<u8> = const { Cell::new(0) };
+}
+
+/// A new page (a load, or a single-page app's route change): scroll depth starts over.
+pub fn new_page() {
+    DEEPEST_SCROLL.with(|d| d.set(0));
+}
+
+/// Watches the shopper's behaviour on the page and hands what matters to `record`: scroll
+/// depth milestones, engaged time (visible and active), and rage clicks. Only positions,
+/// times and element tags are read: never text, never form values.
+pub fn watch(record: impl Fn(EventData) + Clone + 'static) {
+    let window = dom::window();
+    let on_scroll = record.clone();
+    dom::on(&window, "scroll", move |_| {
+        let percent = dom::scrolled_percent();
+        let reached = SCROLL_MILESTONES
+            .into_iter()
+            .rfind(|m| percent >= f64::from(*m));
+        if let Some(milestone) = reached {
+            if milestone > DEEPEST_SCROLL.with(Cell::get) {
+                DEEPEST_SCROLL.with(|d| d.set(milestone));
+                on_scroll(EventData::Scroll(Scroll { percent: milestone }));
+            }
+        }
+    });
+
+    let last_input = Rc::new(Cell::new(dom::now_ms()));
+    for event in ["mousemove", "keydown", "scroll", "touchstart", "click"] {
+        let last_input = Rc::clone(&last_input);
+        dom::on(&window, event, move |_| last_input.set(dom::now_ms()));
+    }
+    let engaged = Rc::new(Cell::new(0u32));
+    {
+        let (engaged, record) = (Rc::clone(&engaged), record.clone());
+        dom::set_interval(TICK_MS, move || {
+            let visible = dom::document().visibility_state() == web_sys::VisibilityState::Visible;
+            if visible && dom::now_ms() - last_input.get() < ACTIVE_WINDOW_MS {
+                engaged.set(engaged.get() + (TICK_MS / 1000) as u32);
+            }
+            if engaged.get() >= ENGAGEMENT_SLICE {
+                engaged.set(0);
+                record(EventData::Engagement(Engagement {
+                    seconds: ENGAGEMENT_SLICE,
+                }));
+            }
+        });
+    }
+    {
+        let record = record.clone();
+        dom::on(&dom::document(), "visibilitychange", move |_| {
+            let hidden = dom::document().visibility_state() == web_sys::VisibilityState::Hidden;
+            if hidden && engaged.get() > 0 {
+                record(EventData::Engagement(Engagement {
+                    seconds: engaged.replace(0),
+                }));
+            }
+        });
+    }
+
+    let clicks: Rc<std::cell::RefCell<Vec<(f64, i32, i32)>>> = Rc::default();
+    dom::on(&dom::document(), "click", move |event| {
+        let Some(mouse) = event.dyn_ref::<web_sys::MouseEvent>() else {
+            return;
+        };
+        let now = dom::now_ms();
+        let (x, y) = (mouse.client_x(), mouse.client_y());
+        let mut recent = clicks.borrow_mut();
+        recent.retain(|(at, cx, cy)| {
+            now - at < RAGE_WINDOW_MS
+                && (cx - x).abs() <= RAGE_DISTANCE_PX
+                && (cy - y).abs() <= RAGE_DISTANCE_PX
+        });
+        recent.push((now, x, y));
+        if recent.len() >= 3 {
+            recent.clear();
+            let target = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .map(|e| e.tag_name().to_ascii_lowercase());
+            record(EventData::RageClick(RageClick { target }));
+        }
+    });
+}
+
+/// A search results page (`data-rapport-page="search"`) reports its query (from `q`,
+/// `query`, `search` or `s` in the URL) and, when the page says so with
+/// `data-rapport-results` on `<body>`, how many results it found.
+pub fn search_on_page(page: &PageContext) -> Option<Search> {
+    if page.kind.as_deref() != Some("search") {
+        return None;
+    }
+    let query = ["q", "query", "search", "s"]
+        .iter()
+        .find_map(|name| dom::query_param(name))
+        .filter(|q| !q.trim().is_empty())?;
+    let results = dom::document()
+        .body()
+        .and_then(|b| b.get_attribute("data-rapport-results"))
+        .and_then(|r| r.trim().parse::<u32>().ok());
+    Some(Search {
+        query: query.chars().take(200).collect(),
+        results,
+    })
 }

@@ -59,6 +59,38 @@ pub fn query_param(name: &str) -> Option<String> {
     })
 }
 
+/// Whether the browser asks sites not to track: Global Privacy Control or Do Not Track.
+pub fn privacy_signal() -> bool {
+    let navigator = window().navigator();
+    let gpc = js_sys::Reflect::get(&navigator, &"globalPrivacyControl".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let dnt = js_sys::Reflect::get(&navigator, &"doNotTrack".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == "1" || v == "yes");
+    gpc || dnt
+}
+
+/// How far down the page the shopper has scrolled, in percent (100 when nothing scrolls).
+pub fn scrolled_percent() -> f64 {
+    let window = window();
+    let Some(page) = document().document_element() else {
+        return 0.0;
+    };
+    let viewport = window
+        .inner_height()
+        .ok()
+        .and_then(|h| h.as_f64())
+        .unwrap_or(0.0);
+    let scrollable = f64::from(page.scroll_height()) - viewport;
+    if scrollable <= 0.0 {
+        return 100.0;
+    }
+    window.scroll_y().unwrap_or(0.0) / scrollable * 100.0
+}
+
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }
@@ -87,6 +119,16 @@ pub fn on(
     let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
     let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
     // Listeners live as long as the element or page they are attached to.
+    closure.forget();
+}
+
+/// Runs `handler` every `ms` milliseconds for as long as the page lives.
+pub fn set_interval(ms: i32, handler: impl FnMut() + 'static) {
+    let closure = Closure::<dyn FnMut()>::new(handler);
+    let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(
+        closure.as_ref().unchecked_ref(),
+        ms,
+    );
     closure.forget();
 }
 

@@ -12,10 +12,10 @@ mod store;
 mod transport;
 mod wire;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Answer, EventData, ExperienceRef, PageView, ProductView};
+use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, ProductView};
 use wasm_bindgen::prelude::*;
 
 use crate::transport::Transport;
@@ -37,6 +37,13 @@ struct Widget {
     session_id: RefCell<String>,
     /// Experiences already on screen on this page, by experience id.
     shown: RefCell<Vec<String>>,
+    /// What the site passed with `consent`, or, while it has not, what Global Privacy
+    /// Control or Do Not Track imply (nothing allowed); `None` when neither says anything.
+    consent: Cell<Option<Consent>>,
+    /// Set by `forget`: nothing more is recorded or shown on this page.
+    forgotten: Cell<bool>,
+    /// `on(event, callback)` subscriptions.
+    listeners: RefCell<Vec<(String, js_sys::Function)>>,
 }
 
 /// Starts the widget. Called once by the loader after the wasm module is instantiated, with
@@ -64,13 +71,44 @@ pub fn start(config: JsValue) {
         session_id: RefCell::new(store::session_id()),
         config,
         shown: RefCell::new(Vec::new()),
+        consent: Cell::new(store::consent().or_else(|| {
+            dom::privacy_signal().then_some(Consent {
+                analytics: false,
+                personalization: false,
+            })
+        })),
+        forgotten: Cell::new(false),
+        listeners: RefCell::new(Vec::new()),
     });
     widget.transport.install_unload_flush();
     install_command_queue(&widget);
+    let watcher = Rc::clone(&widget);
+    capture::watch(move |data| {
+        track(&watcher, data);
+        watcher.transport.schedule_flush();
+    });
     page(&widget);
 }
 
 impl Widget {
+    /// Whether events may be recorded: not after `forget`, and not when the shopper's
+    /// consent (or privacy signal) says no to analytics.
+    fn may_track(&self) -> bool {
+        !self.forgotten.get() && self.consent.get().is_none_or(|c| c.analytics)
+    }
+
+    /// Calls the page's `on(name, callback)` subscribers with `detail`. A callback that
+    /// throws is reported on the console and does not stop the others.
+    fn notify(&self, name: &str, detail: &JsValue) {
+        for (event, callback) in self.listeners.borrow().iter() {
+            if event == name || event == "*" {
+                if let Err(err) = callback.call2(&JsValue::NULL, &name.into(), detail) {
+                    web_sys::console::warn_2(&"rapport: an on() callback failed".into(), &err);
+                }
+            }
+        }
+    }
+
     /// Whether `experience` is new on this page, marking it seen: a decision asked again
     /// (after an add to cart, say) never shows or reports the same experience twice.
     fn first_time(&self, experience: &str) -> bool {
@@ -85,7 +123,9 @@ impl Widget {
 
 /// Records a page view (and a product view where the page shows one), then decides.
 fn page(widget: &Rc<Widget>) {
+    capture::new_page();
     let page = capture::page_context();
+    let search = capture::search_on_page(&page);
     track(
         widget,
         EventData::PageView(PageView {
@@ -97,10 +137,16 @@ fn page(widget: &Rc<Widget>) {
     if let Some(product) = capture::product_on_page() {
         track(widget, EventData::ProductView(ProductView { product }));
     }
+    if let Some(search) = search {
+        track(widget, EventData::Search(search));
+    }
     refresh(widget);
 }
 
 fn track(widget: &Widget, data: EventData) {
+    if !widget.may_track() {
+        return;
+    }
     let session_id = store::touch_session(&widget.session_id);
     widget.transport.enqueue(&session_id, data);
 }
@@ -108,6 +154,9 @@ fn track(widget: &Widget, data: EventData) {
 /// Delivers what is queued, then asks the edge what to show now. Events go first so the
 /// decision sees them (an add to cart on the previous page, say).
 fn refresh(widget: &Rc<Widget>) {
+    if widget.forgotten.get() {
+        return;
+    }
     let widget = Rc::clone(widget);
     wasm_bindgen_futures::spawn_local(async move {
         widget.transport.flush().await;
@@ -117,6 +166,7 @@ fn refresh(widget: &Rc<Widget>) {
             &widget.session_id.borrow(),
             &capture::page_context(),
             widget.config.preview.as_deref(),
+            widget.consent.get(),
         );
         let url = format!("{}/v1/decide", widget.config.endpoint);
         let decision = match dom::post_json(&url, &request).await {
@@ -162,6 +212,7 @@ fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRe
         }),
     };
     let answered = matches!(data, EventData::Answer(_));
+    widget.notify(data.kind(), &wire::event_detail(&data));
     track(widget, data);
     if answered {
         // An answer can change the visitor's segment (a detractor gets service recovery):
@@ -170,6 +221,27 @@ fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRe
     } else {
         widget.transport.schedule_flush();
     }
+}
+
+/// `forget`: stops recording and showing on this page, removes everything Rapport keeps in
+/// the browser, and asks the edge to erase the visitor. The next page starts afresh, with a
+/// new random id.
+fn forget(widget: &Rc<Widget>) {
+    widget.forgotten.set(true);
+    widget.transport.clear();
+    render::clear();
+    store::forget(&widget.config.site);
+    let url = format!("{}/v1/forget", widget.config.endpoint);
+    let body = wire::forget_request(&widget.config.site, widget.transport.visitor_id());
+    let widget = Rc::clone(widget);
+    wasm_bindgen_futures::spawn_local(async move {
+        let erased = dom::post_json(&url, &body).await;
+        let detail = wire::get(erased.as_ref().unwrap_or(&JsValue::NULL), "erased");
+        if erased.is_err() {
+            dom::warn("rapport: the edge could not be asked to forget this visitor");
+        }
+        widget.notify("forget", &detail);
+    });
 }
 
 /// Replaces the `window.rapport` array the page may have filled before the script loaded with
@@ -223,6 +295,31 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
             render::clear();
             page(widget);
         }
+        "consent" => {
+            let props = parts.get(1);
+            let flag = |key: &str| wire::get(&props, key).as_bool().unwrap_or(false);
+            let consent = Consent {
+                analytics: flag("analytics"),
+                personalization: flag("personalization"),
+            };
+            store::set_consent(consent);
+            widget.consent.set(Some(consent));
+            if consent.analytics {
+                // The edge keeps it with the profile, so later decisions follow it too.
+                track(widget, EventData::Consent(consent));
+            } else {
+                widget.transport.clear();
+            }
+            refresh(widget);
+        }
+        "on" => match (
+            parts.get(1).as_string(),
+            parts.get(2).dyn_into::<js_sys::Function>(),
+        ) {
+            (Some(event), Ok(callback)) => widget.listeners.borrow_mut().push((event, callback)),
+            _ => dom::warn("rapport: on takes an event name and a function"),
+        },
+        "forget" => forget(widget),
         other => dom::warn(&format!("rapport: unknown command \"{other}\"")),
     }
 }

@@ -152,17 +152,38 @@ pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
         }
         Trigger::Scroll { percent } => {
             dom::on(&dom::window(), "scroll", move |_| {
-                if scrolled_percent() >= f64::from(percent) {
+                if dom::scrolled_percent() >= f64::from(percent) {
                     fire();
                 }
             });
         }
         Trigger::ExitIntent => {
+            let on_leave = fire.clone();
             dom::on(&dom::document(), "mouseout", move |event| {
                 let leaving = event
                     .dyn_ref::<web_sys::MouseEvent>()
                     .is_some_and(|m| m.related_target().is_none() && m.client_y() <= 0);
                 if leaving {
+                    on_leave();
+                }
+            });
+            // Phones have no pointer leaving the window: a quick scroll back up (a third of
+            // the screen within 400 ms, from below the first screen) is the usual sign
+            // that the shopper is heading for the address bar or the back button.
+            let last = Rc::new(std::cell::Cell::new((0.0f64, 0.0f64)));
+            dom::on(&dom::window(), "scroll", move |_| {
+                let window = dom::window();
+                let y = window.scroll_y().unwrap_or(0.0);
+                let screen = window
+                    .inner_height()
+                    .ok()
+                    .and_then(|h| h.as_f64())
+                    .unwrap_or(0.0);
+                let now = dom::now_ms();
+                let (from_y, at) = last.get();
+                if now - at > 400.0 || y > from_y {
+                    last.set((y, now));
+                } else if from_y > screen && from_y - y > screen / 3.0 {
                     fire();
                 }
             });
@@ -229,23 +250,6 @@ fn in_viewport(element: &Element) -> bool {
         .and_then(|h| h.as_f64())
         .unwrap_or(0.0);
     rect.height() > 0.0 && rect.top() < height && rect.bottom() > 0.0
-}
-
-fn scrolled_percent() -> f64 {
-    let window = dom::window();
-    let Some(page) = dom::document().document_element() else {
-        return 0.0;
-    };
-    let viewport = window
-        .inner_height()
-        .ok()
-        .and_then(|h| h.as_f64())
-        .unwrap_or(0.0);
-    let scrollable = f64::from(page.scroll_height()) - viewport;
-    if scrollable <= 0.0 {
-        return 100.0;
-    }
-    window.scroll_y().unwrap_or(0.0) / scrollable * 100.0
 }
 
 fn element(tag: &str, class: &str) -> Element {

@@ -7,6 +7,7 @@ use crate::dom;
 
 const VISITOR_KEY: &str = "rapport:vid";
 const SESSION_KEY: &str = "rapport:sid";
+const CONSENT_KEY: &str = "rapport:consent";
 const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
 pub fn visitor_id() -> String {
@@ -41,4 +42,36 @@ pub fn touch_session(current: &RefCell<String>) -> String {
     let id = session_id();
     current.replace(id.clone());
     id
+}
+
+/// The consent the site last passed (`rapport.push(['consent', {...}])`), if any.
+pub fn consent() -> Option<rapport_protocol::Consent> {
+    let stored = dom::storage_get(CONSENT_KEY)?;
+    let (analytics, personalization) = stored.split_once(',')?;
+    Some(rapport_protocol::Consent {
+        analytics: analytics == "1",
+        personalization: personalization == "1",
+    })
+}
+
+pub fn set_consent(consent: rapport_protocol::Consent) {
+    let flag = |on: bool| if on { "1" } else { "0" };
+    dom::storage_set(
+        CONSENT_KEY,
+        &format!(
+            "{},{}",
+            flag(consent.analytics),
+            flag(consent.personalization)
+        ),
+    );
+}
+
+/// Removes everything Rapport keeps in the browser for `site`.
+pub fn forget(site: &str) {
+    if let Some(storage) = dom::local_storage() {
+        for key in [VISITOR_KEY, SESSION_KEY, CONSENT_KEY] {
+            let _ = storage.remove_item(key);
+        }
+        let _ = storage.remove_item(&format!("rapport:queue:{site}"));
+    }
 }

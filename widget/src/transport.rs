@@ -62,6 +62,11 @@ impl Transport {
         });
     }
 
+    /// Drops everything queued and not yet sent (consent withdrawn, or `forget`).
+    pub fn clear(&self) {
+        self.update_queue(Vec::clear);
+    }
+
     /// Reads, changes and writes the queue in one synchronous step, so other tabs of the shop
     /// (which share the stored queue) cannot interleave with it.
     fn update_queue(&self, change: impl FnOnce(&mut Vec<JsValue>)) {

@@ -8,8 +8,8 @@
 
 use js_sys::{Array, Object, Reflect, JSON};
 use rapport_protocol::{
-    CallToAction, Content, Decision, Event, EventData, Experience, ExperienceKind, ExperienceRef,
-    PageContext, Product, ProductCard, Trigger,
+    CallToAction, Consent, Content, Decision, Event, EventData, Experience, ExperienceKind,
+    ExperienceRef, PageContext, Product, ProductCard, Trigger,
 };
 use wasm_bindgen::JsValue;
 
@@ -83,12 +83,25 @@ fn reference(obj: &Obj, r: &ExperienceRef) {
 pub fn event(event: &Event) -> JsValue {
     let obj = Obj::new();
     obj.set("id", event.id.as_str())
-        .set("session_id", event.session_id.as_str())
-        .set("type", event.data.kind());
+        .set("session_id", event.session_id.as_str());
     if let Some(ts) = event.client_ts {
         obj.set("client_ts", ts);
     }
-    match &event.data {
+    payload(&obj, &event.data);
+    obj.done()
+}
+
+/// What `on(name, callback)` subscribers get for a prompt event: its type and payload
+/// (`{type, rule, experience, variant, segment}`, with `survey` and `score` for answers).
+pub fn event_detail(data: &EventData) -> JsValue {
+    let obj = Obj::new();
+    payload(&obj, data);
+    obj.done()
+}
+
+fn payload(obj: &Obj, data: &EventData) {
+    obj.set("type", data.kind());
+    match data {
         EventData::PageView(view) => {
             obj.set("page", page(&view.page))
                 .opt("title", &view.title)
@@ -123,9 +136,9 @@ pub fn event(event: &Event) -> JsValue {
         EventData::Impression(r)
         | EventData::Click(r)
         | EventData::Dismiss(r)
-        | EventData::Exposure(r) => reference(&obj, r),
+        | EventData::Exposure(r) => reference(obj, r),
         EventData::Answer(answer) => {
-            reference(&obj, &answer.experience);
+            reference(obj, &answer.experience);
             let survey = match answer.survey {
                 rapport_protocol::Survey::Nps => "nps",
                 rapport_protocol::Survey::Csat => "csat",
@@ -139,7 +152,6 @@ pub fn event(event: &Event) -> JsValue {
                 .set("personalization", consent.personalization);
         }
     }
-    obj.done()
 }
 
 /// `{site, visitor_id, events}` for `POST /v1/events`.
@@ -159,6 +171,7 @@ pub fn decide_request(
     session_id: &str,
     page_context: &PageContext,
     preview: Option<&str>,
+    consent: Option<Consent>,
 ) -> String {
     let obj = Obj::new();
     obj.set("site", site)
@@ -168,6 +181,23 @@ pub fn decide_request(
     if let Some(token) = preview {
         obj.set("preview", token);
     }
+    if let Some(consent) = consent {
+        obj.set("consent", consent_object(consent));
+    }
+    stringify(&obj.done())
+}
+
+fn consent_object(consent: Consent) -> JsValue {
+    let obj = Obj::new();
+    obj.set("analytics", consent.analytics)
+        .set("personalization", consent.personalization);
+    obj.done()
+}
+
+/// The body of `POST /v1/forget`.
+pub fn forget_request(site: &str, visitor_id: &str) -> String {
+    let obj = Obj::new();
+    obj.set("site", site).set("visitor_id", visitor_id);
     stringify(&obj.done())
 }
 

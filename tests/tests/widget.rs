@@ -1,0 +1,133 @@
+//! The widget's commands and privacy in real Chromium: Do Not Track, consent, `on`,
+//! single-page-app routes, scroll depth, and `forget`.
+
+use std::time::Duration;
+
+use rapport_e2e::{eventually, Browser, Edge};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn count(export: &Value, kind: &str) -> usize {
+    export["events"].as_array().map_or(0, |events| {
+        events.iter().filter(|e| e["type"] == kind).count()
+    })
+}
+
+/// Pins the visitor id before the widget first runs (a page of the same origin without it).
+async fn pin_visitor(browser: &Browser, edge: &Edge, visitor: &str) {
+    browser.client.goto(&edge.url("/style.css")).await.unwrap();
+    browser
+        .client
+        .execute(
+            "localStorage.setItem('rapport:vid', arguments[0]);",
+            vec![visitor.into()],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
+    let edge = Edge::start();
+    let browser = Browser::start_with_prefs(json!({ "enable_do_not_track": true })).await;
+    let client = &browser.client;
+    let visitor = "visitor-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    client.goto(&edge.url("/")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // No events left the browser, and the personalised welcome is not shown.
+    assert_eq!(edge.export(visitor)["events"], json!([]));
+    assert!(browser.visible_prompt("welcome-offer").await.is_none());
+
+    // The site passes the shopper's consent: recording starts, and the welcome follows.
+    client
+        .execute(
+            "rapport.push(['consent', { analytics: true, personalization: true }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "consent") == 1).then_some(export)
+    })
+    .await
+    .expect("the consent reaches the edge");
+    assert_eq!(export["profile"]["consent"]["personalization"], true);
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn on_callbacks_routes_scroll_depth_and_forget() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    // `on` subscribers hear impressions, even when registered before the script loads.
+    client.goto(&edge.url("/")).await.unwrap();
+    client
+        .execute(
+            "window.seen = []; rapport.push(['on', 'impression', function (name, detail) {
+                 window.seen.push(detail.experience); }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    let started = std::time::Instant::now();
+    let seen = loop {
+        let seen = client.execute("return window.seen;", vec![]).await.unwrap();
+        if seen != json!([]) || started.elapsed() > WAIT {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen, json!(["welcome-offer"]));
+
+    // Scrolling to the bottom reports each depth milestone once.
+    client
+        .execute(
+            "window.scrollTo(0, document.documentElement.scrollHeight);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // A single-page app moving to another path is a new page view.
+    client
+        .execute("history.pushState({}, '', '/?page=2');", vec![])
+        .await
+        .unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "page_view") == 2 && count(&export, "scroll") >= 1).then_some(export)
+    })
+    .await
+    .expect("the route change and the scroll arrive");
+    let depths: Vec<&Value> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "scroll")
+        .map(|e| &e["event"]["percent"])
+        .collect();
+    assert!(depths.contains(&&json!(100)), "{depths:?}");
+
+    // `forget` erases the visitor at the edge and in the browser.
+    client
+        .execute("rapport.push(['forget']);", vec![])
+        .await
+        .unwrap();
+    let erased = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (export["profile"]["events"] == 0).then_some(export)
+    })
+    .await;
+    assert!(erased.is_some(), "the visitor was not erased");
+    assert_eq!(browser.local_storage("rapport:vid").await, None);
+    client.clone().close().await.unwrap();
+}
