@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use rapport_e2e::{eventually, Browser, Edge};
 use serde_json::{json, Value};
 
@@ -129,5 +131,90 @@ async fn on_callbacks_routes_scroll_depth_and_forget() {
     .await;
     assert!(erased.is_some(), "the visitor was not erased");
     assert_eq!(browser.local_storage("rapport:vid").await, None);
+    client.clone().close().await.unwrap();
+}
+
+/// Presses `keys` (with Shift held when `shift`) on whatever has focus.
+async fn press(browser: &Browser, keys: &[Key], shift: bool) {
+    let mut actions = KeyActions::new("keyboard".into());
+    if shift {
+        actions = actions.then(KeyAction::Down {
+            value: Key::Shift.into(),
+        });
+    }
+    for key in keys {
+        let value: char = (*key).into();
+        actions = actions
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+    }
+    if shift {
+        actions = actions.then(KeyAction::Up {
+            value: Key::Shift.into(),
+        });
+    }
+    browser.client.perform_actions(actions).await.unwrap();
+}
+
+/// The class of the element focused inside Rapport's shadow root, if any.
+async fn focused(browser: &Browser) -> Value {
+    browser
+        .client
+        .execute(
+            "const host = document.getElementById('rapport-host');
+             const active = host && host.shadowRoot.activeElement;
+             return active ? active.className : null;",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "service-recovery-modal" }).to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    let url = edge.url(&format!("/?{}", made["query"].as_str().unwrap()));
+
+    // The first tab shows the modal, with focus on its close button.
+    client.goto(&url).await.unwrap();
+    browser
+        .wait_for_prompt("service-recovery-modal", WAIT)
+        .await;
+    assert_eq!(focused(&browser).await, json!("rp-close"));
+    let first = client.window().await.unwrap();
+
+    // A second tab of the shop waits while the first shows an overlay.
+    let second = client.new_window(true).await.unwrap().handle;
+    client.switch_to_window(second.clone()).await.unwrap();
+    client.goto(&url).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(browser
+        .visible_prompt("service-recovery-modal")
+        .await
+        .is_none());
+
+    // Keyboard: Tab wraps from the last control to the first, Shift+Tab back; Escape closes
+    // the modal, which frees the other tab to show its own.
+    client.switch_to_window(first).await.unwrap();
+    press(&browser, &[Key::Tab], false).await;
+    assert_eq!(focused(&browser).await, json!("rp-cta"));
+    press(&browser, &[Key::Tab], true).await;
+    assert_eq!(focused(&browser).await, json!("rp-close"));
+    press(&browser, &[Key::Escape], false).await;
+    assert!(browser
+        .visible_prompt("service-recovery-modal")
+        .await
+        .is_none());
+    client.switch_to_window(second).await.unwrap();
+    browser
+        .wait_for_prompt("service-recovery-modal", WAIT)
+        .await;
     client.clone().close().await.unwrap();
 }

@@ -81,6 +81,8 @@ pub fn start(config: JsValue) {
         listeners: RefCell::new(Vec::new()),
     });
     widget.transport.install_unload_flush();
+    // A tab going away gives up the overlay it showed, so another tab may show one.
+    dom::on(&dom::window(), "pagehide", |_| render::release_overlay());
     install_command_queue(&widget);
     let watcher = Rc::clone(&widget);
     capture::watch(move |data| {

@@ -100,6 +100,7 @@ pub fn clear() {
     if let Some(root) = ROOT.with(|r| r.borrow().clone()) {
         root.set_inner_html("");
     }
+    release_overlay();
     WAITING.with(|w| w.borrow_mut().clear());
     if let Ok(filled) = dom::document().query_selector_all("[data-rapport-filled]") {
         for index in 0..filled.length() {
@@ -141,7 +142,17 @@ fn once(action: impl FnOnce() + 'static) -> impl Fn() + Clone {
 pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
     let report: Report = Rc::new(report);
     let trigger = experience.trigger.clone();
-    let fire = once(move || show(&experience, &report));
+    let overlay = experience.kind.is_overlay();
+    let show_now = once(move || show(&experience, &report));
+    // Overlays wait for the tab to be in front and for no other tab of the shop to be
+    // showing one: the shopper sees one at a time.
+    let fire = move || {
+        if overlay {
+            when_overlay_free(show_now.clone());
+        } else {
+            show_now();
+        }
+    };
     match trigger {
         Trigger::Immediately => fire(),
         Trigger::AfterSeconds { seconds } => {
@@ -329,12 +340,23 @@ fn show(experience: &Experience, report: &Report) {
 
     let close = button("rp-close", "×");
     dom::set_attr(&close, "aria-label", "Dismiss");
+    // A dialog gives focus back to where the shopper was when it closes.
+    let previous = dialog
+        .then(|| dom::document().active_element())
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
     let dismiss = {
         let outer = outer.clone();
         let report = Rc::clone(report);
         move || {
             if outer.is_connected() {
                 outer.remove();
+                if kind.is_overlay() {
+                    release_overlay();
+                }
+                if let Some(previous) = &previous {
+                    let _ = previous.focus();
+                }
                 report(Outcome::Dismissed);
             }
         }
@@ -343,13 +365,28 @@ fn show(experience: &Experience, report: &Report) {
     dom::on(&close, "click", move |_| on_close());
     let _ = card.append_child(&close);
     if dialog {
-        let on_escape = dismiss.clone();
+        let on_key = dismiss.clone();
+        let (trap_card, trap_root, trap_outer) = (card.clone(), root.clone(), outer.clone());
         dom::on(&dom::document(), "keydown", move |event| {
-            if event
-                .dyn_ref::<web_sys::KeyboardEvent>()
-                .is_some_and(|k| k.key() == "Escape")
-            {
-                on_escape();
+            let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
+                return;
+            };
+            if !trap_outer.is_connected() {
+                return;
+            }
+            match key.key().as_str() {
+                "Escape" => on_key(),
+                "Tab" => trap_focus(&trap_card, &trap_root, key),
+                _ => {}
+            }
+        });
+        // A click on the backdrop, outside the dialog, closes it.
+        let on_backdrop = dismiss.clone();
+        let backdrop = outer.clone();
+        dom::on(&outer, "click", move |event| {
+            let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+            if target.is_some_and(|t| t == backdrop) {
+                on_backdrop();
             }
         });
     }
@@ -362,7 +399,115 @@ fn show(experience: &Experience, report: &Report) {
                 let _ = button.focus();
             }
         }
+        if kind.is_overlay() {
+            hold_overlay(outer);
+        }
         report(Outcome::Shown);
+    }
+}
+
+/// The `localStorage` lease that lets one tab of the shop show an overlay at a time:
+/// `TAB:UNTIL`, renewed while the overlay is open and removed when it closes.
+const OVERLAY_KEY: &str = "rapport:overlay";
+const OVERLAY_LEASE_MS: f64 = 10_000.0;
+
+thread_local! {
+    static TAB_ID: String = dom::random_id();
+}
+
+/// The tab holding the overlay lease and until when, if the lease is current.
+fn overlay_holder() -> Option<(String, f64)> {
+    let lease = dom::storage_get(OVERLAY_KEY)?;
+    let (tab, until) = lease.split_once(':')?;
+    let until = js_sys::Number::parse_float(until);
+    (until > dom::now_ms()).then(|| (tab.to_owned(), until))
+}
+
+fn write_lease() {
+    let until = (dom::now_ms() + OVERLAY_LEASE_MS) as i64;
+    TAB_ID.with(|tab| dom::storage_set(OVERLAY_KEY, &format!("{tab}:{until}")));
+}
+
+/// Runs `show` once this tab is visible and no other tab holds the overlay lease; tries
+/// again when another tab releases it, when this tab comes to the front, and when the
+/// other tab's lease runs out (a tab that crashed).
+fn when_overlay_free(show: impl Fn() + Clone + 'static) {
+    let attempt = {
+        let show = show.clone();
+        move || {
+            let visible = dom::document().visibility_state() == web_sys::VisibilityState::Visible;
+            let mine = TAB_ID.with(|tab| overlay_holder().is_none_or(|(holder, _)| holder == *tab));
+            if visible && mine {
+                write_lease();
+                show();
+            }
+        }
+    };
+    attempt();
+    if let Some((_, until)) = overlay_holder() {
+        let retry = attempt.clone();
+        dom::set_timeout((until - dom::now_ms()) as i32 + 100, retry);
+    }
+    let on_storage = attempt.clone();
+    dom::on(&dom::window(), "storage", move |_| on_storage());
+    dom::on(&dom::document(), "visibilitychange", move |_| attempt());
+}
+
+/// Keeps the lease while `outer` is on the page, and gives it up when it goes.
+fn hold_overlay(outer: Element) {
+    write_lease();
+    dom::set_timeout((OVERLAY_LEASE_MS / 2.0) as i32, move || {
+        if outer.is_connected() {
+            hold_overlay(outer);
+        } else {
+            release_overlay();
+        }
+    });
+}
+
+/// Gives the lease up, if this tab holds it.
+pub fn release_overlay() {
+    let mine = TAB_ID.with(|tab| overlay_holder().is_some_and(|(holder, _)| holder == *tab));
+    if mine {
+        if let Some(storage) = dom::local_storage() {
+            let _ = storage.remove_item(OVERLAY_KEY);
+        }
+    }
+}
+
+/// Keeps Tab and Shift+Tab inside an open dialog, cycling between its first and last
+/// controls, and brings focus back into it if it has left.
+fn trap_focus(card: &Element, root: &ShadowRoot, key: &web_sys::KeyboardEvent) {
+    let Ok(controls) = card.query_selector_all("a[href], button") else {
+        return;
+    };
+    let control = |index: u32| {
+        controls
+            .item(index)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+    };
+    let (Some(first), Some(last)) = (control(0), control(controls.length().saturating_sub(1)))
+    else {
+        return;
+    };
+    let active = root.active_element();
+    let is = |element: &web_sys::HtmlElement| {
+        active
+            .as_ref()
+            .is_some_and(|a| a == element.unchecked_ref::<Element>())
+    };
+    let target = if active.is_none() {
+        Some(if key.shift_key() { &last } else { &first })
+    } else if key.shift_key() && is(&first) {
+        Some(&last)
+    } else if !key.shift_key() && is(&last) {
+        Some(&first)
+    } else {
+        None
+    };
+    if let Some(target) = target {
+        key.prevent_default();
+        let _ = target.focus();
     }
 }
 
