@@ -218,3 +218,60 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
         .await;
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-nps-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    // The shop's systems say this shopper has bought twice.
+    let key = edge.demo_server_key.clone();
+    let (status, answer) = edge.server(
+        "POST",
+        "/v1/server/events",
+        Some(&key),
+        &json!({ "events": [
+            { "id": "nps-identify-01", "customer_id": "C-77", "type": "identify", "visitor_id": visitor },
+            { "id": "nps-order-0001", "customer_id": "C-77", "type": "purchase", "order_id": "1", "value": 40 },
+            { "id": "nps-order-0002", "customer_id": "C-77", "type": "purchase", "order_id": "2", "value": 60 },
+        ] })
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+
+    // The NPS survey appears; a 4 opens the comment box, whose text goes with the score.
+    client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_prompt("nps-after-purchase", WAIT).await;
+    const CLICK_SCORE: &str = "
+        const root = document.getElementById('rapport-host').shadowRoot;
+        const card = root.querySelector('[data-experience=\"nps-after-purchase\"]');
+        [...card.querySelectorAll('.rp-scale button')].find(b => b.textContent === '4').click();
+        const field = root.querySelector('.rp-comment-field');
+        field.value = 'The parcel came late';
+        [...card.querySelectorAll('button')].find(b => b.textContent === 'Send').click();";
+    client.execute(CLICK_SCORE, vec![]).await.unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "answer") == 1).then_some(export)
+    })
+    .await
+    .expect("the answer reaches the edge");
+    let answer = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "answer")
+        .unwrap();
+    assert_eq!(answer["event"]["score"], 4);
+    assert_eq!(answer["event"]["comment"], "The parcel came late");
+
+    // The answer made the shopper a detractor: help is offered in the same visit.
+    let help = browser
+        .wait_for_prompt("service-recovery-modal", WAIT)
+        .await;
+    assert!(help.contains("We're sorry we let you down"), "{help}");
+    client.clone().close().await.unwrap();
+}

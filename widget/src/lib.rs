@@ -206,11 +206,15 @@ fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRe
         render::Outcome::Shown => EventData::Impression(reference),
         render::Outcome::Clicked => EventData::Click(reference),
         render::Outcome::Dismissed => EventData::Dismiss(reference),
-        render::Outcome::Answered { survey, score } => EventData::Answer(Answer {
+        render::Outcome::Answered {
+            survey,
+            score,
+            comment,
+        } => EventData::Answer(Answer {
             experience: reference,
             survey,
             score,
-            comment: None,
+            comment,
         }),
     };
     let answered = matches!(data, EventData::Answer(_));

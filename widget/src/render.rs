@@ -14,12 +14,17 @@ use web_sys::{Element, ShadowRoot};
 use crate::dom;
 
 /// What the shopper did with a prompt, reported as an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Shown,
     Clicked,
     Dismissed,
-    Answered { survey: Survey, score: u8 },
+    Answered {
+        survey: Survey,
+        score: u8,
+        /// What the shopper chose to add in the NPS comment box.
+        comment: Option<String>,
+    },
 }
 
 type Report = Rc<dyn Fn(Outcome)>;
@@ -55,6 +60,9 @@ const STYLES: &str = r#"
 .rp-scale { display: flex; flex-wrap: wrap; gap: 4px; }
 .rp-scale button, .rp-copy { min-width: 30px; padding: 6px 8px; border: 1px solid #c9c3b8; border-radius: 6px; background: #fff; color: inherit; cursor: pointer; font: inherit; }
 .rp-scale button:hover { border-color: var(--rapport-accent, #0b6e4f); }
+.rp-comment { display: grid; gap: 8px; width: 100%; }
+.rp-comment-field { width: 100%; font: inherit; padding: 8px; border: 1px solid #c9c3b8; border-radius: 6px; resize: vertical; }
+.rp-comment .rp-cta { border: 0; cursor: pointer; }
 .rp-products { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 8px 16px; }
 .rp-products a { color: inherit; font-weight: 600; }
 .rp-cta:focus-visible, .rp-close:focus-visible, .rp-scale button:focus-visible, .rp-copy:focus-visible { outline: 3px solid var(--rapport-focus, #1a73e8); outline-offset: 2px; }
@@ -572,15 +580,103 @@ fn add_scale(
         let choice = button("", &score.to_string());
         let report = Rc::clone(report);
         let scale_after = scale.clone();
-        dom::on(&choice, "click", move |_| {
-            report(Outcome::Answered { survey, score });
-            let thanks = dom::create("p");
-            dom::text(&thanks, "Thank you!");
-            scale_after.replace_children_with_node_1(&thanks);
+        let card = card.clone();
+        dom::on(&choice, "click", move |_| match survey {
+            Survey::Csat => {
+                report(Outcome::Answered {
+                    survey,
+                    score,
+                    comment: None,
+                });
+                thank(&scale_after);
+            }
+            Survey::Nps => ask_comment(&card, &scale_after, score, &report),
         });
         let _ = scale.append_child(&choice);
     }
     let _ = card.append_child(&scale);
+}
+
+/// Thanks the shopper for an answer, then takes the survey away, freeing the overlay place
+/// for what the answer may bring (a detractor is offered help at once).
+fn thank(replacing: &Element) {
+    let thanks = dom::create("p");
+    dom::text(&thanks, "Thank you!");
+    replacing.replace_children_with_node_1(&thanks);
+    if let Ok(Some(card)) = replacing.closest(".rp") {
+        dom::set_timeout(THANKS_MS, move || {
+            card.remove();
+            release_overlay();
+        });
+    }
+}
+
+/// How long the thanks for a survey answer stays on screen.
+const THANKS_MS: i32 = 2_500;
+
+/// After an NPS score: an optional comment. The answer is reported once, with the comment
+/// when the shopper sends one, and with the score alone when they skip, close the prompt or
+/// leave the page, so a score is never lost.
+fn ask_comment(card: &Element, scale: &Element, score: u8, report: &Report) {
+    let pending = Rc::new(std::cell::Cell::new(true));
+    let answer = {
+        let (pending, report) = (Rc::clone(&pending), Rc::clone(report));
+        move |comment: Option<String>| {
+            if pending.replace(false) {
+                report(Outcome::Answered {
+                    survey: Survey::Nps,
+                    score,
+                    comment,
+                });
+            }
+        }
+    };
+    let form = element("div", "rp-comment");
+    let label = element("label", "rp-comment-label");
+    dom::text(&label, "What is the main reason for your score? (optional)");
+    let field = element("textarea", "rp-comment-field");
+    dom::set_attr(&field, "maxlength", "2000");
+    dom::set_attr(&field, "rows", "3");
+    dom::set_attr(&field, "id", "rp-comment-field");
+    dom::set_attr(&label, "for", "rp-comment-field");
+    let send = button("rp-cta", "Send");
+    let skip = button("rp-copy", "Skip");
+    for child in [&label, &field, &send, &skip] {
+        let _ = form.append_child(child);
+    }
+    scale.replace_children_with_node_1(&form);
+    if let Some(field) = field.dyn_ref::<web_sys::HtmlElement>() {
+        let _ = field.focus();
+    }
+    {
+        let (answer, scale) = (answer.clone(), scale.clone());
+        dom::on(&send, "click", move |_| {
+            let text = field
+                .dyn_ref::<web_sys::HtmlTextAreaElement>()
+                .map(|f| f.value().trim().to_owned())
+                .filter(|t| !t.is_empty());
+            answer(text);
+            thank(&scale);
+        });
+    }
+    {
+        let (answer, scale) = (answer.clone(), scale.clone());
+        dom::on(&skip, "click", move |_| {
+            answer(None);
+            thank(&scale);
+        });
+    }
+    let on_close = answer.clone();
+    dom::on(card, "click", move |event| {
+        let closing = event
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .is_some_and(|t| t.class_name() == "rp-close");
+        if closing {
+            on_close(None);
+        }
+    });
+    dom::on(&dom::window(), "pagehide", move |_| answer(None));
 }
 
 fn add_products(card: &Element, experience: &Experience, report: &Report) {
