@@ -275,3 +275,85 @@ async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
     assert!(help.contains("We're sorry we let you down"), "{help}");
     client.clone().close().await.unwrap();
 }
+
+/// Every stored event id, once each; panics on a duplicate.
+fn ids_once(export: &Value) -> Vec<String> {
+    let ids: Vec<String> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "an event was stored twice: {ids:?}"
+    );
+    ids
+}
+
+#[tokio::test]
+async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-offline-01";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    // Five pages, clicked through without waiting for anything.
+    for path in [
+        "/",
+        "/products/linen-shirt",
+        "/products/canvas-tote",
+        "/cart",
+        "/",
+    ] {
+        client.goto(&edge.url(path)).await.unwrap();
+    }
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "page_view") >= 5).then_some(export)
+    })
+    .await
+    .expect("five page views arrive");
+    assert_eq!(count(&export, "page_view"), 5);
+    assert_eq!(count(&export, "product_view"), 2);
+    ids_once(&export);
+
+    // Offline: what the shopper does waits in the queue, and arrives once back online.
+    browser.set_offline(true).await;
+    client
+        .execute(
+            "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', name: 'Linen Shirt', price: 59 }]);
+             rapport.push(['track', 'add_to_cart', { id: 'canvas-tote', name: 'Canvas Tote', price: 35 }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&edge.export(visitor), "add_to_cart"), 0);
+    let queued = browser
+        .local_storage("rapport:queue:demo")
+        .await
+        .unwrap_or_default();
+    assert!(queued.contains("canvas-tote"), "{queued}");
+    browser.set_offline(false).await;
+    let export = eventually(Duration::from_secs(30), || {
+        let export = edge.export(visitor);
+        (count(&export, "add_to_cart") >= 2).then_some(export)
+    })
+    .await
+    .expect("the queued events arrive after the network comes back");
+    assert_eq!(count(&export, "add_to_cart"), 2);
+    ids_once(&export);
+    let started = std::time::Instant::now();
+    while browser.local_storage("rapport:queue:demo").await.as_deref() != Some("[]") {
+        assert!(
+            started.elapsed() < WAIT,
+            "the queue did not empty once delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.clone().close().await.unwrap();
+}
