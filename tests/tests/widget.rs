@@ -357,3 +357,120 @@ async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
     }
     client.clone().close().await.unwrap();
 }
+
+/// A rulebook with one rule per trigger the demo does not use, and a CSAT survey.
+const TRIGGERS: &str = r#"
+settings(#{ default_locale: "en",
+            fatigue: #{ overlays_per_page: 1, prompts_per_session: 10, quiet_minutes_after_dismiss: 0 } });
+rule("on-scroll", #{ description: "Half way down the home page", priority: 40, page: "home",
+    show: #{ id: "scroll-bar", kind: "bar", content: #{ en: #{ body: "You scrolled half way" } } },
+    when: #{ scroll: 50 } });
+rule("on-idle", #{ description: "Two quiet seconds on the home page", priority: 30, page: "home",
+    show: #{ id: "idle-toast", kind: "toast", content: #{ en: #{ body: "Still looking?" } } },
+    when: #{ idle_seconds: 2 } });
+rule("on-event", #{ description: "Right after an add to cart", priority: 20, page: "home",
+    show: #{ id: "event-slide", kind: "slide_in", content: #{ en: #{ body: "Good choice" } } },
+    when: #{ after_event: "add_to_cart" } });
+rule("on-visible", #{ description: "Once the footer of a product page shows", priority: 10,
+    page: "product",
+    show: #{ id: "footer-csat", kind: "csat", content: #{ en: #{ body: "How easy was it to find?" } } },
+    when: #{ element_visible: "footer" } });
+"#;
+
+#[tokio::test]
+async fn every_trigger_fires_as_the_shopper_acts() {
+    let edge = Edge::start();
+    let (status, published) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": { "triggers.rhai": TRIGGERS }, "note": "trigger test" }).to_string(),
+    );
+    assert_eq!(status, 201, "{published}");
+    let version = published["version"].clone();
+    eventually(WAIT, || {
+        (edge.get("/v1/health", None).1["rulebook"] == version).then_some(())
+    })
+    .await
+    .expect("the edge picks up the new rulebook");
+    // Every isolate checks for a new version at most every 5 seconds.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-trigger-01";
+    pin_visitor(&browser, &edge, visitor).await;
+    client.goto(&edge.url("/")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(browser.visible_prompt("scroll-bar").await.is_none());
+
+    // Scroll: the bar shows once the shopper is half way down.
+    client
+        .execute(
+            "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) * 0.6);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("scroll-bar", WAIT).await;
+    // Idle: two seconds without input bring the toast.
+    browser.wait_for_prompt("idle-toast", WAIT).await;
+    // After an event: the slide-in waits for the page to track an add to cart.
+    assert!(browser.visible_prompt("event-slide").await.is_none());
+    client
+        .execute(
+            "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', price: 59 }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("event-slide", WAIT).await;
+
+    // Element visible: the CSAT survey waits for the product page's footer.
+    client
+        .goto(&edge.url("/products/linen-shirt"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let footer_on_screen: Value = client
+        .execute(
+            "const r = document.querySelector('footer').getBoundingClientRect();
+             return r.top < innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if footer_on_screen == json!(false) {
+        assert!(browser.visible_prompt("footer-csat").await.is_none());
+    }
+    client
+        .execute(
+            "window.scrollTo(0, document.documentElement.scrollHeight);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("footer-csat", WAIT).await;
+    client
+        .execute(
+            "const card = document.getElementById('rapport-host').shadowRoot
+                 .querySelector('[data-experience=\"footer-csat\"]');
+             [...card.querySelectorAll('.rp-scale button')].find(b => b.textContent === '5').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "answer") == 1).then_some(export)
+    })
+    .await
+    .expect("the CSAT answer arrives");
+    let answer = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "answer")
+        .unwrap();
+    assert_eq!(answer["event"]["survey"], "csat");
+    assert_eq!(answer["event"]["score"], 5);
+    client.clone().close().await.unwrap();
+}
