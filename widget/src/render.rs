@@ -410,7 +410,22 @@ fn show(experience: &Experience, report: &Report) {
         if kind.is_overlay() {
             hold_overlay(outer);
         }
+        mark_shown(&experience.experience);
         report(Outcome::Shown);
+    }
+}
+
+/// A performance mark (`rapport:shown:ID`), so the page, its monitoring and our benchmark
+/// can see when a prompt reached the screen.
+fn mark_shown(experience: &str) {
+    let performance = js_sys::Reflect::get(&dom::window(), &"performance".into());
+    if let Ok(performance) = performance {
+        if let Ok(mark) = js_sys::Reflect::get(&performance, &"mark".into()) {
+            if let Some(mark) = mark.dyn_ref::<js_sys::Function>() {
+                let name = format!("rapport:shown:{experience}");
+                let _ = mark.call1(&performance, &name.into());
+            }
+        }
     }
 }
 
@@ -535,6 +550,7 @@ fn show_in_slot(experience: &Experience, card: &Element, report: &Report) {
     let Some(root) = attach(&host) else { return };
     let _ = root.append_child(card);
     slot.replace_children_with_node_1(&host);
+    mark_shown(&experience.experience);
     report(Outcome::Shown);
 }
 

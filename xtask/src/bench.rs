@@ -43,6 +43,8 @@ struct Options {
     url: Option<String>,
     /// Run the fresh edge under `wrangler dev` rather than plain Miniflare.
     wrangler_dev: bool,
+    /// The widget's page-load budgets in Chromium instead of the edge load.
+    widget: bool,
     decide: bool,
     events: bool,
 }
@@ -52,6 +54,7 @@ fn options(args: &[String]) -> Result<Options> {
         clients: None,
         url: None,
         wrangler_dev: false,
+        widget: false,
         decide: true,
         events: true,
     };
@@ -59,6 +62,10 @@ fn options(args: &[String]) -> Result<Options> {
     while let Some(arg) = args.next() {
         if arg == "--wrangler-dev" {
             options.wrangler_dev = true;
+            continue;
+        }
+        if arg == "--widget" {
+            options.widget = true;
             continue;
         }
         match (arg.as_str(), args.next().map(String::as_str)) {
@@ -71,7 +78,7 @@ fn options(args: &[String]) -> Result<Options> {
             _ => {
                 bail!(
                     "usage: cargo xtask bench [--clients N] [--only decide|events] \
-                 [--wrangler-dev | --url BASE]"
+                 [--wrangler-dev | --url BASE] | --widget"
                 )
             }
         }
@@ -81,6 +88,9 @@ fn options(args: &[String]) -> Result<Options> {
 
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let options = options(args)?;
+    if options.widget {
+        return widget(root);
+    }
     let (base, _edge) = match &options.url {
         Some(url) => (url.clone(), None),
         None => {
@@ -150,6 +160,22 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         println!("  {line}");
     }
     Ok(())
+}
+
+/// The widget's budgets in headless Chromium (`tests/benches/widget.rs`): DOMContentLoaded
+/// to prompt, long main-thread tasks, layout shift.
+fn widget(root: &Path) -> Result<()> {
+    let built = build::all(root)?;
+    let browser = crate::tools::ensure_chromium()?;
+    process::step("widget budgets in headless Chromium against the edge in workerd");
+    process::run(
+        process::command(crate::tools::host_cargo(), root)
+            .args(["bench", "--quiet", "-p", "rapport-e2e", "--bench", "widget"])
+            .env("RAPPORT_WRANGLER", &built.wrangler)
+            .env("RAPPORT_EDGE_DIR", root.join("edge"))
+            .env("RAPPORT_CHROMIUM", &browser.chromium)
+            .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
+    )
 }
 
 /// Gives each visitor of the decide load a page view and a cart, as real visitors have.
