@@ -46,6 +46,22 @@ async fn shopper_journey_from_script_tag_to_prompt() {
         .await
         .unwrap();
 
+    // The shop is served with the strict policy Rapport promises to work under, so every
+    // prompt below shows without 'unsafe-inline' or 'unsafe-eval'.
+    let home = ureq::get(&edge.url("/")).call().unwrap();
+    let policy = home
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval'")
+            && policy.contains("style-src 'self'"),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"));
+
     // A first-time visitor on the home page is welcomed.
     client.goto(&edge.url("/")).await.unwrap();
     let welcome = browser.wait_for_prompt("welcome-offer", WAIT).await;
