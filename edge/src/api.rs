@@ -279,14 +279,9 @@ async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
         };
         match event {
             Ok(event) => valid.push(event),
-            Err(ApiError::BadRequest { field, message }) => rejected.push(json!({
-                "index": index,
-                "id": serde_json::from_str::<serde_json::Value>(raw.get())
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned)),
-                "field": field,
-                "message": message,
-            })),
+            Err(ApiError::BadRequest { field, message }) => {
+                rejected.push(rejection(index, raw.get(), field, message))
+            }
             Err(other) => return Err(other),
         }
     }
@@ -296,21 +291,37 @@ async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
     } else {
         visitor::ingest(env, &batch.site, &batch.visitor_id, valid).await?
     };
-    let nothing_stored = stored.accepted.is_empty() && stored.duplicates.is_empty();
-    if nothing_stored && !rejected.is_empty() {
-        return Ok(json_response(
-            &json!({
-                "error": { "code": "bad_request", "message": "no event in the batch is valid",
-                           "field": rejected[0]["field"] },
-                "accepted": [], "duplicates": [], "rejected": rejected,
-            }),
-            400,
-        ));
+    Ok(batch_answer(stored.accepted, stored.duplicates, rejected))
+}
+
+/// One rejected event of a batch: where it was, its id if it had one, and what is wrong.
+pub(crate) fn rejection(
+    index: usize,
+    raw: &str,
+    field: Option<String>,
+    message: String,
+) -> serde_json::Value {
+    let id = serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
+    json!({ "index": index, "id": id, "field": field, "message": message })
+}
+
+/// The answer to a batch (browser or server): 200 with what was stored, already had and
+/// refused; 400 naming the first refusal when nothing in the batch was valid.
+pub(crate) fn batch_answer(
+    accepted: Vec<String>,
+    duplicates: Vec<String>,
+    rejected: Vec<serde_json::Value>,
+) -> Response {
+    let nothing_valid = accepted.is_empty() && duplicates.is_empty() && !rejected.is_empty();
+    let mut body = json!({ "accepted": accepted, "duplicates": duplicates, "rejected": rejected });
+    if nothing_valid {
+        body["error"] = json!({ "code": "bad_request", "message": "no event in the batch is valid",
+                                "field": body["rejected"][0]["field"] });
+        return json_response(&body, 400);
     }
-    Ok(json_response(
-        &json!({ "accepted": stored.accepted, "duplicates": stored.duplicates, "rejected": rejected }),
-        200,
-    ))
+    json_response(&body, 200)
 }
 
 /// Names the field at fault in an event that failed to parse, by reading its payload again

@@ -11,11 +11,11 @@ use rapport_protocol::server::{
 };
 use rapport_protocol::MAX_BATCH_BYTES;
 use serde::Deserialize;
-use serde_json::{json, value::RawValue};
+use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{check_id, parse, read_body};
+use crate::api::{batch_answer, check_id, parse, read_body, rejection};
 use crate::customer::{self, Timed};
 use crate::error::{json_response, ApiError};
 use crate::visitor::now_ms;
@@ -110,14 +110,9 @@ async fn events(req: Request, env: &Env, site: &str) -> Result<Response, ApiErro
                     None => by_customer.push((customer_id, vec![timed])),
                 }
             }
-            Err(ApiError::BadRequest { field, message }) => rejected.push(json!({
-                "index": index,
-                "id": serde_json::from_str::<serde_json::Value>(raw.get())
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned)),
-                "field": field,
-                "message": message,
-            })),
+            Err(ApiError::BadRequest { field, message }) => {
+                rejected.push(rejection(index, raw.get(), field, message))
+            }
             Err(other) => return Err(other),
         }
     }
@@ -128,17 +123,7 @@ async fn events(req: Request, env: &Env, site: &str) -> Result<Response, ApiErro
         accepted.extend(stored.accepted);
         duplicates.extend(stored.duplicates);
     }
-    let status = if accepted.is_empty() && duplicates.is_empty() && !rejected.is_empty() {
-        400
-    } else {
-        200
-    };
-    let mut body = json!({ "accepted": accepted, "duplicates": duplicates, "rejected": rejected });
-    if status == 400 {
-        body["error"] = json!({ "code": "bad_request", "message": "no event in the batch is valid",
-                                "field": rejected[0]["field"] });
-    }
-    Ok(json_response(&body, status))
+    Ok(batch_answer(accepted, duplicates, rejected))
 }
 
 /// Parses and checks one server event, naming the field at fault.

@@ -16,6 +16,23 @@ fn count(export: &Value, kind: &str) -> usize {
     })
 }
 
+/// Waits for the visitor's one survey answer to reach the edge, and gives it.
+async fn the_answer(edge: &Edge, visitor: &str) -> Value {
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "answer") == 1).then_some(export)
+    })
+    .await
+    .expect("the answer reaches the edge");
+    export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "answer")
+        .cloned()
+        .unwrap()
+}
+
 /// Pins the visitor id before the widget first runs (a page of the same origin without it).
 async fn pin_visitor(browser: &Browser, edge: &Edge, visitor: &str) {
     browser.client.goto(&edge.url("/style.css")).await.unwrap();
@@ -253,18 +270,7 @@ async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
         field.value = 'The parcel came late';
         [...card.querySelectorAll('button')].find(b => b.textContent === 'Send').click();";
     client.execute(CLICK_SCORE, vec![]).await.unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "answer") == 1).then_some(export)
-    })
-    .await
-    .expect("the answer reaches the edge");
-    let answer = export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "answer")
-        .unwrap();
+    let answer = the_answer(&edge, visitor).await;
     assert_eq!(answer["event"]["score"], 4);
     assert_eq!(answer["event"]["comment"], "The parcel came late");
 
@@ -458,18 +464,7 @@ async fn every_trigger_fires_as_the_shopper_acts() {
         )
         .await
         .unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "answer") == 1).then_some(export)
-    })
-    .await
-    .expect("the CSAT answer arrives");
-    let answer = export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "answer")
-        .unwrap();
+    let answer = the_answer(&edge, visitor).await;
     assert_eq!(answer["event"]["survey"], "csat");
     assert_eq!(answer["event"]["score"], 5);
     client.clone().close().await.unwrap();
