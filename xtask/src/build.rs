@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::process;
 use crate::tools::{self, WasmToolchain};
@@ -126,17 +126,32 @@ fn widget(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> 
             .arg(&generated)
             .arg(&wasm),
     )?;
-    process::run(
-        process::command(tools::node_bin(root, "wasm-opt"), root)
-            .args(["-Oz", "--strip-debug", "--strip-producers"])
-            .args(WASM_FEATURES)
-            .arg(generated.join("rapport_bg.wasm"))
-            .arg("-o")
-            .arg(&final_wasm),
-    )?;
+    // wasm-opt also renames the imports and exports (`__wbg_createElement_8c99…` becomes
+    // `a`) and prints the renaming, which the glue then follows: the long hashed names were
+    // 5 KB of the download, in the wasm and the glue each, and compress poorly.
+    let mut optimise = process::command(tools::node_bin(root, "wasm-opt"), root);
+    optimise
+        .args([
+            "-Oz",
+            "--strip-debug",
+            "--strip-producers",
+            "--minify-imports-and-exports-and-modules",
+        ])
+        .args(WASM_FEATURES)
+        .arg(generated.join("rapport_bg.wasm"))
+        .arg("-o")
+        .arg(&final_wasm);
+    let renaming = optimise.output().context("running wasm-opt")?;
+    if !renaming.status.success() {
+        bail!(
+            "wasm-opt failed: {}",
+            String::from_utf8_lossy(&renaming.stderr)
+        );
+    }
+    let glue = fs::read_to_string(generated.join("rapport.js")).context("reading the glue")?;
+    let glue = follow_renaming(&glue, &renaming.stdout)?;
     // The glue and the loader share one closure, so the page gets a single script and no
     // globals besides `window.rapport`.
-    let glue = fs::read_to_string(generated.join("rapport.js")).context("reading the glue")?;
     let loader_source = fs::read_to_string(&loader).context("reading widget/loader.js")?;
     let bundle = out.join("bundle.js");
     fs::write(
@@ -149,6 +164,60 @@ fn widget(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> 
             .args(["--minify", "--target=es2020", "--log-level=warning"])
             .arg(format!("--outfile={}", final_js.display())),
     )
+}
+
+/// The glue with wasm-opt's renaming of imports and exports applied. Imports are the keys of
+/// the glue's import object (one module, which wasm-opt names `a`); exports are read as
+/// `wasm.NAME` (some exports, wasm-bindgen's abort hooks, the glue never reads). An import
+/// the glue does not define exactly once is an error, so a change in either tool cannot pass
+/// unnoticed as a widget that fails to start.
+fn follow_renaming(glue: &str, renaming: &[u8]) -> Result<String> {
+    let renaming: serde_json::Value =
+        serde_json::from_slice(renaming).context("reading wasm-opt's renaming")?;
+    let pairs = |key: &str, from: usize, to: usize| -> Result<Vec<(String, String)>> {
+        renaming[key]
+            .as_array()
+            .with_context(|| format!("wasm-opt's renaming has no {key}"))?
+            .iter()
+            .map(|entry| match (entry[from].as_str(), entry[to].as_str()) {
+                (Some(old), Some(new)) => Ok((old.to_owned(), new.to_owned())),
+                _ => bail!("unexpected renaming entry {entry}"),
+            })
+            .collect()
+    };
+    let mut glue = replace_exactly_once(glue, "\"./rapport_bg.js\": import0", "\"a\": import0")?;
+    for (old, new) in pairs("imports", 1, 2)? {
+        glue = replace_exactly_once(
+            &glue,
+            &format!("{old}: function"),
+            &format!("{new}: function"),
+        )?;
+    }
+    for (old, new) in pairs("exports", 0, 1)? {
+        let (old, new) = (format!("wasm.{old}"), format!("wasm.{new}"));
+        // `wasm.memory` must not also rename `wasm.memoryX`: every use is followed by a
+        // character that cannot continue a name.
+        let mut renamed = String::with_capacity(glue.len());
+        let mut rest = glue.as_str();
+        while let Some(at) = rest.find(&old) {
+            let after = &rest[at + old.len()..];
+            let whole =
+                !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+            renamed.push_str(&rest[..at]);
+            renamed.push_str(if whole { &new } else { &old });
+            rest = after;
+        }
+        renamed.push_str(rest);
+        glue = renamed;
+    }
+    Ok(glue)
+}
+
+fn replace_exactly_once(text: &str, old: &str, new: &str) -> Result<String> {
+    match text.matches(old).count() {
+        1 => Ok(text.replacen(old, new, 1)),
+        n => bail!("expected `{old}` once in the glue, found it {n} times"),
+    }
 }
 
 /// The crate version and the commit, shown by `/v1/health`.
