@@ -99,7 +99,8 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
     if !(props.is_undefined() || props.is_null() || props.is_object()) {
         return Err("the event properties must be a plain object".into());
     }
-    let product = || wire::product_from(props).map_err(|e| format!("{name}: {e}"));
+    let product =
+        || wire::product_from(props).map_err(|e| [name.as_str(), ": ", e.as_str()].concat());
     let quantity = number(props, "quantity")
         .filter(|q| *q >= 1.0 && *q <= f64::from(u32::MAX))
         .map_or(1, |q| q as u32);
@@ -121,10 +122,12 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
                 .filter(|r| *r >= 0.0)
                 .map(|r| r as u32),
         })),
-        other => Err(format!(
-            "unknown event \"{other}\" (expected add_to_cart, remove_from_cart, product_view \
-             or search)"
-        )),
+        other => Err([
+            "unknown event \"",
+            other,
+            "\" (expected add_to_cart, remove_from_cart, product_view or search)",
+        ]
+        .concat()),
     }
 }
 
@@ -239,7 +242,7 @@ pub fn search_on_page(page: &PageContext) -> Option<Search> {
     let results = dom::document()
         .body()
         .and_then(|b| b.get_attribute("data-rapport-results"))
-        .and_then(|r| r.trim().parse::<u32>().ok());
+        .and_then(|r| dom::parse_whole(r.trim()));
     Some(Search {
         query: query.chars().take(200).collect(),
         results,

@@ -44,7 +44,36 @@ pub fn random_id() -> String {
             *b = (js_sys::Math::random() * 256.0) as u8;
         }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+/// `n` in decimal. The widget writes numbers without `format!`, whose machinery would add
+/// kilobytes to every shopper's download.
+pub fn decimal(n: u64) -> String {
+    let mut digits = Vec::new();
+    let mut rest = n;
+    loop {
+        digits.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
+}
+
+/// A whole number written in decimal digits only (no sign, no spaces).
+pub fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = text.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    T::try_from(n).ok()
 }
 
 /// The value of `name` in the page URL's query string, if present (already decoded).
@@ -149,7 +178,7 @@ pub async fn post_json(url: &str, body: &str) -> Result<JsValue, String> {
         .as_string()
         .unwrap_or_default();
     if !response.ok() {
-        return Err(format!("HTTP {}: {text}", response.status()));
+        return Err(["HTTP ", &decimal(response.status().into()), ": ", &text].concat());
     }
     js_sys::JSON::parse(&text).map_err(describe)
 }
@@ -184,4 +213,28 @@ fn describe(err: JsValue) -> String {
                 .map(|e| String::from(e.message()))
         })
         .unwrap_or_else(|| "network error".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_writes_every_digit() {
+        assert_eq!(decimal(0), "0");
+        assert_eq!(decimal(7), "7");
+        assert_eq!(decimal(1_700_000_000_123), "1700000000123");
+        assert_eq!(decimal(u64::MAX), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn parse_whole_takes_digits_only() {
+        assert_eq!(parse_whole::<u32>("42"), Some(42));
+        assert_eq!(parse_whole::<i64>("1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(parse_whole::<u32>(""), None);
+        assert_eq!(parse_whole::<u32>("-1"), None);
+        assert_eq!(parse_whole::<u32>("4 2"), None);
+        assert_eq!(parse_whole::<u32>("99999999999"), None, "too big for a u32");
+        assert_eq!(parse_whole::<u64>("99999999999999999999"), None);
+    }
 }

@@ -177,11 +177,11 @@ fn refresh(widget: &Rc<Widget>) {
             widget.config.preview.as_deref(),
             widget.consent.get(),
         );
-        let url = format!("{}/v1/decide", widget.config.endpoint);
+        let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
         let decision = match dom::post_json(&url, &request).await {
             Ok(answer) => wire::decision(&answer),
             Err(err) => {
-                dom::warn(&format!("rapport: no decision ({err})"));
+                dom::warn(&["rapport: no decision (", &err, ")"].concat());
                 return;
             }
         };
@@ -244,7 +244,7 @@ fn forget(widget: &Rc<Widget>) {
     widget.transport.clear();
     render::clear();
     store::forget(&widget.config.site);
-    let url = format!("{}/v1/forget", widget.config.endpoint);
+    let url = [widget.config.endpoint.as_str(), "/v1/forget"].concat();
     let body = wire::forget_request(&widget.config.site, widget.transport.visitor_id());
     let widget = Rc::clone(widget);
     wasm_bindgen_futures::spawn_local(async move {
@@ -301,7 +301,7 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
                     widget.transport.schedule_flush();
                 }
             }
-            Err(message) => dom::warn(&format!("rapport: track: {message}")),
+            Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
         },
         "page" => {
             widget.shown.borrow_mut().clear();
@@ -333,6 +333,6 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
             _ => dom::warn("rapport: on takes an event name and a function"),
         },
         "forget" => forget(widget),
-        other => dom::warn(&format!("rapport: unknown command \"{other}\"")),
+        other => dom::warn(&["rapport: unknown command \"", other, "\""].concat()),
     }
 }

@@ -287,7 +287,7 @@ fn button(class: &str, label: &str) -> Element {
 fn show(experience: &Experience, report: &Report) {
     let kind = experience.kind;
     let content = &experience.content;
-    let card = element("section", &format!("rp rp-{}", kind.as_str()));
+    let card = element("section", &["rp rp-", kind.as_str()].concat());
     dom::set_attr(&card, "data-experience", &experience.experience);
     dom::set_attr(&card, "lang", &content.locale);
     let label = content
@@ -422,7 +422,7 @@ fn mark_shown(experience: &str) {
     if let Ok(performance) = performance {
         if let Ok(mark) = js_sys::Reflect::get(&performance, &"mark".into()) {
             if let Some(mark) = mark.dyn_ref::<js_sys::Function>() {
-                let name = format!("rapport:shown:{experience}");
+                let name = ["rapport:shown:", experience].concat();
                 let _ = mark.call1(&performance, &name.into());
             }
         }
@@ -447,8 +447,8 @@ fn overlay_holder() -> Option<(String, f64)> {
 }
 
 fn write_lease() {
-    let until = (dom::now_ms() + OVERLAY_LEASE_MS) as i64;
-    TAB_ID.with(|tab| dom::storage_set(OVERLAY_KEY, &format!("{tab}:{until}")));
+    let until = dom::decimal((dom::now_ms() + OVERLAY_LEASE_MS) as u64);
+    TAB_ID.with(|tab| dom::storage_set(OVERLAY_KEY, &[tab.as_str(), ":", &until].concat()));
 }
 
 /// Runs `show` once this tab is visible and no other tab holds the overlay lease; tries
@@ -537,12 +537,17 @@ fn trap_focus(card: &Element, root: &ShadowRoot, key: &web_sys::KeyboardEvent) {
 /// Inline content goes into the slot the page reserved for it, so nothing on the page moves.
 fn show_in_slot(experience: &Experience, card: &Element, report: &Report) {
     let slot_name = experience.slot.as_deref().unwrap_or("default");
-    let selector = format!("[data-rapport-slot=\"{slot_name}\"]");
+    let selector = ["[data-rapport-slot=\"", slot_name, "\"]"].concat();
     let Some(slot) = dom::document().query_selector(&selector).ok().flatten() else {
-        dom::warn(&format!(
-            "rapport: no {selector} on this page for {}",
-            experience.experience
-        ));
+        dom::warn(
+            &[
+                "rapport: no ",
+                &selector,
+                " on this page for ",
+                &experience.experience,
+            ]
+            .concat(),
+        );
         return;
     };
     let host = dom::create("div");
@@ -593,7 +598,7 @@ fn add_scale(
     };
     dom::set_attr(&scale, "aria-label", label);
     for score in scores {
-        let choice = button("", &score.to_string());
+        let choice = button("", &dom::decimal(score.into()));
         let report = Rc::clone(report);
         let scale_after = scale.clone();
         let card = card.clone();
@@ -717,7 +722,7 @@ fn add_products(card: &Element, experience: &Experience, report: &Report) {
                 .to_fixed(2)
                 .map(String::from)
                 .unwrap_or_default();
-            dom::text(&price_element, &format!(" · €{amount}"));
+            dom::text(&price_element, &[" · €", &amount].concat());
             let _ = item.append_child(&price_element);
         }
         let _ = list.append_child(&item);

@@ -28,12 +28,15 @@ pub fn session_id() -> String {
     let now = dom::now_ms() as i64;
     let stored = dom::storage_get(SESSION_KEY).and_then(|s| {
         let (id, last) = s.split_once(':')?;
-        let last: i64 = last.parse().ok()?;
+        let last: i64 = dom::parse_whole(last)?;
         (now - last < SESSION_IDLE_MS && rapport_protocol::validate_id(id).is_ok())
             .then(|| id.to_owned())
     });
     let id = stored.unwrap_or_else(dom::random_id);
-    dom::storage_set(SESSION_KEY, &format!("{id}:{now}"));
+    dom::storage_set(
+        SESSION_KEY,
+        &[id.as_str(), ":", &dom::decimal(now as u64)].concat(),
+    );
     id
 }
 
@@ -58,11 +61,7 @@ pub fn set_consent(consent: rapport_protocol::Consent) {
     let flag = |on: bool| if on { "1" } else { "0" };
     dom::storage_set(
         CONSENT_KEY,
-        &format!(
-            "{},{}",
-            flag(consent.analytics),
-            flag(consent.personalization)
-        ),
+        &[flag(consent.analytics), ",", flag(consent.personalization)].concat(),
     );
 }
 
@@ -72,6 +71,6 @@ pub fn forget(site: &str) {
         for key in [VISITOR_KEY, SESSION_KEY, CONSENT_KEY] {
             let _ = storage.remove_item(key);
         }
-        let _ = storage.remove_item(&format!("rapport:queue:{site}"));
+        let _ = storage.remove_item(&["rapport:queue:", site].concat());
     }
 }

@@ -34,10 +34,10 @@ pub struct Transport {
 impl Transport {
     pub fn new(endpoint: &str, site: &str, visitor_id: &str) -> Transport {
         Transport {
-            url: format!("{endpoint}/v1/events"),
+            url: [endpoint, "/v1/events"].concat(),
             site: site.to_owned(),
             visitor_id: visitor_id.to_owned(),
-            queue_key: format!("rapport:queue:{site}"),
+            queue_key: ["rapport:queue:", site].concat(),
             memory: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
             retry_ms: Cell::new(2_000),
@@ -131,9 +131,14 @@ impl Transport {
             return Delivery::Retry;
         }
         if !(200..300).contains(&status) {
-            dom::warn(&format!(
-                "rapport: the edge refused a batch (HTTP {status})"
-            ));
+            dom::warn(
+                &[
+                    "rapport: the edge refused a batch (HTTP ",
+                    &dom::decimal(status.into()),
+                    ")",
+                ]
+                .concat(),
+            );
             return Delivery::Done(Vec::new());
         }
         let text = match response.text() {
