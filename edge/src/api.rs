@@ -2,8 +2,8 @@
 //! and shape the answer; they hold no decision logic. Documented in docs/api.md.
 
 use rapport_protocol::{
-    validate_id, DecideRequest, Decision, Event, EventData, ForgetRequest, MAX_BATCH_BYTES,
-    MAX_EVENT_BYTES,
+    validate_id, DecideRequest, Decision, Event, EventData, ForgetRequest, IdentifyRequest,
+    MAX_BATCH_BYTES, MAX_EVENT_BYTES,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue};
@@ -142,6 +142,7 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
         (Method::Post, "/v1/events") => events(req, env, sites).await,
         (Method::Post, "/v1/decide") => decide(req, env, sites).await,
         (Method::Post, "/v1/forget") => forget(req, env, sites).await,
+        (Method::Post, "/v1/identify") => identify(req, env, sites).await,
         (Method::Get, p) if p.starts_with("/v1/admin/visitors/") => {
             export_visitor(&req, env, sites, &p["/v1/admin/visitors/".len()..]).await
         }
@@ -157,7 +158,7 @@ async fn route(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiEr
             require_admin(&req, env)?;
             rulebook_admin(req, env, method, &p["/v1/admin/".len()..]).await
         }
-        (_, "/v1/health" | "/v1/events" | "/v1/decide" | "/v1/forget") => {
+        (_, "/v1/health" | "/v1/events" | "/v1/decide" | "/v1/forget" | "/v1/identify") => {
             Err(ApiError::MethodNotAllowed)
         }
         _ => Err(ApiError::NotFound),
@@ -207,7 +208,19 @@ pub(crate) async fn read_body(mut req: Request, limit: usize) -> Result<String, 
 pub(crate) fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
+        let mut path = err.path().to_string();
+        let message = err.inner().to_string();
+        // serde reports a missing field at the object that lacks it; the field is the one
+        // to name.
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = match path.as_str() {
+                "." | "?" => missing.to_owned(),
+                _ => format!("{path}.{missing}"),
+            };
+        }
         let field = match (prefix.is_empty(), path.as_str()) {
             // The root, or nowhere in particular (a syntax error before any field).
             (_, "." | "?") => prefix.to_owned(),
@@ -216,7 +229,7 @@ pub(crate) fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> R
         };
         ApiError::BadRequest {
             field: (!field.is_empty()).then_some(field),
-            message: err.into_inner().to_string(),
+            message,
         }
     })
 }
@@ -502,6 +515,52 @@ async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
         &json!({ "erased": true, "events": events }),
         200,
     ))
+}
+
+/// `POST /v1/identify` (site key): the widget's `identify` command links the visitor to a
+/// customer account, as a server `identify` event would, once the shop's signature proves
+/// the shop's server vouched for it. From then on the visitor's decisions see the
+/// customer's trusted facts.
+async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: IdentifyRequest = parse(&body, "")?;
+    check_site(sites, &request.site)?;
+    caller.check_origin(sites, &request.site)?;
+    check_id("visitor_id", &request.visitor_id)?;
+    rapport_protocol::server::validate_customer_id(&request.customer_id)
+        .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
+    limit(env, &request.site, &request.visitor_id, &caller).await?;
+    server_api::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;
+    let event = rapport_protocol::server::ServerEvent {
+        // One link per visitor and customer: asking again (every page of a signed-in
+        // shopper does) is a duplicate, stored once.
+        id: identify_event_id(&request.visitor_id),
+        customer_id: request.customer_id.clone(),
+        time: None,
+        data: rapport_protocol::server::ServerEventData::Identify(
+            rapport_protocol::server::Identify {
+                visitor_id: request.visitor_id.clone(),
+            },
+        ),
+    };
+    let timed = customer::Timed {
+        event,
+        at_ms: visitor::now_ms(),
+    };
+    let stored = customer::ingest(env, &request.site, &request.customer_id, &[timed]).await?;
+    Ok(json_response(
+        &json!({ "identified": true, "new": !stored.accepted.is_empty() }),
+        200,
+    ))
+}
+
+/// `identify-` and 40 hex digits of the SHA-256 of the visitor id: within the length an event
+/// id may have, whatever the visitor id's.
+fn identify_event_id(visitor_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(visitor_id.as_bytes());
+    format!("identify-{}", preview::hex(&digest[..20]))
 }
 
 /// Erases a visitor's object and its link to a customer; gives how many events went.

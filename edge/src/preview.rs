@@ -30,7 +30,8 @@ fn mac(admin_token: &str) -> HmacSha256 {
     mac
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as tokens and signatures are written.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, Mac};
 use rapport_protocol::server::{
     validate_customer_id, validate_trait, CustomerUpdate, ServerEvent, ServerEventData,
     MAX_SERVER_EVENTS, MAX_TRAITS,
@@ -12,6 +13,7 @@ use rapport_protocol::server::{
 use rapport_protocol::MAX_BATCH_BYTES;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use worker::{Env, Method, Request, Response};
 
@@ -20,6 +22,8 @@ use crate::customer::{self, Timed};
 use crate::error::{json_response, ApiError};
 use crate::visitor::now_ms;
 
+type HmacSha256 = Hmac<Sha256>;
+
 /// A server event's time may be ahead of the edge's clock by this much (clock skew).
 const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
@@ -27,12 +31,7 @@ const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 /// the `SERVER_KEYS` secret, `{"site": "key", ...}`; each is compared in constant time, and
 /// all of them are, so the time taken says nothing about which one nearly matched.
 fn server_site(req: &Request, env: &Env) -> Result<String, ApiError> {
-    let keys: BTreeMap<String, String> = env
-        .secret("SERVER_KEYS")
-        .ok()
-        .and_then(|s| serde_json::from_str(&s.to_string()).ok())
-        .filter(|keys: &BTreeMap<String, String>| !keys.is_empty())
-        .ok_or(ApiError::NotConfigured("SERVER_KEYS"))?;
+    let keys = server_keys(env)?;
     let given = req
         .headers()
         .get("authorization")
@@ -48,6 +47,47 @@ fn server_site(req: &Request, env: &Env) -> Result<String, ApiError> {
         }
     }
     found.ok_or(ApiError::Unauthorized)
+}
+
+fn server_keys(env: &Env) -> Result<BTreeMap<String, String>, ApiError> {
+    env.secret("SERVER_KEYS")
+        .ok()
+        .and_then(|s| serde_json::from_str(&s.to_string()).ok())
+        .filter(|keys: &BTreeMap<String, String>| !keys.is_empty())
+        .ok_or(ApiError::NotConfigured("SERVER_KEYS"))
+}
+
+/// What a shop's server signs to vouch, in a page it renders, that the shopper is signed in
+/// as `customer_id`: the hex of HMAC-SHA256(server key, customer id).
+pub fn identity_signature(server_key: &str, customer_id: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(server_key.as_bytes()).expect("any key length");
+    mac.update(customer_id.as_bytes());
+    crate::preview::hex(&mac.finalize().into_bytes())
+}
+
+/// Checks a browser `identify`'s signature against the site's server key, in constant time.
+pub fn verify_identity(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    signature: &str,
+) -> Result<(), ApiError> {
+    let keys = server_keys(env)?;
+    let expected = keys
+        .get(site)
+        .filter(|key| !key.is_empty())
+        .map(|key| identity_signature(key, customer_id))
+        .ok_or(ApiError::NotConfigured("SERVER_KEYS"))?;
+    let given = signature.trim().to_ascii_lowercase();
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            field: "signature".into(),
+            message: "the signature is not this customer id's, signed with the site's server key"
+                .into(),
+        })
+    }
 }
 
 pub async fn route(req: Request, env: &Env, path: &str) -> Result<Response, ApiError> {

@@ -273,6 +273,17 @@ pub struct ForgetRequest {
     pub visitor_id: String,
 }
 
+/// `POST /v1/identify`: the widget's `identify` command. The shop's own server signs the
+/// customer id (HMAC-SHA256 under the site's server key, in hex) when it renders the page for
+/// a signed-in customer, so a shopper cannot claim someone else's account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifyRequest {
+    pub site: String,
+    pub visitor_id: String,
+    pub customer_id: String,
+    pub signature: String,
+}
+
 /// The answer to a decision request: what to show, best first, at most one per placement.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Decision {

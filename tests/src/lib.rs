@@ -100,6 +100,20 @@ impl Edge {
         Edge::start_with(&[])
     }
 
+    /// What the demo shop's server would put in a page for a signed-in customer: the hex of
+    /// HMAC-SHA256(server key, customer id), which the widget's `identify` passes on.
+    pub fn identity_signature(&self, customer_id: &str) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.demo_server_key.as_bytes())
+            .expect("any key length");
+        mac.update(customer_id.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Starts the edge with extra variables (`--var NAME:VALUE`) besides the test defaults:
     /// an admin token, server keys for two sites, and a second site, `outlet`, whose pages
     /// live on `https://outlet.example`.

@@ -141,6 +141,48 @@ async fn server_api_trusted_facts_reports_previews_and_retention() {
     );
     assert_eq!(decision["experiences"][0]["segment"], "vip");
 
+    // The widget's `identify`: the shop's server signed the customer id; a forged, missing or
+    // other customer's signature links nothing.
+    let other = "visitor-srv-0002";
+    let signed = edge.identity_signature(CUSTOMER);
+    let identify_body = |customer: &str, signature: &str| {
+        json!({ "site": "demo", "visitor_id": other, "customer_id": customer,
+                "signature": signature })
+        .to_string()
+    };
+    for (customer, signature, status, field) in [
+        (CUSTOMER, "00".repeat(32), 403, "signature"),
+        (
+            CUSTOMER,
+            edge.identity_signature("C-9999"),
+            403,
+            "signature",
+        ),
+        ("a/b", signed.clone(), 400, "customer_id"),
+    ] {
+        let (got, error) = edge.post("/v1/identify", &identify_body(customer, &signature));
+        assert_eq!(
+            (got, &error["error"]["field"]),
+            (status, &json!(field)),
+            "{error}"
+        );
+    }
+    let (status, error) = edge.post(
+        "/v1/identify",
+        &json!({ "site": "demo", "visitor_id": other, "customer_id": CUSTOMER }).to_string(),
+    );
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("signature"))
+    );
+    assert!(edge.export(other)["profile"]["customer_id"].is_null());
+    let (status, answer) = edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, json!({ "identified": true, "new": true }));
+    assert_eq!(edge.export(other)["profile"]["traits"]["tier"], "gold");
+    let (_, again) = edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
+    assert_eq!(again["new"], false, "a second identify is the same link");
+
     // A replayed server event is stored once.
     let (_, answer) = server_events(&edge, &key, identify);
     assert_eq!(answer["duplicates"], json!(["srv-identify-0001"]));
@@ -321,7 +363,18 @@ async fn server_api_trusted_facts_reports_previews_and_retention() {
     // Erasing the visitor also unlinks it from the customer.
     let (status, _) = edge.delete(&format!("/v1/admin/visitors/demo/{VISITOR}"), Some(&admin));
     assert_eq!(status, 200);
-    assert_eq!(customer(&edge, &key, CUSTOMER)["visitors"], json!([]));
+    let linked = customer(&edge, &key, CUSTOMER)["visitors"].clone();
+    let linked: Vec<&Value> = linked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["visitor_id"])
+        .collect();
+    assert_eq!(
+        linked,
+        [&json!("visitor-srv-0002")],
+        "only the browser-identified one is left"
+    );
 
     // The same id twice in one batch is stored once.
     let twice = json!({ "id": "srv-twice-0001", "session_id": "session-srv-1",

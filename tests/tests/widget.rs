@@ -469,3 +469,61 @@ async fn every_trigger_fires_as_the_shopper_acts() {
     assert_eq!(answer["event"]["score"], 5);
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn identify_with_the_shops_signature_brings_the_customers_facts() {
+    let edge = Edge::start();
+    let customer = "C-2001";
+    let (status, saved) = edge.server(
+        "PUT",
+        &format!("/v1/server/customers/{customer}"),
+        Some(&edge.demo_server_key),
+        &json!({ "traits": { "tier": "gold" } }).to_string(),
+    );
+    assert_eq!(status, 200, "{saved}");
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+    client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+
+    // A signature the shop's server did not make links nothing.
+    client
+        .execute(
+            "window.identified = []; rapport.push(['on', 'identify', function (name, detail) {
+                 window.identified.push(detail); }]);
+             rapport.push(['identify', arguments[0], { signature: arguments[1] }]);",
+            vec![customer.into(), "00".repeat(32).into()],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(edge.export(visitor)["profile"]["customer_id"].is_null());
+    assert!(browser
+        .visible_prompt("vip-early-access-bar")
+        .await
+        .is_none());
+
+    // The signed id links the visitor; the decision asked again brings the VIP bar at once.
+    client
+        .execute(
+            "rapport.push(['identify', arguments[0], { signature: arguments[1] }]);",
+            vec![customer.into(), edge.identity_signature(customer).into()],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("vip-early-access-bar", WAIT).await;
+    let profile = &edge.export(visitor)["profile"];
+    assert_eq!(profile["customer_id"], customer);
+    let heard = client
+        .execute("return window.identified;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(heard, json!([{ "identified": true, "new": true }]));
+    assert_eq!(
+        browser.local_storage("rapport:customer").await.as_deref(),
+        Some(customer)
+    );
+    client.clone().close().await.unwrap();
+}

@@ -257,6 +257,37 @@ fn forget(widget: &Rc<Widget>) {
     });
 }
 
+/// `identify`: links this visitor to the shop's customer account, so decisions see what the
+/// shop's systems report about the customer (orders, tickets, traits), then decides again.
+/// The shop's server signs the customer id; the edge refuses anything else. A visitor is
+/// identified once per customer: later pages of a signed-in shopper send nothing.
+fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
+    if !widget.may_track() || widget.config.preview.is_some() {
+        return;
+    }
+    if store::identified().as_deref() == Some(customer_id.as_str()) {
+        return;
+    }
+    let url = [widget.config.endpoint.as_str(), "/v1/identify"].concat();
+    let body = wire::identify_request(
+        &widget.config.site,
+        widget.transport.visitor_id(),
+        &customer_id,
+        &signature,
+    );
+    let widget = Rc::clone(widget);
+    wasm_bindgen_futures::spawn_local(async move {
+        match dom::post_json(&url, &body).await {
+            Ok(answer) => {
+                store::set_identified(&customer_id);
+                widget.notify("identify", &answer);
+                refresh(&widget);
+            }
+            Err(err) => dom::warn(&["rapport: identify failed (", &err, ")"].concat()),
+        }
+    });
+}
+
 /// Replaces the `window.rapport` array the page may have filled before the script loaded with
 /// an object whose `push` runs commands at once, after running the queued ones in order.
 fn install_command_queue(widget: &Rc<Widget>) {
@@ -333,6 +364,16 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
             _ => dom::warn("rapport: on takes an event name and a function"),
         },
         "forget" => forget(widget),
+        "identify" => match (
+            parts.get(1).as_string().filter(|c| !c.is_empty()),
+            wire::text(&parts.get(2), "signature"),
+        ) {
+            (Some(customer_id), Some(signature)) => identify(widget, customer_id, signature),
+            _ => dom::warn(
+                "rapport: identify takes a customer id and {signature}, signed by the shop's \
+                 server (see the README)",
+            ),
+        },
         other => dom::warn(&["rapport: unknown command \"", other, "\""].concat()),
     }
 }

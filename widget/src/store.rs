@@ -8,6 +8,7 @@ use crate::dom;
 const VISITOR_KEY: &str = "rapport:vid";
 const SESSION_KEY: &str = "rapport:sid";
 const CONSENT_KEY: &str = "rapport:consent";
+const IDENTIFIED_KEY: &str = "rapport:customer";
 const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
 pub fn visitor_id() -> String {
@@ -65,10 +66,19 @@ pub fn set_consent(consent: rapport_protocol::Consent) {
     );
 }
 
+/// The customer this browser's visitor was last linked to, if any.
+pub fn identified() -> Option<String> {
+    dom::storage_get(IDENTIFIED_KEY)
+}
+
+pub fn set_identified(customer_id: &str) {
+    dom::storage_set(IDENTIFIED_KEY, customer_id);
+}
+
 /// Removes everything Rapport keeps in the browser for `site`.
 pub fn forget(site: &str) {
     if let Some(storage) = dom::local_storage() {
-        for key in [VISITOR_KEY, SESSION_KEY, CONSENT_KEY] {
+        for key in [VISITOR_KEY, SESSION_KEY, CONSENT_KEY, IDENTIFIED_KEY] {
             let _ = storage.remove_item(key);
         }
         let _ = storage.remove_item(&["rapport:queue:", site].concat());

@@ -201,6 +201,21 @@ pub fn forget_request(site: &str, visitor_id: &str) -> String {
     stringify(&obj.done())
 }
 
+/// The body of `POST /v1/identify`.
+pub fn identify_request(
+    site: &str,
+    visitor_id: &str,
+    customer_id: &str,
+    signature: &str,
+) -> String {
+    let obj = Obj::new();
+    obj.set("site", site)
+        .set("visitor_id", visitor_id)
+        .set("customer_id", customer_id)
+        .set("signature", signature);
+    stringify(&obj.done())
+}
+
 // Reading.
 
 pub fn get(value: &JsValue, key: &str) -> JsValue {
