@@ -48,6 +48,12 @@ pub enum EventData {
     AddToCart(AddToCart),
     RemoveFromCart(RemoveFromCart),
     Search(Search),
+    /// A step of the checkout reached (`shipping`, `payment`, `review`...).
+    CheckoutStep(CheckoutStep),
+    /// The shop's order confirmation page: the shopper says an order went through. Only a
+    /// signal for the session (the cart is done, the checkout finished); purchases that count
+    /// as revenue and conversions come from the shop's server.
+    OrderComplete(OrderComplete),
     Scroll(Scroll),
     Engagement(Engagement),
     RageClick(RageClick),
@@ -94,6 +100,20 @@ pub struct Search {
     pub query: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckoutStep {
+    pub step: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderComplete {
+    pub order_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// The deepest the shopper scrolled on the current page, in percent.
@@ -153,6 +173,8 @@ impl EventData {
             EventData::AddToCart(_) => "add_to_cart",
             EventData::RemoveFromCart(_) => "remove_from_cart",
             EventData::Search(_) => "search",
+            EventData::CheckoutStep(_) => "checkout_step",
+            EventData::OrderComplete(_) => "order_complete",
             EventData::Scroll(_) => "scroll",
             EventData::Engagement(_) => "engagement",
             EventData::RageClick(_) => "rage_click",
@@ -186,6 +208,8 @@ impl EventData {
             "add_to_cart" => read::<AddToCart, D>(deserializer),
             "remove_from_cart" => read::<RemoveFromCart, D>(deserializer),
             "search" => read::<Search, D>(deserializer),
+            "checkout_step" => read::<CheckoutStep, D>(deserializer),
+            "order_complete" => read::<OrderComplete, D>(deserializer),
             "scroll" => read::<Scroll, D>(deserializer),
             "engagement" => read::<Engagement, D>(deserializer),
             "rage_click" => read::<RageClick, D>(deserializer),

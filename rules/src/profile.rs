@@ -58,6 +58,8 @@ pub struct Profile {
     pub traits: BTreeMap<String, serde_json::Value>,
     /// Trusted: support tickets from the retailer's help desk.
     pub support: Support,
+    /// How far the shopper got through the checkout, as the shop's pages report it.
+    pub checkout: Checkout,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps: Option<SurveyAnswer>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +148,29 @@ pub struct Support {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<i64>,
 }
+
+/// The checkout as the shop's pages report it: the step the shopper last reached, cleared
+/// when an order confirmation follows, so a step left standing is an abandoned checkout.
+/// Orders here are the browser's word, for this purpose only; purchases that count come from
+/// the shop's server into `purchases`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct Checkout {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_ms: Option<i64>,
+    /// Order confirmations seen, and in the current session.
+    pub orders: u32,
+    pub session_orders: u32,
+    /// The last confirmed order, so a confirmation page seen again is not a second order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_order_id: Option<String>,
+}
+
+/// The longest checkout step name kept.
+const STEP_LIMIT: usize = 40;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
@@ -244,6 +269,24 @@ impl Profile {
                 self.remove_from_cart(&remove.product_id, remove.quantity)
             }
             EventData::Search(search) => self.search(search, now_ms),
+            EventData::CheckoutStep(reached) => {
+                let step: String = reached.step.trim().chars().take(STEP_LIMIT).collect();
+                if !step.is_empty() {
+                    self.checkout.step = Some(step);
+                    self.checkout.step_ms = Some(now_ms);
+                }
+            }
+            EventData::OrderComplete(order) => {
+                if self.checkout.last_order_id.as_deref() != Some(order.order_id.as_str()) {
+                    self.checkout.last_order_id = Some(order.order_id.clone());
+                    self.checkout.orders += 1;
+                    self.checkout.session_orders += 1;
+                    // What was in the cart was bought, and the checkout is finished.
+                    self.cart.clear();
+                    self.checkout.step = None;
+                    self.checkout.step_ms = None;
+                }
+            }
             EventData::Scroll(scroll) => {
                 self.page_scroll = self.page_scroll.max(scroll.percent.min(100))
             }
@@ -294,6 +337,7 @@ impl Profile {
         self.session_page_views = 0;
         self.session_engaged_seconds = 0;
         self.session_rage_clicks = 0;
+        self.checkout.session_orders = 0;
     }
 
     fn page_view(&mut self, page: &PageContext, now_ms: i64) {
@@ -587,6 +631,75 @@ mod tests {
             availability: None,
             url: None,
         }
+    }
+
+    #[test]
+    fn an_order_confirmation_finishes_the_checkout_once() {
+        use rapport_protocol::{CheckoutStep, OrderComplete};
+        let mut p = Profile::new("visitor-1");
+        let step = |name: &str| {
+            event(
+                "s1",
+                EventData::CheckoutStep(CheckoutStep { step: name.into() }),
+            )
+        };
+        let order = |id: &str| {
+            event(
+                "s1",
+                EventData::OrderComplete(OrderComplete {
+                    order_id: id.into(),
+                    value: Some(94.0),
+                    currency: Some("EUR".into()),
+                }),
+            )
+        };
+        p.apply(
+            &event(
+                "s1",
+                EventData::AddToCart(AddToCart {
+                    product: product("a", 59.0),
+                    quantity: 1,
+                }),
+            ),
+            1,
+        );
+        p.apply(&step("shipping"), 2);
+        p.apply(&step(&format!("  {}  ", "x".repeat(80))), 3);
+        assert_eq!(p.checkout.step.as_deref(), Some("x".repeat(40).as_str()));
+        p.apply(&step("payment"), 4);
+        assert_eq!(
+            (p.checkout.step.as_deref(), p.checkout.step_ms),
+            (Some("payment"), Some(4))
+        );
+
+        p.apply(&order("order-1"), 5);
+        p.apply(&order("order-1"), 6);
+        assert_eq!(
+            (p.checkout.orders, p.checkout.session_orders),
+            (1, 1),
+            "seen again"
+        );
+        assert_eq!((p.checkout.step.as_ref(), p.cart.len()), (None, 0));
+        assert_eq!(
+            p.purchases.count, 0,
+            "only the shop's server reports purchases"
+        );
+
+        p.apply(&order("order-2"), 7);
+        p.apply(&step("shipping"), 8);
+        p.apply(
+            &event(
+                "s2",
+                EventData::CheckoutStep(CheckoutStep { step: " ".into() }),
+            ),
+            9,
+        );
+        assert_eq!((p.checkout.orders, p.checkout.session_orders), (2, 0));
+        assert_eq!(
+            p.checkout.step.as_deref(),
+            Some("shipping"),
+            "a blank step is ignored"
+        );
     }
 
     #[test]

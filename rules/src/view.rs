@@ -63,6 +63,9 @@ struct Summary {
     lifecycle: &'static str,
     cart_items: i64,
     cart_value: f64,
+    checkout_step: String,
+    minutes_since_step: i64,
+    session_orders: i64,
 }
 
 /// `v`.
@@ -77,6 +80,9 @@ pub struct Purchases(Rc<Data>);
 /// `v.support`.
 #[derive(Debug, Clone)]
 pub struct Support(Rc<Data>);
+/// `v.checkout`.
+#[derive(Debug, Clone)]
+pub struct Checkout(Rc<Data>);
 /// `v.searches`.
 #[derive(Debug, Clone)]
 pub struct Searches(Rc<Data>);
@@ -146,6 +152,12 @@ impl Visitor {
                 consent.is_none_or(|c| c.personalization),
             ],
             lifecycle: profile.lifecycle(now_ms).as_str(),
+            checkout_step: text(&profile.checkout.step),
+            minutes_since_step: profile
+                .checkout
+                .step_ms
+                .map_or(-1, |at| (now_ms - at).max(0) / 60_000),
+            session_orders: i64::from(profile.checkout.session_orders),
             cart_items: i64::from(profile.cart_items()),
             cart_value: profile.cart_value(),
         };
@@ -216,6 +228,7 @@ pub fn register(engine: &mut Engine) {
         .register_get("cart", |v: &mut Visitor| Cart(Rc::clone(&v.0)))
         .register_get("purchases", |v: &mut Visitor| Purchases(Rc::clone(&v.0)))
         .register_get("support", |v: &mut Visitor| Support(Rc::clone(&v.0)))
+        .register_get("checkout", |v: &mut Visitor| Checkout(Rc::clone(&v.0)))
         .register_get("searches", |v: &mut Visitor| Searches(Rc::clone(&v.0)))
         .register_get("nps", |v: &mut Visitor| Survey(v.s().nps))
         .register_get("csat", |v: &mut Visitor| Survey(v.s().csat))
@@ -313,6 +326,17 @@ pub fn register(engine: &mut Engine) {
         })
         .register_get("days_since_last", |s: &mut Support| {
             s.0.profile_summary.days_since_ticket
+        });
+    engine
+        .register_type_with_name::<Checkout>("Checkout")
+        .register_get("step", |c: &mut Checkout| {
+            c.0.profile_summary.checkout_step.clone()
+        })
+        .register_get("minutes_since_step", |c: &mut Checkout| {
+            c.0.profile_summary.minutes_since_step
+        })
+        .register_get("session_orders", |c: &mut Checkout| {
+            c.0.profile_summary.session_orders
         });
     engine
         .register_type_with_name::<Searches>("Searches")

@@ -527,3 +527,71 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
     );
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_checkout_steps_and_the_order_confirmation_are_captured() {
+    use fantoccini::Locator;
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    client
+        .goto(&edge.url("/products/linen-shirt"))
+        .await
+        .unwrap();
+    // Clicked from script: a welcome prompt may be over the page, and is not what is tested.
+    client
+        .wait()
+        .for_element(Locator::Css("[data-add-to-cart]"))
+        .await
+        .unwrap();
+    client
+        .execute(
+            "document.querySelector('[data-add-to-cart]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // The checkout page says its step on `<body>`; the widget reports it by itself.
+    client.goto(&edge.url("/checkout")).await.unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "checkout_step") == 1).then_some(export)
+    })
+    .await
+    .expect("the checkout step arrives");
+    assert_eq!(export["profile"]["checkout"]["step"], "details");
+    assert_eq!(export["profile"]["cart"].as_array().map(Vec::len), Some(1));
+
+    // The confirmation page's `track order_complete` finishes the checkout and empties the
+    // cart, without counting as a purchase (those come from the shop's server).
+    client
+        .execute(
+            "document.querySelector('[data-place-order]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "order_complete") == 1).then_some(export)
+    })
+    .await
+    .expect("the order confirmation arrives");
+    let order = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "order_complete")
+        .unwrap();
+    assert_eq!(order["event"]["value"], 59.0, "{order}");
+    assert_eq!(order["event"]["currency"], "EUR");
+    let profile = &export["profile"];
+    assert_eq!(profile["checkout"]["orders"], 1);
+    assert!(profile["checkout"]["step"].is_null(), "{profile}");
+    assert_eq!(profile["cart"], json!([]));
+    assert_eq!(profile["purchases"]["count"], 0);
+    client.clone().close().await.unwrap();
+}

@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use rapport_protocol::{
-    AddToCart, Engagement, EventData, PageContext, Product, ProductView, RageClick, RemoveFromCart,
-    Scroll, Search,
+    AddToCart, CheckoutStep, Engagement, EventData, OrderComplete, PageContext, Product,
+    ProductView, RageClick, RemoveFromCart, Scroll, Search,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -116,6 +116,15 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         "product_view" => Ok(EventData::ProductView(ProductView {
             product: product()?,
         })),
+        "checkout_step" => Ok(EventData::CheckoutStep(CheckoutStep {
+            step: text(props, "step").ok_or("checkout_step: a step needs a `step` name")?,
+        })),
+        "order_complete" => Ok(EventData::OrderComplete(OrderComplete {
+            order_id: text(props, "order_id")
+                .ok_or("order_complete: an order needs an `order_id`")?,
+            value: number(props, "value"),
+            currency: text(props, "currency"),
+        })),
         "search" => Ok(EventData::Search(Search {
             query: text(props, "query").ok_or("search: a search needs a `query`")?,
             results: number(props, "results")
@@ -125,7 +134,8 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         other => Err([
             "unknown event \"",
             other,
-            "\" (expected add_to_cart, remove_from_cart, product_view or search)",
+            "\" (expected add_to_cart, remove_from_cart, product_view, search, checkout_step \
+             or order_complete)",
         ]
         .concat()),
     }
@@ -247,4 +257,24 @@ pub fn search_on_page(page: &PageContext) -> Option<Search> {
         query: query.chars().take(200).collect(),
         results,
     })
+}
+
+/// What a server-rendered checkout page says about itself on `<body>`: the step
+/// (`data-rapport-checkout-step="payment"`), or the order it confirms
+/// (`data-rapport-order="ID"`, with `data-rapport-order-value` and
+/// `data-rapport-order-currency`).
+pub fn checkout_on_page() -> Option<EventData> {
+    let body = dom::document().body()?;
+    let attribute = |name: &str| body.get_attribute(name).filter(|v| !v.trim().is_empty());
+    if let Some(order_id) = attribute("data-rapport-order") {
+        return Some(EventData::OrderComplete(OrderComplete {
+            order_id,
+            value: attribute("data-rapport-order-value")
+                .map(|v| js_sys::Number::parse_float(&v))
+                .filter(|v| v.is_finite()),
+            currency: attribute("data-rapport-order-currency"),
+        }));
+    }
+    attribute("data-rapport-checkout-step")
+        .map(|step| EventData::CheckoutStep(CheckoutStep { step }))
 }

@@ -149,6 +149,9 @@ fn page(widget: &Rc<Widget>) {
     if let Some(search) = search {
         track(widget, EventData::Search(search));
     }
+    if let Some(checkout) = capture::checkout_on_page() {
+        track(widget, checkout);
+    }
     refresh(widget);
 }
 
@@ -322,8 +325,12 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
         "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
             Ok(data) => {
                 let name = data.kind();
-                let changes_decision =
-                    matches!(data, EventData::AddToCart(_) | EventData::RemoveFromCart(_));
+                let changes_decision = matches!(
+                    data,
+                    EventData::AddToCart(_)
+                        | EventData::RemoveFromCart(_)
+                        | EventData::OrderComplete(_)
+                );
                 track(widget, data);
                 render::tracked(name);
                 if changes_decision {

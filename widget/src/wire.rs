@@ -124,6 +124,16 @@ fn payload(obj: &Obj, data: &EventData) {
                 obj.set("results", results);
             }
         }
+        EventData::CheckoutStep(reached) => {
+            obj.set("step", reached.step.as_str());
+        }
+        EventData::OrderComplete(order) => {
+            obj.set("order_id", order.order_id.as_str())
+                .opt("currency", &order.currency);
+            if let Some(value) = order.value {
+                obj.set("value", value);
+            }
+        }
         EventData::Scroll(scroll) => {
             obj.set("percent", scroll.percent);
         }
