@@ -1,5 +1,7 @@
-//! The widget's commands and privacy in real Chromium: Do Not Track, consent, `on`,
-//! single-page-app routes, scroll depth, and `forget`.
+//! The widget in real Chromium: its commands (`consent`, `on`, `identify`, `forget`, `track`),
+//! Do Not Track, single-page-app routes, capture (scroll depth, checkout), exactly-once
+//! delivery, every trigger and prompt interaction, and a shop on another origin under a
+//! nonce-based Content-Security-Policy.
 
 use std::time::Duration;
 
@@ -593,5 +595,74 @@ async fn the_checkout_steps_and_the_order_confirmation_are_captured() {
     assert!(profile["checkout"]["step"].is_null(), "{profile}");
     assert_eq!(profile["cart"], json!([]));
     assert_eq!(profile["purchases"]["count"], 0);
+    client.clone().close().await.unwrap();
+}
+
+/// Serves `page` to every request on a port of its own, as a shop on another origin would,
+/// with a nonce-based Content-Security-Policy.
+fn serve_shop_page(listener: std::net::TcpListener, page: String, policy: String) {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
+                 content-security-policy: {policy}\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_shop_on_another_origin_with_a_nonce_and_strict_dynamic_policy_runs_the_widget() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let shop = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let sites = json!({ "demo": { "origins": [shop] } }).to_string();
+    let edge = Edge::start_with(&[("SITES", &sites)]);
+    // The one tag, with the page's nonce; `'strict-dynamic'` lets what it loads run, and
+    // nothing else is allowed: no inline script or style without the nonce, no eval.
+    let nonce = "r4pp0rt-n0nce-2026";
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; connect-src {edge}; base-uri 'none'",
+        edge = edge.base
+    );
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another shop</title>
+<script nonce="{nonce}">window.violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {{
+  window.violations.push(e.violatedDirective + ' ' + e.blockedURI); }});</script>
+<script nonce="{nonce}" src="{edge}/rapport.js" data-site="demo" async></script>
+</head><body data-rapport-page="home"><h1>Another shop</h1></body></html>"#,
+        edge = edge.base
+    );
+    serve_shop_page(listener, page, policy);
+
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    client.goto(&shop).await.unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    // It recorded across origins (CORS), and broke no rule of the page's policy.
+    let visitor = browser
+        .local_storage("rapport:vid")
+        .await
+        .expect("a visitor id");
+    let export = eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        (count(&export, "impression") == 1).then_some(export)
+    })
+    .await
+    .expect("the impression arrives from the other origin");
+    assert_eq!(count(&export, "page_view"), 1);
+    let violations = client
+        .execute("return window.violations;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(violations, json!([]));
     client.clone().close().await.unwrap();
 }
