@@ -666,3 +666,84 @@ document.addEventListener('securitypolicyviolation', function (e) {{
     assert_eq!(violations, json!([]));
     client.clone().close().await.unwrap();
 }
+
+/// A preview link that shows `experience` on the home page.
+fn preview_url(edge: &Edge, experience: &str) -> String {
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": experience }).to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    edge.url(&format!("/?{}", made["query"].as_str().unwrap()))
+}
+
+/// The experience and class of the control focused inside Rapport's shadow root.
+async fn focused_in(browser: &Browser) -> Value {
+    browser
+        .client
+        .execute(
+            "const host = document.getElementById('rapport-host');
+             const active = host && host.shadowRoot.activeElement;
+             return active ?
+                 [active.closest('[data-experience]').dataset.experience, active.className] : null;",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// Shift+Tab from the page until focus is on `experience`'s close button (prompts are the
+/// last things on the page, so backwards from the top reaches them first). Other prompts
+/// the page shows at the same time may come first.
+async fn tab_back_to_close(browser: &Browser, experience: &str) {
+    for _ in 0..6 {
+        press(browser, &[Key::Tab], true).await;
+        if focused_in(browser).await == json!([experience, "rp-close"]) {
+            return;
+        }
+    }
+    panic!("Shift+Tab never reached {experience}'s close button");
+}
+
+#[tokio::test]
+async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // A slide-in does not take focus from the page; the keyboard reaches its controls, and
+    // Enter on the close button closes it.
+    client
+        .goto(&preview_url(&edge, "referral-slide"))
+        .await
+        .unwrap();
+    browser.wait_for_prompt("referral-slide", WAIT).await;
+    assert_eq!(
+        focused(&browser).await,
+        Value::Null,
+        "focus stays on the page"
+    );
+    tab_back_to_close(&browser, "referral-slide").await;
+    press(&browser, &[Key::Tab], true).await;
+    assert_eq!(
+        focused_in(&browser).await,
+        json!(["referral-slide", "rp-cta"])
+    );
+    press(&browser, &[Key::Tab], false).await;
+    press(&browser, &[Key::Enter], false).await;
+    assert!(browser.visible_prompt("referral-slide").await.is_none());
+
+    // A toast leaves by itself after 8 seconds, but not while the shopper is in it; Escape
+    // closes it.
+    client
+        .goto(&preview_url(&edge, "frustration-toast"))
+        .await
+        .unwrap();
+    browser.wait_for_prompt("frustration-toast", WAIT).await;
+    tab_back_to_close(&browser, "frustration-toast").await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert!(browser.visible_prompt("frustration-toast").await.is_some());
+    press(&browser, &[Key::Escape], false).await;
+    assert!(browser.visible_prompt("frustration-toast").await.is_none());
+    client.clone().close().await.unwrap();
+}

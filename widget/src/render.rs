@@ -397,9 +397,21 @@ fn show(experience: &Experience, report: &Report) {
                 on_backdrop();
             }
         });
+    } else {
+        // A prompt that does not hold focus still closes with Escape once the shopper has
+        // tabbed into it.
+        let on_key = dismiss.clone();
+        dom::on(&card, "keydown", move |event| {
+            if event
+                .dyn_ref::<web_sys::KeyboardEvent>()
+                .is_some_and(|k| k.key() == "Escape")
+            {
+                on_key();
+            }
+        });
     }
     if kind == ExperienceKind::Toast {
-        dom::set_timeout(8_000, dismiss);
+        dismiss_unless_focused(card.clone(), root.clone(), Rc::new(dismiss));
     }
     if root.append_child(&outer).is_ok() {
         if dialog {
@@ -413,6 +425,24 @@ fn show(experience: &Experience, report: &Report) {
         mark_shown(&experience.experience);
         report(Outcome::Shown);
     }
+}
+
+/// How long a toast stays when the shopper leaves it alone.
+const TOAST_MS: i32 = 8_000;
+
+/// Takes a toast away after a while, but never from under a shopper whose keyboard focus
+/// is in it: they get as long as they need.
+fn dismiss_unless_focused(card: Element, root: ShadowRoot, dismiss: Rc<dyn Fn()>) {
+    dom::set_timeout(TOAST_MS, move || {
+        let focused = root
+            .active_element()
+            .is_some_and(|active| card.contains(Some(&active)));
+        if focused {
+            dismiss_unless_focused(card, root, dismiss);
+        } else {
+            dismiss();
+        }
+    });
 }
 
 /// A performance mark (`rapport:shown:ID`), so the page, its monitoring and our benchmark
