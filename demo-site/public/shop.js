@@ -1,5 +1,6 @@
-// The demo shop's own code, not Rapport's: a cart kept in localStorage, and the one line a web
-// developer adds to tell Rapport what happened (`rapport.push(['track', ...])`).
+// The demo shop's own code, not Rapport's: a cart kept in localStorage. It shows both ways of
+// telling Rapport about the cart: add-to-cart buttons carry `data-rapport-add-to-cart`
+// attributes, and removals are one line (`rapport.push(['track', ...])`).
 window.rapport = window.rapport || [];
 
 (function () {
@@ -67,7 +68,7 @@ window.rapport = window.rapport || [];
       if (line) line.quantity += 1;
       else cart.push({ id: product.id, name: product.name, price: product.price, quantity: 1 });
       save(cart);
-      window.rapport.push(["track", "add_to_cart", Object.assign({ quantity: 1 }, product)]);
+      // No call to Rapport here: the button's `data-rapport-add-to-cart` attributes tell it.
       add.textContent = "Added to cart ✓";
       return;
     }

@@ -531,7 +531,7 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
 }
 
 #[tokio::test]
-async fn the_checkout_steps_and_the_order_confirmation_are_captured() {
+async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured() {
     use fantoccini::Locator;
     let edge = Edge::start();
     let browser = Browser::start().await;
@@ -565,6 +565,12 @@ async fn the_checkout_steps_and_the_order_confirmation_are_captured() {
     .await
     .expect("the checkout step arrives");
     assert_eq!(export["profile"]["checkout"]["step"], "details");
+    // The add to cart came from the button's `data-rapport-add-to-cart` attributes alone.
+    assert_eq!(count(&export, "add_to_cart"), 1);
+    let line = &export["profile"]["cart"][0];
+    assert_eq!(line["product"]["id"], "linen-shirt", "{line}");
+    assert_eq!(line["product"]["price"], 59.0);
+    assert_eq!(line["product"]["currency"], "EUR");
     assert_eq!(export["profile"]["cart"].as_array().map(Vec::len), Some(1));
 
     // The confirmation page's `track order_complete` finishes the checkout and empties the

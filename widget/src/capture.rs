@@ -49,9 +49,15 @@ pub fn product_on_page() -> Option<Product> {
         }
     }
     let element = document.query_selector("[data-rapport-product]").ok()??;
+    product_from_element(&element, "data-rapport-product")
+}
+
+/// A product described by an element's attributes: the id in `id_attribute`, and
+/// `data-name`, `data-price`, `data-currency`, `data-category`, `data-availability`.
+fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Option<Product> {
     let data = |name: &str| element.get_attribute(name).filter(|v| !v.is_empty());
     Some(Product {
-        id: data("data-rapport-product")?,
+        id: data(id_attribute)?,
         name: data("data-name"),
         price: data("data-price")
             .map(|p| js_sys::Number::parse_float(&p))
@@ -61,6 +67,31 @@ pub fn product_on_page() -> Option<Product> {
         availability: data("data-availability"),
         url: dom::window().location().pathname().ok(),
     })
+}
+
+/// A click on an element marked `data-rapport-add-to-cart="SKU"` (with the product's
+/// `data-name`, `data-price`... and optionally `data-quantity`) or
+/// `data-rapport-remove-from-cart="SKU"`: the cart change, without a line of the shop's
+/// JavaScript.
+pub fn cart_click(event: &web_sys::Event) -> Option<EventData> {
+    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    let element = target
+        .closest("[data-rapport-add-to-cart], [data-rapport-remove-from-cart]")
+        .ok()??;
+    let quantity = element
+        .get_attribute("data-quantity")
+        .and_then(|q| dom::parse_whole::<u32>(q.trim()))
+        .filter(|q| *q >= 1)
+        .unwrap_or(1);
+    match product_from_element(&element, "data-rapport-add-to-cart") {
+        Some(product) => Some(EventData::AddToCart(AddToCart { product, quantity })),
+        None => Some(EventData::RemoveFromCart(RemoveFromCart {
+            product_id: element
+                .get_attribute("data-rapport-remove-from-cart")
+                .filter(|id| !id.is_empty())?,
+            quantity,
+        })),
+    }
 }
 
 /// Reads a schema.org Product, alone, in an array or in an `@graph`.

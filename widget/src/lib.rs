@@ -91,6 +91,12 @@ pub fn start(config: JsValue) {
     // A tab going away gives up the overlay it showed, so another tab may show one.
     dom::on(&dom::window(), "pagehide", |_| render::release_overlay());
     install_command_queue(&widget);
+    let shop = Rc::clone(&widget);
+    dom::on(&dom::document(), "click", move |event| {
+        if let Some(data) = capture::cart_click(&event) {
+            site_event(&shop, data);
+        }
+    });
     let watcher = Rc::clone(&widget);
     capture::watch(move |data| {
         track(&watcher, data);
@@ -291,6 +297,24 @@ fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
     });
 }
 
+/// Records what the shop reports (a `track` command, or a click on a cart button marked with
+/// data attributes), shows what waited for it, and decides again when it can change the
+/// decision.
+fn site_event(widget: &Rc<Widget>, data: EventData) {
+    let name = data.kind();
+    let changes_decision = matches!(
+        data,
+        EventData::AddToCart(_) | EventData::RemoveFromCart(_) | EventData::OrderComplete(_)
+    );
+    track(widget, data);
+    render::tracked(name);
+    if changes_decision {
+        refresh(widget);
+    } else {
+        widget.transport.schedule_flush();
+    }
+}
+
 /// Replaces the `window.rapport` array the page may have filled before the script loaded with
 /// an object whose `push` runs commands at once, after running the queued ones in order.
 fn install_command_queue(widget: &Rc<Widget>) {
@@ -323,22 +347,7 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
     let name = parts.get(0).as_string().unwrap_or_default();
     match name.as_str() {
         "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
-            Ok(data) => {
-                let name = data.kind();
-                let changes_decision = matches!(
-                    data,
-                    EventData::AddToCart(_)
-                        | EventData::RemoveFromCart(_)
-                        | EventData::OrderComplete(_)
-                );
-                track(widget, data);
-                render::tracked(name);
-                if changes_decision {
-                    refresh(widget);
-                } else {
-                    widget.transport.schedule_flush();
-                }
-            }
+            Ok(data) => site_event(widget, data),
             Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
         },
         "page" => {
