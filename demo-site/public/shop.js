@@ -95,6 +95,15 @@ window.rapport = window.rapport || [];
 
   document.addEventListener("DOMContentLoaded", function () {
     render(load());
+    // The cart page tells Rapport the whole cart, which settles any difference from the
+    // adds and removes it heard (a cart changed in another browser, say).
+    if (document.body.dataset.rapportPage === "cart") {
+      window.rapport.push(["track", "cart", {
+        items: load().map(function (l) {
+          return { id: l.id, name: l.name, price: l.price, currency: "EUR", quantity: l.quantity };
+        }),
+      }]);
+    }
     // The confirmation page tells Rapport about the order once (a reload is the same order,
     // which Rapport counts once anyway). Revenue that counts comes from the shop's server.
     var placed = document.querySelector("[data-order-id]");

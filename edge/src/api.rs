@@ -208,30 +208,32 @@ pub(crate) async fn read_body(mut req: Request, limit: usize) -> Result<String, 
 pub(crate) fn parse<'de, T: Deserialize<'de>>(text: &'de str, prefix: &str) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let mut path = err.path().to_string();
         let message = err.inner().to_string();
-        // serde reports a missing field at the object that lacks it; the field is the one
-        // to name.
-        if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            path = match path.as_str() {
-                "." | "?" => missing.to_owned(),
-                _ => format!("{path}.{missing}"),
-            };
-        }
-        let field = match (prefix.is_empty(), path.as_str()) {
-            // The root, or nowhere in particular (a syntax error before any field).
-            (_, "." | "?") => prefix.to_owned(),
-            (true, _) => path,
-            (false, _) => format!("{prefix}.{path}"),
-        };
+        let field = field_path(prefix, &err.path().to_string(), &message);
         ApiError::BadRequest {
             field: (!field.is_empty()).then_some(field),
             message,
         }
     })
+}
+
+/// The field a serde error is about: `path` (as serde_path_to_error writes it, `.` or `?` for
+/// the root) under `prefix`, and, for a missing field, the missing field itself, since serde
+/// reports that at the object lacking it.
+pub(crate) fn field_path(prefix: &str, path: &str, message: &str) -> String {
+    let path = match path {
+        "." | "?" => "",
+        path => path,
+    };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_default();
+    [prefix, path, missing]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn check_site(sites: &Sites, site: &str) -> Result<(), ApiError> {
@@ -345,10 +347,13 @@ fn locate_event_error(raw: &str, prefix: &str) -> Option<ApiError> {
     let mut track = serde_path_to_error::Track::new();
     let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
     match EventData::check_payload(kind, deserializer) {
-        Err(err) => Some(ApiError::bad(
-            format!("{prefix}.{}", track.path()),
-            err.to_string(),
-        )),
+        Err(err) => {
+            let message = err.to_string();
+            Some(ApiError::bad(
+                field_path(prefix, &track.path().to_string(), &message),
+                message,
+            ))
+        }
         Ok(false) => Some(ApiError::bad(
             format!("{prefix}.type"),
             format!("unknown event type \"{kind}\""),
@@ -683,5 +688,35 @@ fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_path;
+
+    #[test]
+    fn field_paths_name_the_field_at_fault() {
+        let wrong = "invalid type: string \"cheap\", expected f64";
+        assert_eq!(
+            field_path("events[1]", "product.price", wrong),
+            "events[1].product.price"
+        );
+        assert_eq!(field_path("", "site", wrong), "site");
+        assert_eq!(field_path("", ".", "expected value"), "");
+        assert_eq!(field_path("events[0]", "?", "EOF"), "events[0]");
+        let missing = "missing field `id`";
+        assert_eq!(
+            field_path("events[3]", "items[1].product", missing),
+            "events[3].items[1].product.id"
+        );
+        assert_eq!(
+            field_path("events[4]", ".", "missing field `step`"),
+            "events[4].step"
+        );
+        assert_eq!(
+            field_path("", ".", "missing field `signature`"),
+            "signature"
+        );
     }
 }

@@ -17,7 +17,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{batch_answer, check_id, parse, read_body, rejection};
+use crate::api::{batch_answer, check_id, field_path, parse, read_body, rejection};
 use crate::customer::{self, Timed};
 use crate::error::{json_response, ApiError};
 use crate::visitor::now_ms;
@@ -229,10 +229,13 @@ fn locate_error(raw: &str, prefix: &str) -> Option<ApiError> {
     let mut track = serde_path_to_error::Track::new();
     let deserializer = serde_path_to_error::Deserializer::new(&value, &mut track);
     match ServerEventData::check_payload(kind, deserializer) {
-        Err(err) => Some(ApiError::bad(
-            format!("{prefix}.{}", track.path()),
-            err.to_string(),
-        )),
+        Err(err) => {
+            let message = err.to_string();
+            Some(ApiError::bad(
+                field_path(prefix, &track.path().to_string(), &message),
+                message,
+            ))
+        }
         Ok(false) => Some(ApiError::bad(
             format!("{prefix}.type"),
             format!(

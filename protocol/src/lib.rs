@@ -48,6 +48,9 @@ pub enum EventData {
     AddToCart(AddToCart),
     RemoveFromCart(RemoveFromCart),
     Search(Search),
+    /// The whole cart as the shop holds it, replacing what the add and remove events built
+    /// (a cart restored from the shopper's account, or changed on another device).
+    Cart(CartContents),
     /// A step of the checkout reached (`shipping`, `payment`, `review`...).
     CheckoutStep(CheckoutStep),
     /// The shop's order confirmation page: the shopper says an order went through. Only a
@@ -100,6 +103,12 @@ pub struct Search {
     pub query: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CartContents {
+    /// Each line: a product and its quantity, as in an `add_to_cart`.
+    pub items: Vec<AddToCart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +182,7 @@ impl EventData {
             EventData::AddToCart(_) => "add_to_cart",
             EventData::RemoveFromCart(_) => "remove_from_cart",
             EventData::Search(_) => "search",
+            EventData::Cart(_) => "cart",
             EventData::CheckoutStep(_) => "checkout_step",
             EventData::OrderComplete(_) => "order_complete",
             EventData::Scroll(_) => "scroll",
@@ -208,6 +218,7 @@ impl EventData {
             "add_to_cart" => read::<AddToCart, D>(deserializer),
             "remove_from_cart" => read::<RemoveFromCart, D>(deserializer),
             "search" => read::<Search, D>(deserializer),
+            "cart" => read::<CartContents, D>(deserializer),
             "checkout_step" => read::<CheckoutStep, D>(deserializer),
             "order_complete" => read::<OrderComplete, D>(deserializer),
             "scroll" => read::<Scroll, D>(deserializer),

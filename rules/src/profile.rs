@@ -169,6 +169,9 @@ pub struct Checkout {
     pub last_order_id: Option<String>,
 }
 
+/// The most lines a cart keeps; more is a broken or hostile client.
+pub const CART_LIMIT: usize = 100;
+
 /// The longest checkout step name kept.
 const STEP_LIMIT: usize = 40;
 
@@ -269,6 +272,12 @@ impl Profile {
                 self.remove_from_cart(&remove.product_id, remove.quantity)
             }
             EventData::Search(search) => self.search(search, now_ms),
+            EventData::Cart(contents) => {
+                self.cart.clear();
+                for line in &contents.items {
+                    self.add_to_cart(&line.product, line.quantity);
+                }
+            }
             EventData::CheckoutStep(reached) => {
                 let step: String = reached.step.trim().chars().take(STEP_LIMIT).collect();
                 if !step.is_empty() {
@@ -371,12 +380,14 @@ impl Profile {
 
     fn add_to_cart(&mut self, product: &Product, quantity: u32) {
         let quantity = quantity.max(1);
+        let full = self.cart.len() >= CART_LIMIT;
         match self.cart.iter_mut().find(|l| l.product.id == product.id) {
             Some(line) => line.quantity = line.quantity.saturating_add(quantity),
-            None => self.cart.push(CartLine {
+            None if !full => self.cart.push(CartLine {
                 product: product.clone(),
                 quantity,
             }),
+            None => {}
         }
     }
 
@@ -631,6 +642,40 @@ mod tests {
             availability: None,
             url: None,
         }
+    }
+
+    #[test]
+    fn a_cart_snapshot_replaces_the_cart_within_its_limit() {
+        use rapport_protocol::CartContents;
+        let mut p = Profile::new("visitor-1");
+        let line = |id: &str, quantity: u32| AddToCart {
+            product: product(id, 10.0),
+            quantity,
+        };
+        p.apply(&event("s1", EventData::AddToCart(line("a", 1))), 1);
+        let snapshot = CartContents {
+            items: vec![line("b", 2), line("c", 0), line("b", 1)],
+        };
+        p.apply(&event("s1", EventData::Cart(snapshot)), 2);
+        let lines: Vec<(&str, u32)> = p
+            .cart
+            .iter()
+            .map(|l| (l.product.id.as_str(), l.quantity))
+            .collect();
+        assert_eq!(lines, [("b", 3), ("c", 1)]);
+
+        let huge = CartContents {
+            items: (0..CART_LIMIT + 50)
+                .map(|i| line(&i.to_string(), 1))
+                .collect(),
+        };
+        p.apply(&event("s1", EventData::Cart(huge)), 3);
+        assert_eq!(p.cart.len(), CART_LIMIT);
+        p.apply(
+            &event("s1", EventData::Cart(CartContents { items: vec![] })),
+            4,
+        );
+        assert!(p.cart.is_empty());
     }
 
     #[test]

@@ -67,12 +67,20 @@ fn api_end_to_end() {
             { "id": "event-0002", "session_id": "session-0001", "type": "add_to_cart",
               "product": { "id": "x", "price": "cheap" } },
             { "id": "event-0003", "session_id": "session-0001", "type": "purchase", "value": 1e6 },
+            { "id": "event-0004", "session_id": "session-0001", "type": "cart",
+              "items": [{ "product": { "id": "a" } }, { "product": { "name": "no id" } }] },
+            { "id": "event-0005", "session_id": "session-0001", "type": "checkout_step" },
         ])),
     );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], json!(["event-0001"]));
     assert_eq!(answer["rejected"][0]["field"], "events[1].product.price");
     assert_eq!(answer["rejected"][1]["id"], "event-0003");
+    assert_eq!(
+        answer["rejected"][2]["field"], "events[3].items[1].product.id",
+        "{answer}"
+    );
+    assert_eq!(answer["rejected"][3]["field"], "events[4].step", "{answer}");
 
     // Sending the same event again stores nothing new.
     let (status, answer) = edge.post("/v1/events", &batch(json!([add_to_cart("event-0001")])));

@@ -556,6 +556,25 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
         )
         .await
         .unwrap();
+    // The cart page reports the whole cart, as the shop holds it.
+    client.goto(&edge.url("/cart")).await.unwrap();
+    let export = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (count(&export, "cart") == 1).then_some(export)
+    })
+    .await
+    .expect("the cart arrives");
+    let snapshot = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "cart")
+        .unwrap();
+    assert_eq!(
+        snapshot["event"]["items"][0]["product"]["id"],
+        "linen-shirt"
+    );
+    assert_eq!(snapshot["event"]["items"][0]["quantity"], 1);
     // The checkout page says its step on `<body>`; the widget reports it by itself.
     client.goto(&edge.url("/checkout")).await.unwrap();
     let export = eventually(WAIT, || {

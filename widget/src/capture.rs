@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use rapport_protocol::{
-    AddToCart, CheckoutStep, Engagement, EventData, OrderComplete, PageContext, Product,
-    ProductView, RageClick, RemoveFromCart, Scroll, Search,
+    AddToCart, CartContents, CheckoutStep, Engagement, EventData, OrderComplete, PageContext,
+    Product, ProductView, RageClick, RemoveFromCart, Scroll, Search,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -124,6 +124,13 @@ fn product_from_json_ld(json: &JsValue) -> Option<Product> {
     })
 }
 
+/// `quantity`, a whole number of at least 1 (1 when missing or not a number).
+fn quantity_of(props: &JsValue) -> u32 {
+    number(props, "quantity")
+        .filter(|q| *q >= 1.0 && *q <= f64::from(u32::MAX))
+        .map_or(1, |q| q as u32)
+}
+
 /// Builds an event from `rapport.push(['track', name, props])`.
 pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, String> {
     let name = name.as_string().ok_or("the event name must be a string")?;
@@ -132,9 +139,7 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
     }
     let product =
         || wire::product_from(props).map_err(|e| [name.as_str(), ": ", e.as_str()].concat());
-    let quantity = number(props, "quantity")
-        .filter(|q| *q >= 1.0 && *q <= f64::from(u32::MAX))
-        .map_or(1, |q| q as u32);
+    let quantity = quantity_of(props);
     match name.as_str() {
         "add_to_cart" => Ok(EventData::AddToCart(AddToCart {
             product: product()?,
@@ -146,6 +151,22 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         })),
         "product_view" => Ok(EventData::ProductView(ProductView {
             product: product()?,
+        })),
+        "cart" => Ok(EventData::Cart(CartContents {
+            // Each item is a product with its quantity, as `add_to_cart` takes them.
+            items: list(props, "items")
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let product = wire::product_from(item).map_err(|e| {
+                        ["cart: items[", &dom::decimal(index as u64), "]: ", &e].concat()
+                    })?;
+                    Ok(AddToCart {
+                        product,
+                        quantity: quantity_of(item),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
         })),
         "checkout_step" => Ok(EventData::CheckoutStep(CheckoutStep {
             step: text(props, "step").ok_or("checkout_step: a step needs a `step` name")?,
@@ -165,8 +186,8 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         other => Err([
             "unknown event \"",
             other,
-            "\" (expected add_to_cart, remove_from_cart, product_view, search, checkout_step \
-             or order_complete)",
+            "\" (expected add_to_cart, remove_from_cart, cart, product_view, search, \
+             checkout_step or order_complete)",
         ]
         .concat()),
     }

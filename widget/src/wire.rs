@@ -124,6 +124,19 @@ fn payload(obj: &Obj, data: &EventData) {
                 obj.set("results", results);
             }
         }
+        EventData::Cart(contents) => {
+            let items: Array = contents
+                .items
+                .iter()
+                .map(|line| {
+                    let obj = Obj::new();
+                    obj.set("product", product(&line.product))
+                        .set("quantity", line.quantity);
+                    obj.done()
+                })
+                .collect();
+            obj.set("items", items);
+        }
         EventData::CheckoutStep(reached) => {
             obj.set("step", reached.step.as_str());
         }
