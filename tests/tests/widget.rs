@@ -410,6 +410,29 @@ async fn every_trigger_fires_as_the_shopper_acts() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(browser.visible_prompt("scroll-bar").await.is_none());
 
+    // A single-page app moving to a category page disarms the home page's triggers: neither
+    // the scroll nor two idle seconds show anything there.
+    client
+        .execute(
+            "document.body.dataset.rapportPage = 'category'; history.pushState({}, '', '/shirts');
+             window.scrollTo(0, document.documentElement.scrollHeight);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(browser.visible_prompt("scroll-bar").await.is_none());
+    assert!(browser.visible_prompt("idle-toast").await.is_none());
+    client
+        .execute(
+            "window.scrollTo(0, 0); document.body.dataset.rapportPage = 'home';
+             history.pushState({}, '', '/');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
     // Scroll: the bar shows once the shopper is half way down.
     client
         .execute(

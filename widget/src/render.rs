@@ -74,6 +74,9 @@ thread_local! {
     static ROOT: RefCell<Option<ShadowRoot>> = const { RefCell::new(None) };
     /// Experiences waiting for the page to track an event, by event name.
     static WAITING: RefCell<Vec<Waiting>> = RefCell::new(Vec::new());
+    /// Counts the pages of a single-page app: a trigger armed on an earlier page (a scroll or
+    /// idle listener, a timer) finds its page gone and shows nothing.
+    static PAGE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// A shadow root with Rapport's stylesheet, attached to `host`.
@@ -105,6 +108,7 @@ fn root() -> Option<ShadowRoot> {
 
 /// Removes every prompt and pending trigger (a single-page app moved to another page).
 pub fn clear() {
+    PAGE.with(|page| page.set(page.get().wrapping_add(1)));
     if let Some(root) = ROOT.with(|r| r.borrow().clone()) {
         root.set_inner_html("");
     }
@@ -151,7 +155,14 @@ pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
     let report: Report = Rc::new(report);
     let trigger = experience.trigger.clone();
     let overlay = experience.kind.is_overlay();
-    let show_now = once(move || show(&experience, &report));
+    let page = PAGE.with(std::cell::Cell::get);
+    let show_now = once(move || {
+        // Decided for an earlier page of a single-page app: the new page's decision arms
+        // what is still eligible.
+        if PAGE.with(std::cell::Cell::get) == page {
+            show(&experience, &report);
+        }
+    });
     // Overlays wait for the tab to be in front and for no other tab of the shop to be
     // showing one: the shopper sees one at a time.
     let fire = move || {
