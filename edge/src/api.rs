@@ -362,17 +362,48 @@ fn locate_event_error(raw: &str, prefix: &str) -> Option<ApiError> {
     }
 }
 
+/// A call a shop's pages make with the site key, for one visitor.
+trait BrowserRequest: serde::de::DeserializeOwned {
+    fn site(&self) -> &str;
+    fn visitor_id(&self) -> &str;
+}
+
+macro_rules! browser_request {
+    ($($request:ty),*) => {$(
+        impl BrowserRequest for $request {
+            fn site(&self) -> &str {
+                &self.site
+            }
+            fn visitor_id(&self) -> &str {
+                &self.visitor_id
+            }
+        }
+    )*};
+}
+browser_request!(DecideRequest, ForgetRequest, IdentifyRequest);
+
+/// What every browser call checks first: the body (at most one event's size), the site, the
+/// page's origin for that site, the visitor id, and the rate limits.
+async fn browser_request<T: BrowserRequest>(
+    req: Request,
+    env: &Env,
+    sites: &Sites,
+) -> Result<T, ApiError> {
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: T = parse(&body, "")?;
+    check_site(sites, request.site())?;
+    caller.check_origin(sites, request.site())?;
+    check_id("visitor_id", request.visitor_id())?;
+    limit(env, request.site(), request.visitor_id(), &caller).await?;
+    Ok(request)
+}
+
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
 /// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
 async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req);
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
-    let request: DecideRequest = parse(&body, "")?;
-    check_site(sites, &request.site)?;
-    caller.check_origin(sites, &request.site)?;
-    check_id("visitor_id", &request.visitor_id)?;
+    let request: DecideRequest = browser_request(req, env, sites).await?;
     check_id("session_id", &request.session_id)?;
-    limit(env, &request.site, &request.visitor_id, &caller).await?;
     let preview = match &request.preview {
         None => None,
         Some(token) => {
@@ -505,13 +536,7 @@ fn chrono_day(text: &str) -> Option<()> {
 /// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
 /// widget's `forget` command. Only the browser holding the random visitor id can name it.
 async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req);
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
-    let request: ForgetRequest = parse(&body, "")?;
-    check_site(sites, &request.site)?;
-    caller.check_origin(sites, &request.site)?;
-    check_id("visitor_id", &request.visitor_id)?;
-    limit(env, &request.site, &request.visitor_id, &caller).await?;
+    let request: ForgetRequest = browser_request(req, env, sites).await?;
     let events = erase_everywhere(env, &request.site, &request.visitor_id).await?;
     let detail = json!({ "site": request.site, "visitor_id": request.visitor_id,
                          "events": events, "by": "visitor" });
@@ -527,15 +552,9 @@ async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiE
 /// the shop's server vouched for it. From then on the visitor's decisions see the
 /// customer's trusted facts.
 async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req);
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
-    let request: IdentifyRequest = parse(&body, "")?;
-    check_site(sites, &request.site)?;
-    caller.check_origin(sites, &request.site)?;
-    check_id("visitor_id", &request.visitor_id)?;
+    let request: IdentifyRequest = browser_request(req, env, sites).await?;
     rapport_protocol::server::validate_customer_id(&request.customer_id)
         .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
-    limit(env, &request.site, &request.visitor_id, &caller).await?;
     server_api::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;
     let event = rapport_protocol::server::ServerEvent {
         // One link per visitor and customer: asking again (every page of a signed-in

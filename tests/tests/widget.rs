@@ -18,21 +18,28 @@ fn count(export: &Value, kind: &str) -> usize {
     })
 }
 
-/// Waits for the visitor's one survey answer to reach the edge, and gives it.
-async fn the_answer(edge: &Edge, visitor: &str) -> Value {
+/// Waits for the visitor's one event of type `kind` to reach the edge; gives the export then
+/// (profile and events) and that event.
+async fn the_one(edge: &Edge, visitor: &str, kind: &str) -> (Value, Value) {
     let export = eventually(WAIT, || {
         let export = edge.export(visitor);
-        (count(&export, "answer") == 1).then_some(export)
+        (count(&export, kind) == 1).then_some(export)
     })
     .await
-    .expect("the answer reaches the edge");
-    export["events"]
+    .unwrap_or_else(|| panic!("the {kind} event did not reach the edge"));
+    let event = export["events"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["type"] == "answer")
+        .find(|e| e["type"] == kind)
         .cloned()
-        .unwrap()
+        .unwrap();
+    (export, event)
+}
+
+/// Waits for the visitor's one survey answer to reach the edge, and gives it.
+async fn the_answer(edge: &Edge, visitor: &str) -> Value {
+    the_one(edge, visitor, "answer").await.1
 }
 
 /// Pins the visitor id before the widget first runs (a page of the same origin without it).
@@ -581,18 +588,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
         .unwrap();
     // The cart page reports the whole cart, as the shop holds it.
     client.goto(&edge.url("/cart")).await.unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "cart") == 1).then_some(export)
-    })
-    .await
-    .expect("the cart arrives");
-    let snapshot = export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "cart")
-        .unwrap();
+    let (_, snapshot) = the_one(&edge, visitor, "cart").await;
     assert_eq!(
         snapshot["event"]["items"][0]["product"]["id"],
         "linen-shirt"
@@ -600,12 +596,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     assert_eq!(snapshot["event"]["items"][0]["quantity"], 1);
     // The checkout page says its step on `<body>`; the widget reports it by itself.
     client.goto(&edge.url("/checkout")).await.unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "checkout_step") == 1).then_some(export)
-    })
-    .await
-    .expect("the checkout step arrives");
+    let (export, _) = the_one(&edge, visitor, "checkout_step").await;
     assert_eq!(export["profile"]["checkout"]["step"], "details");
     // The add to cart came from the button's `data-rapport-add-to-cart` attributes alone.
     assert_eq!(count(&export, "add_to_cart"), 1);
@@ -624,18 +615,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
         )
         .await
         .unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "order_complete") == 1).then_some(export)
-    })
-    .await
-    .expect("the order confirmation arrives");
-    let order = export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "order_complete")
-        .unwrap();
+    let (export, order) = the_one(&edge, visitor, "order_complete").await;
     assert_eq!(order["event"]["value"], 59.0, "{order}");
     assert_eq!(order["event"]["currency"], "EUR");
     let profile = &export["profile"];
