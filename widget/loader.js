@@ -14,8 +14,14 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     site: script.dataset.site || "",
     endpoint: script.dataset.endpoint || src.origin,
   };
+  // Cart buttons clicked while the wasm loads are queued for it, in order.
+  var early = function (event) {
+    queue.push(["_click", event.target]);
+  };
+  document.addEventListener("click", early);
   wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) })
     .then(function () {
+      document.removeEventListener("click", early);
       wasm_bindgen.start(config);
       watchRoutes();
     })

@@ -73,9 +73,9 @@ fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Optio
 /// `data-name`, `data-price`... and optionally `data-quantity`) or
 /// `data-rapport-remove-from-cart="SKU"`: the cart change, without a line of the shop's
 /// JavaScript.
-pub fn cart_click(event: &web_sys::Event) -> Option<EventData> {
-    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+pub fn cart_click(target: &JsValue) -> Option<EventData> {
     let element = target
+        .dyn_ref::<web_sys::Element>()?
         .closest("[data-rapport-add-to-cart], [data-rapport-remove-from-cart]")
         .ok()??;
     let quantity = element

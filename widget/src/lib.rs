@@ -93,7 +93,7 @@ pub fn start(config: JsValue) {
     install_command_queue(&widget);
     let shop = Rc::clone(&widget);
     dom::on(&dom::document(), "click", move |event| {
-        if let Some(data) = capture::cart_click(&event) {
+        if let Some(data) = event.target().and_then(|t| capture::cart_click(&t)) {
             site_event(&shop, data);
         }
     });
@@ -380,6 +380,12 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
             _ => dom::warn("rapport: on takes an event name and a function"),
         },
         "forget" => forget(widget),
+        // A cart button clicked while the wasm was loading, queued by the loader.
+        "_click" => {
+            if let Some(data) = capture::cart_click(&parts.get(1)) {
+                site_event(widget, data);
+            }
+        }
         "identify" => match (
             parts.get(1).as_string().filter(|c| !c.is_empty()),
             wire::text(&parts.get(2), "signature"),
