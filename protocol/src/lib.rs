@@ -504,6 +504,9 @@ pub struct ProductCard {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    /// ISO 4217, so the widget writes the price as the shopper's locale does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }

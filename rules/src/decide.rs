@@ -445,6 +445,7 @@ impl<'a> State<'a> {
                         id: p.id.clone(),
                         name,
                         price: p.price,
+                        currency: p.currency.clone(),
                         url: p.url.clone().filter(|u| is_safe_link(u)),
                     })
                 }
@@ -466,6 +467,7 @@ impl<'a> State<'a> {
                         id,
                         name,
                         price: map.get("price").and_then(|p| p.as_float().ok()),
+                        currency: text("currency"),
                         url: text("url").filter(|u| is_safe_link(u)),
                     })
                 }

@@ -350,6 +350,25 @@ impl Browser {
         value.as_str().map(str::to_owned)
     }
 
+    /// Waits until the widget runs on the current page (`window.rapport` is no longer the
+    /// page's plain array), so what follows is seen by its listeners.
+    pub async fn wait_for_widget(&self) {
+        let started = Instant::now();
+        while self
+            .client
+            .execute("return Array.isArray(window.rapport);", vec![])
+            .await
+            .expect("the page runs scripts")
+            != serde_json::json!(false)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the widget did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits up to `limit` for `experience` to be visible, returning its text.
     pub async fn wait_for_prompt(&self, experience: &str, limit: Duration) -> String {
         let started = Instant::now();

@@ -234,3 +234,86 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 
     client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_intent() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // Three products looked at and nothing in the cart: back on the home page, they are
+    // recommended in the page's slot, each linked, priced in its currency.
+    for product in ["linen-shirt", "merino-throw", "canvas-tote"] {
+        client
+            .goto(&edge.url(&format!("/products/{product}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    client.goto(&edge.url("/")).await.unwrap();
+    const CARDS: &str = r#"
+        const slot = document.querySelector('[data-rapport-slot="recommended"]');
+        const host = slot && slot.querySelector('[data-rapport-filled]');
+        if (!host || !host.shadowRoot) return null;
+        return [...host.shadowRoot.querySelectorAll('.rp-products li')]
+            .map(li => [li.textContent, li.querySelector('a') && li.querySelector('a').getAttribute('href')]);
+    "#;
+    let started = std::time::Instant::now();
+    let cards = loop {
+        let value = client.execute(CARDS, vec![]).await.unwrap();
+        if value.as_array().is_some_and(|cards| !cards.is_empty()) {
+            break value;
+        }
+        assert!(started.elapsed() < WAIT, "no recommendations");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        cards,
+        serde_json::json!([
+            ["Waxed Canvas Tote · €45.00", "/products/canvas-tote"],
+            ["Merino Wool Throw · €89.00", "/products/merino-throw"],
+            ["Linen Shirt · €59.00", "/products/linen-shirt"],
+        ])
+    );
+
+    // With a cart, the coupon waits for the pointer to leave through the top of the window,
+    // then reveals its code, which the shopper can copy.
+    client
+        .goto(&edge.url("/products/linen-shirt"))
+        .await
+        .unwrap();
+    // Through the shop's own button: the cart page reports the shop's cart as it is.
+    browser.wait_for_widget().await;
+    client
+        .execute(
+            "document.querySelector('[data-add-to-cart]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.goto(&edge.url("/cart")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(browser.visible_prompt("cart-exit-coupon").await, None);
+    client
+        .execute(
+            "document.dispatchEvent(new MouseEvent('mouseout', { clientY: -2, relatedTarget: null, bubbles: true }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let coupon = browser.wait_for_prompt("cart-exit-coupon", WAIT).await;
+    assert!(coupon.contains("STAY10"), "{coupon}");
+    let copied = client
+        .execute(
+            "const card = document.getElementById('rapport-host').shadowRoot
+                 .querySelector('[data-experience=\"cart-exit-coupon\"]');
+             card.querySelector('.rp-copy').click();
+             return card.querySelector('.rp-copy').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied, "Copied");
+    client.clone().close().await.unwrap();
+}

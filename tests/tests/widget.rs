@@ -576,16 +576,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     // The click comes once the widget runs: one before `rapport.js` itself has run cannot be
     // seen (clicks while the wasm loads are queued by the loader; `track` commands are queued
     // by the page).
-    let started = std::time::Instant::now();
-    while client
-        .execute("return Array.isArray(window.rapport);", vec![])
-        .await
-        .unwrap()
-        == json!(true)
-    {
-        assert!(started.elapsed() < WAIT, "the widget did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    browser.wait_for_widget().await;
     client
         .execute(
             "document.querySelector('[data-add-to-cart]').click();",

@@ -67,6 +67,41 @@ pub fn decimal(n: u64) -> String {
     digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
+/// `amount` as the shopper's locale writes it in `currency` (`€59.00`, `59,00 €`), through
+/// the browser's `Intl.NumberFormat`; with two decimals and no symbol when the currency is
+/// unknown or not one the browser knows.
+pub fn money(amount: f64, currency: Option<&str>, locale: &str) -> String {
+    let formatted = currency.and_then(|currency| {
+        let intl = js_sys::Reflect::get(&window(), &"Intl".into()).ok()?;
+        let constructor = js_sys::Reflect::get(&intl, &"NumberFormat".into()).ok()?;
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"style".into(), &"currency".into()).ok()?;
+        js_sys::Reflect::set(&options, &"currency".into(), &currency.into()).ok()?;
+        let locales = if locale.is_empty() {
+            JsValue::UNDEFINED
+        } else {
+            locale.into()
+        };
+        // An unknown currency code or locale throws; `construct` turns that into `Err`.
+        let format = js_sys::Reflect::construct(
+            constructor.dyn_ref::<js_sys::Function>()?,
+            &js_sys::Array::of2(&locales, &options),
+        )
+        .ok()?;
+        let call = js_sys::Reflect::get(&format, &"format".into()).ok()?;
+        call.dyn_ref::<js_sys::Function>()?
+            .call1(&format, &amount.into())
+            .ok()?
+            .as_string()
+    });
+    formatted.unwrap_or_else(|| {
+        js_sys::Number::from(amount)
+            .to_fixed(2)
+            .map(String::from)
+            .unwrap_or_default()
+    })
+}
+
 /// A whole number written in decimal digits only (no sign, no spaces).
 pub fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {

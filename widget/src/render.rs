@@ -759,11 +759,12 @@ fn add_products(card: &Element, experience: &Experience, report: &Report) {
         let _ = item.append_child(&name);
         if let Some(price) = product.price {
             let price_element = dom::create("span");
-            let amount = js_sys::Number::from(price)
-                .to_fixed(2)
-                .map(String::from)
-                .unwrap_or_default();
-            dom::text(&price_element, &[" · €", &amount].concat());
+            let amount = dom::money(
+                price,
+                product.currency.as_deref(),
+                &experience.content.locale,
+            );
+            dom::text(&price_element, &[" · ", &amount].concat());
             let _ = item.append_child(&price_element);
         }
         let _ = list.append_child(&item);

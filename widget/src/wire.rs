@@ -365,6 +365,7 @@ fn content(value: &JsValue) -> Content {
                     id: text(p, "id")?,
                     name: text(p, "name")?,
                     price: number(p, "price"),
+                    currency: text(p, "currency"),
                     url: text(p, "url"),
                 })
             })
