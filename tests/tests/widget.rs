@@ -89,6 +89,57 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
 }
 
 #[tokio::test]
+async fn global_privacy_control_means_nothing_recorded_or_personalised_until_consent() {
+    let edge = Edge::start();
+    let browser = Browser::start().await;
+    // Chromium has no setting for Global Privacy Control; the signal is what pages read.
+    browser
+        .before_every_page(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true });",
+        )
+        .await;
+    let client = &browser.client;
+    let visitor = "visitor-0001";
+    pin_visitor(&browser, &edge, visitor).await;
+
+    client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_widget().await;
+    assert_eq!(
+        client
+            .execute("return navigator.globalPrivacyControl;", vec![])
+            .await
+            .unwrap(),
+        json!(true)
+    );
+    client
+        .execute(
+            "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', price: 59 }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(edge.export(visitor)["events"], json!([]));
+    assert!(browser.visible_prompt("welcome-offer").await.is_none());
+
+    client
+        .execute(
+            "rapport.push(['consent', { analytics: true, personalization: true }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    let (export, _) = the_one(&edge, visitor, "consent").await;
+    assert_eq!(
+        count(&export, "add_to_cart"),
+        0,
+        "nothing from before the consent"
+    );
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn on_callbacks_routes_scroll_depth_and_forget() {
     let edge = Edge::start();
     let browser = Browser::start().await;
