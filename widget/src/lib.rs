@@ -304,7 +304,10 @@ fn site_event(widget: &Rc<Widget>, data: EventData) {
     let name = data.kind();
     let changes_decision = matches!(
         data,
-        EventData::AddToCart(_) | EventData::RemoveFromCart(_) | EventData::OrderComplete(_)
+        EventData::AddToCart(_)
+            | EventData::RemoveFromCart(_)
+            | EventData::Cart(_)
+            | EventData::OrderComplete(_)
     );
     track(widget, data);
     render::tracked(name);

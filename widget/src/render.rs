@@ -4,7 +4,7 @@
 //! strict `style-src`) and follow the page's CSS custom properties. Content from rules only
 //! reaches the page through `textContent` and checked links.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use rapport_protocol::{is_safe_link, Experience, ExperienceKind, Survey, Trigger};
@@ -76,7 +76,7 @@ thread_local! {
     static WAITING: RefCell<Vec<Waiting>> = RefCell::new(Vec::new());
     /// Counts the pages of a single-page app: a trigger armed on an earlier page (a scroll or
     /// idle listener, a timer) finds its page gone and shows nothing.
-    static PAGE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static PAGE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// A shadow root with Rapport's stylesheet, attached to `host`.
@@ -155,11 +155,11 @@ pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
     let report: Report = Rc::new(report);
     let trigger = experience.trigger.clone();
     let overlay = experience.kind.is_overlay();
-    let page = PAGE.with(std::cell::Cell::get);
+    let page = PAGE.with(Cell::get);
     let show_now = once(move || {
         // Decided for an earlier page of a single-page app: the new page's decision arms
         // what is still eligible.
-        if PAGE.with(std::cell::Cell::get) == page {
+        if PAGE.with(Cell::get) == page {
             show(&experience, &report);
         }
     });
@@ -200,7 +200,7 @@ pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
             // Phones have no pointer leaving the window: a quick scroll back up (a third of
             // the screen within 400 ms, from below the first screen) is the usual sign
             // that the shopper is heading for the address bar or the back button.
-            let last = Rc::new(std::cell::Cell::new((0.0f64, 0.0f64)));
+            let last = Rc::new(Cell::new((0.0f64, 0.0f64)));
             dom::on(&dom::window(), "scroll", move |_| {
                 let window = dom::window();
                 let y = window.scroll_y().unwrap_or(0.0);
@@ -241,7 +241,7 @@ pub fn arm(experience: Experience, report: impl Fn(Outcome) + 'static) {
 
 /// Fires after `seconds` without keyboard, pointer, touch or scroll input.
 fn arm_idle(seconds: u32, fire: impl Fn() + Clone + 'static) {
-    let generation = Rc::new(std::cell::Cell::new(0u32));
+    let generation = Rc::new(Cell::new(0u32));
     let restart = {
         let generation = Rc::clone(&generation);
         move || {
@@ -680,7 +680,7 @@ const THANKS_MS: i32 = 2_500;
 /// when the shopper sends one, and with the score alone when they skip, close the prompt or
 /// leave the page, so a score is never lost.
 fn ask_comment(card: &Element, scale: &Element, score: u8, report: &Report) {
-    let pending = Rc::new(std::cell::Cell::new(true));
+    let pending = Rc::new(Cell::new(true));
     let answer = {
         let (pending, report) = (Rc::clone(&pending), Rc::clone(report));
         move |comment: Option<String>| {
