@@ -100,7 +100,8 @@ window.rapport = window.rapport || [];
     if (document.body.dataset.rapportPage === "cart") {
       window.rapport.push(["track", "cart", {
         items: load().map(function (l) {
-          return { id: l.id, name: l.name, price: l.price, currency: "EUR", quantity: l.quantity };
+          return { id: l.id, name: l.name, price: l.price, currency: "EUR", quantity: l.quantity,
+                   url: "/products/" + l.id };
         }),
       }]);
     }

@@ -653,6 +653,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     assert_eq!(line["product"]["id"], "linen-shirt", "{line}");
     assert_eq!(line["product"]["price"], 59.0);
     assert_eq!(line["product"]["currency"], "EUR");
+    assert_eq!(line["product"]["url"], "/products/linen-shirt");
     assert_eq!(export["profile"]["cart"].as_array().map(Vec::len), Some(1));
 
     // The confirmation page's `track order_complete` finishes the checkout and empties the

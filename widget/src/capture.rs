@@ -49,11 +49,17 @@ pub fn product_on_page() -> Option<Product> {
         }
     }
     let element = document.query_selector("[data-rapport-product]").ok()??;
-    product_from_element(&element, "data-rapport-product")
+    let mut product = product_from_element(&element, "data-rapport-product")?;
+    // The page presents this product: it is the product's page.
+    product.url = product
+        .url
+        .or_else(|| dom::window().location().pathname().ok());
+    Some(product)
 }
 
 /// A product described by an element's attributes: the id in `id_attribute`, and
-/// `data-name`, `data-price`, `data-currency`, `data-category`, `data-availability`.
+/// `data-name`, `data-price`, `data-currency`, `data-category`, `data-availability`,
+/// `data-url`.
 fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Option<Product> {
     let data = |name: &str| element.get_attribute(name).filter(|v| !v.is_empty());
     Some(Product {
@@ -65,7 +71,7 @@ fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Optio
         currency: data("data-currency"),
         category: data("data-category"),
         availability: data("data-availability"),
-        url: dom::window().location().pathname().ok(),
+        url: data("data-url"),
     })
 }
 
