@@ -556,10 +556,11 @@ async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, Ap
     rapport_protocol::server::validate_customer_id(&request.customer_id)
         .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
     server_api::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;
+    let now = visitor::now_ms();
     let event = rapport_protocol::server::ServerEvent {
-        // One link per visitor and customer: asking again (every page of a signed-in
-        // shopper does) is a duplicate, stored once.
-        id: identify_event_id(&request.visitor_id),
+        // Each call links anew, so a shared browser that goes back to an earlier account gets
+        // that account's facts again; the widget asks only when the customer changes.
+        id: identify_event_id(&request.visitor_id, now),
         customer_id: request.customer_id.clone(),
         time: None,
         data: rapport_protocol::server::ServerEventData::Identify(
@@ -568,22 +569,16 @@ async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, Ap
             },
         ),
     };
-    let timed = customer::Timed {
-        event,
-        at_ms: visitor::now_ms(),
-    };
-    let stored = customer::ingest(env, &request.site, &request.customer_id, &[timed]).await?;
-    Ok(json_response(
-        &json!({ "identified": true, "new": !stored.accepted.is_empty() }),
-        200,
-    ))
+    let timed = customer::Timed { event, at_ms: now };
+    customer::ingest(env, &request.site, &request.customer_id, &[timed]).await?;
+    Ok(json_response(&json!({ "identified": true }), 200))
 }
 
-/// `identify-` and 40 hex digits of the SHA-256 of the visitor id: within the length an event
-/// id may have, whatever the visitor id's.
-fn identify_event_id(visitor_id: &str) -> String {
+/// `identify-` and 40 hex digits of the SHA-256 of the visitor id and the time: within the
+/// length an event id may have, whatever the visitor id's.
+fn identify_event_id(visitor_id: &str, now_ms: i64) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(visitor_id.as_bytes());
+    let digest = sha2::Sha256::digest(format!("{visitor_id}\0{now_ms}").as_bytes());
     format!("identify-{}", preview::hex(&digest[..20]))
 }
 

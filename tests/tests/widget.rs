@@ -603,7 +603,7 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
         .execute("return window.identified;", vec![])
         .await
         .unwrap();
-    assert_eq!(heard, json!([{ "identified": true, "new": true }]));
+    assert_eq!(heard, json!([{ "identified": true }]));
     assert_eq!(
         browser.local_storage("rapport:customer").await.as_deref(),
         Some(customer)
