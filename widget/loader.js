@@ -26,6 +26,7 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
       watchRoutes();
     })
     .catch(function (error) {
+      document.removeEventListener("click", early);
       console.warn("rapport: the widget could not start", error);
     });
 }
