@@ -350,6 +350,23 @@ impl Browser {
         value.as_str().map(str::to_owned)
     }
 
+    /// Opens a product page of the demo shop and clicks its add-to-cart button once the widget
+    /// runs (the click from script: a prompt may be over the page, and is not what is tested).
+    pub async fn add_to_cart_on(&self, edge: &Edge, product: &str) {
+        self.client
+            .goto(&edge.url(&format!("/products/{product}")))
+            .await
+            .expect("the product page opens");
+        self.wait_for_widget().await;
+        self.client
+            .execute(
+                "document.querySelector('[data-add-to-cart]').click();",
+                vec![],
+            )
+            .await
+            .expect("the page runs scripts");
+    }
+
     /// Waits until the widget runs on the current page (`window.rapport` is no longer the
     /// page's plain array), so what follows is seen by its listeners.
     pub async fn wait_for_widget(&self) {
@@ -397,54 +414,28 @@ impl Browser {
     }
 }
 
-/// ChromeDriver's command for emulated network conditions (offline or online).
+/// One of ChromeDriver's own commands (beyond WebDriver's): POST `session/{id}/{path}`.
 #[derive(Debug)]
-struct NetworkConditions {
-    offline: bool,
+struct ChromeCommand {
+    path: &'static str,
+    body: Value,
 }
 
-impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromeCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/chromium/network_conditions",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "network_conditions": {
-            "offline": self.offline, "latency": 0,
-            "download_throughput": -1, "upload_throughput": -1 } });
-        (http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// A Chrome DevTools Protocol command, through ChromeDriver.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -453,9 +444,11 @@ impl Browser {
     /// for a browser setting WebDriver cannot reach, such as Global Privacy Control).
     pub async fn before_every_page(&self, script: &str) {
         self.client
-            .issue_cmd(Cdp {
-                cmd: "Page.addScriptToEvaluateOnNewDocument",
-                params: json!({ "source": script }),
+            .issue_cmd(ChromeCommand {
+                // A Chrome DevTools Protocol command.
+                path: "goog/cdp/execute",
+                body: json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                              "params": { "source": script } }),
             })
             .await
             .expect("ChromeDriver passes DevTools commands");
@@ -464,7 +457,12 @@ impl Browser {
     /// Takes the browser off the network, or back on (ChromeDriver's network emulation).
     pub async fn set_offline(&self, offline: bool) {
         self.client
-            .issue_cmd(NetworkConditions { offline })
+            .issue_cmd(ChromeCommand {
+                path: "chromium/network_conditions",
+                body: json!({ "network_conditions": {
+                    "offline": offline, "latency": 0,
+                    "download_throughput": -1, "upload_throughput": -1 } }),
+            })
             .await
             .expect("ChromeDriver emulates network conditions");
     }

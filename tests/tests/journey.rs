@@ -278,19 +278,8 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
 
     // With a cart, the coupon waits for the pointer to leave through the top of the window,
     // then reveals its code, which the shopper can copy.
-    client
-        .goto(&edge.url("/products/linen-shirt"))
-        .await
-        .unwrap();
     // Through the shop's own button: the cart page reports the shop's cart as it is.
-    browser.wait_for_widget().await;
-    client
-        .execute(
-            "document.querySelector('[data-add-to-cart]').click();",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.add_to_cart_on(&edge, "linen-shirt").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     client.goto(&edge.url("/cart")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -55,6 +55,21 @@ async fn pin_visitor(browser: &Browser, edge: &Edge, visitor: &str) {
         .unwrap();
 }
 
+/// The site passes the shopper's consent: the personalised welcome shows, and the consent
+/// reaches the edge. Gives the visitor's export then.
+async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, visitor: &str) -> Value {
+    browser
+        .client
+        .execute(
+            "rapport.push(['consent', { analytics: true, personalization: true }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    the_one(edge, visitor, "consent").await.0
+}
+
 #[tokio::test]
 async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
     let edge = Edge::start();
@@ -70,20 +85,7 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
     // The site passes the shopper's consent: recording starts, and the welcome follows.
-    client
-        .execute(
-            "rapport.push(['consent', { analytics: true, personalization: true }]);",
-            vec![],
-        )
-        .await
-        .unwrap();
-    browser.wait_for_prompt("welcome-offer", WAIT).await;
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "consent") == 1).then_some(export)
-    })
-    .await
-    .expect("the consent reaches the edge");
+    let export = consent_brings_the_welcome(&browser, &edge, visitor).await;
     assert_eq!(export["profile"]["consent"]["personalization"], true);
     client.clone().close().await.unwrap();
 }
@@ -122,15 +124,7 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
     assert_eq!(edge.export(visitor)["events"], json!([]));
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
-    client
-        .execute(
-            "rapport.push(['consent', { analytics: true, personalization: true }]);",
-            vec![],
-        )
-        .await
-        .unwrap();
-    browser.wait_for_prompt("welcome-offer", WAIT).await;
-    let (export, _) = the_one(&edge, visitor, "consent").await;
+    let export = consent_brings_the_welcome(&browser, &edge, visitor).await;
     assert_eq!(
         count(&export, "add_to_cart"),
         0,
@@ -619,22 +613,10 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     let visitor = "visitor-0001";
     pin_visitor(&browser, &edge, visitor).await;
 
-    client
-        .goto(&edge.url("/products/linen-shirt"))
-        .await
-        .unwrap();
-    // Clicked from script: a welcome prompt may be over the page, and is not what is tested.
     // The click comes once the widget runs: one before `rapport.js` itself has run cannot be
     // seen (clicks while the wasm loads are queued by the loader; `track` commands are queued
     // by the page).
-    browser.wait_for_widget().await;
-    client
-        .execute(
-            "document.querySelector('[data-add-to-cart]').click();",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.add_to_cart_on(&edge, "linen-shirt").await;
     // The cart page reports the whole cart, as the shop holds it.
     client.goto(&edge.url("/cart")).await.unwrap();
     let (_, snapshot) = the_one(&edge, visitor, "cart").await;
