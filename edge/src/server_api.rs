@@ -59,7 +59,7 @@ fn server_keys(env: &Env) -> Result<BTreeMap<String, String>, ApiError> {
 
 /// What a shop's server signs to vouch, in a page it renders, that the shopper is signed in
 /// as `customer_id`: the hex of HMAC-SHA256(server key, customer id).
-pub fn identity_signature(server_key: &str, customer_id: &str) -> String {
+fn identity_signature(server_key: &str, customer_id: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(server_key.as_bytes()).expect("any key length");
     mac.update(customer_id.as_bytes());
     crate::preview::hex(&mac.finalize().into_bytes())
