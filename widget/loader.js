@@ -54,3 +54,17 @@ function watchRoutes() {
   });
   addEventListener("popstate", changed);
 }
+
+// The widget's one way to the edge (`dom::post` in the wasm module): POSTs a text body and
+// hands `done` the status and the answer's text, exactly once; status 0 when the network
+// failed. A text body makes a cross-origin call a "simple request", with no preflight.
+function rapportPost(url, body, keepalive, done) {
+  var failed = function (error) {
+    done(0, String(error));
+  };
+  fetch(url, { method: "POST", body: body, keepalive: keepalive }).then(function (response) {
+    response.text().then(function (text) {
+      done(response.status, text);
+    }, failed);
+  }, failed);
+}

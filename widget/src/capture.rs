@@ -86,7 +86,7 @@ pub fn cart_click(target: &JsValue) -> Option<EventData> {
         .ok()??;
     let quantity = element
         .get_attribute("data-quantity")
-        .and_then(|q| dom::parse_whole::<u32>(q.trim()))
+        .and_then(|q| dom::parse_whole::<u32>(q.trim_ascii()))
         .filter(|q| *q >= 1)
         .unwrap_or(1);
     match product_from_element(&element, "data-rapport-add-to-cart") {
@@ -124,8 +124,13 @@ fn product_from_json_ld(json: &JsValue) -> Option<Product> {
         price: number(&offer, "price"),
         currency: text(&offer, "priceCurrency"),
         category: text(json, "category"),
-        availability: text(&offer, "availability")
-            .map(|a| a.rsplit('/').next().unwrap_or(&a).to_owned()),
+        availability: text(&offer, "availability").map(|a| {
+            match a.bytes().rposition(|b| b == b'/') {
+                // `https://schema.org/InStock` is `InStock`.
+                Some(at) => a.get(at + 1..).unwrap_or_default().to_owned(),
+                None => a,
+            }
+        }),
         url: dom::window().location().pathname().ok(),
     })
 }
@@ -306,11 +311,11 @@ pub fn search_on_page(page: &PageContext) -> Option<Search> {
     let query = ["q", "query", "search", "s"]
         .iter()
         .find_map(|name| dom::query_param(name))
-        .filter(|q| !q.trim().is_empty())?;
+        .filter(|q| !q.trim_ascii().is_empty())?;
     let results = dom::document()
         .body()
         .and_then(|b| b.get_attribute("data-rapport-results"))
-        .and_then(|r| dom::parse_whole(r.trim()));
+        .and_then(|r| dom::parse_whole(r.trim_ascii()));
     Some(Search {
         query: query.chars().take(200).collect(),
         results,
@@ -323,7 +328,10 @@ pub fn search_on_page(page: &PageContext) -> Option<Search> {
 /// `data-rapport-order-currency`).
 pub fn checkout_on_page() -> Option<EventData> {
     let body = dom::document().body()?;
-    let attribute = |name: &str| body.get_attribute(name).filter(|v| !v.trim().is_empty());
+    let attribute = |name: &str| {
+        body.get_attribute(name)
+            .filter(|v| !v.trim_ascii().is_empty())
+    };
     if let Some(order_id) = attribute("data-rapport-order") {
         return Some(EventData::OrderComplete(OrderComplete {
             order_id,

@@ -2,11 +2,18 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Document, Element, Storage, Window};
+use web_sys::{Document, Storage, Window};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's `window`, read once: the widget only ever runs in a page (`web_sys::window`
+    /// would look for it among every kind of global scope, in more code).
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Window;
+}
 
 pub fn window() -> Window {
-    web_sys::window().expect("the widget runs in a window")
+    WINDOW.with(Window::clone)
 }
 
 pub fn document() -> Document {
@@ -39,17 +46,18 @@ pub fn random_id() -> String {
         .crypto()
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
         .is_ok();
-    if !filled {
-        for b in &mut bytes {
-            *b = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
+    let mut id = String::with_capacity(32);
+    for b in bytes {
+        let b = if filled {
+            b
+        } else {
+            (js_sys::Math::random() * 256.0) as u8
+        };
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    id
 }
 
 /// `n` in decimal. The widget writes numbers without `format!`, whose machinery would add
@@ -67,41 +75,6 @@ pub fn decimal(n: u64) -> String {
     digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
-/// `amount` as the shopper's locale writes it in `currency` (`€59.00`, `59,00 €`), through
-/// the browser's `Intl.NumberFormat`; with two decimals and no symbol when the currency is
-/// unknown or not one the browser knows.
-pub fn money(amount: f64, currency: Option<&str>, locale: &str) -> String {
-    let formatted = currency.and_then(|currency| {
-        let intl = js_sys::Reflect::get(&window(), &"Intl".into()).ok()?;
-        let constructor = js_sys::Reflect::get(&intl, &"NumberFormat".into()).ok()?;
-        let options = js_sys::Object::new();
-        js_sys::Reflect::set(&options, &"style".into(), &"currency".into()).ok()?;
-        js_sys::Reflect::set(&options, &"currency".into(), &currency.into()).ok()?;
-        let locales = if locale.is_empty() {
-            JsValue::UNDEFINED
-        } else {
-            locale.into()
-        };
-        // An unknown currency code or locale throws; `construct` turns that into `Err`.
-        let format = js_sys::Reflect::construct(
-            constructor.dyn_ref::<js_sys::Function>()?,
-            &js_sys::Array::of2(&locales, &options),
-        )
-        .ok()?;
-        let call = js_sys::Reflect::get(&format, &"format".into()).ok()?;
-        call.dyn_ref::<js_sys::Function>()?
-            .call1(&format, &amount.into())
-            .ok()?
-            .as_string()
-    });
-    formatted.unwrap_or_else(|| {
-        js_sys::Number::from(amount)
-            .to_fixed(2)
-            .map(String::from)
-            .unwrap_or_default()
-    })
-}
-
 /// A whole number written in decimal digits only (no sign, no spaces).
 pub fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
     if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -114,13 +87,16 @@ pub fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
 /// The value of `name` in the page URL's query string, if present (already decoded).
 pub fn query_param(name: &str) -> Option<String> {
     let search = window().location().search().ok()?;
-    search.trim_start_matches('?').split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name)
-            .then(|| js_sys::decode_uri_component(&value.replace('+', " ")).ok())
-            .flatten()
-            .map(String::from)
-    })
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// `text` split at the first `separator` (an ASCII character), which neither part keeps.
+/// The standard library's pattern searching would add a kilobyte to the download.
+pub fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == separator)?;
+    Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
 /// Whether the browser asks sites not to track: Global Privacy Control or Do Not Track.
@@ -159,22 +135,6 @@ pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }
 
-pub fn create(tag: &str) -> Element {
-    document()
-        .create_element(tag)
-        .expect("creating a standard element cannot fail")
-}
-
-/// Sets an element's text. Content from rules only ever reaches the page through here (or
-/// attributes), never as HTML.
-pub fn text(element: &Element, text: &str) {
-    element.set_text_content(Some(text));
-}
-
-pub fn set_attr(element: &Element, name: &str, value: &str) {
-    let _ = element.set_attribute(name, value);
-}
-
 pub fn on(
     target: &web_sys::EventTarget,
     event: &str,
@@ -202,35 +162,34 @@ pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
         window().set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms);
 }
 
-/// POSTs JSON text and reads JSON back (parsed by the browser). The body goes as
-/// `text/plain` so that a cross-origin call is a "simple request" without a CORS preflight
-/// round trip; the edge reads JSON either way.
-pub async fn post_json(url: &str, body: &str) -> Result<JsValue, String> {
-    let response = post(url, body, false).await?;
-    let text = JsFuture::from(response.text().map_err(describe)?)
-        .await
-        .map_err(describe)?
-        .as_string()
-        .unwrap_or_default();
-    if !response.ok() {
-        return Err(["HTTP ", &decimal(response.status().into()), ": ", &text].concat());
-    }
-    js_sys::JSON::parse(&text).map_err(describe)
+#[wasm_bindgen]
+extern "C" {
+    /// `rapportPost` in `loader.js`: `fetch` with a text body, answering once with the status
+    /// (0 when the network failed) and the answer's text.
+    #[wasm_bindgen(js_name = rapportPost)]
+    fn post_with(url: &str, body: &str, keepalive: bool, done: &JsValue);
 }
 
-/// POSTs a text body. `keepalive` lets the request finish after the page is gone.
-pub async fn post(url: &str, body: &str, keepalive: bool) -> Result<web_sys::Response, String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    // web-sys has no setter for `keepalive`; the init dictionary is a plain object.
-    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &keepalive.into());
-    // A string body goes as `text/plain;charset=UTF-8` by default, which is what we want.
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(describe)?;
-    let response = JsFuture::from(window().fetch_with_request(&request))
-        .await
-        .map_err(describe)?;
-    response.dyn_into().map_err(describe)
+/// What a POST came back with: the HTTP status, 0 when the network failed, and the text.
+pub type Answered = Box<dyn FnOnce(u16, String)>;
+
+/// POSTs a text body; `done` hears the answer. The body goes as `text/plain` so that a
+/// cross-origin call is a "simple request" without a CORS preflight round trip; the edge
+/// reads JSON either way. `keepalive` lets the request finish after the page is gone.
+pub fn post(url: &str, body: &str, keepalive: bool, done: Answered) {
+    post_with(url, body, keepalive, &Closure::once_into_js(done));
+}
+
+/// POSTs JSON text and reads JSON back (parsed by the browser); an error says what failed.
+pub fn post_json(url: &str, body: &str, done: Box<dyn FnOnce(Result<JsValue, String>)>) {
+    let answered: Answered = Box::new(move |status, text| {
+        done(match status {
+            0 => Err(text),
+            200..=299 => js_sys::JSON::parse(&text).map_err(|_| "not JSON".to_owned()),
+            _ => Err(["HTTP ", &decimal(status.into()), ": ", &text].concat()),
+        })
+    });
+    post(url, body, false, answered);
 }
 
 /// Hands a body to the browser to deliver even as the page unloads.
@@ -239,15 +198,6 @@ pub fn send_beacon(url: &str, body: &str) -> bool {
         .navigator()
         .send_beacon_with_opt_str(url, Some(body))
         .unwrap_or(false)
-}
-
-fn describe(err: JsValue) -> String {
-    err.as_string()
-        .or_else(|| {
-            err.dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-        })
-        .unwrap_or_else(|| "network error".to_owned())
 }
 
 #[cfg(test)]
@@ -271,5 +221,14 @@ mod tests {
         assert_eq!(parse_whole::<u32>("4 2"), None);
         assert_eq!(parse_whole::<u32>("99999999999"), None, "too big for a u32");
         assert_eq!(parse_whole::<u64>("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn split_at_byte_splits_at_the_first_separator() {
+        assert_eq!(split_at_byte("abc:123", b':'), Some(("abc", "123")));
+        assert_eq!(split_at_byte("a:b:c", b':'), Some(("a", "b:c")));
+        assert_eq!(split_at_byte(":", b':'), Some(("", "")));
+        assert_eq!(split_at_byte("é:ü", b':'), Some(("é", "ü")));
+        assert_eq!(split_at_byte("abc", b':'), None);
     }
 }

@@ -2,20 +2,20 @@
 //!
 //! The entry point only reads the configuration and hands over: [`dom`] owns all DOM plumbing,
 //! [`capture`] turns the page into events, [`transport`] delivers them exactly once, and
-//! [`render`] shows what the edge decided. The widget holds no decision logic: it shows what
-//! `/v1/decide` answers, nothing else.
+//! [`view`] hands what the edge decided to `view.js`, which shows it. The widget holds no
+//! decision logic: it shows what `/v1/decide` answers, nothing else.
 
 mod capture;
 mod dom;
-mod render;
 mod store;
 mod transport;
+mod view;
 mod wire;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, ProductView};
+use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, ProductView, Survey};
 use wasm_bindgen::prelude::*;
 
 use crate::transport::Transport;
@@ -88,8 +88,6 @@ pub fn start(config: JsValue) {
         listeners: RefCell::new(Vec::new()),
     });
     widget.transport.install_unload_flush();
-    // A tab going away gives up the overlay it showed, so another tab may show one.
-    dom::on(&dom::window(), "pagehide", |_| render::release_overlay());
     install_command_queue(&widget);
     let shop = Rc::clone(&widget);
     dom::on(&dom::document(), "click", move |event| {
@@ -175,54 +173,74 @@ fn refresh(widget: &Rc<Widget>) {
     if widget.forgotten.get() {
         return;
     }
+    let after = Rc::clone(widget);
+    widget.transport.flush(Box::new(move || decide(&after)));
+}
+
+/// Asks the edge what to show now, and arms it.
+fn decide(widget: &Rc<Widget>) {
+    let request = wire::decide_request(
+        &widget.config.site,
+        widget.transport.visitor_id(),
+        &widget.session_id.borrow(),
+        &capture::page_context(),
+        widget.config.preview.as_deref(),
+        widget.consent.get(),
+    );
+    let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
     let widget = Rc::clone(widget);
-    wasm_bindgen_futures::spawn_local(async move {
-        widget.transport.flush().await;
-        let request = wire::decide_request(
-            &widget.config.site,
-            widget.transport.visitor_id(),
-            &widget.session_id.borrow(),
-            &capture::page_context(),
-            widget.config.preview.as_deref(),
-            widget.consent.get(),
-        );
-        let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
-        let decision = match dom::post_json(&url, &request).await {
-            Ok(answer) => wire::decision(&answer),
-            Err(err) => {
-                dom::warn(&["rapport: no decision (", &err, ")"].concat());
-                return;
-            }
+    dom::post_json(
+        &url,
+        &request,
+        Box::new(move |answer| match answer {
+            Ok(answer) => show_decision(&widget, &answer),
+            Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
+        }),
+    );
+}
+
+/// Records the control groups the visitor is in, and arms each experience not yet shown on
+/// this page.
+fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
+    for control in wire::list(answer, "controls")
+        .iter()
+        .filter_map(wire::experience_ref)
+    {
+        if widget.first_time(&control.experience) && widget.config.preview.is_none() {
+            track(widget, EventData::Exposure(control));
+            widget.transport.schedule_flush();
+        }
+    }
+    // The view gets each experience as the edge wrote it; the widget keeps only what its
+    // events name.
+    for experience in wire::list(answer, "experiences") {
+        let Some(reference) = wire::experience_ref(&experience) else {
+            continue;
         };
-        for control in decision.controls {
-            if widget.first_time(&control.experience) && widget.config.preview.is_none() {
-                track(&widget, EventData::Exposure(control));
-                widget.transport.schedule_flush();
-            }
+        if !widget.first_time(&reference.experience) {
+            continue;
         }
-        for experience in decision.experiences {
-            if !widget.first_time(&experience.experience) {
-                continue;
-            }
-            let on_screen = Rc::clone(&widget);
-            let reference = experience.reference();
-            render::arm(experience, move |outcome| {
-                report(&on_screen, outcome, reference.clone());
-            });
-        }
-    });
+        let survey = match wire::text(&experience, "kind").as_deref() {
+            Some("csat") => Survey::Csat,
+            _ => Survey::Nps,
+        };
+        let on_screen = Rc::clone(widget);
+        view::show(&experience, survey, move |outcome| {
+            report(&on_screen, outcome, reference.clone());
+        });
+    }
 }
 
 /// Turns what the shopper did with a prompt into an event.
-fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRef) {
+fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef) {
     if widget.config.preview.is_some() {
         return;
     }
     let data = match outcome {
-        render::Outcome::Shown => EventData::Impression(reference),
-        render::Outcome::Clicked => EventData::Click(reference),
-        render::Outcome::Dismissed => EventData::Dismiss(reference),
-        render::Outcome::Answered {
+        view::Outcome::Shown => EventData::Impression(reference),
+        view::Outcome::Clicked => EventData::Click(reference),
+        view::Outcome::Dismissed => EventData::Dismiss(reference),
+        view::Outcome::Answered {
             survey,
             score,
             comment,
@@ -251,19 +269,22 @@ fn report(widget: &Rc<Widget>, outcome: render::Outcome, reference: ExperienceRe
 fn forget(widget: &Rc<Widget>) {
     widget.forgotten.set(true);
     widget.transport.clear();
-    render::clear();
+    view::clear();
     store::forget(&widget.config.site);
     let url = [widget.config.endpoint.as_str(), "/v1/forget"].concat();
     let body = wire::forget_request(&widget.config.site, widget.transport.visitor_id());
     let widget = Rc::clone(widget);
-    wasm_bindgen_futures::spawn_local(async move {
-        let erased = dom::post_json(&url, &body).await;
-        let detail = wire::get(erased.as_ref().unwrap_or(&JsValue::NULL), "erased");
-        if erased.is_err() {
-            dom::warn("rapport: the edge could not be asked to forget this visitor");
-        }
-        widget.notify("forget", &detail);
-    });
+    dom::post_json(
+        &url,
+        &body,
+        Box::new(move |erased| {
+            let detail = wire::get(erased.as_ref().unwrap_or(&JsValue::NULL), "erased");
+            if erased.is_err() {
+                dom::warn("rapport: the edge could not be asked to forget this visitor");
+            }
+            widget.notify("forget", &detail);
+        }),
+    );
 }
 
 /// `identify`: links this visitor to the shop's customer account, so decisions see what the
@@ -285,16 +306,18 @@ fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
         &signature,
     );
     let widget = Rc::clone(widget);
-    wasm_bindgen_futures::spawn_local(async move {
-        match dom::post_json(&url, &body).await {
+    dom::post_json(
+        &url,
+        &body,
+        Box::new(move |answer| match answer {
             Ok(answer) => {
                 store::set_identified(&customer_id);
                 widget.notify("identify", &answer);
                 refresh(&widget);
             }
             Err(err) => dom::warn(&["rapport: identify failed (", &err, ")"].concat()),
-        }
-    });
+        }),
+    );
 }
 
 /// Records what the shop reports (a `track` command, or a click on a cart button marked with
@@ -310,7 +333,7 @@ fn site_event(widget: &Rc<Widget>, data: EventData) {
             | EventData::OrderComplete(_)
     );
     track(widget, data);
-    render::tracked(name);
+    view::tracked(name);
     if changes_decision {
         refresh(widget);
     } else {
@@ -355,7 +378,7 @@ fn run_command(widget: &Rc<Widget>, command: JsValue) {
         },
         "page" => {
             widget.shown.borrow_mut().clear();
-            render::clear();
+            view::clear();
             page(widget);
         }
         "consent" => {

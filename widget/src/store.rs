@@ -28,7 +28,7 @@ pub fn session_id() -> String {
     // Whole milliseconds: integer text is all this needs, and smaller code than floats.
     let now = dom::now_ms() as i64;
     let stored = dom::storage_get(SESSION_KEY).and_then(|s| {
-        let (id, last) = s.split_once(':')?;
+        let (id, last) = dom::split_at_byte(&s, b':')?;
         let last: i64 = dom::parse_whole(last)?;
         (now - last < SESSION_IDLE_MS && rapport_protocol::validate_id(id).is_ok())
             .then(|| id.to_owned())
@@ -51,7 +51,7 @@ pub fn touch_session(current: &RefCell<String>) -> String {
 /// The consent the site last passed (`rapport.push(['consent', {...}])`), if any.
 pub fn consent() -> Option<rapport_protocol::Consent> {
     let stored = dom::storage_get(CONSENT_KEY)?;
-    let (analytics, personalization) = stored.split_once(',')?;
+    let (analytics, personalization) = dom::split_at_byte(&stored, b',')?;
     Some(rapport_protocol::Consent {
         analytics: analytics == "1",
         personalization: personalization == "1",

@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use rapport_protocol::{Event, EventData, MAX_BATCH_EVENTS};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::dom;
 use crate::wire;
@@ -96,61 +95,38 @@ impl Transport {
         wire::batch(&self.site, &self.visitor_id, events)
     }
 
-    /// Sends everything queued, in batches. Events the edge has answered for leave the queue;
-    /// on a network error or a server error they stay, and a retry is scheduled with backoff.
-    pub async fn flush(self: &Rc<Self>) {
-        let queue = self.load_queue();
-        for chunk in queue.chunks(MAX_BATCH_EVENTS) {
-            let sent: Vec<String> = chunk.iter().filter_map(|e| wire::text(e, "id")).collect();
-            match self.send(chunk).await {
-                Delivery::Done(mut done) => {
-                    // A 2xx answer covers the whole batch, even ids the answer forgot to list.
-                    done.extend(sent);
-                    self.update_queue(|queue| {
-                        queue.retain(|e| wire::text(e, "id").is_none_or(|id| !done.contains(&id)))
-                    });
-                    self.retry_ms.set(2_000);
-                }
-                Delivery::Retry => {
-                    self.schedule_retry();
-                    return;
-                }
+    /// Sends everything queued, a batch at a time, then calls `then`. Events the edge has
+    /// answered for leave the queue; on a network error or a server error they stay, a retry
+    /// is scheduled with backoff, and `then` is called at once.
+    pub fn flush(self: &Rc<Self>, then: Box<dyn FnOnce()>) {
+        let chunk: Vec<JsValue> = self
+            .load_queue()
+            .into_iter()
+            .take(MAX_BATCH_EVENTS)
+            .collect();
+        if chunk.is_empty() {
+            return then();
+        }
+        let sent: Vec<String> = chunk.iter().filter_map(|e| wire::text(e, "id")).collect();
+        let transport = Rc::clone(self);
+        let answered: dom::Answered = Box::new(move |status, text| match delivery(status, &text) {
+            Delivery::Done(mut done) => {
+                // A 2xx answer covers the whole batch, even ids the answer forgot to list. An
+                // event without an id cannot be delivered and goes too, so every answer
+                // shortens the queue and the next batch is a new one.
+                done.extend(sent);
+                transport.update_queue(|queue| {
+                    queue.retain(|e| wire::text(e, "id").is_some_and(|id| !done.contains(&id)))
+                });
+                transport.retry_ms.set(2_000);
+                transport.flush(then);
             }
-        }
-    }
-
-    async fn send(&self, events: &[JsValue]) -> Delivery {
-        let response = match dom::post(&self.url, &self.batch(events), true).await {
-            Ok(response) => response,
-            Err(_) => return Delivery::Retry,
-        };
-        let status = response.status();
-        // Too many requests and server errors are worth another try; other refusals mean
-        // the batch can never be accepted as it is, and keeping it would block the queue.
-        if status == 429 || status >= 500 {
-            return Delivery::Retry;
-        }
-        if !(200..300).contains(&status) {
-            dom::warn(
-                &[
-                    "rapport: the edge refused a batch (HTTP ",
-                    &dom::decimal(status.into()),
-                    ")",
-                ]
-                .concat(),
-            );
-            return Delivery::Done(Vec::new());
-        }
-        let text = match response.text() {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let answer = wire::parse(&text).unwrap_or(JsValue::UNDEFINED);
-        Delivery::Done(wire::batch_done(&answer))
+            Delivery::Retry => {
+                transport.schedule_retry();
+                then();
+            }
+        });
+        dom::post(&self.url, &self.batch(&chunk), true, answered);
     }
 
     /// Flushes soon, coalescing the events of the next second into one request.
@@ -161,7 +137,7 @@ impl Transport {
         let transport = Rc::clone(self);
         dom::set_timeout(FLUSH_DELAY_MS, move || {
             transport.flush_scheduled.set(false);
-            wasm_bindgen_futures::spawn_local(async move { transport.flush().await });
+            transport.flush(Box::new(|| ()));
         });
     }
 
@@ -174,7 +150,7 @@ impl Transport {
         let transport = Rc::clone(self);
         dom::set_timeout(delay, move || {
             transport.flush_scheduled.set(false);
-            wasm_bindgen_futures::spawn_local(async move { transport.flush().await });
+            transport.flush(Box::new(|| ()));
         });
     }
 
@@ -206,6 +182,28 @@ impl Transport {
             dom::send_beacon(&self.url, &self.batch(chunk));
         }
     }
+}
+
+/// What an answer to a batch means for the events in it.
+fn delivery(status: u16, text: &str) -> Delivery {
+    // No answer, too many requests and server errors are worth another try; other refusals
+    // mean the batch can never be accepted as it is, and keeping it would block the queue.
+    if status == 0 || status == 429 || status >= 500 {
+        return Delivery::Retry;
+    }
+    if !(200..300).contains(&status) {
+        dom::warn(
+            &[
+                "rapport: the edge refused a batch (HTTP ",
+                &dom::decimal(status.into()),
+                ")",
+            ]
+            .concat(),
+        );
+        return Delivery::Done(Vec::new());
+    }
+    let answer = wire::parse(text).unwrap_or(JsValue::UNDEFINED);
+    Delivery::Done(wire::batch_done(&answer))
 }
 
 enum Delivery {

@@ -1,16 +1,13 @@
 //! The wire format, as the widget speaks it: events become JavaScript objects that the
 //! browser's own `JSON.stringify` writes, and the edge's answers are read from the objects
-//! `JSON.parse` gives. The types are `rapport-protocol`'s; only the conversion is here.
+//! `JSON.parse` gives (a decision's experiences go to the view as they are). The types are `rapport-protocol`'s; only the conversion is here.
 //!
 //! Converting by hand rather than through serde keeps the download small: serde_json and the
 //! code serde derives for reading were most of the module's size. The edge checks every
 //! field anyway, and the round trip through both sides is covered by the end-to-end tests.
 
 use js_sys::{Array, Object, Reflect, JSON};
-use rapport_protocol::{
-    CallToAction, Consent, Content, Decision, Event, EventData, Experience, ExperienceKind,
-    ExperienceRef, PageContext, Product, ProductCard, Trigger,
-};
+use rapport_protocol::{Consent, Event, EventData, ExperienceRef, PageContext, Product};
 use wasm_bindgen::JsValue;
 
 /// A JavaScript object being filled in.
@@ -309,97 +306,12 @@ pub fn batch_done(answer: &JsValue) -> Vec<String> {
         .collect()
 }
 
-fn experience_ref(value: &JsValue) -> Option<ExperienceRef> {
+/// Who an experience or control-group entry of a decision is: what its events name.
+pub fn experience_ref(value: &JsValue) -> Option<ExperienceRef> {
     Some(ExperienceRef {
         rule: text(value, "rule")?,
         experience: text(value, "experience")?,
         variant: text(value, "variant"),
         segment: text(value, "segment"),
     })
-}
-
-fn kind(name: &str) -> Option<ExperienceKind> {
-    ExperienceKind::ALL.into_iter().find(|k| k.as_str() == name)
-}
-
-fn whole(value: &JsValue, key: &str) -> u32 {
-    number(value, key).map_or(0, |n| n.clamp(0.0, f64::from(u32::MAX)) as u32)
-}
-
-fn trigger(value: &JsValue) -> Trigger {
-    match text(value, "type").as_deref() {
-        Some("after_seconds") => Trigger::AfterSeconds {
-            seconds: whole(value, "seconds"),
-        },
-        Some("scroll") => Trigger::Scroll {
-            percent: whole(value, "percent").min(100) as u8,
-        },
-        Some("exit_intent") => Trigger::ExitIntent,
-        Some("idle") => Trigger::Idle {
-            seconds: whole(value, "seconds"),
-        },
-        Some("after_event") => Trigger::AfterEvent {
-            event: text(value, "event").unwrap_or_default(),
-        },
-        Some("element_visible") => Trigger::ElementVisible {
-            selector: text(value, "selector").unwrap_or_default(),
-        },
-        _ => Trigger::Immediately,
-    }
-}
-
-fn content(value: &JsValue) -> Content {
-    let cta = get(value, "cta");
-    Content {
-        locale: text(value, "locale").unwrap_or_default(),
-        title: text(value, "title"),
-        body: text(value, "body").unwrap_or_default(),
-        cta: text(&cta, "label")
-            .zip(text(&cta, "url"))
-            .map(|(label, url)| CallToAction { label, url }),
-        code: text(value, "code"),
-        products: list(value, "products")
-            .iter()
-            .filter_map(|p| {
-                Some(ProductCard {
-                    id: text(p, "id")?,
-                    name: text(p, "name")?,
-                    price: number(p, "price"),
-                    currency: text(p, "currency"),
-                    url: text(p, "url"),
-                })
-            })
-            .collect(),
-    }
-}
-
-/// An experience; `None` when it lacks what showing it needs (a newer edge's kind, say).
-fn experience(value: &JsValue) -> Option<Experience> {
-    let r = experience_ref(value)?;
-    Some(Experience {
-        rule: r.rule,
-        experience: r.experience,
-        variant: r.variant,
-        segment: r.segment,
-        kind: kind(&text(value, "kind")?)?,
-        placement: text(value, "placement").unwrap_or_default(),
-        slot: text(value, "slot"),
-        trigger: trigger(&get(value, "trigger")),
-        content: content(&get(value, "content")),
-    })
-}
-
-/// The answer of `POST /v1/decide`.
-pub fn decision(answer: &JsValue) -> Decision {
-    Decision {
-        experiences: list(answer, "experiences")
-            .iter()
-            .filter_map(experience)
-            .collect(),
-        controls: list(answer, "controls")
-            .iter()
-            .filter_map(experience_ref)
-            .collect(),
-        rulebook: text(answer, "rulebook").unwrap_or_default(),
-    }
 }

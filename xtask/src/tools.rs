@@ -21,8 +21,11 @@ use crate::process;
 pub struct WasmToolchain {
     /// The `cargo` to run for wasm builds.
     pub cargo: PathBuf,
-    /// `true` when `std` is built from source (Debian's toolchain).
+    /// `true` when `std` is built from source for everything (Debian's toolchain).
     pub build_std: bool,
+    /// `true` when the widget can build its own size-optimised `std` from source: always
+    /// with Debian's toolchain, and with rustup's when its `rust-src` component is there.
+    pub widget_std_from_source: bool,
     /// Where wasm artifacts go; the Debian compiler gets its own directory so the two
     /// compilers never invalidate each other's work.
     pub target_dir: PathBuf,
@@ -49,6 +52,31 @@ fn rustup_has_wasm_target() -> bool {
                 .filter_map(|e| e.ok())
                 .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
         })
+}
+
+/// Whether rustup's `rust-src` component is installed, adding it if not (briefly, like the
+/// target). The widget then builds `std` from source, optimised for size; without it, the
+/// widget still builds, a few kilobytes larger.
+fn rustup_has_std_sources() -> bool {
+    let present = || {
+        process::output(Command::new("rustc").args(["--print", "sysroot"])).is_some_and(|sysroot| {
+            Path::new(&sysroot)
+                .join("lib/rustlib/src/rust/library")
+                .exists()
+        })
+    };
+    if present() {
+        return true;
+    }
+    process::step("installing the standard library's sources (for the widget's size)");
+    let added = process::run_with_timeout(
+        Command::new("rustup").args(["component", "add", "rust-src"]),
+        Duration::from_secs(60),
+    );
+    if !(added && present()) {
+        println!("xtask: no rust-src; the widget links rustup's prebuilt std instead");
+    }
+    added && present()
 }
 
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
@@ -103,6 +131,7 @@ pub fn wasm_toolchain(root: &Path) -> Result<WasmToolchain> {
         return Ok(WasmToolchain {
             cargo: host_cargo(),
             build_std: false,
+            widget_std_from_source: rustup_has_std_sources(),
             target_dir: root.join("target"),
             env: Vec::new(),
         });
@@ -122,6 +151,7 @@ pub fn wasm_toolchain(root: &Path) -> Result<WasmToolchain> {
     Ok(WasmToolchain {
         cargo: PathBuf::from(DEBIAN_CARGO),
         build_std: true,
+        widget_std_from_source: true,
         target_dir: root.join("target/wasm"),
         env: vec![
             // Debian's rustc and cargo first, so tools that call plain `cargo` get them too.

@@ -1,0 +1,115 @@
+//! Showing experiences. The DOM work is `view.js`, bundled into `rapport.js` beside the glue
+//! (see ARCHITECTURE.md for why); this module is its interface: the widget arms what the edge
+//! decided and hears back what the shopper did with it.
+
+use rapport_protocol::Survey;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Arms an experience from the decision (the edge's JSON object as it came) and shows it
+    /// when its trigger fires; `report(outcome, score, comment)` hears what happened. A kind
+    /// the view does not know (from a newer edge) is not shown.
+    #[wasm_bindgen(js_namespace = rapportView)]
+    fn arm(experience: &JsValue, report: &JsValue);
+
+    /// The page tracked an event: shows what waited for it (`after_event` triggers).
+    #[wasm_bindgen(js_namespace = rapportView)]
+    pub fn tracked(event: &str);
+
+    /// Removes every prompt and pending trigger (a single-page app moved to another page).
+    #[wasm_bindgen(js_namespace = rapportView)]
+    pub fn clear();
+}
+
+/// What the shopper did with a prompt, reported as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Shown,
+    Clicked,
+    Dismissed,
+    Answered {
+        survey: Survey,
+        score: u8,
+        /// What the shopper chose to add in the NPS comment box.
+        comment: Option<String>,
+    },
+}
+
+impl Outcome {
+    /// Reads what the view reports (`SHOWN`, `CLICKED`, `DISMISSED` and `ANSWERED` in
+    /// `view.js`): an answer comes with a score (and an optional comment) to a `survey` of
+    /// the experience's kind.
+    pub fn from_view(
+        outcome: u8,
+        survey: Survey,
+        score: u8,
+        comment: Option<String>,
+    ) -> Option<Outcome> {
+        Some(match outcome {
+            0 => Outcome::Shown,
+            1 => Outcome::Clicked,
+            2 => Outcome::Dismissed,
+            3 => Outcome::Answered {
+                survey,
+                score,
+                comment: comment.filter(|c| !c.is_empty()),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Shows `experience` (the decision's object for it) when its trigger fires, at most once;
+/// `report` hears what happened.
+pub fn show(experience: &JsValue, survey: Survey, report: impl Fn(Outcome) + 'static) {
+    let report = Closure::<dyn Fn(u8, u8, Option<String>)>::new(
+        move |outcome: u8, score: u8, comment: Option<String>| {
+            if let Some(outcome) = Outcome::from_view(outcome, survey, score, comment) {
+                report(outcome);
+            }
+        },
+    );
+    arm(experience, report.as_ref());
+    // The view may call it for as long as the prompt is on the page.
+    report.forget();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_read_from_the_view() {
+        assert_eq!(
+            Outcome::from_view(0, Survey::Nps, 0, None),
+            Some(Outcome::Shown)
+        );
+        assert_eq!(
+            Outcome::from_view(1, Survey::Nps, 0, None),
+            Some(Outcome::Clicked)
+        );
+        assert_eq!(
+            Outcome::from_view(2, Survey::Csat, 0, None),
+            Some(Outcome::Dismissed)
+        );
+        assert_eq!(
+            Outcome::from_view(3, Survey::Nps, 3, Some("slow delivery".into())),
+            Some(Outcome::Answered {
+                survey: Survey::Nps,
+                score: 3,
+                comment: Some("slow delivery".into())
+            })
+        );
+        assert_eq!(
+            Outcome::from_view(3, Survey::Csat, 5, Some(String::new())),
+            Some(Outcome::Answered {
+                survey: Survey::Csat,
+                score: 5,
+                comment: None
+            }),
+            "an empty comment is no comment"
+        );
+        assert_eq!(Outcome::from_view(4, Survey::Nps, 0, None), None);
+    }
+}

@@ -1,0 +1,542 @@
+// The view half of rapport.js: shows what the edge decided. `cargo xtask build` puts it in
+// one closure with the loader and wasm-bindgen's glue, where the wasm module reaches it as
+// `rapportView` (see `src/view.rs`).
+//
+// The wasm module decides what happens (capture, delivery, asking the edge); this file only
+// touches the DOM. Every DOM call made from wasm crosses into JavaScript through a generated
+// shim and copies its strings both ways: drawing prompts directly here is what keeps the
+// widget inside its download budget.
+//
+// Floating prompts live in one shadow root at the end of the body; inline content fills the
+// `[data-rapport-slot=NAME]` element the page reserved, inside a shadow root of its own.
+// Styles (`view.css`, bundled as `rapportStyles`) come from a constructable stylesheet,
+// allowed under a strict `style-src`, and follow the page's CSS custom properties. Content from rules reaches the page only through
+// `textContent` and checked links.
+var rapportView = (function () {
+  // Kinds that float over the page (one at a time, across the shop's tabs), and kinds that
+  // fill a slot the page reserved. Any other kind the view does not know is not shown.
+  var OVERLAYS = ["modal", "slide_in", "nps", "csat", "coupon"];
+  var SLOTTED = ["inline", "recommendations"];
+  var KINDS = OVERLAYS.concat(SLOTTED, ["bar", "toast"]);
+  // The localStorage lease that lets one tab of the shop show an overlay at a time:
+  // `TAB:UNTIL`, renewed while the overlay is open and removed when it closes.
+  var LEASE_KEY = "rapport:overlay";
+  var LEASE_MS = 1e4;
+  var TOAST_MS = 8e3;
+  var THANKS_MS = 2500;
+  // What `report` hears (`Outcome::from_view` in src/view.rs).
+  var SHOWN = 0;
+  var CLICKED = 1;
+  var DISMISSED = 2;
+  var ANSWERED = 3;
+  var TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);
+
+  var sheet;
+  var root;
+  // Experiences waiting for the page to track an event: [event, fire].
+  var waiting = [];
+  // Aborted when the page of a single-page app changes: what was armed for the old page
+  // stops listening and shows nothing.
+  var pageStop = new AbortController();
+
+  function el(tag, className, text) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text != null) element.textContent = text;
+    return element;
+  }
+
+  function button(className, label) {
+    var b = el("button", className, label);
+    b.type = "button";
+    return b;
+  }
+
+  function on(target, type, listener, signal) {
+    target.addEventListener(type, listener, { signal: signal });
+  }
+
+  // A field of the edge's answer as text; numbers are taken as their text.
+  function text(value) {
+    return typeof value == "string" || typeof value == "number" ? String(value) : "";
+  }
+
+  function number(value) {
+    var n = typeof value == "string" ? parseFloat(value) : value;
+    return typeof n == "number" && isFinite(n) ? n : null;
+  }
+
+  // Only http(s) and same-site relative links; never `javascript:` or `//other.site`.
+  function safeLink(url) {
+    url = text(url).trim();
+    return !url.startsWith("//") && /^([/#?]|https?:\/\/)/i.test(url);
+  }
+
+  function storage() {
+    try {
+      return localStorage;
+    } catch (blocked) {
+      return null;
+    }
+  }
+
+  // The tab holding the overlay lease and until when, if the lease is current.
+  function holder() {
+    var lease = (storage() && storage().getItem(LEASE_KEY)) || "";
+    var colon = lease.indexOf(":");
+    var until = parseFloat(lease.slice(colon + 1));
+    return colon > 0 && until > Date.now() ? [lease.slice(0, colon), until] : null;
+  }
+
+  function mine() {
+    var lease = holder();
+    return !lease || lease[0] == TAB;
+  }
+
+  function writeLease() {
+    try {
+      storage().setItem(LEASE_KEY, TAB + ":" + Math.round(Date.now() + LEASE_MS));
+    } catch (full) {
+      // Without storage, each tab decides for itself.
+    }
+  }
+
+  function release() {
+    if (holder() && mine()) storage().removeItem(LEASE_KEY);
+  }
+
+  // Keeps the lease while `outer` is on the page, and gives it up when it goes.
+  function holdOverlay(outer) {
+    writeLease();
+    setTimeout(function () {
+      outer.isConnected ? holdOverlay(outer) : release();
+    }, LEASE_MS / 2);
+  }
+
+  // Runs `show` once this tab is visible and no other tab holds the lease; tries again when
+  // another tab releases it, when this tab comes to the front, and when the other tab's lease
+  // runs out (a tab that crashed).
+  function whenOverlayFree(show, pageSignal) {
+    var done = new AbortController();
+    pageSignal.addEventListener("abort", function () {
+      done.abort();
+    });
+    var attempt = function () {
+      if (!done.signal.aborted && document.visibilityState == "visible" && mine()) {
+        done.abort();
+        writeLease();
+        show();
+      }
+    };
+    attempt();
+    var lease = holder();
+    if (lease && !mine()) setTimeout(attempt, lease[1] - Date.now() + 100);
+    on(window, "storage", attempt, done.signal);
+    on(document, "visibilitychange", attempt, done.signal);
+  }
+
+  function scrolledPercent() {
+    var scrollable = document.documentElement.scrollHeight - innerHeight;
+    return scrollable > 0 ? (scrollY / scrollable) * 100 : 100;
+  }
+
+  function inViewport(element) {
+    var rect = element.getBoundingClientRect();
+    return rect.height > 0 && rect.top < innerHeight && rect.bottom > 0;
+  }
+
+  // Arms the experience's trigger; `report(outcome, score, comment)` hears what the shopper
+  // did (shown, clicked, dismissed, answered). A kind it does not know (from a newer
+  // edge) is not shown.
+  function arm(experience, report) {
+    var kind = experience.kind;
+    if (KINDS.indexOf(kind) < 0) return;
+    var trigger = experience.trigger || {};
+    var seconds = number(trigger.seconds) || 0;
+    var pageSignal = pageStop.signal;
+    var stop = new AbortController();
+    var signal = stop.signal;
+    pageSignal.addEventListener("abort", function () {
+      stop.abort();
+    });
+    var showNow = function () {
+      show(experience, report);
+    };
+    // Fires once: the trigger's listeners go, and an overlay waits its turn.
+    var fire = function () {
+      if (signal.aborted) return;
+      stop.abort();
+      if (OVERLAYS.indexOf(kind) < 0) showNow();
+      else whenOverlayFree(showNow, pageSignal);
+    };
+    switch (trigger.type) {
+      case "after_seconds":
+        setTimeout(fire, seconds * 1e3);
+        break;
+      case "scroll":
+        on(window, "scroll", function () {
+          if (scrolledPercent() >= number(trigger.percent)) fire();
+        }, signal);
+        break;
+      case "exit_intent":
+        on(document, "mouseout", function (event) {
+          if (!event.relatedTarget && event.clientY <= 0) fire();
+        }, signal);
+        // Phones have no pointer leaving the window: a quick scroll back up (a third of the
+        // screen within 400 ms, from below the first screen) is the usual sign that the
+        // shopper is heading for the address bar or the back button.
+        var fromY = 0;
+        var since = 0;
+        on(window, "scroll", function () {
+          var now = Date.now();
+          if (now - since > 400 || scrollY > fromY) {
+            fromY = scrollY;
+            since = now;
+          } else if (fromY > innerHeight && fromY - scrollY > innerHeight / 3) {
+            fire();
+          }
+        }, signal);
+        break;
+      case "idle":
+        // After `seconds` without keyboard, pointer, touch or scroll input.
+        var timer;
+        var restart = function () {
+          clearTimeout(timer);
+          if (!signal.aborted) timer = setTimeout(fire, seconds * 1e3);
+        };
+        restart();
+        ["mousemove", "keydown", "scroll", "touchstart", "pointerdown"].forEach(function (type) {
+          on(window, type, restart, signal);
+        });
+        break;
+      case "after_event":
+        waiting.push([text(trigger.event), fire]);
+        break;
+      case "element_visible":
+        var check = function () {
+          var element;
+          try {
+            element = document.querySelector(text(trigger.selector));
+          } catch (badSelector) {
+            // A selector this browser cannot read shows nothing.
+          }
+          if (element && inViewport(element)) fire();
+        };
+        check();
+        on(window, "scroll", check, signal);
+        break;
+      default:
+        fire();
+    }
+  }
+
+  // The page tracked `event`: shows what waited for it.
+  function tracked(event) {
+    var ready = waiting.filter(function (w) {
+      return w[0] == event;
+    });
+    waiting = waiting.filter(function (w) {
+      return w[0] != event;
+    });
+    ready.forEach(function (w) {
+      w[1]();
+    });
+  }
+
+  // Removes every prompt and pending trigger (a single-page app moved to another page).
+  function clear() {
+    pageStop.abort();
+    pageStop = new AbortController();
+    waiting = [];
+    if (root) root.replaceChildren();
+    release();
+    document.querySelectorAll("[data-rapport-filled]").forEach(function (filled) {
+      filled.remove();
+    });
+  }
+
+  // A shadow root with Rapport's stylesheet, attached to `host`.
+  function attach(host) {
+    var shadow = host.attachShadow({ mode: "open" });
+    try {
+      if (!sheet) {
+        sheet = new CSSStyleSheet();
+        sheet.replaceSync(rapportStyles);
+      }
+      shadow.adoptedStyleSheets = [sheet];
+    } catch (old) {
+      // A browser without constructable stylesheets still gets readable, unstyled text.
+    }
+    return shadow;
+  }
+
+  // The shadow root floating prompts live in, created on first use.
+  function floating() {
+    if (!root && document.body) {
+      var host = el("div");
+      host.id = "rapport-host";
+      root = attach(host);
+      document.body.append(host);
+    }
+    return root;
+  }
+
+  // A performance mark (`rapport:shown:ID`), so the page, its monitoring and our benchmark
+  // can see when a prompt reached the screen; then the impression.
+  function shown(experience, report) {
+    performance.mark("rapport:shown:" + experience.experience);
+    report(SHOWN);
+  }
+
+  function show(experience, report) {
+    var kind = experience.kind;
+    var content = experience.content || {};
+    var title = text(content.title);
+    var body = text(content.body);
+    var card = el("section", "rp rp-" + kind);
+    card.setAttribute("data-experience", experience.experience);
+    card.setAttribute("lang", text(content.locale));
+    card.setAttribute("aria-label", title || body);
+    var words = el("p", "rp-text");
+    if (title) words.append(el("strong", "rp-title", title));
+    words.append(el("span", "rp-body", body));
+    card.append(words);
+    if (kind == "coupon") addCoupon(card, text(content.code));
+    if (kind == "nps" || kind == "csat") addScale(card, kind == "nps", report);
+    if (kind == "recommendations") addProducts(card, content, report);
+    var cta = content.cta || {};
+    if (text(cta.label) && safeLink(cta.url)) {
+      var link = el("a", "rp-cta", text(cta.label));
+      link.setAttribute("href", text(cta.url).trim());
+      on(link, "click", function () {
+        report(CLICKED);
+      });
+      card.append(link);
+    }
+    if (SLOTTED.indexOf(kind) >= 0) return showInSlot(experience, card, report);
+
+    var shadow = floating();
+    if (!shadow) return;
+    var overlay = OVERLAYS.indexOf(kind) >= 0;
+    var dialog = kind == "modal" || kind == "coupon";
+    // The outermost element: the card, or the backdrop holding a dialog card.
+    var outer = card;
+    if (dialog) {
+      outer = el("div", "rp-backdrop");
+      card.setAttribute("role", "dialog");
+      card.setAttribute("aria-modal", "true");
+      outer.append(card);
+    } else {
+      card.setAttribute("role", kind == "toast" ? "status" : "region");
+    }
+    var close = button("rp-close", "×");
+    close.setAttribute("aria-label", "Dismiss");
+    // A dialog gives focus back to where the shopper was when it closes.
+    var previous = dialog && document.activeElement;
+    var gone = new AbortController();
+    var dismiss = function () {
+      if (!outer.isConnected) return;
+      gone.abort();
+      outer.remove();
+      if (overlay) release();
+      if (previous && previous.focus) previous.focus();
+      report(DISMISSED);
+    };
+    on(close, "click", dismiss);
+    card.append(close);
+    if (dialog) {
+      on(document, "keydown", function (key) {
+        if (!outer.isConnected) return;
+        if (key.key == "Escape") dismiss();
+        if (key.key == "Tab") trapFocus(card, shadow, key);
+      }, gone.signal);
+      // A click on the backdrop, outside the dialog, closes it.
+      on(outer, "click", function (event) {
+        if (event.target == outer) dismiss();
+      });
+    } else {
+      // A prompt that does not hold focus still closes with Escape once the shopper has
+      // tabbed into it.
+      on(card, "keydown", function (key) {
+        if (key.key == "Escape") dismiss();
+      });
+    }
+    if (kind == "toast") dismissUnlessFocused(card, shadow, dismiss);
+    shadow.append(outer);
+    if (dialog) close.focus();
+    if (overlay) holdOverlay(outer);
+    shown(experience, report);
+  }
+
+  // Takes a toast away after a while, but never from under a shopper whose keyboard focus is
+  // in it: they get as long as they need.
+  function dismissUnlessFocused(card, shadow, dismiss) {
+    setTimeout(function () {
+      if (card.contains(shadow.activeElement)) dismissUnlessFocused(card, shadow, dismiss);
+      else dismiss();
+    }, TOAST_MS);
+  }
+
+  // Keeps Tab and Shift+Tab inside an open dialog, cycling between its first and last
+  // controls, and brings focus back into it if it has left.
+  function trapFocus(card, shadow, key) {
+    var controls = card.querySelectorAll("a[href], button");
+    var first = controls[0];
+    var last = controls[controls.length - 1];
+    var active = shadow.activeElement;
+    var target = !active
+      ? key.shiftKey
+        ? last
+        : first
+      : key.shiftKey && active == first
+        ? last
+        : !key.shiftKey && active == last
+          ? first
+          : null;
+    if (target) {
+      key.preventDefault();
+      target.focus();
+    }
+  }
+
+  // Inline content goes into the slot the page reserved for it, so nothing on the page moves.
+  function showInSlot(experience, card, report) {
+    var selector = '[data-rapport-slot="' + CSS.escape(text(experience.slot) || "default") + '"]';
+    var slot = document.querySelector(selector);
+    if (!slot) {
+      console.warn("rapport: no " + selector + " on this page for " + experience.experience);
+      return;
+    }
+    var host = el("div");
+    host.setAttribute("data-rapport-filled", experience.experience);
+    attach(host).append(card);
+    slot.replaceChildren(host);
+    shown(experience, report);
+  }
+
+  function addCoupon(card, code) {
+    var row = el("div", "rp-code");
+    var copy = button("rp-copy", "Copy");
+    on(copy, "click", function () {
+      // The Clipboard API needs a secure context; without it the code stays on screen to
+      // copy by hand.
+      if (navigator.clipboard) {
+        copy.textContent = "Copied";
+        navigator.clipboard.writeText(code).catch(function () {
+          copy.textContent = "Copy";
+        });
+      }
+    });
+    row.append(el("code", "", code), copy);
+    card.append(row);
+  }
+
+  function addScale(card, nps, report) {
+    var scale = el("div", "rp-scale");
+    scale.setAttribute("role", "group");
+    scale.setAttribute(
+      "aria-label",
+      nps
+        ? "0 = not at all likely, 10 = extremely likely"
+        : "1 = very dissatisfied, 5 = very satisfied",
+    );
+    for (var score = nps ? 0 : 1; score <= (nps ? 10 : 5); score++) {
+      var choice = button("", score);
+      on(choice, "click", function (event) {
+        var picked = +event.target.textContent;
+        if (nps) {
+          askComment(card, scale, picked, report);
+        } else {
+          report(ANSWERED, picked);
+          thank(scale);
+        }
+      });
+      scale.append(choice);
+    }
+    card.append(scale);
+  }
+
+  // Thanks the shopper for an answer, then takes the survey away, freeing the overlay place
+  // for what the answer may bring (a detractor is offered help at once).
+  function thank(replacing) {
+    replacing.replaceChildren(el("p", "", "Thank you!"));
+    var card = replacing.closest(".rp");
+    setTimeout(function () {
+      card.remove();
+      release();
+    }, THANKS_MS);
+  }
+
+  // After an NPS score: an optional comment. The answer is reported once, with the comment
+  // when the shopper sends one, and with the score alone when they skip, close the prompt or
+  // leave the page, so a score is never lost.
+  function askComment(card, scale, score, report) {
+    var pending = true;
+    var answer = function (comment) {
+      if (pending) report(ANSWERED, score, comment);
+      pending = false;
+    };
+    var form = el("div", "rp-comment");
+    var label = el("label", "rp-comment-label", "What is the main reason for your score? (optional)");
+    var field = el("textarea", "rp-comment-field");
+    field.maxLength = 2000;
+    field.rows = 3;
+    field.id = label.htmlFor = "rp-comment-field";
+    var send = button("rp-cta", "Send");
+    var skip = button("rp-copy", "Skip");
+    form.append(label, field, send, skip);
+    scale.replaceChildren(form);
+    field.focus();
+    on(send, "click", function () {
+      answer(field.value.trim() || undefined);
+      thank(scale);
+    });
+    on(skip, "click", function () {
+      answer();
+      thank(scale);
+    });
+    on(card, "click", function (event) {
+      if (event.target.className == "rp-close") answer();
+    });
+    on(window, "pagehide", function () {
+      answer();
+    });
+  }
+
+  function addProducts(card, content, report) {
+    var list = el("ul", "rp-products");
+    (Array.isArray(content.products) ? content.products : []).forEach(function (product) {
+      var name = text(product && product.name);
+      if (!name) return;
+      var url = text(product.url).trim();
+      var item = el("li");
+      var label = el(safeLink(url) ? "a" : "span", "", name);
+      if (label.tagName == "A") {
+        label.setAttribute("href", url);
+        on(label, "click", function () {
+          report(CLICKED);
+        });
+      }
+      item.append(label);
+      var price = number(product.price);
+      if (price != null) item.append(el("span", "", " · " + money(price, text(product.currency), text(content.locale))));
+      list.append(item);
+    });
+    card.append(list);
+  }
+
+  // A price in the shopper's language; an unknown currency code or locale falls back to
+  // plain digits.
+  function money(amount, currency, locale) {
+    try {
+      return new Intl.NumberFormat(locale || undefined, { style: "currency", currency: currency }).format(amount);
+    } catch (unknown) {
+      return amount.toFixed(2);
+    }
+  }
+
+  // A tab going away gives up the overlay it showed, so another tab may show one.
+  on(window, "pagehide", release);
+
+  return { arm: arm, tracked: tracked, clear: clear };
+})();
