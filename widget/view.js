@@ -293,7 +293,8 @@ var rapportView = (function () {
     var content = experience.content || {};
     var title = text(content.title);
     var body = text(content.body);
-    var card = el("section", "rp rp-" + kind);
+    // A bar runs along the bottom unless its rule puts it at the top.
+    var card = el("section", "rp rp-" + kind + (experience.position == "top" ? " rp-top" : ""));
     card.setAttribute("data-experience", experience.experience);
     card.setAttribute("lang", text(content.locale));
     card.setAttribute("aria-label", title || body);

@@ -350,6 +350,9 @@ pub struct Experience {
     /// The `[data-rapport-slot=NAME]` element an inline experience fills.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
+    /// Which edge of the window a bar runs along; the bottom when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<BarPosition>,
     pub trigger: Trigger,
     pub content: Content,
 }
@@ -443,6 +446,24 @@ impl ExperienceKind {
             ExperienceKind::Toast => "toast".into(),
             kind if kind.is_overlay() => "overlay".into(),
             _ => format!("slot:{}", slot.unwrap_or("default")).into(),
+        }
+    }
+}
+
+/// Where a bar runs: along the top or the bottom of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BarPosition {
+    Top,
+    Bottom,
+}
+
+impl BarPosition {
+    pub fn parse(name: &str) -> Option<BarPosition> {
+        match name {
+            "top" => Some(BarPosition::Top),
+            "bottom" => Some(BarPosition::Bottom),
+            _ => None,
         }
     }
 }

@@ -641,6 +641,7 @@ fn experience(
         kind: show.kind,
         placement: placement.into_owned(),
         slot: show.slot.clone(),
+        position: show.position,
         trigger: rule.trigger.clone(),
         content: Content {
             locale,

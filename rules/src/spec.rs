@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rapport_protocol::{is_safe_link, CallToAction, ExperienceKind, Trigger};
+use rapport_protocol::{is_safe_link, BarPosition, CallToAction, ExperienceKind, Trigger};
 use rhai::{Dynamic, FnPtr, Map};
 
 /// A rule, ready to decide.
@@ -76,6 +76,8 @@ pub(crate) struct Show {
     pub(crate) experience: String,
     pub(crate) kind: ExperienceKind,
     pub(crate) slot: Option<String>,
+    /// For a bar: the top or the bottom of the window (the bottom when `None`).
+    pub(crate) position: Option<BarPosition>,
     /// Content by locale.
     pub(crate) content: BTreeMap<String, LocalContent>,
     /// For recommendations: `|v| ...` giving the products to show.
@@ -566,7 +568,7 @@ fn parse_experiment(rule_id: &str, value: Dynamic) -> Result<Experiment, String>
 fn parse_show(default_id: String, mut show: Map, field: &str) -> Result<Show, String> {
     check_fields(
         &show,
-        &["id", "kind", "slot", "content", "products"],
+        &["id", "kind", "slot", "position", "content", "products"],
         &format!("`{field}`"),
     )?;
     let experience = match show.remove("id") {
@@ -618,6 +620,18 @@ fn parse_show(default_id: String, mut show: Map, field: &str) -> Result<Show, St
         }
         _ => {}
     }
+    let position = match show.remove("position") {
+        None => None,
+        Some(_) if kind != ExperienceKind::Bar => {
+            return Err(format!("`{field}.position` only goes with a bar"))
+        }
+        Some(p) => {
+            let name = string(p, &format!("{field}.position"))?;
+            Some(BarPosition::parse(&name).ok_or_else(|| {
+                format!("`{field}.position` must be \"top\" or \"bottom\", not \"{name}\"")
+            })?)
+        }
+    };
     let products = match show.remove("products") {
         None if kind == ExperienceKind::Recommendations => {
             return Err(format!(
@@ -654,6 +668,7 @@ fn parse_show(default_id: String, mut show: Map, field: &str) -> Result<Show, St
         experience,
         kind,
         slot,
+        position,
         content,
         products,
     })

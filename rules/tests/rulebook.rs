@@ -1,6 +1,8 @@
 //! The rules engine against the demo rulebook and against small broken rulebooks.
 
-use rapport_protocol::{AddToCart, EventData, ExperienceRef, PageContext, PageView, Product};
+use rapport_protocol::{
+    AddToCart, BarPosition, EventData, ExperienceRef, PageContext, PageView, Product,
+};
 use rapport_rules::{decide, Outcome, Profile, Rulebook, SourceFile};
 
 fn book(source: &str) -> Rulebook {
@@ -75,6 +77,27 @@ fn first_visit_home_gets_the_welcome_bar() {
     );
     check(&book, &visitor, "home", &["welcome-bar"]);
     check(&book, &visitor, "cart", &[]);
+}
+
+#[test]
+fn a_bar_runs_along_the_top_when_the_rule_says_so() {
+    let book = book(
+        r#"rule("top", #{ page: "home", show: #{ id: "top-bar", kind: "bar", position: "top",
+               content: #{ en: #{ body: "Free delivery this week" } } } });
+           rule("bottom", #{ page: "cart", show: #{ id: "bottom-bar", kind: "bar",
+               content: #{ en: #{ body: "Free delivery this week" } } } });"#,
+    );
+    let visitor = Profile::new("visitor-1");
+    let position = |kind: &str| {
+        let report = decide(&book, &visitor, &page(kind), 1_000);
+        report.decision.experiences[0].position
+    };
+    assert_eq!(position("home"), Some(BarPosition::Top));
+    assert_eq!(
+        position("cart"),
+        None,
+        "the bottom, the default, goes unsaid"
+    );
 }
 
 #[test]
@@ -343,6 +366,14 @@ fn diagnostics_name_file_line_and_column() {
     check(
         "rule(\"a\", #{ show: #{ kind: \"coupon\", content: #{ en: #{ body: \"x\" } } } });",
         "book.rhai:1:1: error: rule \"a\": `show.content.en.code` is missing",
+    );
+    check(
+        "rule(\"a\", #{ show: #{ kind: \"modal\", position: \"top\", content: #{ en: #{ body: \"x\" } } } });",
+        "book.rhai:1:1: error: rule \"a\": `show.position` only goes with a bar",
+    );
+    check(
+        "rule(\"a\", #{ show: #{ kind: \"bar\", position: \"left\", content: #{ en: #{ body: \"x\" } } } });",
+        "book.rhai:1:1: error: rule \"a\": `show.position` must be \"top\" or \"bottom\", not \"left\"",
     );
     check(
         "settings(#{ holdout: 120 });",

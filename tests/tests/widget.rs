@@ -423,7 +423,8 @@ const TRIGGERS: &str = r#"
 settings(#{ default_locale: "en",
             fatigue: #{ overlays_per_page: 1, prompts_per_session: 10, quiet_minutes_after_dismiss: 0 } });
 rule("on-scroll", #{ description: "Half way down the home page", priority: 40, page: "home",
-    show: #{ id: "scroll-bar", kind: "bar", content: #{ en: #{ body: "You scrolled half way" } } },
+    show: #{ id: "scroll-bar", kind: "bar", position: "top",
+             content: #{ en: #{ body: "You scrolled half way" } } },
     when: #{ scroll: 50 } });
 rule("on-idle", #{ description: "Two quiet seconds on the home page", priority: 30, page: "home",
     show: #{ id: "idle-toast", kind: "toast", content: #{ en: #{ body: "Still looking?" } } },
@@ -494,6 +495,18 @@ async fn every_trigger_fires_as_the_shopper_acts() {
         .await
         .unwrap();
     browser.wait_for_prompt("scroll-bar", WAIT).await;
+    // The rule puts this bar along the top of the window.
+    let bar_top: Value = client
+        .execute(
+            "const bar = document.getElementById('rapport-host').shadowRoot
+                 .querySelector('[data-experience=\"scroll-bar\"]');
+             bar.getAnimations().forEach((a) => a.finish());
+             return bar.getBoundingClientRect().top;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bar_top.as_f64(), Some(0.0), "{bar_top}");
     // Idle: two seconds without input bring the toast.
     browser.wait_for_prompt("idle-toast", WAIT).await;
     // After an event: the slide-in waits for the page to track an add to cart.

@@ -37,11 +37,16 @@ pub fn all(root: &Path) -> Result<Built> {
         &tools::locked_version(root, "worker")?,
     )?;
     println!(
-        "xtask: wasm32 via {}",
+        "xtask: wasm32 via {}; the widget's std {}",
         if toolchain.build_std {
             "Debian's rustc-web with -Zbuild-std"
         } else {
             "rustup's wasm32-unknown-unknown target"
+        },
+        if toolchain.widget_std_from_source {
+            "built from source, optimised for size"
+        } else {
+            "prebuilt (no rust-src: a few KB larger)"
         }
     );
 
