@@ -1,5 +1,6 @@
-// The loader half of rapport.js. `cargo xtask build` puts it in one closure with
-// wasm-bindgen's glue (which defines `wasm_bindgen`) and minifies the result.
+// The loader part of rapport.js. `cargo xtask build` puts it in one closure with
+// wasm-bindgen's glue (which defines `wasm_bindgen`) and the view (`view.js`), and minifies
+// the result.
 //
 // It reads the configuration from its own script tag while that tag is still
 // `document.currentScript`, starts the wasm module, and leaves `window.rapport`
