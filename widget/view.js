@@ -10,8 +10,8 @@
 // Floating prompts live in one shadow root at the end of the body; inline content fills the
 // `[data-rapport-slot=NAME]` element the page reserved, inside a shadow root of its own.
 // Styles (`view.css`, bundled as `rapportStyles`) come from a constructable stylesheet,
-// allowed under a strict `style-src`, and follow the page's CSS custom properties. Content from rules reaches the page only through
-// `textContent` and checked links.
+// allowed under a strict `style-src`, and follow the page's CSS custom properties. Content
+// from rules reaches the page only through `textContent` and checked links.
 var rapportView = (function () {
   // Kinds that float over the page (one at a time, across the shop's tabs), and kinds that
   // fill a slot the page reserved. Any other kind the view does not know is not shown.
@@ -66,7 +66,9 @@ var rapportView = (function () {
     return typeof n == "number" && isFinite(n) ? n : null;
   }
 
-  // Only http(s) and same-site relative links; never `javascript:` or `//other.site`.
+  // Only http(s) and same-site relative links; never `javascript:` or `//other.site`. The
+  // rulebook compiler already refused other links (`rapport_protocol::is_safe_link`, whose
+  // rule this repeats); this is the second check, in the page, without the wasm round trip.
   function safeLink(url) {
     url = text(url).trim();
     return !url.startsWith("//") && /^([/#?]|https?:\/\/)/i.test(url);
@@ -88,8 +90,7 @@ var rapportView = (function () {
     return colon > 0 && until > Date.now() ? [lease.slice(0, colon), until] : null;
   }
 
-  function mine() {
-    var lease = holder();
+  function mine(lease) {
     return !lease || lease[0] == TAB;
   }
 
@@ -102,7 +103,8 @@ var rapportView = (function () {
   }
 
   function release() {
-    if (holder() && mine()) storage().removeItem(LEASE_KEY);
+    var lease = holder();
+    if (lease && mine(lease)) storage().removeItem(LEASE_KEY);
   }
 
   // Keeps the lease while `outer` is on the page, and gives it up when it goes.
@@ -122,7 +124,7 @@ var rapportView = (function () {
       done.abort();
     });
     var attempt = function () {
-      if (!done.signal.aborted && document.visibilityState == "visible" && mine()) {
+      if (!done.signal.aborted && document.visibilityState == "visible" && mine(holder())) {
         done.abort();
         writeLease();
         show();
@@ -130,7 +132,7 @@ var rapportView = (function () {
     };
     attempt();
     var lease = holder();
-    if (lease && !mine()) setTimeout(attempt, lease[1] - Date.now() + 100);
+    if (!mine(lease)) setTimeout(attempt, lease[1] - Date.now() + 100);
     on(window, "storage", attempt, done.signal);
     on(document, "visibilitychange", attempt, done.signal);
   }
@@ -539,5 +541,5 @@ var rapportView = (function () {
   // A tab going away gives up the overlay it showed, so another tab may show one.
   on(window, "pagehide", release);
 
-  return { arm: arm, tracked: tracked, clear: clear };
+  return { arm: arm, tracked: tracked, clear: clear, scrolledPercent: scrolledPercent };
 })();

@@ -11,6 +11,7 @@ use rapport_protocol::{
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::dom;
+use crate::view;
 use crate::wire::{self, get, list, number, text};
 
 /// Where the shopper is now. The page kind comes from `<body data-rapport-page="...">`.
@@ -231,7 +232,7 @@ pub fn watch(record: impl Fn(EventData) + Clone + 'static) {
     let window = dom::window();
     let on_scroll = record.clone();
     dom::on(&window, "scroll", move |_| {
-        let percent = dom::scrolled_percent();
+        let percent = view::scrolled_percent();
         let reached = SCROLL_MILESTONES
             .into_iter()
             .rfind(|m| percent >= f64::from(*m));

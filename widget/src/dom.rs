@@ -113,24 +113,6 @@ pub fn privacy_signal() -> bool {
     gpc || dnt
 }
 
-/// How far down the page the shopper has scrolled, in percent (100 when nothing scrolls).
-pub fn scrolled_percent() -> f64 {
-    let window = window();
-    let Some(page) = document().document_element() else {
-        return 0.0;
-    };
-    let viewport = window
-        .inner_height()
-        .ok()
-        .and_then(|h| h.as_f64())
-        .unwrap_or(0.0);
-    let scrollable = f64::from(page.scroll_height()) - viewport;
-    if scrollable <= 0.0 {
-        return 100.0;
-    }
-    window.scroll_y().unwrap_or(0.0) / scrollable * 100.0
-}
-
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }

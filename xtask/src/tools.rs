@@ -73,10 +73,11 @@ fn rustup_has_std_sources() -> bool {
         Command::new("rustup").args(["component", "add", "rust-src"]),
         Duration::from_secs(60),
     );
-    if !(added && present()) {
+    let installed = added && present();
+    if !installed {
         println!("xtask: no rust-src; the widget links rustup's prebuilt std instead");
     }
-    added && present()
+    installed
 }
 
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
