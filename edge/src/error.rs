@@ -1,9 +1,12 @@
-//! The edge's one error type. Every handler returns it; [`ApiError::into_response`] turns it
-//! into a status and a JSON body `{"error": {"code", "message", "field"?}}`. Internal errors
-//! are logged in full and answered with a generic message: bodies never leak internals.
+//! The edge's one error type. Every handler returns it; `ApiError::into_response` (in
+//! `http`) turns it into a status and a JSON body `{"error": {"code", "message", "field"?}}`.
+//! Internal errors say what failed and why in the log, and are answered with a generic
+//! message: bodies never leak internals.
+//!
+//! There is deliberately no `From<worker::Error>`: a bare `?` would keep the cause but lose
+//! what was being done. [`Context::context`] adds that (`visitor object, call decide: ...`).
 
-use serde_json::json;
-use worker::Response;
+use std::fmt::Display;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -27,6 +30,7 @@ pub enum ApiError {
     RateLimited {
         retry_after: u32,
     },
+    /// What failed and why, for the log only.
     Internal(String),
 }
 
@@ -38,86 +42,67 @@ impl ApiError {
         }
     }
 
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> ApiError {
-        ApiError::Internal(format!("{context}: {err}"))
-    }
-
-    pub fn into_response(self) -> Response {
-        let (status, code, message, field) = match self {
-            ApiError::BadRequest { field, message } => (400, "bad_request", message, field),
-            ApiError::PayloadTooLarge { limit } => (
-                413,
-                "payload_too_large",
-                format!("the body is larger than {limit} bytes"),
-                None,
-            ),
-            ApiError::Unauthorized => (
-                401,
-                "unauthorized",
-                "a valid bearer token is required".to_owned(),
-                None,
-            ),
-            ApiError::Forbidden { field, message } => (403, "forbidden", message, Some(field)),
-            ApiError::NotFound => (404, "not_found", "no such endpoint".to_owned(), None),
-            ApiError::MethodNotAllowed => (
-                405,
-                "method_not_allowed",
-                "this endpoint does not take that method".to_owned(),
-                None,
-            ),
-            ApiError::NotConfigured(what) => (
-                503,
-                "not_configured",
-                format!("{what} is not configured on this edge"),
-                None,
-            ),
-            ApiError::RateLimited { retry_after } => {
-                let body = json!({ "error": { "code": "rate_limited",
-                    "message": format!("too many requests; try again in {retry_after} seconds") } });
-                let response = json_response(&body, 429);
-                let _ = response
-                    .headers()
-                    .set("retry-after", &retry_after.to_string());
-                return response;
-            }
-            ApiError::Internal(details) => {
-                worker::console_error!("internal error: {details}");
-                (
-                    500,
-                    "internal",
-                    "something went wrong on our side".to_owned(),
-                    None,
-                )
-            }
-        };
-        let mut error = json!({ "code": code, "message": message });
-        if let Some(field) = field {
-            error["field"] = field.into();
+    pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden {
+            field: field.into(),
+            message: message.into(),
         }
-        json_response(&json!({ "error": error }), status)
+    }
+
+    pub fn internal(what: impl Display, cause: impl Display) -> ApiError {
+        ApiError::Internal(format!("{what}: {cause}"))
+    }
+
+    /// The HTTP status the error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest { .. } => 400,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::NotConfigured(_) => 503,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Internal(_) => 500,
+        }
     }
 }
 
-impl From<worker::Error> for ApiError {
-    fn from(err: worker::Error) -> ApiError {
-        ApiError::Internal(err.to_string())
+impl Display for ApiError {
+    /// The words the log keeps: an internal error's cause, or what the caller was told.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::BadRequest { field, message } => match field {
+                Some(field) => write!(f, "bad request at {field}: {message}"),
+                None => write!(f, "bad request: {message}"),
+            },
+            ApiError::PayloadTooLarge { limit } => write!(f, "body over {limit} bytes"),
+            ApiError::Unauthorized => write!(f, "unauthorized"),
+            ApiError::Forbidden { field, message } => write!(f, "forbidden ({field}): {message}"),
+            ApiError::NotFound => write!(f, "not found"),
+            ApiError::MethodNotAllowed => write!(f, "method not allowed"),
+            ApiError::NotConfigured(what) => write!(f, "{what} is not configured"),
+            ApiError::RateLimited { retry_after } => write!(f, "rate limited for {retry_after} s"),
+            ApiError::Internal(details) => f.write_str(details),
+        }
     }
 }
 
-/// A JSON response that no cache keeps.
-/// A response whose body is JSON text already made.
-pub fn json_text(body: String, status: u16) -> worker::Result<Response> {
-    let response = Response::ok(body)?.with_status(status);
-    let headers = response.headers();
-    headers.set("content-type", "application/json")?;
-    headers.set("cache-control", "no-store")?;
-    Ok(response)
+/// Says what was being done when an error happened.
+pub trait Context<T> {
+    /// For handlers: an internal error, `what: cause`.
+    fn context(self, what: impl Display) -> Result<T, ApiError>;
+    /// For Durable Objects, whose handlers return `worker::Result`: the same words.
+    fn doing(self, what: impl Display) -> worker::Result<T>;
 }
 
-pub fn json_response(body: &serde_json::Value, status: u16) -> Response {
-    let response = Response::from_json(body)
-        .unwrap_or_else(|_| Response::ok("{}").expect("a static body"))
-        .with_status(status);
-    let _ = response.headers().set("cache-control", "no-store");
-    response
+impl<T, E: Display> Context<T> for Result<T, E> {
+    fn context(self, what: impl Display) -> Result<T, ApiError> {
+        self.map_err(|cause| ApiError::internal(what, cause))
+    }
+
+    fn doing(self, what: impl Display) -> worker::Result<T> {
+        self.map_err(|cause| worker::Error::RustError(format!("{what}: {cause}")))
+    }
 }

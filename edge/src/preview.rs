@@ -9,6 +9,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::auth::hex;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The longest a preview token lives.
@@ -28,11 +30,6 @@ fn mac(admin_token: &str) -> HmacSha256 {
     // Keeps preview MACs apart from any other use of the admin token.
     mac.update(b"rapport preview v1\0");
     mac
-}
-
-/// Lower-case hex, as tokens and signatures are written.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -1,72 +1,98 @@
 //! Report aggregates in D1 (binding `REPORTS`): one row per site, day, experience, variant
-//! and audience segment, with the counts the marketer console reads.
+//! and audience segment, with the measures `rapport_rules::report` defines.
 //!
-//! Visitor objects compute tallies (`rapport_rules::report`) and keep them in their own
-//! outbox until D1 has them; [`add`] sums a batch into D1 in one transaction. The table is
-//! created on first use, so a fresh database (local or deployed) needs no migration step.
+//! Visitor objects compute tallies and keep them in their own outbox until D1 has them;
+//! [`add`] sums a batch into D1 in one transaction. The table and its statements are
+//! written from `report::LABELS` and `report::MEASURES`, so a new measure needs no edit
+//! here. The table is created on first use, so a fresh database (local or deployed) needs no
+//! migration step; a measure added later is added to an existing table the same way.
 
-use rapport_rules::report::Tally;
-use serde::{Deserialize, Serialize};
+use rapport_rules::report::{self, Tally, LABELS, MEASURES};
+use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Context};
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS daily (
-    site TEXT NOT NULL, day TEXT NOT NULL, experience TEXT NOT NULL, rule TEXT NOT NULL,
-    variant TEXT NOT NULL, segment TEXT NOT NULL,
-    exposures INTEGER NOT NULL DEFAULT 0, impressions INTEGER NOT NULL DEFAULT 0,
-    clicks INTEGER NOT NULL DEFAULT 0, dismissals INTEGER NOT NULL DEFAULT 0,
-    answers INTEGER NOT NULL DEFAULT 0, score_sum INTEGER NOT NULL DEFAULT 0,
-    promoters INTEGER NOT NULL DEFAULT 0, detractors INTEGER NOT NULL DEFAULT 0,
-    conversions INTEGER NOT NULL DEFAULT 0, revenue REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (site, day, experience, variant, segment)
-)";
+/// `CREATE TABLE`: the labels, then the measures, keyed by everything but the rule.
+fn schema() -> String {
+    let labels = std::iter::once("site")
+        .chain(LABELS.iter().copied())
+        .map(|l| format!("{l} TEXT NOT NULL"));
+    let measures = MEASURES
+        .iter()
+        .map(|(name, kind)| format!("{name} {kind} NOT NULL DEFAULT 0"));
+    let columns: Vec<String> = labels.chain(measures).collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS daily ({}, PRIMARY KEY ({}))",
+        columns.join(", "),
+        key().join(", ")
+    )
+}
 
-const UPSERT: &str = "INSERT INTO daily (site, day, experience, rule, variant, segment,
-    exposures, impressions, clicks, dismissals, answers, score_sum, promoters, detractors,
-    conversions, revenue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (site, day, experience, variant, segment) DO UPDATE SET
-    exposures = exposures + excluded.exposures, impressions = impressions + excluded.impressions,
-    clicks = clicks + excluded.clicks, dismissals = dismissals + excluded.dismissals,
-    answers = answers + excluded.answers, score_sum = score_sum + excluded.score_sum,
-    promoters = promoters + excluded.promoters, detractors = detractors + excluded.detractors,
-    conversions = conversions + excluded.conversions, revenue = revenue + excluded.revenue";
+/// The primary key: the site and every label but the rule.
+fn key() -> Vec<&'static str> {
+    std::iter::once("site")
+        .chain(LABELS.iter().copied().filter(|l| *l != "rule"))
+        .collect()
+}
 
-fn database(env: &Env) -> worker::Result<D1Database> {
+/// `INSERT ... ON CONFLICT DO UPDATE`, adding each measure to the row's.
+fn upsert() -> String {
+    let names: Vec<&str> = std::iter::once("site")
+        .chain(LABELS.iter().copied())
+        .chain(MEASURES.iter().map(|(name, _)| *name))
+        .collect();
+    let sums: Vec<String> = MEASURES
+        .iter()
+        .map(|(name, _)| format!("{name} = {name} + excluded.{name}"))
+        .collect();
+    format!(
+        "INSERT INTO daily ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        names.join(", "),
+        vec!["?"; names.len()].join(", "),
+        key().join(", "),
+        sums.join(", ")
+    )
+}
+
+/// Every column but the site.
+fn columns() -> String {
+    let names: Vec<&str> = LABELS
+        .iter()
+        .copied()
+        .chain(MEASURES.iter().map(|(name, _)| *name))
+        .collect();
+    names.join(", ")
+}
+
+fn database(env: &Env) -> Result<D1Database, ApiError> {
     env.d1("REPORTS")
+        .map_err(|_| ApiError::NotConfigured("the REPORTS database"))
 }
 
 /// Sums `tallies` for `site` into the daily rows, all or nothing.
-pub async fn add(env: &Env, site: &str, tallies: &[Tally]) -> worker::Result<()> {
+pub async fn add(env: &Env, site: &str, tallies: &[Tally]) -> Result<(), ApiError> {
     if tallies.is_empty() {
         return Ok(());
     }
     let db = database(env)?;
-    let mut statements = vec![db.prepare(SCHEMA)];
-    for t in tallies {
-        let values: [JsValue; 16] = [
-            site.into(),
-            t.day.as_str().into(),
-            t.experience.as_str().into(),
-            t.rule.as_str().into(),
-            t.variant.as_str().into(),
-            t.segment.as_str().into(),
-            (t.exposures as f64).into(),
-            (t.impressions as f64).into(),
-            (t.clicks as f64).into(),
-            (t.dismissals as f64).into(),
-            (t.answers as f64).into(),
-            (t.score_sum as f64).into(),
-            (t.promoters as f64).into(),
-            (t.detractors as f64).into(),
-            (t.conversions as f64).into(),
-            t.revenue.into(),
-        ];
-        statements.push(db.prepare(UPSERT).bind(&values)?);
+    let upsert = upsert();
+    let mut statements = vec![db.prepare(schema())];
+    for tally in tallies {
+        let mut values: Vec<JsValue> = vec![site.into()];
+        values.extend(tally.labels().into_iter().map(JsValue::from));
+        values.extend(tally.measures().into_iter().map(JsValue::from));
+        let statement = db
+            .prepare(&upsert)
+            .bind(&values)
+            .context("binding a report row")?;
+        statements.push(statement);
     }
-    db.batch(statements).await?;
+    db.batch(statements)
+        .await
+        .context("writing report rows to D1")?;
     Ok(())
 }
 
@@ -81,101 +107,53 @@ pub struct Query {
     pub experience: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Row {
-    day: String,
-    experience: String,
-    rule: String,
-    variant: String,
-    segment: String,
-    exposures: i64,
-    impressions: i64,
-    clicks: i64,
-    dismissals: i64,
-    answers: i64,
-    score_sum: i64,
-    promoters: i64,
-    detractors: i64,
-    conversions: i64,
-    revenue: f64,
-}
-
-/// `part / whole` to four decimals; `None` when there is nothing to divide by.
-fn ratio(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
-}
-
-/// The rows for a site and period, and per experience and variant the totals with their
-/// rates: click-through (clicks per impression), conversion rate (conversions per
-/// impression, or per exposure for a control group), average answer and NPS.
+/// The rows for a site and period, and per experience and variant their totals with the
+/// rates (`report::totals`).
 pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> {
-    let db = database(env).map_err(|_| ApiError::NotConfigured("the REPORTS database"))?;
-    db.prepare(SCHEMA).run().await?;
+    let db = database(env)?;
+    db.prepare(schema())
+        .run()
+        .await
+        .context("creating the daily table")?;
     let experience = q.experience.clone().unwrap_or_default();
-    let rows: Vec<Row> = db
-        .prepare(
-            "SELECT day, experience, rule, variant, segment, exposures, impressions, clicks,
-                    dismissals, answers, score_sum, promoters, detractors, conversions, revenue
-             FROM daily WHERE site = ? AND day >= ? AND day <= ? AND (? = '' OR experience = ?)
-             ORDER BY day, experience, variant, segment",
-        )
+    let sql = format!(
+        "SELECT {} FROM daily WHERE site = ? AND day >= ? AND day <= ? AND (? = '' OR experience = ?)
+         ORDER BY day, experience, variant, segment",
+        columns()
+    );
+    let rows: Vec<Tally> = db
+        .prepare(&sql)
         .bind(&[
             q.site.as_str().into(),
             q.from.as_str().into(),
             q.to.as_str().into(),
             experience.as_str().into(),
             experience.as_str().into(),
-        ])?
+        ])
+        .context("binding the report query")?
         .all()
-        .await?
-        .results()?;
-
-    let mut totals: Vec<Row> = Vec::new();
-    for row in &rows {
-        let same = |t: &&mut Row| t.experience == row.experience && t.variant == row.variant;
-        match totals.iter_mut().find(|t| same(t)) {
-            Some(t) => {
-                t.exposures += row.exposures;
-                t.impressions += row.impressions;
-                t.clicks += row.clicks;
-                t.dismissals += row.dismissals;
-                t.answers += row.answers;
-                t.score_sum += row.score_sum;
-                t.promoters += row.promoters;
-                t.detractors += row.detractors;
-                t.conversions += row.conversions;
-                t.revenue += row.revenue;
-            }
-            None => totals.push(Row {
-                day: String::new(),
-                segment: String::new(),
-                ..row.clone()
-            }),
-        }
-    }
-    let totals: Vec<serde_json::Value> = totals
-        .iter()
-        .map(|t| {
-            // A control group is never shown anything: its conversions are per exposure.
-            let reached = if t.impressions > 0 {
-                t.impressions
-            } else {
-                t.exposures
-            };
-            let nps_answers = t.promoters + t.detractors > 0;
-            json!({
-                "experience": t.experience, "rule": t.rule, "variant": t.variant,
-                "exposures": t.exposures, "impressions": t.impressions, "clicks": t.clicks,
-                "dismissals": t.dismissals, "answers": t.answers,
-                "conversions": t.conversions, "revenue": t.revenue,
-                "click_through_rate": ratio(t.clicks, t.impressions),
-                "conversion_rate": ratio(t.conversions, reached),
-                "average_answer": ratio(t.score_sum, t.answers),
-                "nps": ratio(t.promoters - t.detractors, t.answers)
-                    .filter(|_| nps_answers)
-                    .map(|r| (r * 100.0).round()),
-            })
-        })
-        .collect();
+        .await
+        .context("reading report rows from D1")?
+        .results()
+        .context("reading report rows from D1")?;
+    let totals = report::totals(&rows);
     Ok(json!({ "site": q.site, "from": q.from, "to": q.to, "totals": totals, "rows": rows }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statements_name_every_measure() {
+        let schema = schema();
+        let upsert = upsert();
+        for (name, kind) in MEASURES {
+            assert!(schema.contains(&format!("{name} {kind} NOT NULL DEFAULT 0")));
+            assert!(upsert.contains(&format!("{name} = {name} + excluded.{name}")));
+        }
+        assert!(schema.ends_with("PRIMARY KEY (site, day, experience, variant, segment))"));
+        let placeholders = upsert.matches('?').count();
+        assert_eq!(placeholders, 1 + LABELS.len() + MEASURES.len());
+    }
 }

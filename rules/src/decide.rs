@@ -17,7 +17,7 @@ use std::rc::Rc;
 use crate::bucket::{bucket, bucket_ranges, choose_variant, in_namespace};
 use crate::diagnostic::{innermost, rhai_message};
 use crate::profile::{is_in_stock, Profile, DAY_MS};
-use crate::rulebook::{call_test, Rulebook};
+use crate::rulebook::{call_products, call_test, Rulebook};
 use crate::spec::{Offer, Rule, Show, Who};
 use crate::view::{ProductView, Visitor};
 
@@ -476,19 +476,6 @@ impl<'a> State<'a> {
         }
         Ok(cards)
     }
-}
-
-/// Runs a recommendation's `products` function.
-pub(crate) fn call_products(
-    book: &Rulebook,
-    script: usize,
-    source: &FnPtr,
-    visitor: &Dynamic,
-) -> Result<rhai::Array, Box<EvalAltResult>> {
-    let result: Dynamic = source.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
-    result
-        .try_cast::<rhai::Array>()
-        .ok_or_else(|| "`products` must give a list of products".into())
 }
 
 /// `file:line:col: message` for a script error inside a rule or segment.

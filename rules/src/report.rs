@@ -10,30 +10,84 @@ use crate::profile::{Profile, DAY_MS};
 /// How long after seeing an experience a purchase is credited to it.
 pub const ATTRIBUTION_DAYS: i64 = 7;
 
-/// One row's worth of counts for one (day, experience, variant, segment).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tally {
-    /// UTC day, `YYYY-MM-DD`.
-    pub day: String,
-    pub experience: String,
-    pub rule: String,
-    /// Empty when the rule is not an experiment.
-    pub variant: String,
-    pub segment: String,
-    /// Control-group visitors who would have been shown the experiment.
-    pub exposures: i64,
-    pub impressions: i64,
-    pub clicks: i64,
-    pub dismissals: i64,
-    pub answers: i64,
-    pub score_sum: i64,
-    /// NPS answers of 9-10 and 0-6.
-    pub promoters: i64,
-    pub detractors: i64,
-    pub conversions: i64,
-    pub revenue: f64,
+/// How a measure is stored: its SQL column type.
+pub trait Measure: Copy + std::ops::AddAssign {
+    const SQL_TYPE: &'static str;
+    fn to_f64(self) -> f64;
 }
+
+impl Measure for i64 {
+    const SQL_TYPE: &'static str = "INTEGER";
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Measure for f64 {
+    const SQL_TYPE: &'static str = "REAL";
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The report's measures, listed once. Each becomes a field of [`Tally`], a column of the
+/// daily table ([`MEASURES`], from which the edge writes its SQL), and a term of
+/// [`Tally::add`]; adding a metric is one line here.
+macro_rules! measures {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty,)*) => {
+        /// One row's worth of counts for one (day, experience, variant, segment).
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct Tally {
+            /// UTC day, `YYYY-MM-DD`; empty in totals over days.
+            #[serde(skip_serializing_if = "String::is_empty")]
+            pub day: String,
+            pub experience: String,
+            pub rule: String,
+            /// Empty when the rule is not an experiment.
+            pub variant: String,
+            /// The audience segment; empty in totals over segments.
+            #[serde(skip_serializing_if = "String::is_empty")]
+            pub segment: String,
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        /// The measures' column names and SQL types, in the order of [`Tally::measures`].
+        pub const MEASURES: &[(&str, &str)] = &[$((stringify!($name), <$ty as Measure>::SQL_TYPE)),*];
+
+        impl Tally {
+            /// Adds another tally's measures into this one.
+            pub fn add(&mut self, other: &Tally) {
+                $(self.$name += other.$name;)*
+            }
+
+            /// The measures' values, in [`MEASURES`] order.
+            pub fn measures(&self) -> Vec<f64> {
+                vec![$(Measure::to_f64(self.$name)),*]
+            }
+        }
+    };
+}
+
+measures! {
+    /// Control-group visitors who would have been shown the experiment.
+    exposures: i64,
+    impressions: i64,
+    clicks: i64,
+    dismissals: i64,
+    answers: i64,
+    score_sum: i64,
+    /// NPS answers of 9-10.
+    promoters: i64,
+    /// NPS answers of 0-6.
+    detractors: i64,
+    conversions: i64,
+    revenue: f64,
+}
+
+/// The columns a daily row is keyed and labelled by, in the order of [`Tally::labels`];
+/// all but `rule` form the key (a rule id is a label of its experience).
+pub const LABELS: &[&str] = &["day", "experience", "rule", "variant", "segment"];
 
 impl Tally {
     fn new(r: &ExperienceRef, at_ms: i64) -> Tally {
@@ -52,19 +106,76 @@ impl Tally {
         (&self.day, &self.experience, &self.variant, &self.segment)
     }
 
-    /// Adds another tally's counts (same key) into this one.
-    pub fn add(&mut self, other: &Tally) {
-        self.exposures += other.exposures;
-        self.impressions += other.impressions;
-        self.clicks += other.clicks;
-        self.dismissals += other.dismissals;
-        self.answers += other.answers;
-        self.score_sum += other.score_sum;
-        self.promoters += other.promoters;
-        self.detractors += other.detractors;
-        self.conversions += other.conversions;
-        self.revenue += other.revenue;
+    /// The labels' values, in [`LABELS`] order.
+    pub fn labels(&self) -> [&str; 5] {
+        [
+            &self.day,
+            &self.experience,
+            &self.rule,
+            &self.variant,
+            &self.segment,
+        ]
     }
+}
+
+/// An experience's (or a variant's) tallies summed over a period, with the rates a marketer
+/// reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Total {
+    #[serde(flatten)]
+    pub sums: Tally,
+    /// Clicks per impression.
+    pub click_through_rate: Option<f64>,
+    /// Conversions per impression, or per exposure for a control group (never shown
+    /// anything).
+    pub conversion_rate: Option<f64>,
+    /// The mean survey score.
+    pub average_answer: Option<f64>,
+    /// Promoters minus detractors, per 100 answers, when there are NPS answers.
+    pub nps: Option<f64>,
+}
+
+/// `part / whole` to four decimals; `None` when there is nothing to divide by.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0)
+}
+
+impl Total {
+    fn of(sums: Tally) -> Total {
+        let reached = if sums.impressions > 0 {
+            sums.impressions
+        } else {
+            sums.exposures
+        };
+        let nps = ratio(sums.promoters - sums.detractors, sums.answers)
+            .filter(|_| sums.promoters + sums.detractors > 0)
+            .map(|r| (r * 100.0).round());
+        Total {
+            click_through_rate: ratio(sums.clicks, sums.impressions),
+            conversion_rate: ratio(sums.conversions, reached),
+            average_answer: ratio(sums.score_sum, sums.answers),
+            nps,
+            sums,
+        }
+    }
+}
+
+/// Sums daily rows per experience and variant (over days and segments), in the order each
+/// first appears, with their rates.
+pub fn totals(rows: &[Tally]) -> Vec<Total> {
+    let mut sums: Vec<Tally> = Vec::new();
+    for row in rows {
+        let same = |t: &&mut Tally| t.experience == row.experience && t.variant == row.variant;
+        match sums.iter_mut().find(same) {
+            Some(total) => total.add(row),
+            None => sums.push(Tally {
+                day: String::new(),
+                segment: String::new(),
+                ..row.clone()
+            }),
+        }
+    }
+    sums.into_iter().map(Total::of).collect()
 }
 
 /// `YYYY-MM-DD` (UTC) of an edge time.
@@ -221,6 +332,69 @@ mod tests {
             .iter()
             .all(|t| t.conversions == 1 && t.revenue == 80.0));
         assert_eq!(tallies[1].variant, "control");
+    }
+
+    #[test]
+    fn totals_sum_days_and_segments_per_variant_with_their_rates() {
+        let row = |day: &str, variant: &str, segment: &str, impressions, clicks| Tally {
+            day: day.into(),
+            experience: "welcome".into(),
+            rule: "welcome".into(),
+            variant: variant.into(),
+            segment: segment.into(),
+            impressions,
+            clicks,
+            ..Tally::default()
+        };
+        let control = Tally {
+            exposures: 4,
+            conversions: 1,
+            ..row("2026-11-23", "control", "first_time", 0, 0)
+        };
+        let survey = Tally {
+            experience: "nps".into(),
+            answers: 4,
+            score_sum: 30,
+            promoters: 2,
+            detractors: 1,
+            ..row("2026-11-23", "", "first_time", 4, 0)
+        };
+        let rows = [
+            row("2026-11-23", "story", "first_time", 3, 1),
+            row("2026-11-24", "story", "returning", 1, 1),
+            control,
+            survey,
+        ];
+        let totals = totals(&rows);
+        assert_eq!(totals.len(), 3);
+        let story = &totals[0];
+        assert_eq!((story.sums.impressions, story.sums.clicks), (4, 2));
+        assert_eq!(
+            (story.sums.day.as_str(), story.sums.segment.as_str()),
+            ("", "")
+        );
+        assert_eq!(story.click_through_rate, Some(0.5));
+        assert_eq!(story.nps, None);
+        // A control group converts per exposure, being never shown anything.
+        assert_eq!(totals[1].conversion_rate, Some(0.25));
+        assert_eq!(totals[2].average_answer, Some(7.5));
+        assert_eq!(totals[2].nps, Some(25.0));
+    }
+
+    #[test]
+    fn every_measure_has_a_column_and_a_value() {
+        let tally = Tally {
+            revenue: 12.5,
+            exposures: 3,
+            ..Tally::default()
+        };
+        let values = tally.measures();
+        assert_eq!(values.len(), MEASURES.len());
+        let at = |name: &str| MEASURES.iter().position(|(n, _)| *n == name).unwrap();
+        assert_eq!(values[at("revenue")], 12.5);
+        assert_eq!(values[at("exposures")], 3.0);
+        assert_eq!(MEASURES[at("revenue")].1, "REAL");
+        assert_eq!(MEASURES[at("clicks")].1, "INTEGER");
     }
 
     #[test]

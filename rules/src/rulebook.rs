@@ -237,9 +237,7 @@ impl Rulebook {
                 }
                 for show in rule.shows() {
                     if let Some(products) = &show.products {
-                        if let Err(err) =
-                            crate::decide::call_products(self, rule.script, products, &visitor)
-                        {
+                        if let Err(err) = call_products(self, rule.script, products, &visitor) {
                             report(&rule.file, rule.position, &err);
                         }
                     }
@@ -421,4 +419,17 @@ pub(crate) fn call_test(
         };
         format!("{what} must give true or false, not {t}").into()
     })
+}
+
+/// Runs a recommendation's `products` function.
+pub(crate) fn call_products(
+    book: &Rulebook,
+    script: usize,
+    source: &FnPtr,
+    visitor: &Dynamic,
+) -> Result<rhai::Array, Box<EvalAltResult>> {
+    let result: Dynamic = source.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
+    result
+        .try_cast::<rhai::Array>()
+        .ok_or_else(|| "`products` must give a list of products".into())
 }

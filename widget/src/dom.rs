@@ -117,6 +117,29 @@ pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }
 
+/// Calls a page's `on(name, callback)` subscriber with `detail`. A callback that throws is
+/// reported on the console and stops nothing else.
+pub fn call_listener(callback: &js_sys::Function, name: &str, detail: &JsValue) {
+    if let Err(err) = callback.call2(&JsValue::NULL, &name.into(), detail) {
+        web_sys::console::warn_2(&"rapport: an on() callback failed".into(), &err);
+    }
+}
+
+/// Replaces the array the page may have filled at `window[name]` before the script loaded
+/// with an object whose `push(command)` calls `push` at once; gives the queued commands, in
+/// order.
+pub fn replace_queue(name: &str, push: impl Fn(JsValue) + 'static) -> Option<js_sys::Array> {
+    let window = window();
+    let queued = js_sys::Reflect::get(&window, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let api = js_sys::Object::new();
+    let push = Closure::<dyn Fn(JsValue)>::new(push);
+    let _ = js_sys::Reflect::set(&api, &"push".into(), push.as_ref());
+    // The page keeps calling `push` for as long as it lives.
+    push.forget();
+    let _ = js_sys::Reflect::set(&window, &name.into(), &api);
+    queued.dyn_into::<js_sys::Array>().ok()
+}
+
 pub fn on(
     target: &web_sys::EventTarget,
     event: &str,

@@ -10,11 +10,9 @@ use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
 use rapport_rules::{Rulebook, SourceFile};
-use worker::{Env, Response, Stub};
+use worker::Env;
 
-use crate::error::ApiError;
-use crate::rulebooks::{self, ActiveVersion, StoredVersion};
-use crate::visitor::now_ms;
+use crate::clock::now_ms;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rulebook.rs"));
 
@@ -56,40 +54,6 @@ fn compile(files: &[SourceFile]) -> Result<Rc<Rulebook>, String> {
     })
 }
 
-fn stub(env: &Env) -> Result<Stub, ApiError> {
-    Ok(env
-        .durable_object("RULEBOOKS")?
-        .id_from_name(rulebooks::NAME)?
-        .get_stub()?)
-}
-
-/// Passes an admin request through to the `Rulebooks` object.
-pub async fn call(env: &Env, path: &str, body: Option<String>) -> Result<Response, ApiError> {
-    crate::object::request(&stub(env)?, path, body, &[]).await
-}
-
-/// Records an admin change in the audit log.
-pub async fn record(env: &Env, action: &str, detail: serde_json::Value) -> Result<(), ApiError> {
-    let entry = rulebooks::AuditEntry {
-        action: action.to_owned(),
-        detail,
-    };
-    let body = serde_json::to_string(&entry).map_err(|e| ApiError::internal("encoding", e))?;
-    let response = call(env, "/record", Some(body)).await?;
-    if response.status_code() != 200 {
-        return Err(ApiError::internal("audit log", response.status_code()));
-    }
-    Ok(())
-}
-
-async fn fetch<T: serde::de::DeserializeOwned>(env: &Env, path: &str) -> Result<T, String> {
-    let mut response = call(env, path, None).await.map_err(|e| format!("{e:?}"))?;
-    if response.status_code() != 200 {
-        return Err(format!("{path} answered {}", response.status_code()));
-    }
-    response.json().await.map_err(|e| e.to_string())
-}
-
 /// The rulebook the isolate already has (or the built-in one), checked again after the next
 /// interval rather than on every request.
 fn keep_current(now: i64) -> Result<Rc<Rulebook>, String> {
@@ -106,14 +70,16 @@ fn keep_current(now: i64) -> Result<Rc<Rulebook>, String> {
 }
 
 async fn load(env: &Env, id: i64) -> Result<Rc<Rulebook>, String> {
-    let stored: StoredVersion = fetch(env, &format!("/versions/{id}")).await?;
-    let (rules, _) =
-        rulebooks::split(&stored.files).map_err(|name| format!("stored file {name}"))?;
+    let stored = super::version(env, id)
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or_else(|| format!("the store has no version {id}"))?;
+    let (rules, _) = super::split(&stored.files).map_err(|name| format!("stored file {name}"))?;
     compile(&rules)
 }
 
 /// The rulebook that decides now.
-pub async fn active(env: &Env) -> Result<Rc<Rulebook>, String> {
+pub async fn current(env: &Env) -> Result<Rc<Rulebook>, String> {
     let now = now_ms();
     let (cached_id, cached_book) = CACHE.with(|c| match c.borrow().as_ref() {
         Some(cached) if now - cached.checked_ms < CHECK_EVERY_MS => {
@@ -125,11 +91,11 @@ pub async fn active(env: &Env) -> Result<Rc<Rulebook>, String> {
     if let Some(book) = cached_book {
         return Ok(book);
     }
-    let active = match fetch::<ActiveVersion>(env, "/active").await {
+    let active = match super::active_version(env).await {
         Ok(active) => active.id,
         Err(err) => {
             worker::console_warn!(
-                "cannot reach the rulebook store, keeping the current rulebook: {err}"
+                "cannot reach the rulebook store, keeping the current rulebook: {err:?}"
             );
             return keep_current(now);
         }

@@ -9,14 +9,15 @@
 
 use std::cell::Cell;
 
-use rapport_protocol::server::{ServerEvent, ServerEventData};
+use rapport_protocol::server::ServerEventData;
 use rapport_rules::customer::{Customer as Facts, Effect};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-use crate::error::ApiError;
-use crate::visitor::{self, Conversion, TrustedPush};
+use super::{Call, CustomerCall, Timed};
+use crate::error::Context;
+use crate::objects::visitor::{self, Conversion, TrustedPush};
+use crate::objects::{encode, receive, respond, Ingested, ObjectCall as _};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -48,19 +49,6 @@ pub struct Customer {
     schema_ready: Cell<bool>,
 }
 
-/// A server event with the time it happened, checked by the API.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Timed {
-    pub event: ServerEvent,
-    pub at_ms: i64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Ingested {
-    pub accepted: Vec<String>,
-    pub duplicates: Vec<String>,
-}
-
 #[derive(Deserialize)]
 struct Count {
     n: i64,
@@ -78,10 +66,6 @@ struct Push {
     body: String,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| worker::Error::RustError(e.to_string()))
-}
-
 impl DurableObject for Customer {
     fn new(state: State, env: Env) -> Self {
         Customer {
@@ -91,52 +75,37 @@ impl DurableObject for Customer {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        if !self.schema_ready.get() {
-            self.state.storage().sql().exec(SCHEMA, None)?;
-            self.schema_ready.set(true);
-        }
-        let site = req.headers().get("x-site")?.unwrap_or_default();
-        let customer_id = req.headers().get("x-customer")?.unwrap_or_default();
-        match req.path().as_str() {
-            "/events" => {
-                let events: Vec<Timed> = req.json().await?;
-                let ingested = self.ingest(&customer_id, events)?;
-                self.deliver(&site).await?;
-                Response::from_json(&ingested)
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let call: CustomerCall = receive(req).await?;
+        let name = call.name();
+        self.ensure_schema()?;
+        let CustomerCall {
+            site,
+            customer_id,
+            call,
+        } = call;
+        match call {
+            Call::Ingest { events } => {
+                let ingested = self.ingest(&customer_id, events);
+                if ingested.is_ok() {
+                    self.deliver(&site).await?;
+                }
+                respond(name, ingested)
             }
-            "/traits" => {
-                let update: rapport_protocol::server::CustomerUpdate = req.json().await?;
-                let mut facts = self.load(&customer_id)?;
-                facts.traits = update.traits;
-                self.save(&facts)?;
-                self.queue_for_all(&facts, Vec::new())?;
-                self.deliver(&site).await?;
-                Response::from_json(&facts)
+            Call::SetTraits(update) => {
+                let facts = self.set_traits(&customer_id, update);
+                if facts.is_ok() {
+                    self.deliver(&site).await?;
+                }
+                respond(name, facts)
             }
-            "/get" => {
-                let facts = self.load(&customer_id)?;
-                Response::from_json(&facts)
-            }
-            "/unlink" => {
-                let visitor_id = req.text().await?;
-                let mut facts = self.load(&customer_id)?;
-                facts.visitors.retain(|v| v.visitor_id != visitor_id);
-                self.save(&facts)?;
-                // The visitor is gone: nothing queued for it should recreate its data.
-                self.state.storage().sql().exec(
-                    "DELETE FROM pushes WHERE visitor_id = ?",
-                    vec![visitor_id.as_str().into()],
-                )?;
-                Response::from_json(&json!({ "ok": true }))
-            }
-            _ => Response::error("not found", 404),
+            Call::Get => respond(name, self.load(&customer_id)),
+            Call::Unlink { visitor_id } => respond(name, self.unlink(&customer_id, &visitor_id)),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.state.storage().sql().exec(SCHEMA, None)?;
-        self.schema_ready.set(true);
+        self.ensure_schema()?;
         let site: Option<String> = self.state.storage().get("site").await.ok().flatten();
         if let Some(site) = site {
             self.deliver(&site).await?;
@@ -146,34 +115,85 @@ impl DurableObject for Customer {
 }
 
 impl Customer {
+    fn ensure_schema(&self) -> Result<()> {
+        if !self.schema_ready.get() {
+            self.state
+                .storage()
+                .sql()
+                .exec(SCHEMA, None)
+                .doing("creating the customer's tables")?;
+            self.schema_ready.set(true);
+        }
+        Ok(())
+    }
+
     fn load(&self, customer_id: &str) -> Result<Facts> {
         let rows: Vec<Body> = self
             .state
             .storage()
             .sql()
             .exec("SELECT body FROM customer WHERE one = 1", None)?
-            .to_array()?;
+            .to_array()
+            .doing("reading the stored customer")?;
         match rows.first() {
-            Some(row) => serde_json::from_str(&row.body)
-                .map_err(|e| worker::Error::RustError(format!("stored customer: {e}"))),
+            Some(row) => serde_json::from_str(&row.body).doing("reading the stored customer"),
             None => Ok(Facts::new(customer_id)),
         }
     }
 
     fn save(&self, facts: &Facts) -> Result<()> {
-        self.state.storage().sql().exec(
-            "INSERT INTO customer (one, body) VALUES (1, ?)
-             ON CONFLICT(one) DO UPDATE SET body = excluded.body",
-            vec![to_json(facts)?.into()],
-        )?;
+        self.state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO customer (one, body) VALUES (1, ?)
+                 ON CONFLICT(one) DO UPDATE SET body = excluded.body",
+                vec![encode(facts).doing("encoding the customer")?.into()],
+            )
+            .doing("storing the customer")?;
+        Ok(())
+    }
+
+    fn set_traits(
+        &self,
+        customer_id: &str,
+        update: rapport_protocol::server::CustomerUpdate,
+    ) -> Result<Facts> {
+        let mut facts = self.load(customer_id)?;
+        facts.traits = update.traits;
+        self.save(&facts)?;
+        self.queue_for_all(&facts, Vec::new())?;
+        Ok(facts)
+    }
+
+    fn unlink(&self, customer_id: &str, visitor_id: &str) -> Result<()> {
+        let mut facts = self.load(customer_id)?;
+        facts.visitors.retain(|v| v.visitor_id != visitor_id);
+        self.save(&facts)?;
+        // The visitor is gone: nothing queued for it should recreate its data.
+        self.state
+            .storage()
+            .sql()
+            .exec(
+                "DELETE FROM pushes WHERE visitor_id = ?",
+                vec![visitor_id.into()],
+            )
+            .doing("dropping pushes to an erased visitor")?;
         Ok(())
     }
 
     fn queue(&self, visitor_id: &str, push: &TrustedPush) -> Result<()> {
-        self.state.storage().sql().exec(
-            "INSERT INTO pushes (visitor_id, body) VALUES (?, ?)",
-            vec![visitor_id.into(), to_json(push)?.into()],
-        )?;
+        self.state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO pushes (visitor_id, body) VALUES (?, ?)",
+                vec![
+                    visitor_id.into(),
+                    encode(push).doing("encoding a push")?.into(),
+                ],
+            )
+            .doing("queueing a push")?;
         Ok(())
     }
 
@@ -222,7 +242,8 @@ impl Customer {
                     "SELECT COUNT(*) AS n FROM events WHERE id = ?",
                     vec![event.id.as_str().into()],
                 )?
-                .one()?;
+                .one()
+                .doing("looking up a server event")?;
             if seen.n > 0 {
                 result.duplicates.push(event.id);
                 continue;
@@ -233,9 +254,10 @@ impl Customer {
                     event.id.as_str().into(),
                     event.data.kind().into(),
                     at_ms.into(),
-                    to_json(&event)?.into(),
+                    encode(&event).doing("encoding a server event")?.into(),
                 ],
-            )?;
+            )
+            .doing("storing a server event")?;
             for effect in facts.apply(&event.data, at_ms) {
                 match effect {
                     Effect::Linked(_) => {}
@@ -290,102 +312,34 @@ impl Customer {
                 "SELECT seq, visitor_id, body FROM pushes ORDER BY seq",
                 None,
             )?
-            .to_array()?;
+            .to_array()
+            .doing("reading queued pushes")?;
         if pushes.is_empty() {
             return Ok(());
         }
-        storage.put("site", site).await?;
+        storage
+            .put("site", site)
+            .await
+            .doing("remembering the site")?;
         for push in pushes {
             let body: TrustedPush = serde_json::from_str(&push.body)
-                .map_err(|e| worker::Error::RustError(format!("queued push: {e}")))?;
-            if let Err(err) = visitor::push_trusted(&self.env, site, &push.visitor_id, &body).await
-            {
+                .doing(format_args!("reading queued push {}", push.seq))?;
+            if let Err(err) = visitor::push_trusted(&self.env, site, &push.visitor_id, body).await {
                 worker::console_error!(
-                    "push to visitor {} failed, retrying: {err:?}",
+                    "push to visitor {} failed, retrying in {RETRY_DELAY_MS} ms: {err:?}",
                     push.visitor_id
                 );
-                storage.set_alarm(RETRY_DELAY_MS).await?;
+                storage
+                    .set_alarm(RETRY_DELAY_MS)
+                    .await
+                    .doing("setting the retry alarm")?;
                 return Ok(());
             }
             storage
                 .sql()
-                .exec("DELETE FROM pushes WHERE seq = ?", vec![push.seq.into()])?;
+                .exec("DELETE FROM pushes WHERE seq = ?", vec![push.seq.into()])
+                .doing("removing a delivered push")?;
         }
         Ok(())
     }
-}
-
-/// Calls the customer's object at `path`; anything but 200 is an error.
-async fn call(
-    env: &Env,
-    site: &str,
-    customer_id: &str,
-    path: &str,
-    body: Option<String>,
-) -> std::result::Result<Response, ApiError> {
-    let stub = env
-        .durable_object("CUSTOMERS")?
-        .id_from_name(&format!("{site}:{customer_id}"))?
-        .get_stub()?;
-    let headers = [("x-site", site), ("x-customer", customer_id)];
-    let mut response = crate::object::request(&stub, path, body, &headers).await?;
-    if response.status_code() != 200 {
-        let text = response.text().await.unwrap_or_default();
-        return Err(ApiError::internal(
-            "customer object",
-            format!("{path} answered {}: {text}", response.status_code()),
-        ));
-    }
-    Ok(response)
-}
-
-fn encode<T: Serialize>(value: &T) -> std::result::Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::internal("encoding", e))
-}
-
-pub async fn ingest(
-    env: &Env,
-    site: &str,
-    customer_id: &str,
-    events: &[Timed],
-) -> std::result::Result<Ingested, ApiError> {
-    let mut response = call(env, site, customer_id, "/events", Some(encode(&events)?)).await?;
-    Ok(response.json().await?)
-}
-
-pub async fn set_traits(
-    env: &Env,
-    site: &str,
-    customer_id: &str,
-    update: &rapport_protocol::server::CustomerUpdate,
-) -> std::result::Result<serde_json::Value, ApiError> {
-    let mut response = call(env, site, customer_id, "/traits", Some(encode(update)?)).await?;
-    Ok(response.json().await?)
-}
-
-pub async fn get(
-    env: &Env,
-    site: &str,
-    customer_id: &str,
-) -> std::result::Result<serde_json::Value, ApiError> {
-    let mut response = call(env, site, customer_id, "/get", None).await?;
-    Ok(response.json().await?)
-}
-
-/// Forgets an erased visitor.
-pub async fn unlink(
-    env: &Env,
-    site: &str,
-    customer_id: &str,
-    visitor_id: &str,
-) -> std::result::Result<(), ApiError> {
-    call(
-        env,
-        site,
-        customer_id,
-        "/unlink",
-        Some(visitor_id.to_owned()),
-    )
-    .await?;
-    Ok(())
 }

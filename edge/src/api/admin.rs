@@ -1,0 +1,217 @@
+//! The admin API under `/v1/admin/`, behind the admin token: publishing and rolling back
+//! rulebooks, the audit log, reports, preview links, and what is stored about a visitor
+//! (export and GDPR erasure).
+
+use rapport_protocol::MAX_EVENT_BYTES;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+use super::{check_id, check_site, erase_visitor as erase_everywhere};
+use crate::audit::Action;
+use crate::auth::{self, require_admin};
+use crate::clock::now_ms;
+use crate::error::{ApiError, Context};
+use crate::http::{json_response, parse, parse_query, read_body};
+use crate::objects::rulebooks::{self, Publish, Published};
+use crate::objects::visitor;
+use crate::preview;
+use crate::reports;
+use crate::sites::Sites;
+
+/// The largest rulebook, with its tests, that can be published.
+const MAX_RULEBOOK_BYTES: usize = 1024 * 1024;
+
+fn ok<T: serde::Serialize>(value: &T, status: u16) -> Result<Response, ApiError> {
+    let body = serde_json::to_value(value).context("encoding an answer")?;
+    Ok(json_response(&body, status))
+}
+
+/// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
+pub async fn export_visitor(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    site: &str,
+    visitor_id: &str,
+) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    check_site(sites, site)?;
+    check_id("visitor_id", visitor_id)?;
+    ok(&visitor::export(env, site, visitor_id).await?, 200)
+}
+
+/// `DELETE /v1/admin/visitors/{site}/{visitor_id}`: erases everything stored about one
+/// visitor (GDPR), and records the erasure in the audit log.
+pub async fn erase_visitor(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    site: &str,
+    visitor_id: &str,
+) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    check_site(sites, site)?;
+    check_id("visitor_id", visitor_id)?;
+    let events = erase_everywhere(env, site, visitor_id, None).await?;
+    ok(&json!({ "erased": true, "events": events }), 200)
+}
+
+#[derive(Deserialize)]
+struct PreviewRequest {
+    site: String,
+    experience: String,
+    #[serde(default = "default_preview_minutes")]
+    minutes: u32,
+}
+
+fn default_preview_minutes() -> u32 {
+    60
+}
+
+/// `POST /v1/admin/previews`: a token that shows one experience on the site's pages (add
+/// `?rapport_preview=TOKEN` to a page URL, or pass `preview` to `/v1/decide`), whoever
+/// opens them, until it expires.
+pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(&req, env)?;
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: PreviewRequest = parse(&body, "")?;
+    check_site(sites, &request.site)?;
+    if !(1..=preview::MAX_MINUTES).contains(&request.minutes) {
+        return Err(ApiError::bad(
+            "minutes",
+            format!("`minutes` is 1 to {}", preview::MAX_MINUTES),
+        ));
+    }
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .context("compiling the active rulebook")?;
+    if !book.experience_ids().any(|id| id == request.experience) {
+        return Err(ApiError::bad(
+            "experience",
+            format!(
+                "the active rulebook has no experience \"{}\"",
+                request.experience
+            ),
+        ));
+    }
+    let expires = now_ms() / 1000 + i64::from(request.minutes) * 60;
+    let claims = preview::Claims {
+        site: request.site.clone(),
+        experience: request.experience.clone(),
+        expires,
+    };
+    let token = preview::sign(&claims, &auth::admin_token(env)?);
+    let action = Action::CreatePreview {
+        site: request.site,
+        experience: request.experience.clone(),
+        expires,
+    };
+    rulebooks::record(env, action).await?;
+    ok(
+        &json!({ "token": token, "experience": request.experience, "expires": expires,
+                 "query": format!("rapport_preview={token}") }),
+        200,
+    )
+}
+
+/// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
+pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let query: reports::Query = parse_query(req)?;
+    check_site(sites, &query.site)?;
+    for (field, day) in [("from", &query.from), ("to", &query.to)] {
+        if !is_day(day) {
+            return Err(ApiError::bad(
+                field,
+                format!("`{field}` is a day, YYYY-MM-DD"),
+            ));
+        }
+    }
+    ok(&reports::query(env, &query).await?, 200)
+}
+
+/// Whether `text` is a `YYYY-MM-DD` day.
+fn is_day(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+}
+
+/// `POST /v1/admin/rulebooks`: checks and tests a rulebook, then makes it the active one;
+/// or refuses it whole, saying why.
+pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(&req, env)?;
+    let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
+    let publish: Publish = parse(&text, "")?;
+    match rulebooks::publish(env, publish).await? {
+        Published::Stored(version) => ok(&version, 201),
+        Published::BadFileName(name) => Err(ApiError::bad(
+            format!("files.{name}"),
+            "file names are NAME.rhai for rules or tests/NAME.json for test cases",
+        )),
+        Published::DoesNotCompile(diagnostics) => ok(
+            &json!({
+                "error": { "code": "invalid_rulebook",
+                           "message": "the rulebook does not compile; nothing changed" },
+                "diagnostics": diagnostics,
+            }),
+            422,
+        ),
+        Published::TestsFailed {
+            passed,
+            failed,
+            failures,
+        } => ok(
+            &json!({
+                "error": { "code": "tests_failed",
+                           "message": format!("{failed} test case(s) failed; nothing changed") },
+                "tests": { "passed": passed, "failed": failed, "failures": failures },
+            }),
+            422,
+        ),
+    }
+}
+
+/// `GET /v1/admin/rulebooks`: the stored versions, newest first, and the active one.
+pub async fn versions(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    ok(&rulebooks::versions(env).await?, 200)
+}
+
+fn version_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::bad("id", "a rulebook version id is a number"))
+}
+
+/// `GET /v1/admin/rulebooks/{id}`: one version with its files.
+pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let id = version_id(id)?;
+    match rulebooks::version(env, id).await? {
+        Some(version) => ok(&version, 200),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// `POST /v1/admin/rulebooks/{id}/activate`: makes a stored version the active one (a
+/// rollback, for an older one).
+pub async fn activate(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    let id = version_id(id)?;
+    match rulebooks::activate(env, id).await? {
+        Some(activated) => ok(&activated, 200),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// `GET /v1/admin/audit`: the newest 200 admin changes, newest first.
+pub async fn audit(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(req, env)?;
+    ok(&json!({ "entries": rulebooks::audit(env).await? }), 200)
+}

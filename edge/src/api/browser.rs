@@ -1,0 +1,270 @@
+//! What shops' pages call with the public site key: `POST /v1/events`, `/v1/decide`,
+//! `/v1/forget` and `/v1/identify`; and `GET /v1/health`.
+//!
+//! A site key is public, so every call is fenced: the site must be served, the page's origin
+//! allowed for it, and the visitor and the address within their rate limits.
+
+use rapport_protocol::server::{Identify, ServerEvent, ServerEventData};
+use rapport_protocol::{
+    DecideRequest, Decision, Event, EventData, ForgetRequest, IdentifyRequest, MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+use worker::{Env, Request, Response};
+
+use super::{check_id, check_site, erase_visitor};
+use crate::auth;
+use crate::clock::now_ms;
+use crate::config;
+use crate::error::{ApiError, Context};
+use crate::http::{
+    self, header, json_response, json_text, locate_payload_error, parse, read_body, BatchAnswer,
+};
+use crate::limits;
+use crate::objects::{customer, visitor};
+use crate::preview;
+use crate::sites::Sites;
+
+/// `GET /v1/health`: the build, and the active rulebook's version (503 if it does not
+/// compile).
+pub async fn health(env: &Env) -> Response {
+    let version = config::build_version(env);
+    match crate::objects::rulebooks::current(env).await {
+        Ok(book) => json_response(
+            &json!({ "status": "ok", "version": version, "rulebook": book.version() }),
+            200,
+        ),
+        Err(problems) => {
+            worker::console_error!("the active rulebook does not compile:\n{problems}");
+            json_response(
+                &json!({ "status": "degraded", "version": version, "rulebook": null }),
+                503,
+            )
+        }
+    }
+}
+
+/// Where a request comes from, for the checks that need it after its body is read.
+struct Caller {
+    origin: Option<String>,
+    /// The edge's own origin, from the request URL.
+    own_origin: String,
+    address: String,
+}
+
+impl Caller {
+    fn of(req: &Request) -> Caller {
+        let own_origin = req
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        Caller {
+            origin: header(req, "origin"),
+            own_origin,
+            address: header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".to_owned()),
+        }
+    }
+
+    /// A browser page may use a site's key only from the edge's own origin or one the site
+    /// allows; requests without an `Origin` (servers, tools) are not browser pages.
+    fn check_origin(&self, sites: &Sites, site: &str) -> Result<(), ApiError> {
+        match &self.origin {
+            Some(origin) if *origin != self.own_origin && !sites.allows(site, origin) => {
+                http::refused_origin(origin);
+                Err(ApiError::forbidden(
+                    "origin",
+                    format!("pages on {origin} may not use the site key \"{site}\""),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Everything a browser call checks once its body is read: the site, the page's origin
+    /// for that site, the visitor id, and the rate limits.
+    async fn admit(
+        &self,
+        env: &Env,
+        sites: &Sites,
+        site: &str,
+        visitor_id: &str,
+    ) -> Result<(), ApiError> {
+        check_site(sites, site)?;
+        self.check_origin(sites, site)?;
+        check_id("visitor_id", visitor_id)?;
+        limits::check(env, site, visitor_id, &self.address).await
+    }
+}
+
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    site: String,
+    visitor_id: String,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// `POST /v1/events`: validates each event on its own, so one bad event never costs the
+/// others; stores the valid ones once each, by id.
+pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_BATCH_BYTES).await?;
+    let batch: RawBatch<'_> = parse(&body, "")?;
+    caller
+        .admit(env, sites, &batch.site, &batch.visitor_id)
+        .await?;
+
+    let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
+    let mut answer = BatchAnswer::default();
+    for (index, raw) in batch.events.iter().enumerate() {
+        match check_event(raw.get(), &format!("events[{index}]")) {
+            Ok(event) => valid.push(event),
+            Err(ApiError::BadRequest { field, message }) => {
+                answer.reject(index, raw.get(), field, message)
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if !valid.is_empty() {
+        let stored = visitor::ingest(env, &batch.site, &batch.visitor_id, valid).await?;
+        answer.accepted = stored.accepted;
+        answer.duplicates = stored.duplicates;
+    }
+    Ok(answer.into_response())
+}
+
+/// Parses and checks one browser event, naming the field at fault.
+fn check_event(raw: &str, prefix: &str) -> Result<Event, ApiError> {
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(ApiError::bad(
+            prefix,
+            format!("an event may be at most {MAX_EVENT_BYTES} bytes"),
+        ));
+    }
+    // Plain parsing first; only a bad event pays for locating its fault.
+    let event = serde_json::from_str::<Event>(raw).or_else(|_| {
+        parse::<Event>(raw, prefix).map_err(|err| {
+            locate_payload_error::<EventData>(raw, prefix, |kind| {
+                format!("unknown event type \"{kind}\"")
+            })
+            .unwrap_or(err)
+        })
+    })?;
+    check_id(&format!("{prefix}.id"), &event.id)?;
+    check_id(&format!("{prefix}.session_id"), &event.session_id)?;
+    Ok(event)
+}
+
+/// A call a shop's pages make with the site key, for one visitor.
+trait BrowserRequest: serde::de::DeserializeOwned {
+    fn site(&self) -> &str;
+    fn visitor_id(&self) -> &str;
+}
+
+macro_rules! browser_request {
+    ($($request:ty),*) => {$(
+        impl BrowserRequest for $request {
+            fn site(&self) -> &str {
+                &self.site
+            }
+            fn visitor_id(&self) -> &str {
+                &self.visitor_id
+            }
+        }
+    )*};
+}
+browser_request!(DecideRequest, ForgetRequest, IdentifyRequest);
+
+/// Reads a browser call (at most one event's size) and admits it.
+async fn browser_request<T: BrowserRequest>(
+    req: Request,
+    env: &Env,
+    sites: &Sites,
+) -> Result<T, ApiError> {
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: T = parse(&body, "")?;
+    caller
+        .admit(env, sites, request.site(), request.visitor_id())
+        .await?;
+    Ok(request)
+}
+
+/// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
+/// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
+pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let request: DecideRequest = browser_request(req, env, sites).await?;
+    check_id("session_id", &request.session_id)?;
+    let preview = match &request.preview {
+        None => None,
+        Some(token) => {
+            let key = auth::admin_token(env)?;
+            let experience = preview::verify(token, &key, &request.site, now_ms() / 1000)
+                .map_err(|m| ApiError::forbidden("preview", m))?;
+            Some(experience)
+        }
+    };
+    let asked = now_ms();
+    let body = match visitor::decide(env, &request, preview).await {
+        Ok(Ok(decision)) => decision,
+        // A preview names what went wrong; a shopper's page just gets nothing to show.
+        Ok(Err(refused)) => return Err(ApiError::bad("preview", refused)),
+        Err(err) => {
+            worker::console_error!("decide failed for {}: {err:?}", request.site);
+            serde_json::to_string(&Decision::default()).context("encoding an empty decision")?
+        }
+    };
+    // The object's JSON passes through as it is.
+    let response = json_text(body, 200)?;
+    // How long the visitor's object took, for the browser's network panel and for load tests.
+    let took = now_ms() - asked;
+    let _ = response
+        .headers()
+        .set("server-timing", &format!("visitor;dur={took}"));
+    Ok(response)
+}
+
+/// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
+/// widget's `forget` command. Only the browser holding the random visitor id can name it.
+pub async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let request: ForgetRequest = browser_request(req, env, sites).await?;
+    let events = erase_visitor(env, &request.site, &request.visitor_id, Some("visitor")).await?;
+    Ok(json_response(
+        &json!({ "erased": true, "events": events }),
+        200,
+    ))
+}
+
+/// `POST /v1/identify` (site key): the widget's `identify` command links the visitor to a
+/// customer account, as a server `identify` event would, once the shop's signature proves
+/// the shop's server vouched for it. From then on the visitor's decisions see the
+/// customer's trusted facts.
+pub async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let request: IdentifyRequest = browser_request(req, env, sites).await?;
+    rapport_protocol::server::validate_customer_id(&request.customer_id)
+        .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
+    auth::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;
+    let now = now_ms();
+    let event = ServerEvent {
+        // Each call links anew, so a shared browser that goes back to an earlier account gets
+        // that account's facts again; the widget asks only when the customer changes.
+        id: identify_event_id(&request.visitor_id, now),
+        customer_id: request.customer_id.clone(),
+        time: None,
+        data: ServerEventData::Identify(Identify {
+            visitor_id: request.visitor_id.clone(),
+        }),
+    };
+    let timed = customer::Timed { event, at_ms: now };
+    customer::ingest(env, &request.site, &request.customer_id, vec![timed]).await?;
+    Ok(json_response(&json!({ "identified": true }), 200))
+}
+
+/// `identify-` and 40 hex digits of the SHA-256 of the visitor id and the time: within the
+/// length an event id may have, whatever the visitor id's.
+fn identify_event_id(visitor_id: &str, now_ms: i64) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{visitor_id}\0{now_ms}").as_bytes());
+    format!("identify-{}", auth::hex(&digest[..20]))
+}

@@ -1,0 +1,60 @@
+//! The HTTP API's handlers, by who calls them (see docs/api.md):
+//!
+//! - [`browser`]: shops' pages, with the public site key (events, decisions, forget,
+//!   identify) and the health check;
+//! - [`server`]: shops' own systems, with a secret server key per site;
+//! - [`admin`]: people and tools with the admin token (publishing, reports, previews, GDPR).
+//!
+//! Handlers parse and validate, call the Durable Objects (`objects`), and shape the answer;
+//! they hold no decision logic. What all three share is here.
+
+pub mod admin;
+pub mod browser;
+pub mod server;
+
+use rapport_protocol::validate_id;
+use worker::Env;
+
+use crate::audit::Action;
+use crate::error::ApiError;
+use crate::objects::{customer, rulebooks, visitor};
+use crate::sites::Sites;
+
+/// Refuses a site key this edge does not serve.
+fn check_site(sites: &Sites, site: &str) -> Result<(), ApiError> {
+    if sites.serves(site) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "site",
+            format!("\"{site}\" is not a site this edge serves"),
+        ))
+    }
+}
+
+/// Refuses an id (visitor, session, event) that is not one, naming the field.
+fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    validate_id(id).map_err(|e| ApiError::bad(field, format!("`{field}` {e}")))
+}
+
+/// Erases a visitor's object and its link to a customer, and records it in the audit log
+/// (`by` the visitor, or by an admin); gives how many events went.
+async fn erase_visitor(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+    by: Option<&str>,
+) -> Result<i64, ApiError> {
+    let erased = visitor::erase(env, site, visitor_id).await?;
+    if let Some(customer_id) = &erased.customer_id {
+        customer::unlink(env, site, customer_id, visitor_id).await?;
+    }
+    let action = Action::EraseVisitor {
+        site: site.to_owned(),
+        visitor_id: visitor_id.to_owned(),
+        events: erased.events,
+        by: by.map(str::to_owned),
+    };
+    rulebooks::record(env, action).await?;
+    Ok(erased.events)
+}

@@ -1,0 +1,191 @@
+//! The server-to-server API under `/v1/server/`: the retailer's own systems report what
+//! happens outside the site, with a secret server key per site. Only these endpoints can
+//! change trusted facts (purchases, returns, support tickets, traits) or link a visitor to
+//! a customer.
+
+use rapport_protocol::server::{
+    validate_customer_id, validate_trait, CustomerUpdate, ServerEvent, ServerEventData,
+    MAX_SERVER_EVENTS, MAX_TRAITS,
+};
+use rapport_protocol::MAX_BATCH_BYTES;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use worker::{Env, Request, Response};
+
+use super::check_id;
+use crate::auth;
+use crate::clock::now_ms;
+use crate::error::{ApiError, Context};
+use crate::http::{json_response, locate_payload_error, parse, read_body, BatchAnswer};
+use crate::objects::customer::{self, Timed};
+
+/// A server event's time may be ahead of the edge's clock by this much (clock skew).
+const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// The largest customer update.
+const MAX_CUSTOMER_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    /// Optional; when given it must be the key's own site.
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// `POST /v1/server/events`: like the browser's batches, each event is checked on its own
+/// and a bad one never costs the others; events are stored once per id.
+pub async fn events(req: Request, env: &Env) -> Result<Response, ApiError> {
+    let site = auth::server_site(&req, env)?;
+    let body = read_body(req, MAX_BATCH_BYTES).await?;
+    let batch: RawBatch<'_> = parse(&body, "")?;
+    if let Some(named) = batch.site.as_deref().filter(|s| *s != site) {
+        return Err(ApiError::forbidden(
+            "site",
+            format!("this server key is not for the site \"{named}\""),
+        ));
+    }
+    if batch.events.len() > MAX_SERVER_EVENTS {
+        return Err(ApiError::bad(
+            "events",
+            format!("a batch holds at most {MAX_SERVER_EVENTS} events"),
+        ));
+    }
+    let now = now_ms();
+    let mut by_customer: Vec<(String, Vec<Timed>)> = Vec::new();
+    let mut answer = BatchAnswer::default();
+    for (index, raw) in batch.events.iter().enumerate() {
+        match check_event(raw.get(), &format!("events[{index}]"), now) {
+            Ok(timed) => {
+                let customer_id = timed.event.customer_id.clone();
+                match by_customer.iter_mut().find(|(c, _)| *c == customer_id) {
+                    Some((_, list)) => list.push(timed),
+                    None => by_customer.push((customer_id, vec![timed])),
+                }
+            }
+            Err(ApiError::BadRequest { field, message }) => {
+                answer.reject(index, raw.get(), field, message)
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    for (customer_id, events) in by_customer {
+        let stored = customer::ingest(env, &site, &customer_id, events).await?;
+        answer.accepted.extend(stored.accepted);
+        answer.duplicates.extend(stored.duplicates);
+    }
+    Ok(answer.into_response())
+}
+
+/// Parses and checks one server event, naming the field at fault.
+fn check_event(raw: &str, prefix: &str, now: i64) -> Result<Timed, ApiError> {
+    let event: ServerEvent = parse(raw, prefix).map_err(|err| locate_error(raw, prefix, err))?;
+    check_id(&format!("{prefix}.id"), &event.id)?;
+    validate_customer_id(&event.customer_id).map_err(|rule| {
+        ApiError::bad(
+            format!("{prefix}.customer_id"),
+            format!("`customer_id` {rule}"),
+        )
+    })?;
+    match &event.data {
+        ServerEventData::Identify(identify) => {
+            check_id(&format!("{prefix}.visitor_id"), &identify.visitor_id)?
+        }
+        ServerEventData::Purchase(purchase) => {
+            check_amount(&format!("{prefix}.value"), purchase.value)?;
+            if let Some(visitor_id) = &purchase.visitor_id {
+                check_id(&format!("{prefix}.visitor_id"), visitor_id)?;
+            }
+        }
+        ServerEventData::Return(returned) => {
+            check_amount(&format!("{prefix}.value"), returned.value)?
+        }
+        ServerEventData::SupportTicket(_) => {}
+    }
+    let at_ms = match &event.time {
+        None => now,
+        Some(time) => {
+            let at = rapport_rules::parse_time(time)
+                .map_err(|e| ApiError::bad(format!("{prefix}.time"), e))?;
+            if at > now + FUTURE_TOLERANCE_MS {
+                return Err(ApiError::bad(
+                    format!("{prefix}.time"),
+                    "`time` is in the future",
+                ));
+            }
+            at
+        }
+    };
+    Ok(Timed { event, at_ms })
+}
+
+/// The field at fault in a server event that failed to parse: its `type`, when missing or
+/// unknown, or the payload's own field.
+fn locate_error(raw: &str, prefix: &str, parsed: ApiError) -> ApiError {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return parsed;
+    };
+    if value.get("type").and_then(|k| k.as_str()).is_none() {
+        return ApiError::bad(
+            format!("{prefix}.type"),
+            "a server event needs a `type`: purchase, return, support_ticket or identify",
+        );
+    }
+    locate_payload_error::<ServerEventData>(raw, prefix, |kind| {
+        format!(
+            "unknown server event type \"{kind}\" (purchase, return, support_ticket or identify)"
+        )
+    })
+    .unwrap_or(parsed)
+}
+
+fn check_amount(field: &str, value: f64) -> Result<(), ApiError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(ApiError::bad(field, "an amount is a number of at least 0"))
+    }
+}
+
+fn check_customer_id(customer_id: &str) -> Result<(), ApiError> {
+    validate_customer_id(customer_id)
+        .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))
+}
+
+/// `GET /v1/server/customers/{id}`: the customer's facts and linked visitors.
+pub async fn get_customer(
+    req: &Request,
+    env: &Env,
+    customer_id: &str,
+) -> Result<Response, ApiError> {
+    let site = auth::server_site(req, env)?;
+    check_customer_id(customer_id)?;
+    let facts = customer::get(env, &site, customer_id).await?;
+    let body = serde_json::to_value(&facts).context("encoding a customer")?;
+    Ok(json_response(&body, 200))
+}
+
+/// `PUT /v1/server/customers/{id}`: replaces the customer's traits.
+pub async fn put_customer(
+    req: Request,
+    env: &Env,
+    customer_id: &str,
+) -> Result<Response, ApiError> {
+    let site = auth::server_site(&req, env)?;
+    check_customer_id(customer_id)?;
+    let body = read_body(req, MAX_CUSTOMER_BYTES).await?;
+    let update: CustomerUpdate = parse(&body, "")?;
+    if update.traits.len() > MAX_TRAITS {
+        return Err(ApiError::bad(
+            "traits",
+            format!("a customer has at most {MAX_TRAITS} traits"),
+        ));
+    }
+    for (name, value) in &update.traits {
+        validate_trait(name, value).map_err(|m| ApiError::bad(format!("traits.{name}"), m))?;
+    }
+    let facts = customer::set_traits(env, &site, customer_id, update).await?;
+    let body = serde_json::to_value(&facts).context("encoding a customer")?;
+    Ok(json_response(&body, 200))
+}

@@ -1,0 +1,81 @@
+//! The audit log's entries: every admin change, typed. The `Rulebooks` object stores them
+//! (`objects::rulebooks::record`) as the action's name and its detail.
+
+use serde::{Deserialize, Serialize};
+
+/// One admin change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// A rulebook passed its checks and tests, and is now active.
+    Publish {
+        id: i64,
+        version: String,
+        note: String,
+        rules: usize,
+        segments: usize,
+        tests_passed: usize,
+    },
+    /// A rulebook was refused: it did not compile, or its tests failed. Nothing changed.
+    PublishRefused {
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problems: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tests_failed: Option<usize>,
+    },
+    /// A stored version became the active one (a rollback when it is older).
+    Activate {
+        id: i64,
+        version: String,
+        previous: Option<i64>,
+    },
+    CreatePreview {
+        site: String,
+        experience: String,
+        expires: i64,
+    },
+    /// Everything stored about a visitor was erased, at an admin's request or, `by` the
+    /// visitor, at the shopper's own.
+    EraseVisitor {
+        site: String,
+        visitor_id: String,
+        events: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+}
+
+impl Action {
+    /// The action's name and its detail, as the audit log stores and lists them.
+    pub fn entry(&self) -> (String, serde_json::Value) {
+        let mut detail = serde_json::to_value(self).expect("actions are plain data");
+        let name = detail
+            .as_object_mut()
+            .and_then(|fields| fields.remove("action"))
+            .and_then(|name| name.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        (name, detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_the_name_and_the_rest() {
+        let (name, detail) = Action::EraseVisitor {
+            site: "demo".into(),
+            visitor_id: "v-1".into(),
+            events: 3,
+            by: None,
+        }
+        .entry();
+        assert_eq!(name, "erase_visitor");
+        assert_eq!(
+            detail,
+            serde_json::json!({ "site": "demo", "visitor_id": "v-1", "events": 3 })
+        );
+    }
+}

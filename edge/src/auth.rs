@@ -1,0 +1,127 @@
+//! Who may call what: the admin token, the sites' server keys, and the signatures with
+//! which a shop's server vouches for a signed-in shopper. Every secret is compared in
+//! constant time. (The marketer console's sessions will live here too.)
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use worker::{Env, Request};
+
+use crate::error::ApiError;
+use crate::http::header;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Lower-case hex, as tokens and signatures are written.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The token of `Authorization: Bearer TOKEN`, or empty.
+fn bearer(req: &Request) -> String {
+    header(req, "authorization")
+        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn same(given: &str, expected: &str) -> bool {
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// The `ADMIN_TOKEN` secret: the bearer token of `/v1/admin/*`, and the key preview tokens
+/// are signed with.
+pub fn admin_token(env: &Env) -> Result<String, ApiError> {
+    env.secret("ADMIN_TOKEN")
+        .map(|s| s.to_string())
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))
+}
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>`.
+pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    if same(&bearer(req), &admin_token(env)?) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The `SERVER_KEYS` secret, `{"site": "key", ...}`. A value that is there but is not such
+/// an object is said in the log: it reads as not configured, which would hide the typo.
+fn server_keys(env: &Env) -> Result<BTreeMap<String, String>, ApiError> {
+    let Ok(secret) = env.secret("SERVER_KEYS") else {
+        return Err(ApiError::NotConfigured("SERVER_KEYS"));
+    };
+    match serde_json::from_str::<BTreeMap<String, String>>(&secret.to_string()) {
+        Ok(keys) if !keys.is_empty() => Ok(keys),
+        Ok(_) => Err(ApiError::NotConfigured("SERVER_KEYS")),
+        Err(err) => {
+            worker::console_error!(
+                "SERVER_KEYS is not a JSON object of site keys to server keys: {err}"
+            );
+            Err(ApiError::NotConfigured("SERVER_KEYS"))
+        }
+    }
+}
+
+/// The site whose server key the request carries (`Authorization: Bearer KEY`). All keys
+/// are compared, so the time taken says nothing about which one nearly matched.
+pub fn server_site(req: &Request, env: &Env) -> Result<String, ApiError> {
+    let keys = server_keys(env)?;
+    let given = bearer(req);
+    let mut found = None;
+    for (site, key) in &keys {
+        if !key.is_empty() && same(&given, key) {
+            found = Some(site.clone());
+        }
+    }
+    found.ok_or(ApiError::Unauthorized)
+}
+
+/// What a shop's server signs to vouch, in a page it renders, that the shopper is signed in
+/// as `customer_id`: the hex of HMAC-SHA256(server key, customer id).
+fn identity_signature(server_key: &str, customer_id: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(server_key.as_bytes()).expect("any key length");
+    mac.update(customer_id.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+/// Checks a browser `identify`'s signature against the site's server key.
+pub fn verify_identity(
+    env: &Env,
+    site: &str,
+    customer_id: &str,
+    signature: &str,
+) -> Result<(), ApiError> {
+    let keys = server_keys(env)?;
+    let expected = keys
+        .get(site)
+        .filter(|key| !key.is_empty())
+        .map(|key| identity_signature(key, customer_id))
+        .ok_or(ApiError::NotConfigured("SERVER_KEYS"))?;
+    if same(&signature.trim().to_ascii_lowercase(), &expected) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "signature",
+            "the signature is not this customer id's, signed with the site's server key",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_signatures_are_hex_hmacs_of_the_customer_id() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            identity_signature("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! The edge's configuration, read from its variables. A value that does not parse is said in
+//! the log, with why, rather than silently read as absent.
+
+use worker::Env;
+
+use crate::sites::Sites;
+
+/// How long raw events are kept when `EVENT_RETENTION_DAYS` does not say.
+const DEFAULT_RETENTION_DAYS: f64 = 90.0;
+
+/// The build this edge runs: the `RAPPORT_BUILD` variable (`cargo xtask` passes the crate
+/// version and the commit; `wrangler deploy --var RAPPORT_BUILD:...` does the same), or the
+/// crate version. A variable rather than a constant, so a new commit does not change the
+/// wasm.
+pub fn build_version(env: &Env) -> String {
+    env.var("RAPPORT_BUILD")
+        .map(|v| v.to_string())
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
+}
+
+/// The sites this edge serves (`SITES`); none, with the reason in the log, if it is invalid.
+pub fn sites(env: &Env) -> Sites {
+    let text = env.var("SITES").map(|v| v.to_string()).unwrap_or_default();
+    Sites::parse(&text).unwrap_or_else(|err| {
+        worker::console_error!("the SITES variable is invalid, serving no site: {err}");
+        Sites::default()
+    })
+}
+
+/// How long raw events are kept (`EVENT_RETENTION_DAYS`, fractions allowed), in
+/// milliseconds.
+pub fn retention_ms(env: &Env) -> i64 {
+    let days = match env.var("EVENT_RETENTION_DAYS") {
+        Err(_) => DEFAULT_RETENTION_DAYS,
+        Ok(value) => {
+            let text = value.to_string();
+            match text.trim().parse::<f64>() {
+                Ok(days) if days.is_finite() && days > 0.0 => days,
+                _ => {
+                    worker::console_error!(
+                        "EVENT_RETENTION_DAYS is \"{text}\", not a number of days above 0; \
+                         keeping events {DEFAULT_RETENTION_DAYS} days"
+                    );
+                    DEFAULT_RETENTION_DAYS
+                }
+            }
+        }
+    };
+    (days * 86_400_000.0) as i64
+}

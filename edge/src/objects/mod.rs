@@ -1,0 +1,103 @@
+//! The Durable Objects and how the rest of the edge calls them.
+//!
+//! Each object has one call type (`VisitorCall`, `CustomerCall`, `RulebooksCall`): the caller
+//! sends it as JSON and the object parses the same type, so the two sides cannot disagree on
+//! a path, a header or a field. The answer to each call is typed too, encoded by [`encode`]
+//! (the one encoder) and read back by [`send`]. An object answers 200 with the answer, or
+//! 500 with what failed, which the caller logs with the call's name; nothing else travels
+//! in statuses or headers.
+//!
+//! - [`visitor`]: one per visitor, holding the profile and raw events, deciding next to them.
+//! - [`customer`]: one per customer, holding the trusted facts from the retailer's systems.
+//! - [`rulebooks`]: the one store of published rulebooks and the audit log.
+
+pub mod customer;
+pub mod rulebooks;
+pub mod visitor;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use worker::{Env, Method, Request, RequestInit, Response};
+
+use crate::error::{ApiError, Context};
+
+/// A call to one kind of Durable Object.
+pub trait ObjectCall: Serialize + DeserializeOwned {
+    /// The binding the objects are reached through (wrangler.toml).
+    const BINDING: &'static str;
+
+    /// The name of the object this call goes to (`site:visitor_id`, ...).
+    fn object(&self) -> String;
+
+    /// What the call does, for logs and errors (`decide`).
+    fn name(&self) -> &'static str;
+}
+
+/// What an object answers for a batch of events: the ids it stored and the ids it had.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Ingested {
+    pub accepted: Vec<String>,
+    pub duplicates: Vec<String>,
+}
+
+/// Encodes a call or an answer: the one JSON encoder both sides use.
+pub fn encode<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    serde_json::to_string(value)
+}
+
+/// Sends `call` to its object and reads the answer as `A`.
+pub async fn send<C: ObjectCall, A: DeserializeOwned>(env: &Env, call: &C) -> Result<A, ApiError> {
+    let what = format_args!("{} object, call {}", C::BINDING, call.name()).to_string();
+    let namespace = env
+        .durable_object(C::BINDING)
+        .context(format_args!("{what}: the binding"))?;
+    let stub = namespace
+        .id_from_name(&call.object())
+        .and_then(|id| id.get_stub())
+        .context(format_args!("{what}: finding the object"))?;
+    let body = encode(call).context(format_args!("{what}: encoding"))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    // The path is only for the object's own logs; the body says what to do.
+    let request = Request::new_with_init(&format!("https://object/{}", call.name()), &init)
+        .context(format_args!("{what}: making the request"))?;
+    let mut response = stub
+        .fetch_with_request(request)
+        .await
+        .context(format_args!("{what}: calling"))?;
+    let status = response.status_code();
+    let text = response
+        .text()
+        .await
+        .context(format_args!("{what}: reading the answer"))?;
+    if status != 200 {
+        return Err(ApiError::internal(
+            format_args!("{what}: answered {status}"),
+            text,
+        ));
+    }
+    serde_json::from_str(&text).context(format_args!("{what}: reading the answer"))
+}
+
+/// Reads the call an object was sent.
+pub async fn receive<C: ObjectCall>(mut req: Request) -> worker::Result<C> {
+    let text = req.text().await.doing("reading the call")?;
+    serde_json::from_str(&text).doing(format_args!("reading a {} call", C::BINDING))
+}
+
+/// The object's answer: 200 with the encoded value, or 500 saying what failed (also in the
+/// object's log).
+pub fn respond<T: Serialize>(call: &str, answer: worker::Result<T>) -> worker::Result<Response> {
+    let failed = |err: String| {
+        worker::console_error!("{call} failed: {err}");
+        Response::error(err, 500)
+    };
+    match answer.and_then(|value| encode(&value).doing("encoding the answer")) {
+        Ok(body) => {
+            let response = Response::ok(body)?;
+            response.headers().set("content-type", "application/json")?;
+            Ok(response)
+        }
+        Err(err) => failed(err.to_string()),
+    }
+}

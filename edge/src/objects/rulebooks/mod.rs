@@ -1,0 +1,226 @@
+//! The `Rulebooks` Durable Object's calls and the functions the rest of the edge calls it
+//! by. The object itself is in [`object`]; the compiled rulebook each isolate decides with,
+//! kept fresh from the object, in [`current`].
+
+mod current;
+mod object;
+
+pub use current::current;
+pub use object::Rulebooks;
+
+use std::collections::BTreeMap;
+
+use rapport_rules::SourceFile;
+use serde::{Deserialize, Serialize};
+use worker::Env;
+
+use super::{send, ObjectCall};
+use crate::audit::Action;
+use crate::error::ApiError;
+
+/// The object's name: there is exactly one.
+const NAME: &str = "rulebooks";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RulebooksCall {
+    /// Check, test, then store and activate: answers [`Published`].
+    Publish(Publish),
+    /// Answers [`ActiveVersion`].
+    Active,
+    /// Answers [`Versions`].
+    Versions,
+    /// Answers the version with its files, if there is one.
+    Version { id: i64 },
+    /// Make a stored version the active one: answers [`Activated`], if there is one.
+    Activate { id: i64 },
+    /// Add to the audit log: answers nothing.
+    Record(Action),
+    /// Answers the newest entries of the audit log.
+    Audit,
+}
+
+impl ObjectCall for RulebooksCall {
+    const BINDING: &'static str = "RULEBOOKS";
+
+    fn object(&self) -> String {
+        NAME.to_owned()
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            RulebooksCall::Publish(_) => "publish",
+            RulebooksCall::Active => "active",
+            RulebooksCall::Versions => "versions",
+            RulebooksCall::Version { .. } => "version",
+            RulebooksCall::Activate { .. } => "activate",
+            RulebooksCall::Record(_) => "record",
+            RulebooksCall::Audit => "audit",
+        }
+    }
+}
+
+/// A rulebook as published: file name to text. `*.rhai` files are the rules; `tests/*.json`
+/// their test cases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Publish {
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What became of a publish.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Published {
+    /// Stored and active.
+    Stored(PublishedVersion),
+    /// A file name is neither `NAME.rhai` nor `tests/NAME.json`.
+    BadFileName(String),
+    /// The rulebook does not compile: its diagnostics.
+    DoesNotCompile(Vec<serde_json::Value>),
+    /// Its own tests failed.
+    TestsFailed {
+        passed: usize,
+        failed: usize,
+        failures: Vec<serde_json::Value>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishedVersion {
+    pub id: i64,
+    pub version: String,
+    pub note: String,
+    pub rules: usize,
+    pub segments: usize,
+    pub tests_passed: usize,
+}
+
+/// The active version, as isolates poll for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActiveVersion {
+    /// `None` until a rulebook is published: the built-in demo rulebook decides.
+    pub id: Option<i64>,
+}
+
+/// The stored versions, newest first, without their files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Versions {
+    pub active: Option<i64>,
+    pub versions: Vec<VersionSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub id: i64,
+    pub version: String,
+    pub note: String,
+    pub published_ms: i64,
+}
+
+/// One stored version with its files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredVersion {
+    pub id: i64,
+    pub version: String,
+    pub note: String,
+    pub published_ms: i64,
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activated {
+    pub id: i64,
+    pub version: String,
+    pub previous: Option<i64>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+/// Splits published files into rule files and test files; `Err` names a file that is
+/// neither.
+pub fn split(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<SourceFile>, Vec<SourceFile>), String> {
+    let mut rules = Vec::new();
+    let mut tests = Vec::new();
+    let simple = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    for (name, text) in files {
+        match name.strip_prefix("tests/") {
+            Some(test) if test.ends_with(".json") && simple(test) => {
+                tests.push(SourceFile::new(name, text))
+            }
+            None if name.ends_with(".rhai") && simple(name) => {
+                rules.push(SourceFile::new(name, text))
+            }
+            _ => return Err(name.clone()),
+        }
+    }
+    Ok((rules, tests))
+}
+
+pub async fn publish(env: &Env, publish: Publish) -> Result<Published, ApiError> {
+    send(env, &RulebooksCall::Publish(publish)).await
+}
+
+pub async fn active_version(env: &Env) -> Result<ActiveVersion, ApiError> {
+    send(env, &RulebooksCall::Active).await
+}
+
+pub async fn versions(env: &Env) -> Result<Versions, ApiError> {
+    send(env, &RulebooksCall::Versions).await
+}
+
+pub async fn version(env: &Env, id: i64) -> Result<Option<StoredVersion>, ApiError> {
+    send(env, &RulebooksCall::Version { id }).await
+}
+
+pub async fn activate(env: &Env, id: i64) -> Result<Option<Activated>, ApiError> {
+    send(env, &RulebooksCall::Activate { id }).await
+}
+
+/// Records an admin change in the audit log.
+pub async fn record(env: &Env, action: Action) -> Result<(), ApiError> {
+    send(env, &RulebooksCall::Record(action)).await
+}
+
+pub async fn audit(env: &Env) -> Result<Vec<AuditEntry>, ApiError> {
+    send(env, &RulebooksCall::Audit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_files_are_rules_or_tests() {
+        let files = |names: &[&str]| -> BTreeMap<String, String> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), String::new()))
+                .collect()
+        };
+        let (rules, tests) = split(&files(&["a.rhai", "tests/a.json"])).unwrap();
+        assert_eq!((rules.len(), tests.len()), (1, 1));
+        for bad in [
+            "notes.txt",
+            "tests/a.rhai",
+            "../a.rhai",
+            "sub/a.rhai",
+            "tests/x/a.json",
+        ] {
+            assert_eq!(split(&files(&[bad])), Err(bad.to_owned()), "{bad}");
+        }
+    }
+}

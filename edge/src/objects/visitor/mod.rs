@@ -1,0 +1,174 @@
+//! The `Visitor` Durable Object's calls and the functions the rest of the edge calls it by.
+//! The object itself is in [`object`]; its report outbox and alarm in `outbox`.
+
+mod object;
+mod outbox;
+
+pub use object::Visitor;
+
+use rapport_protocol::{Consent, DecideRequest, Event, PageContext};
+use rapport_rules::customer::Trusted;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use worker::Env;
+
+use super::{send, Ingested, ObjectCall};
+use crate::error::ApiError;
+
+/// A call to the visitor `site:visitor_id`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VisitorCall {
+    pub site: String,
+    pub visitor_id: String,
+    pub call: Call,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// Store these events once each and fold them into the profile: answers [`Ingested`].
+    Ingest { events: Vec<Event> },
+    /// Decide for this page: answers [`Decided`].
+    Decide(Decide),
+    /// Take the customer's trusted facts and conversions: answers nothing.
+    Trusted(TrustedPush),
+    /// Everything stored: answers the profile and the raw events.
+    Export,
+    /// Erase everything: answers [`Erased`].
+    Erase,
+}
+
+impl ObjectCall for VisitorCall {
+    const BINDING: &'static str = "VISITORS";
+
+    fn object(&self) -> String {
+        format!("{}:{}", self.site, self.visitor_id)
+    }
+
+    fn name(&self) -> &'static str {
+        match self.call {
+            Call::Ingest { .. } => "ingest",
+            Call::Decide(_) => "decide",
+            Call::Trusted(_) => "trusted",
+            Call::Export => "export",
+            Call::Erase => "erase",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Decide {
+    pub page: PageContext,
+    /// The experience a verified preview token forces in.
+    #[serde(default)]
+    pub preview: Option<String>,
+    /// The page's word on consent, which wins over the stored one for this decision.
+    #[serde(default)]
+    pub consent: Option<Consent>,
+}
+
+/// The decision as JSON (passed through to the page as it is), or with a preview the full
+/// report; `Err` says why a preview cannot be shown (the active rulebook has no such
+/// experience).
+pub type Decided = Result<Box<RawValue>, String>;
+
+/// What the retailer's systems tell a visitor through its customer (see `customer`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TrustedPush {
+    /// The customer's facts now; `None` leaves the profile's as they are.
+    #[serde(default)]
+    pub trusted: Option<Trusted>,
+    /// The link to the customer is gone: forget its facts.
+    #[serde(default)]
+    pub unlink: bool,
+    #[serde(default)]
+    pub conversions: Vec<Conversion>,
+}
+
+/// A purchase to credit to what this visitor saw.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Conversion {
+    /// The server event's id: a conversion is credited once, however often it is pushed.
+    pub id: String,
+    pub value: f64,
+    pub at_ms: i64,
+    /// Whether the order was placed from this browser, which empties its cart.
+    pub from_this_visitor: bool,
+}
+
+/// What erasing a visitor removed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Erased {
+    pub events: i64,
+    /// The customer the visitor was linked to, which must forget the link.
+    pub customer_id: Option<String>,
+}
+
+async fn call<A: serde::de::DeserializeOwned>(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+    call: Call,
+) -> Result<A, ApiError> {
+    let call = VisitorCall {
+        site: site.to_owned(),
+        visitor_id: visitor_id.to_owned(),
+        call,
+    };
+    send(env, &call).await
+}
+
+pub async fn ingest(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+    events: Vec<Event>,
+) -> Result<Ingested, ApiError> {
+    call(env, site, visitor_id, Call::Ingest { events }).await
+}
+
+/// The decision for a visitor, as JSON; with `preview` (a verified token's experience), the
+/// full report with that experience forced in, or why it cannot be shown.
+pub async fn decide(
+    env: &Env,
+    request: &DecideRequest,
+    preview: Option<String>,
+) -> Result<Result<String, String>, ApiError> {
+    let decide = Decide {
+        page: request.page.clone(),
+        preview,
+        consent: request.consent,
+    };
+    let decided: Decided = call(
+        env,
+        &request.site,
+        &request.visitor_id,
+        Call::Decide(decide),
+    )
+    .await?;
+    Ok(decided.map(|json| json.get().to_owned()))
+}
+
+/// Erases everything stored about a visitor.
+pub async fn erase(env: &Env, site: &str, visitor_id: &str) -> Result<Erased, ApiError> {
+    call(env, site, visitor_id, Call::Erase).await
+}
+
+/// Hands a visitor its customer's trusted facts and conversions.
+pub async fn push_trusted(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+    push: TrustedPush,
+) -> Result<(), ApiError> {
+    call(env, site, visitor_id, Call::Trusted(push)).await
+}
+
+/// Everything stored about a visitor: the profile and the newest raw events.
+pub async fn export(
+    env: &Env,
+    site: &str,
+    visitor_id: &str,
+) -> Result<serde_json::Value, ApiError> {
+    call(env, site, visitor_id, Call::Export).await
+}

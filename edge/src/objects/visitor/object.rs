@@ -1,0 +1,388 @@
+//! The `Visitor` Durable Object: one per visitor (named `site:visitor_id`), so all of a
+//! visitor's events are applied one at a time, in one place, and decisions read the profile
+//! without a network hop.
+//!
+//! Storage is the object's own SQLite database: `events` holds every accepted event once (its
+//! id is unique, which is what makes ingestion idempotent) and `profile` the folded profile.
+//! Everything one request writes is committed together, before the answer leaves, so an
+//! event answered with 2xx is durably stored and the profile always matches the events.
+//! Report tallies wait in the same database's outbox (see `outbox`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+
+use rapport_protocol::Event;
+use rapport_rules::report;
+use rapport_rules::Profile;
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
+};
+
+use super::{Call, Decide, Decided, Erased, TrustedPush, VisitorCall};
+use crate::clock::now_ms;
+use crate::error::Context;
+use crate::objects::{encode, receive, respond, Ingested};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);
+CREATE TABLE IF NOT EXISTS profile (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    site TEXT NOT NULL,
+    tally TEXT NOT NULL
+);";
+
+/// Events per INSERT: four parameters each, under SQLite's limit of 100 per statement in
+/// Durable Objects.
+const INSERT_CHUNK: usize = 24;
+
+/// How many raw events an export returns, newest last.
+const EXPORT_LIMIT: i64 = 1_000;
+
+// `State` is not `Debug`, so neither is the object.
+#[allow(missing_debug_implementations)]
+#[durable_object]
+pub struct Visitor {
+    pub(super) state: State,
+    pub(super) env: Env,
+    schema_ready: Cell<bool>,
+    profile: RefCell<Option<Profile>>,
+    /// The alarm as this instance last saw or set it: `None` until read from storage,
+    /// `Some(None)` for no alarm. Saves a storage call on every request.
+    pub(super) alarm_at: Cell<Option<Option<i64>>>,
+    /// Whether tallies were queued since the outbox was last sent.
+    pub(super) outbox_pending: Cell<bool>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Count {
+    pub(super) n: i64,
+}
+
+#[derive(Deserialize)]
+struct StoredEvent {
+    id: String,
+    r#type: String,
+    received_ms: i64,
+    body: String,
+}
+
+impl DurableObject for Visitor {
+    fn new(state: State, env: Env) -> Self {
+        Visitor {
+            state,
+            env,
+            schema_ready: Cell::new(false),
+            profile: RefCell::new(None),
+            alarm_at: Cell::new(None),
+            outbox_pending: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        use crate::objects::ObjectCall as _;
+        let call: VisitorCall = receive(req).await?;
+        let name = call.name();
+        self.ensure_schema()?;
+        let VisitorCall {
+            site,
+            visitor_id,
+            call,
+        } = call;
+        match call {
+            Call::Ingest { events } => {
+                let ingested = self.ingest(&site, &visitor_id, events);
+                if ingested.is_ok() {
+                    self.schedule().await?;
+                }
+                respond(name, ingested)
+            }
+            Call::Decide(decide) => respond(name, self.decide(&visitor_id, decide).await),
+            Call::Trusted(push) => {
+                let taken = self.take_trusted(&site, &visitor_id, push);
+                if taken.is_ok() {
+                    self.schedule().await?;
+                }
+                respond(name, taken)
+            }
+            Call::Export => respond(
+                name,
+                self.expire_events().and_then(|()| self.export(&visitor_id)),
+            ),
+            Call::Erase => respond(name, self.erase(&visitor_id).await),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.ensure_schema()?;
+        self.on_alarm().await
+    }
+}
+
+impl Visitor {
+    fn ensure_schema(&self) -> Result<()> {
+        if !self.schema_ready.get() {
+            self.state
+                .storage()
+                .sql()
+                .exec(SCHEMA, None)
+                .doing("creating the visitor's tables")?;
+            self.schema_ready.set(true);
+        }
+        Ok(())
+    }
+
+    /// The stored profile, read from storage on the instance's first use.
+    fn load_profile(&self, visitor_id: &str) -> Result<Profile> {
+        self.with_profile(visitor_id, Profile::clone)
+    }
+
+    /// Runs `f` on the profile without copying it (decisions only read it).
+    fn with_profile<R>(&self, visitor_id: &str, f: impl FnOnce(&Profile) -> R) -> Result<R> {
+        if self.profile.borrow().is_none() {
+            #[derive(Deserialize)]
+            struct Row {
+                body: String,
+            }
+            let rows: Vec<Row> = self
+                .state
+                .storage()
+                .sql()
+                .exec("SELECT body FROM profile WHERE one = 1", None)?
+                .to_array()
+                .doing("reading the stored profile")?;
+            let profile = match rows.first() {
+                Some(row) => serde_json::from_str(&row.body).doing("reading the stored profile")?,
+                None => Profile::new(visitor_id),
+            };
+            self.profile.replace(Some(profile));
+        }
+        let cached = self.profile.borrow();
+        Ok(f(cached.as_ref().expect("loaded above")))
+    }
+
+    fn ingest(&self, site: &str, visitor_id: &str, events: Vec<Event>) -> Result<Ingested> {
+        let now = now_ms();
+        let mut profile = self.load_profile(visitor_id)?;
+        let mut result = Ingested::default();
+        let mut tallies = Vec::new();
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut stored = self.insert_events(chunk, now)?;
+            for event in chunk {
+                // Each id is stored once: one the insert skipped, or the second copy of an
+                // id within the batch, is a duplicate.
+                if !stored.remove(event.id.as_str()) {
+                    result.duplicates.push(event.id.clone());
+                    continue;
+                }
+                profile.apply(event, now);
+                tallies.extend(report::tally_event(&event.data, now));
+                result.accepted.push(event.id.clone());
+            }
+        }
+        for tally in report::merge(tallies) {
+            self.queue_tally(site, &tally)?;
+        }
+        if !result.accepted.is_empty() {
+            self.save_profile(profile)?;
+        }
+        Ok(result)
+    }
+
+    /// Inserts events in one statement, skipping ids already stored; gives the ids stored.
+    fn insert_events(&self, events: &[Event], now: i64) -> Result<HashSet<String>> {
+        #[derive(Deserialize)]
+        struct Stored {
+            id: String,
+        }
+        let mut values = Vec::with_capacity(events.len() * 4);
+        for event in events {
+            let body = encode(event).doing("encoding an event to store")?;
+            values.extend([
+                SqlStorageValue::from(event.id.as_str()),
+                event.data.kind().into(),
+                now.into(),
+                body.into(),
+            ]);
+        }
+        let rows = vec!["(?, ?, ?, ?)"; events.len()].join(", ");
+        let stored: Vec<Stored> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                &format!(
+                    "INSERT INTO events (id, type, received_ms, body) VALUES {rows}
+                     ON CONFLICT (id) DO NOTHING RETURNING id"
+                ),
+                values,
+            )
+            .doing("storing events")?
+            .to_array()?;
+        Ok(stored.into_iter().map(|s| s.id).collect())
+    }
+
+    fn save_profile(&self, profile: Profile) -> Result<()> {
+        let body = encode(&profile).doing("encoding the profile")?;
+        self.state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO profile (one, body) VALUES (1, ?)
+                 ON CONFLICT(one) DO UPDATE SET body = excluded.body",
+                vec![body.into()],
+            )
+            .doing("storing the profile")?;
+        self.profile.replace(Some(profile));
+        Ok(())
+    }
+
+    /// Takes the customer's trusted facts, and credits purchases to what the visitor saw.
+    fn take_trusted(&self, site: &str, visitor_id: &str, push: TrustedPush) -> Result<()> {
+        let sql = self.state.storage().sql();
+        let mut profile = self.load_profile(visitor_id)?;
+        if push.unlink {
+            profile.clear_trusted();
+        }
+        if let Some(trusted) = &push.trusted {
+            profile.set_trusted(trusted);
+        }
+        let now = now_ms();
+        for conversion in push.conversions {
+            let seen: Count = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM events WHERE id = ?",
+                    vec![conversion.id.as_str().into()],
+                )?
+                .one()
+                .doing("looking up a conversion")?;
+            if seen.n > 0 {
+                continue;
+            }
+            let body = encode(&conversion).doing("encoding a conversion")?;
+            sql.exec(
+                "INSERT INTO events (id, type, received_ms, body) VALUES (?, 'conversion', ?, ?)",
+                vec![conversion.id.as_str().into(), now.into(), body.into()],
+            )
+            .doing("storing a conversion")?;
+            for tally in report::tally_conversion(&profile, conversion.value, conversion.at_ms) {
+                self.queue_tally(site, &tally)?;
+            }
+            if conversion.from_this_visitor {
+                profile.cart.clear();
+            }
+        }
+        self.save_profile(profile)
+    }
+
+    /// The decision, or with a preview the full report.
+    async fn decide(&self, visitor_id: &str, call: Decide) -> Result<Decided> {
+        let book = crate::objects::rulebooks::current(&self.env)
+            .await
+            .doing("compiling the active rulebook")?;
+        let now = now_ms();
+        let answer = self.with_profile(visitor_id, |stored| {
+            let with_consent;
+            let profile = match call.consent {
+                Some(consent) if stored.consent != Some(consent) => {
+                    with_consent = Profile {
+                        consent: Some(consent),
+                        ..stored.clone()
+                    };
+                    &with_consent
+                }
+                _ => stored,
+            };
+            if let Some(experience) = &call.preview {
+                return rapport_rules::preview(&book, profile, &call.page, now, experience)
+                    .map(|report| encode(&report));
+            }
+            let report = rapport_rules::decision(&book, profile, &call.page, now);
+            for line in report
+                .trace
+                .iter()
+                .filter(|t| t.outcome == rapport_rules::Outcome::Errored)
+            {
+                worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
+            }
+            Ok(encode(&report.decision))
+        })?;
+        match answer {
+            Ok(json) => {
+                let json = json.doing("encoding the decision")?;
+                Ok(Ok(
+                    RawValue::from_string(json).doing("encoding the decision")?
+                ))
+            }
+            Err(message) => Ok(Err(message)),
+        }
+    }
+
+    /// Everything the object stores goes: events, profile, prompt history, and tallies not
+    /// yet in the reports (which hold no visitor data).
+    async fn erase(&self, visitor_id: &str) -> Result<Erased> {
+        let events: Count = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT COUNT(*) AS n FROM events", None)?
+            .one()
+            .doing("counting events")?;
+        let customer_id = self.load_profile(visitor_id)?.customer_id;
+        let storage = self.state.storage();
+        storage.delete_alarm().await.doing("deleting the alarm")?;
+        storage.delete_all().await.doing("deleting the storage")?;
+        self.schema_ready.set(false);
+        self.alarm_at.set(Some(None));
+        self.outbox_pending.set(false);
+        self.profile.replace(None);
+        Ok(Erased {
+            events: events.n,
+            customer_id,
+        })
+    }
+
+    fn export(&self, visitor_id: &str) -> Result<serde_json::Value> {
+        let profile = self.load_profile(visitor_id)?;
+        let rows: Vec<StoredEvent> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "SELECT id, type, received_ms, body FROM
+                   (SELECT * FROM events ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                vec![EXPORT_LIMIT.into()],
+            )?
+            .to_array()
+            .doing("reading events to export")?;
+        let events: Vec<serde_json::Value> = rows
+            .into_iter()
+            .map(|row| {
+                // A blank body is an event past the retention period: only its id is kept.
+                let event = (!row.body.is_empty())
+                    .then(|| serde_json::from_str::<serde_json::Value>(&row.body).ok())
+                    .flatten();
+                json!({
+                    "id": row.id,
+                    "type": row.r#type,
+                    "received_ms": row.received_ms,
+                    "event": event,
+                    "expired": row.body.is_empty(),
+                })
+            })
+            .collect();
+        Ok(json!({ "profile": profile, "events": events }))
+    }
+}

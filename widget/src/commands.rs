@@ -1,0 +1,77 @@
+//! The page's commands: `window.rapport.push([...])`, queued before the script loaded or
+//! called after. A bad command is reported on the console and ignored: it must never break
+//! the page.
+
+use std::rc::Rc;
+
+use rapport_protocol::Consent;
+use wasm_bindgen::prelude::*;
+
+use crate::app::{self, Widget};
+use crate::{capture, dom, wire};
+
+/// Replaces the `window.rapport` array the page may have filled before the script loaded with
+/// an object whose `push` runs commands at once, after running the queued ones in order.
+#[inline(always)]
+pub fn install(widget: &Rc<Widget>) {
+    let handler = Rc::clone(widget);
+    let queued = dom::replace_queue("rapport", move |command| run(&handler, command));
+    if let Some(queued) = queued {
+        for command in queued.iter() {
+            run(widget, command);
+        }
+    }
+}
+
+/// Runs one command, `['track', name, props]` or `['page']`. A bad command is reported on
+/// the console and ignored: it must never break the page.
+fn run(widget: &Rc<Widget>, command: JsValue) {
+    let Some(parts) = command.dyn_ref::<js_sys::Array>() else {
+        dom::warn(
+            "rapport: commands are arrays, like rapport.push(['track', 'add_to_cart', {...}])",
+        );
+        return;
+    };
+    let name = parts.get(0).as_string().unwrap_or_default();
+    match name.as_str() {
+        "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
+            Ok(data) => app::site_event(widget, data),
+            Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
+        },
+        "page" => app::new_page(widget),
+        "consent" => {
+            let props = parts.get(1);
+            let flag = |key: &str| wire::get(&props, key).as_bool().unwrap_or(false);
+            let consent = Consent {
+                analytics: flag("analytics"),
+                personalization: flag("personalization"),
+            };
+            app::set_consent(widget, consent);
+        }
+        "on" => match (
+            parts.get(1).as_string(),
+            parts.get(2).dyn_into::<js_sys::Function>(),
+        ) {
+            (Some(event), Ok(callback)) => app::subscribe(widget, event, callback),
+            _ => dom::warn("rapport: on takes an event name and a function"),
+        },
+        "forget" => app::forget(widget),
+        // A cart button clicked while the wasm was loading, queued by the loader.
+        "_click" => {
+            if let Some(data) = capture::cart_click(&parts.get(1)) {
+                app::site_event(widget, data);
+            }
+        }
+        "identify" => match (
+            parts.get(1).as_string().filter(|c| !c.is_empty()),
+            wire::text(&parts.get(2), "signature"),
+        ) {
+            (Some(customer_id), Some(signature)) => app::identify(widget, customer_id, signature),
+            _ => dom::warn(
+                "rapport: identify takes a customer id and {signature}, signed by the shop's \
+                 server (see the README)",
+            ),
+        },
+        other => dom::warn(&["rapport: unknown command \"", other, "\""].concat()),
+    }
+}
