@@ -6,10 +6,8 @@
 //! Every process started here runs in its own process group and is killed with it on drop,
 //! so a failing test leaves nothing behind.
 
-use std::fs::File;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder};
@@ -26,62 +24,8 @@ fn tool(variable: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
     std::env::var_os(variable).map_or_else(default, PathBuf::from)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("the loopback interface has free ports")
-}
-
-/// A child process in its own process group, killed with its whole group on drop.
-#[derive(Debug)]
-struct Group {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Group {
-    fn spawn(command: &mut Command, log: PathBuf) -> Group {
-        use std::os::unix::process::CommandExt as _;
-        let out = File::create(&log).expect("the log file can be created");
-        let err = out.try_clone().expect("the log file can be shared");
-        let child = command
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
-        Group { child, log }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(4_000);
-        text[text.floor_char_boundary(start)..].to_owned()
-    }
-
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .status();
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Whatever is left of the group (workerd, Chromium's helpers) goes too.
-        self.signal("-KILL");
-        let _ = self.child.wait();
-    }
-}
+pub use rapport_child::free_port;
+use rapport_child::Child;
 
 /// The edge running in workerd on a free port, with fresh state of its own.
 #[derive(Debug)]
@@ -91,7 +35,7 @@ pub struct Edge {
     /// The server keys of the two sites the test edge serves, `demo` and `outlet`.
     pub demo_server_key: String,
     pub outlet_server_key: String,
-    process: Group,
+    process: Child,
     _state: tempfile::TempDir,
 }
 
@@ -144,7 +88,7 @@ impl Edge {
             format!("SITES:{sites}"),
         ];
         all_vars.extend(vars.iter().map(|(name, value)| format!("{name}:{value}")));
-        let process = Group::spawn(
+        let process = Child::background(
             Command::new(&wrangler)
                 .current_dir(&edge_dir)
                 .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
@@ -156,8 +100,9 @@ impl Edge {
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             state.path().join("wrangler.log"),
-        );
-        let edge = Edge {
+        )
+        .expect("wrangler starts");
+        let mut edge = Edge {
             base: format!("http://127.0.0.1:{port}"),
             admin_token,
             demo_server_key,
@@ -165,14 +110,9 @@ impl Edge {
             process,
             _state: state,
         };
-        let started = Instant::now();
-        while ureq::get(&edge.url("/v1/health")).call().is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "the edge did not come up; wrangler said:\n{}",
-                edge.process.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(250));
+        let health = edge.url("/v1/health");
+        if let Err(err) = edge.process.wait_for_http(&health, Duration::from_secs(90)) {
+            panic!("the edge did not come up: {err}");
         }
         edge
     }
@@ -267,7 +207,7 @@ fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, 
 #[derive(Debug)]
 pub struct Browser {
     pub client: Client,
-    _driver: Group,
+    _driver: Child,
     _profile: tempfile::TempDir,
 }
 
@@ -284,18 +224,13 @@ impl Browser {
         });
         let profile = tempfile::tempdir().expect("a temporary directory");
         let port = free_port();
-        let driver = Group::spawn(
+        let mut driver = Child::background(
             Command::new(&chromedriver).arg(format!("--port={port}")),
             profile.path().join("chromedriver.log"),
-        );
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "chromedriver did not start:\n{}",
-                driver.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        )
+        .expect("chromedriver starts");
+        if let Err(err) = driver.wait_for_port(port, Duration::from_secs(30)) {
+            panic!("chromedriver did not start: {err}");
         }
         let user_data = profile.path().join("profile");
         let mut capabilities = serde_json::Map::new();

@@ -12,12 +12,13 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use rapport_child::{free_port, Child};
 use serde_json::json;
 
 use crate::{build, process};
@@ -374,13 +375,12 @@ fn load(
 /// The edge under load, killed with its process group when dropped.
 struct BenchEdge {
     base: String,
-    child: Child,
+    _child: Child,
     _state: TempDir,
 }
 
 impl BenchEdge {
     fn start(root: &Path, wrangler: &Path, wrangler_dev: bool) -> Result<BenchEdge> {
-        use std::os::unix::process::CommandExt as _;
         let edge_dir = root.join("edge");
         let config = fs::read_to_string(edge_dir.join("wrangler.toml"))?;
         fs::write(
@@ -388,14 +388,14 @@ impl BenchEdge {
             without_rate_limits(&config),
         )?;
         let state = TempDir::new(root)?;
-        let port = free_port()?;
+        let port = free_port();
         let mut command = if wrangler_dev {
             process::step("starting the edge in workerd (wrangler dev) for the load test");
             let mut command = Command::new(wrangler);
             command
                 .args(["dev", "-c", "wrangler.bench.toml", "--ip", "127.0.0.1"])
                 .args(["--port", &port.to_string()])
-                .args(["--inspector-port", &free_port()?.to_string()])
+                .args(["--inspector-port", &free_port().to_string()])
                 .arg("--persist-to")
                 .arg(&state.0)
                 .args(["--show-interactive-dev-session=false", "--log-level=error"]);
@@ -409,39 +409,24 @@ impl BenchEdge {
                 .arg(&state.0);
             command
         };
-        let child = command
-            .current_dir(&edge_dir)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .process_group(0)
-            .spawn()
-            .context("starting wrangler")?;
-        let edge = BenchEdge {
-            base: format!("http://127.0.0.1:{port}"),
-            child,
+        let log = state.0.join("edge.log");
+        let mut child = Child::background(
+            command
+                .current_dir(&edge_dir)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+            log,
+        )
+        .context("starting the edge")?;
+        let base = format!("http://127.0.0.1:{port}");
+        child
+            .wait_for_http(&format!("{base}/v1/health"), Duration::from_secs(120))
+            .map_err(|err| anyhow::anyhow!("the edge did not come up: {err}"))?;
+        Ok(BenchEdge {
+            base,
+            _child: child,
             _state: state,
-        };
-        let started = Instant::now();
-        while ureq::get(&format!("{}/v1/health", edge.base))
-            .call()
-            .is_err()
-        {
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!("the edge did not come up within two minutes");
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        Ok(edge)
-    }
-}
-
-impl Drop for BenchEdge {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        })
     }
 }
 
@@ -489,12 +474,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use rapport_child::Child;
 
 use crate::{build, process};
 
@@ -21,36 +22,27 @@ pub fn run(root: &Path) -> Result<()> {
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy; stop what uses it or pick another with RAPPORT_PORT=8788");
     }
-    let inspector = free_port()?;
+    let inspector = rapport_child::free_port();
 
     process::step("starting the edge in workerd (wrangler dev)");
-    let mut wrangler = Command::new(&built.wrangler)
-        .current_dir(root.join("edge"))
-        .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--inspector-port", &inspector.to_string()])
-        .args(["--show-interactive-dev-session=false", "--log-level=warn"])
-        .args(["--var", &format!("RAPPORT_BUILD:{}", build::build_id(root))])
-        .env("WRANGLER_SEND_METRICS", "false")
-        // Local runs need no network: no download of the `Request.cf` sample object.
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .spawn()
-        .context("starting wrangler")?;
+    let mut wrangler = Child::foreground(
+        Command::new(&built.wrangler)
+            .current_dir(root.join("edge"))
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+            .args(["--var", &format!("RAPPORT_BUILD:{}", build::build_id(root))])
+            .env("WRANGLER_SEND_METRICS", "false")
+            // Local runs need no network: no download of the `Request.cf` sample object.
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+    )
+    .context("starting wrangler")?;
 
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let health = loop {
-        if let Some(status) = wrangler.try_wait()? {
-            bail!("wrangler exited before the edge was up ({status})");
-        }
-        if let Ok(mut response) = ureq::get(&format!("{base}/v1/health")).call() {
-            break response.body_mut().read_to_string().unwrap_or_default();
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = wrangler.kill();
-            bail!("the edge did not answer on {base} within two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let health = wrangler
+        .wait_for_http(&format!("{base}/v1/health"), Duration::from_secs(120))
+        .map_err(|err| anyhow::anyhow!("the edge did not come up on {base}: {err}"))?;
     println!(
         "\nRapport demo is running ({:.1}s to start)\n\n  \
          Shop:         {base}/\n  \
@@ -119,8 +111,4 @@ fn dev_secret(dev_vars: &Path, name: &str, make: impl FnOnce(String) -> String) 
     text.push_str(&format!("{name}='{value}'\n"));
     fs::write(dev_vars, text).with_context(|| format!("writing {}", dev_vars.display()))?;
     Ok(value)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }

@@ -96,6 +96,8 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
             "rapport-rules",
             "-p",
             "rapport-edge",
+            "-p",
+            "rapport-child",
         ]),
         tally,
     )?;

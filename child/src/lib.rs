@@ -1,0 +1,204 @@
+//! Child processes for Rapport's tools (`cargo xtask demo`, `bench`) and end-to-end tests:
+//! the edge in workerd, ChromeDriver. A [`Child`] is started in one of two ways:
+//!
+//! - [`Child::background`]: in its own process group, its output in a log file, and killed
+//!   with its whole group (workerd, Chromium's helpers) when dropped, so a failing test or
+//!   tool leaves nothing behind;
+//! - [`Child::foreground`]: in the terminal's process group, its output on the terminal, so
+//!   Ctrl-C reaches it as it reaches the tool (the demo).
+//!
+//! [`Child::wait_for_http`] and [`Child::wait_for_port`] wait until it serves, and fail early,
+//! with what it said, if it exits first.
+
+use std::fs::File;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// A free port on the loopback interface.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the loopback interface has free ports")
+}
+
+/// A running child process.
+#[derive(Debug)]
+pub struct Child {
+    child: std::process::Child,
+    /// Where its output goes, for a background child.
+    log: Option<PathBuf>,
+}
+
+impl Child {
+    /// Starts `command` in a process group of its own, with its output in `log`.
+    pub fn background(command: &mut Command, log: PathBuf) -> io::Result<Child> {
+        use std::os::unix::process::CommandExt as _;
+        let out = File::create(&log)?;
+        let err = out.try_clone()?;
+        let child = command
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| describe(command, e))?;
+        Ok(Child {
+            child,
+            log: Some(log),
+        })
+    }
+
+    /// Starts `command` in the terminal's process group, its output on the terminal.
+    pub fn foreground(command: &mut Command) -> io::Result<Child> {
+        let child = command.spawn().map_err(|e| describe(command, e))?;
+        Ok(Child { child, log: None })
+    }
+
+    /// The end of what a background child wrote, to say why it failed.
+    pub fn log_tail(&self) -> String {
+        let Some(log) = &self.log else {
+            return String::new();
+        };
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let start = text.len().saturating_sub(4_000);
+        text[text.floor_char_boundary(start)..].to_owned()
+    }
+
+    /// Waits until a GET of `url` answers 2xx, and gives the body. Fails, saying why, when
+    /// the child exits first or `limit` passes.
+    pub fn wait_for_http(&mut self, url: &str, limit: Duration) -> Result<String, String> {
+        self.wait_until(limit, &format!("answer on {url}"), || {
+            let mut response = ureq::get(url).call().ok()?;
+            Some(response.body_mut().read_to_string().unwrap_or_default())
+        })
+    }
+
+    /// Waits until the child accepts connections on `port`.
+    pub fn wait_for_port(&mut self, port: u16, limit: Duration) -> Result<(), String> {
+        self.wait_until(limit, &format!("listen on port {port}"), || {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        })
+    }
+
+    fn wait_until<T>(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> Result<T, String> {
+        let started = Instant::now();
+        loop {
+            if let Some(value) = ready() {
+                return Ok(value);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "it exited ({status}) before it would {what}\n{}",
+                    self.log_tail()
+                ));
+            }
+            if started.elapsed() > limit {
+                return Err(format!(
+                    "it did not {what} within {}s\n{}",
+                    limit.as_secs(),
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the child to end by itself.
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.child.wait()
+    }
+
+    fn signal(&self, signal: &str) {
+        let target = if self.log.is_some() {
+            // The whole group: a background child's own children go too.
+            format!("-{}", self.child.id())
+        } else {
+            self.child.id().to_string()
+        };
+        let _ = Command::new("kill").args([signal, "--", &target]).status();
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left (workerd, Chromium's helpers) goes too.
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+fn describe(command: &Command, err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!(
+            "starting {}: {err}",
+            command.get_program().to_string_lossy()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_background_child_that_exits_early_says_what_it_wrote() {
+        let dir = std::env::temp_dir().join(format!("rapport-child-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = Child::background(
+            Command::new("sh").args(["-c", "echo cannot bind; exit 3"]),
+            dir.join("log"),
+        )
+        .unwrap();
+        let err = child
+            .wait_for_port(free_port(), Duration::from_secs(10))
+            .unwrap_err();
+        assert!(err.contains("exited"), "{err}");
+        assert!(err.contains("cannot bind"), "{err}");
+    }
+
+    #[test]
+    fn dropping_a_background_child_ends_its_group() {
+        let dir = std::env::temp_dir().join(format!("rapport-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("grandchild");
+        let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+        let child =
+            Child::background(Command::new("sh").args(["-c", &script]), dir.join("log")).unwrap();
+        let started = Instant::now();
+        while !pid_file.exists() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let grandchild = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        drop(child);
+        // Gone, or a zombie waiting for whoever adopted it to reap it.
+        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+        let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
+        assert!(
+            stat.is_empty() || state.starts_with('Z') || state.starts_with('X'),
+            "the grandchild {grandchild} outlived its group: {stat}"
+        );
+    }
+}
