@@ -182,6 +182,22 @@ impl Edge {
         read(agent.run(request))
     }
 
+    /// Waits until the edge has stored at least `n` events of type `kind` for the visitor,
+    /// and gives the visitor's export then.
+    pub async fn wait_for_events(&self, visitor_id: &str, kind: &str, n: usize) -> Value {
+        let stored = |export: &Value| {
+            export["events"].as_array().map_or(0, |events| {
+                events.iter().filter(|e| e["type"] == kind).count()
+            })
+        };
+        eventually(Duration::from_secs(15), || {
+            let export = self.export(visitor_id);
+            (stored(&export) >= n).then_some(export)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{n} {kind} event(s) of {visitor_id} did not reach the edge"))
+    }
+
     /// Everything the edge stored about a visitor, read through the admin API.
     pub fn export(&self, visitor_id: &str) -> Value {
         let (status, body) = self.get(
@@ -285,6 +301,54 @@ impl Browser {
         value.as_str().map(str::to_owned)
     }
 
+    /// Runs `script` with `root` bound to Rapport's shadow root and `card` to the prompt
+    /// showing `experience` in it, and gives what the script returns: the one place tests
+    /// reach into the shadow root, so none pastes that JavaScript again.
+    pub async fn in_prompt(&self, experience: &str, script: &str) -> Value {
+        let script = format!(
+            "const root = document.getElementById('rapport-host').shadowRoot;
+             const card = root.querySelector('[data-experience=\"' + arguments[0] + '\"]');
+             {script}"
+        );
+        self.client
+            .execute(&script, vec![json!(experience)])
+            .await
+            .expect("the page runs scripts")
+    }
+
+    /// Clicks the button labelled `label` in the prompt showing `experience` (a survey's
+    /// score, `Send`, a coupon's copy button).
+    pub async fn click_in_prompt(&self, experience: &str, label: &str) {
+        let clicked = self
+            .in_prompt(
+                experience,
+                &format!(
+                    "const button = [...card.querySelectorAll('button')]
+                         .find(b => b.textContent === {label});
+                     if (button) button.click();
+                     return !!button;",
+                    label = json!(label)
+                ),
+            )
+            .await;
+        assert_eq!(clicked, json!(true), "{experience} has no button {label}");
+    }
+
+    /// The experience and class of the control focused inside Rapport's shadow root, if any.
+    pub async fn focused_in_prompt(&self) -> Value {
+        self.client
+            .execute(
+                "const host = document.getElementById('rapport-host');
+                 const active = host && host.shadowRoot.activeElement;
+                 if (!active) return null;
+                 const card = active.closest('[data-experience]');
+                 return [card ? card.dataset.experience : null, active.className];",
+                vec![],
+            )
+            .await
+            .expect("the page runs scripts")
+    }
+
     /// Opens a product page of the demo shop and clicks its add-to-cart button once the widget
     /// runs (the click from script: a prompt may be over the page, and is not what is tested).
     pub async fn add_to_cart_on(&self, edge: &Edge, product: &str) {
@@ -334,6 +398,13 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The visitor id the widget keeps for this browser.
+    pub async fn visitor_id(&self) -> String {
+        self.local_storage("rapport:vid")
+            .await
+            .expect("the widget has a visitor id")
     }
 
     pub async fn local_storage(&self, key: &str) -> Option<String> {

@@ -243,12 +243,18 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
 
     // Three products looked at and nothing in the cart: back on the home page, they are
     // recommended in the page's slot, each linked, priced in its currency.
-    for product in ["linen-shirt", "merino-throw", "canvas-tote"] {
+    for (viewed, product) in ["linen-shirt", "merino-throw", "canvas-tote"]
+        .into_iter()
+        .enumerate()
+    {
         client
             .goto(&edge.url(&format!("/products/{product}")))
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        browser.wait_for_widget().await;
+        let visitor = browser.visitor_id().await;
+        edge.wait_for_events(&visitor, "product_view", viewed + 1)
+            .await;
     }
     client.goto(&edge.url("/")).await.unwrap();
     const CARDS: &str = r#"
@@ -280,7 +286,8 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
     // then reveals its code, which the shopper can copy.
     // Through the shop's own button: the cart page reports the shop's cart as it is.
     browser.add_to_cart_on(&edge, "linen-shirt").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let visitor = browser.visitor_id().await;
+    edge.wait_for_events(&visitor, "add_to_cart", 1).await;
     client.goto(&edge.url("/cart")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(browser.visible_prompt("cart-exit-coupon").await, None);
@@ -293,16 +300,13 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
         .unwrap();
     let coupon = browser.wait_for_prompt("cart-exit-coupon", WAIT).await;
     assert!(coupon.contains("STAY10"), "{coupon}");
-    let copied = client
-        .execute(
-            "const card = document.getElementById('rapport-host').shadowRoot
-                 .querySelector('[data-experience=\"cart-exit-coupon\"]');
-             card.querySelector('.rp-copy').click();
+    let copied = browser
+        .in_prompt(
+            "cart-exit-coupon",
+            "card.querySelector('.rp-copy').click();
              return card.querySelector('.rp-copy').textContent;",
-            vec![],
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(copied, "Copied");
     client.clone().close().await.unwrap();
 }

@@ -227,20 +227,6 @@ async fn press(browser: &Browser, keys: &[Key], shift: bool) {
     browser.client.perform_actions(actions).await.unwrap();
 }
 
-/// The class of the element focused inside Rapport's shadow root, if any.
-async fn focused(browser: &Browser) -> Value {
-    browser
-        .client
-        .execute(
-            "const host = document.getElementById('rapport-host');
-             const active = host && host.shadowRoot.activeElement;
-             return active ? active.className : null;",
-            vec![],
-        )
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time() {
     let edge = Edge::start();
@@ -258,7 +244,7 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
     browser
         .wait_for_prompt("service-recovery-modal", WAIT)
         .await;
-    assert_eq!(focused(&browser).await, json!("rp-close"));
+    assert_eq!(browser.focused_in_prompt().await[1], json!("rp-close"));
     let first = client.window().await.unwrap();
 
     // A second tab of the shop waits while the first shows an overlay.
@@ -275,9 +261,9 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
     // the modal, which frees the other tab to show its own.
     client.switch_to_window(first).await.unwrap();
     press(&browser, &[Key::Tab], false).await;
-    assert_eq!(focused(&browser).await, json!("rp-cta"));
+    assert_eq!(browser.focused_in_prompt().await[1], json!("rp-cta"));
     press(&browser, &[Key::Tab], true).await;
-    assert_eq!(focused(&browser).await, json!("rp-close"));
+    assert_eq!(browser.focused_in_prompt().await[1], json!("rp-close"));
     press(&browser, &[Key::Escape], false).await;
     assert!(browser
         .visible_prompt("service-recovery-modal")
@@ -316,14 +302,14 @@ async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
     // The NPS survey appears; a 4 opens the comment box, whose text goes with the score.
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_prompt("nps-after-purchase", WAIT).await;
-    const CLICK_SCORE: &str = "
-        const root = document.getElementById('rapport-host').shadowRoot;
-        const card = root.querySelector('[data-experience=\"nps-after-purchase\"]');
-        [...card.querySelectorAll('.rp-scale button')].find(b => b.textContent === '4').click();
-        const field = root.querySelector('.rp-comment-field');
-        field.value = 'The parcel came late';
-        [...card.querySelectorAll('button')].find(b => b.textContent === 'Send').click();";
-    client.execute(CLICK_SCORE, vec![]).await.unwrap();
+    browser.click_in_prompt("nps-after-purchase", "4").await;
+    browser
+        .in_prompt(
+            "nps-after-purchase",
+            "root.querySelector('.rp-comment-field').value = 'The parcel came late';",
+        )
+        .await;
+    browser.click_in_prompt("nps-after-purchase", "Send").await;
     let answer = the_answer(&edge, visitor).await;
     assert_eq!(answer["event"]["score"], 4);
     assert_eq!(answer["event"]["comment"], "The parcel came late");
@@ -496,16 +482,13 @@ async fn every_trigger_fires_as_the_shopper_acts() {
         .unwrap();
     browser.wait_for_prompt("scroll-bar", WAIT).await;
     // The rule puts this bar along the top of the window.
-    let bar_top: Value = client
-        .execute(
-            "const bar = document.getElementById('rapport-host').shadowRoot
-                 .querySelector('[data-experience=\"scroll-bar\"]');
-             bar.getAnimations().forEach((a) => a.finish());
-             return bar.getBoundingClientRect().top;",
-            vec![],
+    let bar_top = browser
+        .in_prompt(
+            "scroll-bar",
+            "card.getAnimations().forEach((a) => a.finish());
+             return card.getBoundingClientRect().top;",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(bar_top.as_f64(), Some(0.0), "{bar_top}");
     // Idle: two seconds without input bring the toast.
     browser.wait_for_prompt("idle-toast", WAIT).await;
@@ -545,15 +528,7 @@ async fn every_trigger_fires_as_the_shopper_acts() {
         .await
         .unwrap();
     browser.wait_for_prompt("footer-csat", WAIT).await;
-    client
-        .execute(
-            "const card = document.getElementById('rapport-host').shadowRoot
-                 .querySelector('[data-experience=\"footer-csat\"]');
-             [...card.querySelectorAll('.rp-scale button')].find(b => b.textContent === '5').click();",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.click_in_prompt("footer-csat", "5").await;
     let answer = the_answer(&edge, visitor).await;
     assert_eq!(answer["event"]["survey"], "csat");
     assert_eq!(answer["event"]["score"], 5);
@@ -757,28 +732,13 @@ fn preview_url(edge: &Edge, experience: &str) -> String {
     edge.url(&format!("/?{}", made["query"].as_str().unwrap()))
 }
 
-/// The experience and class of the control focused inside Rapport's shadow root.
-async fn focused_in(browser: &Browser) -> Value {
-    browser
-        .client
-        .execute(
-            "const host = document.getElementById('rapport-host');
-             const active = host && host.shadowRoot.activeElement;
-             return active ?
-                 [active.closest('[data-experience]').dataset.experience, active.className] : null;",
-            vec![],
-        )
-        .await
-        .unwrap()
-}
-
 /// Shift+Tab from the page until focus is on `experience`'s close button (prompts are the
 /// last things on the page, so backwards from the top reaches them first). Other prompts
 /// the page shows at the same time may come first.
 async fn tab_back_to_close(browser: &Browser, experience: &str) {
     for _ in 0..6 {
         press(browser, &[Key::Tab], true).await;
-        if focused_in(browser).await == json!([experience, "rp-close"]) {
+        if browser.focused_in_prompt().await == json!([experience, "rp-close"]) {
             return;
         }
     }
@@ -799,14 +759,14 @@ async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
         .unwrap();
     browser.wait_for_prompt("referral-slide", WAIT).await;
     assert_eq!(
-        focused(&browser).await,
+        browser.focused_in_prompt().await[1],
         Value::Null,
         "focus stays on the page"
     );
     tab_back_to_close(&browser, "referral-slide").await;
     press(&browser, &[Key::Tab], true).await;
     assert_eq!(
-        focused_in(&browser).await,
+        browser.focused_in_prompt().await,
         json!(["referral-slide", "rp-cta"])
     );
     press(&browser, &[Key::Tab], false).await;
