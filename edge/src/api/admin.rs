@@ -27,6 +27,19 @@ fn ok<T: serde::Serialize>(value: &T, status: u16) -> Result<Response, ApiError>
     Ok(json_response(&body, status))
 }
 
+/// An admin call about one visitor: the token, then the site and the visitor id.
+fn check_visitor(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    site: &str,
+    visitor_id: &str,
+) -> Result<(), ApiError> {
+    require_admin(req, env)?;
+    check_site(sites, site)?;
+    check_id("visitor_id", visitor_id)
+}
+
 /// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
 pub async fn export_visitor(
     req: &Request,
@@ -35,9 +48,7 @@ pub async fn export_visitor(
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
-    check_site(sites, site)?;
-    check_id("visitor_id", visitor_id)?;
+    check_visitor(req, env, sites, site, visitor_id)?;
     ok(&visitor::export(env, site, visitor_id).await?, 200)
 }
 
@@ -50,9 +61,7 @@ pub async fn erase_visitor(
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
-    check_site(sites, site)?;
-    check_id("visitor_id", visitor_id)?;
+    check_visitor(req, env, sites, site, visitor_id)?;
     let events = erase_everywhere(env, site, visitor_id, None).await?;
     ok(&json!({ "erased": true, "events": events }), 200)
 }

@@ -79,6 +79,24 @@ pub async fn send<C: ObjectCall, A: DeserializeOwned>(env: &Env, call: &C) -> Re
     serde_json::from_str(&text).context(format_args!("{what}: reading the answer"))
 }
 
+/// Creates an object's tables on the instance's first request (`ready` remembers it).
+pub fn ensure_schema(
+    state: &worker::State,
+    ready: &std::cell::Cell<bool>,
+    schema: &str,
+    what: &str,
+) -> worker::Result<()> {
+    if !ready.get() {
+        state
+            .storage()
+            .sql()
+            .exec(schema, None)
+            .doing(format_args!("creating the {what} tables"))?;
+        ready.set(true);
+    }
+    Ok(())
+}
+
 /// Reads the call an object was sent.
 pub async fn receive<C: ObjectCall>(mut req: Request) -> worker::Result<C> {
     let text = req.text().await.doing("reading the call")?;

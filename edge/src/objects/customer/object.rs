@@ -116,15 +116,7 @@ impl DurableObject for Customer {
 
 impl Customer {
     fn ensure_schema(&self) -> Result<()> {
-        if !self.schema_ready.get() {
-            self.state
-                .storage()
-                .sql()
-                .exec(SCHEMA, None)
-                .doing("creating the customer's tables")?;
-            self.schema_ready.set(true);
-        }
-        Ok(())
+        crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "customer's")
     }
 
     fn load(&self, customer_id: &str) -> Result<Facts> {

@@ -75,14 +75,7 @@ impl DurableObject for Rulebooks {
     async fn fetch(&self, req: Request) -> Result<Response> {
         let call: RulebooksCall = receive(req).await?;
         let name = call.name();
-        if !self.schema_ready.get() {
-            self.state
-                .storage()
-                .sql()
-                .exec(SCHEMA, None)
-                .doing("creating the rulebook tables")?;
-            self.schema_ready.set(true);
-        }
+        crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "rulebook")?;
         match call {
             RulebooksCall::Publish(publish) => respond(name, self.publish(publish)),
             RulebooksCall::Active => {

@@ -133,15 +133,7 @@ impl DurableObject for Visitor {
 
 impl Visitor {
     fn ensure_schema(&self) -> Result<()> {
-        if !self.schema_ready.get() {
-            self.state
-                .storage()
-                .sql()
-                .exec(SCHEMA, None)
-                .doing("creating the visitor's tables")?;
-            self.schema_ready.set(true);
-        }
-        Ok(())
+        crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "visitor's")
     }
 
     /// The stored profile, read from storage on the instance's first use.
