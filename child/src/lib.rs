@@ -7,6 +7,11 @@
 //! - [`Child::foreground`]: in the terminal's process group, its output on the terminal, so
 //!   Ctrl-C reaches it as it reaches the tool (the demo).
 //!
+//! A background child is also watched: a small `sh` watchdog holds the read end of a pipe
+//! whose write end only this process holds, and kills the child's group (and removes its
+//! scratch folder) when the pipe closes. So a child outlives neither its `Child` nor this
+//! process, however it ends, even one kept for a whole test binary in a `static`.
+//!
 //! [`Child::wait_for_http`] and [`Child::wait_for_port`] wait until it serves, and fail early,
 //! with what it said, if it exits first.
 
@@ -14,7 +19,7 @@ use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free port on the loopback interface.
@@ -31,11 +36,24 @@ pub struct Child {
     child: std::process::Child,
     /// Where its output goes, for a background child.
     log: Option<PathBuf>,
+    /// A background child's watchdog; its stdin is the pipe whose closing ends the child.
+    watchdog: Option<std::process::Child>,
 }
 
+/// Waits for its stdin to close, then ends the process group `$1` and removes `$2`.
+/// (`kill -SIG -PGID`, without `--`, which dash's `kill` does not take.)
+const WATCHDOG: &str = "read _; kill -TERM -$1 2>/dev/null; sleep 2; \
+                        kill -KILL -$1 2>/dev/null; [ -n \"$2\" ] && rm -rf -- \"$2\"; exit 0";
+
 impl Child {
-    /// Starts `command` in a process group of its own, with its output in `log`.
-    pub fn background(command: &mut Command, log: PathBuf) -> io::Result<Child> {
+    /// Starts `command` in a process group of its own, with its output in `log`, watched so
+    /// that it ends with this process. `scratch`, if given, is a folder the child works in,
+    /// removed by the watchdog if this process ends without dropping the `Child`.
+    pub fn background(
+        command: &mut Command,
+        log: PathBuf,
+        scratch: Option<&std::path::Path>,
+    ) -> io::Result<Child> {
         use std::os::unix::process::CommandExt as _;
         let out = File::create(&log)?;
         let err = out.try_clone()?;
@@ -45,16 +63,37 @@ impl Child {
             .process_group(0)
             .spawn()
             .map_err(|e| describe(command, e))?;
+        let scratch = scratch.map(|p| p.display().to_string()).unwrap_or_default();
+        let watchdog = Command::new("sh")
+            .args([
+                "-c",
+                WATCHDOG,
+                "watchdog",
+                &child.id().to_string(),
+                &scratch,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group, so a signal to this process's group leaves it to do its job.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| describe(&Command::new("sh"), e))?;
         Ok(Child {
             child,
             log: Some(log),
+            watchdog: Some(watchdog),
         })
     }
 
     /// Starts `command` in the terminal's process group, its output on the terminal.
     pub fn foreground(command: &mut Command) -> io::Result<Child> {
         let child = command.spawn().map_err(|e| describe(command, e))?;
-        Ok(Child { child, log: None })
+        Ok(Child {
+            child,
+            log: None,
+            watchdog: None,
+        })
     }
 
     /// The end of what a background child wrote, to say why it failed.
@@ -129,6 +168,12 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
+        // The watchdog is not needed once this ends the child itself; it goes first, so it
+        // never signals a group whose id has been reused.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
@@ -167,6 +212,7 @@ mod tests {
         let mut child = Child::background(
             Command::new("sh").args(["-c", "echo cannot bind; exit 3"]),
             dir.join("log"),
+            None,
         )
         .unwrap();
         let err = child
@@ -182,8 +228,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pid_file = dir.join("grandchild");
         let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
-        let child =
-            Child::background(Command::new("sh").args(["-c", &script]), dir.join("log")).unwrap();
+        let child = Child::background(
+            Command::new("sh").args(["-c", &script]),
+            dir.join("log"),
+            None,
+        )
+        .unwrap();
         let started = Instant::now();
         while !pid_file.exists() && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
@@ -200,5 +250,37 @@ mod tests {
             stat.is_empty() || state.starts_with('Z') || state.starts_with('X'),
             "the grandchild {grandchild} outlived its group: {stat}"
         );
+    }
+
+    #[test]
+    fn a_child_whose_parent_forgets_it_ends_when_its_watchdog_hears_the_pipe_close() {
+        let dir = std::env::temp_dir().join(format!("rapport-watch-{}", std::process::id()));
+        let scratch = dir.join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let mut child = Child::background(
+            Command::new("sleep").arg("60"),
+            dir.join("log"),
+            Some(&scratch),
+        )
+        .unwrap();
+        let pid = child.child.id();
+        // What the end of this process does: the pipe closes, and nothing else runs.
+        drop(child.watchdog.as_mut().unwrap().stdin.take());
+        let started = Instant::now();
+        let ended = loop {
+            if let Ok(Some(_)) = child.child.try_wait() {
+                break true;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(ended, "sleep {pid} outlived its watchdog");
+        let started = Instant::now();
+        while scratch.exists() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!scratch.exists(), "the watchdog removes the scratch folder");
     }
 }

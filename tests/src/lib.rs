@@ -44,6 +44,15 @@ impl Edge {
         Edge::start_with(&[])
     }
 
+    /// One edge for every test of a test binary that needs nothing of its own (started on
+    /// first use). Its tests keep apart by their own visitors and customers. The edge ends
+    /// with the binary: its process is watched (`rapport_child`), as a `static` is never
+    /// dropped.
+    pub fn shared() -> &'static Edge {
+        static EDGE: std::sync::OnceLock<Edge> = std::sync::OnceLock::new();
+        EDGE.get_or_init(Edge::start)
+    }
+
     /// What the demo shop's server would put in a page for a signed-in customer: the hex of
     /// HMAC-SHA256(server key, customer id), which the widget's `identify` passes on.
     pub fn identity_signature(&self, customer_id: &str) -> String {
@@ -100,6 +109,7 @@ impl Edge {
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             state.path().join("wrangler.log"),
+            Some(state.path()),
         )
         .expect("wrangler starts");
         let mut edge = Edge {
@@ -243,6 +253,7 @@ impl Browser {
         let mut driver = Child::background(
             Command::new(&chromedriver).arg(format!("--port={port}")),
             profile.path().join("chromedriver.log"),
+            Some(profile.path()),
         )
         .expect("chromedriver starts");
         if let Err(err) = driver.wait_for_port(port, Duration::from_secs(30)) {

@@ -29,14 +29,14 @@ fn impressions_of(export: &Value, experience: &str) -> usize {
 
 #[tokio::test]
 async fn shopper_journey_from_script_tag_to_prompt() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
 
     // The welcome is an A/B test; this visitor id is bucketed into its "offer" variant
     // (GrowthBook hash v2 with seed "welcome-2026": 0.3742). It is set before the widget
     // first runs, from a page of the same origin without the widget.
-    let visitor = "visitor-0001";
+    let visitor = "visitor-journey-04";
     client.goto(&edge.url("/style.css")).await.unwrap();
     client
         .execute(
@@ -156,7 +156,7 @@ async fn shopper_journey_from_script_tag_to_prompt() {
 
 #[tokio::test]
 async fn inline_content_fills_the_slot_the_page_reserved() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
 
@@ -199,7 +199,7 @@ async fn inline_content_fills_the_slot_the_page_reserved() {
 
 #[tokio::test]
 async fn a_preview_link_shows_its_experience_and_reports_nothing() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
 
@@ -237,7 +237,7 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 
 #[tokio::test]
 async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_intent() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
 
@@ -285,7 +285,7 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
     // With a cart, the coupon waits for the pointer to leave through the top of the window,
     // then reveals its code, which the shopper can copy.
     // Through the shop's own button: the cart page reports the shop's cart as it is.
-    browser.add_to_cart_on(&edge, "linen-shirt").await;
+    browser.add_to_cart_on(edge, "linen-shirt").await;
     let visitor = browser.visitor_id().await;
     edge.wait_for_events(&visitor, "add_to_cart", 1).await;
     client.goto(&edge.url("/cart")).await.unwrap();

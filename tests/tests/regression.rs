@@ -15,7 +15,7 @@ fn home_decision(edge: &Edge, visitor: &str, preview: &str) -> (u16, serde_json:
 /// digit changed is now always a different one.
 #[test]
 fn a_preview_token_with_its_last_digit_changed_is_refused() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let (status, made) = edge.post_admin(
         "/v1/admin/previews",
         &json!({ "site": "demo", "experience": "service-recovery-modal", "minutes": 30 })
@@ -28,7 +28,7 @@ fn a_preview_token_with_its_last_digit_changed_is_refused() {
             continue;
         }
         let tampered = format!("{}{last}", &token[..token.len() - 1]);
-        let (status, error) = home_decision(&edge, "visitor-reg-stranger", &tampered);
+        let (status, error) = home_decision(edge, "visitor-reg-stranger", &tampered);
         assert_eq!((status, &error["error"]["field"]), (403, &json!("preview")));
     }
 }

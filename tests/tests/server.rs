@@ -6,8 +6,16 @@ use std::time::{Duration, Instant};
 use rapport_e2e::{eventually, Edge};
 use serde_json::{json, Value};
 
-const VISITOR: &str = "visitor-srv-0001";
-const CUSTOMER: &str = "C-1042";
+/// Each test's own visitor, customer and second (browser-identified) visitor, so that tests
+/// sharing one edge keep apart.
+fn ids(test: &str) -> (&'static str, &'static str, &'static str) {
+    let leak = |s: String| &*s.leak();
+    (
+        leak(format!("visitor-srv-{test}")),
+        leak(format!("C-{test}")),
+        leak(format!("visitor-srv-{test}-b")),
+    )
+}
 /// Short enough to watch expire (8.6 s).
 const RETENTION_DAYS: &str = "0.0001";
 
@@ -42,43 +50,41 @@ fn server_events(edge: &Edge, key: &str, events: Value) -> (u16, Value) {
     )
 }
 
-fn customer(edge: &Edge, key: &str, id: &str) -> Value {
+fn facts_of(edge: &Edge, key: &str, id: &str) -> Value {
     let (status, body) = edge.server("GET", &format!("/v1/server/customers/{id}"), Some(key), "");
     assert_eq!(status, 200, "{body}");
     body
 }
 
-/// Gives the customer the gold tier and links `VISITOR` to it, as the shop's server does.
-fn gold_customer_linked(edge: &Edge) {
+/// Gives `customer` the gold tier and links `visitor` to it, as the shop's server does.
+fn gold_customer_linked(edge: &Edge, customer: &str, visitor: &str) {
     let key = &edge.demo_server_key;
     let traits = json!({ "traits": { "tier": "gold", "points": 1200 } }).to_string();
-    let path = format!("/v1/server/customers/{CUSTOMER}");
+    let path = format!("/v1/server/customers/{customer}");
     let (status, saved) = edge.server("PUT", &path, Some(key), &traits);
     assert_eq!(status, 200, "{saved}");
-    let (status, answer) = server_events(edge, key, identify_event());
+    let (status, answer) = server_events(edge, key, identify_event(customer, visitor));
     assert_eq!(status, 200, "{answer}");
 }
 
-fn identify_event() -> Value {
-    json!([{ "id": "srv-identify-0001", "customer_id": CUSTOMER,
-             "type": "identify", "visitor_id": VISITOR }])
+fn identify_event(customer: &str, visitor: &str) -> Value {
+    json!([{ "id": "srv-identify-0001", "customer_id": customer,
+             "type": "identify", "visitor_id": visitor }])
 }
 
-/// The body of the widget's `identify` for the visitor `other`.
-fn identify_body(customer: &str, signature: &str) -> String {
-    json!({ "site": "demo", "visitor_id": OTHER, "customer_id": customer,
+/// The body of the widget's `identify` for `visitor`.
+fn identify_body(visitor: &str, customer: &str, signature: &str) -> String {
+    json!({ "site": "demo", "visitor_id": visitor, "customer_id": customer,
             "signature": signature })
     .to_string()
 }
 
-/// A browser-identified visitor, besides the server-identified `VISITOR`.
-const OTHER: &str = "visitor-srv-0002";
-
 #[test]
 fn server_keys_that_are_missing_wrong_or_the_admin_token_are_refused() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (_, customer, _) = ids("keys");
     // Keys: none, a wrong one, or the admin token are all refused.
-    let purchase = json!([{ "id": "srv-order-0999", "customer_id": CUSTOMER, "type": "purchase",
+    let purchase = json!([{ "id": "srv-order-0999", "customer_id": customer, "type": "purchase",
                             "order_id": "999", "value": 10.0 }]);
     let body = json!({ "events": purchase }).to_string();
     assert_eq!(edge.server("POST", "/v1/server/events", None, &body).0, 401);
@@ -101,13 +107,14 @@ fn server_keys_that_are_missing_wrong_or_the_admin_token_are_refused() {
 
 #[test]
 fn a_browser_cannot_report_purchases_or_set_traits() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (visitor, _, _) = ids("browser");
     // A browser cannot report purchases or set traits: the type is refused, the extra field
     // is ignored, and the profile has no trusted facts.
     let (status, answer) = edge.post(
         "/v1/events",
         &browser_batch(
-            VISITOR,
+            visitor,
             json!([
                 { "id": "srv-page-0001", "session_id": "session-srv-1", "type": "page_view",
                   "page": { "url": "http://shop/", "path": "/", "kind": "home" },
@@ -120,22 +127,23 @@ fn a_browser_cannot_report_purchases_or_set_traits() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], json!(["srv-page-0001"]));
     assert_eq!(answer["rejected"][0]["field"], "events[1].type", "{answer}");
-    let profile = &edge.export(VISITOR)["profile"];
+    let profile = &edge.export(visitor)["profile"];
     assert_eq!(profile["traits"], json!({}));
     assert_eq!(profile["purchases"]["count"], 0);
-    let (_, decision) = home_decision(&edge, VISITOR, None);
+    let (_, decision) = home_decision(edge, visitor, None);
     assert!(!experiences(&decision).contains(&"vip-early-access-bar".to_owned()));
 }
 
 #[test]
 fn traits_are_checked_and_replaced_by_a_put() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (_, customer, _) = ids("traits");
     let key = edge.demo_server_key.clone();
     // Traits: checked, named when wrong, replaced by a PUT.
     let put = |key: &str, traits: Value| {
         edge.server(
             "PUT",
-            &format!("/v1/server/customers/{CUSTOMER}"),
+            &format!("/v1/server/customers/{customer}"),
             Some(key),
             &json!({ "traits": traits }).to_string(),
         )
@@ -159,23 +167,24 @@ fn traits_are_checked_and_replaced_by_a_put() {
 
 #[test]
 fn a_server_identify_brings_the_customers_facts_to_decisions() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (visitor, customer, _) = ids("identify");
     let key = edge.demo_server_key.clone();
     // Identify links the browser to the customer: its decisions now see the trusted facts.
     let (status, saved) = edge.server(
         "PUT",
-        &format!("/v1/server/customers/{CUSTOMER}"),
+        &format!("/v1/server/customers/{customer}"),
         Some(&key),
         &json!({ "traits": { "tier": "gold" } }).to_string(),
     );
     assert_eq!(status, 200, "{saved}");
-    let (status, answer) = server_events(&edge, &key, identify_event());
+    let (status, answer) = server_events(edge, &key, identify_event(customer, visitor));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], json!(["srv-identify-0001"]));
-    let profile = &edge.export(VISITOR)["profile"];
-    assert_eq!(profile["customer_id"], CUSTOMER);
+    let profile = &edge.export(visitor)["profile"];
+    assert_eq!(profile["customer_id"], customer);
     assert_eq!(profile["traits"]["tier"], "gold");
-    let (_, decision) = home_decision(&edge, VISITOR, None);
+    let (_, decision) = home_decision(edge, visitor, None);
     assert_eq!(
         experiences(&decision)[0],
         "vip-early-access-bar",
@@ -184,28 +193,29 @@ fn a_server_identify_brings_the_customers_facts_to_decisions() {
     assert_eq!(decision["experiences"][0]["segment"], "vip");
 
     // A replayed server event is stored once.
-    let (_, answer) = server_events(&edge, &key, identify_event());
+    let (_, answer) = server_events(edge, &key, identify_event(customer, visitor));
     assert_eq!(answer["duplicates"], json!(["srv-identify-0001"]));
 }
 
 #[test]
 fn the_widgets_identify_links_only_with_the_shops_signature() {
-    let edge = Edge::start();
-    gold_customer_linked(&edge);
+    let edge = Edge::shared();
+    let (visitor, customer, other) = ids("signed");
+    gold_customer_linked(edge, customer, visitor);
     // The widget's `identify`: the shop's server signed the customer id; a forged, missing or
     // other customer's signature links nothing.
-    let signed = edge.identity_signature(CUSTOMER);
+    let signed = edge.identity_signature(customer);
     for (customer, signature, status, field) in [
-        (CUSTOMER, "00".repeat(32), 403, "signature"),
+        (customer, "00".repeat(32), 403, "signature"),
         (
-            CUSTOMER,
+            customer,
             edge.identity_signature("C-9999"),
             403,
             "signature",
         ),
         ("a/b", signed.clone(), 400, "customer_id"),
     ] {
-        let (got, error) = edge.post("/v1/identify", &identify_body(customer, &signature));
+        let (got, error) = edge.post("/v1/identify", &identify_body(other, customer, &signature));
         assert_eq!(
             (got, &error["error"]["field"]),
             (status, &json!(field)),
@@ -214,49 +224,51 @@ fn the_widgets_identify_links_only_with_the_shops_signature() {
     }
     let (status, error) = edge.post(
         "/v1/identify",
-        &json!({ "site": "demo", "visitor_id": OTHER, "customer_id": CUSTOMER }).to_string(),
+        &json!({ "site": "demo", "visitor_id": other, "customer_id": customer }).to_string(),
     );
     assert_eq!(
         (status, &error["error"]["field"]),
         (400, &json!("signature"))
     );
-    assert!(edge.export(OTHER)["profile"]["customer_id"].is_null());
-    let (status, answer) = edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
+    assert!(edge.export(other)["profile"]["customer_id"].is_null());
+    let (status, answer) = edge.post("/v1/identify", &identify_body(other, customer, &signed));
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, json!({ "identified": true }));
-    assert_eq!(edge.export(OTHER)["profile"]["traits"]["tier"], "gold");
+    assert_eq!(edge.export(other)["profile"]["traits"]["tier"], "gold");
 }
 
 #[test]
 fn a_shared_browser_has_the_facts_of_the_account_signed_in() {
-    let edge = Edge::start();
-    gold_customer_linked(&edge);
-    let signed = edge.identity_signature(CUSTOMER);
-    let (status, _) = edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
+    let edge = Edge::shared();
+    let (visitor, customer, other) = ids("shared");
+    gold_customer_linked(edge, customer, visitor);
+    let signed = edge.identity_signature(customer);
+    let (status, _) = edge.post("/v1/identify", &identify_body(other, customer, &signed));
     assert_eq!(status, 200);
     // A shared browser: another account signs in, then the first one again; each time the
     // visitor has the facts of the account it is signed in as.
     let second = "C-2002";
     let (status, _) = edge.post(
         "/v1/identify",
-        &identify_body(second, &edge.identity_signature(second)),
+        &identify_body(other, second, &edge.identity_signature(second)),
     );
     assert_eq!(status, 200);
-    let profile = edge.export(OTHER)["profile"].clone();
+    let profile = edge.export(other)["profile"].clone();
     assert_eq!(profile["customer_id"], second);
     assert!(profile["traits"].get("tier").is_none(), "{profile}");
-    edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
-    let profile = edge.export(OTHER)["profile"].clone();
+    edge.post("/v1/identify", &identify_body(other, customer, &signed));
+    let profile = edge.export(other)["profile"].clone();
     assert_eq!(
         (&profile["customer_id"], &profile["traits"]["tier"]),
-        (&json!(CUSTOMER), &json!("gold"))
+        (&json!(customer), &json!("gold"))
     );
 }
 
 #[test]
 fn another_sites_key_reaches_only_its_own_customers() {
-    let edge = Edge::start();
-    gold_customer_linked(&edge);
+    let edge = Edge::shared();
+    let (visitor, customer, _) = ids("outlet");
+    gold_customer_linked(edge, customer, visitor);
     // Another site's key reaches only that site's customers, and cannot name this site.
     let outlet = edge.outlet_server_key.clone();
     let (status, error) = edge.server(
@@ -266,31 +278,32 @@ fn another_sites_key_reaches_only_its_own_customers() {
         &json!({ "site": "demo", "events": [] }).to_string(),
     );
     assert_eq!((status, &error["error"]["field"]), (403, &json!("site")));
-    let elsewhere = customer(&edge, &outlet, CUSTOMER);
+    let elsewhere = facts_of(edge, &outlet, customer);
     assert_eq!(elsewhere["traits"], json!({}));
     assert_eq!(elsewhere["visitors"], json!([]));
 }
 
 #[test]
 fn each_bad_server_event_is_named_and_the_good_ones_count() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (visitor, customer, _) = ids("bad-events");
     let key = edge.demo_server_key.clone();
-    gold_customer_linked(&edge);
+    gold_customer_linked(edge, customer, visitor);
     // Each bad server event is named; the good ones in the batch still count.
     let (status, answer) = server_events(
-        &edge,
+        edge,
         &key,
         json!([
-            { "id": "srv-bad-type-01", "customer_id": CUSTOMER, "type": "refund_all" },
-            { "id": "srv-bad-value-1", "customer_id": CUSTOMER, "type": "purchase",
+            { "id": "srv-bad-type-01", "customer_id": customer, "type": "refund_all" },
+            { "id": "srv-bad-value-1", "customer_id": customer, "type": "purchase",
               "order_id": "1", "value": "a lot" },
-            { "id": "srv-negative-01", "customer_id": CUSTOMER, "type": "purchase",
+            { "id": "srv-negative-01", "customer_id": customer, "type": "purchase",
               "order_id": "1", "value": -5 },
-            { "id": "srv-future-0001", "customer_id": CUSTOMER, "type": "purchase",
+            { "id": "srv-future-0001", "customer_id": customer, "type": "purchase",
               "order_id": "1", "value": 5, "time": "2999-01-01T00:00:00Z" },
             { "id": "srv-bad-customer", "customer_id": "a/b", "type": "identify",
-              "visitor_id": VISITOR },
-            { "id": "srv-ticket-0001", "customer_id": CUSTOMER, "type": "support_ticket",
+              "visitor_id": visitor },
+            { "id": "srv-ticket-0001", "customer_id": customer, "type": "support_ticket",
               "ticket_id": "T-77", "status": "open", "topic": "late delivery" },
         ]),
     );
@@ -314,17 +327,18 @@ fn each_bad_server_event_is_named_and_the_good_ones_count() {
     );
     assert_eq!(answer["accepted"], json!(["srv-ticket-0001"]));
     assert_eq!(
-        edge.export(VISITOR)["profile"]["support"]["open_tickets"],
+        edge.export(visitor)["profile"]["support"]["open_tickets"],
         1
     );
 }
 
 #[tokio::test]
 async fn a_purchase_and_a_return_reach_the_customer_and_the_reports() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (visitor, customer, _) = ids("purchase");
     let key = edge.demo_server_key.clone();
     let admin = edge.admin_token.clone();
-    gold_customer_linked(&edge);
+    gold_customer_linked(edge, customer, visitor);
     // The shopper sees and clicks the VIP bar, then buys; a return follows.
     let seen = json!({ "rule": "vip-early-access", "experience": "vip-early-access-bar",
                        "segment": "vip" });
@@ -344,27 +358,27 @@ async fn a_purchase_and_a_return_reach_the_customer_and_the_reports() {
     );
     let (status, _) = edge.post(
         "/v1/events",
-        &browser_batch(VISITOR, json!([impression, click])),
+        &browser_batch(visitor, json!([impression, click])),
     );
     assert_eq!(status, 200);
     let (status, answer) = server_events(
-        &edge,
+        edge,
         &key,
         json!([
-            { "id": "srv-order-1001", "customer_id": CUSTOMER, "type": "purchase",
-              "order_id": "1001", "value": 120.0, "visitor_id": VISITOR },
-            { "id": "srv-return-1001", "customer_id": CUSTOMER, "type": "return",
+            { "id": "srv-order-1001", "customer_id": customer, "type": "purchase",
+              "order_id": "1001", "value": 120.0, "visitor_id": visitor },
+            { "id": "srv-return-1001", "customer_id": customer, "type": "return",
               "order_id": "1001", "value": 20.0 },
         ]),
     );
     assert_eq!(status, 200, "{answer}");
-    let facts = customer(&edge, &key, CUSTOMER);
+    let facts = facts_of(edge, &key, customer);
     assert_eq!(facts["purchases"]["count"], 1);
     assert_eq!(facts["purchases"]["returns"], 1);
     assert_eq!(facts["purchases"]["lifetime_value"], 100.0);
-    assert_eq!(facts["visitors"][0]["visitor_id"], VISITOR);
+    assert_eq!(facts["visitors"][0]["visitor_id"], visitor);
     assert_eq!(
-        edge.export(VISITOR)["profile"]["purchases"]["lifetime_value"],
+        edge.export(visitor)["profile"]["purchases"]["lifetime_value"],
         100.0
     );
 
@@ -408,7 +422,7 @@ async fn a_purchase_and_a_return_reach_the_customer_and_the_reports() {
 
 #[test]
 fn a_preview_token_forces_its_experience_with_the_trace() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let admin = edge.admin_token.clone();
     // Previews: an admin makes a token; with it, any visitor sees the experience and the trace.
     let (status, error) = edge.post_admin(
@@ -427,7 +441,7 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
     assert_eq!(status, 200, "{made}");
     let token = made["token"].as_str().unwrap().to_owned();
     let stranger = "visitor-srv-stranger";
-    let (status, previewed) = home_decision(&edge, stranger, Some(&token));
+    let (status, previewed) = home_decision(edge, stranger, Some(&token));
     assert_eq!(status, 200, "{previewed}");
     assert_eq!(experiences(&previewed)[0], "service-recovery-modal");
     let forced = previewed["trace"]
@@ -437,7 +451,7 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
         .find(|t| t["rule"] == "service-recovery")
         .unwrap();
     assert_eq!(forced["reason"], "forced by a preview");
-    let (_, plain) = home_decision(&edge, stranger, None);
+    let (_, plain) = home_decision(edge, stranger, None);
     assert!(plain.get("trace").is_none());
     assert!(!experiences(&plain).contains(&"service-recovery-modal".to_owned()));
     let (_, audit) = edge.get("/v1/admin/audit", Some(&admin));
@@ -446,16 +460,17 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
 
 #[test]
 fn erasing_a_visitor_unlinks_it_from_its_customer() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
+    let (visitor, customer, other) = ids("erase");
     let key = edge.demo_server_key.clone();
     let admin = edge.admin_token.clone();
-    gold_customer_linked(&edge);
-    let signed = edge.identity_signature(CUSTOMER);
-    edge.post("/v1/identify", &identify_body(CUSTOMER, &signed));
+    gold_customer_linked(edge, customer, visitor);
+    let signed = edge.identity_signature(customer);
+    edge.post("/v1/identify", &identify_body(other, customer, &signed));
     // Erasing the visitor also unlinks it from the customer.
-    let (status, _) = edge.delete(&format!("/v1/admin/visitors/demo/{VISITOR}"), Some(&admin));
+    let (status, _) = edge.delete(&format!("/v1/admin/visitors/demo/{visitor}"), Some(&admin));
     assert_eq!(status, 200);
-    let linked = customer(&edge, &key, CUSTOMER)["visitors"].clone();
+    let linked = facts_of(edge, &key, customer)["visitors"].clone();
     let linked: Vec<&Value> = linked
         .as_array()
         .unwrap()
@@ -464,14 +479,14 @@ fn erasing_a_visitor_unlinks_it_from_its_customer() {
         .collect();
     assert_eq!(
         linked,
-        [&json!("visitor-srv-0002")],
+        [&json!(other)],
         "only the browser-identified one is left"
     );
 }
 
 #[test]
 fn the_same_id_twice_in_one_batch_is_stored_once() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     // The same id twice in one batch is stored once.
     let twice = json!({ "id": "srv-twice-0001", "session_id": "session-srv-1",
                         "type": "scroll", "percent": 30 });

@@ -72,11 +72,11 @@ async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, visitor: &st
 
 #[tokio::test]
 async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start_with_prefs(json!({ "enable_do_not_track": true })).await;
     let client = &browser.client;
-    let visitor = "visitor-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    let visitor = "visitor-dnt-07";
+    pin_visitor(&browser, edge, visitor).await;
 
     client.goto(&edge.url("/")).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -85,14 +85,14 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
     // The site passes the shopper's consent: recording starts, and the welcome follows.
-    let export = consent_brings_the_welcome(&browser, &edge, visitor).await;
+    let export = consent_brings_the_welcome(&browser, edge, visitor).await;
     assert_eq!(export["profile"]["consent"]["personalization"], true);
     client.clone().close().await.unwrap();
 }
 
 #[tokio::test]
 async fn global_privacy_control_means_nothing_recorded_or_personalised_until_consent() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     // Chromium has no setting for Global Privacy Control; the signal is what pages read.
     browser
@@ -101,8 +101,8 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
         )
         .await;
     let client = &browser.client;
-    let visitor = "visitor-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    let visitor = "visitor-gpc-03";
+    pin_visitor(&browser, edge, visitor).await;
 
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_widget().await;
@@ -124,7 +124,7 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
     assert_eq!(edge.export(visitor)["events"], json!([]));
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
-    let export = consent_brings_the_welcome(&browser, &edge, visitor).await;
+    let export = consent_brings_the_welcome(&browser, edge, visitor).await;
     assert_eq!(
         count(&export, "add_to_cart"),
         0,
@@ -135,11 +135,11 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
 
 #[tokio::test]
 async fn on_callbacks_routes_scroll_depth_and_forget() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
-    let visitor = "visitor-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    let visitor = "visitor-on-calls-01";
+    pin_visitor(&browser, edge, visitor).await;
 
     // `on` subscribers hear impressions, even when registered before the script loads.
     client.goto(&edge.url("/")).await.unwrap();
@@ -229,7 +229,7 @@ async fn press(browser: &Browser, keys: &[Key], shift: bool) {
 
 #[tokio::test]
 async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
     let (status, made) = edge.post_admin(
@@ -278,11 +278,11 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
 
 #[tokio::test]
 async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-nps-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    pin_visitor(&browser, edge, visitor).await;
 
     // The shop's systems say this shopper has bought twice.
     let key = edge.demo_server_key.clone();
@@ -310,7 +310,7 @@ async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
         )
         .await;
     browser.click_in_prompt("nps-after-purchase", "Send").await;
-    let answer = the_answer(&edge, visitor).await;
+    let answer = the_answer(edge, visitor).await;
     assert_eq!(answer["event"]["score"], 4);
     assert_eq!(answer["event"]["comment"], "The parcel came late");
 
@@ -341,11 +341,11 @@ fn ids_once(export: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-offline-01";
-    pin_visitor(&browser, &edge, visitor).await;
+    pin_visitor(&browser, edge, visitor).await;
 
     // Five pages, clicked through without waiting for anything.
     for path in [
@@ -426,7 +426,8 @@ rule("on-visible", #{ description: "Once the footer of a product page shows", pr
 
 #[tokio::test]
 async fn every_trigger_fires_as_the_shopper_acts() {
-    let edge = Edge::start();
+    // An edge of its own: the test publishes a rulebook.
+    let edge = &Edge::start();
     let (status, published) = edge.post_admin(
         "/v1/admin/rulebooks",
         &json!({ "files": { "triggers.rhai": TRIGGERS }, "note": "trigger test" }).to_string(),
@@ -444,7 +445,7 @@ async fn every_trigger_fires_as_the_shopper_acts() {
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-trigger-01";
-    pin_visitor(&browser, &edge, visitor).await;
+    pin_visitor(&browser, edge, visitor).await;
     client.goto(&edge.url("/")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(browser.visible_prompt("scroll-bar").await.is_none());
@@ -529,7 +530,7 @@ async fn every_trigger_fires_as_the_shopper_acts() {
         .unwrap();
     browser.wait_for_prompt("footer-csat", WAIT).await;
     browser.click_in_prompt("footer-csat", "5").await;
-    let answer = the_answer(&edge, visitor).await;
+    let answer = the_answer(edge, visitor).await;
     assert_eq!(answer["event"]["survey"], "csat");
     assert_eq!(answer["event"]["score"], 5);
     client.clone().close().await.unwrap();
@@ -537,7 +538,7 @@ async fn every_trigger_fires_as_the_shopper_acts() {
 
 #[tokio::test]
 async fn identify_with_the_shops_signature_brings_the_customers_facts() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let customer = "C-2001";
     let (status, saved) = edge.server(
         "PUT",
@@ -548,8 +549,8 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
     assert_eq!(status, 200, "{saved}");
     let browser = Browser::start().await;
     let client = &browser.client;
-    let visitor = "visitor-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    let visitor = "visitor-identify-02";
+    pin_visitor(&browser, edge, visitor).await;
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
 
@@ -595,19 +596,19 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
 
 #[tokio::test]
 async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
-    let visitor = "visitor-0001";
-    pin_visitor(&browser, &edge, visitor).await;
+    let visitor = "visitor-cart-capture-01";
+    pin_visitor(&browser, edge, visitor).await;
 
     // The click comes once the widget runs: one before `rapport.js` itself has run cannot be
     // seen (clicks while the wasm loads are queued by the loader; `track` commands are queued
     // by the page).
-    browser.add_to_cart_on(&edge, "linen-shirt").await;
+    browser.add_to_cart_on(edge, "linen-shirt").await;
     // The cart page reports the whole cart, as the shop holds it.
     client.goto(&edge.url("/cart")).await.unwrap();
-    let (_, snapshot) = the_one(&edge, visitor, "cart").await;
+    let (_, snapshot) = the_one(edge, visitor, "cart").await;
     assert_eq!(
         snapshot["event"]["items"][0]["product"]["id"],
         "linen-shirt"
@@ -615,7 +616,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     assert_eq!(snapshot["event"]["items"][0]["quantity"], 1);
     // The checkout page says its step on `<body>`; the widget reports it by itself.
     client.goto(&edge.url("/checkout")).await.unwrap();
-    let (export, _) = the_one(&edge, visitor, "checkout_step").await;
+    let (export, _) = the_one(edge, visitor, "checkout_step").await;
     assert_eq!(export["profile"]["checkout"]["step"], "details");
     // The add to cart came from the button's `data-rapport-add-to-cart` attributes alone.
     assert_eq!(count(&export, "add_to_cart"), 1);
@@ -635,7 +636,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
         )
         .await
         .unwrap();
-    let (export, order) = the_one(&edge, visitor, "order_complete").await;
+    let (export, order) = the_one(edge, visitor, "order_complete").await;
     assert_eq!(order["event"]["value"], 59.0, "{order}");
     assert_eq!(order["event"]["currency"], "EUR");
     let profile = &export["profile"];
@@ -680,7 +681,7 @@ async fn a_shop_on_another_origin_with_a_nonce_and_strict_dynamic_policy_runs_th
     let sites = json!({ "demo": { "origins": [shop] } }).to_string();
     // The page pins a visitor the welcome experiment shows its bar to (a random one may be in
     // its control group).
-    let visitor = "visitor-0001";
+    let visitor = "visitor-origin-02";
     let edge = Edge::start_with(&[("SITES", &sites)]);
     // The one tag, with the page's nonce; `'strict-dynamic'` lets what it loads run, and
     // nothing else is allowed: no inline script or style without the nonce, no eval.
@@ -747,14 +748,14 @@ async fn tab_back_to_close(browser: &Browser, experience: &str) {
 
 #[tokio::test]
 async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
-    let edge = Edge::start();
+    let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
 
     // A slide-in does not take focus from the page; the keyboard reaches its controls, and
     // Enter on the close button closes it.
     client
-        .goto(&preview_url(&edge, "referral-slide"))
+        .goto(&preview_url(edge, "referral-slide"))
         .await
         .unwrap();
     browser.wait_for_prompt("referral-slide", WAIT).await;
@@ -776,7 +777,7 @@ async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
     // A toast leaves by itself after 8 seconds, but not while the shopper is in it; Escape
     // closes it.
     client
-        .goto(&preview_url(&edge, "frustration-toast"))
+        .goto(&preview_url(edge, "frustration-toast"))
         .await
         .unwrap();
     browser.wait_for_prompt("frustration-toast", WAIT).await;

@@ -416,6 +416,7 @@ impl BenchEdge {
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             log,
+            Some(&state.0),
         )
         .context("starting the edge")?;
         let base = format!("http://127.0.0.1:{port}");
