@@ -396,6 +396,34 @@ impl Browser {
         }
     }
 
+    /// Waits until the page has had the edge's answer to `/v1/decide` (as the browser's
+    /// resource timing records it), so a test can say what is not shown once the widget
+    /// knows what to show.
+    pub async fn wait_for_decision(&self) {
+        let started = Instant::now();
+        loop {
+            let answered = self
+                .client
+                .execute(
+                    "return performance.getEntriesByType('resource')
+                         .some((e) => e.name.endsWith('/v1/decide') && e.responseEnd > 0);",
+                    vec![],
+                )
+                .await
+                .expect("the page runs scripts");
+            if answered == json!(true) {
+                // The answer's callback runs in the same task as the response's end.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the page never had a decision"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits up to `limit` for `experience` to be visible, returning its text.
     pub async fn wait_for_prompt(&self, experience: &str, limit: Duration) -> String {
         let started = Instant::now();

@@ -4,8 +4,8 @@
 use rapport_e2e::Edge;
 use serde_json::{json, Value};
 
-fn batch(events: Value) -> String {
-    json!({ "site": "demo", "visitor_id": "visitor-api-0001", "events": events }).to_string()
+fn batch(visitor: &str, events: Value) -> String {
+    json!({ "site": "demo", "visitor_id": visitor, "events": events }).to_string()
 }
 
 fn add_to_cart(id: &str) -> Value {
@@ -14,10 +14,8 @@ fn add_to_cart(id: &str) -> Value {
 }
 
 #[test]
-fn api_end_to_end() {
-    let edge = Edge::start();
-
-    // Health names the build and the active rulebook.
+fn health_names_the_build_and_the_active_rulebook() {
+    let edge = Edge::shared();
     let (status, health) = edge.get("/v1/health", None);
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
@@ -29,8 +27,11 @@ fn api_end_to_end() {
         health["rulebook"].as_str().unwrap().starts_with("rb-"),
         "{health}"
     );
+}
 
-    // Malformed bodies are refused with the field at fault.
+#[test]
+fn malformed_bodies_are_refused_with_the_field_at_fault() {
+    let edge = Edge::shared();
     let check_error = |body: &str, status: u16, field: Option<&str>| {
         let (got, answer) = edge.post("/v1/events", body);
         assert_eq!(got, status, "{body} -> {answer}");
@@ -58,19 +59,26 @@ fn api_end_to_end() {
         Some("site"),
     );
     check_error(&"x".repeat(600 * 1024), 413, None);
+}
 
-    // One bad event does not cost the good ones; client events cannot claim purchases.
+#[test]
+fn one_bad_event_costs_nothing_of_the_good_ones_and_browsers_cannot_claim_purchases() {
+    let edge = Edge::shared();
+    let visitor = "visitor-api-bad-events";
     let (status, answer) = edge.post(
         "/v1/events",
-        &batch(json!([
-            add_to_cart("event-0001"),
-            { "id": "event-0002", "session_id": "session-0001", "type": "add_to_cart",
-              "product": { "id": "x", "price": "cheap" } },
-            { "id": "event-0003", "session_id": "session-0001", "type": "purchase", "value": 1e6 },
-            { "id": "event-0004", "session_id": "session-0001", "type": "cart",
-              "items": [{ "product": { "id": "a" } }, { "product": { "name": "no id" } }] },
-            { "id": "event-0005", "session_id": "session-0001", "type": "checkout_step" },
-        ])),
+        &batch(
+            visitor,
+            json!([
+                add_to_cart("event-0001"),
+                { "id": "event-0002", "session_id": "session-0001", "type": "add_to_cart",
+                  "product": { "id": "x", "price": "cheap" } },
+                { "id": "event-0003", "session_id": "session-0001", "type": "purchase", "value": 1e6 },
+                { "id": "event-0004", "session_id": "session-0001", "type": "cart",
+                  "items": [{ "product": { "id": "a" } }, { "product": { "name": "no id" } }] },
+                { "id": "event-0005", "session_id": "session-0001", "type": "checkout_step" },
+            ]),
+        ),
     );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], json!(["event-0001"]));
@@ -81,20 +89,37 @@ fn api_end_to_end() {
         "{answer}"
     );
     assert_eq!(answer["rejected"][3]["field"], "events[4].step", "{answer}");
+    assert_eq!(edge.export(visitor)["profile"]["purchases"]["count"], 0);
+}
 
-    // Sending the same event again stores nothing new.
-    let (status, answer) = edge.post("/v1/events", &batch(json!([add_to_cart("event-0001")])));
-    assert_eq!(status, 200);
-    assert_eq!(answer["duplicates"], json!(["event-0001"]));
-    let export = edge.export("visitor-api-0001");
+#[test]
+fn an_event_sent_again_stores_nothing_new() {
+    let edge = Edge::shared();
+    let visitor = "visitor-api-replay";
+    for duplicates in [json!([]), json!(["event-0001"])] {
+        let (status, answer) = edge.post(
+            "/v1/events",
+            &batch(visitor, json!([add_to_cart("event-0001")])),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(answer["duplicates"], duplicates);
+    }
+    let export = edge.export(visitor);
     assert_eq!(export["events"].as_array().unwrap().len(), 1);
     assert_eq!(export["profile"]["cart"][0]["quantity"], 1);
-    assert_eq!(export["profile"]["purchases"]["count"], 0);
+}
 
-    // The decision uses the stored cart and the page's language.
+#[test]
+fn the_decision_uses_the_stored_cart_and_the_pages_language() {
+    let edge = Edge::shared();
+    let visitor = "visitor-api-decide";
+    edge.post(
+        "/v1/events",
+        &batch(visitor, json!([add_to_cart("event-0001")])),
+    );
     let (status, decision) = edge.post(
         "/v1/decide",
-        &json!({ "site": "demo", "visitor_id": "visitor-api-0001", "session_id": "session-0001",
+        &json!({ "site": "demo", "visitor_id": visitor, "session_id": "session-0001",
                  "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "it-IT" } })
         .to_string(),
     );
@@ -113,27 +138,43 @@ fn api_end_to_end() {
     let bar = &decision["experiences"][1];
     assert_eq!(bar["content"]["locale"], "it");
     assert_eq!(bar["content"]["title"], "Il tuo carrello ti aspetta");
-    assert_eq!(decision["rulebook"], health["rulebook"]);
+    assert_eq!(
+        decision["rulebook"],
+        edge.get("/v1/health", None).1["rulebook"]
+    );
+}
 
-    // The admin API wants the token.
+#[test]
+fn admin_calls_want_the_token_and_unknown_paths_are_not_found() {
+    let edge = Edge::shared();
     let path = "/v1/admin/visitors/demo/visitor-api-0001";
     assert_eq!(edge.get(path, None).0, 401);
     assert_eq!(edge.get(path, Some("wrong-token")).0, 401);
-    assert_eq!(edge.get("/v1/nowhere", None).0, 404);
-
-    // Erasing a visitor (GDPR) removes everything stored, and is in the audit log.
     assert_eq!(edge.delete(path, None).0, 401);
-    let (status, erased) = edge.delete(path, Some(&edge.admin_token));
+    assert_eq!(edge.get("/v1/nowhere", None).0, 404);
+    assert_eq!(edge.get("/v1/events", None).0, 405);
+}
+
+#[test]
+fn erasing_a_visitor_removes_everything_stored_and_is_audited() {
+    let edge = Edge::shared();
+    let visitor = "visitor-api-erase";
+    edge.post(
+        "/v1/events",
+        &batch(visitor, json!([add_to_cart("event-0001")])),
+    );
+    let path = format!("/v1/admin/visitors/demo/{visitor}");
+    let (status, erased) = edge.delete(&path, Some(&edge.admin_token));
     assert_eq!(status, 200, "{erased}");
     assert_eq!(erased["events"], 1);
-    let export = edge.export("visitor-api-0001");
+    let export = edge.export(visitor);
     assert_eq!(export["events"], json!([]));
     assert_eq!(export["profile"]["cart"], json!([]));
     assert_eq!(export["profile"]["events"], 0);
     let (_, audit) = edge.get("/v1/admin/audit", Some(&edge.admin_token));
     let entry = &audit["entries"][0];
     assert_eq!(entry["action"], "erase_visitor", "{audit}");
-    assert_eq!(entry["detail"]["visitor_id"], "visitor-api-0001");
+    assert_eq!(entry["detail"]["visitor_id"], visitor);
 }
 
 /// POSTs with extra headers; returns the status, one response header and the body.

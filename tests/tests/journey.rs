@@ -27,27 +27,10 @@ fn impressions_of(export: &Value, experience: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn shopper_journey_from_script_tag_to_prompt() {
+#[test]
+fn the_shop_is_served_under_the_strict_policy_rapport_promises_to_work_under() {
     let edge = Edge::shared();
-    let browser = Browser::start().await;
-    let client = &browser.client;
-
-    // The welcome is an A/B test; this visitor id is bucketed into its "offer" variant
-    // (GrowthBook hash v2 with seed "welcome-2026": 0.3742). It is set before the widget
-    // first runs, from a page of the same origin without the widget.
-    let visitor = "visitor-journey-04";
-    client.goto(&edge.url("/style.css")).await.unwrap();
-    client
-        .execute(
-            "localStorage.setItem('rapport:vid', arguments[0]);",
-            vec![visitor.into()],
-        )
-        .await
-        .unwrap();
-
-    // The shop is served with the strict policy Rapport promises to work under, so every
-    // prompt below shows without 'unsafe-inline' or 'unsafe-eval'.
+    // So every prompt in these tests shows without 'unsafe-inline' or 'unsafe-eval'.
     let home = ureq::get(&edge.url("/")).call().unwrap();
     let policy = home
         .headers()
@@ -61,6 +44,26 @@ async fn shopper_journey_from_script_tag_to_prompt() {
         "{policy}"
     );
     assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"));
+}
+
+#[tokio::test]
+async fn shopper_journey_from_script_tag_to_prompt() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+
+    // The welcome is an A/B test; this visitor id is bucketed into its "offer" variant
+    // (GrowthBook hash v2 with seed "welcome-2026": 0.3742). It is set before the widget
+    // first runs, from a page of the same origin without the widget.
+    let visitor = "visitor-0001";
+    client.goto(&edge.url("/style.css")).await.unwrap();
+    client
+        .execute(
+            "localStorage.setItem('rapport:vid', arguments[0]);",
+            vec![visitor.into()],
+        )
+        .await
+        .unwrap();
 
     // A first-time visitor on the home page is welcomed.
     client.goto(&edge.url("/")).await.unwrap();

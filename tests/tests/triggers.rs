@@ -1,0 +1,181 @@
+//! Every trigger a rule can wait for, in real Chromium against the edge in workerd, with a
+//! rulebook of one rule per trigger published to an edge these tests share.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rapport_e2e::{Browser, Edge};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+const TRIGGERS: &str = r#"
+settings(#{ default_locale: "en",
+            fatigue: #{ overlays_per_page: 1, prompts_per_session: 10, quiet_minutes_after_dismiss: 0 } });
+rule("on-scroll", #{ description: "Half way down the home page", priority: 40, page: "home",
+    show: #{ id: "scroll-bar", kind: "bar", position: "top",
+             content: #{ en: #{ body: "You scrolled half way" } } },
+    when: #{ scroll: 50 } });
+rule("on-idle", #{ description: "Two quiet seconds on the home page", priority: 30, page: "home",
+    show: #{ id: "idle-toast", kind: "toast", content: #{ en: #{ body: "Still looking?" } } },
+    when: #{ idle_seconds: 2 } });
+rule("on-event", #{ description: "Right after an add to cart", priority: 20, page: "home",
+    show: #{ id: "event-slide", kind: "slide_in", content: #{ en: #{ body: "Good choice" } } },
+    when: #{ after_event: "add_to_cart" } });
+rule("on-visible", #{ description: "Once the footer of a product page shows", priority: 10,
+    page: "product",
+    show: #{ id: "footer-csat", kind: "csat", content: #{ en: #{ body: "How easy was it to find?" } } },
+    when: #{ element_visible: "footer" } });
+"#;
+
+/// The edge with the triggers rulebook active, for every test here.
+fn edge() -> &'static Edge {
+    static EDGE: OnceLock<Edge> = OnceLock::new();
+    EDGE.get_or_init(|| {
+        let edge = Edge::start();
+        let (status, published) = edge.post_admin(
+            "/v1/admin/rulebooks",
+            &json!({ "files": { "triggers.rhai": TRIGGERS }, "note": "trigger test" }).to_string(),
+        );
+        assert_eq!(status, 201, "{published}");
+        // Every isolate checks for a new version at most every 5 seconds: wait until a
+        // decision is made with it.
+        let version = published["version"].clone();
+        let started = std::time::Instant::now();
+        while decision(&edge, "visitor-trigger-probe")["rulebook"] != version {
+            assert!(
+                started.elapsed() < WAIT,
+                "the edge never decided with the new rulebook"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        edge
+    })
+}
+
+fn decision(edge: &Edge, visitor: &str) -> Value {
+    let body = json!({ "site": "demo", "visitor_id": visitor, "session_id": "session-trigger-1",
+        "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "en" } });
+    edge.post("/v1/decide", &body.to_string()).1
+}
+
+/// A browser on the home page, the widget's decision in.
+async fn on_the_home_page() -> Browser {
+    let browser = Browser::start().await;
+    browser.client.goto(&edge().url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    browser
+}
+
+async fn run(browser: &Browser, script: &str) {
+    browser.client.execute(script, vec![]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_scroll_trigger_waits_for_half_the_page_and_its_bar_sits_at_the_top() {
+    let browser = on_the_home_page().await;
+    assert!(browser.visible_prompt("scroll-bar").await.is_none());
+    run(
+        &browser,
+        "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) * 0.6);",
+    )
+    .await;
+    browser.wait_for_prompt("scroll-bar", WAIT).await;
+    let bar_top = browser
+        .in_prompt(
+            "scroll-bar",
+            "card.getAnimations().forEach((a) => a.finish());
+             return card.getBoundingClientRect().top;",
+        )
+        .await;
+    assert_eq!(bar_top.as_f64(), Some(0.0), "{bar_top}");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_single_page_app_moving_away_disarms_the_pages_triggers_and_coming_back_arms_them() {
+    let browser = on_the_home_page().await;
+    run(
+        &browser,
+        "document.body.dataset.rapportPage = 'category'; history.pushState({}, '', '/shirts');
+         window.scrollTo(0, document.documentElement.scrollHeight);",
+    )
+    .await;
+    // Longer than the idle trigger's two seconds: neither the scroll nor the quiet shows
+    // anything on the category page.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(browser.visible_prompt("scroll-bar").await.is_none());
+    assert!(browser.visible_prompt("idle-toast").await.is_none());
+    // Back on the home page, its triggers are armed anew.
+    run(
+        &browser,
+        "window.scrollTo(0, 0); document.body.dataset.rapportPage = 'home';
+         history.pushState({}, '', '/');",
+    )
+    .await;
+    browser.wait_for_prompt("idle-toast", WAIT).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_trigger_shows_after_two_quiet_seconds() {
+    let browser = on_the_home_page().await;
+    browser.wait_for_prompt("idle-toast", WAIT).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_after_event_trigger_waits_for_the_page_to_track_the_event() {
+    let browser = on_the_home_page().await;
+    assert!(browser.visible_prompt("event-slide").await.is_none());
+    run(
+        &browser,
+        "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', price: 59 }]);",
+    )
+    .await;
+    browser.wait_for_prompt("event-slide", WAIT).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_element_visible_trigger_waits_for_the_element_and_its_survey_is_answered() {
+    let edge = edge();
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&edge.url("/products/linen-shirt"))
+        .await
+        .unwrap();
+    browser.wait_for_decision().await;
+    let footer_on_screen: Value = browser
+        .client
+        .execute(
+            "const r = document.querySelector('footer').getBoundingClientRect();
+             return r.top < innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if footer_on_screen == json!(false) {
+        assert!(browser.visible_prompt("footer-csat").await.is_none());
+    }
+    run(
+        &browser,
+        "window.scrollTo(0, document.documentElement.scrollHeight);",
+    )
+    .await;
+    browser.wait_for_prompt("footer-csat", WAIT).await;
+    browser.click_in_prompt("footer-csat", "5").await;
+    let visitor = browser.visitor_id().await;
+    let export = edge.wait_for_events(&visitor, "answer", 1).await;
+    let answer = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "answer")
+        .unwrap()
+        .clone();
+    assert_eq!(answer["event"]["survey"], "csat");
+    assert_eq!(answer["event"]["score"], 5);
+    browser.client.clone().close().await.unwrap();
+}
