@@ -400,25 +400,31 @@ impl Browser {
     /// resource timing records it), so a test can say what is not shown once the widget
     /// knows what to show.
     pub async fn wait_for_decision(&self) {
+        self.wait_for_answers("/v1/decide", 1).await;
+    }
+
+    /// Waits until the page has had `n` answers from the edge's `path`.
+    pub async fn wait_for_answers(&self, path: &str, n: usize) {
         let started = Instant::now();
         loop {
             let answered = self
                 .client
                 .execute(
                     "return performance.getEntriesByType('resource')
-                         .some((e) => e.name.endsWith('/v1/decide') && e.responseEnd > 0);",
-                    vec![],
+                         .filter((e) => e.name.endsWith(arguments[0]) && e.responseEnd > 0)
+                         .length;",
+                    vec![json!(path)],
                 )
                 .await
                 .expect("the page runs scripts");
-            if answered == json!(true) {
-                // The answer's callback runs in the same task as the response's end.
+            if answered.as_u64().unwrap_or(0) >= n as u64 {
+                // What the widget does with the answer runs right after it arrives.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(15),
-                "the page never had a decision"
+                "the page had {answered} of {n} answers from {path}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -193,7 +193,7 @@ async fn inline_content_fills_the_slot_the_page_reserved() {
         .goto(&edge.url("/products/linen-shirt"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    browser.wait_for_decision().await;
     let value = client.execute(SLOT_TEXT, vec![]).await.unwrap();
     assert!(value.is_null(), "{value}");
 
@@ -292,7 +292,7 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
     let visitor = browser.visitor_id().await;
     edge.wait_for_events(&visitor, "add_to_cart", 1).await;
     client.goto(&edge.url("/cart")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.wait_for_decision().await;
     assert_eq!(browser.visible_prompt("cart-exit-coupon").await, None);
     client
         .execute(

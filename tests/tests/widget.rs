@@ -79,7 +79,7 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
     pin_visitor(&browser, edge, visitor).await;
 
     client.goto(&edge.url("/")).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    browser.wait_for_decision().await;
     // No events left the browser, and the personalised welcome is not shown.
     assert_eq!(edge.export(visitor)["events"], json!([]));
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
@@ -120,7 +120,8 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // An add to cart asks for a new decision, after whatever the widget would send.
+    browser.wait_for_answers("/v1/decide", 2).await;
     assert_eq!(edge.export(visitor)["events"], json!([]));
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
@@ -433,7 +434,7 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    browser.wait_for_answers("/v1/identify", 1).await;
     assert!(edge.export(visitor)["profile"]["customer_id"].is_null());
     assert!(browser
         .visible_prompt("vip-early-access-bar")
