@@ -272,7 +272,6 @@ fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef)
 /// `forget`: stops recording and showing on this page, removes everything Rapport keeps in
 /// the browser, and asks the edge to erase the visitor. The next page starts afresh, with a
 /// new random id.
-#[inline(always)]
 pub fn forget(widget: &Rc<Widget>) {
     widget.forgotten.set(true);
     widget.transport.clear();
@@ -298,7 +297,6 @@ pub fn forget(widget: &Rc<Widget>) {
 /// shop's systems report about the customer (orders, tickets, traits), then decides again.
 /// The shop's server signs the customer id; the edge refuses anything else. A visitor is
 /// identified once per customer: later pages of a signed-in shopper send nothing.
-#[inline(always)]
 pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
     if !widget.may_track() || widget.config.preview.is_some() {
         return;

@@ -26,21 +26,23 @@ pub fn install(widget: &Rc<Widget>) {
 /// Runs one command, `['track', name, props]` or `['page']`. A bad command is reported on
 /// the console and ignored: it must never break the page.
 fn run(widget: &Rc<Widget>, command: JsValue) {
-    let Some(parts) = command.dyn_ref::<js_sys::Array>() else {
+    if !js_sys::Array::is_array(&command) {
         dom::warn(
             "rapport: commands are arrays, like rapport.push(['track', 'add_to_cart', {...}])",
         );
         return;
-    };
-    let name = parts.get(0).as_string().unwrap_or_default();
+    }
+    // An array's items by index, through the one property getter the widget imports.
+    let part = |index: &str| wire::get(&command, index);
+    let name = part("0").as_string().unwrap_or_default();
     match name.as_str() {
-        "track" => match capture::event_from_command(&parts.get(1), &parts.get(2)) {
+        "track" => match capture::event_from_command(&part("1"), &part("2")) {
             Ok(data) => app::site_event(widget, data),
             Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
         },
         "page" => app::new_page(widget),
         "consent" => {
-            let props = parts.get(1);
+            let props = part("1");
             let flag = |key: &str| wire::get(&props, key).as_bool().unwrap_or(false);
             let consent = Consent {
                 analytics: flag("analytics"),
@@ -49,8 +51,8 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
             app::set_consent(widget, consent);
         }
         "on" => match (
-            parts.get(1).as_string(),
-            parts.get(2).dyn_into::<js_sys::Function>(),
+            part("1").as_string(),
+            part("2").dyn_into::<js_sys::Function>(),
         ) {
             (Some(event), Ok(callback)) => app::subscribe(widget, event, callback),
             _ => dom::warn("rapport: on takes an event name and a function"),
@@ -58,13 +60,13 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
         "forget" => app::forget(widget),
         // A cart button clicked while the wasm was loading, queued by the loader.
         "_click" => {
-            if let Some(data) = capture::cart_click(&parts.get(1)) {
+            if let Some(data) = capture::cart_click(&part("1")) {
                 app::site_event(widget, data);
             }
         }
         "identify" => match (
-            parts.get(1).as_string().filter(|c| !c.is_empty()),
-            wire::text(&parts.get(2), "signature"),
+            part("1").as_string().filter(|c| !c.is_empty()),
+            wire::text(&part("2"), "signature"),
         ) {
             (Some(customer_id), Some(signature)) => app::identify(widget, customer_id, signature),
             _ => dom::warn(

@@ -121,7 +121,8 @@ pub fn warn(message: &str) {
 /// reported on the console and stops nothing else.
 pub fn call_listener(callback: &js_sys::Function, name: &str, detail: &JsValue) {
     if let Err(err) = callback.call2(&JsValue::NULL, &name.into(), detail) {
-        web_sys::console::warn_2(&"rapport: an on() callback failed".into(), &err);
+        warn("rapport: an on() callback failed:");
+        web_sys::console::warn_1(&err);
     }
 }
 

@@ -250,14 +250,15 @@ pub fn get(value: &JsValue, key: &str) -> JsValue {
 /// A string field; numbers are taken as their text (a SKU of 1042).
 pub fn text(value: &JsValue, key: &str) -> Option<String> {
     let field = get(value, key);
-    // The browser writes numbers as text; Rust's float formatting would add to the download.
+    // The browser writes numbers as text (JSON writes a finite number as JavaScript does);
+    // Rust's float formatting would add to the download.
     field
         .as_string()
         .or_else(|| {
             field
                 .as_f64()
-                .and_then(|n| js_sys::Number::from(n).to_string_with_radix(10).ok())
-                .map(String::from)
+                .filter(|n| n.is_finite())
+                .map(|_| stringify(&field))
         })
         .filter(|s| !s.is_empty())
 }
