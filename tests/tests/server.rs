@@ -238,33 +238,6 @@ fn the_widgets_identify_links_only_with_the_shops_signature() {
 }
 
 #[test]
-fn a_shared_browser_has_the_facts_of_the_account_signed_in() {
-    let edge = Edge::shared();
-    let (visitor, customer, other) = ids("shared");
-    gold_customer_linked(edge, customer, visitor);
-    let signed = edge.identity_signature(customer);
-    let (status, _) = edge.post("/v1/identify", &identify_body(other, customer, &signed));
-    assert_eq!(status, 200);
-    // A shared browser: another account signs in, then the first one again; each time the
-    // visitor has the facts of the account it is signed in as.
-    let second = "C-2002";
-    let (status, _) = edge.post(
-        "/v1/identify",
-        &identify_body(other, second, &edge.identity_signature(second)),
-    );
-    assert_eq!(status, 200);
-    let profile = edge.export(other)["profile"].clone();
-    assert_eq!(profile["customer_id"], second);
-    assert!(profile["traits"].get("tier").is_none(), "{profile}");
-    edge.post("/v1/identify", &identify_body(other, customer, &signed));
-    let profile = edge.export(other)["profile"].clone();
-    assert_eq!(
-        (&profile["customer_id"], &profile["traits"]["tier"]),
-        (&json!(customer), &json!("gold"))
-    );
-}
-
-#[test]
 fn another_sites_key_reaches_only_its_own_customers() {
     let edge = Edge::shared();
     let (visitor, customer, _) = ids("outlet");
