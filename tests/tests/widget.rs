@@ -135,14 +135,11 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
 }
 
 #[tokio::test]
-async fn on_callbacks_routes_scroll_depth_and_forget() {
+async fn on_subscribers_hear_impressions_even_when_registered_before_the_script_loads() {
     let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
-    let visitor = "visitor-on-calls-01";
-    pin_visitor(&browser, edge, visitor).await;
-
-    // `on` subscribers hear impressions, even when registered before the script loads.
+    pin_visitor(&browser, edge, "visitor-on-calls-01").await;
     client.goto(&edge.url("/")).await.unwrap();
     client
         .execute(
@@ -162,48 +159,81 @@ async fn on_callbacks_routes_scroll_depth_and_forget() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(seen, json!(["welcome-offer"]));
+    client.clone().close().await.unwrap();
+}
 
-    // Scrolling to the bottom reports each depth milestone once.
-    client
+/// A browser on the home page with the widget running, and its visitor id.
+async fn on_the_home_page(edge: &Edge) -> (Browser, String) {
+    let browser = Browser::start().await;
+    browser.client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_widget().await;
+    let visitor = browser.visitor_id().await;
+    (browser, visitor)
+}
+
+#[tokio::test]
+async fn scrolling_to_the_bottom_reports_the_depth_milestones() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    browser
+        .client
         .execute(
             "window.scrollTo(0, document.documentElement.scrollHeight);",
             vec![],
         )
         .await
         .unwrap();
-    // A single-page app moving to another path is a new page view.
-    client
+    let export = eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        let depths: Vec<Value> = export["events"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["type"] == "scroll")
+            .map(|e| e["event"]["percent"].clone())
+            .collect();
+        depths.contains(&json!(100)).then_some(depths)
+    })
+    .await;
+    let depths = export.expect("the 100% milestone arrives");
+    let mut unique = depths.clone();
+    unique.dedup();
+    assert_eq!(unique, depths, "each milestone once");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_single_page_app_moving_to_another_path_is_a_new_page_view() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    edge.wait_for_events(&visitor, "page_view", 1).await;
+    browser
+        .client
         .execute("history.pushState({}, '', '/?page=2');", vec![])
         .await
         .unwrap();
-    let export = eventually(WAIT, || {
-        let export = edge.export(visitor);
-        (count(&export, "page_view") == 2 && count(&export, "scroll") >= 1).then_some(export)
-    })
-    .await
-    .expect("the route change and the scroll arrive");
-    let depths: Vec<&Value> = export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "scroll")
-        .map(|e| &e["event"]["percent"])
-        .collect();
-    assert!(depths.contains(&&json!(100)), "{depths:?}");
+    let export = edge.wait_for_events(&visitor, "page_view", 2).await;
+    assert_eq!(count(&export, "page_view"), 2);
+    browser.client.clone().close().await.unwrap();
+}
 
-    // `forget` erases the visitor at the edge and in the browser.
-    client
+#[tokio::test]
+async fn forget_erases_the_visitor_at_the_edge_and_in_the_browser() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    edge.wait_for_events(&visitor, "page_view", 1).await;
+    browser
+        .client
         .execute("rapport.push(['forget']);", vec![])
         .await
         .unwrap();
     let erased = eventually(WAIT, || {
-        let export = edge.export(visitor);
+        let export = edge.export(&visitor);
         (export["profile"]["events"] == 0).then_some(export)
     })
     .await;
     assert!(erased.is_some(), "the visitor was not erased");
     assert_eq!(browser.local_storage("rapport:vid").await, None);
-    client.clone().close().await.unwrap();
+    browser.client.clone().close().await.unwrap();
 }
 
 /// Presses `keys` (with Shift held when `shift`) on whatever has focus.
