@@ -264,7 +264,7 @@ pub fn allow_origin(response: &Response, origin: Option<&str>, sites: &Sites) {
 pub fn refused_origin(origin: &str) {
     worker::console_warn!(
         "refused a page on {origin}: no site lists it; add it to the site's \"origins\" in \
-         the SITES variable (locally, a SITES line in edge/.dev.vars: see the README)"
+         the SITES variable (locally: `cargo xtask demo --allow-origin {origin}`)"
     );
 }
 

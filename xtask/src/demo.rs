@@ -14,7 +14,9 @@ use crate::{build, process};
 
 const DEFAULT_PORT: u16 = 8787;
 
-pub fn run(root: &Path) -> Result<()> {
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let allowed = allowed_origins(args)?;
+    let sites = sites_with(&root.join("edge/wrangler.toml"), &allowed)?;
     let built = build::all(root)?;
     let token = admin_token(&root.join("edge/.dev.vars"))?;
     let server_key = server_key(&root.join("edge/.dev.vars"))?;
@@ -32,6 +34,11 @@ pub fn run(root: &Path) -> Result<()> {
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--show-interactive-dev-session=false", "--log-level=warn"])
             .args(["--var", &format!("RAPPORT_BUILD:{}", build::build_id(root))])
+            .args(
+                sites
+                    .iter()
+                    .flat_map(|sites| ["--var".to_owned(), format!("SITES:{sites}")]),
+            )
             .env("WRANGLER_SEND_METRICS", "false")
             // Local runs need no network: no download of the `Request.cf` sample object.
             .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
@@ -49,15 +56,79 @@ pub fn run(root: &Path) -> Result<()> {
          Health:       {base}/v1/health  {health}\n  \
          Admin token:  {token}  (in edge/.dev.vars)\n  \
          Server key:   {server_key}  (site \"demo\", in edge/.dev.vars)\n  \
-         State:        edge/.wrangler/state (delete it for a fresh start)\n\n\
+         State:        edge/.wrangler/state (delete it for a fresh start)\n{}\n\
          Press Ctrl-C to stop.",
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        if allowed.is_empty() {
+            String::new()
+        } else {
+            format!("  Also allowed: {} (--allow-origin)\n", allowed.join(", "))
+        }
     );
     let status = wrangler.wait()?;
     if !status.success() {
         bail!("wrangler stopped: {status}");
     }
     Ok(())
+}
+
+/// The origins of `--allow-origin ORIGIN` (any number of times): pages there may use the
+/// demo's site key, as a developer's own shop does when trying the widget.
+fn allowed_origins(args: &[String]) -> Result<Vec<String>> {
+    let mut origins = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let origin = match arg.strip_prefix("--allow-origin=") {
+            Some(origin) => origin.to_owned(),
+            None if arg == "--allow-origin" => args
+                .next()
+                .context("--allow-origin takes an origin, like http://localhost:3000")?
+                .clone(),
+            None => bail!("unknown argument `{arg}`; try `cargo xtask demo --allow-origin http://localhost:3000`"),
+        };
+        origins.push(check_origin(&origin)?);
+    }
+    Ok(origins)
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, no path.
+fn check_origin(origin: &str) -> Result<String> {
+    let origin = origin.trim_end_matches('/');
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => {
+            Ok(origin.to_owned())
+        }
+        _ => bail!(
+            "`{origin}` is not an origin; give the scheme, host and port only, like \
+             http://localhost:3000"
+        ),
+    }
+}
+
+/// The `SITES` variable of wrangler.toml with `allowed` added to the demo site's origins, or
+/// `None` when there is nothing to add.
+fn sites_with(wrangler_toml: &Path, allowed: &[String]) -> Result<Option<String>> {
+    if allowed.is_empty() {
+        return Ok(None);
+    }
+    let config = fs::read_to_string(wrangler_toml)
+        .with_context(|| format!("reading {}", wrangler_toml.display()))?;
+    let value = config
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("SITES = "))
+        .context("wrangler.toml has no SITES line")?;
+    let mut sites: serde_json::Value = serde_json::from_str(value.trim().trim_matches('\''))
+        .context("the SITES line of wrangler.toml is not JSON")?;
+    let origins = sites["demo"]["origins"]
+        .as_array_mut()
+        .context("SITES in wrangler.toml has no origins for the site \"demo\"")?;
+    for origin in allowed {
+        origins.push(origin.clone().into());
+    }
+    Ok(Some(sites.to_string()))
 }
 
 /// The demo's port: `RAPPORT_PORT`, or 8787.
@@ -111,4 +182,47 @@ fn dev_secret(dev_vars: &Path, name: &str, make: impl FnOnce(String) -> String) 
     text.push_str(&format!("{name}='{value}'\n"));
     fs::write(dev_vars, text).with_context(|| format!("writing {}", dev_vars.display()))?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_origins_are_origins() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            allowed_origins(&args(&["--allow-origin", "http://localhost:3000/"])).unwrap(),
+            ["http://localhost:3000"]
+        );
+        assert_eq!(
+            allowed_origins(&args(&["--allow-origin=https://shop.test"])).unwrap(),
+            ["https://shop.test"]
+        );
+        for bad in ["localhost:3000", "http://localhost:3000/shop", "ftp://x"] {
+            assert!(
+                allowed_origins(&args(&["--allow-origin", bad])).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(allowed_origins(&args(&["--allow-origin"])).is_err());
+        assert!(allowed_origins(&args(&["--port", "1"])).is_err());
+    }
+
+    #[test]
+    fn the_demo_site_gets_the_allowed_origins_besides_its_own() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let sites = sites_with(
+            &root.join("edge/wrangler.toml"),
+            &["http://localhost:3000".to_owned()],
+        )
+        .unwrap()
+        .unwrap();
+        let sites: serde_json::Value = serde_json::from_str(&sites).unwrap();
+        let origins = sites["demo"]["origins"].as_array().unwrap();
+        assert!(origins.contains(&"http://localhost:3000".into()));
+        assert!(origins.contains(&"https://tidewater.example".into()));
+    }
 }

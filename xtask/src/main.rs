@@ -34,7 +34,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build") => build::all(&root).map(|_| ()),
         Some("bench") => bench::run(&root, &args[1..]),
-        Some("demo") => demo::run(&root),
+        Some("demo") => demo::run(&root, &args[1..]),
         Some("publish") => publish::run(&root, &args[1..]),
         Some("test") => test(&root),
         Some("-h" | "--help" | "help") | None => {
@@ -50,7 +50,8 @@ fn run() -> Result<()> {
 
 const HELP: &str = "\
   build    install missing tools, build widget and edge, assemble target/site
-  demo     build, then run the demo shop and the edge on http://127.0.0.1:8787 (RAPPORT_PORT)
+  demo     [--allow-origin ORIGIN]  build, then run the demo shop and the edge on
+           http://127.0.0.1:8787 (RAPPORT_PORT); pages on ORIGIN may use the demo's site key
   publish  [DIR] [--note TEXT]  publish a rulebook folder to the running demo
   bench    [--clients N] [--only decide|events]  load the edge in workerd: throughput, p50/p99
   test     fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
@@ -98,6 +99,8 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
             "rapport-edge",
             "-p",
             "rapport-child",
+            "-p",
+            "xtask",
         ]),
         tally,
     )?;
