@@ -239,6 +239,57 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 }
 
 #[tokio::test]
+async fn an_expired_or_forged_preview_link_shows_the_usual_experiences_and_says_why() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    browser
+        .before_every_page(
+            "window.warnings = []; const warn = console.warn;
+             console.warn = function () {
+                 window.warnings.push([...arguments].join(' ')); warn.apply(console, arguments); };",
+        )
+        .await;
+    let client = &browser.client;
+    // A visitor the welcome experiment shows its offer to.
+    let visitor = "visitor-journey-04";
+    client.goto(&edge.url("/style.css")).await.unwrap();
+    client
+        .execute(
+            "localStorage.setItem('rapport:vid', arguments[0]);",
+            vec![visitor.into()],
+        )
+        .await
+        .unwrap();
+    // A token that was never signed, as an expired one is refused too (403, field
+    // `preview`).
+    client
+        .goto(&edge.url("/?rapport_preview=7b7d.00ff"))
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    let warnings = client
+        .execute("return window.warnings;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("preview link refused")),
+        "{warnings}"
+    );
+    // The shopper is no previewer: what they see is reported.
+    let reported = eventually(WAIT, || {
+        let export = edge.export(visitor);
+        (impressions_of(&export, "welcome-offer") == 1).then_some(())
+    })
+    .await;
+    assert!(reported.is_some(), "the impression was not reported");
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_intent() {
     let edge = Edge::shared();
     let browser = Browser::start().await;

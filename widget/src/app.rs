@@ -37,6 +37,8 @@ pub struct Widget {
     consent: Cell<Option<Consent>>,
     /// Set by `forget`: nothing more is recorded or shown on this page.
     forgotten: Cell<bool>,
+    /// Set when the edge refuses the page URL's preview token (expired, forged).
+    preview_refused: Cell<bool>,
     /// `on(event, callback)` subscriptions.
     listeners: RefCell<Vec<(String, js_sys::Function)>>,
 }
@@ -57,6 +59,7 @@ pub fn new(config: Config) -> Rc<Widget> {
             })
         })),
         forgotten: Cell::new(false),
+        preview_refused: Cell::new(false),
         listeners: RefCell::new(Vec::new()),
     });
     widget.transport.install_unload_flush();
@@ -82,6 +85,11 @@ pub fn run(widget: &Rc<Widget>) {
 }
 
 impl Widget {
+    /// Whether the page shows a preview: then nothing the previewer does with it is reported.
+    fn previewing(&self) -> bool {
+        self.config.preview.is_some() && !self.preview_refused.get()
+    }
+
     /// Whether events may be recorded: not after `forget`, and not when the shopper's
     /// consent (or privacy signal) says no to analytics.
     fn may_track(&self) -> bool {
@@ -190,7 +198,11 @@ fn decide(widget: &Rc<Widget>) {
         widget.transport.visitor_id(),
         &widget.session_id.borrow(),
         &capture::page_context(),
-        widget.config.preview.as_deref(),
+        widget
+            .config
+            .preview
+            .as_deref()
+            .filter(|_| !widget.preview_refused.get()),
         widget.consent.get(),
     );
     let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
@@ -200,6 +212,20 @@ fn decide(widget: &Rc<Widget>) {
         &request,
         Box::new(move |answer| match answer {
             Ok(answer) => show_decision(&widget, &answer),
+            // An expired or forged preview link (shared too widely, opened a week later):
+            // the shopper gets what any shopper gets.
+            Err(err) if widget.previewing() && err.starts_with("HTTP 403") => {
+                dom::warn(
+                    &[
+                        "rapport: preview link refused, showing the usual (",
+                        &err,
+                        ")",
+                    ]
+                    .concat(),
+                );
+                widget.preview_refused.set(true);
+                decide(&widget);
+            }
             Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
         }),
     );
@@ -212,7 +238,7 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
         .iter()
         .filter_map(wire::experience_ref)
     {
-        if widget.first_time(&control.experience) && widget.config.preview.is_none() {
+        if widget.first_time(&control.experience) && !widget.previewing() {
             track(widget, EventData::Exposure(control));
             widget.transport.schedule_flush();
         }
@@ -239,7 +265,7 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
 
 /// Turns what the shopper did with a prompt into an event.
 fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef) {
-    if widget.config.preview.is_some() {
+    if widget.previewing() {
         return;
     }
     let data = match outcome {
@@ -298,7 +324,7 @@ pub fn forget(widget: &Rc<Widget>) {
 /// The shop's server signs the customer id; the edge refuses anything else. A visitor is
 /// identified once per customer: later pages of a signed-in shopper send nothing.
 pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
-    if !widget.may_track() || widget.config.preview.is_some() {
+    if !widget.may_track() || widget.previewing() {
         return;
     }
     if store::identified().as_deref() == Some(customer_id.as_str()) {
