@@ -16,36 +16,68 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     endpoint: script.dataset.endpoint || src.origin,
   };
   // Cart buttons clicked while the wasm loads are queued for it, in order.
-  var early = function (event) {
+  var early = (event) => {
     queue.push(["_click", event.target]);
   };
   document.addEventListener("click", early);
   wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) })
-    .then(function () {
+    .then(() => {
       document.removeEventListener("click", early);
       wasm_bindgen.start(config);
-      watchRoutes();
+      // `data-routes="manual"`: the app says itself when a page is new, with `page`.
+      if (script.dataset.routes !== "manual") watchRoutes();
     })
-    .catch(function (error) {
+    .catch((error) => {
       document.removeEventListener("click", early);
       console.warn("rapport: the widget could not start", error);
     });
 }
 
-// Single-page apps change pages through the History API: each new path (or query) is a
-// page view and a new decision, as if the page had loaded. Hash changes are not.
+// Single-page apps change pages through the History API (or, for hash routers, `#/...`):
+// each new path, query or hash route is a page view and a new decision, as if the page had
+// loaded; an anchor on the page (`#reviews`) is not. What the previous page showed goes at
+// once (`_leave`); the new page is recorded once the app has rendered it.
+//
+// Routers render the new route after the URL changes, or before: after a frame, the page
+// counts as rendered once what Rapport reads of it (kind, language, product markup) has
+// changed, a product page has its product, and nothing of that changed for 50 ms; at most
+// 600 ms after the URL. Only the last of quick successive routes gets a page view.
 function watchRoutes() {
-  var where = function () {
-    return location.pathname + location.search;
-  };
+  var where = () => location.pathname + location.search + (/^#!?\//.test(location.hash) ? location.hash : "");
+  var reads = () =>
+    [document.body.dataset.rapportPage, document.documentElement.lang]
+      .concat([].map.call(document.querySelectorAll("script[type='application/ld+json'],[data-rapport-product]"), (e) => e.outerHTML))
+      .join();
   var last = where();
-  var changed = function () {
-    if (where() !== last) {
+  var seen = reads();
+  var quiet, limit, observer;
+  var stop = () => {
+    if (observer) observer.disconnect();
+    clearTimeout(quiet);
+    clearTimeout(limit);
+  };
+  var done = () => {
+    stop();
+    seen = reads();
+    window.rapport.push(["page"]);
+  };
+  var check = () => {
+    var now = reads();
+    clearTimeout(quiet);
+    if (now != seen && (!/^product,/.test(now) || /Product|data-rapport-product/.test(now))) quiet = setTimeout(done, 50);
+  };
+  var changed = () => {
+    if (where() != last) {
       last = where();
-      window.rapport.push(["page"]);
+      window.rapport.push(["_leave"]);
+      stop();
+      limit = setTimeout(done, 600);
+      requestAnimationFrame(check);
+      observer = new MutationObserver(check);
+      observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
     }
   };
-  ["pushState", "replaceState"].forEach(function (name) {
+  ["pushState", "replaceState"].forEach((name) => {
     var original = history[name];
     history[name] = function () {
       var result = original.apply(this, arguments);
@@ -54,17 +86,18 @@ function watchRoutes() {
     };
   });
   addEventListener("popstate", changed);
+  addEventListener("hashchange", changed);
 }
 
 // The widget's one way to the edge (`dom::post` in the wasm module): POSTs a text body and
 // hands `done` the status and the answer's text, exactly once; status 0 when the network
 // failed. A text body makes a cross-origin call a "simple request", with no preflight.
 function rapportPost(url, body, keepalive, done) {
-  var failed = function (error) {
+  var failed = (error) => {
     done(0, String(error));
   };
-  fetch(url, { method: "POST", body: body, keepalive: keepalive }).then(function (response) {
-    response.text().then(function (text) {
+  fetch(url, { method: "POST", body: body, keepalive: keepalive }).then((response) => {
+    response.text().then((text) => {
       done(response.status, text);
     }, failed);
   }, failed);

@@ -12,7 +12,7 @@
 // Styles (`view.css`, bundled as `rapportStyles`) come from a constructable stylesheet,
 // allowed under a strict `style-src`, and follow the page's CSS custom properties. Content
 // from rules reaches the page only through `textContent` and checked links.
-var rapportView = (function () {
+var rapportView = (() => {
   // Kinds that float over the page (one at a time, across the shop's tabs), and kinds that
   // fill a slot the page reserved. Any other kind the view does not know is not shown.
   var OVERLAYS = ["modal", "slide_in", "nps", "csat", "coupon"];
@@ -110,7 +110,7 @@ var rapportView = (function () {
   // Keeps the lease while `outer` is on the page, and gives it up when it goes.
   function holdOverlay(outer) {
     writeLease();
-    setTimeout(function () {
+    setTimeout(() => {
       outer.isConnected ? holdOverlay(outer) : release();
     }, LEASE_MS / 2);
   }
@@ -120,10 +120,10 @@ var rapportView = (function () {
   // runs out (a tab that crashed).
   function whenOverlayFree(show, pageSignal) {
     var done = new AbortController();
-    pageSignal.addEventListener("abort", function () {
+    pageSignal.addEventListener("abort", () => {
       done.abort();
     });
-    var attempt = function () {
+    var attempt = () => {
       if (!done.signal.aborted && document.visibilityState == "visible" && mine(holder())) {
         done.abort();
         writeLease();
@@ -158,14 +158,14 @@ var rapportView = (function () {
     var pageSignal = pageStop.signal;
     var stop = new AbortController();
     var signal = stop.signal;
-    pageSignal.addEventListener("abort", function () {
+    pageSignal.addEventListener("abort", () => {
       stop.abort();
     });
-    var showNow = function () {
+    var showNow = () => {
       show(experience, report);
     };
     // Fires once: the trigger's listeners go, and an overlay waits its turn.
-    var fire = function () {
+    var fire = () => {
       if (signal.aborted) return;
       stop.abort();
       if (OVERLAYS.indexOf(kind) < 0) showNow();
@@ -176,12 +176,12 @@ var rapportView = (function () {
         setTimeout(fire, seconds * 1e3);
         break;
       case "scroll":
-        on(window, "scroll", function () {
+        on(window, "scroll", () => {
           if (scrolledPercent() >= number(trigger.percent)) fire();
         }, signal);
         break;
       case "exit_intent":
-        on(document, "mouseout", function (event) {
+        on(document, "mouseout", (event) => {
           if (!event.relatedTarget && event.clientY <= 0) fire();
         }, signal);
         // Phones have no pointer leaving the window: a quick scroll back up (a third of the
@@ -189,7 +189,7 @@ var rapportView = (function () {
         // shopper is heading for the address bar or the back button.
         var fromY = 0;
         var since = 0;
-        on(window, "scroll", function () {
+        on(window, "scroll", () => {
           var now = Date.now();
           if (now - since > 400 || scrollY > fromY) {
             fromY = scrollY;
@@ -202,12 +202,12 @@ var rapportView = (function () {
       case "idle":
         // After `seconds` without keyboard, pointer, touch or scroll input.
         var timer;
-        var restart = function () {
+        var restart = () => {
           clearTimeout(timer);
           if (!signal.aborted) timer = setTimeout(fire, seconds * 1e3);
         };
         restart();
-        ["mousemove", "keydown", "scroll", "touchstart", "pointerdown"].forEach(function (type) {
+        ["mousemove", "keydown", "scroll", "touchstart", "pointerdown"].forEach((type) => {
           on(window, type, restart, signal);
         });
         break;
@@ -215,7 +215,7 @@ var rapportView = (function () {
         waiting.push([text(trigger.event), fire]);
         break;
       case "element_visible":
-        var check = function () {
+        var check = () => {
           var element;
           try {
             element = document.querySelector(text(trigger.selector));
@@ -234,13 +234,13 @@ var rapportView = (function () {
 
   // The page tracked `event`: shows what waited for it.
   function tracked(event) {
-    var ready = waiting.filter(function (w) {
+    var ready = waiting.filter((w) => {
       return w[0] == event;
     });
-    waiting = waiting.filter(function (w) {
+    waiting = waiting.filter((w) => {
       return w[0] != event;
     });
-    ready.forEach(function (w) {
+    ready.forEach((w) => {
       w[1]();
     });
   }
@@ -252,7 +252,7 @@ var rapportView = (function () {
     waiting = [];
     if (root) root.replaceChildren();
     release();
-    document.querySelectorAll("[data-rapport-filled]").forEach(function (filled) {
+    document.querySelectorAll("[data-rapport-filled]").forEach((filled) => {
       filled.remove();
     });
   }
@@ -311,7 +311,7 @@ var rapportView = (function () {
     if (text(cta.label) && safeLink(cta.url)) {
       var link = el("a", "rp-cta", text(cta.label));
       link.setAttribute("href", text(cta.url).trim());
-      on(link, "click", function () {
+      on(link, "click", () => {
         report(CLICKED);
       });
       card.append(link);
@@ -337,7 +337,7 @@ var rapportView = (function () {
     // A dialog gives focus back to where the shopper was when it closes.
     var previous = dialog && document.activeElement;
     var gone = new AbortController();
-    var dismiss = function () {
+    var dismiss = () => {
       if (!outer.isConnected) return;
       gone.abort();
       outer.remove();
@@ -348,19 +348,19 @@ var rapportView = (function () {
     on(close, "click", dismiss);
     card.append(close);
     if (dialog) {
-      on(document, "keydown", function (key) {
+      on(document, "keydown", (key) => {
         if (!outer.isConnected) return;
         if (key.key == "Escape") dismiss();
         if (key.key == "Tab") trapFocus(card, shadow, key);
       }, gone.signal);
       // A click on the backdrop, outside the dialog, closes it.
-      on(outer, "click", function (event) {
+      on(outer, "click", (event) => {
         if (event.target == outer) dismiss();
       });
     } else {
       // A prompt that does not hold focus still closes with Escape once the shopper has
       // tabbed into it.
-      on(card, "keydown", function (key) {
+      on(card, "keydown", (key) => {
         if (key.key == "Escape") dismiss();
       });
     }
@@ -374,7 +374,7 @@ var rapportView = (function () {
   // Takes a toast away after a while, but never from under a shopper whose keyboard focus is
   // in it: they get as long as they need.
   function dismissUnlessFocused(card, shadow, dismiss) {
-    setTimeout(function () {
+    setTimeout(() => {
       if (card.contains(shadow.activeElement)) dismissUnlessFocused(card, shadow, dismiss);
       else dismiss();
     }, TOAST_MS);
@@ -420,12 +420,12 @@ var rapportView = (function () {
   function addCoupon(card, code) {
     var row = el("div", "rp-code");
     var copy = button("rp-copy", "Copy");
-    on(copy, "click", function () {
+    on(copy, "click", () => {
       // The Clipboard API needs a secure context; without it the code stays on screen to
       // copy by hand.
       if (navigator.clipboard) {
         copy.textContent = "Copied";
-        navigator.clipboard.writeText(code).catch(function () {
+        navigator.clipboard.writeText(code).catch(() => {
           copy.textContent = "Copy";
         });
       }
@@ -445,7 +445,7 @@ var rapportView = (function () {
     );
     for (var score = nps ? 0 : 1; score <= (nps ? 10 : 5); score++) {
       var choice = button("", score);
-      on(choice, "click", function (event) {
+      on(choice, "click", (event) => {
         var picked = +event.target.textContent;
         if (nps) {
           askComment(card, scale, picked, report);
@@ -464,7 +464,7 @@ var rapportView = (function () {
   function thank(replacing) {
     replacing.replaceChildren(el("p", "", "Thank you!"));
     var card = replacing.closest(".rp");
-    setTimeout(function () {
+    setTimeout(() => {
       card.remove();
       release();
     }, THANKS_MS);
@@ -475,7 +475,7 @@ var rapportView = (function () {
   // leave the page, so a score is never lost.
   function askComment(card, scale, score, report) {
     var pending = true;
-    var answer = function (comment) {
+    var answer = (comment) => {
       if (pending) report(ANSWERED, score, comment);
       pending = false;
     };
@@ -490,25 +490,25 @@ var rapportView = (function () {
     form.append(label, field, send, skip);
     scale.replaceChildren(form);
     field.focus();
-    on(send, "click", function () {
+    on(send, "click", () => {
       answer(field.value.trim() || undefined);
       thank(scale);
     });
-    on(skip, "click", function () {
+    on(skip, "click", () => {
       answer();
       thank(scale);
     });
-    on(card, "click", function (event) {
+    on(card, "click", (event) => {
       if (event.target.className == "rp-close") answer();
     });
-    on(window, "pagehide", function () {
+    on(window, "pagehide", () => {
       answer();
     });
   }
 
   function addProducts(card, content, report) {
     var list = el("ul", "rp-products");
-    (Array.isArray(content.products) ? content.products : []).forEach(function (product) {
+    (Array.isArray(content.products) ? content.products : []).forEach((product) => {
       var name = text(product && product.name);
       if (!name) return;
       var url = text(product.url).trim();
@@ -516,7 +516,7 @@ var rapportView = (function () {
       var label = el(safeLink(url) ? "a" : "span", "", name);
       if (label.tagName == "A") {
         label.setAttribute("href", url);
-        on(label, "click", function () {
+        on(label, "click", () => {
           report(CLICKED);
         });
       }

@@ -429,6 +429,19 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
     assert!(!experiences(&plain).contains(&"service-recovery-modal".to_owned()));
     let (_, audit) = edge.get("/v1/admin/audit", Some(&admin));
     assert_eq!(audit["entries"][0]["action"], "create_preview", "{audit}");
+    // Another site's token previews nothing here: the usual decision, and why.
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "outlet", "experience": "service-recovery-modal" }).to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    let (status, usual) = home_decision(edge, stranger, made["token"].as_str());
+    assert_eq!(status, 200, "{usual}");
+    assert_eq!(
+        usual["preview_error"],
+        "the preview token is for another site"
+    );
+    assert!(!experiences(&usual).contains(&"service-recovery-modal".to_owned()));
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub struct Widget {
     forgotten: Cell<bool>,
     /// Set when the edge refuses the page URL's preview token (expired, forged).
     preview_refused: Cell<bool>,
+    /// Counts the pages left: a decision is shown only on the page it was asked for.
+    page_seq: Cell<u32>,
     /// `on(event, callback)` subscriptions.
     listeners: RefCell<Vec<(String, js_sys::Function)>>,
 }
@@ -60,6 +62,7 @@ pub fn new(config: Config) -> Rc<Widget> {
         })),
         forgotten: Cell::new(false),
         preview_refused: Cell::new(false),
+        page_seq: Cell::new(0),
         listeners: RefCell::new(Vec::new()),
     });
     widget.transport.install_unload_flush();
@@ -118,12 +121,18 @@ impl Widget {
     }
 }
 
-/// `page`: a new page in a single-page app. What showed on the previous one goes, and the
-/// new one is recorded and decided for.
-#[inline(always)]
-pub fn new_page(widget: &Rc<Widget>) {
+/// `_leave`: the page is going (a single-page app's route changed). What it showed goes,
+/// its armed triggers with it, and a decision still on its way for it is dropped.
+pub fn leave(widget: &Widget) {
+    widget.page_seq.set(widget.page_seq.get() + 1);
     widget.shown.borrow_mut().clear();
     view::clear();
+}
+
+/// `page`: a new page in a single-page app, recorded and decided for.
+#[inline(always)]
+pub fn new_page(widget: &Rc<Widget>) {
+    leave(widget);
     page(widget);
 }
 
@@ -206,26 +215,14 @@ fn decide(widget: &Rc<Widget>) {
         widget.consent.get(),
     );
     let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
+    let asked_on = widget.page_seq.get();
     let widget = Rc::clone(widget);
     dom::post_json(
         &url,
         &request,
         Box::new(move |answer| match answer {
+            Ok(_) if widget.page_seq.get() != asked_on => {}
             Ok(answer) => show_decision(&widget, &answer),
-            // An expired or forged preview link (shared too widely, opened a week later):
-            // the shopper gets what any shopper gets.
-            Err(err) if widget.previewing() && err.starts_with("HTTP 403") => {
-                dom::warn(
-                    &[
-                        "rapport: preview link refused, showing the usual (",
-                        &err,
-                        ")",
-                    ]
-                    .concat(),
-                );
-                widget.preview_refused.set(true);
-                decide(&widget);
-            }
             Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
         }),
     );
@@ -234,6 +231,12 @@ fn decide(widget: &Rc<Widget>) {
 /// Records the control groups the visitor is in, and arms each experience not yet shown on
 /// this page.
 fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
+    // A preview link the edge refused (expired, forged): the shopper got the usual decision,
+    // and is no previewer from now on.
+    if let Some(why) = wire::text(answer, "preview_error") {
+        dom::warn(&["rapport: ", &why, "; showing the usual experiences"].concat());
+        widget.preview_refused.set(true);
+    }
     for control in wire::list(answer, "controls")
         .iter()
         .filter_map(wire::experience_ref)

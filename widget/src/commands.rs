@@ -41,6 +41,8 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
             Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
         },
         "page" => app::new_page(widget),
+        // The loader's: a single-page app's route changed; `page` follows once it rendered.
+        "_leave" => app::leave(widget),
         "consent" => {
             let props = part("1");
             let flag = |key: &str| wire::get(&props, key).as_bool().unwrap_or(false);

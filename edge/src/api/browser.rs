@@ -196,17 +196,21 @@ async fn browser_request<T: BrowserRequest>(
 pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let request: DecideRequest = browser_request(req, env, sites).await?;
     check_id("session_id", &request.session_id)?;
-    let preview = match &request.preview {
-        None => None,
+    // A preview link that is forged, expired or for another site (shared too widely, opened
+    // a week later) must not empty the shopper's page: they get the usual decision, and the
+    // answer says why the preview is not shown.
+    let (preview, preview_error) = match &request.preview {
+        None => (None, None),
         Some(token) => {
             let key = auth::admin_token(env)?;
-            let experience = preview::verify(token, &key, &request.site, now_ms() / 1000)
-                .map_err(|m| ApiError::forbidden("preview", m))?;
-            Some(experience)
+            match preview::verify(token, &key, &request.site, now_ms() / 1000) {
+                Ok(experience) => (Some(experience), None),
+                Err(why) => (None, Some(why)),
+            }
         }
     };
     let asked = now_ms();
-    let body = match visitor::decide(env, &request, preview).await {
+    let mut body = match visitor::decide(env, &request, preview).await {
         Ok(Ok(decision)) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
         Ok(Err(refused)) => return Err(ApiError::bad("preview", refused)),
@@ -215,6 +219,12 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
             serde_json::to_string(&Decision::default()).context("encoding an empty decision")?
         }
     };
+    if let Some(why) = preview_error {
+        let mut decision: serde_json::Value =
+            serde_json::from_str(&body).context("reading the decision")?;
+        decision["preview_error"] = why.into();
+        body = decision.to_string();
+    }
     // The object's JSON passes through as it is.
     let response = json_text(body, 200)?;
     // How long the visitor's object took, for the browser's network panel and for load tests.
