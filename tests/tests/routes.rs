@@ -1,0 +1,178 @@
+//! Single-page apps: the widget records each client-side route once the app has rendered it
+//! (its kind, language and product), whichever way the router works, in real Chromium against
+//! the edge in workerd.
+
+use std::time::Duration;
+
+use rapport_e2e::{Browser, Edge};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// What an app's router does for a product page: the kind, and the product's JSON-LD.
+const RENDER_PRODUCT: &str = "
+    document.body.dataset.rapportPage = 'product';
+    const ld = document.createElement('script');
+    ld.type = 'application/ld+json';
+    ld.textContent = JSON.stringify({ '@context': 'https://schema.org', '@type': 'Product',
+        sku: 'alpina', name: 'Alpina Jacket',
+        offers: { '@type': 'Offer', price: '189', priceCurrency: 'EUR' } });
+    document.head.appendChild(ld);";
+
+/// A browser on the demo's home page, the widget's first decision in, and its visitor.
+async fn on_the_home_page(edge: &Edge) -> (Browser, String) {
+    let browser = Browser::start().await;
+    browser.client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    let visitor = browser.visitor_id().await;
+    edge.wait_for_events(&visitor, "page_view", 1).await;
+    (browser, visitor)
+}
+
+async fn run(browser: &Browser, script: &str) {
+    browser.client.execute(script, vec![]).await.unwrap();
+}
+
+/// The visitor's events of `kind`, oldest first.
+fn events(export: &Value, kind: &str) -> Vec<Value> {
+    export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .map(|e| e["event"].clone())
+        .collect()
+}
+
+/// Waits for the second page view and the product view, and checks both are the product
+/// page's.
+async fn the_product_page_is_recorded(edge: &Edge, visitor: &str) -> Value {
+    edge.wait_for_events(visitor, "page_view", 2).await;
+    let export = edge.wait_for_events(visitor, "product_view", 1).await;
+    let pages = events(&export, "page_view");
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[1]["page"]["kind"], "product", "{pages:?}");
+    let products = events(&export, "product_view");
+    assert_eq!(products[0]["product"]["id"], "alpina", "{products:?}");
+    assert_eq!(products[0]["product"]["price"], 189.0);
+    pages[1].clone()
+}
+
+#[tokio::test]
+async fn a_router_that_renders_after_the_url_changes_gets_the_new_pages_context() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    run(
+        &browser,
+        &format!("history.pushState({{}}, '', '/p/alpina'); setTimeout(() => {{ {RENDER_PRODUCT} }}, 40);"),
+    )
+    .await;
+    let page = the_product_page_is_recorded(edge, &visitor).await;
+    assert_eq!(page["page"]["path"], "/p/alpina");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_router_that_renders_before_the_url_changes_gets_the_new_pages_context() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    run(
+        &browser,
+        &format!("{RENDER_PRODUCT} history.pushState({{}}, '', '/p/alpina');"),
+    )
+    .await;
+    let page = the_product_page_is_recorded(edge, &visitor).await;
+    assert_eq!(page["page"]["path"], "/p/alpina");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hash_router_gets_a_page_view_per_route_and_an_anchor_gets_none() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    run(&browser, "location.hash = '#reviews';").await;
+    run(
+        &browser,
+        &format!("location.hash = '#/p/alpina'; setTimeout(() => {{ {RENDER_PRODUCT} }}, 40);"),
+    )
+    .await;
+    let page = the_product_page_is_recorded(edge, &visitor).await;
+    let url = page["page"]["url"].as_str().unwrap();
+    assert!(url.ends_with("#/p/alpina"), "{url}");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_product_whose_json_ld_the_app_injects_later_is_still_seen() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    // The page kind first; the product's data after the app has fetched it.
+    run(
+        &browser,
+        &format!(
+            "history.pushState({{}}, '', '/p/alpina'); document.body.dataset.rapportPage = 'product';
+             setTimeout(() => {{ {RENDER_PRODUCT} }}, 250);"
+        ),
+    )
+    .await;
+    the_product_page_is_recorded(edge, &visitor).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn only_the_last_of_quick_successive_routes_gets_a_page_view_and_a_decision() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    run(
+        &browser,
+        &format!(
+            "history.pushState({{}}, '', '/c/shirts'); document.body.dataset.rapportPage = 'category';
+             setTimeout(() => {{ history.pushState({{}}, '', '/p/alpina'); {RENDER_PRODUCT} }}, 20);"
+        ),
+    )
+    .await;
+    the_product_page_is_recorded(edge, &visitor).await;
+    // One more decision than on arrival, and no more: the category page got none.
+    browser.wait_for_answers("/v1/decide", 2).await;
+    // Past the 600 ms the widget waits at most for a route to render.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let decisions = browser
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource')
+                 .filter((e) => e.name.endsWith('/v1/decide')).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(decisions, json!(2));
+    let pages = events(&edge.export(&visitor), "page_view");
+    assert!(
+        pages.iter().all(|p| p["page"]["path"] != "/c/shirts"),
+        "{pages:?}"
+    );
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn what_the_previous_page_showed_goes_as_soon_as_the_route_changes() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    // A visitor the welcome experiment shows its offer to.
+    browser.client.goto(&edge.url("/style.css")).await.unwrap();
+    run(
+        &browser,
+        "localStorage.setItem('rapport:vid', 'visitor-routes-01');",
+    )
+    .await;
+    browser.client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    // The app has not rendered the new route yet, and will take its time.
+    run(
+        &browser,
+        &format!("history.pushState({{}}, '', '/p/alpina'); setTimeout(() => {{ {RENDER_PRODUCT} }}, 300);"),
+    )
+    .await;
+    assert!(browser.visible_prompt("welcome-offer").await.is_none());
+    browser.client.clone().close().await.unwrap();
+}
