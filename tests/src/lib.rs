@@ -532,3 +532,30 @@ pub async fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Serves `page` with the Content-Security-Policy `policy` on `listener`, for as long as
+/// the test runs: a shop of another origin than the edge's.
+pub fn serve_page(listener: std::net::TcpListener, page: String, policy: String) {
+    use std::io::{Read, Write};
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
+         content-security-policy: {policy}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{page}",
+        page.len()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let response = response.clone();
+            // A thread a connection: Chromium opens spare connections it may never use,
+            // and one of those must not hold up the page's own request.
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                if matches!(stream.read(&mut request), Ok(n) if n > 0) {
+                    let _ = stream.write_all(response.as_bytes());
+                }
+            });
+        }
+    });
+}

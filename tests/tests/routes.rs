@@ -176,3 +176,38 @@ async fn what_the_previous_page_showed_goes_as_soon_as_the_route_changes() {
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_data_routes_manual_only_the_apps_own_page_command_is_a_page_view() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let shop = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let sites = json!({ "demo": { "origins": [shop] } }).to_string();
+    let edge = Edge::start_with(&[("SITES", &sites)]);
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>An app</title>
+<script src="{edge}/rapport.js" data-site="demo" data-routes="manual" async></script>
+</head><body data-rapport-page="home"><h1>An app</h1></body></html>"#,
+        edge = edge.base
+    );
+    rapport_e2e::serve_page(
+        listener,
+        page,
+        "default-src * 'unsafe-inline' 'wasm-unsafe-eval'".into(),
+    );
+    let browser = Browser::start().await;
+    browser.client.goto(&shop).await.unwrap();
+    browser.wait_for_decision().await;
+    let visitor = browser.visitor_id().await;
+    edge.wait_for_events(&visitor, "page_view", 1).await;
+    // The router changes the URL: nothing, until the app says the page is ready.
+    run(&browser, "history.pushState({}, '', '/p/alpina');").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(events(&edge.export(&visitor), "page_view").len(), 1);
+    run(
+        &browser,
+        &format!("{RENDER_PRODUCT} window.rapport.push(['page']);"),
+    )
+    .await;
+    the_product_page_is_recorded(&edge, &visitor).await;
+    browser.client.clone().close().await.unwrap();
+}

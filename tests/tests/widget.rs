@@ -549,31 +549,6 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
 
 /// Serves `page` to every request on a port of its own, as a shop on another origin would,
 /// with a nonce-based Content-Security-Policy.
-fn serve_shop_page(listener: std::net::TcpListener, page: String, policy: String) {
-    use std::io::{Read, Write};
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
-         content-security-policy: {policy}\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{page}",
-        page.len()
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let response = response.clone();
-            // A thread a connection: Chromium opens spare connections it may never use,
-            // and one of those must not hold up the page's own request.
-            std::thread::spawn(move || {
-                let mut request = [0u8; 4096];
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                if matches!(stream.read(&mut request), Ok(n) if n > 0) {
-                    let _ = stream.write_all(response.as_bytes());
-                }
-            });
-        }
-    });
-}
-
 #[tokio::test]
 async fn a_shop_on_another_origin_with_a_nonce_and_strict_dynamic_policy_runs_the_widget() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -601,7 +576,7 @@ document.addEventListener('securitypolicyviolation', function (e) {{
 </head><body data-rapport-page="home"><h1>Another shop</h1></body></html>"#,
         edge = edge.base
     );
-    serve_shop_page(listener, page, policy);
+    rapport_e2e::serve_page(listener, page, policy);
 
     let browser = Browser::start().await;
     let client = &browser.client;
