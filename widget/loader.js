@@ -64,7 +64,7 @@ function watchRoutes() {
   var check = () => {
     var now = reads();
     clearTimeout(quiet);
-    if (now != seen && (!/^product,/.test(now) || /Product|data-rapport-product/.test(now))) quiet = setTimeout(done, 50);
+    if (now != seen && (!/^product,/.test(now) || /Product|rapport-product/.test(now))) quiet = setTimeout(done, 50);
   };
   var changed = () => {
     if (where() != last) {

@@ -289,7 +289,11 @@ pub struct PageContext {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecideRequest {
     pub site: String,
+    /// Empty (or absent) with `session_id` for a shopper who has not consented yet: the widget
+    /// keeps no identifier then, and the edge decides for a visitor it knows nothing about.
+    #[serde(default)]
     pub visitor_id: String,
+    #[serde(default)]
     pub session_id: String,
     pub page: PageContext,
     /// A preview token from the admin API: forces its experience in and adds the trace.

@@ -91,6 +91,52 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
 }
 
 #[tokio::test]
+async fn with_global_privacy_control_no_identifier_is_kept_or_sent_until_consent() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    browser
+        .before_every_page(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true });
+             window.decisions = []; const post = window.fetch;
+             window.fetch = function (url, init) {
+                 if (String(url).endsWith('/v1/decide')) window.decisions.push(JSON.parse(init.body));
+                 return post.apply(this, arguments); };",
+        )
+        .await;
+    let client = &browser.client;
+    client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    assert_eq!(browser.local_storage("rapport:vid").await, None);
+    assert_eq!(browser.local_storage("rapport:sid").await, None);
+    let sent = client
+        .execute("return window.decisions;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(sent[0]["visitor_id"], "", "{sent}");
+    assert_eq!(sent[0]["session_id"], "", "{sent}");
+    assert_eq!(sent[0]["consent"]["analytics"], false, "{sent}");
+
+    // The site passes consent: now the browser keeps an id, and what happens is recorded.
+    client
+        .execute(
+            "rapport.push(['consent', { analytics: true, personalization: true }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let visitor = loop {
+        if let Some(id) = browser.local_storage("rapport:vid").await {
+            break id;
+        }
+        assert!(started.elapsed() < WAIT, "no visitor id after consent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    edge.wait_for_events(&visitor, "consent", 1).await;
+    client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn global_privacy_control_means_nothing_recorded_or_personalised_until_consent() {
     let edge = Edge::shared();
     let browser = Browser::start().await;

@@ -48,25 +48,36 @@ pub struct Widget {
 /// The controller for this page, with the visitor and session it finds in the browser.
 #[inline(always)]
 pub fn new(config: Config) -> Rc<Widget> {
-    let visitor_id = store::visitor_id();
+    let consent = store::consent().or_else(|| {
+        dom::privacy_signal().then_some(Consent {
+            analytics: false,
+            personalization: false,
+        })
+    });
+    // Until the site passes consent to analytics, the widget keeps no identifier in the
+    // browser and sends none: decisions for such a shopper need no identity.
     let widget = Rc::new(Widget {
-        transport: Rc::new(Transport::new(&config.endpoint, &config.site, &visitor_id)),
-        session_id: RefCell::new(store::session_id()),
+        transport: Rc::new(Transport::new(&config.endpoint, &config.site, "")),
+        session_id: RefCell::new(String::new()),
         config,
         shown: RefCell::new(Vec::new()),
-        consent: Cell::new(store::consent().or_else(|| {
-            dom::privacy_signal().then_some(Consent {
-                analytics: false,
-                personalization: false,
-            })
-        })),
+        consent: Cell::new(consent),
         forgotten: Cell::new(false),
         preview_refused: Cell::new(false),
         page_seq: Cell::new(0),
         listeners: RefCell::new(Vec::new()),
     });
+    if widget.may_track() {
+        identified_by_browser(&widget);
+    }
     widget.transport.install_unload_flush();
     widget
+}
+
+/// Gives the shopper the browser's visitor id and session (made and kept on first use).
+fn identified_by_browser(widget: &Widget) {
+    widget.transport.set_visitor_id(store::visitor_id());
+    widget.session_id.replace(store::session_id());
 }
 
 /// Starts watching the page (its own cart buttons, capture) and records the first page view,
@@ -143,6 +154,7 @@ pub fn set_consent(widget: &Rc<Widget>, consent: Consent) {
     store::set_consent(consent);
     widget.consent.set(Some(consent));
     if consent.analytics {
+        identified_by_browser(widget);
         // The edge keeps it with the profile, so later decisions follow it too.
         track(widget, EventData::Consent(consent));
     } else {
@@ -204,7 +216,7 @@ fn refresh(widget: &Rc<Widget>) {
 fn decide(widget: &Rc<Widget>) {
     let request = wire::decide_request(
         &widget.config.site,
-        widget.transport.visitor_id(),
+        &widget.transport.visitor_id(),
         &widget.session_id.borrow(),
         &capture::page_context(),
         widget
@@ -305,9 +317,16 @@ pub fn forget(widget: &Rc<Widget>) {
     widget.forgotten.set(true);
     widget.transport.clear();
     view::clear();
+    // The id the browser kept, even one a shopper who withholds consent now had before.
+    let kept = store::kept_visitor_id();
     store::forget(&widget.config.site);
+    let Some(visitor_id) = kept else {
+        // Nothing identifies this shopper anywhere: nothing to erase at the edge.
+        widget.notify("forget", &JsValue::TRUE);
+        return;
+    };
     let url = [widget.config.endpoint.as_str(), "/v1/forget"].concat();
-    let body = wire::forget_request(&widget.config.site, widget.transport.visitor_id());
+    let body = wire::forget_request(&widget.config.site, &visitor_id);
     let widget = Rc::clone(widget);
     dom::post_json(
         &url,
@@ -315,7 +334,7 @@ pub fn forget(widget: &Rc<Widget>) {
         Box::new(move |erased| {
             let detail = wire::get(erased.as_ref().unwrap_or(&JsValue::NULL), "erased");
             if erased.is_err() {
-                dom::warn("rapport: the edge could not be asked to forget this visitor");
+                dom::warn("rapport: forget did not reach the edge");
             }
             widget.notify("forget", &detail);
         }),
@@ -336,7 +355,7 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
     let url = [widget.config.endpoint.as_str(), "/v1/identify"].concat();
     let body = wire::identify_request(
         &widget.config.site,
-        widget.transport.visitor_id(),
+        &widget.transport.visitor_id(),
         &customer_id,
         &signature,
     );

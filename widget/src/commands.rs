@@ -27,9 +27,7 @@ pub fn install(widget: &Rc<Widget>) {
 /// the console and ignored: it must never break the page.
 fn run(widget: &Rc<Widget>, command: JsValue) {
     if !js_sys::Array::is_array(&command) {
-        dom::warn(
-            "rapport: commands are arrays, like rapport.push(['track', 'add_to_cart', {...}])",
-        );
+        dom::warn("rapport: a command is an array, like rapport.push(['page'])");
         return;
     }
     // An array's items by index, through the one property getter the widget imports.
@@ -71,10 +69,9 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
             wire::text(&part("2"), "signature"),
         ) {
             (Some(customer_id), Some(signature)) => app::identify(widget, customer_id, signature),
-            _ => dom::warn(
-                "rapport: identify takes a customer id and {signature}, signed by the shop's \
-                 server (see the README)",
-            ),
+            _ => {
+                dom::warn("rapport: identify takes a customer id and {signature} (see the README)")
+            }
         },
         other => dom::warn(&["rapport: unknown command \"", other, "\""].concat()),
     }

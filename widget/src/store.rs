@@ -11,15 +11,20 @@ const CONSENT_KEY: &str = "rapport:consent";
 const IDENTIFIED_KEY: &str = "rapport:customer";
 const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
+/// The visitor id this browser keeps, made and kept on first use. Only for a shopper who may
+/// be recorded: before consent the widget keeps and sends none.
 pub fn visitor_id() -> String {
-    if let Some(id) = dom::storage_get(VISITOR_KEY) {
-        if rapport_protocol::validate_id(&id).is_ok() {
-            return id;
-        }
+    if let Some(id) = kept_visitor_id() {
+        return id;
     }
     let id = dom::random_id();
     dom::storage_set(VISITOR_KEY, &id);
     id
+}
+
+/// The visitor id this browser keeps, if it keeps one.
+pub fn kept_visitor_id() -> Option<String> {
+    dom::storage_get(VISITOR_KEY).filter(|id| rapport_protocol::validate_id(id).is_ok())
 }
 
 /// The current session id, starting a new session after 30 minutes without activity. Shared

@@ -21,7 +21,8 @@ const MAX_RETRY_MS: i32 = 60_000;
 pub struct Transport {
     url: String,
     site: String,
-    visitor_id: String,
+    /// Empty until the shopper may be identified (see `app::new`).
+    visitor_id: RefCell<String>,
     queue_key: String,
     /// Used only when `localStorage` is unavailable. Queued events are kept as the objects
     /// sent on the wire; only their ids are ever read back.
@@ -35,7 +36,7 @@ impl Transport {
         Transport {
             url: [endpoint, "/v1/events"].concat(),
             site: site.to_owned(),
-            visitor_id: visitor_id.to_owned(),
+            visitor_id: RefCell::new(visitor_id.to_owned()),
             queue_key: ["rapport:queue:", site].concat(),
             memory: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
@@ -43,8 +44,12 @@ impl Transport {
         }
     }
 
-    pub fn visitor_id(&self) -> &str {
-        &self.visitor_id
+    pub fn visitor_id(&self) -> String {
+        self.visitor_id.borrow().clone()
+    }
+
+    pub fn set_visitor_id(&self, id: String) {
+        self.visitor_id.replace(id);
     }
 
     pub fn enqueue(&self, session_id: &str, data: EventData) {
@@ -92,7 +97,7 @@ impl Transport {
     }
 
     fn batch(&self, events: &[JsValue]) -> String {
-        wire::batch(&self.site, &self.visitor_id, events)
+        wire::batch(&self.site, &self.visitor_id.borrow(), events)
     }
 
     /// Sends everything queued, a batch at a time, then calls `then`. Events the edge has

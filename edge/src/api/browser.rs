@@ -93,7 +93,7 @@ impl Caller {
         check_site(sites, site)?;
         self.check_origin(sites, site)?;
         check_id("visitor_id", visitor_id)?;
-        limits::check(env, site, visitor_id, &self.address).await
+        limits::check(env, site, Some(visitor_id), &self.address).await
     }
 }
 
@@ -174,7 +174,7 @@ macro_rules! browser_request {
         }
     )*};
 }
-browser_request!(DecideRequest, ForgetRequest, IdentifyRequest);
+browser_request!(ForgetRequest, IdentifyRequest);
 
 /// Reads a browser call (at most one event's size) and admits it.
 async fn browser_request<T: BrowserRequest>(
@@ -193,9 +193,22 @@ async fn browser_request<T: BrowserRequest>(
 
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
 /// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
+/// A request may name no visitor and no session (a shopper who has not consented keeps no
+/// identifier): it is decided for a visitor the edge knows nothing about.
 pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let request: DecideRequest = browser_request(req, env, sites).await?;
-    check_id("session_id", &request.session_id)?;
+    let caller = Caller::of(&req);
+    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let request: DecideRequest = parse(&body, "")?;
+    if request.visitor_id.is_empty() && request.session_id.is_empty() {
+        check_site(sites, &request.site)?;
+        caller.check_origin(sites, &request.site)?;
+        limits::check(env, &request.site, None, &caller.address).await?;
+    } else {
+        caller
+            .admit(env, sites, &request.site, &request.visitor_id)
+            .await?;
+        check_id("session_id", &request.session_id)?;
+    }
     // A preview link that is forged, expired or for another site (shared too widely, opened
     // a week later) must not empty the shopper's page: they get the usual decision, and the
     // answer says why the preview is not shown.

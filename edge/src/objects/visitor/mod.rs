@@ -8,12 +8,14 @@ pub use object::Visitor;
 
 use rapport_protocol::{Consent, DecideRequest, Event, PageContext};
 use rapport_rules::customer::Trusted;
+use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use worker::Env;
 
-use super::{send, Ingested, ObjectCall};
-use crate::error::ApiError;
+use super::{encode, send, Ingested, ObjectCall};
+use crate::clock::now_ms;
+use crate::error::{ApiError, Context};
 
 /// A call to the visitor `site:visitor_id`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -127,8 +129,55 @@ pub async fn ingest(
     call(env, site, visitor_id, Call::Ingest { events }).await
 }
 
+/// Decides for `profile` with the page's consent (which wins over the stored one): the
+/// decision, or with a preview the full report, as JSON.
+pub(crate) fn decide_for(
+    book: &rapport_rules::Rulebook,
+    stored: &Profile,
+    call: &Decide,
+    now: i64,
+) -> worker::Result<Decided> {
+    let with_consent;
+    let profile = match call.consent {
+        Some(consent) if stored.consent != Some(consent) => {
+            with_consent = Profile {
+                consent: Some(consent),
+                ..stored.clone()
+            };
+            &with_consent
+        }
+        _ => stored,
+    };
+    let json = match &call.preview {
+        Some(experience) => {
+            match rapport_rules::preview(book, profile, &call.page, now, experience) {
+                Ok(report) => encode(&report),
+                Err(message) => return Ok(Err(message)),
+            }
+        }
+        None => {
+            let report = rapport_rules::decision(book, profile, &call.page, now);
+            for line in report
+                .trace
+                .iter()
+                .filter(|t| t.outcome == rapport_rules::Outcome::Errored)
+            {
+                worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
+            }
+            encode(&report.decision)
+        }
+    };
+    let json = json.doing("encoding the decision")?;
+    Ok(Ok(
+        RawValue::from_string(json).doing("encoding the decision")?
+    ))
+}
+
 /// The decision for a visitor, as JSON; with `preview` (a verified token's experience), the
 /// full report with that experience forced in, or why it cannot be shown.
+///
+/// A request without a visitor id (a shopper who has not consented yet keeps none) is decided
+/// here, for a profile that knows nothing, with no object and nothing stored.
 pub async fn decide(
     env: &Env,
     request: &DecideRequest,
@@ -139,6 +188,14 @@ pub async fn decide(
         preview,
         consent: request.consent,
     };
+    if request.visitor_id.is_empty() {
+        let book = super::rulebooks::current(env)
+            .await
+            .context("compiling the active rulebook")?;
+        let decided = decide_for(&book, &Profile::new(""), &decide, now_ms())
+            .context("deciding for an unidentified visitor")?;
+        return Ok(decided.map(|json| json.get().to_owned()));
+    }
     let decided: Decided = call(
         env,
         &request.site,

@@ -15,7 +15,7 @@ use rapport_protocol::Event;
 use rapport_rules::report;
 use rapport_rules::Profile;
 use serde::Deserialize;
-use serde_json::{json, value::RawValue};
+use serde_json::json;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
@@ -279,47 +279,14 @@ impl Visitor {
         self.save_profile(profile)
     }
 
-    /// The decision, or with a preview the full report.
+    /// The decision, or with a preview the full report, from the stored profile.
     async fn decide(&self, visitor_id: &str, call: Decide) -> Result<Decided> {
         let book = crate::objects::rulebooks::current(&self.env)
             .await
             .doing("compiling the active rulebook")?;
-        let now = now_ms();
-        let answer = self.with_profile(visitor_id, |stored| {
-            let with_consent;
-            let profile = match call.consent {
-                Some(consent) if stored.consent != Some(consent) => {
-                    with_consent = Profile {
-                        consent: Some(consent),
-                        ..stored.clone()
-                    };
-                    &with_consent
-                }
-                _ => stored,
-            };
-            if let Some(experience) = &call.preview {
-                return rapport_rules::preview(&book, profile, &call.page, now, experience)
-                    .map(|report| encode(&report));
-            }
-            let report = rapport_rules::decision(&book, profile, &call.page, now);
-            for line in report
-                .trace
-                .iter()
-                .filter(|t| t.outcome == rapport_rules::Outcome::Errored)
-            {
-                worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
-            }
-            Ok(encode(&report.decision))
-        })?;
-        match answer {
-            Ok(json) => {
-                let json = json.doing("encoding the decision")?;
-                Ok(Ok(
-                    RawValue::from_string(json).doing("encoding the decision")?
-                ))
-            }
-            Err(message) => Ok(Err(message)),
-        }
+        self.with_profile(visitor_id, |stored| {
+            super::decide_for(&book, stored, &call, now_ms())
+        })?
     }
 
     /// Everything the object stores goes: events, profile, prompt history, and tallies not
