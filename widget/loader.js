@@ -39,13 +39,14 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
 // once (`_leave`); the new page is recorded once the app has rendered it.
 //
 // Routers render the new route after the URL changes, or before: after a frame, the page
-// counts as rendered once what Rapport reads of it (kind, language, product markup) has
-// changed, a product page has its product, and nothing of that changed for 50 ms; at most
-// 600 ms after the URL. Only the last of quick successive routes gets a page view.
+// counts as rendered once what Rapport reads of it (the body's data attributes: kind, search
+// results, checkout step, order; the language; product markup) has changed, a product page
+// has its product, and nothing of that changed for 50 ms; at most 600 ms after the URL.
+// Only the last of quick successive routes gets a page view.
 function watchRoutes() {
   var where = () => location.pathname + location.search + (/^#!?\//.test(location.hash) ? location.hash : "");
   var reads = () =>
-    [document.body.dataset.rapportPage, document.documentElement.lang]
+    [JSON.stringify(document.body.dataset), document.documentElement.lang]
       .concat([].map.call(document.querySelectorAll("script[type='application/ld+json'],[data-rapport-product]"), (e) => e.outerHTML))
       .join();
   var last = where();
@@ -64,7 +65,7 @@ function watchRoutes() {
   var check = () => {
     var now = reads();
     clearTimeout(quiet);
-    if (now != seen && (!/^product,/.test(now) || /Product|rapport-product/.test(now))) quiet = setTimeout(done, 50);
+    if (now != seen && (!/"rapportPage":"product"/.test(now) || /Product|rapport-product/.test(now))) quiet = setTimeout(done, 50);
   };
   var changed = () => {
     if (where() != last) {

@@ -445,6 +445,19 @@ impl Browser {
         }
     }
 
+    /// Makes `visitor_id` the id the widget finds in this browser, from a page of the edge's
+    /// origin without the widget, before it first runs (to choose an experiment's arm).
+    pub async fn pin_visitor(&self, edge: &Edge, visitor_id: &str) {
+        self.client.goto(&edge.url("/style.css")).await.unwrap();
+        self.client
+            .execute(
+                "localStorage.setItem('rapport:vid', arguments[0]);",
+                vec![json!(visitor_id)],
+            )
+            .await
+            .expect("the page runs scripts");
+    }
+
     /// The visitor id the widget keeps for this browser.
     pub async fn visitor_id(&self) -> String {
         self.local_storage("rapport:vid")

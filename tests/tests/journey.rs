@@ -53,17 +53,9 @@ async fn shopper_journey_from_script_tag_to_prompt() {
     let client = &browser.client;
 
     // The welcome is an A/B test; this visitor id is bucketed into its "offer" variant
-    // (GrowthBook hash v2 with seed "welcome-2026": 0.3742). It is set before the widget
-    // first runs, from a page of the same origin without the widget.
+    // (GrowthBook hash v2 with seed "welcome-2026": 0.3742).
     let visitor = "visitor-0001";
-    client.goto(&edge.url("/style.css")).await.unwrap();
-    client
-        .execute(
-            "localStorage.setItem('rapport:vid', arguments[0]);",
-            vec![visitor.into()],
-        )
-        .await
-        .unwrap();
+    browser.pin_visitor(edge, visitor).await;
 
     // A first-time visitor on the home page is welcomed.
     client.goto(&edge.url("/")).await.unwrap();
@@ -252,14 +244,7 @@ async fn an_expired_or_forged_preview_link_shows_the_usual_experiences_and_says_
     let client = &browser.client;
     // A visitor the welcome experiment shows its offer to.
     let visitor = "visitor-journey-04";
-    client.goto(&edge.url("/style.css")).await.unwrap();
-    client
-        .execute(
-            "localStorage.setItem('rapport:vid', arguments[0]);",
-            vec![visitor.into()],
-        )
-        .await
-        .unwrap();
+    browser.pin_visitor(edge, visitor).await;
     // A token that was never signed; an expired one is refused the same way.
     client
         .goto(&edge.url("/?rapport_preview=7b7d.00ff"))

@@ -159,12 +159,7 @@ async fn what_the_previous_page_showed_goes_as_soon_as_the_route_changes() {
     let edge = Edge::shared();
     let browser = Browser::start().await;
     // A visitor the welcome experiment shows its offer to.
-    browser.client.goto(&edge.url("/style.css")).await.unwrap();
-    run(
-        &browser,
-        "localStorage.setItem('rapport:vid', 'visitor-routes-01');",
-    )
-    .await;
+    browser.pin_visitor(edge, "visitor-routes-01").await;
     browser.client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
     // The app has not rendered the new route yet, and will take its time.
@@ -209,5 +204,23 @@ async fn with_data_routes_manual_only_the_apps_own_page_command_is_a_page_view()
     )
     .await;
     the_product_page_is_recorded(&edge, &visitor).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_checkout_step_the_app_renders_after_the_url_changes_is_recorded() {
+    let edge = Edge::shared();
+    let (browser, visitor) = on_the_home_page(edge).await;
+    run(
+        &browser,
+        "history.pushState({}, '', '/checkout/payment');
+         setTimeout(() => { document.body.dataset.rapportPage = 'checkout';
+                            document.body.dataset.rapportCheckoutStep = 'payment'; }, 40);",
+    )
+    .await;
+    let export = edge.wait_for_events(&visitor, "checkout_step", 1).await;
+    assert_eq!(events(&export, "checkout_step")[0]["step"], "payment");
+    let pages = events(&export, "page_view");
+    assert_eq!(pages[1]["page"]["kind"], "checkout", "{pages:?}");
     browser.client.clone().close().await.unwrap();
 }

@@ -42,19 +42,6 @@ async fn the_answer(edge: &Edge, visitor: &str) -> Value {
     the_one(edge, visitor, "answer").await.1
 }
 
-/// Pins the visitor id before the widget first runs (a page of the same origin without it).
-async fn pin_visitor(browser: &Browser, edge: &Edge, visitor: &str) {
-    browser.client.goto(&edge.url("/style.css")).await.unwrap();
-    browser
-        .client
-        .execute(
-            "localStorage.setItem('rapport:vid', arguments[0]);",
-            vec![visitor.into()],
-        )
-        .await
-        .unwrap();
-}
-
 /// The site passes the shopper's consent: the personalised welcome shows, and the consent
 /// reaches the edge. Gives the visitor's export then.
 async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, visitor: &str) -> Value {
@@ -76,7 +63,7 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
     let browser = Browser::start_with_prefs(json!({ "enable_do_not_track": true })).await;
     let client = &browser.client;
     let visitor = "visitor-dnt-07";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
 
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_decision().await;
@@ -148,7 +135,7 @@ async fn global_privacy_control_means_nothing_recorded_or_personalised_until_con
         .await;
     let client = &browser.client;
     let visitor = "visitor-gpc-03";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
 
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_widget().await;
@@ -185,7 +172,7 @@ async fn on_subscribers_hear_impressions_even_when_registered_before_the_script_
     let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
-    pin_visitor(&browser, edge, "visitor-on-calls-01").await;
+    browser.pin_visitor(edge, "visitor-on-calls-01").await;
     client.goto(&edge.url("/")).await.unwrap();
     client
         .execute(
@@ -359,7 +346,7 @@ async fn an_nps_answer_with_its_comment_brings_help_in_the_same_visit() {
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-nps-0001";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
 
     // The shop's systems say this shopper has bought twice.
     let key = edge.demo_server_key.clone();
@@ -422,7 +409,7 @@ async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-offline-01";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
 
     // Five pages, clicked through without waiting for anything.
     for path in [
@@ -496,7 +483,7 @@ async fn identify_with_the_shops_signature_brings_the_customers_facts() {
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-identify-02";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
 
@@ -546,7 +533,7 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     let browser = Browser::start().await;
     let client = &browser.client;
     let visitor = "visitor-cart-capture-01";
-    pin_visitor(&browser, edge, visitor).await;
+    browser.pin_visitor(edge, visitor).await;
 
     // The click comes once the widget runs: one before `rapport.js` itself has run cannot be
     // seen (clicks while the wasm loads are queued by the loader; `track` commands are queued
