@@ -47,7 +47,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
 
 /// Sends `call` to its object and reads the answer as `A`.
 pub async fn send<C: ObjectCall, A: DeserializeOwned>(env: &Env, call: &C) -> Result<A, ApiError> {
-    let what = format_args!("{} object, call {}", C::BINDING, call.name()).to_string();
+    let what = format!("{} object, call {}", C::BINDING, call.name());
     let namespace = env
         .durable_object(C::BINDING)
         .context(format_args!("{what}: the binding"))?;
