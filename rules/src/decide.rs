@@ -51,6 +51,8 @@ pub enum Outcome {
     NotHere,
     /// Before the rule's start or after its end.
     OutOfSchedule,
+    /// Paused by the marketer (`enabled: false`).
+    Paused,
     /// Held back for everyone like this visitor: the universal holdout, or no consent.
     Held,
     /// In the audience but outside the experiment (coverage or namespace).
@@ -498,6 +500,12 @@ fn prechecked(
     holdout: bool,
     profile: &Profile,
 ) -> Option<(Outcome, Cow<'static, str>)> {
+    if !rule.enabled {
+        return Some((
+            Outcome::Paused,
+            "the rule is paused (`enabled: false`)".into(),
+        ));
+    }
     if rule.start_ms.is_some_and(|start| now_ms < start) {
         return Some((
             Outcome::OutOfSchedule,
@@ -526,6 +534,16 @@ fn prechecked(
         ));
     }
     None
+}
+
+/// Whether two language tags are the same, whatever their case and separator (`pt_BR`,
+/// `pt-br`).
+fn same_locale(a: &str, b: &str) -> bool {
+    let norm = |c: u8| match c {
+        b'_' => b'-',
+        c => c.to_ascii_lowercase(),
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
 fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
@@ -612,11 +630,12 @@ fn experience(
 ) -> Experience {
     let fallback = book.settings.default_locale.as_str();
     let wanted = page.locale.as_deref().unwrap_or(fallback);
-    // "pt-BR" falls back to "pt", then to the rulebook's default, then to any translation.
+    // "pt-BR" falls back to "pt", then to the rulebook's default, then to any translation;
+    // tags match whatever their case (`<html lang="IT">` is Italian) and separator.
     let language = wanted.split(['-', '_']).next().unwrap_or(wanted);
     let (locale, text) = [wanted, language, fallback]
         .iter()
-        .find_map(|l| show.content.get_key_value(*l))
+        .find_map(|l| show.content.iter().find(|(key, _)| same_locale(key, l)))
         .or_else(|| show.content.iter().next())
         .map(|(l, t)| (l.clone(), t.clone()))
         .expect("the compiler refuses a show without content");

@@ -25,6 +25,9 @@ pub(crate) struct Rule {
     pub(crate) end_ms: Option<i64>,
     /// `false` for experiences anyone may see: shown in the holdout and without consent.
     pub(crate) personalized: bool,
+    /// `enabled: false` pauses the rule: it stays in the rulebook and is checked, and shows
+    /// nothing until it is enabled again.
+    pub(crate) enabled: bool,
     pub(crate) trigger: Trigger,
     pub(crate) cap: Cap,
     pub(crate) offer: Offer,
@@ -236,6 +239,7 @@ const RULE_FIELDS: &[&str] = &[
     "path",
     "schedule",
     "personalized",
+    "enabled",
     "show",
     "experiment",
     "when",
@@ -291,6 +295,12 @@ pub(crate) fn parse_rule(
             .as_bool()
             .map_err(|t| format!("`personalized` must be true or false, not {t}"))?,
     };
+    let enabled = match spec.remove("enabled") {
+        None => true,
+        Some(e) => e
+            .as_bool()
+            .map_err(|t| format!("`enabled` must be true or false, not {t}"))?,
+    };
     let trigger = spec
         .remove("when")
         .map(parse_trigger)
@@ -331,6 +341,7 @@ pub(crate) fn parse_rule(
         start_ms,
         end_ms,
         personalized,
+        enabled,
         trigger,
         cap,
         offer,

@@ -164,6 +164,60 @@ fn content_follows_the_page_language() {
 }
 
 #[test]
+fn translations_are_chosen_whatever_the_tags_case_and_separator() {
+    let book = book(
+        r#"rule("hello", #{ show: #{ kind: "bar", content: #{
+            en: #{ body: "Hello" }, it: #{ body: "Ciao" }, "pt-BR": #{ body: "Oi" } } } });"#,
+    );
+    let visitor = Profile::new("visitor-1");
+    let body = |lang: &str| {
+        let mut p = page("home");
+        p.locale = Some(lang.to_owned());
+        decide(&book, &visitor, &p, 0).decision.experiences[0]
+            .content
+            .body
+            .clone()
+    };
+    // `<html lang="IT">` is Italian: by language, then by region.
+    assert_eq!(body("IT"), "Ciao");
+    assert_eq!(body("it-IT"), "Ciao");
+    assert_eq!(body("pt_br"), "Oi");
+    assert_eq!(body("PT-BR"), "Oi");
+    assert_eq!(body("fr"), "Hello");
+}
+
+#[test]
+fn a_paused_rule_shows_nothing_and_says_so() {
+    let book = book(
+        r#"rule("sale", #{ enabled: false, show: #{ kind: "bar", content: #{ en: #{ body: "sale" } } } });
+           rule("hello", #{ show: #{ kind: "toast", content: #{ en: #{ body: "hello" } } } });"#,
+    );
+    let report = decide(&book, &Profile::new("visitor-1"), &page("home"), 0);
+    let sale = report.trace.iter().find(|t| &*t.rule == "sale").unwrap();
+    assert_eq!(sale.outcome, Outcome::Paused);
+    assert_eq!(sale.reason, "the rule is paused (`enabled: false`)");
+    let shown: Vec<&str> = report
+        .decision
+        .experiences
+        .iter()
+        .map(|e| e.rule.as_str())
+        .collect();
+    assert_eq!(shown, ["hello"]);
+    let problems = Rulebook::compile(&[SourceFile::new(
+        "book.rhai",
+        r#"rule("sale", #{ enabled: "no", show: #{ kind: "bar", content: #{ en: #{ body: "x" } } } });"#,
+    )])
+    .err()
+    .unwrap();
+    assert!(
+        problems[0]
+            .message
+            .contains("`enabled` must be true or false"),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn version_is_a_content_hash() {
     let a = book(TWO_BARS);
     let b = book(TWO_BARS);
