@@ -208,6 +208,23 @@ impl Edge {
         .unwrap_or_else(|| panic!("{n} {kind} event(s) of {visitor_id} did not reach the edge"))
     }
 
+    /// A preview token of the demo site for `experience`, made through the admin API: the
+    /// answer (`token`, `query`, `expires`).
+    pub fn preview(&self, experience: &str) -> Value {
+        let (status, made) = self.post_admin(
+            "/v1/admin/previews",
+            &json!({ "site": "demo", "experience": experience }).to_string(),
+        );
+        assert_eq!(status, 200, "{made}");
+        made
+    }
+
+    /// The demo's home page with a preview of `experience`.
+    pub fn preview_url(&self, experience: &str) -> String {
+        let made = self.preview(experience);
+        self.url(&format!("/?{}", made["query"].as_str().unwrap()))
+    }
+
     /// Everything the edge stored about a visitor, read through the admin API.
     pub fn export(&self, visitor_id: &str) -> Value {
         let (status, body) = self.get(

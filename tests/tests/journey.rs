@@ -200,13 +200,10 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 
     // The service-recovery modal is for recent detractors; a marketer previews it on the
     // home page as a first-time visitor would see the page.
-    let (status, made) = edge.post_admin(
-        "/v1/admin/previews",
-        &serde_json::json!({ "site": "demo", "experience": "service-recovery-modal" }).to_string(),
-    );
-    assert_eq!(status, 200, "{made}");
-    let query = made["query"].as_str().unwrap();
-    client.goto(&edge.url(&format!("/?{query}"))).await.unwrap();
+    client
+        .goto(&edge.preview_url("service-recovery-modal"))
+        .await
+        .unwrap();
     let modal = browser
         .wait_for_prompt("service-recovery-modal", WAIT)
         .await;

@@ -406,12 +406,7 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
         (status, &error["error"]["field"]),
         (400, &json!("experience"))
     );
-    let (status, made) = edge.post_admin(
-        "/v1/admin/previews",
-        &json!({ "site": "demo", "experience": "service-recovery-modal", "minutes": 30 })
-            .to_string(),
-    );
-    assert_eq!(status, 200, "{made}");
+    let made = edge.preview("service-recovery-modal");
     let token = made["token"].as_str().unwrap().to_owned();
     let stranger = "visitor-srv-stranger";
     let (status, previewed) = home_decision(edge, stranger, Some(&token));

@@ -296,12 +296,7 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
     let edge = Edge::shared();
     let browser = Browser::start().await;
     let client = &browser.client;
-    let (status, made) = edge.post_admin(
-        "/v1/admin/previews",
-        &json!({ "site": "demo", "experience": "service-recovery-modal" }).to_string(),
-    );
-    assert_eq!(status, 200, "{made}");
-    let url = edge.url(&format!("/?{}", made["query"].as_str().unwrap()));
+    let url = edge.preview_url("service-recovery-modal");
 
     // The first tab shows the modal, with focus on its close button.
     client.goto(&url).await.unwrap();
@@ -631,16 +626,6 @@ document.addEventListener('securitypolicyviolation', function (e) {{
     client.clone().close().await.unwrap();
 }
 
-/// A preview link that shows `experience` on the home page.
-fn preview_url(edge: &Edge, experience: &str) -> String {
-    let (status, made) = edge.post_admin(
-        "/v1/admin/previews",
-        &json!({ "site": "demo", "experience": experience }).to_string(),
-    );
-    assert_eq!(status, 200, "{made}");
-    edge.url(&format!("/?{}", made["query"].as_str().unwrap()))
-}
-
 /// Shift+Tab from the page until focus is on `experience`'s close button (prompts are the
 /// last things on the page, so backwards from the top reaches them first). Other prompts
 /// the page shows at the same time may come first.
@@ -663,7 +648,7 @@ async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
     // A slide-in does not take focus from the page; the keyboard reaches its controls, and
     // Enter on the close button closes it.
     client
-        .goto(&preview_url(edge, "referral-slide"))
+        .goto(&edge.preview_url("referral-slide"))
         .await
         .unwrap();
     browser.wait_for_prompt("referral-slide", WAIT).await;
@@ -685,7 +670,7 @@ async fn a_slide_in_and_a_toast_are_reached_and_closed_from_the_keyboard() {
     // A toast leaves by itself after 8 seconds, but not while the shopper is in it; Escape
     // closes it.
     client
-        .goto(&preview_url(edge, "frustration-toast"))
+        .goto(&edge.preview_url("frustration-toast"))
         .await
         .unwrap();
     browser.wait_for_prompt("frustration-toast", WAIT).await;

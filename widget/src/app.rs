@@ -9,11 +9,11 @@ use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, Prod
 use wasm_bindgen::JsValue;
 
 use crate::transport::Transport;
+use crate::{capture, dom, store, view, wire};
 
 // `#[inline(always)]` below marks the functions called once, from `lib` or `commands`: the
 // widget's size profile does not inline them across modules by itself, and each call kept
 // costs bytes every shopper downloads.
-use crate::{capture, dom, store, view, wire};
 
 /// What the loader read from the script tag (`data-site`, and the script's own origin).
 pub struct Config {
@@ -219,6 +219,8 @@ fn decide(widget: &Rc<Widget>) {
         &widget.transport.visitor_id(),
         &widget.session_id.borrow(),
         &capture::page_context(),
+        // The token, until the edge refuses it: `previewing`'s test, written out here because
+        // a method shared by both cost the download 32 B.
         widget
             .config
             .preview

@@ -82,18 +82,20 @@ impl Caller {
     }
 
     /// Everything a browser call checks once its body is read: the site, the page's origin
-    /// for that site, the visitor id, and the rate limits.
+    /// for that site, the visitor id (when the call names a visitor), and the rate limits.
     async fn admit(
         &self,
         env: &Env,
         sites: &Sites,
         site: &str,
-        visitor_id: &str,
+        visitor_id: Option<&str>,
     ) -> Result<(), ApiError> {
         check_site(sites, site)?;
         self.check_origin(sites, site)?;
-        check_id("visitor_id", visitor_id)?;
-        limits::check(env, site, Some(visitor_id), &self.address).await
+        if let Some(visitor_id) = visitor_id {
+            check_id("visitor_id", visitor_id)?;
+        }
+        limits::check(env, site, visitor_id, &self.address).await
     }
 }
 
@@ -112,7 +114,7 @@ pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     let body = read_body(req, MAX_BATCH_BYTES).await?;
     let batch: RawBatch<'_> = parse(&body, "")?;
     caller
-        .admit(env, sites, &batch.site, &batch.visitor_id)
+        .admit(env, sites, &batch.site, Some(&batch.visitor_id))
         .await?;
 
     let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
@@ -186,7 +188,7 @@ async fn browser_request<T: BrowserRequest>(
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: T = parse(&body, "")?;
     caller
-        .admit(env, sites, request.site(), request.visitor_id())
+        .admit(env, sites, request.site(), Some(request.visitor_id()))
         .await?;
     Ok(request)
 }
@@ -199,14 +201,10 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     let caller = Caller::of(&req);
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: DecideRequest = parse(&body, "")?;
-    if request.visitor_id.is_empty() && request.session_id.is_empty() {
-        check_site(sites, &request.site)?;
-        caller.check_origin(sites, &request.site)?;
-        limits::check(env, &request.site, None, &caller.address).await?;
-    } else {
-        caller
-            .admit(env, sites, &request.site, &request.visitor_id)
-            .await?;
+    let anonymous = request.visitor_id.is_empty() && request.session_id.is_empty();
+    let visitor = (!anonymous).then_some(request.visitor_id.as_str());
+    caller.admit(env, sites, &request.site, visitor).await?;
+    if !anonymous {
         check_id("session_id", &request.session_id)?;
     }
     // A preview link that is forged, expired or for another site (shared too widely, opened

@@ -45,9 +45,18 @@ pub fn encode<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string(value)
 }
 
+/// A call's name in errors (`VISITORS object, call decide`), written only when one happens.
+struct Described<'a, C>(&'a C);
+
+impl<C: ObjectCall> std::fmt::Display for Described<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} object, call {}", C::BINDING, self.0.name())
+    }
+}
+
 /// Sends `call` to its object and reads the answer as `A`.
 pub async fn send<C: ObjectCall, A: DeserializeOwned>(env: &Env, call: &C) -> Result<A, ApiError> {
-    let what = format!("{} object, call {}", C::BINDING, call.name());
+    let what = Described(call);
     let namespace = env
         .durable_object(C::BINDING)
         .context(format_args!("{what}: the binding"))?;
