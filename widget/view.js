@@ -29,7 +29,8 @@ var rapportView = (() => {
   var CLICKED = 1;
   var DISMISSED = 2;
   var ANSWERED = 3;
-  var TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  // Any text without a colon that another tab will not pick.
+  var TAB = Math.random() + "";
 
   var sheet;
   var root;
@@ -38,6 +39,11 @@ var rapportView = (() => {
   // Aborted when the page of a single-page app changes: what was armed for the old page
   // stops listening and shows nothing.
   var pageStop = new AbortController();
+  // Overlays waiting for their triggers are alternatives (the edge sends several only on
+  // different triggers): the first to fire takes the place and starts a new turn, and the
+  // others, armed in the old turn, then show nothing. Overlays a later decision brings (help
+  // after an NPS answer) are armed in the new turn.
+  var overlayTurn = 0;
 
   function el(tag, className, text) {
     var element = document.createElement(tag);
@@ -84,10 +90,9 @@ var rapportView = (() => {
 
   // The tab holding the overlay lease and until when, if the lease is current.
   function holder() {
-    var lease = (storage() && storage().getItem(LEASE_KEY)) || "";
-    var colon = lease.indexOf(":");
-    var until = parseFloat(lease.slice(colon + 1));
-    return colon > 0 && until > Date.now() ? [lease.slice(0, colon), until] : null;
+    var lease = ((storage() && storage().getItem(LEASE_KEY)) || "").split(":");
+    // `until` as text compares as a number; a missing one is never in the future.
+    return lease[1] > Date.now() ? lease : null;
   }
 
   function mine(lease) {
@@ -96,7 +101,7 @@ var rapportView = (() => {
 
   function writeLease() {
     try {
-      storage().setItem(LEASE_KEY, TAB + ":" + Math.round(Date.now() + LEASE_MS));
+      storage().setItem(LEASE_KEY, TAB + ":" + (Date.now() + LEASE_MS));
     } catch (full) {
       // Without storage, each tab decides for itself.
     }
@@ -152,24 +157,28 @@ var rapportView = (() => {
   // edge) is not shown.
   function arm(experience, report) {
     var kind = experience.kind;
-    if (KINDS.indexOf(kind) < 0) return;
+    if (!KINDS.includes(kind)) return;
     var trigger = experience.trigger || {};
     var seconds = number(trigger.seconds) || 0;
     var pageSignal = pageStop.signal;
     var stop = new AbortController();
     var signal = stop.signal;
+    var overlay = OVERLAYS.includes(kind);
+    var turn = overlayTurn;
     pageSignal.addEventListener("abort", () => {
       stop.abort();
     });
     var showNow = () => {
       show(experience, report);
     };
-    // Fires once: the trigger's listeners go, and an overlay waits its turn.
+    // Fires once: the trigger's listeners go, and an overlay takes the page's place and
+    // waits its turn among tabs.
     var fire = () => {
-      if (signal.aborted) return;
+      if (signal.aborted || (overlay && turn != overlayTurn)) return;
       stop.abort();
-      if (OVERLAYS.indexOf(kind) < 0) showNow();
-      else whenOverlayFree(showNow, pageSignal);
+      if (!overlay) return showNow();
+      overlayTurn++;
+      whenOverlayFree(showNow, pageSignal);
     };
     switch (trigger.type) {
       case "after_seconds":
@@ -234,14 +243,9 @@ var rapportView = (() => {
 
   // The page tracked `event`: shows what waited for it.
   function tracked(event) {
-    var ready = waiting.filter((w) => {
-      return w[0] == event;
-    });
     waiting = waiting.filter((w) => {
-      return w[0] != event;
-    });
-    ready.forEach((w) => {
-      w[1]();
+      // What waited for it fires (showing never arms anything) and stops waiting.
+      return w[0] != event || w[1]();
     });
   }
 
@@ -316,11 +320,11 @@ var rapportView = (() => {
       });
       card.append(link);
     }
-    if (SLOTTED.indexOf(kind) >= 0) return showInSlot(experience, card, report);
+    if (SLOTTED.includes(kind)) return showInSlot(experience, card, report);
 
     var shadow = floating();
     if (!shadow) return;
-    var overlay = OVERLAYS.indexOf(kind) >= 0;
+    var overlay = OVERLAYS.includes(kind);
     var dialog = kind == "modal" || kind == "coupon";
     // The outermost element: the card, or the backdrop holding a dialog card.
     var outer = card;
@@ -387,15 +391,9 @@ var rapportView = (() => {
     var first = controls[0];
     var last = controls[controls.length - 1];
     var active = shadow.activeElement;
-    var target = !active
-      ? key.shiftKey
-        ? last
-        : first
-      : key.shiftKey && active == first
-        ? last
-        : !key.shiftKey && active == last
-          ? first
-          : null;
+    var target = key.shiftKey
+      ? (!active || active == first) && last
+      : (!active || active == last) && first;
     if (target) {
       key.preventDefault();
       target.focus();

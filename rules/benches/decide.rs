@@ -51,21 +51,21 @@ fn visitors() -> Vec<(&'static str, Profile)> {
     vec![
         (
             "first_visit",
-            visitor(r#"{"visitor_id": "visitor-0001", "sessions": 1, "page_views": 1}"#),
+            visitor(r#"{"visitor_id": "visitor-0001", "visits": 1, "page_views": 1}"#),
         ),
         (
             "cart",
             visitor(
-                r#"{"visitor_id": "visitor-0002", "sessions": 2, "session_id": "s2", "page_views": 6,
+                r#"{"visitor_id": "visitor-0002", "visits": 2, "session_id": "s2", "page_views": 6,
                     "product_views": 2, "cart": [{"product": {"id": "linen-shirt", "name": "Linen Shirt", "price": 59}, "quantity": 1}]}"#,
             ),
         ),
         (
             "vip_customer",
             visitor(
-                r#"{"visitor_id": "visitor-0003", "sessions": 12, "session_id": "s12", "last_seen_ms": "-1m",
+                r#"{"visitor_id": "visitor-0003", "visits": 12, "session_id": "s12", "last_seen_ms": "-1m",
                     "session_started_ms": "-5m", "previous_visit_ms": "-6d", "page_views": 80,
-                    "traits": {"tier": "gold"}, "purchases": {"count": 5, "lifetime_value": 820, "last_ms": "-20d"},
+                    "traits": {"tier": "gold"}, "purchases": {"count": 5, "value": 820, "last_ms": "-20d"},
                     "nps": {"score": 9, "at_ms": "-30d"},
                     "prompts": {"vip-early-access-bar": {"rule": "vip-early-access", "impressions": 2, "clicks": 1}}}"#,
             ),
@@ -73,7 +73,7 @@ fn visitors() -> Vec<(&'static str, Profile)> {
         (
             "browsing",
             visitor(
-                r#"{"visitor_id": "visitor-0004", "sessions": 3, "session_id": "s3", "product_views": 5,
+                r#"{"visitor_id": "visitor-0004", "visits": 3, "session_id": "s3", "product_views": 5,
                     "recent_products": [{"product": {"id": "canvas-tote", "name": "Waxed Canvas Tote", "price": 45}},
                                         {"product": {"id": "merino-throw", "name": "Merino Wool Throw", "price": 89}}]}"#,
             ),

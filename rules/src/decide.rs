@@ -6,19 +6,20 @@
 //! finally whether a higher rule already took its placement. Every rule leaves a trace line.
 
 use rapport_protocol::{
-    is_safe_link, Content, Decision, Experience, ExperienceKind, ExperienceRef, PageContext,
-    ProductCard,
+    is_safe_link, CallToAction, Content, Decision, Experience, ExperienceKind, ExperienceRef,
+    PageContext, ProductCard, Trigger,
 };
 use rhai::{Dynamic, EvalAltResult, FnPtr, Map};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::bucket::{bucket, bucket_ranges, choose_variant, in_namespace};
 use crate::diagnostic::{innermost, rhai_message};
 use crate::profile::{is_in_stock, Profile, DAY_MS};
 use crate::rulebook::{call_products, call_test, Rulebook};
-use crate::spec::{Offer, Rule, Show, Who};
+use crate::spec::{ControlMode, Offer, Rule, Show, Who};
 use crate::view::{ProductView, Visitor};
 
 /// A decision plus what produced it: the visitor's segments and a trace line per rule.
@@ -26,18 +27,43 @@ use crate::view::{ProductView, Visitor};
 pub struct DecisionReport {
     #[serde(flatten)]
     pub decision: Decision,
+    /// The page the decision was for, and its time (RFC 3339, the edge's clock).
+    pub page: PageContext,
+    pub at: String,
     pub segments: Vec<String>,
     /// Whether the visitor is in the universal holdout.
     pub holdout: bool,
     pub trace: Vec<TraceEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceEntry {
     /// A rule id, or `segment:NAME` for a segment whose test failed.
     pub rule: Rc<str>,
     pub outcome: Outcome,
     pub reason: Cow<'static, str>,
+    /// Whether the visitor is in the rule's audience; absent when the rule stopped before
+    /// its audience was asked (paused, out of schedule, not on this page, held back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<bool>,
+    /// For experiments: the visitor's bucket (0 to 1) and the variant it falls in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl TraceEntry {
+    fn new(rule: Rc<str>, outcome: Outcome, reason: impl Into<Cow<'static, str>>) -> TraceEntry {
+        TraceEntry {
+            rule,
+            outcome,
+            reason: reason.into(),
+            audience: None,
+            bucket: None,
+            variant: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,19 +105,34 @@ pub fn decide(
     page: &PageContext,
     now_ms: i64,
 ) -> DecisionReport {
-    run(book, profile, page, now_ms, true, None)
+    run(book, profile, page, now_ms, true, None, None)
+}
+
+/// The full report of [`decide`] with some experiments' arms chosen rather than bucketed
+/// (`arms`: variant id by rule id), so that a test case does not depend on where its visitor
+/// id happens to fall. Arms of rules that are not experiments, or variants they lack, are
+/// ignored here; [`crate::testing`] reports them.
+pub fn decide_in_arms(
+    book: &Rulebook,
+    profile: &Profile,
+    page: &PageContext,
+    now_ms: i64,
+    arms: &BTreeMap<String, String>,
+) -> DecisionReport {
+    run(book, profile, page, now_ms, true, None, Some(arms))
 }
 
 /// The same decision as [`decide`], for serving pages: segments are evaluated only as far
-/// as the rules need them, so `segments` in the report holds just those found true. The
-/// trace is complete.
+/// as the rules need them, so `segments` in the report holds just those found true, and a
+/// rule that could not show anyway (capped, outranked) is not asked about its audience, so
+/// its trace line has no `audience` and no explanation. The experiences are the same.
 pub fn decision(
     book: &Rulebook,
     profile: &Profile,
     page: &PageContext,
     now_ms: i64,
 ) -> DecisionReport {
-    run(book, profile, page, now_ms, false, None)
+    run(book, profile, page, now_ms, false, None, None)
 }
 
 /// The full report of [`decide`], with the experience whose id is `experience` forced in
@@ -125,8 +166,53 @@ pub fn preview(
                     variant,
                 })
         })
-        .map(|forced| run(book, profile, page, now_ms, true, Some(forced)))
+        .map(|forced| run(book, profile, page, now_ms, true, Some(forced), None))
         .ok_or_else(|| format!("no rule shows an experience \"{experience}\""))
+}
+
+/// Where a visitor id falls in a rule's experiment: what `rapport bucket` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    /// 0 to 1, GrowthBook's hash of the seed and the visitor id.
+    pub bucket: f64,
+    /// The variant, or `None` outside the experiment's namespace or coverage.
+    pub variant: Option<String>,
+    /// Whether that variant is a control (it shows nothing).
+    pub control: bool,
+    /// Each variant with its share, in order.
+    pub shares: Vec<(String, f64)>,
+}
+
+/// The experiment arm of `visitor_id` in rule `rule_id`, whoever the visitor is otherwise.
+pub fn assignment(book: &Rulebook, rule_id: &str, visitor_id: &str) -> Result<Assignment, String> {
+    let rule = book.rules.iter().find(|r| r.id == rule_id).ok_or_else(|| {
+        format!(
+            "no rule \"{rule_id}\"{}",
+            crate::diagnostic::did_you_mean(rule_id, book.rules.iter().map(|r| r.id.as_str()))
+        )
+    })?;
+    let Offer::Experiment(experiment) = &rule.offer else {
+        return Err(format!("rule \"{rule_id}\" is not an experiment"));
+    };
+    let n = bucket(&experiment.seed, visitor_id);
+    let inside = experiment
+        .namespace
+        .as_ref()
+        .is_none_or(|(name, start, end)| in_namespace(visitor_id, name, *start, *end));
+    let index = inside
+        .then(|| choose_variant(n, &bucket_ranges(&experiment.weights, experiment.coverage)))
+        .flatten();
+    Ok(Assignment {
+        bucket: n,
+        variant: index.map(|i| experiment.variants[i].id.clone()),
+        control: index.is_some_and(|i| experiment.variants[i].show.is_none()),
+        shares: experiment
+            .variants
+            .iter()
+            .zip(&experiment.weights)
+            .map(|(v, w)| (v.id.clone(), *w))
+            .collect(),
+    })
 }
 
 /// An experience a preview puts first.
@@ -143,42 +229,29 @@ fn run(
     now_ms: i64,
     all_segments: bool,
     forced: Option<Forced<'_>>,
+    arms: Option<&BTreeMap<String, String>>,
 ) -> DecisionReport {
-    let view = Visitor::new(profile, now_ms);
+    let view = Visitor::on_page(profile, page, now_ms);
     let visitor = Dynamic::from(view.clone());
-    let mut state = State {
-        book,
-        profile,
-        page,
-        now_ms,
-        visitor: &visitor,
-        view: &view,
-        segments: vec![None; book.segments.len()],
-        segments_shared: false,
-        segment_errors: Vec::new(),
-        holdout: in_holdout(book, profile),
-        taken: Vec::new(),
-        prompts_left: prompts_left(book, profile),
-        quiet: in_quiet_period(book, profile, now_ms),
-        experiences: Vec::new(),
-        controls: Vec::new(),
-    };
+    let mut state = State::new(book, profile, page, now_ms, &visitor, &view);
+    state.explain = all_segments;
+    state.arms = arms;
     let mut trace = Vec::with_capacity(book.rules.len());
     let forced_rule = forced.as_ref().map(|f| f.rule.id.as_str());
     if let Some(forced) = forced {
         state.force(&forced);
     }
     for rule in &book.rules {
-        let (outcome, reason) = if forced_rule == Some(rule.id.as_str()) {
-            (Outcome::Matched, "forced by a preview".into())
+        let line = if forced_rule == Some(rule.id.as_str()) {
+            TraceEntry::new(
+                Rc::clone(&rule.trace_id),
+                Outcome::Matched,
+                "forced by a preview",
+            )
         } else {
             state.try_rule(rule)
         };
-        trace.push(TraceEntry {
-            rule: Rc::clone(&rule.trace_id),
-            outcome,
-            reason,
-        });
+        trace.push(line);
     }
     if all_segments {
         for index in 0..book.segments.len() {
@@ -201,10 +274,22 @@ fn run(
             controls: state.controls,
             rulebook: book.version().to_owned(),
         },
+        page: page.clone(),
+        at: chrono::DateTime::from_timestamp_millis(now_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
         holdout: state.holdout,
         segments,
         trace: lines,
     }
+}
+
+/// A placement given to a rule.
+struct Taken<'a> {
+    placement: Cow<'static, str>,
+    rule: &'a str,
+    /// For overlays, the trigger it shows on.
+    trigger: Option<&'a Trigger>,
 }
 
 struct State<'a> {
@@ -220,15 +305,75 @@ struct State<'a> {
     segments_shared: bool,
     segment_errors: Vec<TraceEntry>,
     holdout: bool,
-    /// Placements already given, and to which rule.
-    taken: Vec<(Cow<'static, str>, &'a str)>,
+    /// Placements already given, to which rule, and (for overlays) on which trigger.
+    taken: Vec<Taken<'a>>,
+    /// Whether an overlay is in the decision: others may join it on other triggers, and the
+    /// page shows whichever fires first, so only the first counts against the budget.
+    overlay_given: bool,
+    /// Experiment arms a test case pins, by rule id.
+    arms: Option<&'a BTreeMap<String, String>>,
+    /// Whether trace lines explain a failing condition with the values it read (full
+    /// reports only: it costs evaluations the served decision does without).
+    explain: bool,
     prompts_left: u32,
     quiet: bool,
     experiences: Vec<Experience>,
     controls: Vec<ExperienceRef>,
 }
 
+/// Whether `profile` is in each rule's audience (in rule order), ignoring pages, schedules,
+/// caps and everything else; `None` where the condition fails. For the compiler's checks.
+pub(crate) fn audiences(book: &Rulebook, profile: &Profile, now_ms: i64) -> Vec<Option<bool>> {
+    let view = Visitor::new(profile, now_ms);
+    let visitor = Dynamic::from(view.clone());
+    let page = PageContext {
+        url: "/".into(),
+        path: "/".into(),
+        kind: None,
+        locale: None,
+    };
+    let mut state = State::new(book, profile, &page, now_ms, &visitor, &view);
+    book.rules
+        .iter()
+        .map(|rule| match state.in_audience(rule) {
+            Ok(None) => Some(true),
+            Ok(Some(_)) => Some(false),
+            Err(_) => None,
+        })
+        .collect()
+}
+
 impl<'a> State<'a> {
+    fn new(
+        book: &'a Rulebook,
+        profile: &'a Profile,
+        page: &'a PageContext,
+        now_ms: i64,
+        visitor: &'a Dynamic,
+        view: &'a Visitor,
+    ) -> State<'a> {
+        State {
+            book,
+            profile,
+            page,
+            now_ms,
+            visitor,
+            view,
+            segments: vec![None; book.segments.len()],
+            segments_shared: false,
+            segment_errors: Vec::new(),
+            holdout: in_holdout(book, profile),
+            taken: Vec::new(),
+            overlay_given: false,
+            arms: None,
+            explain: false,
+            prompts_left: prompts_left(book, profile),
+            quiet: in_quiet_period(book, profile, now_ms),
+            experiences: Vec::new(),
+            controls: Vec::new(),
+        }
+    }
+
     /// Whether the visitor is in segment `index`, evaluating it the first time it is asked.
     fn segment(&mut self, index: usize) -> bool {
         if let Some(known) = self.segments[index] {
@@ -238,11 +383,11 @@ impl<'a> State<'a> {
         let result = match call_test(self.book, segment.script, &segment.test, self.visitor, true) {
             Ok(result) => result,
             Err(err) => {
-                self.segment_errors.push(TraceEntry {
-                    rule: format!("segment:{}", segment.name).into(),
-                    outcome: Outcome::Errored,
-                    reason: located(&segment.file, &err).into(),
-                });
+                self.segment_errors.push(TraceEntry::new(
+                    format!("segment:{}", segment.name).into(),
+                    Outcome::Errored,
+                    located(&segment.file, &err),
+                ));
                 false
             }
         };
@@ -274,102 +419,183 @@ impl<'a> State<'a> {
             .and_then(|source| self.products(rule, source).ok())
             .unwrap_or_default();
         let placement = show.kind.placement(show.slot.as_deref());
-        self.taken.push((placement.clone(), &rule.id));
-        self.experiences.push(experience(
-            self.book,
-            rule,
-            show,
-            forced.variant,
-            placement,
-            self.page,
-            products,
-        ));
+        self.take(rule, show, placement.clone());
+        let shown = self.experience(rule, show, forced.variant, placement, products);
+        self.experiences.push(shown);
     }
 
-    fn try_rule(&mut self, rule: &'a Rule) -> (Outcome, Cow<'static, str>) {
-        if let Some(stop) = prechecked(rule, self.page, self.now_ms, self.holdout, self.profile) {
-            return stop;
+    /// Tries one rule: first what concerns the rule itself (paused, schedule, page, holdout,
+    /// consent), then the visitor's audience, then the experiment's arm, and only then caps,
+    /// the fatigue budget and placements, so that "outranked" or "capped" always means the
+    /// visitor was in the audience.
+    fn try_rule(&mut self, rule: &'a Rule) -> TraceEntry {
+        let id = Rc::clone(&rule.trace_id);
+        if let Some((outcome, reason)) =
+            prechecked(rule, self.page, self.now_ms, self.holdout, self.profile)
+        {
+            return TraceEntry::new(id, outcome, reason);
         }
-        // Without scripts first: a rule that could not show anyway costs no evaluation.
-        if let Offer::Show(show) = &rule.offer {
-            if let Some(stop) = self.held_back(rule, show) {
-                return stop;
+        // A served decision's trace is read by no one: a rule that could not show anyway
+        // (capped, outranked, out of budget) costs no script. The experiences are the same
+        // either way; full reports ask the audience first, so their trace is honest.
+        if !self.explain {
+            if let Offer::Show(show) = &rule.offer {
+                if let Some((outcome, reason)) = self.held_back(rule, show) {
+                    return TraceEntry::new(id, outcome, reason);
+                }
             }
         }
-        match self.in_audience(rule) {
-            Err(message) => return (Outcome::Errored, message.into()),
-            Ok(Some(why_not)) => return (Outcome::NotMatched, why_not),
-            Ok(None) => {}
-        }
-        let (show, variant) = match &rule.offer {
-            Offer::Show(show) => (show, None),
-            Offer::Experiment(experiment) => {
-                let id = &self.profile.visitor_id;
-                if let Some((name, start, end)) = &experiment.namespace {
-                    if !in_namespace(id, name, *start, *end) {
-                        return (
-                            Outcome::NotInExperiment,
-                            format!("outside namespace \"{name}\"").into(),
-                        );
-                    }
-                }
-                let n = bucket(&experiment.seed, id);
-                let ranges = bucket_ranges(&experiment.weights, experiment.coverage);
-                let Some(index) = choose_variant(n, &ranges) else {
-                    return (
-                        Outcome::NotInExperiment,
-                        "outside the experiment's coverage".into(),
-                    );
-                };
-                let variant = &experiment.variants[index];
-                let Some(show) = &variant.show else {
-                    self.controls.push(ExperienceRef {
-                        rule: rule.id.clone(),
-                        experience: format!("{}-{}", rule.id, variant.id),
-                        variant: Some(variant.id.clone()),
-                        segment: Some(rule.who.label()),
-                    });
-                    return (
-                        Outcome::Control,
-                        format!("in control group \"{}\"", variant.id).into(),
-                    );
-                };
-                if let Some(stop) = self.held_back(rule, show) {
-                    return stop;
-                }
-                (show, Some(variant.id.as_str()))
-            }
+        let mut line = match self.in_audience(rule) {
+            Err(message) => return TraceEntry::new(id, Outcome::Errored, message),
+            Ok(Some(why_not)) => TraceEntry {
+                audience: Some(false),
+                ..TraceEntry::new(id, Outcome::NotMatched, why_not)
+            },
+            Ok(None) => TraceEntry {
+                audience: Some(true),
+                ..TraceEntry::new(id, Outcome::Matched, "shown")
+            },
         };
+        if line.outcome == Outcome::NotMatched {
+            return line;
+        }
+        let experiment = match &rule.offer {
+            Offer::Show(show) => return self.offer(rule, show, None, line),
+            Offer::Experiment(experiment) => experiment,
+        };
+        let visitor_id = &self.profile.visitor_id;
+        let pinned = self
+            .arms
+            .and_then(|arms| arms.get(&rule.id))
+            .and_then(|arm| experiment.variants.iter().position(|v| v.id == *arm));
+        if let Some(index) = pinned {
+            return self.in_arm(rule, experiment, index, None, line);
+        }
+        if let Some((name, start, end)) = &experiment.namespace {
+            if !in_namespace(visitor_id, name, *start, *end) {
+                line.outcome = Outcome::NotInExperiment;
+                line.reason = format!("outside namespace \"{name}\"").into();
+                return line;
+            }
+        }
+        let n = bucket(&experiment.seed, visitor_id);
+        line.bucket = Some(n);
+        let ranges = bucket_ranges(&experiment.weights, experiment.coverage);
+        let Some(index) = choose_variant(n, &ranges) else {
+            line.outcome = Outcome::NotInExperiment;
+            line.reason = "outside the experiment's coverage".into();
+            return line;
+        };
+        self.in_arm(rule, experiment, index, Some(n), line)
+    }
+
+    /// The visitor is in `experiment`'s variant `index` (at bucket `n`, or pinned by a test
+    /// case): a control is recorded, a treatment offered.
+    fn in_arm(
+        &mut self,
+        rule: &'a Rule,
+        experiment: &'a crate::spec::Experiment,
+        index: usize,
+        n: Option<f64>,
+        mut line: TraceEntry,
+    ) -> TraceEntry {
+        let variant = &experiment.variants[index];
+        line.variant = Some(variant.id.clone());
+        let at = n.map_or_else(
+            || "pinned by the test case".to_owned(),
+            |n| format!("bucket {n:.4}"),
+        );
+        let Some(show) = &variant.show else {
+            self.controls.push(ExperienceRef {
+                rule: rule.id.clone(),
+                experience: format!("{}-{}", rule.id, variant.id),
+                variant: Some(variant.id.clone()),
+                segment: Some(rule.who.label()),
+            });
+            line.outcome = Outcome::Control;
+            line.reason = match experiment.control {
+                ControlMode::FallsThrough => format!(
+                    "in control group \"{}\" ({at}): nothing from this rule; lower rules may fill the placement",
+                    variant.id
+                ),
+                ControlMode::Holds => {
+                    // The control keeps the placement the treatment would take.
+                    if let Some(first) = experiment.variants.iter().find_map(|v| v.show.as_ref()) {
+                        let placement = first.kind.placement(first.slot.as_deref());
+                        self.take(rule, first, placement);
+                    }
+                    format!(
+                        "in control group \"{}\" ({at}): the placement stays empty",
+                        variant.id
+                    )
+                }
+            }
+            .into();
+            return line;
+        };
+        self.offer(rule, show, Some(variant.id.as_str()), line)
+    }
+
+    /// Caps, budget and placement, then the experience itself.
+    fn offer(
+        &mut self,
+        rule: &'a Rule,
+        show: &'a Show,
+        variant: Option<&'a str>,
+        mut line: TraceEntry,
+    ) -> TraceEntry {
+        if let Some((outcome, reason)) = self.held_back(rule, show) {
+            line.outcome = outcome;
+            line.reason = reason;
+            return line;
+        }
         let products = match &show.products {
             None => Vec::new(),
             Some(source) => match self.products(rule, source) {
                 Ok(products) if products.is_empty() => {
-                    return (
-                        Outcome::NotMatched,
-                        "there are no products to recommend".into(),
-                    )
+                    line.outcome = Outcome::NotMatched;
+                    line.reason = "there are no products to recommend".into();
+                    return line;
                 }
                 Ok(products) => products,
-                Err(message) => return (Outcome::Errored, message.into()),
+                Err(message) => {
+                    line.outcome = Outcome::Errored;
+                    line.reason = message.into();
+                    return line;
+                }
             },
         };
         let placement = show.kind.placement(show.slot.as_deref());
-        self.taken.push((placement.clone(), &rule.id));
-        if !show.kind.needs_slot() {
+        // Overlays after the first are alternatives to it: only one of them will show.
+        let counts = !(show.kind.needs_slot() || show.kind.is_overlay() && self.overlay_given);
+        if counts {
             self.prompts_left = self.prompts_left.saturating_sub(1);
         }
-        self.experiences.push(experience(
-            self.book, rule, show, variant, placement, self.page, products,
-        ));
-        (Outcome::Matched, "shown".into())
+        self.take(rule, show, placement.clone());
+        let shown = self.experience(rule, show, variant, placement, products);
+        self.experiences.push(shown);
+        if let Some(variant) = variant {
+            line.reason = format!("shown: variant \"{variant}\"").into();
+        }
+        line
     }
 
-    /// Caps, the fatigue budget and placements: whether `show` is held back regardless of
-    /// who the visitor is.
+    fn take(&mut self, rule: &'a Rule, show: &Show, placement: Cow<'static, str>) {
+        let overlay = show.kind.is_overlay();
+        self.overlay_given |= overlay;
+        self.taken.push(Taken {
+            placement,
+            rule: &rule.id,
+            trigger: overlay.then_some(&rule.trigger),
+        });
+    }
+
+    /// Caps, the fatigue budget and placements: whether `show` is held back.
     fn held_back(&self, rule: &Rule, show: &Show) -> Option<(Outcome, Cow<'static, str>)> {
         if let Some(reason) = capped(rule, show, self.profile, self.now_ms) {
             return Some((Outcome::Capped, reason.into()));
         }
+        let alternative_overlay = show.kind.is_overlay() && self.overlay_given;
         if !show.kind.needs_slot() {
             if self.quiet {
                 return Some((
@@ -377,7 +603,7 @@ impl<'a> State<'a> {
                     "quiet period after the visitor dismissed a prompt".into(),
                 ));
             }
-            if self.prompts_left == 0 {
+            if self.prompts_left == 0 && !alternative_overlay {
                 return Some((
                     Outcome::Capped,
                     "the session's prompt budget is used up".into(),
@@ -391,13 +617,26 @@ impl<'a> State<'a> {
             }
         }
         let placement = show.kind.placement(show.slot.as_deref());
+        // Overlays are given out on the page when their trigger fires: one on another
+        // trigger is an alternative (the page shows whichever comes first), but one that
+        // shows at once, or on the same trigger, takes the place.
+        let conflicts = |taken: &Taken<'_>| match taken.trigger {
+            Some(trigger) => *trigger == Trigger::Immediately || *trigger == rule.trigger,
+            None => true,
+        };
         self.taken
             .iter()
-            .find(|(p, _)| *p == placement)
-            .map(|(_, by)| {
+            .find(|t| t.placement == placement && conflicts(t))
+            .map(|t| {
+                let by = t.rule;
+                let how = if t.trigger.is_some() {
+                    " on the same trigger"
+                } else {
+                    ""
+                };
                 (
                     Outcome::Outranked,
-                    format!("the {placement} placement went to rule \"{by}\"").into(),
+                    format!("the {placement} placement went to rule \"{by}\"{how}").into(),
                 )
             })
     }
@@ -410,7 +649,9 @@ impl<'a> State<'a> {
                 for name in names {
                     let index = self.book.segment_index[name.as_str()];
                     if !self.segment(index) {
-                        return Ok(Some(format!("not in segment \"{name}\"").into()));
+                        let segment = &self.book.segments[index];
+                        let why = self.why_false(segment.script, &segment.test);
+                        return Ok(Some(format!("not in segment \"{name}\"{why}").into()));
                     }
                 }
                 Ok(None)
@@ -421,11 +662,82 @@ impl<'a> State<'a> {
                 }
                 match call_test(self.book, rule.script, test, self.visitor, false) {
                     Ok(true) => Ok(None),
-                    Ok(false) => Ok(Some("the `who` condition is false".into())),
+                    Ok(false) => {
+                        let why = self.why_false(rule.script, test);
+                        Ok(Some(format!("the `who` condition is false{why}").into()))
+                    }
                     Err(err) => Err(located(&rule.file, &err)),
                 }
             }
         }
+    }
+
+    /// The experience as the page gets it: its translation for the page's language, with
+    /// live values filled in.
+    fn experience(
+        &self,
+        rule: &Rule,
+        show: &Show,
+        variant: Option<&str>,
+        placement: Cow<'static, str>,
+        products: Vec<ProductCard>,
+    ) -> Experience {
+        let (book, page, profile) = (self.book, self.page, self.profile);
+        let fallback = book.settings.default_locale.as_str();
+        let wanted = page.locale.as_deref().unwrap_or(fallback);
+        // "pt-BR" falls back to "pt", then to the rulebook's default, then to any translation;
+        // tags match whatever their case (`<html lang="IT">` is Italian) and separator.
+        let language = wanted.split(['-', '_']).next().unwrap_or(wanted);
+        let (locale, text) = [wanted, language, fallback]
+            .iter()
+            .find_map(|l| show.content.iter().find(|(key, _)| same_locale(key, l)))
+            .or_else(|| show.content.iter().next())
+            .map(|(l, t)| (l.clone(), t.clone()))
+            .expect("the compiler refuses a show without content");
+        let values = crate::template::Values {
+            profile,
+            page,
+            settings: &book.settings,
+            locale: &locale,
+        };
+        Experience {
+            rule: rule.id.clone(),
+            experience: show.experience.clone(),
+            variant: variant.map(str::to_owned),
+            segment: Some(rule.who.label()),
+            kind: show.kind,
+            placement: placement.into_owned(),
+            slot: show.slot.clone(),
+            position: show.position,
+            trigger: rule.trigger.clone(),
+            content: Content {
+                title: text.title.map(|t| t.render(&values)),
+                body: text.body.render(&values),
+                cta: text.cta.map(|(label, url)| CallToAction {
+                    label: label.render(&values),
+                    url,
+                }),
+                code: text.code,
+                products,
+                locale,
+            },
+        }
+    }
+
+    /// `: v.cart.value = 77.0, needs > 80` for a condition found false, in full reports.
+    fn why_false(&self, script: usize, test: &FnPtr) -> String {
+        if !self.explain {
+            return String::new();
+        }
+        crate::analysis::explain_false(
+            &self.book.engine,
+            &self.book.scripts[script],
+            test.fn_name(),
+            test.curry().len(),
+            self.visitor,
+        )
+        .map(|why| format!(": {why}"))
+        .unwrap_or_default()
     }
 
     fn products(&self, rule: &Rule, source: &FnPtr) -> Result<Vec<ProductCard>, String> {
@@ -515,6 +827,12 @@ fn prechecked(
     if rule.end_ms.is_some_and(|end| now_ms >= end) {
         return Some((Outcome::OutOfSchedule, "the rule has ended".into()));
     }
+    if let Some(recurring) = rule.recurring.as_ref().filter(|r| !r.contains(now_ms)) {
+        return Some((
+            Outcome::OutOfSchedule,
+            format!("outside its hours ({})", recurring.label).into(),
+        ));
+    }
     if !targets_page(rule, page) {
         return Some((
             Outcome::NotHere,
@@ -538,7 +856,7 @@ fn prechecked(
 
 /// Whether two language tags are the same, whatever their case and separator (`pt_BR`,
 /// `pt-br`).
-fn same_locale(a: &str, b: &str) -> bool {
+pub(crate) fn same_locale(a: &str, b: &str) -> bool {
     let norm = |c: u8| match c {
         b'_' => b'-',
         c => c.to_ascii_lowercase(),
@@ -617,45 +935,4 @@ fn capped(rule: &Rule, show: &Show, profile: &Profile, now_ms: i64) -> Option<St
         return Some("already answered".into());
     }
     None
-}
-
-fn experience(
-    book: &Rulebook,
-    rule: &Rule,
-    show: &Show,
-    variant: Option<&str>,
-    placement: Cow<'static, str>,
-    page: &PageContext,
-    products: Vec<ProductCard>,
-) -> Experience {
-    let fallback = book.settings.default_locale.as_str();
-    let wanted = page.locale.as_deref().unwrap_or(fallback);
-    // "pt-BR" falls back to "pt", then to the rulebook's default, then to any translation;
-    // tags match whatever their case (`<html lang="IT">` is Italian) and separator.
-    let language = wanted.split(['-', '_']).next().unwrap_or(wanted);
-    let (locale, text) = [wanted, language, fallback]
-        .iter()
-        .find_map(|l| show.content.iter().find(|(key, _)| same_locale(key, l)))
-        .or_else(|| show.content.iter().next())
-        .map(|(l, t)| (l.clone(), t.clone()))
-        .expect("the compiler refuses a show without content");
-    Experience {
-        rule: rule.id.clone(),
-        experience: show.experience.clone(),
-        variant: variant.map(str::to_owned),
-        segment: Some(rule.who.label()),
-        kind: show.kind,
-        placement: placement.into_owned(),
-        slot: show.slot.clone(),
-        position: show.position,
-        trigger: rule.trigger.clone(),
-        content: Content {
-            locale,
-            title: text.title,
-            body: text.body,
-            cta: text.cta,
-            code: text.code,
-            products,
-        },
-    }
 }

@@ -7,28 +7,37 @@
 //!   rules (read by `spec`), with `file:line:col` diagnostics.
 //! - [`decide`](mod@decide): running a compiled rulebook for one visitor on one page.
 //! - [`bucket`]: GrowthBook-compatible deterministic bucketing for experiments.
+//! - [`check()`]: every error and warning about a rulebook, as `rapport check` prints them.
 //! - [`testing`]: the rulebook's own test cases and how they run.
 //! - [`schema`]: JSON Schemas of the files the `rapport` command reads.
 //!
 //! The edge feeds it stored profiles and the current time; tests and the `rapport` command
 //! feed it files. The language itself is documented in `docs/rules.md`.
 
+mod analysis;
 pub mod bucket;
+mod check;
 pub mod customer;
 pub mod decide;
 pub mod diagnostic;
 pub mod engine;
+mod lint;
 pub mod profile;
 pub mod report;
 pub mod rulebook;
 #[cfg(feature = "cli")]
 pub mod schema;
 mod spec;
+mod template;
 pub mod testing;
 pub mod view;
 
-pub use decide::{decide, decision, preview, DecisionReport, Outcome, TraceEntry};
-pub use diagnostic::Diagnostic;
+pub use check::{check, warnings};
+pub use decide::{
+    assignment, decide, decision, preview, Assignment, DecisionReport, Outcome, TraceEntry,
+};
+pub use diagnostic::{Diagnostic, Severity};
+pub use lint::PAGE_KINDS;
 pub use profile::Profile;
 pub use rulebook::{Rulebook, SourceFile};
 pub use spec::{parse_time, Settings};

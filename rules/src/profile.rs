@@ -28,7 +28,8 @@ pub struct Profile {
     /// Edge time of the first and latest accepted event, in ms since the epoch.
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
-    /// Distinct sessions seen (a session is the widget's per-tab-group session id).
+    /// Distinct sessions seen (a session is the widget's per-tab-group session id): `v.visits`.
+    #[serde(rename = "visits", alias = "sessions")]
     pub sessions: u32,
     pub session_id: String,
     pub session_started_ms: i64,
@@ -46,7 +47,8 @@ pub struct Profile {
     pub searches: VecDeque<SearchVisit>,
     pub search_count: u32,
     pub zero_result_searches: u32,
-    /// The deepest scroll on the current page, in percent.
+    /// The deepest scroll on the current page, in percent: `v.scroll`.
+    #[serde(rename = "scroll", alias = "page_scroll")]
     pub page_scroll: u8,
     pub engaged_seconds: u64,
     pub session_engaged_seconds: u64,
@@ -131,10 +133,12 @@ pub struct SearchVisit {
 #[serde(default)]
 pub struct Purchases {
     pub count: u32,
+    /// What the customer spent, net of returns: `v.purchases.value`.
+    #[serde(rename = "value", alias = "lifetime_value")]
     pub lifetime_value: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ms: Option<i64>,
-    /// Orders sent back; their value is already off `lifetime_value`.
+    /// Orders sent back; their value is already off `value`.
     pub returns: u32,
 }
 
@@ -454,11 +458,21 @@ impl Profile {
         self.cart.iter().map(|l| l.quantity).sum()
     }
 
+    /// The cart's value in its currency: that of its first line that names one. Lines
+    /// priced in another currency are not added in (a sum of euros and dollars means
+    /// nothing); lines that name none count as the cart's.
     pub fn cart_value(&self) -> f64 {
+        let currency = self.cart_currency();
         self.cart
             .iter()
+            .filter(|l| l.product.currency.is_none() || l.product.currency.as_deref() == currency)
             .map(|l| l.product.price.unwrap_or(0.0) * f64::from(l.quantity))
             .sum()
+    }
+
+    /// The currency of the cart's first line that names one.
+    pub fn cart_currency(&self) -> Option<&str> {
+        self.cart.iter().find_map(|l| l.product.currency.as_deref())
     }
 
     /// Whole days between the visit before this session and `now_ms`; for a visitor back
@@ -642,6 +656,30 @@ mod tests {
             availability: None,
             url: None,
         }
+    }
+
+    #[test]
+    fn a_cart_in_two_currencies_is_valued_in_its_first() {
+        let line = |price: f64, currency: Option<&str>| CartLine {
+            product: Product {
+                id: format!("p{price}"),
+                name: None,
+                price: Some(price),
+                currency: currency.map(str::to_owned),
+                category: None,
+                availability: None,
+                url: None,
+            },
+            quantity: 1,
+        };
+        let mut profile = Profile::new("v");
+        profile.cart = vec![
+            line(10.0, Some("EUR")),
+            line(20.0, Some("USD")),
+            line(5.0, None),
+        ];
+        assert_eq!(profile.cart_value(), 15.0);
+        assert_eq!(profile.cart_currency(), Some("EUR"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext, AST};
 
-use crate::diagnostic::{innermost, rhai_message, Diagnostic};
+use crate::diagnostic::{did_you_mean, innermost, parse_message, rhai_message, Diagnostic};
 use crate::engine::new_engine;
 use crate::spec::{self, Offer, Rule, Settings, Who};
 
@@ -58,6 +58,7 @@ pub struct Rulebook {
     pub(crate) rules: Vec<Rule>,
     pub(crate) settings: Settings,
     version: String,
+    warnings: Vec<Diagnostic>,
 }
 
 impl std::fmt::Debug for Rulebook {
@@ -78,6 +79,8 @@ pub struct RuleInfo<'a> {
     pub priority: i64,
     pub description: &'a str,
     pub file: &'a str,
+    /// `false` for a paused rule (`enabled: false`).
+    pub enabled: bool,
 }
 
 pub(crate) struct Segment {
@@ -97,23 +100,28 @@ impl Rulebook {
         register_api(&mut engine, &registry);
 
         let mut scripts = Vec::with_capacity(files.len());
+        // Unoptimised trees of each file, for analysis; `None` for a file that failed.
+        let mut trees = Vec::with_capacity(files.len());
+        // Files that did not compile or run, whose segments may therefore be missing.
+        let mut broken: Vec<&SourceFile> = Vec::new();
         let mut files: Vec<&SourceFile> = files.iter().collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         for (index, file) in files.iter().enumerate() {
             let ast = match engine.compile(&file.text) {
                 Ok(ast) => ast,
                 Err(err) => {
-                    let message = err.err_type().to_string();
-                    registry.borrow_mut().problems.push(Diagnostic::new(
-                        &file.name,
-                        err.position(),
-                        message,
-                    ));
+                    registry
+                        .borrow_mut()
+                        .problems
+                        .push(parse_diagnostic(file, &err));
+                    broken.push(file);
                     // Keep indices aligned with `files`; this script never runs.
                     scripts.push(AST::empty());
+                    trees.push(None);
                     continue;
                 }
             };
+            trees.push(crate::analysis::syntax(&file.text));
             registry.borrow_mut().current = (index, file.name.clone());
             registry.borrow_mut().reads_segments = file.text.contains(".segments");
             if let Err(err) = engine.run_ast(&ast) {
@@ -122,6 +130,7 @@ impl Rulebook {
                     innermost(&err).position(),
                     rhai_message(&err),
                 ));
+                broken.push(file);
             }
             scripts.push(ast);
         }
@@ -137,8 +146,18 @@ impl Rulebook {
             .map(RefCell::into_inner)
             .unwrap_or_else(|shared| std::mem::take(&mut *shared.borrow_mut()));
 
-        check_references(&segments, &rules, &mut problems);
+        // Segments a broken file would have defined: rules naming them are not reported
+        // as naming unknown segments, since the one real error is in that file.
+        let promised: Vec<String> = broken.iter().flat_map(|f| segments_in(&f.text)).collect();
+        check_references(&segments, &rules, &promised, &trees, &mut problems);
+        check_fields_read(&segments, &rules, &trees, &mut problems);
+        locate_rule_problems(&files, &trees, &mut problems);
         let mut rules = rules;
+        for rule in &mut rules {
+            if rule.end_ms.is_some() {
+                rule.end_position = rule_position(rule, &trees, "schedule.end");
+            }
+        }
         rules.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let segment_index = segments
             .iter()
@@ -153,16 +172,28 @@ impl Rulebook {
             rules,
             settings: settings.map(|(s, _)| s).unwrap_or_default(),
             version: version_of(&files),
+            warnings: Vec::new(),
         };
-        if problems.is_empty() {
+        if !problems.iter().any(Diagnostic::is_error) {
             problems.extend(book.probe());
         }
-        if !problems.is_empty() {
-            problems.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
-            problems.dedup();
+        if !problems.iter().any(Diagnostic::is_error) {
+            problems.extend(crate::lint::compile_warnings(&book, &trees));
+        }
+        Diagnostic::sort(&mut problems);
+        if problems.iter().any(Diagnostic::is_error) {
             return Err(problems);
         }
-        Ok(book)
+        Ok(Rulebook {
+            warnings: problems,
+            ..book
+        })
+    }
+
+    /// What is suspicious but not wrong: each warning names something that will not work
+    /// as the marketer probably meant it. `rapport check --strict` treats them as errors.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
     }
 
     /// A content hash of the sources: the same files always give the same version.
@@ -181,6 +212,7 @@ impl Rulebook {
             priority: r.priority,
             description: &r.description,
             file: &r.file,
+            enabled: r.enabled,
         })
     }
 
@@ -196,6 +228,26 @@ impl Rulebook {
                     .collect(),
             };
             shows
+        })
+    }
+
+    /// Why `arm` cannot be pinned for rule `rule` in a test case, if it cannot.
+    pub(crate) fn arm_problem(&self, rule: &str, arm: &str) -> Option<String> {
+        let Some(found) = self.rules.iter().find(|r| r.id == rule) else {
+            return Some(format!(
+                "`arms`: no rule \"{rule}\"{}",
+                crate::diagnostic::did_you_mean(rule, self.rules.iter().map(|r| r.id.as_str()))
+            ));
+        };
+        let Offer::Experiment(experiment) = &found.offer else {
+            return Some(format!("`arms`: rule \"{rule}\" is not an experiment"));
+        };
+        let ids = || experiment.variants.iter().map(|v| v.id.as_str());
+        (!ids().any(|id| id == arm)).then(|| {
+            format!(
+                "`arms`: rule \"{rule}\" has no variant \"{arm}\"{}",
+                crate::diagnostic::did_you_mean(arm, ids())
+            )
         })
     }
 
@@ -262,20 +314,37 @@ impl Rule {
     }
 }
 
-/// Unknown segments, duplicate experience ids, and segments that read `v.segments`.
-fn check_references(segments: &[Segment], rules: &[Rule], problems: &mut Vec<Diagnostic>) {
+/// Unknown segments (with a suggestion), duplicate experience ids, and segments that read
+/// `v.segments`.
+fn check_references(
+    segments: &[Segment],
+    rules: &[Rule],
+    promised: &[String],
+    trees: &[Option<AST>],
+    problems: &mut Vec<Diagnostic>,
+) {
     let segment_names: HashSet<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     let mut experiences: HashSet<&str> = HashSet::new();
     for rule in rules {
         if let Who::Segments(names) = &rule.who {
-            for name in names {
-                if !segment_names.contains(name.as_str()) {
-                    problems.push(Diagnostic::new(
-                        &rule.file,
-                        rule.position,
-                        format!("rule \"{}\": unknown segment \"{name}\"", rule.id),
-                    ));
+            for (index, name) in names.iter().enumerate() {
+                if segment_names.contains(name.as_str()) || promised.contains(name) {
+                    continue;
                 }
+                let field = if names.len() > 1 {
+                    format!("who[{index}]")
+                } else {
+                    "who".to_owned()
+                };
+                problems.push(Diagnostic::new(
+                    &rule.file,
+                    rule_position(rule, trees, &field),
+                    format!(
+                        "rule \"{}\": unknown segment \"{name}\"{}",
+                        rule.id,
+                        did_you_mean(name, segment_names.iter().copied())
+                    ),
+                ));
             }
         }
         for show in rule.shows() {
@@ -291,6 +360,110 @@ fn check_references(segments: &[Segment], rules: &[Rule], problems: &mut Vec<Dia
             }
         }
     }
+}
+
+/// Fields the conditions read that the visitor model does not have, found in the source
+/// (every branch), not by running it.
+fn check_fields_read(
+    segments: &[Segment],
+    rules: &[Rule],
+    trees: &[Option<AST>],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let mut check = |file: &str, script: usize, function: &FnPtr| {
+        let Some(Some(tree)) = trees.get(script) else {
+            return;
+        };
+        let curried = function.curry().len();
+        for problem in crate::analysis::unknown_fields(tree, function.fn_name(), curried) {
+            problems.push(Diagnostic::new(file, problem.position, problem.message));
+        }
+    };
+    for segment in segments {
+        check(&segment.file, segment.script, &segment.test);
+    }
+    for rule in rules {
+        if let Who::Test(test) = &rule.who {
+            check(&rule.file, rule.script, test);
+        }
+        for show in rule.shows() {
+            if let Some(products) = &show.products {
+                check(&rule.file, rule.script, products);
+            }
+        }
+    }
+}
+
+/// Moves problems reported at `rule(` to the field they are about (the first field path
+/// the message names), when the source shows where it was written.
+fn locate_rule_problems(files: &[&SourceFile], trees: &[Option<AST>], problems: &mut [Diagnostic]) {
+    for problem in problems {
+        let Some(rest) = problem.message.strip_prefix("rule \"") else {
+            continue;
+        };
+        let Some((id, said)) = rest.split_once("\": ") else {
+            continue;
+        };
+        let Some(field) = crate::analysis::field_in(said) else {
+            continue;
+        };
+        let tree = files
+            .iter()
+            .position(|f| f.name == problem.file)
+            .and_then(|i| trees.get(i))
+            .and_then(Option::as_ref);
+        if let Some(at) = tree.and_then(|t| crate::analysis::rule_field(t, id, field)) {
+            problem.line = at.line().unwrap_or(problem.line);
+            problem.col = at.position().unwrap_or(problem.col);
+        }
+    }
+}
+
+/// Where `field` of `rule` was written, or the `rule(` call when the source does not say.
+fn rule_position(rule: &Rule, trees: &[Option<AST>], field: &str) -> rhai::Position {
+    trees
+        .get(rule.script)
+        .and_then(Option::as_ref)
+        .and_then(|tree| crate::analysis::rule_field(tree, &rule.id, field))
+        .unwrap_or(rule.position)
+}
+
+/// The names a file defines with `segment("name", ...)`, read from its text: used when the
+/// file cannot be compiled, so that its segments are not reported missing elsewhere.
+fn segments_in(text: &str) -> Vec<String> {
+    text.split("segment(")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('"')?;
+            rest.find('"').map(|end| rest[..end].to_owned())
+        })
+        .collect()
+}
+
+/// A syntax error at its real cause: a bracket left open is reported where it opens, not
+/// where Rhai gave up.
+fn parse_diagnostic(file: &SourceFile, err: &rhai::ParseError) -> Diagnostic {
+    let message = parse_message(err.err_type());
+    let noticed = err.position();
+    if let Some((line, col, bracket)) = crate::analysis::unclosed_bracket(&file.text) {
+        let opened_before = (line, col)
+            < (
+                noticed.line().unwrap_or(usize::MAX),
+                noticed.position().unwrap_or(0),
+            );
+        if opened_before {
+            return Diagnostic::new(
+                &file.name,
+                rhai::Position::new(line as u16, col as u16),
+                format!(
+                    "this `{bracket}` is never closed (the file stops making sense at {}:{}: {message})",
+                    noticed.line().unwrap_or(0),
+                    noticed.position().unwrap_or(0)
+                ),
+            );
+        }
+    }
+    Diagnostic::new(&file.name, noticed, message)
 }
 
 /// FNV-1a over names and texts, shown as `rb-` and 12 hex digits.

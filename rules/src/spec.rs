@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use rapport_protocol::{is_safe_link, BarPosition, CallToAction, ExperienceKind, Trigger};
+use rapport_protocol::{is_safe_link, BarPosition, ExperienceKind, Trigger};
 use rhai::{Dynamic, FnPtr, Map};
+
+use crate::template::Template;
 
 /// A rule, ready to decide.
 pub(crate) struct Rule {
@@ -23,6 +25,10 @@ pub(crate) struct Rule {
     /// Edge times in ms; `None` is open-ended.
     pub(crate) start_ms: Option<i64>,
     pub(crate) end_ms: Option<i64>,
+    /// Recurring day parts in a time zone (`schedule.days`, `.hours`, `.time_zone`).
+    pub(crate) recurring: Option<Recurring>,
+    /// Where `schedule.end` was written, for the warning once it has passed.
+    pub(crate) end_position: rhai::Position,
     /// `false` for experiences anyone may see: shown in the holdout and without consent.
     pub(crate) personalized: bool,
     /// `enabled: false` pauses the rule: it stays in the rulebook and is checked, and shows
@@ -67,6 +73,20 @@ pub(crate) struct Experiment {
     pub(crate) variants: Vec<Variant>,
     /// Weights normalised to sum to 1, in variant order.
     pub(crate) weights: Vec<f64>,
+    /// What the control group's visitors see in the rule's placement.
+    pub(crate) control: ControlMode,
+    /// The weights as written, for the check that they add up to 100.
+    pub(crate) written_weights: Vec<f64>,
+}
+
+/// What the control group's visitors get where the treatment would have shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ControlMode {
+    /// The rule shows nothing and lower-priority rules may fill the placement: the control
+    /// measures "what the shop would do without this experiment" (the default).
+    FallsThrough,
+    /// The placement stays empty: the control measures "nothing at all here".
+    Holds,
 }
 
 pub(crate) struct Variant {
@@ -87,11 +107,13 @@ pub(crate) struct Show {
     pub(crate) products: Option<FnPtr>,
 }
 
+/// One translation of an experience's texts, each a [`Template`] that may show live values.
 #[derive(Clone)]
 pub(crate) struct LocalContent {
-    pub(crate) title: Option<String>,
-    pub(crate) body: String,
-    pub(crate) cta: Option<CallToAction>,
+    pub(crate) title: Option<Template>,
+    pub(crate) body: Template,
+    /// The button's label and link.
+    pub(crate) cta: Option<(Template, String)>,
     pub(crate) code: Option<String>,
 }
 
@@ -133,6 +155,12 @@ pub struct Settings {
     pub prompts_per_session: u32,
     /// After the visitor dismisses a prompt, no prompt for this long.
     pub quiet_minutes_after_dismiss: u32,
+    /// Page kinds the shop uses besides the standard ones (`lint::PAGE_KINDS`).
+    pub page_kinds: Vec<String>,
+    /// The cart value from which shipping is free, for `{cart.to_free_shipping}`.
+    pub free_shipping_from: Option<f64>,
+    /// The shop's currency (ISO 4217), for money when the cart says none.
+    pub currency: String,
 }
 
 impl Default for Settings {
@@ -144,6 +172,9 @@ impl Default for Settings {
             overlays_per_page: 1,
             prompts_per_session: 3,
             quiet_minutes_after_dismiss: 30,
+            page_kinds: Vec::new(),
+            free_shipping_from: None,
+            currency: "EUR".to_owned(),
         }
     }
 }
@@ -156,14 +187,22 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// Refuses a field not in `allowed`, naming it by its full path (`cap.per_sesion`) with a
+/// suggestion; `what` is the map's own path in backquotes, or "rule" or "settings".
 pub(crate) fn check_fields(map: &Map, allowed: &[&str], what: &str) -> Result<(), String> {
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(format!(
-            "unknown field `{unknown}` in {what} (expected one of: {})",
-            allowed.join(", ")
-        )),
-        None => Ok(()),
-    }
+    let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) else {
+        return Ok(());
+    };
+    let parent = what.trim_matches('`');
+    let path = match what {
+        "rule" | "settings" => unknown.to_string(),
+        _ => format!("{parent}.{unknown}"),
+    };
+    Err(format!(
+        "unknown field `{path}` in {what}{} (expected one of: {})",
+        crate::diagnostic::did_you_mean(unknown, allowed.iter().copied()),
+        allowed.join(", ")
+    ))
 }
 
 fn string(value: Dynamic, field: &str) -> Result<String, String> {
@@ -285,8 +324,8 @@ pub(crate) fn parse_rule(
         .map(|p| string_list(p, "path"))
         .transpose()?
         .unwrap_or_default();
-    let (start_ms, end_ms) = match spec.remove("schedule") {
-        None => (None, None),
+    let (start_ms, end_ms, recurring) = match spec.remove("schedule") {
+        None => (None, None, None),
         Some(schedule) => parse_schedule(schedule)?,
     };
     let personalized = match spec.remove("personalized") {
@@ -340,6 +379,8 @@ pub(crate) fn parse_rule(
         paths,
         start_ms,
         end_ms,
+        recurring,
+        end_position: position,
         personalized,
         enabled,
         trigger,
@@ -349,13 +390,53 @@ pub(crate) fn parse_rule(
     })
 }
 
-fn parse_schedule(value: Dynamic) -> Result<(Option<i64>, Option<i64>), String> {
+/// When a rule may show within its dates: some days of the week, between two times, in a
+/// time zone ("weekdays 18:00-22:00 Europe/Lisbon").
+#[derive(Debug, Clone)]
+pub(crate) struct Recurring {
+    time_zone: chrono_tz::Tz,
+    /// Monday first.
+    days: [bool; 7],
+    /// Minutes after local midnight; `to` before `from` runs past midnight.
+    from: u32,
+    to: u32,
+    /// As the trace says it: "weekdays 18:00-22:00 Europe/Lisbon".
+    pub(crate) label: String,
+}
+
+impl Recurring {
+    /// Whether `now_ms` falls in one of the windows: on one of the days (the day the window
+    /// opens, for windows past midnight), between the times, in the time zone.
+    pub(crate) fn contains(&self, now_ms: i64) -> bool {
+        use chrono::{Datelike, Timelike};
+        let Some(utc) = chrono::DateTime::from_timestamp_millis(now_ms) else {
+            return false;
+        };
+        let local = utc.with_timezone(&self.time_zone);
+        let minute = local.hour() * 60 + local.minute();
+        let today = local.weekday().num_days_from_monday() as usize;
+        let yesterday = (today + 6) % 7;
+        if self.from <= self.to {
+            self.days[today] && (self.from..self.to).contains(&minute)
+        } else {
+            (self.days[today] && minute >= self.from) || (self.days[yesterday] && minute < self.to)
+        }
+    }
+}
+
+type Schedule = (Option<i64>, Option<i64>, Option<Recurring>);
+
+fn parse_schedule(value: Dynamic) -> Result<Schedule, String> {
     let schedule = map(
         value,
         "schedule",
-        "#{ start: \"2026-11-27T00:00:00Z\", end: \"...\" }",
+        "#{ start: \"2026-11-27T00:00:00Z\", end: \"...\" } or #{ days: \"weekdays\", hours: \"18:00-22:00\", time_zone: \"Europe/Lisbon\" }",
     )?;
-    check_fields(&schedule, &["start", "end"], "`schedule`")?;
+    check_fields(
+        &schedule,
+        &["start", "end", "days", "hours", "time_zone"],
+        "`schedule`",
+    )?;
     let time = |field: &str| -> Result<Option<i64>, String> {
         schedule
             .get(field)
@@ -371,7 +452,97 @@ fn parse_schedule(value: Dynamic) -> Result<(Option<i64>, Option<i64>), String> 
             return Err("`schedule.end` must come after `schedule.start`".into());
         }
     }
-    Ok((start, end))
+    let recurring = if ["days", "hours", "time_zone"]
+        .iter()
+        .any(|k| schedule.contains_key(*k))
+    {
+        Some(parse_recurring(&schedule)?)
+    } else {
+        None
+    };
+    Ok((start, end, recurring))
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn parse_recurring(schedule: &Map) -> Result<Recurring, String> {
+    let zone_name = match schedule.get("time_zone") {
+        None => "UTC".to_owned(),
+        Some(zone) => string(zone.clone(), "schedule.time_zone")?,
+    };
+    let time_zone: chrono_tz::Tz = zone_name.parse().map_err(|_| {
+        format!(
+            "`schedule.time_zone` must be an IANA time zone such as \"Europe/Lisbon\", not \"{zone_name}\""
+        )
+    })?;
+    let (days, days_label) = match schedule.get("days") {
+        None => ([true; 7], "every day".to_owned()),
+        Some(days) if days.is_string() => {
+            let name = string(days.clone(), "schedule.days")?;
+            let set = match name.as_str() {
+                "weekdays" => [true, true, true, true, true, false, false],
+                "weekends" => [false, false, false, false, false, true, true],
+                "every_day" => [true; 7],
+                one if DAYS.contains(&one) => {
+                    let mut set = [false; 7];
+                    set[DAYS.iter().position(|d| *d == one).unwrap_or(0)] = true;
+                    set
+                }
+                other => {
+                    return Err(format!(
+                        "`schedule.days` must be \"weekdays\", \"weekends\", \"every_day\" or days such as [\"sat\", \"sun\"], not \"{other}\""
+                    ))
+                }
+            };
+            (set, name.replace('_', " "))
+        }
+        Some(days) => {
+            let mut set = [false; 7];
+            let names = string_list(days.clone(), "schedule.days")?;
+            for name in &names {
+                let index = DAYS.iter().position(|d| d == name).ok_or_else(|| {
+                    format!(
+                        "`schedule.days`: \"{name}\" is not a day; days are {}",
+                        DAYS.join(", ")
+                    )
+                })?;
+                set[index] = true;
+            }
+            (set, names.join(","))
+        }
+    };
+    let (from, to, hours_label) = match schedule.get("hours") {
+        None => (0, 24 * 60, String::new()),
+        Some(hours) => {
+            let text = string(hours.clone(), "schedule.hours")?;
+            let help = || {
+                format!(
+                    "`schedule.hours` must be a time range such as \"18:00-22:00\", not \"{text}\""
+                )
+            };
+            let (a, b) = text.split_once(['-', '–']).ok_or_else(help)?;
+            let minutes = |t: &str| -> Option<u32> {
+                let (h, m) = t.trim().split_once(':')?;
+                let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+                (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+            };
+            let (from, to) = (minutes(a).ok_or_else(help)?, minutes(b).ok_or_else(help)?);
+            if from == to {
+                return Err(format!("`schedule.hours` \"{text}\" is an empty range"));
+            }
+            (from, to, format!(" {}-{}", a.trim(), b.trim()))
+        }
+    };
+    if !days.contains(&true) {
+        return Err("`schedule.days` needs at least one day".into());
+    }
+    Ok(Recurring {
+        time_zone,
+        days,
+        from,
+        to,
+        label: format!("{days_label}{hours_label} {zone_name}"),
+    })
 }
 
 fn parse_trigger(value: Dynamic) -> Result<Trigger, String> {
@@ -481,9 +652,21 @@ fn parse_experiment(rule_id: &str, value: Dynamic) -> Result<Experiment, String>
     )?;
     check_fields(
         &experiment,
-        &["seed", "coverage", "namespace", "variants"],
+        &["seed", "coverage", "namespace", "variants", "control"],
         "`experiment`",
     )?;
+    let control = match experiment.remove("control") {
+        None => ControlMode::FallsThrough,
+        Some(mode) => match string(mode, "experiment.control")?.as_str() {
+            "falls_through" => ControlMode::FallsThrough,
+            "holds" => ControlMode::Holds,
+            other => {
+                return Err(format!(
+                    "`experiment.control` must be \"falls_through\" (lower rules may show) or \"holds\" (the placement stays empty), not \"{other}\""
+                ))
+            }
+        },
+    };
     let seed = experiment
         .remove("seed")
         .map(|s| string(s, "experiment.seed"))
@@ -572,6 +755,8 @@ fn parse_experiment(rule_id: &str, value: Dynamic) -> Result<Experiment, String>
         coverage,
         namespace,
         weights: raw_weights.iter().map(|w| w / total).collect(),
+        written_weights: raw_weights,
+        control,
         variants: parsed,
     })
 }
@@ -691,14 +876,18 @@ fn parse_text(mut text: Map, field: &str, kind: ExperienceKind) -> Result<LocalC
         &["title", "body", "cta", "code"],
         &format!("`{field}`"),
     )?;
+    let template = |value: Dynamic, part: &str| -> Result<Template, String> {
+        let path = format!("{field}.{part}");
+        Template::parse(&string(value, &path)?).map_err(|e| format!("`{path}`: {e}"))
+    };
     let title = text
         .remove("title")
-        .map(|t| string(t, &format!("{field}.title")))
+        .map(|t| template(t, "title"))
         .transpose()?;
-    let body = string(
+    let body = template(
         text.remove("body")
             .ok_or_else(|| format!("`{field}.body` is missing"))?,
-        &format!("{field}.body"),
+        "body",
     )?;
     let code = text
         .remove("code")
@@ -718,10 +907,10 @@ fn parse_text(mut text: Map, field: &str, kind: ExperienceKind) -> Result<LocalC
         Some(cta) => {
             let mut cta = map(cta, &format!("{field}.cta"), "#{ label: ..., url: ... }")?;
             check_fields(&cta, &["label", "url"], &format!("`{field}.cta`"))?;
-            let label = string(
+            let label = template(
                 cta.remove("label")
                     .ok_or_else(|| format!("`{field}.cta.label` is missing"))?,
-                &format!("{field}.cta.label"),
+                "cta.label",
             )?;
             let url = string(
                 cta.remove("url")
@@ -733,7 +922,7 @@ fn parse_text(mut text: Map, field: &str, kind: ExperienceKind) -> Result<LocalC
                     "`{field}.cta.url` must be an http(s) or relative link, not \"{url}\""
                 ));
             }
-            Some(CallToAction { label, url })
+            Some((label, url))
         }
     };
     Ok(LocalContent {
@@ -747,10 +936,34 @@ fn parse_text(mut text: Map, field: &str, kind: ExperienceKind) -> Result<LocalC
 pub(crate) fn parse_settings(value: Map) -> Result<Settings, String> {
     check_fields(
         &value,
-        &["default_locale", "holdout", "holdout_seed", "fatigue"],
+        &[
+            "default_locale",
+            "holdout",
+            "holdout_seed",
+            "fatigue",
+            "page_kinds",
+            "free_shipping_from",
+            "currency",
+        ],
         "settings",
     )?;
+
     let mut settings = Settings::default();
+    if let Some(from) = value.get("free_shipping_from") {
+        settings.free_shipping_from = Some(number(from, "free_shipping_from", 0.0, 1e9)?);
+    }
+    if let Some(currency) = value.get("currency") {
+        let code = string(currency.clone(), "currency")?;
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "`currency` must be a currency code such as \"EUR\", not \"{code}\""
+            ));
+        }
+        settings.currency = code;
+    }
+    if let Some(kinds) = value.get("page_kinds") {
+        settings.page_kinds = string_list(kinds.clone(), "page_kinds")?;
+    }
     if let Some(locale) = value.get("default_locale") {
         settings.default_locale = string(locale.clone(), "default_locale")?;
     }

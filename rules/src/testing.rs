@@ -6,7 +6,7 @@
 //! [
 //!   { "name": "a first visit on the home page is welcomed",
 //!     "now": "2026-11-23T10:00:00Z",
-//!     "visitor": { "visitor_id": "visitor-0001", "sessions": 1 },
+//!     "visitor": { "visitor_id": "visitor-0001", "visits": 1 },
 //!     "page": { "url": "https://shop.example/", "path": "/", "kind": "home" },
 //!     "expect": ["welcome-bar"],
 //!     "segments": ["first_time"] }
@@ -17,13 +17,16 @@
 //! takes its default. Times in it (fields ending in `_ms`) may be written relative to `now`,
 //! as `"-90d"`, `"-2h"` or `"-15m"`, or as RFC 3339 times. `now` defaults to
 //! 2026-06-01T12:00:00Z so that tests never depend on the day they run. `segments`, when
-//! given, must equal the visitor's segments exactly.
+//! given, must equal the visitor's segments exactly. `arms` (`{"welcome": "story"}`) puts the
+//! visitor in those experiments' variants, whatever its id.
 
 use rapport_protocol::PageContext;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::decide::{decide, DecisionReport};
+use std::collections::BTreeMap;
+
+use crate::decide::{decide_in_arms, DecisionReport};
 use crate::profile::Profile;
 use crate::rulebook::Rulebook;
 use crate::spec::parse_time;
@@ -39,6 +42,8 @@ pub struct TestCase {
     pub now_ms: i64,
     pub expect: Vec<String>,
     pub segments: Option<Vec<String>>,
+    /// Experiment arms chosen for this case (variant id by rule id) instead of bucketing.
+    pub arms: BTreeMap<String, String>,
 }
 
 /// One case as written in a test file.
@@ -62,6 +67,10 @@ pub(crate) struct RawCase {
     /// When given, the visitor's segments must be exactly these.
     #[serde(default)]
     segments: Option<Vec<String>>,
+    /// Experiment arms for this case, by rule id (`{"welcome": "story"}`): the case then
+    /// does not depend on where its visitor id falls, nor on experiments added later.
+    #[serde(default)]
+    arms: BTreeMap<String, String>,
 }
 
 /// Reads a test file. Errors say which case and where.
@@ -81,6 +90,7 @@ pub fn parse_cases(text: &str) -> Result<Vec<TestCase>, String> {
                 now_ms,
                 expect: case.expect,
                 segments: case.segments,
+                arms: case.arms,
             })
         })
         .collect()
@@ -97,11 +107,55 @@ fn parse_visitor_value(mut value: Value, now_ms: i64) -> Result<Profile, String>
         value = Value::Object(Default::default());
     }
     resolve_times(&mut value, now_ms, "")?;
-    let mut profile: Profile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    // A misspelt key would leave its field at the default and the case would pass for the
+    // wrong reason: every key must be a field of the visitor model.
+    let mut unknown = Vec::new();
+    let mut profile: Profile = serde_ignored::deserialize(value, |path| {
+        unknown.push(path.to_string());
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(path) = unknown.first() {
+        return Err(format!(
+            "`{path}` is not a field of the visitor (see rules/schema/visitor.schema.json)"
+        ));
+    }
     if profile.visitor_id.is_empty() {
         profile.visitor_id = "test-visitor".to_owned();
     }
     Ok(profile)
+}
+
+/// Old names of visitor fields, accepted in test and visitor files with a warning: the
+/// files speak the rules' vocabulary (`v.visits`, `v.scroll`, `v.purchases.value`).
+const OLD_NAMES: &[(&str, &str)] = &[
+    ("sessions", "visits"),
+    ("page_scroll", "scroll"),
+    ("purchases.lifetime_value", "purchases.value"),
+];
+
+/// Warnings about a test file's visitors: old field names.
+pub(crate) fn file_warnings(text: &str) -> Vec<String> {
+    let Ok(Value::Array(cases)) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let visitor = &case["visitor"];
+        for (old, new) in OLD_NAMES {
+            let found = match old.split_once('.') {
+                Some((outer, inner)) => visitor[outer].get(inner).is_some(),
+                None => visitor.get(old).is_some(),
+            };
+            if found {
+                out.push(format!(
+                    "case {} (\"{}\"): `visitor.{old}` is the old name of `visitor.{new}`, as rules read it (`v.{new}`)",
+                    index + 1,
+                    case["name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Replaces `"-90d"`-style and RFC 3339 strings in `*_ms` fields with ms since the epoch.
@@ -156,14 +210,18 @@ impl CaseResult {
 }
 
 pub fn run_case(book: &Rulebook, case: &TestCase) -> CaseResult {
-    let report = decide(book, &case.visitor, &case.page, case.now_ms);
+    let report = decide_in_arms(book, &case.visitor, &case.page, case.now_ms, &case.arms);
     let got: Vec<String> = report
         .decision
         .experiences
         .iter()
         .map(|e| e.experience.clone())
         .collect();
-    let mut failures = Vec::new();
+    let mut failures: Vec<String> = case
+        .arms
+        .iter()
+        .filter_map(|(rule, arm)| book.arm_problem(rule, arm))
+        .collect();
     if got != case.expect {
         failures.push(format!(
             "expected experiences {:?}, got {got:?}",

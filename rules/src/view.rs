@@ -56,6 +56,7 @@ struct Summary {
     csat: [i64; 2],
     device: String,
     locale: String,
+    language: String,
     country: String,
     utm_source: String,
     utm_campaign: String,
@@ -100,6 +101,14 @@ impl ProductView {
 #[derive(Debug, Clone)]
 pub struct Survey([i64; 2]);
 
+/// The language of a tag, lower-case: `it` for `it-IT` or `IT`.
+fn language_of(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 fn days(now_ms: i64, at_ms: Option<i64>) -> i64 {
     at_ms.map_or(-1, |at| (now_ms - at).max(0) / DAY_MS)
 }
@@ -143,6 +152,7 @@ impl Visitor {
             nps: survey(now_ms, &profile.nps),
             csat: survey(now_ms, &profile.csat),
             device: text(&profile.device),
+            language: language_of(profile.locale.as_deref().unwrap_or("")),
             locale: text(&profile.locale),
             country: text(&profile.country),
             utm_source: text(&profile.utm_source),
@@ -192,6 +202,23 @@ impl Visitor {
         }))
     }
 
+    /// The visitor on `page`: `v.locale` and `v.language` are the page's when it declares
+    /// one (`<html lang>`), in production and in test cases alike.
+    pub fn on_page(
+        profile: &Profile,
+        page: &rapport_protocol::PageContext,
+        now_ms: i64,
+    ) -> Visitor {
+        let mut visitor = Visitor::new(profile, now_ms);
+        if let Some(locale) = page.locale.as_deref().filter(|l| !l.is_empty()) {
+            if let Some(data) = Rc::get_mut(&mut visitor.0) {
+                data.profile_summary.language = language_of(locale);
+                data.profile_summary.locale = locale.to_owned();
+            }
+        }
+        visitor
+    }
+
     /// Makes `v.segments` available to rules (segments are decided before rules run).
     pub fn set_segments(&self, segments: &[String]) {
         *self.0.segments.borrow_mut() = segments.iter().map(|s| s.as_str().into()).collect();
@@ -223,6 +250,7 @@ pub fn register(engine: &mut Engine) {
         .register_get("rage_clicks", |v: &mut Visitor| v.s().rage_clicks)
         .register_get("device", |v: &mut Visitor| v.s().device.clone())
         .register_get("locale", |v: &mut Visitor| v.s().locale.clone())
+        .register_get("language", |v: &mut Visitor| v.s().language.clone())
         .register_get("country", |v: &mut Visitor| v.s().country.clone())
         .register_get("lifecycle", |v: &mut Visitor| v.s().lifecycle)
         .register_get("cart", |v: &mut Visitor| Cart(Rc::clone(&v.0)))
@@ -355,4 +383,166 @@ pub fn register(engine: &mut Engine) {
         .register_get("answered", |s: &mut Survey| s.0[0] >= 0)
         .register_get("score", |s: &mut Survey| s.0[0])
         .register_get("days_ago", |s: &mut Survey| s.0[1]);
+}
+
+/// What a visitor field holds, for reading scripts without running them.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    /// A number, text or true/false (the name says which, for the docs and the console).
+    Value(&'static str),
+    /// A record with these fields.
+    Object(&'static [(&'static str, Field)]),
+    /// A list or map whose entries (`[0]`, `["id"]`) have these fields.
+    Entries(&'static [(&'static str, Field)]),
+    /// A map whose keys the shop chooses (`v.traits`).
+    Open,
+}
+
+const PRODUCT: &[(&str, Field)] = &[
+    ("id", Field::Value("text")),
+    ("name", Field::Value("text")),
+    ("price", Field::Value("number")),
+    ("category", Field::Value("text")),
+    ("url", Field::Value("text")),
+    ("in_stock", Field::Value("true/false")),
+];
+
+const SURVEY: &[(&str, Field)] = &[
+    ("answered", Field::Value("true/false")),
+    ("score", Field::Value("whole number")),
+    ("days_ago", Field::Value("whole number")),
+];
+
+/// Every field of `v`, as [`register`] defines them; a test keeps the two in step.
+pub const MODEL: &[(&str, Field)] = &[
+    ("id", Field::Value("text")),
+    ("identified", Field::Value("true/false")),
+    ("visits", Field::Value("whole number")),
+    ("days_away", Field::Value("whole number")),
+    ("page_views", Field::Value("whole number")),
+    ("session_page_views", Field::Value("whole number")),
+    ("product_views", Field::Value("whole number")),
+    ("scroll", Field::Value("whole number")),
+    ("engaged_seconds", Field::Value("whole number")),
+    ("session_engaged_seconds", Field::Value("whole number")),
+    ("rage_clicks", Field::Value("whole number")),
+    ("device", Field::Value("text")),
+    ("locale", Field::Value("text")),
+    ("language", Field::Value("text")),
+    ("country", Field::Value("text")),
+    ("lifecycle", Field::Value("text")),
+    (
+        "cart",
+        Field::Object(&[
+            ("items", Field::Value("whole number")),
+            ("value", Field::Value("number")),
+            ("products", Field::Entries(PRODUCT)),
+        ]),
+    ),
+    (
+        "purchases",
+        Field::Object(&[
+            ("count", Field::Value("whole number")),
+            ("value", Field::Value("number")),
+            ("days_since_last", Field::Value("whole number")),
+            ("returns", Field::Value("whole number")),
+        ]),
+    ),
+    (
+        "support",
+        Field::Object(&[
+            ("tickets", Field::Value("whole number")),
+            ("open_tickets", Field::Value("whole number")),
+            ("days_since_last", Field::Value("whole number")),
+        ]),
+    ),
+    (
+        "checkout",
+        Field::Object(&[
+            ("step", Field::Value("text")),
+            ("minutes_since_step", Field::Value("whole number")),
+            ("session_orders", Field::Value("whole number")),
+        ]),
+    ),
+    (
+        "searches",
+        Field::Object(&[
+            ("count", Field::Value("whole number")),
+            ("zero_results", Field::Value("whole number")),
+            ("last_query", Field::Value("text")),
+            ("last_results", Field::Value("whole number")),
+        ]),
+    ),
+    ("nps", Field::Object(SURVEY)),
+    ("csat", Field::Object(SURVEY)),
+    ("segments", Field::Entries(&[])),
+    ("recent_products", Field::Entries(PRODUCT)),
+    ("traits", Field::Open),
+    (
+        "prompts",
+        Field::Entries(&[
+            ("seen", Field::Value("whole number")),
+            ("clicked", Field::Value("whole number")),
+            ("dismissed", Field::Value("whole number")),
+            ("answered", Field::Value("whole number")),
+            ("days_since_seen", Field::Value("whole number")),
+        ]),
+    ),
+    (
+        "utm",
+        Field::Object(&[
+            ("source", Field::Value("text")),
+            ("campaign", Field::Value("text")),
+        ]),
+    ),
+    (
+        "consent",
+        Field::Object(&[
+            ("analytics", Field::Value("true/false")),
+            ("personalization", Field::Value("true/false")),
+        ]),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path of the model reads without error on a visitor with a product viewed,
+    /// one in the cart and a prompt seen, so the model never promises a field `v` lacks.
+    #[test]
+    fn the_model_matches_the_registered_getters() {
+        fn paths(prefix: &str, fields: &[(&str, Field)], out: &mut Vec<String>) {
+            for (name, field) in fields {
+                let path = format!("{prefix}.{name}");
+                match field {
+                    Field::Value(_) | Field::Open => out.push(path),
+                    Field::Object(inner) => paths(&path, inner, out),
+                    Field::Entries(inner) if name == &"prompts" => {
+                        paths(&format!("{path}[\"seen\"]"), inner, out)
+                    }
+                    Field::Entries([]) => out.push(path),
+                    Field::Entries(inner) => paths(&format!("{path}[0]"), inner, out),
+                }
+            }
+        }
+        let mut all = Vec::new();
+        paths("v", MODEL, &mut all);
+        let samples = crate::profile::samples();
+        let full = samples
+            .iter()
+            .find(|p| !p.cart.is_empty() && !p.recent_products.is_empty() && !p.prompts.is_empty())
+            .expect("a sample with a cart, products and prompts");
+        let mut full = full.clone();
+        let history = full.prompts.values().next().unwrap().clone();
+        full.prompts.insert("seen".into(), history);
+        let engine = crate::engine::new_engine();
+        for path in all {
+            let mut scope = rhai::Scope::new();
+            scope.push("v", Visitor::new(&full, full.last_seen_ms));
+            let _value = engine
+                .eval_with_scope::<Dynamic>(&mut scope, &path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
 }

@@ -38,7 +38,7 @@ fn check_accepts_the_demo_rulebook() {
     let out = rapport(&["check", &demo()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("ok, 14 rules"),
+        text(&out.stdout).contains("ok, 16 rules"),
         "{}",
         text(&out.stdout)
     );
@@ -56,11 +56,11 @@ fn check_reports_file_line_col_and_fails() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
-        lines[0].ends_with("a.rhai:2:1: error: rule \"r\": unknown segment \"nobody\""),
+        lines[0].ends_with("a.rhai:2:14: error: rule \"r\": unknown segment \"nobody\""),
         "{stderr}"
     );
     assert!(
-        lines[1].contains("b.rhai:1:1: error: rule \"q\": `show.kind` must be one of bar,"),
+        lines[1].contains("b.rhai:1:23: error: rule \"q\": `show.kind` must be one of bar,"),
         "{stderr}"
     );
 }
@@ -129,7 +129,7 @@ fn decide_prints_the_decision_as_json() {
         .unwrap()
         .iter()
         .any(|s| s == "has_cart"));
-    assert_eq!(json["trace"].as_array().unwrap().len(), 14);
+    assert_eq!(json["trace"].as_array().unwrap().len(), 16);
 }
 
 #[test]
@@ -175,4 +175,121 @@ fn regression_output_into_a_closed_pipe_does_not_panic() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
+fn check_prints_warnings_and_strict_fails_on_them() {
+    let dir = rulebook(&[
+        (
+            "a.rhai",
+            "rule(\"basket\", #{ page: \"basket\", show: #{ kind: \"bar\", content: #{ en: #{ body: \"x\" } } } });\n",
+        ),
+        (
+            "tests/a.json",
+            r#"[{"name": "x", "page": {"url": "/", "path": "/", "kind": "basket"}, "expect": ["basket"]}]"#,
+        ),
+    ]);
+    let path = dir.path().display().to_string();
+    let out = rapport(&["check", &path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("a.rhai:1:19: warning: rule \"basket\": \"basket\" is not a page kind"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).ends_with(", 1 warning\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let strict = rapport(&["check", "--strict", &path]);
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn decide_explain_prints_the_trace_for_people() {
+    let dir = rulebook(&[
+        (
+            "visitor.json",
+            r#"{"visitor_id": "visitor-0001", "visits": 1}"#,
+        ),
+        (
+            "page.json",
+            r#"{"url": "https://shop.example/", "path": "/", "kind": "home", "locale": "it-IT"}"#,
+        ),
+    ]);
+    let visitor = dir.path().join("visitor.json").display().to_string();
+    let page = dir.path().join("page.json").display().to_string();
+    let out = rapport(&[
+        "decide",
+        &demo(),
+        "--visitor",
+        &visitor,
+        "--page",
+        &page,
+        "--now",
+        "2026-11-23T10:00:00Z",
+        "--explain",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with(
+            "page     / (kind home, language it-IT)\ntime     2026-11-23T10:00:00.000Z\n"
+        ),
+        "{stdout}"
+    );
+    let welcome = stdout.lines().find(|l| l.starts_with("welcome ")).unwrap();
+    assert!(
+        welcome.contains("matched")
+            && welcome.contains("variant offer")
+            && welcome.contains("bucket 0."),
+        "{welcome}"
+    );
+    let cart = stdout
+        .lines()
+        .find(|l| l.starts_with("cart-exit-offer"))
+        .unwrap();
+    assert!(
+        cart.contains("not in segment \"cart_abandoner\": v.cart.items = 0, needs > 0"),
+        "{cart}"
+    );
+}
+
+#[test]
+fn bucket_says_which_arm_a_visitor_id_is_in() {
+    let out = rapport(&["bucket", &demo(), "welcome", "visitor-0001"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "visitor-0001 in welcome: bucket 0.3742, variant offer (variants: offer 45.0%, story 45.0%, control 10.0%)\n"
+    );
+    let typo = rapport(&["bucket", &demo(), "welcom", "visitor-0001"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert_eq!(
+        text(&typo.stderr),
+        "rapport: no rule \"welcom\"; did you mean `welcome`?\n"
+    );
+}
+
+#[test]
+fn a_pinned_arm_that_does_not_exist_fails_the_case_with_a_suggestion() {
+    let dir = rulebook(&[(
+        "tests/a.json",
+        r#"[{"name": "pinned", "arms": {"welcome": "stroy"}, "page": {"url": "/", "path": "/", "kind": "home"}, "expect": ["welcome-story"]}]"#,
+    )]);
+    for entry in std::fs::read_dir(demo()).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "rhai") {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let out = rapport(&["test", &dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout)
+            .contains("`arms`: rule \"welcome\" has no variant \"stroy\"; did you mean `story`?"),
+        "{}",
+        text(&out.stdout)
+    );
 }

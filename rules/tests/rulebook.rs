@@ -379,14 +379,17 @@ fn diagnostics_name_file_line_and_column() {
             "expected a line starting {expected:?}, got {found:#?}"
         );
     };
-    check("rule(\"a\", #{ show: \n  ", "book.rhai:2:");
+    check(
+        "rule(\"a\", #{ show: \n  ",
+        "book.rhai:1:12: error: this `{` is never closed (the file stops making sense at 2:3: the file ends too early)",
+    );
     check(
         &format!("rule(\"a\", #{{ who: \"nobody\", show: {SHOW} }});"),
-        "book.rhai:1:1: error: rule \"a\": unknown segment \"nobody\"",
+        "book.rhai:1:14: error: rule \"a\": unknown segment \"nobody\"",
     );
     check(
         &format!("rule(\"a\", #{{ colour: 1, show: {SHOW} }});"),
-        "book.rhai:1:1: error: rule \"a\": unknown field `colour`",
+        "book.rhai:1:14: error: rule \"a\": unknown field `colour`",
     );
     check(
         &format!("rule(\"a\", #{{ show: {SHOW} }});\nrule(\"a\", #{{ show: {SHOW} }});"),
@@ -394,40 +397,40 @@ fn diagnostics_name_file_line_and_column() {
     );
     check(
         r#"rule("a", #{ show: #{ kind: "bar", content: #{ en: #{ body: "x", cta: #{ label: "x", url: "javascript:alert(1)" } } } } });"#,
-        "book.rhai:1:1: error: rule \"a\": `show.content.en.cta.url` must be an http(s) or relative link",
+        "book.rhai:1:86: error: rule \"a\": `show.content.en.cta.url` must be an http(s) or relative link",
     );
     check(
         &format!("rule(\"a\", #{{ when: \"sometimes\", show: {SHOW} }});"),
-        "book.rhai:1:1: error: rule \"a\": `when` must be",
+        "book.rhai:1:14: error: rule \"a\": `when` must be",
     );
     check("let x = undefined_thing;", "book.rhai:1:9: error: ");
     check(
         &format!("rule(\"a\", #{{ show: {SHOW}, experiment: #{{ variants: [] }} }});"),
-        "book.rhai:1:1: error: rule \"a\": give either `show` or `experiment`, not both",
+        "book.rhai:1:14: error: rule \"a\": give either `show` or `experiment`, not both",
     );
     check(
         &format!("rule(\"a\", #{{ schedule: #{{ start: \"tomorrow\" }}, show: {SHOW} }});"),
-        "book.rhai:1:1: error: rule \"a\": `schedule.start`: \"tomorrow\" is not an RFC 3339 time",
+        "book.rhai:1:27: error: rule \"a\": `schedule.start`: \"tomorrow\" is not an RFC 3339 time",
     );
     check(
         "rule(\"a\", #{ experiment: #{ variants: [#{ id: \"x\", weight: -1 }, #{ id: \"y\", weight: 1 }] } });",
-        "book.rhai:1:1: error: rule \"a\": `experiment.variants[0].weight` must be from 0 to 1000000, not -1",
+        "book.rhai:1:52: error: rule \"a\": `experiment.variants[0].weight` must be from 0 to 1000000, not -1",
     );
     check(
         "rule(\"a\", #{ show: #{ kind: \"inline\", content: #{ en: #{ body: \"x\" } } } });",
-        "book.rhai:1:1: error: rule \"a\": `show.slot` is missing",
+        "book.rhai:1:14: error: rule \"a\": `show.slot` is missing",
     );
     check(
         "rule(\"a\", #{ show: #{ kind: \"coupon\", content: #{ en: #{ body: \"x\" } } } });",
-        "book.rhai:1:1: error: rule \"a\": `show.content.en.code` is missing",
+        "book.rhai:1:51: error: rule \"a\": `show.content.en.code` is missing",
     );
     check(
         "rule(\"a\", #{ show: #{ kind: \"modal\", position: \"top\", content: #{ en: #{ body: \"x\" } } } });",
-        "book.rhai:1:1: error: rule \"a\": `show.position` only goes with a bar",
+        "book.rhai:1:38: error: rule \"a\": `show.position` only goes with a bar",
     );
     check(
         "rule(\"a\", #{ show: #{ kind: \"bar\", position: \"left\", content: #{ en: #{ body: \"x\" } } } });",
-        "book.rhai:1:1: error: rule \"a\": `show.position` must be \"top\" or \"bottom\", not \"left\"",
+        "book.rhai:1:36: error: rule \"a\": `show.position` must be \"top\" or \"bottom\", not \"left\"",
     );
     check(
         "settings(#{ holdout: 120 });",
@@ -435,7 +438,7 @@ fn diagnostics_name_file_line_and_column() {
     );
     check(
         &format!("rule(\"a\", #{{ cap: #{{ per_days: #{{ times: 1 }} }}, show: {SHOW} }});"),
-        "book.rhai:1:1: error: rule \"a\": `cap.per_days.days` is missing",
+        "book.rhai:1:22: error: rule \"a\": `cap.per_days.days` is missing",
     );
     check(
         "segment(\"s\", |v| true);\nsegment(\"s\", |v| false);",
@@ -462,11 +465,11 @@ fn mistakes_that_only_show_when_code_runs_are_found_at_compile_time() {
     };
     check(
         format!("rule(\"a\", #{{ who: |v| v.cart.cuont > 1, show: {SHOW} }});"),
-        "book.rhai:1:30: error: Unknown property 'cuont'",
+        "book.rhai:1:30: error: `v.cart` has no field `cuont`",
     );
     check(
         format!("rule(\"a\", #{{ who: |v| no_such_function(v), show: {SHOW} }});"),
-        "book.rhai:1:23: error: Function not found: no_such_function",
+        "book.rhai:1:23: error: there is no function `no_such_function` taking (Visitor)",
     );
     check(
         format!(
@@ -476,7 +479,7 @@ fn mistakes_that_only_show_when_code_runs_are_found_at_compile_time() {
     );
     check(
         format!("rule(\"a\", #{{ who: |v| {{ loop {{}} }}, show: {SHOW} }});"),
-        "book.rhai:1:1: error: Too many operations",
+        "book.rhai:1:1: error: this takes too long",
     );
 }
 
@@ -484,7 +487,7 @@ fn mistakes_that_only_show_when_code_runs_are_found_at_compile_time() {
 fn a_failing_rule_is_skipped_and_the_others_decide() {
     // Conditions that fail only for some visitors get past the compiler's sample visitors.
     let source = format!(
-        "rule(\"broken\", #{{ priority: 9, who: |v| if v.visits == 7 {{ v.no_such_field > 1 }} else {{ true }}, show: {SHOW} }});\n\
+        "rule(\"broken\", #{{ priority: 9, who: |v| if v.visits == 7 {{ v.traits.no_such_trait > 1 }} else {{ true }}, show: {SHOW} }});\n\
          rule(\"runaway\", #{{ priority: 8, who: |v| {{ while v.visits == 7 {{}} true }}, show: #{{ kind: \"toast\", content: #{{ en: #{{ body: \"t\" }} }} }} }});\n\
          rule(\"fine\", #{{ priority: 1, who: |v| v.visits >= 0, show: #{{ kind: \"modal\", content: #{{ en: #{{ body: \"m\" }} }} }} }});"
     );
@@ -509,4 +512,190 @@ fn a_failing_rule_is_skipped_and_the_others_decide() {
     assert_eq!(outcome("runaway").outcome, Outcome::Errored);
     assert_eq!(outcome("fine").outcome, Outcome::Matched);
     assert_eq!(report.decision.experiences.len(), 1);
+}
+
+/// The marketer's scenarios from the "rules a marketer can trust" report, as regression tests.
+mod trust {
+    use super::*;
+
+    const BUDGET_OF_ONE: &str = r#"
+settings(#{ fatigue: #{ prompts_per_session: 1 } });
+segment("big_cart", |v| v.cart.value > 80.0);
+rule("hello", #{ priority: 90, show: #{ kind: "toast", content: #{ en: #{ body: "Hello" } } } });
+rule("big", #{ priority: 10, who: "big_cart",
+    show: #{ kind: "modal", content: #{ en: #{ body: "Big cart" } } } });
+rule("italian", #{ priority: 5, who: |v| v.language == "it" && v.cart.value > 80.0,
+    show: #{ kind: "bar", content: #{ en: #{ body: "Ciao" } } } });
+"#;
+
+    fn line(report: &rapport_rules::DecisionReport, id: &str) -> rapport_rules::TraceEntry {
+        report
+            .trace
+            .iter()
+            .find(|t| &*t.rule == id)
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn a_rule_whose_audience_does_not_match_is_not_reported_as_capped() {
+        let book = book(BUDGET_OF_ONE);
+        let report = decide(&book, &Profile::new("visitor-1"), &page("home"), 0);
+        let big = line(&report, "big");
+        assert_eq!(big.outcome, Outcome::NotMatched, "{big:?}");
+        assert_eq!(big.audience, Some(false));
+        assert_eq!(
+            big.reason,
+            "not in segment \"big_cart\": v.cart.value = 0.0, needs > 80.0"
+        );
+        let italian = line(&report, "italian");
+        assert_eq!(
+            italian.reason,
+            "the `who` condition is false: v.language = \"\", needs == \"it\""
+        );
+    }
+
+    #[test]
+    fn capped_means_the_audience_matched() {
+        let book = book(BUDGET_OF_ONE);
+        let mut visitor = Profile::new("visitor-1");
+        apply(
+            &mut visitor,
+            EventData::AddToCart(AddToCart {
+                product: Product {
+                    price: Some(95.0),
+                    ..shirt()
+                },
+                quantity: 1,
+            }),
+        );
+        let report = decide(&book, &visitor, &page("home"), 0);
+        let big = line(&report, "big");
+        assert_eq!(big.outcome, Outcome::Capped, "{big:?}");
+        assert_eq!(big.audience, Some(true));
+    }
+
+    #[test]
+    fn v_locale_and_v_language_are_the_pages() {
+        let book = book(BUDGET_OF_ONE);
+        let mut visitor = Profile::new("visitor-1");
+        visitor.locale = Some("en-GB".into());
+        let mut italian = page("home");
+        italian.locale = Some("IT-it".into());
+        let report = decide(&book, &visitor, &italian, 0);
+        assert_eq!(
+            line(&report, "italian").reason,
+            "the `who` condition is false: v.cart.value = 0.0, needs > 80.0",
+            "the language clause held: v.language is the page's"
+        );
+        assert_eq!(report.page, italian);
+        assert_eq!(report.at, "1970-01-01T00:00:00.000Z");
+    }
+
+    const EXPERIMENT: &str = r#"
+rule("test", #{ priority: 10, experiment: #{ control: "CONTROL", variants: [
+    #{ id: "treatment", weight: 1, show: #{ kind: "bar", content: #{ en: #{ body: "New" } } } },
+    #{ id: "control", weight: 99 } ] } });
+rule("usual", #{ priority: 1, show: #{ kind: "bar", content: #{ en: #{ body: "Usual" } } } });
+"#;
+
+    #[test]
+    fn a_control_falls_through_by_default_and_holds_the_placement_when_asked() {
+        let visitor = Profile::new("visitor-1");
+        let falls = book(&EXPERIMENT.replace("CONTROL", "falls_through"));
+        let report = decide(&falls, &visitor, &page("home"), 0);
+        let test = line(&report, "test");
+        assert_eq!(test.outcome, Outcome::Control);
+        assert_eq!(test.variant.as_deref(), Some("control"));
+        assert!(test.bucket.is_some_and(|b| (0.0..1.0).contains(&b)));
+        let shown: Vec<&str> = report
+            .decision
+            .experiences
+            .iter()
+            .map(|e| e.experience.as_str())
+            .collect();
+        assert_eq!(shown, ["usual"]);
+
+        let holds = book(&EXPERIMENT.replace("CONTROL", "holds"));
+        let report = decide(&holds, &visitor, &page("home"), 0);
+        assert!(report.decision.experiences.is_empty(), "{:?}", report.trace);
+        assert_eq!(line(&report, "usual").outcome, Outcome::Outranked);
+        let arm = rapport_rules::assignment(&holds, "test", "visitor-1").unwrap();
+        assert_eq!(arm.variant.as_deref(), Some("control"));
+        assert!(arm.control);
+    }
+
+    const EVENINGS: &str = r#"
+rule("evening", #{ schedule: #{ days: "weekdays", hours: "18:00-22:00", time_zone: "Europe/Lisbon" },
+    show: #{ kind: "bar", content: #{ en: #{ body: "Evening deals" } } } });
+rule("late", #{ schedule: #{ days: ["fri"], hours: "22:00-02:00", time_zone: "America/New_York" },
+    show: #{ kind: "toast", content: #{ en: #{ body: "Up late?" } } } });
+"#;
+
+    fn outcome_at(book: &Rulebook, id: &str, time: &str) -> (Outcome, String) {
+        let now = rapport_rules::parse_time(time).unwrap();
+        let report = decide(book, &Profile::new("visitor-1"), &page("home"), now);
+        let line = line(&report, id);
+        (line.outcome, line.reason.into_owned())
+    }
+
+    #[test]
+    fn schedules_recur_in_a_time_zone() {
+        let book = book(EVENINGS);
+        // Tuesday 18:30 in Lisbon: UTC in winter, UTC+1 in summer.
+        assert_eq!(
+            outcome_at(&book, "evening", "2026-12-01T18:30:00Z").0,
+            Outcome::Matched
+        );
+        assert_eq!(
+            outcome_at(&book, "evening", "2026-07-07T17:30:00Z").0,
+            Outcome::Matched
+        );
+        assert_eq!(
+            outcome_at(&book, "evening", "2026-07-07T21:30:00Z"),
+            (
+                Outcome::OutOfSchedule,
+                "outside its hours (weekdays 18:00-22:00 Europe/Lisbon)".to_owned()
+            )
+        );
+        // Saturday evening is not a weekday.
+        assert_eq!(
+            outcome_at(&book, "evening", "2026-12-05T19:00:00Z").0,
+            Outcome::OutOfSchedule
+        );
+        // A window past midnight belongs to the day it opens: Friday 22:00 to Saturday 02:00
+        // in New York (UTC-5 in December).
+        assert_eq!(
+            outcome_at(&book, "late", "2026-12-05T05:30:00Z").0,
+            Outcome::Matched
+        );
+        assert_eq!(
+            outcome_at(&book, "late", "2026-12-06T05:30:00Z").0,
+            Outcome::OutOfSchedule
+        );
+    }
+
+    #[test]
+    fn a_bad_schedule_is_an_error_at_its_field() {
+        let found = problems(&EVENINGS.replace("Europe/Lisbon", "Europe/Lisboa"));
+        assert!(
+            found[0].contains("`schedule.time_zone` must be an IANA time zone such as \"Europe/Lisbon\", not \"Europe/Lisboa\""),
+            "{found:?}"
+        );
+        let found = problems(&EVENINGS.replace("18:00-22:00", "6pm"));
+        assert!(
+            found[0].contains("`schedule.hours` must be a time range"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_control_mode_is_an_error_at_the_field() {
+        let found = problems(&EXPERIMENT.replace("CONTROL", "stays"));
+        assert!(
+            found[0]
+                .starts_with("book.rhai:2:46: error: rule \"test\": `experiment.control` must be"),
+            "{found:?}"
+        );
+    }
 }

@@ -99,7 +99,7 @@ fn a_rulebook_that_does_not_compile_is_refused_with_file_line_and_column() {
     assert_eq!(answer["error"]["code"], "invalid_rulebook");
     assert_eq!(
         answer["diagnostics"][0]["text"],
-        "sale.rhai:1:1: error: rule \"x\": unknown segment \"nobody\""
+        "sale.rhai:1:14: error: rule \"x\": unknown segment \"nobody\""
     );
 }
 
@@ -134,8 +134,15 @@ fn a_valid_rulebook_goes_live_within_seconds_and_rolling_back_activates_the_earl
     let (_, health) = edge.get("/v1/health", None);
     assert_eq!(health["rulebook"], first["version"]);
 
+    assert_eq!(first["warnings"], json!([]));
     let (status, second) = publish(edge, json!({ "sale.rhai": WINTER }), "winter sale");
     assert_eq!(status, 201, "{second}");
+    // A rule without a test goes live, with the warning `rapport check` gives.
+    assert_eq!(second["warnings"][0]["severity"], "warning");
+    assert_eq!(
+        second["warnings"][0]["text"],
+        "sale.rhai:1:1: warning: rule \"winter-sale\": no test case expects it: add one to tests/ that shows what it does"
+    );
     wait_for(edge, "winter-bar");
 
     // Rolling back is activating the earlier version.

@@ -348,12 +348,9 @@ async fn a_purchase_and_a_return_reach_the_customer_and_the_reports() {
     let facts = facts_of(edge, &key, customer);
     assert_eq!(facts["purchases"]["count"], 1);
     assert_eq!(facts["purchases"]["returns"], 1);
-    assert_eq!(facts["purchases"]["lifetime_value"], 100.0);
+    assert_eq!(facts["purchases"]["value"], 100.0);
     assert_eq!(facts["visitors"][0]["visitor_id"], visitor);
-    assert_eq!(
-        edge.export(visitor)["profile"]["purchases"]["lifetime_value"],
-        100.0
-    );
+    assert_eq!(edge.export(visitor)["profile"]["purchases"]["value"], 100.0);
 
     // Reports: the impression, the click and the conversion, by experience and segment.
     let reports = |query: &str| edge.get(&format!("/v1/admin/reports?{query}"), Some(&admin));

@@ -22,6 +22,10 @@ rule("on-idle", #{ description: "Two quiet seconds on the home page", priority: 
 rule("on-event", #{ description: "Right after an add to cart", priority: 20, page: "home",
     show: #{ id: "event-slide", kind: "slide_in", content: #{ en: #{ body: "Good choice" } } },
     when: #{ after_event: "add_to_cart" } });
+rule("on-product-view", #{ description: "Another overlay on the home page, on another trigger",
+    priority: 15, page: "home",
+    show: #{ id: "view-modal", kind: "modal", content: #{ en: #{ body: "Seen something you like?" } } },
+    when: #{ after_event: "product_view" } });
 rule("on-visible", #{ description: "Once the footer of a product page shows", priority: 10,
     page: "product",
     show: #{ id: "footer-csat", kind: "csat", content: #{ en: #{ body: "How easy was it to find?" } } },
@@ -114,6 +118,39 @@ async fn a_single_page_app_moving_away_disarms_the_pages_triggers_and_coming_bac
     )
     .await;
     browser.wait_for_prompt("idle-toast", WAIT).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn overlays_on_different_triggers_both_come_and_the_first_to_fire_takes_the_page() {
+    // The edge sends both overlays, ranked, since each waits for its own event.
+    let shown: Vec<Value> = decision(edge(), "visitor-trigger-overlays")["experiences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["experience"].clone())
+        .collect();
+    assert!(
+        shown.contains(&json!("event-slide")) && shown.contains(&json!("view-modal")),
+        "{shown:?}"
+    );
+    let browser = on_the_home_page().await;
+    run(
+        &browser,
+        "rapport.push(['track', 'product_view', { id: 'linen-shirt', name: 'Linen shirt' }]);",
+    )
+    .await;
+    browser.wait_for_prompt("view-modal", WAIT).await;
+    browser.click_in_prompt("view-modal", "×").await;
+    // The other overlay was an alternative: its event now shows nothing on this page.
+    run(
+        &browser,
+        "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', price: 59 }]);",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(browser.visible_prompt("event-slide").await.is_none());
+    assert!(browser.visible_prompt("view-modal").await.is_none());
     browser.client.clone().close().await.unwrap();
 }
 

@@ -95,6 +95,9 @@ pub struct PublishedVersion {
     pub rules: usize,
     pub segments: usize,
     pub tests_passed: usize,
+    /// What `rapport check` warns about in the published files (each with `file`, `line`,
+    /// `col`, `severity`, `message` and `text`); they do not stop a publish.
+    pub warnings: Vec<serde_json::Value>,
 }
 
 /// The active version, as isolates poll for it.

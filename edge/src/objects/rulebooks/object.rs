@@ -210,19 +210,18 @@ impl Rulebooks {
             Ok(parts) => parts,
             Err(name) => return Ok(Published::BadFileName(name)),
         };
+        let diagnostics = rapport_rules::check(&rules, &tests, now_ms());
+        let described: Vec<serde_json::Value> = diagnostics.iter().map(describe).collect();
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         let book = match Rulebook::compile(&rules) {
-            Ok(book) => book,
-            Err(problems) => {
-                let diagnostics: Vec<serde_json::Value> = problems
-                    .iter()
-                    .map(|p| json!({ "file": p.file, "line": p.line, "col": p.col, "message": p.message, "text": p.to_string() }))
-                    .collect();
+            Ok(book) if errors == 0 => book,
+            _ => {
                 self.audit(&Action::PublishRefused {
                     note: publish.note,
-                    problems: Some(diagnostics.len()),
+                    problems: Some(errors),
                     tests_failed: None,
                 })?;
-                return Ok(Published::DoesNotCompile(diagnostics));
+                return Ok(Published::DoesNotCompile(described));
             }
         };
         let results = run_files(&book, &tests);
@@ -277,6 +276,7 @@ impl Rulebooks {
             rules: book.rules().count(),
             segments: book.segment_names().count(),
             tests_passed: passed,
+            warnings: described,
         };
         self.audit(&Action::Publish {
             id: version.id,
@@ -308,4 +308,16 @@ impl Rulebooks {
         })?;
         Ok(Some(activated))
     }
+}
+
+/// A diagnostic as the publish API answers it: its parts, and the line `rapport check` prints.
+fn describe(d: &rapport_rules::Diagnostic) -> serde_json::Value {
+    json!({
+        "file": d.file,
+        "line": d.line,
+        "col": d.col,
+        "severity": d.severity,
+        "message": d.message,
+        "text": d.to_string(),
+    })
 }

@@ -1,0 +1,443 @@
+//! Warnings: what compiles but will not work as the marketer probably meant it. Each has a
+//! case in `tests/diagnostics/`.
+
+use rhai::{Position, AST};
+
+use crate::decide::{audiences, same_locale};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::profile::Profile;
+use crate::rulebook::Rulebook;
+use crate::spec::{LocalContent, Offer, Rule, Settings, Show, Who};
+use crate::template::Template;
+
+/// The page kinds Rapport's docs define for `<body data-rapport-page>`; a shop may add its
+/// own with `settings(#{ page_kinds: [...] })`.
+pub const PAGE_KINDS: &[&str] = &[
+    "home",
+    "category",
+    "product",
+    "search",
+    "cart",
+    "checkout",
+    "order_confirmation",
+    "account",
+    "content",
+];
+
+/// Warnings found from the rulebook alone, while its syntax trees are at hand for positions.
+pub(crate) fn compile_warnings(book: &Rulebook, trees: &[Option<AST>]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in &book.rules {
+        let at = |field: &str| -> Position {
+            trees
+                .get(rule.script)
+                .and_then(Option::as_ref)
+                .and_then(|tree| crate::analysis::rule_field(tree, &rule.id, field))
+                .unwrap_or(rule.position)
+        };
+        let mut warn = |field: &str, message: String| {
+            out.push(Diagnostic::warning(
+                &rule.file,
+                at(field),
+                format!("rule \"{}\": {message}", rule.id),
+            ));
+        };
+        for (index, kind) in rule.pages.iter().enumerate() {
+            let known = PAGE_KINDS.contains(&kind.as_str())
+                || book.settings.page_kinds.iter().any(|k| k == kind);
+            if !known {
+                let field = if rule.pages.len() > 1 {
+                    format!("page[{index}]")
+                } else {
+                    "page".to_owned()
+                };
+                let kinds = PAGE_KINDS
+                    .iter()
+                    .copied()
+                    .chain(book.settings.page_kinds.iter().map(String::as_str));
+                warn(
+                    &field,
+                    format!(
+                        "\"{kind}\" is not a page kind{}; pages declare theirs with <body data-rapport-page>, and `settings(#{{ page_kinds: [...] }})` adds a shop's own",
+                        did_you_mean(kind, kinds)
+                    ),
+                );
+            }
+        }
+        if let Offer::Experiment(experiment) = &rule.offer {
+            let total: f64 = experiment.written_weights.iter().sum();
+            if (total - 100.0).abs() > 1e-9 && (total - 1.0).abs() > 1e-9 {
+                let shares: Vec<String> = experiment
+                    .variants
+                    .iter()
+                    .zip(&experiment.weights)
+                    .map(|(v, w)| format!("{} {:.1}%", v.id, w * 100.0))
+                    .collect();
+                warn(
+                    "experiment.variants",
+                    format!(
+                        "the variants' weights add up to {total}, not 100; they are scaled to {}",
+                        shares.join(", ")
+                    ),
+                );
+            }
+        }
+        for (path, show) in shows_with_paths(rule) {
+            for (message, field) in content_warnings(show, &book.settings) {
+                warn(&format!("{path}.{field}"), message);
+            }
+        }
+    }
+    out
+}
+
+/// Each experience of a rule with the path of its `show` map.
+fn shows_with_paths(rule: &Rule) -> Vec<(String, &Show)> {
+    match &rule.offer {
+        Offer::Show(show) => vec![("show".to_owned(), show)],
+        Offer::Experiment(e) => e
+            .variants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                v.show
+                    .as_ref()
+                    .map(|s| (format!("experiment.variants[{i}].show"), s))
+            })
+            .collect(),
+    }
+}
+
+/// Locale keys that are not language tags, translations that can never be chosen, a missing
+/// default translation, and HTML in texts: (message, field under the `show` map).
+fn content_warnings(show: &Show, settings: &Settings) -> Vec<(String, String)> {
+    let default_locale = settings.default_locale.as_str();
+    let mut out = Vec::new();
+    let keys: Vec<&str> = show.content.keys().map(String::as_str).collect();
+    for (index, key) in keys.iter().enumerate() {
+        let field = format!("content.{key}");
+        match language_tag(key) {
+            Err(reason) => out.push((
+                format!("`content.{key}`: \"{key}\" is not a language tag ({reason}), so no page ever asks for it"),
+                field.clone(),
+            )),
+            Ok(canonical) if canonical != *key => out.push((
+                format!("`content.{key}`: write the language tag as \"{canonical}\""),
+                field.clone(),
+            )),
+            Ok(_) => {}
+        }
+        if let Some(earlier) = keys[..index].iter().find(|k| same_locale(k, key)) {
+            out.push((
+                format!("`content.{key}` can never be chosen: `content.{earlier}` is the same language tag and is found first"),
+                field.clone(),
+            ));
+        }
+    }
+    let language = default_locale.split(['-', '_']).next().unwrap_or("");
+    let has_default = keys
+        .iter()
+        .any(|k| same_locale(k, default_locale) || same_locale(k, language));
+    if !has_default {
+        let first = keys.first().copied().unwrap_or("");
+        out.push((
+            format!(
+                "`content` has no \"{default_locale}\" text (the default locale): pages in a language without a translation get \"{first}\""
+            ),
+            "content".to_owned(),
+        ));
+    }
+    for (key, text) in &show.content {
+        for (part, value) in texts(text) {
+            if value.reads("cart.to_free_shipping") && settings.free_shipping_from.is_none() {
+                out.push((
+                    format!("`content.{key}.{part}` shows {{cart.to_free_shipping}}, but `settings(#{{ free_shipping_from: ... }})` is not given: its fallback always shows"),
+                    format!("content.{key}.{part}"),
+                ));
+            }
+            if let Some(tag) = html_in(value.source()) {
+                out.push((
+                    format!("`content.{key}.{part}` contains HTML ({tag}); texts are shown as text, so the shopper would see it literally"),
+                    format!("content.{key}.{part}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn texts(text: &LocalContent) -> Vec<(&'static str, &Template)> {
+    let mut parts = vec![("body", &text.body)];
+    if let Some(title) = &text.title {
+        parts.push(("title", title));
+    }
+    if let Some((label, _)) = &text.cta {
+        parts.push(("cta.label", label));
+    }
+    parts
+}
+
+/// `<b>`, `</p>`, `<br/>` or an entity such as `&amp;`, if the text has one.
+fn html_in(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'<' {
+            let rest = &text[i + 1..];
+            let name = rest.trim_start_matches('/');
+            if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                let end = rest.find('>').map_or(rest.len().min(12), |e| e + 1);
+                return Some(format!("`<{}`", &rest[..end]));
+            }
+        }
+        if b == b'&' {
+            let rest = &text[i + 1..];
+            if let Some(end) = rest.find(';') {
+                let entity = &rest[..end];
+                if !entity.is_empty()
+                    && entity.len() <= 8
+                    && entity
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '#')
+                {
+                    return Some(format!("`&{entity};`"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The canonical form of a BCP 47 language tag as pages write it (`pt-BR`), or why `key`
+/// is not one.
+fn language_tag(key: &str) -> Result<String, &'static str> {
+    let mut parts = key.split(['-', '_']);
+    let language = parts.next().unwrap_or("");
+    if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err("a language is two or three letters, such as \"en\" or \"pt-BR\"");
+    }
+    let mut tag = language.to_ascii_lowercase();
+    for part in parts {
+        let canonical = match part.len() {
+            2 if part.chars().all(|c| c.is_ascii_alphabetic()) => part.to_ascii_uppercase(),
+            3 if part.chars().all(|c| c.is_ascii_digit()) => part.to_owned(),
+            4 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
+                let mut script = part.to_ascii_lowercase();
+                script[..1].make_ascii_uppercase();
+                script
+            }
+            _ => return Err("the region after the language is two letters, such as \"pt-BR\""),
+        };
+        tag.push('-');
+        tag.push_str(&canonical);
+    }
+    Ok(tag)
+}
+
+/// Warnings that need the clock or the test cases: schedules that have ended, rules no test
+/// expects, and rules whose audience is always taken by a higher rule.
+pub(crate) fn check_warnings(
+    book: &Rulebook,
+    cases: &[crate::testing::TestCase],
+    now_ms: i64,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in &book.rules {
+        let mut warn = |position: Position, message: String| {
+            out.push(Diagnostic::warning(
+                &rule.file,
+                position,
+                format!("rule \"{}\": {message}", rule.id),
+            ));
+        };
+        if let Some(end) = rule.end_ms.filter(|&end| end <= now_ms) {
+            let when = chrono::DateTime::from_timestamp_millis(end)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            warn(
+                rule.end_position,
+                format!("the schedule ended on {when}; the rule shows nothing any more"),
+            );
+        }
+        let expected = rule
+            .shows()
+            .any(|show| cases.iter().any(|c| c.expect.contains(&show.experience)));
+        if !expected && rule.enabled {
+            warn(
+                rule.position,
+                "no test case expects it: add one to tests/ that shows what it does".to_owned(),
+            );
+        }
+    }
+    out.extend(shadowed(book, cases));
+    out
+}
+
+/// Test cases whose visitor has seen an experience capped over days (`cap.per_days`) but
+/// gives no `recent_impressions_ms`, the only impressions such a cap counts: the case would
+/// not test the cap it seems to.
+pub(crate) fn case_warnings(
+    book: &Rulebook,
+    file: &str,
+    cases: &[crate::testing::TestCase],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        for (experience, history) in &case.visitor.prompts {
+            let capped_over_days = book.rules.iter().any(|r| {
+                r.cap.per_days.is_some() && r.shows().any(|s| s.experience == *experience)
+            });
+            if capped_over_days
+                && history.impressions > 0
+                && history.recent_impressions_ms.is_empty()
+            {
+                out.push(Diagnostic::warning(
+                    file,
+                    Position::NONE,
+                    format!(
+                        "case {} (\"{}\"): `visitor.prompts.{experience}` has impressions but no `recent_impressions_ms`, which is all that its rule's `cap.per_days` counts",
+                        index + 1,
+                        case.name
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A rule whose audience, on every page it targets, always goes to a higher-priority rule
+/// that takes the same placement at the same moment: it can never show.
+///
+/// "Always" is shown either from the rules themselves (the winner targets everyone, or a
+/// subset of the loser's segments) or, for `who` functions, from every sample and test
+/// visitor the loser's audience holds for.
+fn shadowed(book: &Rulebook, cases: &[crate::testing::TestCase]) -> Vec<Diagnostic> {
+    let mut visitors: Vec<(Profile, i64)> = crate::profile::samples()
+        .into_iter()
+        .map(|p| {
+            let now = p.last_seen_ms;
+            (p, now)
+        })
+        .collect();
+    visitors.extend(cases.iter().map(|c| (c.visitor.clone(), c.now_ms)));
+    let matches: Vec<Vec<Option<bool>>> = visitors
+        .iter()
+        .map(|(p, now)| audiences(book, p, *now))
+        .collect();
+    let mut out = Vec::new();
+    for (li, loser) in book.rules.iter().enumerate() {
+        if !loser.enabled {
+            continue;
+        }
+        for (wi, winner) in book.rules[..li].iter().enumerate() {
+            if !takes_the_place_of(winner, loser) {
+                continue;
+            }
+            let by_rules = match (&winner.who, &loser.who) {
+                (Who::Everyone, _) => true,
+                (Who::Segments(w), Who::Segments(l)) => w.iter().all(|s| l.contains(s)),
+                _ => false,
+            };
+            let by_visitors = || {
+                let mut held = 0;
+                for row in &matches {
+                    match (row[wi], row[li]) {
+                        (_, Some(false)) => {}
+                        (Some(true), Some(true)) => held += 1,
+                        _ => return false,
+                    }
+                }
+                held > 0
+            };
+            if by_rules || by_visitors() {
+                let evidence = if by_rules {
+                    "everyone it targets"
+                } else {
+                    "every sample and test visitor it targets"
+                };
+                out.push(Diagnostic::warning(
+                    &loser.file,
+                    loser.position,
+                    format!(
+                        "rule \"{}\" can never show: for {evidence}, rule \"{}\" (priority {}) takes the {} placement first{}",
+                        loser.id,
+                        winner.id,
+                        winner.priority,
+                        placement_of(loser),
+                        if winner.cap.stop_after_dismiss || winner.cap.stop_after_click {
+                            ", until the shopper dismisses or clicks it"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn placement_of(rule: &Rule) -> String {
+    rule.shows()
+        .next()
+        .map(|s| s.kind.placement(s.slot.as_deref()).into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `winner`, when its audience holds, always takes the placement `loser` needs, on
+/// every page `loser` targets, at the moment `loser` would show.
+fn takes_the_place_of(winner: &Rule, loser: &Rule) -> bool {
+    let (Offer::Show(w), Some(l)) = (&winner.offer, loser.shows().next()) else {
+        return false;
+    };
+    let same_placement = w.kind.placement(w.slot.as_deref()) == l.kind.placement(l.slot.as_deref());
+    let pages_cover = winner.pages.is_empty()
+        || (!loser.pages.is_empty() && loser.pages.iter().all(|p| winner.pages.contains(p)));
+    let paths_cover = winner.paths.is_empty()
+        || (!loser.paths.is_empty()
+            && loser
+                .paths
+                .iter()
+                .all(|p| winner.paths.iter().any(|w| p.starts_with(w.as_str()))));
+    // Overlays are given out when their trigger fires: one that waits for exit intent does
+    // not keep a scroll-triggered one off the page.
+    let same_moment = !w.kind.is_overlay()
+        || winner.trigger == rapport_protocol::Trigger::Immediately
+        || winner.trigger == loser.trigger;
+    let caps_never_release = winner.cap.per_session.is_none()
+        && winner.cap.per_visitor.is_none()
+        && winner.cap.per_days.is_none();
+    winner.enabled
+        && winner.start_ms.is_none()
+        && winner.end_ms.is_none()
+        && winner.recurring.is_none()
+        && (winner.personalized || !loser.personalized)
+        && same_placement
+        && pages_cover
+        && paths_cover
+        && same_moment
+        && caps_never_release
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_are_canonicalised_or_refused() {
+        assert_eq!(language_tag("en").unwrap(), "en");
+        assert_eq!(language_tag("en_GB").unwrap(), "en-GB");
+        assert_eq!(language_tag("pt-br").unwrap(), "pt-BR");
+        assert_eq!(language_tag("zh-hant").unwrap(), "zh-Hant");
+        assert!(language_tag("english").is_err());
+        assert!(language_tag("e").is_err());
+    }
+
+    #[test]
+    fn html_is_recognised_but_not_comparisons() {
+        assert_eq!(html_in("<b>Sale</b>").as_deref(), Some("`<b>`"));
+        assert_eq!(html_in("Tom &amp; Jerry").as_deref(), Some("`&amp;`"));
+        assert_eq!(html_in("Orders < 3 days & more"), None);
+    }
+}
