@@ -93,7 +93,7 @@ fn decisions(c: &mut Criterion) {
     let page = home();
     let all = visitors();
     // What the edge runs for every page view: segments only as far as the rules need them.
-    let mut group = c.benchmark_group("edge decision (demo rulebook, 13 rules)");
+    let mut group = c.benchmark_group("edge decision (demo rulebook)");
     group.throughput(Throughput::Elements(1));
     for (name, visitor) in &all {
         group.bench_function(*name, |b| {
@@ -110,7 +110,7 @@ fn decisions(c: &mut Criterion) {
     });
     group.finish();
     // What preview, simulation and `rapport decide` run: every segment, for the report.
-    let mut group = c.benchmark_group("full report (demo rulebook, 13 rules)");
+    let mut group = c.benchmark_group("full report (demo rulebook)");
     group.throughput(Throughput::Elements(all.len() as u64));
     group.bench_function("mix of the four", |b| {
         b.iter(|| {

@@ -27,9 +27,11 @@ use crate::view::{ProductView, Visitor};
 pub struct DecisionReport {
     #[serde(flatten)]
     pub decision: Decision,
-    /// The page the decision was for, and its time (RFC 3339, the edge's clock).
+    /// The page the decision was for, and its time (the edge's clock, in ms; written as
+    /// RFC 3339 `at` in JSON).
     pub page: PageContext,
-    pub at: String,
+    #[serde(rename = "at", serialize_with = "rfc3339")]
+    pub now_ms: i64,
     pub segments: Vec<String>,
     /// Whether the visitor is in the universal holdout.
     pub holdout: bool,
@@ -170,6 +172,24 @@ pub fn preview(
         .ok_or_else(|| format!("no rule shows an experience \"{experience}\""))
 }
 
+impl DecisionReport {
+    /// The decision's time as RFC 3339 (`2026-11-23T10:00:00.000Z`).
+    pub fn at(&self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.now_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default()
+    }
+}
+
+/// `now_ms` as RFC 3339, formatted only when a report is written out: served decisions
+/// never pay for it.
+fn rfc3339<S: serde::Serializer>(now_ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    let text = chrono::DateTime::from_timestamp_millis(*now_ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default();
+    serializer.serialize_str(&text)
+}
+
 /// Where a visitor id falls in a rule's experiment: what `rapport bucket` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assignment {
@@ -275,9 +295,7 @@ fn run(
             rulebook: book.version().to_owned(),
         },
         page: page.clone(),
-        at: chrono::DateTime::from_timestamp_millis(now_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default(),
+        now_ms,
         holdout: state.holdout,
         segments,
         trace: lines,
@@ -662,6 +680,7 @@ impl<'a> State<'a> {
                 }
                 match call_test(self.book, rule.script, test, self.visitor, false) {
                     Ok(true) => Ok(None),
+                    Ok(false) if !self.explain => Ok(Some("the `who` condition is false".into())),
                     Ok(false) => {
                         let why = self.why_false(rule.script, test);
                         Ok(Some(format!("the `who` condition is false{why}").into()))

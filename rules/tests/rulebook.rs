@@ -589,7 +589,7 @@ rule("italian", #{ priority: 5, who: |v| v.language == "it" && v.cart.value > 80
             "the language clause held: v.language is the page's"
         );
         assert_eq!(report.page, italian);
-        assert_eq!(report.at, "1970-01-01T00:00:00.000Z");
+        assert_eq!(report.at(), "1970-01-01T00:00:00.000Z");
     }
 
     const EXPERIMENT: &str = r#"

@@ -324,7 +324,7 @@ fn gzipped_len(bytes: &[u8]) -> Result<usize> {
     Ok(encoder.finish()?.len())
 }
 
-/// What a shopper's browser downloads for Rapport, raw and gzipped.
+/// What a shopper's browser downloads for Rapport, raw and gzipped, and the edge's wasm.
 fn report_sizes(root: &Path) -> Result<()> {
     let mut total = 0;
     for file in ["rapport.js", "rapport_bg.wasm"] {
@@ -337,6 +337,20 @@ fn report_sizes(root: &Path) -> Result<()> {
             gz
         );
     }
-    println!("xtask: widget total {total} bytes gzipped");
+    println!("xtask: widget total {total} bytes gzipped (budget {WIDGET_BUDGET})");
+    // What Cloudflare uploads and starts for the edge: the Workers free plan takes 3 MB
+    // gzipped, and start-up time grows with size.
+    let edge =
+        fs::read(root.join("edge/build/index_bg.wasm")).context("reading the edge's wasm")?;
+    println!(
+        "xtask: edge wasm  {:>10} bytes, {:>9} gzipped (budget {EDGE_BUDGET})",
+        edge.len(),
+        gzipped_len(&edge)?
+    );
     Ok(())
 }
+
+/// The widget's whole download, gzipped.
+const WIDGET_BUDGET: usize = 30_000;
+/// The edge's wasm, gzipped.
+const EDGE_BUDGET: usize = 2_000_000;

@@ -297,7 +297,7 @@ fn print_explained(report: &rapport_rules::DecisionReport) {
         page.kind.as_deref().unwrap_or("none"),
         page.locale.as_deref().unwrap_or("none")
     );
-    out!("time     {}", report.at);
+    out!("time     {}", report.at());
     out!(
         "segments {}",
         if report.segments.is_empty() {
