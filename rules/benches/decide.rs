@@ -86,6 +86,11 @@ fn compile(c: &mut Criterion) {
     c.bench_function("compile demo rulebook", |b| {
         b.iter(|| Rulebook::compile(black_box(&sources)).expect("the demo rulebook compiles"))
     });
+    // What an isolate does before its first decision: a published rulebook, without the
+    // checks that only produce diagnostics.
+    c.bench_function("load demo rulebook for serving", |b| {
+        b.iter(|| Rulebook::load(black_box(&sources)).expect("the demo rulebook loads"))
+    });
 }
 
 fn decisions(c: &mut Criterion) {

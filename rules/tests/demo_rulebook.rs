@@ -21,15 +21,18 @@ fn files_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
     files
 }
 
-fn compile() -> Rulebook {
-    let sources: Vec<SourceFile> = files_with(&dir(), "rhai")
+fn sources() -> Vec<SourceFile> {
+    files_with(&dir(), "rhai")
         .iter()
         .map(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             SourceFile::new(name, std::fs::read_to_string(p).unwrap())
         })
-        .collect();
-    Rulebook::compile(&sources).unwrap_or_else(|problems| panic!("{problems:#?}"))
+        .collect()
+}
+
+fn compile() -> Rulebook {
+    Rulebook::compile(&sources()).unwrap_or_else(|problems| panic!("{problems:#?}"))
 }
 
 fn cases() -> Vec<(String, TestCase)> {
@@ -240,4 +243,19 @@ fn the_served_decision_shows_what_the_full_report_shows() {
             case.name
         );
     }
+}
+
+/// Serving loads the rulebook without the checks that only produce diagnostics: the same
+/// version, and the same decision for every case.
+#[test]
+fn a_rulebook_loaded_for_serving_decides_as_the_checked_one() {
+    let checked = compile();
+    let served = Rulebook::load(&sources()).unwrap();
+    assert_eq!(checked.version(), served.version());
+    for (file, case) in cases() {
+        let a = rapport_rules::decision(&checked, &case.visitor, &case.page, case.now_ms);
+        let b = rapport_rules::decision(&served, &case.visitor, &case.page, case.now_ms);
+        assert_eq!(a.decision, b.decision, "{file}: {}", case.name);
+    }
+    assert!(Rulebook::load(&[SourceFile::new("a.rhai", "rule(\"a\", #{")]).is_err());
 }
