@@ -412,7 +412,9 @@ fn takes_the_place_of(winner: &Rule, loser: &Rule) -> bool {
         && winner.start_ms.is_none()
         && winner.end_ms.is_none()
         && winner.recurring.is_none()
-        && (winner.personalized || !loser.personalized)
+        // A personalised winner is held back (holdout, no consent) where a non-personal
+        // loser still shows.
+        && (!winner.personalized || loser.personalized)
         && same_placement
         && pages_cover
         && paths_cover
