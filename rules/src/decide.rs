@@ -175,19 +175,44 @@ pub fn preview(
 impl DecisionReport {
     /// The decision's time as RFC 3339 (`2026-11-23T10:00:00.000Z`).
     pub fn at(&self) -> String {
-        chrono::DateTime::from_timestamp_millis(self.now_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_default()
+        rfc3339_text(self.now_ms)
     }
+}
+
+fn rfc3339_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 /// `now_ms` as RFC 3339, formatted only when a report is written out: served decisions
 /// never pay for it.
 fn rfc3339<S: serde::Serializer>(now_ms: &i64, serializer: S) -> Result<S::Ok, S::Error> {
-    let text = chrono::DateTime::from_timestamp_millis(*now_ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default();
-    serializer.serialize_str(&text)
+    serializer.serialize_str(&rfc3339_text(*now_ms))
+}
+
+/// Where a visitor id falls in an experiment.
+enum Arm<'a> {
+    /// Outside the experiment's namespace (named), at this bucket.
+    OutsideNamespace(&'a str, f64),
+    /// In the namespace, at this bucket, but outside the experiment's coverage.
+    OutsideCoverage(f64),
+    /// At this bucket, in variant `index`.
+    In(f64, usize),
+}
+
+/// GrowthBook's assignment: the namespace first, then the bucket against the variants' ranges.
+fn arm_of<'a>(experiment: &'a crate::spec::Experiment, visitor_id: &str) -> Arm<'a> {
+    let n = bucket(&experiment.seed, visitor_id);
+    if let Some((name, start, end)) = &experiment.namespace {
+        if !in_namespace(visitor_id, name, *start, *end) {
+            return Arm::OutsideNamespace(name, n);
+        }
+    }
+    match choose_variant(n, &bucket_ranges(&experiment.weights, experiment.coverage)) {
+        Some(index) => Arm::In(n, index),
+        None => Arm::OutsideCoverage(n),
+    }
 }
 
 /// Where a visitor id falls in a rule's experiment: what `rapport bucket` prints.
@@ -205,23 +230,11 @@ pub struct Assignment {
 
 /// The experiment arm of `visitor_id` in rule `rule_id`, whoever the visitor is otherwise.
 pub fn assignment(book: &Rulebook, rule_id: &str, visitor_id: &str) -> Result<Assignment, String> {
-    let rule = book.rules.iter().find(|r| r.id == rule_id).ok_or_else(|| {
-        format!(
-            "no rule \"{rule_id}\"{}",
-            crate::diagnostic::did_you_mean(rule_id, book.rules.iter().map(|r| r.id.as_str()))
-        )
-    })?;
-    let Offer::Experiment(experiment) = &rule.offer else {
-        return Err(format!("rule \"{rule_id}\" is not an experiment"));
+    let experiment = book.experiment(rule_id)?;
+    let (n, index) = match arm_of(experiment, visitor_id) {
+        Arm::OutsideNamespace(_, n) | Arm::OutsideCoverage(n) => (n, None),
+        Arm::In(n, index) => (n, Some(index)),
     };
-    let n = bucket(&experiment.seed, visitor_id);
-    let inside = experiment
-        .namespace
-        .as_ref()
-        .is_none_or(|(name, start, end)| in_namespace(visitor_id, name, *start, *end));
-    let index = inside
-        .then(|| choose_variant(n, &bucket_ranges(&experiment.weights, experiment.coverage)))
-        .flatten();
     Ok(Assignment {
         bucket: n,
         variant: index.map(|i| experiment.variants[i].id.clone()),
@@ -481,7 +494,6 @@ impl<'a> State<'a> {
             Offer::Show(show) => return self.offer(rule, show, None, line),
             Offer::Experiment(experiment) => experiment,
         };
-        let visitor_id = &self.profile.visitor_id;
         let pinned = self
             .arms
             .and_then(|arms| arms.get(&rule.id))
@@ -489,21 +501,21 @@ impl<'a> State<'a> {
         if let Some(index) = pinned {
             return self.in_arm(rule, experiment, index, None, line);
         }
-        if let Some((name, start, end)) = &experiment.namespace {
-            if !in_namespace(visitor_id, name, *start, *end) {
+        let (n, index) = match arm_of(experiment, &self.profile.visitor_id) {
+            Arm::OutsideNamespace(name, _) => {
                 line.outcome = Outcome::NotInExperiment;
                 line.reason = format!("outside namespace \"{name}\"").into();
                 return line;
             }
-        }
-        let n = bucket(&experiment.seed, visitor_id);
-        line.bucket = Some(n);
-        let ranges = bucket_ranges(&experiment.weights, experiment.coverage);
-        let Some(index) = choose_variant(n, &ranges) else {
-            line.outcome = Outcome::NotInExperiment;
-            line.reason = "outside the experiment's coverage".into();
-            return line;
+            Arm::OutsideCoverage(n) => {
+                line.bucket = Some(n);
+                line.outcome = Outcome::NotInExperiment;
+                line.reason = "outside the experiment's coverage".into();
+                return line;
+            }
+            Arm::In(n, index) => (n, index),
         };
+        line.bucket = Some(n);
         self.in_arm(rule, experiment, index, Some(n), line)
     }
 

@@ -249,22 +249,31 @@ impl Rulebook {
         })
     }
 
+    /// The experiment of rule `rule_id`, or why there is none (with the rule probably meant).
+    pub(crate) fn experiment(&self, rule_id: &str) -> Result<&spec::Experiment, String> {
+        let rule = self.rules.iter().find(|r| r.id == rule_id).ok_or_else(|| {
+            format!(
+                "no rule \"{rule_id}\"{}",
+                did_you_mean(rule_id, self.rules.iter().map(|r| r.id.as_str()))
+            )
+        })?;
+        match &rule.offer {
+            Offer::Experiment(experiment) => Ok(experiment),
+            Offer::Show(_) => Err(format!("rule \"{rule_id}\" is not an experiment")),
+        }
+    }
+
     /// Why `arm` cannot be pinned for rule `rule` in a test case, if it cannot.
     pub(crate) fn arm_problem(&self, rule: &str, arm: &str) -> Option<String> {
-        let Some(found) = self.rules.iter().find(|r| r.id == rule) else {
-            return Some(format!(
-                "`arms`: no rule \"{rule}\"{}",
-                crate::diagnostic::did_you_mean(rule, self.rules.iter().map(|r| r.id.as_str()))
-            ));
-        };
-        let Offer::Experiment(experiment) = &found.offer else {
-            return Some(format!("`arms`: rule \"{rule}\" is not an experiment"));
+        let experiment = match self.experiment(rule) {
+            Ok(experiment) => experiment,
+            Err(why) => return Some(format!("`arms`: {why}")),
         };
         let ids = || experiment.variants.iter().map(|v| v.id.as_str());
         (!ids().any(|id| id == arm)).then(|| {
             format!(
                 "`arms`: rule \"{rule}\" has no variant \"{arm}\"{}",
-                crate::diagnostic::did_you_mean(arm, ids())
+                did_you_mean(arm, ids())
             )
         })
     }

@@ -146,16 +146,22 @@ fn compile(dir: &Path) -> Result<Rulebook, Failure> {
 fn check(dir: &Path, strict: bool) -> Result<ExitCode, Failure> {
     let files = load(dir)?;
     let tests = load_tests(dir)?;
-    let diagnostics = rapport_rules::check(&files, &tests, now_ms());
+    // `rapport_rules::check`, keeping the compiled rulebook for the summary line.
+    let (book, diagnostics) = match Rulebook::compile(&files) {
+        Ok(book) => {
+            let diagnostics = rapport_rules::warnings(&book, &tests, now_ms());
+            (Some(book), diagnostics)
+        }
+        Err(problems) => (None, problems),
+    };
     for diagnostic in &diagnostics {
         eprintln!("{}", shown(dir, diagnostic));
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
-    if errors > 0 || (strict && warnings > 0) {
+    let Some(book) = book.filter(|_| errors == 0 && !(strict && warnings > 0)) else {
         return Ok(ExitCode::FAILURE);
-    }
-    let book = Rulebook::compile(&files).map_err(|_| Failure(String::new(), 1))?;
+    };
     out!(
         "{}: ok, {} rules and {} segments (version {}){}",
         dir.display(),

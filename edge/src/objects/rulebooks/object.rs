@@ -210,11 +210,18 @@ impl Rulebooks {
             Ok(parts) => parts,
             Err(name) => return Ok(Published::BadFileName(name)),
         };
-        let diagnostics = rapport_rules::check(&rules, &tests, now_ms());
+        // What `rapport_rules::check` reports, compiling once and keeping the rulebook.
+        let (book, diagnostics) = match Rulebook::compile(&rules) {
+            Ok(book) => {
+                let warnings = rapport_rules::warnings(&book, &tests, now_ms());
+                (Some(book), warnings)
+            }
+            Err(problems) => (None, problems),
+        };
         let described: Vec<serde_json::Value> = diagnostics.iter().map(describe).collect();
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-        let book = match Rulebook::compile(&rules) {
-            Ok(book) if errors == 0 => book,
+        let book = match book {
+            Some(book) if errors == 0 => book,
             _ => {
                 self.audit(&Action::PublishRefused {
                     note: publish.note,
