@@ -29,6 +29,7 @@ var rapportView = (() => {
   var CLICKED = 1;
   var DISMISSED = 2;
   var ANSWERED = 3;
+  var EXPOSED = 4;
   // Any text without a colon that another tab will not pick.
   var TAB = Math.random() + "";
 
@@ -154,10 +155,11 @@ var rapportView = (() => {
 
   // Arms the experience's trigger; `report(outcome, score, comment)` hears what the shopper
   // did (shown, clicked, dismissed, answered). A kind it does not know (from a newer
-  // edge) is not shown.
+  // edge) is not shown. A control group's entry has no kind: its trigger firing is
+  // reported as its exposure, and nothing is drawn.
   function arm(experience, report) {
     var kind = experience.kind;
-    if (!KINDS.includes(kind)) return;
+    if (kind && !KINDS.includes(kind)) return;
     var trigger = experience.trigger || {};
     var seconds = number(trigger.seconds) || 0;
     var pageSignal = pageStop.signal;
@@ -176,6 +178,7 @@ var rapportView = (() => {
     var fire = () => {
       if (signal.aborted || (overlay && turn != overlayTurn)) return;
       stop.abort();
+      if (!kind) return report(EXPOSED);
       if (!overlay) return showNow();
       overlayTurn++;
       whenOverlayFree(showNow, pageSignal);

@@ -24,6 +24,11 @@ pub enum ApiError {
         message: String,
     },
     NotFound,
+    /// A path names something that does not exist (an experiment, a segment).
+    NoSuch {
+        field: String,
+        message: String,
+    },
     MethodNotAllowed,
     NotConfigured(&'static str),
     /// Too many requests from one visitor or one address; try again after this many seconds.
@@ -49,6 +54,13 @@ impl ApiError {
         }
     }
 
+    pub fn no_such(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::NoSuch {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn internal(what: impl Display, cause: impl Display) -> ApiError {
         ApiError::Internal(format!("{what}: {cause}"))
     }
@@ -60,7 +72,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden { .. } => 403,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::NoSuch { .. } => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::NotConfigured(_) => 503,
             ApiError::RateLimited { .. } => 429,
@@ -81,6 +93,7 @@ impl Display for ApiError {
             ApiError::Unauthorized => write!(f, "unauthorized"),
             ApiError::Forbidden { field, message } => write!(f, "forbidden ({field}): {message}"),
             ApiError::NotFound => write!(f, "not found"),
+            ApiError::NoSuch { field, message } => write!(f, "not found ({field}): {message}"),
             ApiError::MethodNotAllowed => write!(f, "method not allowed"),
             ApiError::NotConfigured(what) => write!(f, "{what} is not configured"),
             ApiError::RateLimited { retry_after } => write!(f, "rate limited for {retry_after} s"),

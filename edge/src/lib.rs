@@ -16,6 +16,7 @@
 //! `rapport_rules::decision`. Static files (the demo shop, the widget) are served as Workers
 //! assets before this code runs.
 
+mod aggregates;
 mod api;
 mod audit;
 mod auth;

@@ -7,6 +7,7 @@
 //! here. The table is created on first use, so a fresh database (local or deployed) needs no
 //! migration step; a measure added later is added to an existing table the same way.
 
+use rapport_analytics::tables::Row;
 use rapport_rules::report::{self, Tally, LABELS, MEASURES};
 use serde::Deserialize;
 use serde_json::json;
@@ -68,18 +69,21 @@ fn columns() -> String {
 }
 
 fn database(env: &Env) -> Result<D1Database, ApiError> {
-    env.d1("REPORTS")
-        .map_err(|_| ApiError::NotConfigured("the REPORTS database"))
+    crate::aggregates::database(env)
 }
 
-/// Sums `tallies` for `site` into the daily rows, all or nothing.
-pub async fn add(env: &Env, site: &str, tallies: &[Tally]) -> Result<(), ApiError> {
-    if tallies.is_empty() {
+/// Sums `tallies` for `site` into the daily rows, and `rows` into the analytics' tables,
+/// all or nothing.
+pub async fn add(env: &Env, site: &str, tallies: &[Tally], rows: &[Row]) -> Result<(), ApiError> {
+    if tallies.is_empty() && rows.is_empty() {
         return Ok(());
     }
     let db = database(env)?;
     let upsert = upsert();
-    let mut statements = vec![db.prepare(schema())];
+    let mut statements = crate::aggregates::statements(&db, site, rows)?;
+    if !tallies.is_empty() {
+        statements.push(db.prepare(schema()));
+    }
     for tally in tallies {
         let mut values: Vec<JsValue> = vec![site.into()];
         values.extend(tally.labels().into_iter().map(JsValue::from));
@@ -107,15 +111,19 @@ pub struct Query {
     pub experience: Option<String>,
 }
 
-/// The rows for a site and period, and per experience and variant their totals with the
-/// rates (`report::totals`).
-pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> {
+/// The report rows of a site and period (all experiences when `experience` is empty).
+pub async fn rows(
+    env: &Env,
+    site: &str,
+    from: &str,
+    to: &str,
+    experience: &str,
+) -> Result<Vec<Tally>, ApiError> {
     let db = database(env)?;
     db.prepare(schema())
         .run()
         .await
         .context("creating the daily table")?;
-    let experience = q.experience.clone().unwrap_or_default();
     let sql = format!(
         "SELECT {} FROM daily WHERE site = ? AND day >= ? AND day <= ? AND (? = '' OR experience = ?)
          ORDER BY day, experience, variant, segment",
@@ -124,11 +132,11 @@ pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> 
     let rows: Vec<Tally> = db
         .prepare(&sql)
         .bind(&[
-            q.site.as_str().into(),
-            q.from.as_str().into(),
-            q.to.as_str().into(),
-            experience.as_str().into(),
-            experience.as_str().into(),
+            site.into(),
+            from.into(),
+            to.into(),
+            experience.into(),
+            experience.into(),
         ])
         .context("binding the report query")?
         .all()
@@ -136,6 +144,14 @@ pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> 
         .context("reading report rows from D1")?
         .results()
         .context("reading report rows from D1")?;
+    Ok(rows)
+}
+
+/// The rows for a site and period, and per experience and variant their totals with the
+/// rates (`report::totals`).
+pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> {
+    let experience = q.experience.clone().unwrap_or_default();
+    let rows = rows(env, &q.site, &q.from, &q.to, &experience).await?;
     let totals = report::totals(&rows);
     Ok(json!({ "site": q.site, "from": q.from, "to": q.to, "totals": totals, "rows": rows }))
 }

@@ -8,7 +8,7 @@
 
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{admin, browser, server};
+use crate::api::{admin, analytics, browser, server};
 use crate::config;
 use crate::error::ApiError;
 use crate::http::{self, header};
@@ -34,6 +34,12 @@ pub enum Route<'a> {
     },
     CreatePreview,
     Reports,
+    AnalyticsExperiments,
+    AnalyticsExperiment(&'a str),
+    AnalyticsSatisfaction,
+    AnalyticsLifecycle,
+    AnalyticsWeakSpots,
+    AnalyticsSegments,
     Publish,
     Versions,
     Version(&'a str),
@@ -67,6 +73,14 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ],
         ["admin", "previews"] => vec![(Post, Route::CreatePreview)],
         ["admin", "reports"] => vec![(Get, Route::Reports)],
+        ["admin", "analytics", "experiments"] => vec![(Get, Route::AnalyticsExperiments)],
+        ["admin", "analytics", "experiments", rule] => {
+            vec![(Get, Route::AnalyticsExperiment(rule))]
+        }
+        ["admin", "analytics", "satisfaction"] => vec![(Get, Route::AnalyticsSatisfaction)],
+        ["admin", "analytics", "lifecycle"] => vec![(Get, Route::AnalyticsLifecycle)],
+        ["admin", "analytics", "weak-spots"] => vec![(Get, Route::AnalyticsWeakSpots)],
+        ["admin", "analytics", "segments"] => vec![(Get, Route::AnalyticsSegments)],
         ["admin", "rulebooks"] => vec![(Get, Route::Versions), (Post, Route::Publish)],
         ["admin", "rulebooks", id] => vec![(Get, Route::Version(id))],
         ["admin", "rulebooks", id, "activate"] => vec![(Post, Route::Activate(id))],
@@ -121,6 +135,12 @@ async fn dispatch(
         }
         Route::CreatePreview => admin::create_preview(req, env, sites).await,
         Route::Reports => admin::reports(&req, env, sites).await,
+        Route::AnalyticsExperiments => analytics::experiments(&req, env, sites).await,
+        Route::AnalyticsExperiment(rule) => analytics::experiment(&req, env, sites, rule).await,
+        Route::AnalyticsSatisfaction => analytics::satisfaction(&req, env, sites).await,
+        Route::AnalyticsLifecycle => analytics::lifecycle(&req, env, sites).await,
+        Route::AnalyticsWeakSpots => analytics::weak_spots(&req, env, sites).await,
+        Route::AnalyticsSegments => analytics::segments(&req, env, sites).await,
         Route::Publish => admin::publish(req, env).await,
         Route::Versions => admin::versions(&req, env).await,
         Route::Version(id) => admin::version(&req, env, id).await,

@@ -328,12 +328,22 @@ pub struct IdentifyRequest {
 pub struct Decision {
     pub experiences: Vec<Experience>,
     /// Experiments this visitor takes part in on the control side: nothing is shown, but the
-    /// widget reports the exposure so results can compare like with like.
+    /// widget arms the same trigger the treatment would have, and reports the exposure when
+    /// it fires, so that every arm is counted at the same moment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub controls: Vec<ExperienceRef>,
+    pub controls: Vec<Control>,
     /// The version of the rulebook that decided.
     #[serde(default)]
     pub rulebook: String,
+}
+
+/// An experiment's control group on this page: what to report, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    #[serde(flatten)]
+    pub reference: ExperienceRef,
+    /// The trigger the treatment shows on: the exposure is reported when it fires.
+    pub trigger: Trigger,
 }
 
 /// One experience chosen for the visitor, with everything the widget needs to show it.

@@ -6,8 +6,8 @@
 //! finally whether a higher rule already took its placement. Every rule leaves a trace line.
 
 use rapport_protocol::{
-    is_safe_link, CallToAction, Content, Decision, Experience, ExperienceKind, ExperienceRef,
-    PageContext, ProductCard, Trigger,
+    is_safe_link, CallToAction, Content, Control, Decision, Experience, ExperienceKind,
+    ExperienceRef, PageContext, ProductCard, Trigger,
 };
 use rhai::{Dynamic, EvalAltResult, FnPtr, Map};
 use serde::Serialize;
@@ -349,7 +349,25 @@ struct State<'a> {
     prompts_left: u32,
     quiet: bool,
     experiences: Vec<Experience>,
-    controls: Vec<ExperienceRef>,
+    controls: Vec<Control>,
+}
+
+/// Every segment `profile` is in at `now_ms`, in rulebook order (a segment whose condition
+/// errs counts as out), for analytics by segment. Segments do not depend on the page.
+pub fn segments_of(book: &Rulebook, profile: &Profile, now_ms: i64) -> Vec<String> {
+    let view = Visitor::new(profile, now_ms);
+    let visitor = Dynamic::from(view.clone());
+    let page = PageContext {
+        url: "/".into(),
+        path: "/".into(),
+        kind: None,
+        locale: None,
+    };
+    let mut state = State::new(book, profile, &page, now_ms, &visitor, &view);
+    (0..book.segments.len())
+        .filter(|index| state.segment(*index))
+        .map(|index| book.segments[index].name.clone())
+        .collect()
 }
 
 /// Whether `profile` is in each rule's audience (in rule order), ignoring pages, schedules,
@@ -536,11 +554,14 @@ impl<'a> State<'a> {
             |n| format!("bucket {n:.4}"),
         );
         let Some(show) = &variant.show else {
-            self.controls.push(ExperienceRef {
-                rule: rule.id.clone(),
-                experience: format!("{}-{}", rule.id, variant.id),
-                variant: Some(variant.id.clone()),
-                segment: Some(rule.who.label()),
+            self.controls.push(Control {
+                reference: ExperienceRef {
+                    rule: rule.id.clone(),
+                    experience: format!("{}-{}", rule.id, variant.id),
+                    variant: Some(variant.id.clone()),
+                    segment: Some(rule.who.label()),
+                },
+                trigger: rule.trigger.clone(),
             });
             line.outcome = Outcome::Control;
             line.reason = match experiment.control {
@@ -895,7 +916,9 @@ pub(crate) fn same_locale(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
-fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
+/// Whether the visitor is in the universal holdout (`settings.holdout`): never shown a
+/// personalised experience, so that the programme as a whole can be measured.
+pub fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
     let percent = book.settings.holdout_percent;
     percent > 0.0 && bucket(&book.settings.holdout_seed, &profile.visitor_id) * 100.0 < percent
 }

@@ -34,10 +34,11 @@ pub mod view;
 
 pub use check::{check, warnings};
 pub use decide::{
-    assignment, decide, decision, preview, Assignment, DecisionReport, Outcome, TraceEntry,
+    assignment, decide, decision, in_holdout, preview, segments_of, Assignment, DecisionReport,
+    Outcome, TraceEntry,
 };
 pub use diagnostic::{Diagnostic, Severity};
 pub use lint::PAGE_KINDS;
 pub use profile::Profile;
-pub use rulebook::{Rulebook, SourceFile};
+pub use rulebook::{ArmInfo, RuleInfo, Rulebook, SourceFile};
 pub use spec::{parse_time, Settings};

@@ -73,7 +73,7 @@ impl std::fmt::Debug for Rulebook {
 }
 
 /// What the rulebook says about one rule, for listings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RuleInfo<'a> {
     pub id: &'a str,
     pub priority: i64,
@@ -81,6 +81,20 @@ pub struct RuleInfo<'a> {
     pub file: &'a str,
     /// `false` for a paused rule (`enabled: false`).
     pub enabled: bool,
+    /// The segments its `who` names; empty when it targets everyone or a condition.
+    pub segments: &'a [String],
+    /// For an experiment, its arms in order: id, share of the experiment's visitors, and
+    /// whether it shows something (a control does not).
+    pub arms: Vec<ArmInfo<'a>>,
+}
+
+/// One arm of an experiment, for results.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArmInfo<'a> {
+    pub id: &'a str,
+    /// Its share of the experiment's visitors, 0 to 1.
+    pub weight: f64,
+    pub shows: bool,
 }
 
 pub(crate) struct Segment {
@@ -231,6 +245,23 @@ impl Rulebook {
             description: &r.description,
             file: &r.file,
             enabled: r.enabled,
+            segments: match &r.who {
+                crate::spec::Who::Segments(names) => names,
+                _ => &[],
+            },
+            arms: match &r.offer {
+                Offer::Show(_) => Vec::new(),
+                Offer::Experiment(e) => e
+                    .variants
+                    .iter()
+                    .zip(&e.weights)
+                    .map(|(v, w)| ArmInfo {
+                        id: &v.id,
+                        weight: *w,
+                        shows: v.show.is_some(),
+                    })
+                    .collect(),
+            },
         })
     }
 

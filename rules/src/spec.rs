@@ -161,6 +161,9 @@ pub struct Settings {
     pub free_shipping_from: Option<f64>,
     /// The shop's currency (ISO 4217), for money when the cart says none.
     pub currency: String,
+    /// How many days after a visitor's first exposure to an experiment their purchases
+    /// count for it.
+    pub attribution_days: u32,
 }
 
 impl Default for Settings {
@@ -175,6 +178,7 @@ impl Default for Settings {
             page_kinds: Vec::new(),
             free_shipping_from: None,
             currency: "EUR".to_owned(),
+            attribution_days: 7,
         }
     }
 }
@@ -944,6 +948,7 @@ pub(crate) fn parse_settings(value: Map) -> Result<Settings, String> {
             "page_kinds",
             "free_shipping_from",
             "currency",
+            "attribution_days",
         ],
         "settings",
     )?;
@@ -960,6 +965,9 @@ pub(crate) fn parse_settings(value: Map) -> Result<Settings, String> {
             ));
         }
         settings.currency = code;
+    }
+    if let Some(days) = value.get("attribution_days") {
+        settings.attribution_days = whole(days, "attribution_days", 1, 90)?;
     }
     if let Some(kinds) = value.get("page_kinds") {
         settings.page_kinds = string_list(kinds.clone(), "page_kinds")?;

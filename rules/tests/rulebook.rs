@@ -245,6 +245,9 @@ fn experiments_assign_like_growthbook_and_report_controls() {
             None => {
                 let control = &report.decision.controls[0];
                 assert_eq!(report.trace[0].outcome, Outcome::Control);
+                // The control's exposure waits for the treatment's trigger.
+                assert_eq!(control.trigger, rapport_protocol::Trigger::Immediately);
+                let control = &control.reference;
                 (control.variant.clone().unwrap(), control.experience.clone())
             }
         }

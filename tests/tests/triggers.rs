@@ -30,6 +30,13 @@ rule("on-visible", #{ description: "Once the footer of a product page shows", pr
     page: "product",
     show: #{ id: "footer-csat", kind: "csat", content: #{ en: #{ body: "How easy was it to find?" } } },
     when: #{ element_visible: "footer" } });
+rule("held-back", #{ description: "An experiment on the home page whose toast waits for a scroll",
+    priority: 5, page: "home",
+    experiment: #{ seed: "held-back", variants: [
+        #{ id: "toast", weight: 50,
+           show: #{ id: "held-toast", kind: "toast", content: #{ en: #{ body: "Half way there" } } } },
+        #{ id: "control", weight: 50 } ] },
+    when: #{ scroll: 50 } });
 "#;
 
 /// The edge with the triggers rulebook active, for every test here.
@@ -214,5 +221,53 @@ async fn an_element_visible_trigger_waits_for_the_element_and_its_survey_is_answ
         .clone();
     assert_eq!(answer["event"]["survey"], "csat");
     assert_eq!(answer["event"]["score"], 5);
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_control_group_is_exposed_when_the_treatments_trigger_fires_and_not_before() {
+    let edge = edge();
+    // A visitor the edge puts in the control group of "held-back".
+    let visitor = (0..200)
+        .map(|i| format!("visitor-held-{i:04}"))
+        .find(|v| {
+            decision(edge, v)["controls"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["rule"] == "held-back"))
+        })
+        .expect("a visitor in the control group");
+    let browser = Browser::start().await;
+    browser.pin_visitor(edge, &visitor).await;
+    browser.client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    edge.wait_for_events(&visitor, "page_view", 1).await;
+    // Longer than the widget's one-second flush: an exposure made on the decision's arrival
+    // would be stored by now.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let exposures = |export: &Value| {
+        export["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "exposure")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    assert!(
+        exposures(&edge.export(&visitor)).is_empty(),
+        "no exposure before the scroll"
+    );
+    run(
+        &browser,
+        "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) * 0.6);",
+    )
+    .await;
+    let export = edge.wait_for_events(&visitor, "exposure", 1).await;
+    let exposure = &exposures(&export)[0]["event"];
+    assert_eq!(exposure["rule"], "held-back", "{exposure}");
+    assert_eq!(exposure["variant"], "control", "{exposure}");
+    assert_eq!(exposure["experience"], "held-back-control", "{exposure}");
+    // Nothing is drawn for a control.
+    assert!(browser.visible_prompt("held-toast").await.is_none());
     browser.client.clone().close().await.unwrap();
 }

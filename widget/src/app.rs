@@ -251,18 +251,13 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
         dom::warn(&["rapport: ", &why, "; showing the usual experiences"].concat());
         widget.preview_refused.set(true);
     }
-    for control in wire::list(answer, "controls")
-        .iter()
-        .filter_map(wire::experience_ref)
+    // The view gets each experience as the edge wrote it, and the widget keeps only what
+    // its events name. A control group's entry has no kind: the view arms the trigger the
+    // treatment would have shown on, and its firing is the exposure.
+    for experience in wire::list(answer, "controls")
+        .into_iter()
+        .chain(wire::list(answer, "experiences"))
     {
-        if widget.first_time(&control.experience) && !widget.previewing() {
-            track(widget, EventData::Exposure(control));
-            widget.transport.schedule_flush();
-        }
-    }
-    // The view gets each experience as the edge wrote it; the widget keeps only what its
-    // events name.
-    for experience in wire::list(answer, "experiences") {
         let Some(reference) = wire::experience_ref(&experience) else {
             continue;
         };
@@ -280,12 +275,14 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
     }
 }
 
-/// Turns what the shopper did with a prompt into an event.
+/// Turns what the shopper did with a prompt into an event; a control's trigger firing is
+/// its exposure.
 fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef) {
     if widget.previewing() {
         return;
     }
     let data = match outcome {
+        view::Outcome::Exposed => EventData::Exposure(reference),
         view::Outcome::Shown => EventData::Impression(reference),
         view::Outcome::Clicked => EventData::Click(reference),
         view::Outcome::Dismissed => EventData::Dismiss(reference),

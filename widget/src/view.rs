@@ -31,6 +31,8 @@ extern "C" {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Shown,
+    /// A control group's trigger fired: it would have been shown.
+    Exposed,
     Clicked,
     Dismissed,
     Answered {
@@ -42,7 +44,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Reads what the view reports (`SHOWN`, `CLICKED`, `DISMISSED` and `ANSWERED` in
+    /// Reads what the view reports (`SHOWN`, `CLICKED`, `DISMISSED`, `ANSWERED` and `EXPOSED` in
     /// `view.js`): an answer comes with a score (and an optional comment) to a `survey` of
     /// the experience's kind.
     pub fn from_view(
@@ -60,6 +62,7 @@ impl Outcome {
                 score,
                 comment: comment.filter(|c| !c.is_empty()),
             },
+            4 => Outcome::Exposed,
             _ => return None,
         })
     }
@@ -86,6 +89,10 @@ mod tests {
 
     #[test]
     fn outcomes_are_read_from_the_view() {
+        assert_eq!(
+            Outcome::from_view(4, Survey::Nps, 0, None),
+            Some(Outcome::Exposed)
+        );
         assert_eq!(
             Outcome::from_view(0, Survey::Nps, 0, None),
             Some(Outcome::Shown)
@@ -115,6 +122,6 @@ mod tests {
             }),
             "an empty comment is no comment"
         );
-        assert_eq!(Outcome::from_view(4, Survey::Nps, 0, None), None);
+        assert_eq!(Outcome::from_view(5, Survey::Nps, 0, None), None);
     }
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: load against the edge running locally in workerd (`wrangler dev`),
-//! for `POST /v1/decide` and `POST /v1/events`, reporting throughput and p50/p99 latency.
+//! for `POST /v1/decide` and `POST /v1/events`, reporting throughput and p50/p99 latency;
+//! and reading 90 days of analytics (`bench_analytics`).
 //!
 //! The edge runs in workerd with fresh state and without its rate limits (a copy of
 //! `wrangler.toml` without the `[[ratelimits]]` bindings, `edge/wrangler.bench.toml`): the
@@ -21,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use rapport_child::{free_port, Child};
 use serde_json::json;
 
-use crate::{build, process};
+use crate::{bench_analytics, build, process};
 
 const WARM_UP: Duration = Duration::from_secs(3);
 const MEASURE: Duration = Duration::from_secs(15);
@@ -37,7 +38,7 @@ const LATENCY_CLIENTS: usize = 2;
 /// Clients for the throughput phases: more than the edge can serve at once.
 const LOAD_CLIENTS: usize = 16;
 
-/// What to run: `--clients N`, `--only decide|events`, where the edge is.
+/// What to run: `--clients N`, `--only decide|events|analytics`, where the edge is.
 struct Options {
     clients: Option<usize>,
     /// An edge already running (`--url http://127.0.0.1:8787`) instead of a fresh one.
@@ -48,6 +49,8 @@ struct Options {
     widget: bool,
     decide: bool,
     events: bool,
+    /// Reading 90 days of analytics (`bench_analytics`).
+    analytics: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -58,6 +61,7 @@ fn options(args: &[String]) -> Result<Options> {
         widget: false,
         decide: true,
         events: true,
+        analytics: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -74,11 +78,14 @@ fn options(args: &[String]) -> Result<Options> {
                 options.clients = Some(n.parse().context("--clients takes a number")?)
             }
             ("--url", Some(url)) => options.url = Some(url.trim_end_matches('/').to_owned()),
-            ("--only", Some("decide")) => options.events = false,
-            ("--only", Some("events")) => options.decide = false,
+            ("--only", Some(only @ ("decide" | "events" | "analytics"))) => {
+                options.decide = only == "decide";
+                options.events = only == "events";
+                options.analytics = only == "analytics";
+            }
             _ => {
                 bail!(
-                    "usage: cargo xtask bench [--clients N] [--only decide|events] \
+                    "usage: cargo xtask bench [--clients N] [--only decide|events|analytics] \
                  [--wrangler-dev | --url BASE] | --widget"
                 )
             }
@@ -92,14 +99,26 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if options.widget {
         return widget(root);
     }
-    let (base, _edge) = match &options.url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let built = build::all(root)?;
-            let edge = BenchEdge::start(root, &built.wrangler, options.wrangler_dev)?;
+    let built = match &options.url {
+        Some(_) => None,
+        None => Some(build::all(root)?),
+    };
+    let (base, edge) = match (&options.url, &built) {
+        (Some(url), _) => (url.clone(), None),
+        (None, Some(built)) => {
+            // The analytics' 90 days are written into D1 before the edge starts.
+            let prepare = |state: &Path| -> Result<()> {
+                if options.analytics {
+                    bench_analytics::load(&root.join("edge"), &built.wrangler, state)?;
+                }
+                Ok(())
+            };
+            let edge = BenchEdge::start(root, &built.wrangler, options.wrangler_dev, prepare)?;
             (edge.base.clone(), Some(edge))
         }
+        (None, None) => unreachable!("built when no --url is given"),
     };
+    let _edge = edge;
     let phase = |what: &str, clients: usize| {
         process::step(&format!(
             "{what}: {clients} clients, {}s after {}s of warm-up",
@@ -155,6 +174,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             events.percentile(50.0),
             events.percentile(99.0)
         ));
+    }
+    if options.analytics {
+        process::step(&format!(
+            "analytics reads: {} days, {} experiments, {} segments",
+            bench_analytics::DAYS,
+            bench_analytics::EXPERIMENTS,
+            bench_analytics::SEGMENTS
+        ));
+        let token = crate::demo::admin_token(&root.join("edge/.dev.vars"))?;
+        summary.extend(bench_analytics::read_all(&base, &token)?);
     }
     println!("\nxtask: bench results");
     for line in summary {
@@ -380,7 +409,14 @@ struct BenchEdge {
 }
 
 impl BenchEdge {
-    fn start(root: &Path, wrangler: &Path, wrangler_dev: bool) -> Result<BenchEdge> {
+    /// Starts the edge on fresh state, after `prepare` has written what it needs into that
+    /// state (wrangler's layout: `STATE/v3/...`).
+    fn start(
+        root: &Path,
+        wrangler: &Path,
+        wrangler_dev: bool,
+        prepare: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<BenchEdge> {
         let edge_dir = root.join("edge");
         let config = fs::read_to_string(edge_dir.join("wrangler.toml"))?;
         fs::write(
@@ -388,6 +424,7 @@ impl BenchEdge {
             without_rate_limits(&config),
         )?;
         let state = TempDir::new(root)?;
+        prepare(&state.0)?;
         let port = free_port();
         let mut command = if wrangler_dev {
             process::step("starting the edge in workerd (wrangler dev) for the load test");
@@ -403,10 +440,11 @@ impl BenchEdge {
         } else {
             process::step("starting the edge in workerd (Miniflare) for the load test");
             let mut command = Command::new("node");
+            // Miniflare's persistence root is what wrangler's `--persist-to` puts under `v3`.
             command
                 .arg(root.join("xtask/edge-server.mjs"))
                 .args(["wrangler.bench.toml", &port.to_string()])
-                .arg(&state.0);
+                .arg(state.0.join("v3"));
             command
         };
         let log = state.0.join("edge.log");

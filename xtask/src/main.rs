@@ -5,16 +5,19 @@
 //! - `cargo xtask demo`: builds, then runs the edge in workerd on http://127.0.0.1:8787
 //!   (`RAPPORT_PORT` overrides the port) with local persistent state.
 //! - `cargo xtask publish [DIR]`: publishes a rulebook folder to the running demo.
+//! - `cargo xtask seed [--visitors N]`: replays shopper journeys through the running demo.
 //! - `cargo xtask bench`: load against the edge in workerd (decide and events), with
 //!   throughput and p50/p99 latency; `cargo bench -p rapport-rules` has the engine's own.
 //! - `cargo xtask test`: formatting, lints, native tests, the wasm builds, and the end-to-end
 //!   tests in headless Chromium against the edge in workerd.
 
 mod bench;
+mod bench_analytics;
 mod build;
 mod demo;
 mod process;
 mod publish;
+mod seed;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -36,10 +39,11 @@ fn run() -> Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("demo") => demo::run(&root, &args[1..]),
         Some("publish") => publish::run(&root, &args[1..]),
+        Some("seed") => seed::run(&root, &args[1..]),
         Some("test") => test(&root),
         Some("-h" | "--help" | "help") | None => {
             println!(
-                "usage: cargo xtask <build | demo | publish | bench | test>\n\n{}",
+                "usage: cargo xtask <build | demo | publish | seed | bench | test>\n\n{}",
                 HELP
             );
             Ok(())
@@ -53,7 +57,10 @@ const HELP: &str = "\
   demo     [--allow-origin ORIGIN]  build, then run the demo shop and the edge on
            http://127.0.0.1:8787 (RAPPORT_PORT); pages on ORIGIN may use the demo's site key
   publish  [DIR] [--note TEXT]  publish a rulebook folder to the running demo
-  bench    [--clients N] [--only decide|events]  load the edge in workerd: throughput, p50/p99
+  seed     [--visitors N]  replay N realistic shopper journeys (3,000 by default) through the
+           running demo, so that its analytics are not empty
+  bench    [--clients N] [--only decide|events|analytics]  load the edge in workerd: throughput,
+           p50/p99; read 90 days of analytics
   test     fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";
 
 fn project_root() -> PathBuf {
@@ -95,6 +102,8 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
             "rapport-protocol",
             "-p",
             "rapport-rules",
+            "-p",
+            "rapport-analytics",
             "-p",
             "rapport-edge",
             "-p",

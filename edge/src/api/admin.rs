@@ -129,27 +129,8 @@ pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response
     require_admin(req, env)?;
     let query: reports::Query = parse_query(req)?;
     check_site(sites, &query.site)?;
-    for (field, day) in [("from", &query.from), ("to", &query.to)] {
-        if !is_day(day) {
-            return Err(ApiError::bad(
-                field,
-                format!("`{field}` is a day, YYYY-MM-DD"),
-            ));
-        }
-    }
+    super::analytics::check_period(&query.from, &query.to)?;
     ok(&reports::query(env, &query).await?, 200)
-}
-
-/// Whether `text` is a `YYYY-MM-DD` day.
-fn is_day(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
-    bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && digits(0..4)
-        && digits(5..7)
-        && digits(8..10)
 }
 
 /// `POST /v1/admin/rulebooks`: checks and tests a rulebook, then makes it the active one;

@@ -9,6 +9,7 @@
 //! they hold no decision logic. What all three share is here.
 
 pub mod admin;
+pub mod analytics;
 pub mod browser;
 pub mod server;
 

@@ -11,6 +11,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
+use rapport_analytics::facts;
+use rapport_analytics::tables::{self, Row};
 use rapport_protocol::Event;
 use rapport_rules::report;
 use rapport_rules::Profile;
@@ -20,6 +22,7 @@ use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
 
+use super::outbox::Outgoing;
 use super::{Call, Decide, Decided, Erased, TrustedPush, VisitorCall};
 use crate::clock::now_ms;
 use crate::error::Context;
@@ -109,9 +112,15 @@ impl DurableObject for Visitor {
                 }
                 respond(name, ingested)
             }
-            Call::Decide(decide) => respond(name, self.decide(&visitor_id, decide).await),
+            Call::Decide(decide) => {
+                let decided = self.decide(&site, &visitor_id, decide).await;
+                if decided.is_ok() {
+                    self.schedule().await?;
+                }
+                respond(name, decided)
+            }
             Call::Trusted(push) => {
-                let taken = self.take_trusted(&site, &visitor_id, push);
+                let taken = self.take_trusted(&site, &visitor_id, push).await;
                 if taken.is_ok() {
                     self.schedule().await?;
                 }
@@ -144,32 +153,60 @@ impl Visitor {
     /// Runs `f` on the profile without copying it (decisions only read it).
     fn with_profile<R>(&self, visitor_id: &str, f: impl FnOnce(&Profile) -> R) -> Result<R> {
         if self.profile.borrow().is_none() {
-            #[derive(Deserialize)]
-            struct Row {
-                body: String,
-            }
-            let rows: Vec<Row> = self
-                .state
-                .storage()
-                .sql()
-                .exec("SELECT body FROM profile WHERE one = 1", None)?
-                .to_array()
-                .doing("reading the stored profile")?;
-            let profile = match rows.first() {
-                Some(row) => serde_json::from_str(&row.body).doing("reading the stored profile")?,
-                None => Profile::new(visitor_id),
-            };
+            let profile = self
+                .read_profile()?
+                .unwrap_or_else(|| Profile::new(visitor_id));
             self.profile.replace(Some(profile));
         }
         let cached = self.profile.borrow();
         Ok(f(cached.as_ref().expect("loaded above")))
     }
 
+    /// The profile as stored, if there is one (the alarm has no visitor id to start one).
+    pub(super) fn stored_profile(&self) -> Result<Option<Profile>> {
+        if let Some(cached) = self.profile.borrow().as_ref() {
+            return Ok(Some(cached.clone()));
+        }
+        self.read_profile()
+    }
+
+    fn read_profile(&self) -> Result<Option<Profile>> {
+        #[derive(Deserialize)]
+        struct Row {
+            body: String,
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT body FROM profile WHERE one = 1", None)?
+            .to_array()
+            .doing("reading the stored profile")?;
+        match rows.first() {
+            Some(row) => Ok(Some(
+                serde_json::from_str(&row.body).doing("reading the stored profile")?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Queues analytics deltas for the outbox.
+    pub(super) fn queue_rows(&self, site: &str, rows: Vec<Row>) -> Result<()> {
+        for row in tables::merge(rows) {
+            self.queue(site, &Outgoing::Row(row))?;
+        }
+        Ok(())
+    }
+
     fn ingest(&self, site: &str, visitor_id: &str, events: Vec<Event>) -> Result<Ingested> {
         let now = now_ms();
         let mut profile = self.load_profile(visitor_id)?;
+        if profile.tracking.site != site {
+            profile.tracking.site = site.to_owned();
+        }
         let mut result = Ingested::default();
         let mut tallies = Vec::new();
+        let mut rows = Vec::new();
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut stored = self.insert_events(chunk, now)?;
             for event in chunk {
@@ -179,14 +216,17 @@ impl Visitor {
                     result.duplicates.push(event.id.clone());
                     continue;
                 }
+                rows.extend(facts::event(&mut profile, event, now));
                 profile.apply(event, now);
                 tallies.extend(report::tally_event(&event.data, now));
                 result.accepted.push(event.id.clone());
             }
         }
+        rows.extend(facts::after_change(&mut profile, now));
         for tally in report::merge(tallies) {
-            self.queue_tally(site, &tally)?;
+            self.queue(site, &Outgoing::Tally(tally))?;
         }
+        self.queue_rows(site, rows)?;
         if !result.accepted.is_empty() {
             self.save_profile(profile)?;
         }
@@ -226,7 +266,7 @@ impl Visitor {
         Ok(stored.into_iter().map(|s| s.id).collect())
     }
 
-    fn save_profile(&self, profile: Profile) -> Result<()> {
+    pub(super) fn save_profile(&self, profile: Profile) -> Result<()> {
         let body = encode(&profile).doing("encoding the profile")?;
         self.state
             .storage()
@@ -241,9 +281,20 @@ impl Visitor {
         Ok(())
     }
 
-    /// Takes the customer's trusted facts, and credits purchases to what the visitor saw.
-    fn take_trusted(&self, site: &str, visitor_id: &str, push: TrustedPush) -> Result<()> {
+    /// Takes the customer's trusted facts, and credits purchases to what the visitor saw
+    /// (and, within the rulebook's attribution window, to the experiments they are in).
+    async fn take_trusted(&self, site: &str, visitor_id: &str, push: TrustedPush) -> Result<()> {
+        let attribution_days = if push.conversions.is_empty() {
+            0
+        } else {
+            crate::objects::rulebooks::current(&self.env)
+                .await
+                .doing("compiling the active rulebook")?
+                .settings()
+                .attribution_days
+        };
         let sql = self.state.storage().sql();
+        let mut rows = Vec::new();
         let mut profile = self.load_profile(visitor_id)?;
         if push.unlink {
             profile.clear_trusted();
@@ -270,23 +321,44 @@ impl Visitor {
             )
             .doing("storing a conversion")?;
             for tally in report::tally_conversion(&profile, conversion.value, conversion.at_ms) {
-                self.queue_tally(site, &tally)?;
+                self.queue(site, &Outgoing::Tally(tally))?;
             }
+            rows.extend(facts::purchase(
+                &mut profile,
+                conversion.value,
+                conversion.at_ms,
+                attribution_days,
+            ));
             if conversion.from_this_visitor {
                 profile.cart.clear();
             }
         }
+        rows.extend(facts::after_change(&mut profile, now_ms()));
+        self.queue_rows(site, rows)?;
         self.save_profile(profile)
     }
 
-    /// The decision, or with a preview the full report, from the stored profile.
-    async fn decide(&self, visitor_id: &str, call: Decide) -> Result<Decided> {
+    /// The decision, or with a preview the full report, from the stored profile. The first
+    /// decision of a visitor's day counts them in the analytics (their segments and stage);
+    /// a preview records nothing.
+    async fn decide(&self, site: &str, visitor_id: &str, call: Decide) -> Result<Decided> {
         let book = crate::objects::rulebooks::current(&self.env)
             .await
             .doing("compiling the active rulebook")?;
-        self.with_profile(visitor_id, |stored| {
-            super::decide_for(&book, stored, &call, now_ms())
-        })?
+        let now = now_ms();
+        let decided = self.with_profile(visitor_id, |stored| {
+            super::decide_for(&book, stored, &call, now)
+        })??;
+        let counts = call.preview.is_none()
+            && self.with_profile(visitor_id, |p| facts::counts_decision(&book, p, now))?;
+        if counts {
+            let mut profile = self.load_profile(visitor_id)?;
+            let mut rows = facts::decided(&book, &mut profile, now);
+            rows.extend(facts::after_change(&mut profile, now));
+            self.queue_rows(site, rows)?;
+            self.save_profile(profile)?;
+        }
+        Ok(decided)
     }
 
     /// Everything the object stores goes: events, profile, prompt history, and tallies not

@@ -5,9 +5,12 @@
 //! events older than the retention period (`EVENT_RETENTION_DAYS`, 90 by default); the ids
 //! stay, so a replay of an expired event is still recognised.
 
+use rapport_analytics::tables::{self, Row};
 use rapport_rules::report::{self, Tally};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use worker::{Response, Result};
+
+use rapport_analytics::facts;
 
 use super::object::{Count, Visitor};
 use crate::clock::now_ms;
@@ -20,9 +23,18 @@ const FLUSH_DELAY_MS: i64 = 2_000;
 /// How long before a failed D1 write is tried again.
 const RETRY_DELAY_MS: i64 = 30_000;
 
+/// What waits in the outbox: a report tally, or a delta of an analytics table. (Rows
+/// queued before the analytics existed are bare tallies, which read as such.)
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Outgoing {
+    Row(Row),
+    Tally(Tally),
+}
+
 impl Visitor {
-    pub(super) fn queue_tally(&self, site: &str, tally: &Tally) -> Result<()> {
-        let body = encode(tally).doing("encoding a tally")?;
+    pub(super) fn queue(&self, site: &str, outgoing: &Outgoing) -> Result<()> {
+        let body = encode(outgoing).doing("encoding a tally")?;
         self.state
             .storage()
             .sql()
@@ -40,12 +52,29 @@ impl Visitor {
         // This alarm has fired; the next is set below.
         self.alarm_at.set(Some(None));
         self.expire_events()?;
+        self.end_idle_session()?;
         let flushed = self.flush_outbox().await;
         if let Err(err) = &flushed {
             worker::console_error!("report tallies not sent, retrying: {err}");
         }
         self.schedule_after(flushed.is_err()).await?;
         Response::ok("")
+    }
+
+    /// A session idle for long enough is over: a landing page nothing followed was an exit
+    /// straight after arriving.
+    fn end_idle_session(&self) -> Result<()> {
+        let Some(mut profile) = self.stored_profile()? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if facts::session_ends_at(&profile).is_none_or(|at| at > now) {
+            return Ok(());
+        }
+        let site = profile.tracking.site.clone();
+        let rows: Vec<Row> = facts::quick_exit(&mut profile, now).into_iter().collect();
+        self.queue_rows(&site, rows)?;
+        self.save_profile(profile)
     }
 
     /// Blanks raw events past the retention period. Ids, types and times stay, so a replayed
@@ -66,12 +95,12 @@ impl Visitor {
     /// Sends the outbox to the reports database and empties it.
     async fn flush_outbox(&self) -> Result<()> {
         #[derive(Deserialize)]
-        struct Row {
+        struct Queued {
             seq: i64,
             site: String,
             tally: String,
         }
-        let rows: Vec<Row> = self
+        let rows: Vec<Queued> = self
             .state
             .storage()
             .sql()
@@ -81,19 +110,32 @@ impl Visitor {
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(());
         };
-        let mut by_site: Vec<(String, Vec<Tally>)> = Vec::new();
+        type Waiting = (String, Vec<Tally>, Vec<Row>);
+        let mut by_site: Vec<Waiting> = Vec::new();
         for row in rows {
-            let tally: Tally = serde_json::from_str(&row.tally)
+            let outgoing: Outgoing = serde_json::from_str(&row.tally)
                 .doing(format_args!("reading outbox row {}", row.seq))?;
-            match by_site.iter_mut().find(|(site, _)| *site == row.site) {
-                Some((_, tallies)) => tallies.push(tally),
-                None => by_site.push((row.site, vec![tally])),
+            let at = match by_site.iter().position(|(site, _, _)| *site == row.site) {
+                Some(at) => at,
+                None => {
+                    by_site.push((row.site, Vec::new(), Vec::new()));
+                    by_site.len() - 1
+                }
+            };
+            match outgoing {
+                Outgoing::Tally(tally) => by_site[at].1.push(tally),
+                Outgoing::Row(delta) => by_site[at].2.push(delta),
             }
         }
-        for (site, tallies) in by_site {
-            crate::reports::add(&self.env, &site, &report::merge(tallies))
-                .await
-                .doing(format_args!("adding {site}'s tallies to the reports"))?;
+        for (site, tallies, deltas) in by_site {
+            crate::reports::add(
+                &self.env,
+                &site,
+                &report::merge(tallies),
+                &tables::merge(deltas),
+            )
+            .await
+            .doing(format_args!("adding {site}'s tallies to the reports"))?;
         }
         self.state
             .storage()
@@ -138,6 +180,11 @@ impl Visitor {
             .one()
             .doing("finding the oldest event")?;
         let now = now_ms();
+        // An open landing page waits for its session to end.
+        let session_end = self
+            .stored_profile()?
+            .as_ref()
+            .and_then(facts::session_ends_at);
         let wanted = if pending.n > 0 {
             Some(
                 now + if failed {
@@ -150,6 +197,10 @@ impl Visitor {
             oldest
                 .at
                 .map(|at| (at + config::retention_ms(&self.env)).max(now + 1_000))
+        };
+        let wanted = match (wanted, session_end.map(|at| at.max(now + 1_000))) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         match wanted {
             Some(wanted) => self.alarm_by(wanted).await,

@@ -1,0 +1,626 @@
+//! Experiment results from the arms' daily rows: per arm the sufficient statistics of each
+//! metric, per treatment and metric the lift over the baseline with its interval and
+//! p-value, the sample-ratio check, and a verdict in plain words.
+
+use serde::Serialize;
+
+use crate::facts::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
+use crate::stats::{self, Effect, Interval, Kind, Moments, NoEffect, Scale};
+use crate::tables::{sum_by, Row, Table};
+
+/// Conversions (or clicks, or answers) the busier of two compared arms needs before any
+/// verdict: GrowthBook's default minimum.
+pub const MIN_EVENTS: f64 = 150.0;
+/// Significant lifts smaller than this are a draw.
+pub const DRAW_BELOW: f64 = 0.005;
+const ALPHA: f64 = 0.05;
+
+/// What the results need from the rulebook about an experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    pub rule: String,
+    /// Arm id, share of visitors (0 to 1), whether it shows something.
+    pub arms: Vec<(String, f64, bool)>,
+}
+
+impl Design {
+    /// The designs of a rulebook's experiments, and the programme's when it has a holdout.
+    pub fn of(book: &rapport_rules::Rulebook) -> Vec<Design> {
+        let mut designs: Vec<Design> = book
+            .rules()
+            .filter(|r| !r.arms.is_empty())
+            .map(|r| Design {
+                rule: r.id.to_owned(),
+                arms: r
+                    .arms
+                    .iter()
+                    .map(|a| (a.id.to_owned(), a.weight, a.shows))
+                    .collect(),
+            })
+            .collect();
+        let holdout = book.settings().holdout_percent / 100.0;
+        if holdout > 0.0 {
+            designs.push(Design {
+                rule: PROGRAMME.to_owned(),
+                arms: vec![
+                    (HOLDOUT_ARM.to_owned(), holdout, false),
+                    (PERSONALISED_ARM.to_owned(), 1.0 - holdout, true),
+                ],
+            });
+        }
+        designs
+    }
+}
+
+/// The metrics measured per exposed visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Visitors with a purchase within the attribution window.
+    Conversion,
+    /// Revenue per exposed visitor.
+    Revenue,
+    /// Clicks per exposed visitor (arms that show something).
+    Clicks,
+    /// The survey score, per visitor who answered.
+    Score,
+}
+
+impl Metric {
+    const ALL: [Metric; 4] = [
+        Metric::Conversion,
+        Metric::Revenue,
+        Metric::Clicks,
+        Metric::Score,
+    ];
+
+    fn kind(self) -> Kind {
+        match self {
+            Metric::Conversion => Kind::Proportion,
+            _ => Kind::Mean,
+        }
+    }
+
+    /// The count the minimum-data gate reads, and its name.
+    fn events(self) -> (&'static str, &'static str) {
+        match self {
+            Metric::Conversion | Metric::Revenue => ("conversions", "conversions"),
+            Metric::Clicks => ("clicks", "clicks"),
+            Metric::Score => ("answers", "answers"),
+        }
+    }
+
+    fn moments(self, row: &Row) -> Moments {
+        let visitors = row.get("visitors");
+        match self {
+            Metric::Conversion => Moments {
+                n: visitors,
+                sum: row.get("conversions"),
+                sum_squares: row.get("conversions"),
+            },
+            Metric::Revenue => Moments {
+                n: visitors,
+                sum: row.get("revenue"),
+                sum_squares: row.get("revenue_ss"),
+            },
+            Metric::Clicks => Moments {
+                n: visitors,
+                sum: row.get("clicks"),
+                sum_squares: row.get("clicks_ss"),
+            },
+            Metric::Score => Moments {
+                n: row.get("answers"),
+                sum: row.get("score"),
+                sum_squares: row.get("score_ss"),
+            },
+        }
+    }
+
+    /// "converts", "brings in", ...: the verb of a verdict, better and worse.
+    fn words(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Metric::Conversion => ("converts", "better", "worse"),
+            Metric::Revenue => (
+                "brings in",
+                "more revenue per visitor",
+                "less revenue per visitor",
+            ),
+            Metric::Clicks => (
+                "gets",
+                "more clicks per visitor",
+                "fewer clicks per visitor",
+            ),
+            Metric::Score => ("scores", "higher", "lower"),
+        }
+    }
+}
+
+/// One metric of one arm: its sufficient statistics and mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricStats {
+    /// Visitors counted (for the score, those who answered).
+    pub n: f64,
+    pub sum: f64,
+    pub sum_squares: f64,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArmResult {
+    pub arm: String,
+    /// Whether the lifts are measured against this arm.
+    pub baseline: bool,
+    pub shows: bool,
+    /// Its configured share of visitors, when the active rulebook still has the experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    pub visitors: f64,
+    pub conversion: MetricStats,
+    pub revenue: MetricStats,
+    pub clicks: MetricStats,
+    pub score: MetricStats,
+}
+
+/// The state of a comparison, for colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Won,
+    Lost,
+    Draw,
+    Inconclusive,
+    NotEnoughData,
+    NoResult,
+    SampleRatioMismatch,
+}
+
+/// A treatment against the baseline on one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub arm: String,
+    pub metric: Metric,
+    /// The relative lift (μB − μA)/|μA|.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift: Option<Effect>,
+    /// The absolute difference μB − μA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference: Option<Effect>,
+    pub state: State,
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperimentResult {
+    /// The rule id; `""` for the programme (all personalised experiences against the
+    /// universal holdout).
+    pub rule: String,
+    pub programme: bool,
+    /// Whether the active rulebook still runs it.
+    pub active: bool,
+    pub interval: Interval,
+    pub arms: Vec<ArmResult>,
+    /// Pearson chi-square p-value of the visitors per arm against the weights.
+    pub srm_p_value: Option<f64>,
+    pub sample_ratio_mismatch: bool,
+    pub comparisons: Vec<Comparison>,
+    /// The headline: the conversion verdict of the best treatment, or the SRM warning.
+    pub verdict: String,
+}
+
+/// Per arm and day, for a daily series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayArm {
+    pub day: String,
+    pub arm: String,
+    pub visitors: f64,
+    pub conversions: f64,
+    pub revenue: f64,
+}
+
+/// The results of every experiment in `rows` (the arms table over the period), with the
+/// designs of the active rulebook for weights and baselines.
+pub fn results(rows: &[Row], designs: &[Design], interval: Interval) -> Vec<ExperimentResult> {
+    let mut rules: Vec<&str> = Vec::new();
+    for row in rows.iter().filter(|r| r.table == Table::Arms) {
+        let rule = row.label("rule");
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+    }
+    // Experiments with no visitors yet are listed too.
+    for design in designs {
+        if !rules.contains(&design.rule.as_str()) {
+            rules.push(&design.rule);
+        }
+    }
+    rules
+        .into_iter()
+        .map(|rule| {
+            let design = designs.iter().find(|d| d.rule == rule);
+            let mine: Vec<Row> = rows
+                .iter()
+                .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
+                .cloned()
+                .collect();
+            one(rule, &mine, design, interval)
+        })
+        .collect()
+}
+
+/// The daily series of one experiment.
+pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
+    let mut days: Vec<DayArm> = rows
+        .iter()
+        .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
+        .map(|r| DayArm {
+            day: r.label("day").to_owned(),
+            arm: r.label("arm").to_owned(),
+            visitors: r.get("visitors"),
+            conversions: r.get("conversions"),
+            revenue: r.get("revenue"),
+        })
+        .collect();
+    days.sort_by(|a, b| (&a.day, &a.arm).cmp(&(&b.day, &b.arm)));
+    days
+}
+
+fn one(rule: &str, rows: &[Row], design: Option<&Design>, interval: Interval) -> ExperimentResult {
+    let sums = sum_by(rows, &["arm"]);
+    // Arms in the design's order, then any the rows name that it does not.
+    let mut arms: Vec<(String, Option<f64>, bool)> = design
+        .map(|d| {
+            d.arms
+                .iter()
+                .map(|(id, w, s)| (id.clone(), Some(*w), *s))
+                .collect()
+        })
+        .unwrap_or_default();
+    for row in &sums {
+        let arm = row.label("arm");
+        if !arms.iter().any(|(id, _, _)| id == arm) {
+            let shows = !(arm == "control" || arm == HOLDOUT_ARM);
+            arms.push((arm.to_owned(), None, shows));
+        }
+    }
+    let baseline = arms.iter().position(|(_, _, shows)| !shows).unwrap_or(0);
+    let empty = Row::new(Table::Arms, &[rule, "", ""]);
+    let row_of = |arm: &str| {
+        sums.iter()
+            .find(|r| r.label("arm") == arm)
+            .unwrap_or(&empty)
+    };
+    let stats_of = |metric: Metric, row: &Row| {
+        let m = metric.moments(row);
+        MetricStats {
+            n: m.n,
+            sum: m.sum,
+            sum_squares: m.sum_squares,
+            mean: (m.n > 0.0).then(|| m.mean()),
+        }
+    };
+    let arm_results: Vec<ArmResult> = arms
+        .iter()
+        .enumerate()
+        .map(|(i, (id, weight, shows))| {
+            let row = row_of(id);
+            ArmResult {
+                arm: id.clone(),
+                baseline: i == baseline,
+                shows: *shows,
+                weight: *weight,
+                visitors: row.get("visitors"),
+                conversion: stats_of(Metric::Conversion, row),
+                revenue: stats_of(Metric::Revenue, row),
+                clicks: stats_of(Metric::Clicks, row),
+                score: stats_of(Metric::Score, row),
+            }
+        })
+        .collect();
+    let srm_p_value = match arms.iter().map(|a| a.1).collect::<Option<Vec<f64>>>() {
+        Some(weights) => {
+            let visitors: Vec<f64> = arm_results.iter().map(|a| a.visitors).collect();
+            stats::sample_ratio_p_value(&visitors, &weights)
+        }
+        None => None,
+    };
+    let mismatch = srm_p_value.is_some_and(|p| p < stats::SRM_THRESHOLD);
+    let base = &arms[..]
+        .get(baseline)
+        .map(|a| a.0.clone())
+        .unwrap_or_default();
+    let base_row = row_of(base);
+    let mut comparisons = Vec::new();
+    for (id, _, shows) in arms.iter().filter(|a| a.0 != *base) {
+        for metric in Metric::ALL {
+            // Clicks compare only arms that both show something.
+            if metric == Metric::Clicks && !(*shows && arms[baseline].2) {
+                continue;
+            }
+            let (a, b) = (base_row, row_of(id));
+            if metric == Metric::Score && a.get("answers") + b.get("answers") == 0.0 {
+                continue;
+            }
+            comparisons.push(compare(
+                (base, a),
+                (id, b),
+                metric,
+                interval,
+                mismatch,
+                rule == PROGRAMME,
+            ));
+        }
+    }
+    let verdict = if mismatch {
+        srm_words(srm_p_value.unwrap_or(0.0))
+    } else {
+        headline(&comparisons)
+    };
+    ExperimentResult {
+        rule: rule.to_owned(),
+        programme: rule == PROGRAMME,
+        active: design.is_some(),
+        interval,
+        arms: arm_results,
+        srm_p_value,
+        sample_ratio_mismatch: mismatch,
+        comparisons,
+        verdict,
+    }
+}
+
+fn srm_words(p: f64) -> String {
+    let p = if p < 0.001 {
+        "p < 0.001".to_owned()
+    } else {
+        format!("p = {p:.3}")
+    };
+    format!("Sample ratio mismatch: assignment looks broken ({p}); do not trust these results")
+}
+
+/// The conversion verdict of the treatment with the largest lift, else the first.
+fn headline(comparisons: &[Comparison]) -> String {
+    let conversion = comparisons
+        .iter()
+        .filter(|c| c.metric == Metric::Conversion);
+    let best = conversion
+        .clone()
+        .filter(|c| c.lift.is_some())
+        .max_by(|a, b| {
+            let lift = |c: &Comparison| c.lift.map_or(f64::MIN, |l| l.estimate);
+            lift(a).total_cmp(&lift(b))
+        })
+        .or_else(|| conversion.clone().next());
+    match best {
+        Some(c) => c.verdict.clone(),
+        None => "No visitors yet".to_owned(),
+    }
+}
+
+fn name(arm: &str, programme: bool) -> String {
+    if programme {
+        return match arm {
+            PERSONALISED_ARM => "Personalisation".to_owned(),
+            HOLDOUT_ARM => "the holdout".to_owned(),
+            other => other.to_owned(),
+        };
+    }
+    let mut chars = arm.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A share as a signed percentage: `+12%`, `-4.5%`.
+pub fn percent(x: f64) -> String {
+    let pct = x * 100.0;
+    let text = if pct.abs() >= 10.0 {
+        format!("{pct:.0}")
+    } else {
+        format!("{pct:.1}")
+    };
+    if pct >= 0.0 && !text.starts_with('-') {
+        format!("+{text}%")
+    } else {
+        format!("{text}%").replacen('-', "\u{2212}", 1)
+    }
+}
+
+fn compare(
+    (base, a): (&str, &Row),
+    (arm, b): (&str, &Row),
+    metric: Metric,
+    interval: Interval,
+    mismatch: bool,
+    programme: bool,
+) -> Comparison {
+    let (ma, mb) = (metric.moments(a), metric.moments(b));
+    let lift = stats::compare(ma, mb, metric.kind(), Scale::Relative, interval, ALPHA);
+    let difference = stats::compare(ma, mb, metric.kind(), Scale::Absolute, interval, ALPHA).ok();
+    let (count, unit) = metric.events();
+    let events = a.get(count).max(b.get(count));
+    let (verb, better, worse) = metric.words();
+    let (who, against) = (name(arm, programme), name(base, programme));
+    let against = if programme || against.is_empty() {
+        against
+    } else {
+        against.to_lowercase()
+    };
+    let (state, verdict) = if mismatch {
+        (
+            State::SampleRatioMismatch,
+            "Sample ratio mismatch: do not trust this result".to_owned(),
+        )
+    } else if events < MIN_EVENTS {
+        (
+            State::NotEnoughData,
+            format!(
+                "Not enough data yet: {} of {} {unit}",
+                events as u64, MIN_EVENTS as u64
+            ),
+        )
+    } else {
+        match &lift {
+            Err(why) => (
+                State::NoResult,
+                format!(
+                    "No result: {}",
+                    match why {
+                        NoEffect::ZeroBaseline | NoEffect::ZeroVariance => why.words(),
+                    }
+                ),
+            ),
+            Ok(l) => {
+                let range = format!(
+                    "{} interval {} to {}",
+                    match interval {
+                        Interval::Fixed => "95%",
+                        Interval::Sequential { .. } => "always-valid 95%",
+                    },
+                    percent(l.ci_low),
+                    percent(l.ci_high)
+                );
+                let significant = l.p_value < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
+                let size = percent(l.estimate.abs()).trim_start_matches('+').to_owned();
+                if significant && l.estimate.abs() < DRAW_BELOW {
+                    (
+                        State::Draw,
+                        format!("{who} and {against} perform about the same ({range})"),
+                    )
+                } else if significant && l.estimate > 0.0 {
+                    (
+                        State::Won,
+                        format!("{who} {verb} {size} {better} than {against} ({range})"),
+                    )
+                } else if significant {
+                    (
+                        State::Lost,
+                        format!("{who} {verb} {size} {worse} than {against} ({range})"),
+                    )
+                } else {
+                    (
+                        State::Inconclusive,
+                        format!(
+                            "No clear difference yet between {who} and {against}: {} ({range}, p = {:.2})",
+                            percent(l.estimate),
+                            l.p_value
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    Comparison {
+        arm: arm.to_owned(),
+        metric,
+        lift: lift.ok(),
+        difference,
+        state,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arm(rule: &str, arm: &str, day: &str, visitors: f64, conversions: f64) -> Row {
+        Row::new(Table::Arms, &[rule, arm, day])
+            .with("visitors", visitors)
+            .with("conversions", conversions)
+            .with("revenue", conversions * 40.0)
+            .with("revenue_ss", conversions * 1600.0)
+    }
+
+    fn design() -> Design {
+        Design {
+            rule: "welcome".into(),
+            arms: vec![
+                ("offer".into(), 0.45, true),
+                ("story".into(), 0.45, true),
+                ("control".into(), 0.10, false),
+            ],
+        }
+    }
+
+    #[test]
+    fn days_sum_into_arms_and_the_control_is_the_baseline() {
+        let rows = vec![
+            arm("welcome", "offer", "2026-12-01", 4000.0, 200.0),
+            arm("welcome", "offer", "2026-12-02", 5000.0, 300.0),
+            arm("welcome", "story", "2026-12-01", 9000.0, 400.0),
+            arm("welcome", "control", "2026-12-01", 2000.0, 80.0),
+        ];
+        let result = &results(&rows, &[design()], Interval::Fixed)[0];
+        assert_eq!(result.arms[0].visitors, 9000.0);
+        assert_eq!(result.arms[0].conversion.sum, 500.0);
+        assert!(result.arms[2].baseline);
+        // 9,000 / 9,000 / 2,000 against 45/45/10 is a fair split.
+        assert!(!result.sample_ratio_mismatch, "{:?}", result.srm_p_value);
+        let offer = result
+            .comparisons
+            .iter()
+            .find(|c| c.arm == "offer" && c.metric == Metric::Conversion)
+            .unwrap();
+        // 5.56% against 4%: +38.9%.
+        let lift = offer.lift.unwrap();
+        assert!((lift.estimate - (500.0 / 9000.0 - 0.04) / 0.04).abs() < 1e-12);
+        assert_eq!(offer.state, State::Won, "{}", offer.verdict);
+        assert!(
+            offer
+                .verdict
+                .starts_with("Offer converts 39% better than control (95% interval +"),
+            "{}",
+            offer.verdict
+        );
+        // The control shows nothing, so clicks are not compared with it.
+        assert!(!result
+            .comparisons
+            .iter()
+            .any(|c| c.metric == Metric::Clicks));
+    }
+
+    #[test]
+    fn a_broken_split_and_too_little_data_say_so() {
+        let rows = vec![
+            arm("welcome", "offer", "2026-12-01", 500.0, 20.0),
+            arm("welcome", "story", "2026-12-01", 900.0, 30.0),
+            arm("welcome", "control", "2026-12-01", 100.0, 3.0),
+        ];
+        let result = &results(&rows, &[design()], Interval::Fixed)[0];
+        assert!(result.sample_ratio_mismatch);
+        assert!(result
+            .verdict
+            .starts_with("Sample ratio mismatch: assignment looks broken (p < 0.001)"));
+        let fair = vec![
+            arm("welcome", "offer", "2026-12-01", 450.0, 61.0),
+            arm("welcome", "story", "2026-12-01", 450.0, 20.0),
+            arm("welcome", "control", "2026-12-01", 100.0, 3.0),
+        ];
+        let result = &results(&fair, &[design()], Interval::Fixed)[0];
+        assert_eq!(result.comparisons[0].state, State::NotEnoughData);
+        assert_eq!(
+            result.comparisons[0].verdict,
+            "Not enough data yet: 61 of 150 conversions"
+        );
+    }
+
+    #[test]
+    fn an_experiment_without_visitors_is_listed_and_one_left_the_rulebook_keeps_its_rows() {
+        let rows = vec![arm("old", "b", "2026-12-01", 10.0, 1.0)];
+        let all = results(&rows, &[design()], Interval::Fixed);
+        assert_eq!(all.len(), 2);
+        assert!(!all[0].active);
+        assert_eq!(all[0].srm_p_value, None);
+        assert_eq!(all[1].rule, "welcome");
+        assert_eq!(all[1].verdict, "Not enough data yet: 0 of 150 conversions");
+    }
+
+    #[test]
+    fn percentages_read_naturally() {
+        assert_eq!(percent(0.1234), "+12%");
+        assert_eq!(percent(0.045), "+4.5%");
+        assert_eq!(percent(-0.2), "\u{2212}20%");
+        assert_eq!(percent(0.0), "+0.0%");
+    }
+}

@@ -1,0 +1,524 @@
+//! What one visitor adds to the aggregate tables, worked out where the visitor's history is:
+//! in its Durable Object, which calls these as events, decisions and purchases arrive. Each
+//! function updates what the profile remembers for analytics (`Profile::experiments`,
+//! `Profile::tracking`) and gives the deltas, so that summing the rows of any period gives
+//! exact counts and sufficient statistics without any visitor data in the aggregates.
+//!
+//! - Experiments: a visitor is enrolled in the arm of their first exposure (an impression,
+//!   or a control's exposure when the treatment's trigger would have fired), on that UTC day;
+//!   later purchases, clicks and answers add to that day's row, as a change of the visitor's
+//!   own total (a revenue going from r to r + x adds x and (r + x)² − r²).
+//! - Segments and stages are counted per visitor-day: the first decision of a day records
+//!   the visitor's segments and lifecycle stage.
+
+use rapport_protocol::{Event, EventData, Survey};
+use rapport_rules::profile::{is_in_stock, Enrolment, Lifecycle};
+use rapport_rules::report::day;
+use rapport_rules::{Profile, Rulebook};
+
+use crate::tables::{Row, Table};
+
+/// The experiment key of the universal holdout: all personalised experiences against none.
+pub const PROGRAMME: &str = "";
+/// The programme's arms.
+pub const HOLDOUT_ARM: &str = "holdout";
+pub const PERSONALISED_ARM: &str = "personalised";
+
+/// Engaged seconds after which a landing is no longer an exit "straight after arriving".
+pub const QUICK_EXIT_SECONDS: u64 = 10;
+/// A session ends after this long without events.
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+
+/// NPS scores up to this are detractors; CSAT scores up to this are unhappy.
+const NPS_DETRACTOR_MAX: u8 = 6;
+const CSAT_UNHAPPY_MAX: u8 = 2;
+/// The longest comment or search query kept.
+const TEXT_LIMIT: usize = 500;
+const QUERY_LIMIT: usize = 100;
+
+fn text(value: &str, limit: usize) -> String {
+    value.trim().chars().take(limit).collect()
+}
+
+/// `(n + x)² − n²`: what a change of `x` to a total of `n` adds to a sum of squares.
+fn square_delta(before: f64, after: f64) -> f64 {
+    after * after - before * before
+}
+
+fn arm_row(rule: &str, e: &Enrolment) -> Row {
+    Row::new(Table::Arms, &[rule, &e.arm, &day(e.at_ms)])
+}
+
+/// The rows `event` adds, from the profile as it was before the event; call before
+/// `Profile::apply`, then [`after_change`].
+pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
+    let today = day(now_ms);
+    let mut rows = Vec::new();
+    // A new session: the last one's landing page, if nothing followed it, was an exit.
+    let new_session = event.session_id != profile.session_id;
+    if new_session {
+        rows.extend(quick_exit(profile, now_ms));
+    }
+    let page = profile.recent_pages.front();
+    let path = page.map(|p| p.path.clone()).unwrap_or_default();
+    let kind = page.and_then(|p| p.kind.clone()).unwrap_or_default();
+    match &event.data {
+        EventData::Exposure(r) | EventData::Impression(r) => {
+            if let (Some(arm), false) = (&r.variant, profile.experiments.contains_key(&r.rule)) {
+                let enrolment = Enrolment {
+                    arm: arm.clone(),
+                    at_ms: now_ms,
+                    ..Enrolment::default()
+                };
+                rows.push(arm_row(&r.rule, &enrolment).with("visitors", 1.0));
+                profile.experiments.insert(r.rule.clone(), enrolment);
+            }
+        }
+        EventData::Click(r) => {
+            if let Some(e) = profile.experiments.get_mut(&r.rule) {
+                if r.variant.as_deref() == Some(e.arm.as_str()) {
+                    let before = f64::from(e.clicks);
+                    e.clicks += 1;
+                    let after = f64::from(e.clicks);
+                    rows.push(
+                        arm_row(&r.rule, e)
+                            .with("clicks", 1.0)
+                            .with("clicks_ss", square_delta(before, after)),
+                    );
+                }
+            }
+        }
+        EventData::Answer(answer) => {
+            let score = answer.score;
+            if let Some(e) = profile.experiments.get_mut(&answer.experience.rule) {
+                let before = e.score.map(f64::from);
+                e.score = Some(score);
+                let after = f64::from(score);
+                let row = arm_row(&answer.experience.rule, e)
+                    .with("answers", if before.is_none() { 1.0 } else { 0.0 })
+                    .with("score", after - before.unwrap_or(0.0))
+                    .with("score_ss", square_delta(before.unwrap_or(0.0), after));
+                rows.push(row);
+            }
+            let (survey, low) = match answer.survey {
+                Survey::Nps => ("nps", score <= NPS_DETRACTOR_MAX),
+                Survey::Csat => ("csat", score <= CSAT_UNHAPPY_MAX),
+            };
+            let nps = answer.survey == Survey::Nps;
+            let stage = profile.lifecycle(now_ms).as_str();
+            let counts = |row: Row| {
+                row.with("answers", 1.0)
+                    .with("promoters", f64::from(nps && score >= 9))
+                    .with("passives", f64::from(nps && (7..=8).contains(&score)))
+                    .with("detractors", f64::from(nps && score <= NPS_DETRACTOR_MAX))
+            };
+            let experience = answer.experience.experience.as_str();
+            rows.push(
+                counts(Row::new(
+                    Table::Answers,
+                    &[&today, survey, "", &kind, experience, stage],
+                ))
+                .with("satisfied", f64::from(!nps && score >= 4))
+                .with("score", f64::from(score)),
+            );
+            for segment in &profile.tracking.segments {
+                rows.push(
+                    counts(Row::new(
+                        Table::Answers,
+                        &[&today, survey, segment, "", "", ""],
+                    ))
+                    .with("satisfied", f64::from(!nps && score >= 4))
+                    .with("score", f64::from(score)),
+                );
+            }
+            if nps {
+                for segment in site_and(&profile.tracking.segments) {
+                    rows.push(counts(Row::new(Table::Segments, &[&today, segment])));
+                }
+            }
+            if low {
+                if let Some(comment) = answer.comment.as_deref().map(|c| text(c, TEXT_LIMIT)) {
+                    if !comment.is_empty() {
+                        let score = score.to_string();
+                        rows.push(
+                            Row::new(
+                                Table::Comments,
+                                &[&today, survey, &score, experience, &path, &comment],
+                            )
+                            .with("visitors", 1.0),
+                        );
+                    }
+                }
+            }
+            if nps && score <= NPS_DETRACTOR_MAX && !path.is_empty() {
+                rows.push(Row::new(Table::Pages, &[&today, &path, &kind]).with("detractors", 1.0));
+            }
+        }
+        EventData::PageView(view) => {
+            let path = view.page.path.clone();
+            let kind = view.page.kind.clone().unwrap_or_default();
+            let mut row = Row::new(Table::Pages, &[&today, &path, &kind]).with("views", 1.0);
+            if new_session || profile.session_page_views == 0 {
+                row = row.with("landings", 1.0);
+                profile.tracking.landing = Some(path);
+            } else {
+                // A second page: the landing was no exit.
+                profile.tracking.landing = None;
+            }
+            rows.push(row);
+        }
+        EventData::Engagement(engaged) => {
+            let total = profile.session_engaged_seconds + u64::from(engaged.seconds.min(3_600));
+            if !new_session && total >= QUICK_EXIT_SECONDS {
+                profile.tracking.landing = None;
+            }
+        }
+        EventData::RageClick(_) if !path.is_empty() => {
+            rows.push(Row::new(Table::Pages, &[&today, &path, &kind]).with("rage_clicks", 1.0));
+        }
+        EventData::Search(search) if search.results == Some(0) => {
+            let query = text(&search.query.to_lowercase(), QUERY_LIMIT);
+            if !query.is_empty() {
+                rows.push(Row::new(Table::Searches, &[&today, &query]).with("searches", 1.0));
+            }
+        }
+        EventData::ProductView(view) if !is_in_stock(&view.product) => {
+            let name = view.product.name.as_deref().unwrap_or_default();
+            rows.push(
+                Row::new(
+                    Table::SoldOut,
+                    &[&today, &view.product.id, &text(name, 200)],
+                )
+                .with("views", 1.0),
+            );
+        }
+        _ => {}
+    }
+    rows
+}
+
+/// The landing page of a session that is over, if the visitor left it straight away.
+pub fn quick_exit(profile: &mut Profile, now_ms: i64) -> Option<Row> {
+    let path = profile.tracking.landing.take()?;
+    let kind = profile
+        .recent_pages
+        .front()
+        .filter(|p| p.path == path)
+        .and_then(|p| p.kind.clone())
+        .unwrap_or_default();
+    // The exit happened on the day of the visitor's last event.
+    let at = if profile.last_seen_ms > 0 {
+        profile.last_seen_ms
+    } else {
+        now_ms
+    };
+    Some(Row::new(Table::Pages, &[&day(at), &path, &kind]).with("quick_exits", 1.0))
+}
+
+/// When the visitor's session is over with a landing still open, the time to judge it.
+pub fn session_ends_at(profile: &Profile) -> Option<i64> {
+    profile
+        .tracking
+        .landing
+        .as_ref()
+        .map(|_| profile.last_seen_ms + SESSION_IDLE_MS)
+}
+
+/// After the profile changed: a move between lifecycle stages, if it made one (the new
+/// stage is counted for the day too).
+pub fn after_change(profile: &mut Profile, now_ms: i64) -> Vec<Row> {
+    let stage = profile.lifecycle(now_ms).as_str();
+    let before = std::mem::replace(&mut profile.tracking.stage, stage.to_owned());
+    if before.is_empty() || before == stage {
+        return Vec::new();
+    }
+    let today = day(now_ms);
+    let mut rows =
+        vec![Row::new(Table::Movements, &[&today, &before, stage]).with("visitors", 1.0)];
+    if profile.tracking.day == today {
+        rows.push(Row::new(Table::Stages, &[&today, stage]).with("visitors", 1.0));
+    }
+    rows
+}
+
+/// Whether a decision at `now_ms` has something to count: the visitor's first of the day,
+/// or a programme enrolment still to make. Cheap, so that other decisions write nothing.
+pub fn counts_decision(book: &Rulebook, profile: &Profile, now_ms: i64) -> bool {
+    profile.tracking.day != day(now_ms)
+        || (book.settings().holdout_percent > 0.0 && !profile.experiments.contains_key(PROGRAMME))
+}
+
+/// At a decision: on the visitor's first decision of a UTC day, their segments and stage
+/// for the day, and (with a universal holdout) their enrolment in the programme's own
+/// experiment. Empty on later decisions the same day.
+pub fn decided(book: &Rulebook, profile: &mut Profile, now_ms: i64) -> Vec<Row> {
+    let today = day(now_ms);
+    let mut rows = Vec::new();
+    if book.settings().holdout_percent > 0.0 && !profile.experiments.contains_key(PROGRAMME) {
+        let arm = if rapport_rules::in_holdout(book, profile) {
+            HOLDOUT_ARM
+        } else {
+            PERSONALISED_ARM
+        };
+        let enrolment = Enrolment {
+            arm: arm.to_owned(),
+            at_ms: now_ms,
+            ..Enrolment::default()
+        };
+        rows.push(arm_row(PROGRAMME, &enrolment).with("visitors", 1.0));
+        profile.experiments.insert(PROGRAMME.to_owned(), enrolment);
+    }
+    if profile.tracking.day == today {
+        return rows;
+    }
+    let segments = rapport_rules::segments_of(book, profile, now_ms);
+    let stage = profile.lifecycle(now_ms);
+    for segment in site_and(&segments) {
+        rows.push(Row::new(Table::Segments, &[&today, segment]).with("visitors", 1.0));
+    }
+    rows.push(Row::new(Table::Stages, &[&today, stage.as_str()]).with("visitors", 1.0));
+    let tracking = &mut profile.tracking;
+    if !tracking.stage.is_empty() && tracking.stage != stage.as_str() {
+        rows.push(
+            Row::new(Table::Movements, &[&today, &tracking.stage, stage.as_str()])
+                .with("visitors", 1.0),
+        );
+    }
+    tracking.day = today;
+    tracking.segments = segments;
+    tracking.stage = stage.as_str().to_owned();
+    tracking.converted = false;
+    rows
+}
+
+/// `""` (the whole site), then each segment.
+fn site_and(segments: &[String]) -> impl Iterator<Item = &str> {
+    std::iter::once("").chain(segments.iter().map(String::as_str))
+}
+
+/// A purchase of `value` reported by the shop's server at `at_ms`: a conversion and its
+/// revenue for every experiment the visitor was first exposed to within `attribution_days`
+/// before, and for the segments of the visitor's last counted day.
+pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
+    let value = if value.is_finite() {
+        value.max(0.0)
+    } else {
+        0.0
+    };
+    let window = i64::from(attribution_days) * 24 * 60 * 60 * 1000;
+    let mut rows = Vec::new();
+    for (rule, e) in profile.experiments.iter_mut() {
+        if at_ms < e.at_ms || at_ms > e.at_ms + window {
+            continue;
+        }
+        let before = e.revenue;
+        e.revenue += value;
+        let first = !e.converted;
+        e.converted = true;
+        rows.push(
+            arm_row(rule, e)
+                .with("conversions", f64::from(first))
+                .with("revenue", value)
+                .with("revenue_ss", square_delta(before, e.revenue)),
+        );
+    }
+    let tracking = &mut profile.tracking;
+    if !tracking.day.is_empty() {
+        let first = !tracking.converted;
+        tracking.converted = true;
+        for segment in site_and(&tracking.segments) {
+            rows.push(
+                Row::new(Table::Segments, &[&tracking.day, segment])
+                    .with("converters", f64::from(first))
+                    .with("revenue", value),
+            );
+        }
+    }
+    rows
+}
+
+/// The lifecycle stages, in funnel order.
+pub const STAGES: [Lifecycle; 9] = [
+    Lifecycle::New,
+    Lifecycle::Engaged,
+    Lifecycle::Cart,
+    Lifecycle::Customer,
+    Lifecycle::Repeat,
+    Lifecycle::Loyal,
+    Lifecycle::Advocate,
+    Lifecycle::AtRisk,
+    Lifecycle::Lapsed,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_protocol::{Engagement, ExperienceRef, PageContext, PageView};
+    use rapport_rules::SourceFile;
+
+    const DEC_1: i64 = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+    const HOUR: i64 = 60 * 60 * 1000;
+
+    fn reference(variant: &str) -> ExperienceRef {
+        ExperienceRef {
+            rule: "welcome".into(),
+            experience: format!("welcome-{variant}"),
+            variant: Some(variant.into()),
+            segment: Some("first_time".into()),
+        }
+    }
+
+    fn ev(session: &str, data: EventData) -> Event {
+        Event {
+            id: "e".into(),
+            session_id: session.into(),
+            client_ts: None,
+            data,
+        }
+    }
+
+    fn feed(profile: &mut Profile, e: &Event, at: i64) -> Vec<Row> {
+        let mut rows = event(profile, e, at);
+        profile.apply(e, at);
+        rows.extend(after_change(profile, at));
+        rows
+    }
+
+    fn sum(rows: &[Row], table: Table, measure: &str) -> f64 {
+        rows.iter()
+            .filter(|r| r.table == table)
+            .map(|r| r.get(measure))
+            .sum()
+    }
+
+    #[test]
+    fn a_visitor_counts_once_in_the_arm_of_the_first_exposure() {
+        let mut p = Profile::new("v1");
+        let mut rows = feed(
+            &mut p,
+            &ev("s", EventData::Exposure(reference("control"))),
+            DEC_1,
+        );
+        rows.extend(feed(
+            &mut p,
+            &ev("s", EventData::Impression(reference("offer"))),
+            DEC_1 + HOUR,
+        ));
+        assert_eq!(sum(&rows, Table::Arms, "visitors"), 1.0);
+        assert_eq!(rows[0].labels, ["welcome", "control", "2026-12-01"]);
+        assert_eq!(p.experiments["welcome"].arm, "control");
+        // A click on another arm's experience is not this visitor's.
+        let rows = feed(
+            &mut p,
+            &ev("s", EventData::Click(reference("offer"))),
+            DEC_1 + HOUR,
+        );
+        assert_eq!(sum(&rows, Table::Arms, "clicks"), 0.0);
+    }
+
+    #[test]
+    fn deltas_sum_to_each_visitors_totals_and_their_squares() {
+        let mut p = Profile::new("v1");
+        let mut rows = feed(
+            &mut p,
+            &ev("s", EventData::Impression(reference("offer"))),
+            DEC_1,
+        );
+        for _ in 0..3 {
+            rows.extend(feed(
+                &mut p,
+                &ev("s", EventData::Click(reference("offer"))),
+                DEC_1 + HOUR,
+            ));
+        }
+        // Two purchases in the window, one after it (7 days by default).
+        rows.extend(purchase(&mut p, 30.0, DEC_1 + 2 * HOUR, 7));
+        rows.extend(purchase(&mut p, 20.0, DEC_1 + 3 * 24 * HOUR, 7));
+        rows.extend(purchase(&mut p, 99.0, DEC_1 + 8 * 24 * HOUR, 7));
+        let arms: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.table == Table::Arms)
+            .cloned()
+            .collect();
+        // Every delta lands on the day of first exposure.
+        assert!(arms.iter().all(|r| r.label("day") == "2026-12-01"));
+        assert_eq!(sum(&arms, Table::Arms, "clicks"), 3.0);
+        assert_eq!(sum(&arms, Table::Arms, "clicks_ss"), 9.0);
+        assert_eq!(sum(&arms, Table::Arms, "conversions"), 1.0);
+        assert_eq!(sum(&arms, Table::Arms, "revenue"), 50.0);
+        assert_eq!(sum(&arms, Table::Arms, "revenue_ss"), 2500.0);
+    }
+
+    #[test]
+    fn a_landing_left_straight_away_is_a_quick_exit() {
+        let page = |path: &str| {
+            EventData::PageView(PageView {
+                page: PageContext {
+                    url: format!("https://shop.example{path}"),
+                    path: path.into(),
+                    kind: Some("product".into()),
+                    locale: None,
+                },
+                title: None,
+                referrer: None,
+            })
+        };
+        let mut p = Profile::new("v1");
+        let mut rows = feed(&mut p, &ev("s1", page("/a")), DEC_1);
+        // The next session shows the first one ended on its landing page.
+        rows.extend(feed(&mut p, &ev("s2", page("/b")), DEC_1 + 2 * HOUR));
+        rows.extend(feed(
+            &mut p,
+            &ev("s2", EventData::Engagement(Engagement { seconds: 30 })),
+            DEC_1 + 2 * HOUR,
+        ));
+        rows.extend(feed(&mut p, &ev("s3", page("/c")), DEC_1 + 5 * HOUR));
+        let exits: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.table == Table::Pages && r.get("quick_exits") > 0.0)
+            .collect();
+        assert_eq!(exits.len(), 1);
+        assert_eq!(exits[0].label("path"), "/a");
+        assert_eq!(sum(&rows, Table::Pages, "landings"), 3.0);
+        // /c is still open: its session ends after 30 idle minutes.
+        assert_eq!(
+            session_ends_at(&p),
+            Some(DEC_1 + 5 * HOUR + SESSION_IDLE_MS)
+        );
+        assert_eq!(
+            quick_exit(&mut p, DEC_1 + 6 * HOUR).unwrap().label("path"),
+            "/c"
+        );
+    }
+
+    #[test]
+    fn segments_and_stages_count_once_a_day_and_a_purchase_converts_the_day() {
+        let book = Rulebook::compile(&[SourceFile::new(
+            "segments.rhai",
+            "segment(\"everyone_here\", |v| true);\nsettings(#{ holdout: 50 });",
+        )])
+        .unwrap();
+        let mut p = Profile::new("v1");
+        let rows = decided(&book, &mut p, DEC_1);
+        assert_eq!(sum(&rows, Table::Segments, "visitors"), 2.0); // the site and the segment
+        assert_eq!(sum(&rows, Table::Stages, "visitors"), 1.0);
+        assert_eq!(sum(&rows, Table::Arms, "visitors"), 1.0);
+        assert!(rows
+            .iter()
+            .any(|r| r.table == Table::Arms && r.label("rule") == PROGRAMME));
+        assert!(decided(&book, &mut p, DEC_1 + HOUR).is_empty());
+        let bought = purchase(&mut p, 10.0, DEC_1 + 2 * HOUR, 7);
+        assert_eq!(sum(&bought, Table::Segments, "converters"), 2.0);
+        let again = purchase(&mut p, 10.0, DEC_1 + 3 * HOUR, 7);
+        assert_eq!(sum(&again, Table::Segments, "converters"), 0.0);
+        assert_eq!(sum(&again, Table::Segments, "revenue"), 20.0);
+        // A purchase makes a customer: one move, and the new stage counts for the day.
+        let moved = after_change(&mut p, DEC_1 + 3 * HOUR);
+        assert_eq!(
+            sum(&moved, Table::Movements, "visitors"),
+            0.0,
+            "no trusted purchase yet"
+        );
+        assert_eq!(decided(&book, &mut p, DEC_1 + 24 * HOUR).len(), 3);
+    }
+}

@@ -1,0 +1,19 @@
+//! Rapport's CX analytics, pure: the statistics (`stats`), what a visitor adds to the daily
+//! aggregates (`facts`, `tables`), and the analyses the edge's analytics API answers with.
+//! Without the default `analyses` feature, only `tables`.
+
+#[cfg(feature = "analyses")]
+pub mod experiments;
+#[cfg(feature = "analyses")]
+pub mod facts;
+#[cfg(feature = "analyses")]
+pub mod lifecycle;
+#[cfg(feature = "analyses")]
+pub mod satisfaction;
+#[cfg(feature = "analyses")]
+pub mod segments;
+#[cfg(feature = "analyses")]
+pub mod stats;
+pub mod tables;
+#[cfg(feature = "analyses")]
+pub mod weak_spots;

@@ -1,0 +1,272 @@
+//! The analytics API under `/v1/admin/analytics/`, behind the admin token: experiment
+//! results, satisfaction, the lifecycle funnel, weak spots and segments that need attention,
+//! each for a site and a period of UTC days. The analyses are `rapport_analytics`'s; this
+//! module checks the parameters, reads the aggregate rows and writes the answer.
+
+use rapport_analytics::experiments::{self, Design};
+use rapport_analytics::stats::Interval;
+use rapport_analytics::tables::Table;
+use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Request, Response};
+
+use super::check_site;
+use crate::aggregates::read;
+use crate::auth::require_admin;
+use crate::error::{ApiError, Context};
+use crate::http::{json_response, parse_query};
+use crate::sites::Sites;
+
+/// The longest period one call reads.
+pub const MAX_DAYS: i64 = 400;
+/// How the programme (the universal holdout) is named in a path.
+pub const PROGRAMME_PATH: &str = "~programme";
+
+/// The parameters every analytics call takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    pub site: String,
+    /// Inclusive `YYYY-MM-DD` bounds.
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub segment: Option<String>,
+    /// `fixed` (the default) or `sequential` (always-valid intervals).
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+/// Checks a period's bounds: days, in order; gives its length in days.
+pub fn check_period(from: &str, to: &str) -> Result<i64, ApiError> {
+    use chrono::NaiveDate;
+    let day = |field: &str, text: &str| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.len() == 10)
+            .ok_or_else(|| {
+                ApiError::bad(
+                    field,
+                    format!("`{field}` is a day, YYYY-MM-DD, not \"{text}\""),
+                )
+            })
+    };
+    let (start, end) = (day("from", from)?, day("to", to)?);
+    if end < start {
+        return Err(ApiError::bad(
+            "to",
+            format!("`to` ({to}) is before `from` ({from})"),
+        ));
+    }
+    Ok((end - start).num_days() + 1)
+}
+
+impl Query {
+    fn read(req: &Request, env: &Env, sites: &Sites) -> Result<Query, ApiError> {
+        require_admin(req, env)?;
+        let query: Query = parse_query(req)?;
+        check_site(sites, &query.site)?;
+        if check_period(&query.from, &query.to)? > MAX_DAYS {
+            return Err(ApiError::bad(
+                "to",
+                format!("an analytics period is at most {MAX_DAYS} days"),
+            ));
+        }
+        if let Some(segment) = &query.segment {
+            if segment.is_empty() || segment.len() > 64 {
+                return Err(ApiError::bad("segment", "`segment` is a segment's name"));
+            }
+        }
+        Ok(query)
+    }
+
+    fn interval(&self) -> Result<Interval, ApiError> {
+        match self.interval.as_deref() {
+            None | Some("fixed") => Ok(Interval::Fixed),
+            Some("sequential") => Ok(Interval::DEFAULT_SEQUENTIAL),
+            Some(other) => Err(ApiError::bad(
+                "interval",
+                format!("`interval` is \"fixed\" or \"sequential\", not \"{other}\""),
+            )),
+        }
+    }
+
+    /// The answer's head: what was asked.
+    fn head(&self) -> serde_json::Map<String, Value> {
+        let mut head = serde_json::Map::new();
+        head.insert("site".into(), self.site.clone().into());
+        head.insert("from".into(), self.from.clone().into());
+        head.insert("to".into(), self.to.clone().into());
+        if let Some(segment) = &self.segment {
+            head.insert("segment".into(), segment.clone().into());
+        }
+        head
+    }
+
+    async fn rows(
+        &self,
+        env: &Env,
+        table: Table,
+    ) -> Result<Vec<rapport_analytics::tables::Row>, ApiError> {
+        read(env, table, &self.site, &self.from, &self.to, None).await
+    }
+}
+
+/// The head with the analysis's fields after it.
+fn answer<T: serde::Serialize>(q: &Query, body: &T) -> Result<Response, ApiError> {
+    let mut out = q.head();
+    match serde_json::to_value(body).context("encoding an analysis")? {
+        Value::Object(fields) => out.extend(fields),
+        other => {
+            out.insert("result".into(), other);
+        }
+    }
+    Ok(json_response(&Value::Object(out), 200))
+}
+
+async fn designs(env: &Env) -> Result<Vec<Design>, ApiError> {
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
+    Ok(Design::of(&book))
+}
+
+async fn experiment_results(
+    env: &Env,
+    q: &Query,
+) -> Result<
+    (
+        Vec<rapport_analytics::tables::Row>,
+        Vec<experiments::ExperimentResult>,
+    ),
+    ApiError,
+> {
+    let interval = q.interval()?;
+    let rows = q.rows(env, Table::Arms).await?;
+    let designs = designs(env).await?;
+    let results = experiments::results(&rows, &designs, interval);
+    Ok((rows, results))
+}
+
+/// `GET /v1/admin/analytics/experiments`: every experiment's arms, lifts and verdicts.
+pub async fn experiments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let (_, results) = experiment_results(env, &q).await?;
+    answer(&q, &json!({ "experiments": results }))
+}
+
+/// `GET /v1/admin/analytics/experiments/{rule}`: one experiment, with its daily series.
+pub async fn experiment(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    rule: &str,
+) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let rule = if rule == PROGRAMME_PATH {
+        rapport_analytics::facts::PROGRAMME
+    } else {
+        rule
+    };
+    let (rows, results) = experiment_results(env, &q).await?;
+    let Some(result) = results.into_iter().find(|r| r.rule == rule) else {
+        return Err(ApiError::no_such(
+            "rule",
+            format!("no experiment \"{rule}\" in the active rulebook or in this period"),
+        ));
+    };
+    let daily = experiments::daily(&rows, rule);
+    answer(&q, &json!({ "experiment": result, "daily": daily }))
+}
+
+/// `GET /v1/admin/analytics/satisfaction`: NPS and CSAT with intervals, by group and week.
+pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let answers = q.rows(env, Table::Answers).await?;
+    let comments = q.rows(env, Table::Comments).await?;
+    let result = satisfaction::satisfaction(&answers, &comments, q.segment.as_deref());
+    answer(&q, &result)
+}
+
+/// `GET /v1/admin/analytics/lifecycle`: the funnel, day by day, and the moves.
+pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let stages = q.rows(env, Table::Stages).await?;
+    let movements = q.rows(env, Table::Movements).await?;
+    answer(&q, &lifecycle::lifecycle(&stages, &movements))
+}
+
+/// `GET /v1/admin/analytics/weak-spots`: troubled pages, empty searches, sold-out demand.
+pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let pages = q.rows(env, Table::Pages).await?;
+    let searches = q.rows(env, Table::Searches).await?;
+    let sold_out = q.rows(env, Table::SoldOut).await?;
+    answer(&q, &weak_spots::weak_spots(&pages, &searches, &sold_out))
+}
+
+/// `GET /v1/admin/analytics/segments`: every segment against the rest of the site, flagged
+/// where it needs attention, with the rules that target it.
+pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let q = Query::read(req, env, sites)?;
+    let rows = q.rows(env, Table::Segments).await?;
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
+    let mut targets: Vec<(String, Vec<String>)> = book
+        .segment_names()
+        .map(|name| (name.to_owned(), Vec::new()))
+        .collect();
+    for rule in book.rules() {
+        for segment in rule.segments {
+            if let Some((_, ids)) = targets.iter_mut().find(|(name, _)| name == segment) {
+                ids.push(rule.id.to_owned());
+            }
+        }
+    }
+    let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
+    let totals = rapport_rules::report::totals(&tallies);
+    let arms = q.rows(env, Table::Arms).await?;
+    let results = experiments::results(&arms, &Design::of(&book), Interval::Fixed);
+    let performance = segments::rule_performance(&totals, &results);
+    let mut result = segments::segments(&rows, &q.from, &q.to, &targets, &performance);
+    if let Some(only) = &q.segment {
+        result.segments.retain(|s| s.segment == *only);
+        if result.segments.is_empty() {
+            return Err(ApiError::no_such(
+                "segment",
+                format!("no segment \"{only}\" in the active rulebook or in this period"),
+            ));
+        }
+    }
+    answer(&q, &result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_days_in_order_and_not_too_long() {
+        assert_eq!(check_period("2026-12-01", "2026-12-01").ok(), Some(1));
+        assert_eq!(check_period("2026-11-30", "2026-12-01").ok(), Some(2));
+        let field = |r: Result<i64, ApiError>| match r {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            _ => None,
+        };
+        assert_eq!(
+            field(check_period("2026-12-02", "2026-12-01")).as_deref(),
+            Some("to")
+        );
+        assert_eq!(
+            field(check_period("2026-13-01", "2026-12-01")).as_deref(),
+            Some("from")
+        );
+        assert_eq!(
+            field(check_period("2026-12-01", "2026-12-1")).as_deref(),
+            Some("to")
+        );
+        assert_eq!(check_period("2025-01-01", "2026-12-01").ok(), Some(700));
+    }
+}
