@@ -7,8 +7,12 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const [config, port, state] = process.argv.slice(2);
 const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+// The admin token, when the benchmark reads the admin API (Miniflare reads no .dev.vars).
+const bindings = { ...workerOptions.bindings };
+if (process.env.RAPPORT_ADMIN_TOKEN) bindings.ADMIN_TOKEN = process.env.RAPPORT_ADMIN_TOKEN;
 const mf = new Miniflare({
   ...workerOptions,
+  bindings,
   host: "127.0.0.1",
   port: Number(port),
   modules: true,

@@ -58,6 +58,15 @@ pub struct Sent {
     pub answers: usize,
 }
 
+impl Sent {
+    fn add(&mut self, other: &Sent) {
+        self.visitors += other.visitors;
+        self.events += other.events;
+        self.purchases += other.purchases;
+        self.answers += other.answers;
+    }
+}
+
 struct Product {
     id: &'static str,
     name: &'static str,
@@ -278,29 +287,26 @@ fn journey(
         push(&session, "answer", answer);
         sent.answers += 1;
     }
-    sent.events += events.len();
-    post(
-        agent,
-        &format!("{}/v1/events", target.base),
-        None,
-        &address,
-        &json!({ "site": target.site, "visitor_id": visitor, "events": events }),
-    )?;
-    // A second session for some, the next day as far as the journey goes.
-    if !bounced && rng.f64() < 0.3 {
-        let later = format!("{visitor}-s2");
-        let events = vec![
-            json!({ "id": format!("{visitor}-back"), "session_id": later,
-                                  "type": "page_view", "page": page("/", "home") }),
-        ];
-        sent.events += 1;
+    let deliver = |events: &[Value]| {
         post(
             agent,
             &format!("{}/v1/events", target.base),
             None,
             &address,
             &json!({ "site": target.site, "visitor_id": visitor, "events": events }),
-        )?;
+        )
+    };
+    sent.events += events.len();
+    deliver(&events)?;
+    // A second session for some, straight after (the first one's landing page, if it was
+    // all they saw, then counts as a quick exit).
+    if !bounced && rng.f64() < 0.3 {
+        let later = format!("{visitor}-s2");
+        sent.events += 1;
+        deliver(&[
+            json!({ "id": format!("{visitor}-back"), "session_id": later,
+                          "type": "page_view", "page": page("/", "home") }),
+        ])?;
     }
     // The purchase, reported by the shop's server.
     if rng.f64() < plan.conversion(welcome_arm.as_deref()) {
@@ -343,11 +349,7 @@ pub fn run(target: &Target, plan: &Plan, progress: impl Fn(usize, usize) + Sync)
                         let mut rng = fastrand::Rng::with_seed(
                             plan.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                         );
-                        let sent = journey(&agent, target, plan, n, &mut rng)?;
-                        total.visitors += sent.visitors;
-                        total.events += sent.events;
-                        total.purchases += sent.purchases;
-                        total.answers += sent.answers;
+                        total.add(&journey(&agent, target, plan, n, &mut rng)?);
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, plan.visitors);
                     }
                 })
@@ -363,11 +365,7 @@ pub fn run(target: &Target, plan: &Plan, progress: impl Fn(usize, usize) + Sync)
     });
     let mut total = Sent::default();
     for result in results {
-        let sent = result?;
-        total.visitors += sent.visitors;
-        total.events += sent.events;
-        total.purchases += sent.purchases;
-        total.answers += sent.answers;
+        total.add(&result?);
     }
     Ok(total)
 }

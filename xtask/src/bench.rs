@@ -182,7 +182,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             bench_analytics::EXPERIMENTS,
             bench_analytics::SEGMENTS
         ));
-        let token = crate::demo::admin_token(&root.join("edge/.dev.vars"))?;
+        // A fresh edge has the benchmark's own token; one at `--url` is the demo, with its own.
+        let token = match &options.url {
+            Some(_) => crate::demo::admin_token(&root.join("edge/.dev.vars"))?,
+            None => bench_analytics::ADMIN_TOKEN.to_owned(),
+        };
         summary.extend(bench_analytics::read_all(&base, &token)?);
     }
     println!("\nxtask: bench results");
@@ -451,6 +455,7 @@ impl BenchEdge {
         let mut child = Child::background(
             command
                 .current_dir(&edge_dir)
+                .env("RAPPORT_ADMIN_TOKEN", bench_analytics::ADMIN_TOKEN)
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
             log,

@@ -17,6 +17,8 @@ use crate::process;
 pub const DAYS: usize = 90;
 pub const EXPERIMENTS: usize = 20;
 pub const SEGMENTS: usize = 30;
+/// The fresh benchmark edge's admin token (it serves nothing else).
+pub const ADMIN_TOKEN: &str = "bench-admin-token";
 /// Reads per endpoint.
 const READS: usize = 20;
 /// The first day of the period: the 90 days from 2026-09-01 to 2026-11-29.
