@@ -300,7 +300,7 @@ fn journey(
     deliver(&events)?;
     // A second session for some, straight after (the first one's landing page, if it was
     // all they saw, then counts as a quick exit).
-    if !bounced && rng.f64() < 0.3 {
+    if rng.f64() < 0.3 {
         let later = format!("{visitor}-s2");
         sent.events += 1;
         deliver(&[
@@ -317,9 +317,14 @@ fn journey(
             &format!("{}/v1/server/events", target.base),
             Some(&target.server_key),
             &address,
-            &json!({ "events": [{ "id": format!("{visitor}-order"), "type": "purchase",
-                "customer_id": format!("C-{visitor}"), "order_id": format!("{visitor}-1"),
-                "value": value, "currency": "EUR", "visitor_id": visitor }] }),
+            // The shop knows the account at checkout: it links the browser first, so the
+            // visitor's profile (and lifecycle stage) learns of the purchase.
+            &json!({ "events": [
+                { "id": format!("{visitor}-identify"), "type": "identify",
+                  "customer_id": format!("C-{visitor}"), "visitor_id": visitor },
+                { "id": format!("{visitor}-order"), "type": "purchase",
+                  "customer_id": format!("C-{visitor}"), "order_id": format!("{visitor}-1"),
+                  "value": value, "currency": "EUR", "visitor_id": visitor }] }),
         )?;
         sent.purchases += 1;
     }
