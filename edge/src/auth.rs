@@ -1,6 +1,6 @@
 //! Who may call what: the admin token, the sites' server keys, and the signatures with
 //! which a shop's server vouches for a signed-in shopper. Every secret is compared in
-//! constant time. (The marketer console's sessions will live here too.)
+//! constant time. The marketer console's sessions are in `session`.
 
 use std::collections::BTreeMap;
 
@@ -40,12 +40,32 @@ pub fn admin_token(env: &Env) -> Result<String, ApiError> {
         .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))
 }
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>`.
-pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
-    if same(&bearer(req), &admin_token(env)?) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+/// Whether `token` is the admin token.
+pub fn is_admin_token(env: &Env, token: &str) -> Result<bool, ApiError> {
+    Ok(same(token, &admin_token(env)?))
+}
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>` (scripts), or else a console session's
+/// cookie, which for a call that changes something must also come from the console's own
+/// origin with its header (`session::check_same_origin`).
+pub async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let token = bearer(req);
+    if !token.is_empty() {
+        return if is_admin_token(env, &token)? {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        };
+    }
+    let Some(id) = crate::session::cookie(req) else {
+        return Err(ApiError::Unauthorized);
+    };
+    if crate::session::changes_something(&req.method()) {
+        crate::session::check_same_origin(req)?;
+    }
+    match crate::session::expiry(env, &id, crate::clock::now_ms()).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Unauthorized),
     }
 }
 

@@ -19,6 +19,8 @@ pub enum ApiError {
         limit: usize,
     },
     Unauthorized,
+    /// A console sign-in with a token that is not the admin token.
+    WrongToken,
     Forbidden {
         field: String,
         message: String,
@@ -54,6 +56,11 @@ impl ApiError {
         }
     }
 
+    /// A sign-in with the wrong token: 401, naming the field.
+    pub fn bad_token() -> ApiError {
+        ApiError::WrongToken
+    }
+
     pub fn no_such(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::NoSuch {
             field: field.into(),
@@ -70,7 +77,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::WrongToken => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound | ApiError::NoSuch { .. } => 404,
             ApiError::MethodNotAllowed => 405,
@@ -91,6 +98,7 @@ impl Display for ApiError {
             },
             ApiError::PayloadTooLarge { limit } => write!(f, "body over {limit} bytes"),
             ApiError::Unauthorized => write!(f, "unauthorized"),
+            ApiError::WrongToken => write!(f, "a sign-in with the wrong token"),
             ApiError::Forbidden { field, message } => write!(f, "forbidden ({field}): {message}"),
             ApiError::NotFound => write!(f, "not found"),
             ApiError::NoSuch { field, message } => write!(f, "not found ({field}): {message}"),

@@ -136,6 +136,11 @@ impl ApiError {
                 "a valid bearer token is required".to_owned(),
                 None,
             ),
+            ApiError::WrongToken => (
+                "unauthorized",
+                "that is not the admin token".to_owned(),
+                Some("token".to_owned()),
+            ),
             ApiError::Forbidden { field, message } => ("forbidden", message, Some(field)),
             ApiError::NotFound => ("not_found", "no such endpoint".to_owned(), None),
             ApiError::NoSuch { field, message } => ("not_found", message, Some(field)),

@@ -29,6 +29,7 @@ mod objects;
 mod preview;
 mod reports;
 mod router;
+mod session;
 mod sites;
 
 use worker::{event, Context, Env, Request, Response, Result};

@@ -29,3 +29,20 @@ pub async fn check(
     }
     Ok(())
 }
+
+/// Counts a console sign-in attempt against the address's limit (`SIGNIN_LIMITER`: a few a
+/// minute), so that the admin token cannot be guessed at speed.
+pub async fn check_sign_in(env: &Env, address: &str) -> Result<(), ApiError> {
+    let Ok(limiter) = env.rate_limiter("SIGNIN_LIMITER") else {
+        return Ok(());
+    };
+    let outcome = limiter
+        .limit(format!("signin:{address}"))
+        .await
+        .context("asking the SIGNIN_LIMITER rate limit")?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited { retry_after: 60 })
+    }
+}

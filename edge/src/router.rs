@@ -8,7 +8,7 @@
 
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{admin, analytics, browser, server};
+use crate::api::{admin, analytics, browser, console, server};
 use crate::config;
 use crate::error::ApiError;
 use crate::http::{self, header};
@@ -40,6 +40,9 @@ pub enum Route<'a> {
     AnalyticsLifecycle,
     AnalyticsWeakSpots,
     AnalyticsSegments,
+    SignIn,
+    Session,
+    SignOut,
     Publish,
     Versions,
     Version(&'a str),
@@ -81,6 +84,11 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["admin", "analytics", "lifecycle"] => vec![(Get, Route::AnalyticsLifecycle)],
         ["admin", "analytics", "weak-spots"] => vec![(Get, Route::AnalyticsWeakSpots)],
         ["admin", "analytics", "segments"] => vec![(Get, Route::AnalyticsSegments)],
+        ["console", "session"] => vec![
+            (Post, Route::SignIn),
+            (Get, Route::Session),
+            (Delete, Route::SignOut),
+        ],
         ["admin", "rulebooks"] => vec![(Get, Route::Versions), (Post, Route::Publish)],
         ["admin", "rulebooks", id] => vec![(Get, Route::Version(id))],
         ["admin", "rulebooks", id, "activate"] => vec![(Post, Route::Activate(id))],
@@ -135,6 +143,9 @@ async fn dispatch(
         }
         Route::CreatePreview => admin::create_preview(req, env, sites).await,
         Route::Reports => admin::reports(&req, env, sites).await,
+        Route::SignIn => console::sign_in(req, env).await,
+        Route::Session => console::current(&req, env).await,
+        Route::SignOut => console::sign_out(&req, env).await,
         Route::AnalyticsExperiments => analytics::experiments(&req, env, sites).await,
         Route::AnalyticsExperiment(rule) => analytics::experiment(&req, env, sites, rule).await,
         Route::AnalyticsSatisfaction => analytics::satisfaction(&req, env, sites).await,

@@ -35,7 +35,8 @@ pub struct Edge {
     /// The server keys of the two sites the test edge serves, `demo` and `outlet`.
     pub demo_server_key: String,
     pub outlet_server_key: String,
-    process: Child,
+    /// Kept for its lifetime: the edge ends when it is dropped.
+    _process: Child,
     _state: tempfile::TempDir,
 }
 
@@ -81,7 +82,6 @@ impl Edge {
             "the edge is not built: run `cargo xtask test`"
         );
         let state = tempfile::tempdir().expect("a temporary directory");
-        let port = free_port();
         let admin_token = format!("test-admin-{}", free_port());
         let demo_server_key = format!("test-server-demo-{}", free_port());
         let outlet_server_key = format!("test-server-outlet-{}", free_port());
@@ -97,34 +97,42 @@ impl Edge {
             format!("SITES:{sites}"),
         ];
         all_vars.extend(vars.iter().map(|(name, value)| format!("{name}:{value}")));
-        let process = Child::background(
-            Command::new(&wrangler)
-                .current_dir(&edge_dir)
-                .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--inspector-port", &free_port().to_string()])
-                .arg("--persist-to")
-                .arg(state.path().join("wrangler"))
-                .args(["--show-interactive-dev-session=false", "--log-level=warn"])
-                .args(all_vars.iter().flat_map(|v| ["--var", v.as_str()]))
-                .env("WRANGLER_SEND_METRICS", "false")
-                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
-            state.path().join("wrangler.log"),
-            Some(state.path()),
-        )
-        .expect("wrangler starts");
-        let mut edge = Edge {
-            base: format!("http://127.0.0.1:{port}"),
-            admin_token,
-            demo_server_key,
-            outlet_server_key,
-            process,
-            _state: state,
-        };
-        let health = edge.url("/v1/health");
-        if let Err(err) = edge.process.wait_for_http(&health, Duration::from_secs(90)) {
-            panic!("the edge did not come up: {err}");
+        // A free port can be taken between asking for it and wrangler binding it (workerd
+        // opens ports of its own): then another pair of ports is tried.
+        for attempt in 1..=3 {
+            let port = free_port();
+            let mut process = Child::background(
+                Command::new(&wrangler)
+                    .current_dir(&edge_dir)
+                    .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--inspector-port", &free_port().to_string()])
+                    .arg("--persist-to")
+                    .arg(state.path().join("wrangler"))
+                    .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+                    .args(all_vars.iter().flat_map(|v| ["--var", v.as_str()]))
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+                state.path().join("wrangler.log"),
+                Some(state.path()),
+            )
+            .expect("wrangler starts");
+            let health = format!("http://127.0.0.1:{port}/v1/health");
+            match process.wait_for_http(&health, Duration::from_secs(90)) {
+                Ok(_) => {
+                    return Edge {
+                        base: format!("http://127.0.0.1:{port}"),
+                        admin_token,
+                        demo_server_key,
+                        outlet_server_key,
+                        _process: process,
+                        _state: state,
+                    }
+                }
+                Err(err) if attempt < 3 && err.contains("Address already in use") => continue,
+                Err(err) => panic!("the edge did not come up: {err}"),
+            }
         }
-        edge
+        unreachable!("the last attempt returns or panics")
     }
 
     pub fn url(&self, path: &str) -> String {

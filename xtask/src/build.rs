@@ -290,13 +290,15 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &P
     )
 }
 
-/// Copies the demo shop and the widget into `target/site/`, the edge's static assets.
+/// Copies the demo shop, the widget and the marketer console (`/console/`) into
+/// `target/site/`, the edge's static assets.
 fn site(root: &Path) -> Result<()> {
     let site = root.join("target/site");
     if site.exists() {
         fs::remove_dir_all(&site).context("clearing target/site")?;
     }
     copy_dir(&root.join("demo-site/public"), &site)?;
+    copy_dir(&root.join("console"), &site.join("console"))?;
     for file in ["rapport.js", "rapport_bg.wasm"] {
         fs::copy(root.join("target/widget").join(file), site.join(file))
             .with_context(|| format!("copying {file}"))?;
@@ -338,6 +340,12 @@ fn report_sizes(root: &Path) -> Result<()> {
         );
     }
     println!("xtask: widget total {total} bytes gzipped (budget {WIDGET_BUDGET})");
+    // What a marketer's browser downloads for the console.
+    let mut console = 0;
+    for entry in fs::read_dir(root.join("target/site/console"))? {
+        console += gzipped_len(&fs::read(entry?.path())?)?;
+    }
+    println!("xtask: console total {console} bytes gzipped (budget {CONSOLE_BUDGET})");
     // What Cloudflare uploads and starts for the edge: the Workers free plan takes 3 MB
     // gzipped, and start-up time grows with size.
     let edge =
@@ -352,5 +360,7 @@ fn report_sizes(root: &Path) -> Result<()> {
 
 /// The widget's whole download, gzipped.
 const WIDGET_BUDGET: usize = 30_000;
+/// The marketer console's whole download, gzipped.
+const CONSOLE_BUDGET: usize = 800_000;
 /// The edge's wasm, gzipped.
 const EDGE_BUDGET: usize = 2_000_000;

@@ -28,14 +28,14 @@ fn ok<T: serde::Serialize>(value: &T, status: u16) -> Result<Response, ApiError>
 }
 
 /// An admin call about one visitor: the token, then the site and the visitor id.
-fn check_visitor(
+async fn check_visitor(
     req: &Request,
     env: &Env,
     sites: &Sites,
     site: &str,
     visitor_id: &str,
 ) -> Result<(), ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     check_site(sites, site)?;
     check_id("visitor_id", visitor_id)
 }
@@ -48,7 +48,7 @@ pub async fn export_visitor(
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    check_visitor(req, env, sites, site, visitor_id)?;
+    check_visitor(req, env, sites, site, visitor_id).await?;
     ok(&visitor::export(env, site, visitor_id).await?, 200)
 }
 
@@ -61,7 +61,7 @@ pub async fn erase_visitor(
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    check_visitor(req, env, sites, site, visitor_id)?;
+    check_visitor(req, env, sites, site, visitor_id).await?;
     let events = erase_everywhere(env, site, visitor_id, None).await?;
     ok(&json!({ "erased": true, "events": events }), 200)
 }
@@ -82,7 +82,7 @@ fn default_preview_minutes() -> u32 {
 /// `?rapport_preview=TOKEN` to a page URL, or pass `preview` to `/v1/decide`), whoever
 /// opens them, until it expires.
 pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    require_admin(&req, env)?;
+    require_admin(&req, env).await?;
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: PreviewRequest = parse(&body, "")?;
     check_site(sites, &request.site)?;
@@ -126,7 +126,7 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
 
 /// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
 pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     let query: reports::Query = parse_query(req)?;
     check_site(sites, &query.site)?;
     super::analytics::check_period(&query.from, &query.to)?;
@@ -136,7 +136,7 @@ pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response
 /// `POST /v1/admin/rulebooks`: checks and tests a rulebook, then makes it the active one;
 /// or refuses it whole, saying why.
 pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(&req, env)?;
+    require_admin(&req, env).await?;
     let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let publish: Publish = parse(&text, "")?;
     match rulebooks::publish(env, publish).await? {
@@ -170,7 +170,7 @@ pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
 
 /// `GET /v1/admin/rulebooks`: the stored versions, newest first, and the active one.
 pub async fn versions(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     ok(&rulebooks::versions(env).await?, 200)
 }
 
@@ -181,7 +181,7 @@ fn version_id(id: &str) -> Result<i64, ApiError> {
 
 /// `GET /v1/admin/rulebooks/{id}`: one version with its files.
 pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     let id = version_id(id)?;
     match rulebooks::version(env, id).await? {
         Some(version) => ok(&version, 200),
@@ -192,7 +192,7 @@ pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, Api
 /// `POST /v1/admin/rulebooks/{id}/activate`: makes a stored version the active one (a
 /// rollback, for an older one).
 pub async fn activate(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     let id = version_id(id)?;
     match rulebooks::activate(env, id).await? {
         Some(activated) => ok(&activated, 200),
@@ -202,6 +202,6 @@ pub async fn activate(req: &Request, env: &Env, id: &str) -> Result<Response, Ap
 
 /// `GET /v1/admin/audit`: the newest 200 admin changes, newest first.
 pub async fn audit(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(req, env)?;
+    require_admin(req, env).await?;
     ok(&json!({ "entries": rulebooks::audit(env).await? }), 200)
 }

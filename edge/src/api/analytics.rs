@@ -63,8 +63,8 @@ pub fn check_period(from: &str, to: &str) -> Result<i64, ApiError> {
 }
 
 impl Query {
-    fn read(req: &Request, env: &Env, sites: &Sites) -> Result<Query, ApiError> {
-        require_admin(req, env)?;
+    async fn read(req: &Request, env: &Env, sites: &Sites) -> Result<Query, ApiError> {
+        require_admin(req, env).await?;
         let query: Query = parse_query(req)?;
         check_site(sites, &query.site)?;
         if check_period(&query.from, &query.to)? > MAX_DAYS {
@@ -151,7 +151,7 @@ async fn experiment_results(
 
 /// `GET /v1/admin/analytics/experiments`: every experiment's arms, lifts and verdicts.
 pub async fn experiments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let (_, results) = experiment_results(env, &q).await?;
     answer(&q, &json!({ "experiments": results }))
 }
@@ -163,7 +163,7 @@ pub async fn experiment(
     sites: &Sites,
     rule: &str,
 ) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let rule = if rule == PROGRAMME_PATH {
         rapport_analytics::facts::PROGRAMME
     } else {
@@ -182,7 +182,7 @@ pub async fn experiment(
 
 /// `GET /v1/admin/analytics/satisfaction`: NPS and CSAT with intervals, by group and week.
 pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let answers = q.rows(env, Table::Answers).await?;
     let comments = q.rows(env, Table::Comments).await?;
     let result = satisfaction::satisfaction(&answers, &comments, q.segment.as_deref());
@@ -191,7 +191,7 @@ pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Res
 
 /// `GET /v1/admin/analytics/lifecycle`: the funnel, day by day, and the moves.
 pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let stages = q.rows(env, Table::Stages).await?;
     let movements = q.rows(env, Table::Movements).await?;
     answer(&q, &lifecycle::lifecycle(&stages, &movements))
@@ -199,7 +199,7 @@ pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Respon
 
 /// `GET /v1/admin/analytics/weak-spots`: troubled pages, empty searches, sold-out demand.
 pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let pages = q.rows(env, Table::Pages).await?;
     let searches = q.rows(env, Table::Searches).await?;
     let sold_out = q.rows(env, Table::SoldOut).await?;
@@ -209,7 +209,7 @@ pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Respo
 /// `GET /v1/admin/analytics/segments`: every segment against the rest of the site, flagged
 /// where it needs attention, with the rules that target it.
 pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites)?;
+    let q = Query::read(req, env, sites).await?;
     let rows = q.rows(env, Table::Segments).await?;
     let book = crate::objects::rulebooks::current(env)
         .await

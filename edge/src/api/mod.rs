@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod browser;
+pub mod console;
 pub mod server;
 
 use rapport_protocol::validate_id;

@@ -1,0 +1,272 @@
+// The marketer console: sign in once with the admin token (the edge exchanges it for an
+// HttpOnly session cookie; the token is never stored in the browser), then read results,
+// browse and roll back rulebook versions, and read the audit log. Everything is drawn with
+// DOM calls and textContent (no HTML from data), under the edge's strict CSP.
+
+const app = document.getElementById("app");
+const nav = document.getElementById("nav");
+const status = document.getElementById("status");
+
+// Every call carries the console's header: the edge refuses state changes without it, which
+// a page on another site cannot add.
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", "x-rapport-console": "1" },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (notJson) {
+    body = null;
+  }
+  if (response.status === 401 && path !== "/v1/console/session") {
+    signIn("Your session has ended. Sign in again.");
+    throw new Error("signed out");
+  }
+  return { status: response.status, body };
+}
+
+function el(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") element.textContent = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value);
+  }
+  for (const child of children) if (child) element.append(child);
+  return element;
+}
+
+function say(text) {
+  status.textContent = text;
+}
+
+function errorText(answer) {
+  const error = answer.body && answer.body.error;
+  if (!error) return `The edge answered ${answer.status}.`;
+  return error.field ? `${error.message} (${error.field})` : error.message;
+}
+
+// --- Signing in and out ------------------------------------------------------------------
+
+function signIn(message) {
+  nav.hidden = true;
+  const input = el("input", { id: "token", type: "password", autocomplete: "current-password", required: "" });
+  const problem = el("p", { id: "sign-in-error", class: "error", role: "alert" });
+  if (message) problem.textContent = message;
+  const form = el(
+    "form",
+    { class: "sign-in", "aria-labelledby": "sign-in-title" },
+    el("h2", { id: "sign-in-title", text: "Sign in" }),
+    el("label", { for: "token", text: "Admin token" }),
+    input,
+    el("button", { type: "submit", text: "Sign in" }),
+    problem,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.textContent = "";
+    const answer = await api("/v1/console/session", { method: "POST", body: { token: input.value } });
+    if (answer.status === 201) {
+      input.value = "";
+      show();
+    } else if (answer.status === 429) {
+      problem.textContent = "Too many attempts from here; wait a minute and try again.";
+    } else if (answer.status === 401) {
+      problem.textContent = "That is not the admin token.";
+      input.select();
+    } else {
+      problem.textContent = errorText(answer);
+    }
+  });
+  app.replaceChildren(form);
+  input.focus();
+}
+
+async function signOut() {
+  await api("/v1/console/session", { method: "DELETE" });
+  location.hash = "";
+  signIn("You are signed out.");
+}
+
+// --- Results ---------------------------------------------------------------------------------
+
+function day(offset) {
+  const date = new Date(Date.now() + offset * 864e5);
+  return date.toISOString().slice(0, 10);
+}
+
+function percent(x, signed) {
+  if (x === null || x === undefined) return "–";
+  const value = (x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1);
+  return (signed && x >= 0 ? "+" : "") + value + "%";
+}
+
+function number(x, digits = 0) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
+}
+
+// A table with a CSV download of the same rows.
+function table(caption, headings, rows) {
+  const head = el("tr", {}, ...headings.map((h) => el("th", { scope: "col", text: h })));
+  const body = rows.map((row) =>
+    el("tr", {}, ...row.map((cell) => el("td", typeof cell === "number" ? { class: "num", text: String(cell) } : { text: cell }))),
+  );
+  const csv = [headings, ...rows]
+    .map((row) => row.map((c) => `"${String(c).replaceAll('"', '""')}"`).join(","))
+    .join("\n");
+  const link = el("a", {
+    href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })),
+    download: caption.toLowerCase().replace(/[^a-z0-9]+/g, "-") + ".csv",
+    text: `Download ${caption} as CSV`,
+  });
+  return el("div", {}, el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, ...body)), link);
+}
+
+function filters(onShow) {
+  const field = (id, label, input) => el("div", {}, el("label", { for: id, text: label }), input);
+  const site = el("input", { id: "site", value: sessionStorage.getItem("rapport:site") || "demo", size: "10" });
+  const from = el("input", { id: "from", type: "date", value: day(-6) });
+  const to = el("input", { id: "to", type: "date", value: day(0) });
+  const interval = el("select", { id: "interval" },
+    el("option", { value: "fixed", text: "Fixed (read once)" }),
+    el("option", { value: "sequential", text: "Always valid (look any day)" }));
+  const go = el("button", { type: "submit", text: "Show" });
+  const form = el("form", { class: "filters" }, field("site", "Site", site), field("from", "From", from),
+    field("to", "To", to), field("interval", "Interval", interval), go);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("rapport:site", site.value);
+    onShow({ site: site.value, from: from.value, to: to.value, interval: interval.value });
+  });
+  return form;
+}
+
+async function results() {
+  const out = el("div", { id: "results-out" });
+  const load = async (q) => {
+    out.replaceChildren(el("p", { text: "Loading…" }));
+    const query = new URLSearchParams(q).toString();
+    const answer = await api(`/v1/admin/analytics/experiments?${query}`);
+    if (answer.status !== 200) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
+      return;
+    }
+    const experiments = answer.body.experiments.filter((e) => e.arms.some((a) => a.visitors > 0));
+    if (experiments.length === 0) {
+      out.replaceChildren(el("p", { class: "empty", text:
+        "No experiment has visitors in this period yet. Experiments count a visitor when the experience's trigger fires; on the demo, `cargo xtask seed` replays a few thousand shoppers." }));
+      return;
+    }
+    out.replaceChildren(...experiments.map((e) => {
+      const name = e.programme ? "Rapport as a whole (universal holdout)" : e.rule;
+      const arms = table(`${name}: arms`, ["Arm", "Visitors", "Converted", "Conversion rate", "Revenue per visitor"],
+        e.arms.map((a) => [a.arm + (a.baseline ? " (baseline)" : ""), a.visitors, a.conversion.sum,
+          percent(a.conversion.mean), number(a.revenue.mean, 2)]));
+      const lifts = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Verdict"],
+        e.comparisons.map((c) => [c.arm, c.metric, c.lift ? percent(c.lift.estimate, true) : "–",
+          c.lift ? `${percent(c.lift.ci_low, true)} to ${percent(c.lift.ci_high, true)}` : "–",
+          c.lift ? c.lift.p_value.toFixed(3) : "–", c.verdict]));
+      const verdict = el("p", { class: e.sample_ratio_mismatch ? "state-sample_ratio_mismatch" : "", text: e.verdict });
+      return el("section", { "aria-label": name }, el("h3", { text: name }), verdict, arms, lifts);
+    }));
+  };
+  app.replaceChildren(el("h2", { text: "Results" }), filters(load), out);
+  const site = document.getElementById("site").value;
+  load({ site, from: day(-6), to: day(0), interval: "fixed" });
+}
+
+// --- Rulebook versions ------------------------------------------------------------------
+
+async function rulebook() {
+  const answer = await api("/v1/admin/rulebooks");
+  if (answer.status !== 200) {
+    app.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
+    return;
+  }
+  const { active, versions } = answer.body;
+  const files = el("div", { id: "files" });
+  const rows = versions.map((v) => {
+    const actions = el("td", {});
+    const view = el("button", { type: "button", class: "quiet", text: "View files",
+      "aria-label": `View the files of version ${v.id}` });
+    view.addEventListener("click", () => showFiles(v.id, files));
+    actions.append(view, " ");
+    if (v.id === active) {
+      actions.append(el("span", { class: "active-badge", text: "active" }));
+    } else {
+      const activate = el("button", { type: "button", text: "Make active",
+        "aria-label": `Make version ${v.id} active` });
+      activate.addEventListener("click", async () => {
+        const done = await api(`/v1/admin/rulebooks/${v.id}/activate`, { method: "POST", body: {} });
+        if (done.status === 200) {
+          say(`Version ${v.id} is active; pages get it within seconds.`);
+          rulebook();
+        } else {
+          say(errorText(done));
+        }
+      });
+      actions.append(activate);
+    }
+    return el("tr", {}, el("td", { class: "num", text: String(v.id) }), el("td", { text: v.version }),
+      el("td", { text: v.note || "" }), el("td", { text: new Date(v.published_ms).toLocaleString() }), actions);
+  });
+  const head = el("tr", {}, ...["Version", "Content hash", "Note", "Published", ""].map((h) => el("th", { scope: "col", text: h })));
+  app.replaceChildren(el("h2", { text: "Rulebook versions" }),
+    el("table", { id: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)), files);
+}
+
+async function showFiles(id, into) {
+  const answer = await api(`/v1/admin/rulebooks/${id}`);
+  if (answer.status !== 200) {
+    into.replaceChildren(el("p", { class: "error", text: errorText(answer) }));
+    return;
+  }
+  const names = Object.keys(answer.body.files).sort();
+  into.replaceChildren(el("h3", { text: `Version ${id}` }),
+    ...names.map((name) => el("details", {}, el("summary", { text: name }), el("pre", { text: answer.body.files[name] }))));
+}
+
+// --- Audit log ----------------------------------------------------------------------------
+
+async function audit() {
+  const answer = await api("/v1/admin/audit");
+  if (answer.status !== 200) {
+    app.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
+    return;
+  }
+  const entries = answer.body.entries;
+  app.replaceChildren(el("h2", { text: "Audit log" }), entries.length === 0
+    ? el("p", { class: "empty", text: "Nothing has been published or changed yet." })
+    : table("Audit log", ["When", "Action", "Detail"],
+      entries.map((e) => [new Date(e.at_ms).toLocaleString(), e.action, JSON.stringify(e.detail)])));
+}
+
+// --- Navigation -------------------------------------------------------------------------------
+
+const views = { results, rulebook, audit };
+
+function show() {
+  nav.hidden = false;
+  const name = location.hash.slice(1) in views ? location.hash.slice(1) : "results";
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  views[name]().catch((err) => {
+    if (err.message !== "signed out") say(`Something went wrong: ${err.message}`);
+  });
+  app.focus();
+}
+
+document.getElementById("sign-out").addEventListener("click", signOut);
+addEventListener("hashchange", () => {
+  if (!nav.hidden) show();
+});
+
+const session = await api("/v1/console/session");
+if (session.status === 200) show();
+else signIn();

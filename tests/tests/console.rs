@@ -1,0 +1,327 @@
+//! The marketer console in Chromium against the edge in workerd: signing in (a wrong token
+//! refused, the right one exchanged for a strict session cookie and never kept in the
+//! page), a cross-site form post with that cookie refused, rolling back a rulebook version,
+//! signing out, and no Content-Security-Policy violation on the way.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use rapport_e2e::{eventually, Browser, Edge};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Records every CSP violation of every page in `window.cspViolations`.
+const WATCH_CSP: &str = "window.cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+  });";
+
+async fn console(edge: &Edge) -> Browser {
+    let browser = Browser::start().await;
+    browser.before_every_page(WATCH_CSP).await;
+    browser.client.goto(&edge.url("/console/")).await.unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#token"))
+        .await
+        .expect("the sign-in form");
+    browser
+}
+
+async fn sign_in(browser: &Browser, token: &str) {
+    let input = browser.client.find(Locator::Css("#token")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(token).await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("form.sign-in button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn signed_in(browser: &Browser) {
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#nav:not([hidden])"))
+        .await
+        .expect("the console after signing in");
+}
+
+async fn no_csp_violations(browser: &Browser) {
+    let violations = browser
+        .client
+        .execute("return window.cspViolations;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(violations, json!([]), "CSP violations");
+}
+
+#[tokio::test]
+async fn signing_in_refuses_a_wrong_token_and_keeps_the_right_one_out_of_the_page() {
+    let edge = Edge::shared();
+    let browser = console(edge).await;
+    sign_in(&browser, "not-the-token").await;
+    let mut message = String::new();
+    for _ in 0..50 {
+        message = text_of(&browser, "#sign-in-error").await;
+        if !message.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(message, "That is not the admin token.");
+    sign_in(&browser, &edge.admin_token).await;
+    signed_in(&browser).await;
+    // The session is a cookie the page's scripts cannot read; the token is nowhere.
+    let cookies = browser.client.get_all_cookies().await.unwrap();
+    let session = cookies
+        .iter()
+        .find(|c| c.name() == "__Host-rapport_session")
+        .unwrap_or_else(|| panic!("the session cookie: {cookies:?}"));
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(session.secure(), Some(true));
+    assert_eq!(session.path(), Some("/"));
+    assert_eq!(
+        session.same_site().map(|s| format!("{s:?}")).as_deref(),
+        Some("Strict")
+    );
+    assert_ne!(session.value(), edge.admin_token);
+    let kept = browser
+        .client
+        .execute(
+            "return [document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage), location.href];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!kept.to_string().contains(&edge.admin_token), "{kept}");
+    // Results show their empty state for a shop with no experiment traffic yet.
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#results-out .empty, #results-out section"))
+        .await
+        .expect("the results");
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cross_site_form_post_with_the_session_cookie_is_refused() {
+    let edge = Edge::shared();
+    let admin = edge.admin_token.clone();
+    // Two versions, so that activating the first would be a visible change.
+    let mut ids = Vec::new();
+    for name in ["one", "other"] {
+        let rule = format!(
+            "rule(\"{name}\", #{{ description: \"x\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"Hi\" }} }} }} }});"
+        );
+        let (status, published) = edge.post_admin(
+            "/v1/admin/rulebooks",
+            &json!({ "files": { "one.rhai": rule }, "note": "cross-site test" }).to_string(),
+        );
+        assert_eq!(status, 201, "{published}");
+        ids.push(published["id"].as_i64().unwrap());
+    }
+    let active = |edge: &Edge| -> Value {
+        edge.get("/v1/admin/rulebooks", Some(&admin)).1["active"].clone()
+    };
+    let before = active(edge);
+    let browser = console(edge).await;
+    sign_in(&browser, &edge.admin_token).await;
+    signed_in(&browser).await;
+    // A page on another origin (another port of the same host: the same site, so the
+    // SameSite=Strict cookie goes with the post) that posts a form to the admin API.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let page = format!(
+        "<!doctype html><form id=f method=post action=\"{}\"></form>\
+         <script>document.getElementById('f').submit()</script>",
+        edge.url(&format!("/v1/admin/rulebooks/{}/activate", ids[0]))
+    );
+    rapport_e2e::serve_page(listener, page, "script-src 'unsafe-inline'".into());
+    browser.client.goto(&other).await.unwrap();
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = browser
+            .client
+            .execute(
+                "return document.body ? document.body.innerText : '';",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if seen.contains("forbidden") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.contains("\"forbidden\""),
+        "the edge refused the post: {seen}"
+    );
+    assert_eq!(active(edge), before, "nothing changed");
+    assert_eq!(before, json!(ids[1]));
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_console_rolls_back_a_version_and_signing_out_ends_the_session() {
+    let edge = Edge::shared();
+    let admin = edge.admin_token.clone();
+    // Two versions: the console rolls back from the second to the first.
+    let mut ids = Vec::new();
+    for (name, body) in [("first", "Hello"), ("second", "Hello again")] {
+        let rule = format!(
+            "rule(\"{name}\", #{{ description: \"y\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"{body}\" }} }} }} }});"
+        );
+        let (status, published) = edge.post_admin(
+            "/v1/admin/rulebooks",
+            &json!({ "files": { "two.rhai": rule }, "note": name }).to_string(),
+        );
+        assert_eq!(status, 201, "{published}");
+        ids.push(published["id"].as_i64().unwrap());
+    }
+    let browser = console(edge).await;
+    sign_in(&browser, &edge.admin_token).await;
+    signed_in(&browser).await;
+    browser
+        .client
+        .goto(&edge.url("/console/#rulebook"))
+        .await
+        .unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "button[aria-label='Make version {} active']",
+            ids[0]
+        )))
+        .await
+        .expect("the first version can be made active")
+        .click()
+        .await
+        .unwrap();
+    let rolled_back = eventually(WAIT, || {
+        let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
+        (versions["active"] == ids[0]).then_some(versions)
+    })
+    .await;
+    assert!(rolled_back.is_some(), "the first version is active again");
+    let audit = edge.get("/v1/admin/audit", Some(&admin)).1;
+    assert_eq!(audit["entries"][0]["action"], "activate", "{audit}");
+    no_csp_violations(&browser).await;
+    // Signing out ends the session at the edge, not only in this browser.
+    let cookie = browser
+        .client
+        .get_named_cookie("__Host-rapport_session")
+        .await
+        .unwrap()
+        .value()
+        .to_owned();
+    browser
+        .client
+        .find(Locator::Css("#sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#token"))
+        .await
+        .expect("the sign-in form again");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = agent
+        .get(&edge.url("/v1/console/session"))
+        .header("cookie", &format!("__Host-rapport_session={cookie}"))
+        .call()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 401, "the old cookie no longer works");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[test]
+fn sign_in_attempts_are_rate_limited_and_need_the_consoles_origin() {
+    let edge = Edge::start();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let attempt = |token: &str, origin: &str, header: bool| -> (u16, Value) {
+        let mut request = agent
+            .post(&edge.url("/v1/console/session"))
+            .header("origin", origin)
+            .content_type("application/json");
+        if header {
+            request = request.header("x-rapport-console", "1");
+        }
+        let mut response = request
+            .send(&json!({ "token": token }).to_string())
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = serde_json::from_str(&response.body_mut().read_to_string().unwrap())
+            .unwrap_or(Value::Null);
+        (status, body)
+    };
+    // From another origin, or without the console's header: refused before anything else.
+    let (status, body) = attempt(&edge.admin_token, "https://elsewhere.example", true);
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (403, &json!("origin")),
+        "{body}"
+    );
+    let (status, body) = attempt(&edge.admin_token, &edge.base, false);
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (403, &json!("x-rapport-console")),
+        "{body}"
+    );
+    let (status, body) = attempt(&edge.admin_token, &edge.base, true);
+    assert_eq!(status, 201, "{body}");
+    // Guessing: ten attempts a minute from one address, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(attempt("guess", &edge.base, true).0);
+    }
+    assert!(statuses[..9].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
