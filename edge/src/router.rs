@@ -8,7 +8,7 @@
 
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{admin, analytics, browser, console, server};
+use crate::api::{admin, analytics, browser, console, server, workspace};
 use crate::config;
 use crate::error::ApiError;
 use crate::http::{self, header};
@@ -43,6 +43,12 @@ pub enum Route<'a> {
     SignIn,
     Session,
     SignOut,
+    Check,
+    Draft,
+    SaveDraft,
+    DiscardDraft,
+    Fields,
+    Simulate,
     Publish,
     Versions,
     Version(&'a str),
@@ -89,6 +95,14 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
             (Get, Route::Session),
             (Delete, Route::SignOut),
         ],
+        ["admin", "check"] => vec![(Post, Route::Check)],
+        ["admin", "draft"] => vec![
+            (Get, Route::Draft),
+            (Put, Route::SaveDraft),
+            (Delete, Route::DiscardDraft),
+        ],
+        ["admin", "fields"] => vec![(Get, Route::Fields)],
+        ["admin", "simulate"] => vec![(Post, Route::Simulate)],
         ["admin", "rulebooks"] => vec![(Get, Route::Versions), (Post, Route::Publish)],
         ["admin", "rulebooks", id] => vec![(Get, Route::Version(id))],
         ["admin", "rulebooks", id, "activate"] => vec![(Post, Route::Activate(id))],
@@ -144,6 +158,12 @@ async fn dispatch(
         Route::CreatePreview => admin::create_preview(req, env, sites).await,
         Route::Reports => admin::reports(&req, env, sites).await,
         Route::SignIn => console::sign_in(req, env).await,
+        Route::Check => workspace::check(req, env).await,
+        Route::Draft => workspace::get_draft(&req, env).await,
+        Route::SaveDraft => workspace::put_draft(req, env).await,
+        Route::DiscardDraft => workspace::delete_draft(&req, env).await,
+        Route::Fields => workspace::visitor_fields(&req, env).await,
+        Route::Simulate => workspace::simulate(req, env).await,
         Route::Session => console::current(&req, env).await,
         Route::SignOut => console::sign_out(&req, env).await,
         Route::AnalyticsExperiments => analytics::experiments(&req, env, sites).await,

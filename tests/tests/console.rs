@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Records every CSP violation of every page in `window.cspViolations`.
-const WATCH_CSP: &str = "window.cspViolations = [];
+const WATCH_CSP: &str = "window.cspViolations = []; window.pageErrors = [];
+  addEventListener('unhandledrejection', (e) => window.pageErrors.push(String(e.reason && e.reason.stack || e.reason)));
+  addEventListener('error', (e) => window.pageErrors.push(String(e.message)));
   document.addEventListener('securitypolicyviolation', (e) => {
     window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
   });";
@@ -82,6 +84,16 @@ async fn no_csp_violations(browser: &Browser) {
 async fn signing_in_refuses_a_wrong_token_and_keeps_the_right_one_out_of_the_page() {
     let edge = Edge::shared();
     let browser = console(edge).await;
+    // Signed out, the console's navigation is not there at all.
+    let shown = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.getElementById('nav')).display;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!("none"));
     sign_in(&browser, "not-the-token").await;
     let mut message = String::new();
     for _ in 0..50 {
@@ -324,4 +336,223 @@ fn sign_in_attempts_are_rate_limited_and_need_the_consoles_origin() {
     }
     assert!(statuses[..9].iter().all(|s| *s == 401), "{statuses:?}");
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+/// A draft with a misspelt field after text of more than one UTF-16 unit per character.
+const DRAFT: &str = "// Grüße für 😀 Kunden
+segment(\"fan\", |v| v.country == \"🇮🇹\" && v.purchases.cuont > 1);
+rule(\"fans\", #{ description: \"For fans\", priority: 5, who: \"fan\",
+    show: #{ kind: \"bar\", content: #{ en: #{ body: \"Grazie\" } } } });
+";
+
+async fn editor_text(browser: &Browser) -> String {
+    browser
+        .client
+        .execute("return window.rapportConsole ? window.rapportConsole.editor.state.doc.toString() : null;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn set_editor_text(browser: &Browser, text: &str) {
+    browser
+        .client
+        .execute(
+            "const view = window.rapportConsole.editor;
+             view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: arguments[0] } });",
+            vec![json!(text)],
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_for_script(browser: &Browser, script: &str) -> Value {
+    for _ in 0..100 {
+        let value = browser.client.execute(script, vec![]).await.unwrap();
+        if !value.is_null() && value != json!(false) {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let errors = browser
+        .client
+        .execute(
+            "return [window.pageErrors, document.getElementById('app').innerText];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    panic!("never true: {script}\n{errors}");
+}
+
+#[tokio::test]
+async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_fix() {
+    let edge = Edge::shared();
+    let admin = edge.admin_token.clone();
+    let (status, published) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": { "rules.rhai": "rule(\"base\", #{ description: \"b\", priority: 1, show: #{ kind: \"bar\", content: #{ en: #{ body: \"Hi\" } } } });" },
+                 "note": "base for the editor" })
+        .to_string(),
+    )
+    ;
+    assert_eq!(status, 201, "{published}");
+    let browser = console(edge).await;
+    sign_in(&browser, &admin).await;
+    signed_in(&browser).await;
+    browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('base');").await;
+    set_editor_text(&browser, DRAFT).await;
+    // The error is drawn under the misspelt field itself, though the line has characters of
+    // two UTF-16 units (Rhai counts characters, the editor units).
+    let underlined = wait_for_script(
+        &browser,
+        "const e = document.getElementById('editor').shadowRoot.querySelector('.cm-lintRange-error'); return e && e.textContent;",
+    )
+    .await;
+    assert_eq!(underlined, json!("cuont"));
+    let line = DRAFT.lines().nth(1).unwrap();
+    let col = line[..line.find("cuont").unwrap()].chars().count() + 1;
+    let problems = text_of(&browser, "#problems").await;
+    assert!(
+        problems.contains(&format!(
+            "rules.rhai:2:{col}: error: `v.purchases` has no field `cuont`; did you mean `count`?"
+        )),
+        "{problems}"
+    );
+    let disabled = browser
+        .client
+        .execute(
+            "return document.getElementById('publish').disabled;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        disabled,
+        json!(true),
+        "a rulebook with an error cannot be published"
+    );
+    // The draft is kept at the edge: a reloaded tab has it back.
+    wait_for_script(
+        &browser,
+        "return document.getElementById('status').textContent === 'Draft saved';",
+    )
+    .await;
+    browser.client.refresh().await.unwrap();
+    wait_for_script(&browser, "return !!window.rapportConsole;").await;
+    assert_eq!(editor_text(&browser).await, DRAFT);
+    assert!(text_of(&browser, "#draft-origin")
+        .await
+        .starts_with("Your draft"));
+    // Fixed, it checks clean and publishes with its note.
+    set_editor_text(&browser, &DRAFT.replace("cuont", "count")).await;
+    wait_for_script(&browser, "return !document.getElementById('publish').disabled && !document.getElementById('editor').shadowRoot.querySelector('.cm-lintRange-error');").await;
+    browser
+        .client
+        .find(Locator::Css("#note"))
+        .await
+        .unwrap()
+        .send_keys("fans in Italy")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#publish"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let live = eventually(WAIT, || {
+        let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
+        let newest = versions["versions"][0].clone();
+        (newest["note"] == "fans in Italy" && versions["active"] == newest["id"]).then_some(newest)
+    })
+    .await
+    .expect("the fix is published and active");
+    let (_, version) = edge.get(&format!("/v1/admin/rulebooks/{}", live["id"]), Some(&admin));
+    assert!(version["files"]["rules.rhai"]
+        .as_str()
+        .unwrap()
+        .contains("v.purchases.count"));
+    // Published, the draft is gone.
+    let (_, draft) = edge.get("/v1/admin/draft", Some(&admin));
+    assert_eq!(draft["draft"], Value::Null);
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn simulating_a_persona_shows_what_the_draft_would_decide_and_why() {
+    let edge = Edge::shared();
+    let admin = edge.admin_token.clone();
+    let rules = "segment(\"has_cart\", |v| v.cart.items > 0);
+rule(\"cart-nudge\", #{ description: \"A cart reminder\", priority: 20, who: \"has_cart\",
+    show: #{ kind: \"bar\", content: #{ en: #{ body: \"Your cart is waiting\" } } } });
+rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v| v.traits.get(\"tier\") == \"gold\",
+    show: #{ kind: \"bar\", content: #{ en: #{ body: \"Early access\" } } } });
+";
+    let (status, published) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": { "rules.rhai": rules }, "note": "simulation" }).to_string(),
+    );
+    assert_eq!(status, 201, "{published}");
+    // No draft from another test: the workspace opens on this version.
+    edge.delete("/v1/admin/draft", Some(&admin));
+    let browser = console(edge).await;
+    sign_in(&browser, &admin).await;
+    signed_in(&browser).await;
+    browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('cart-nudge');").await;
+    // The cart abandoner on the home page gets the cart reminder; the trace has a line for
+    // every rule.
+    browser
+        .client
+        .execute(
+            "const p = document.getElementById('persona'); p.value = 'Cart abandoner';
+             p.dispatchEvent(new Event('change')); document.getElementById('simulate').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shown = wait_for_script(
+        &browser,
+        "const e = document.querySelector('#simulation p'); return e && e.textContent;",
+    )
+    .await;
+    assert_eq!(shown, json!("Shown: cart-nudge (bar)"));
+    let trace = text_of(&browser, "#trace").await;
+    assert!(
+        trace.contains("cart-nudge") && trace.contains("vip-bar"),
+        "{trace}"
+    );
+    // A field the visitor model does not have is named.
+    browser
+        .client
+        .execute(
+            "document.getElementById('persona-fields').value = '{\"vists\": 2}';
+             document.getElementById('simulate').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let error = wait_for_script(
+        &browser,
+        "const e = document.querySelector('#simulation .error'); return e && e.textContent;",
+    )
+    .await;
+    assert!(error.as_str().unwrap().contains("vists"), "{error}");
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
 }

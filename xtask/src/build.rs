@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
@@ -298,12 +299,29 @@ fn site(root: &Path) -> Result<()> {
         fs::remove_dir_all(&site).context("clearing target/site")?;
     }
     copy_dir(&root.join("demo-site/public"), &site)?;
-    copy_dir(&root.join("console"), &site.join("console"))?;
+    console(root, &site.join("console"))?;
     for file in ["rapport.js", "rapport_bg.wasm"] {
         fs::copy(root.join("target/widget").join(file), site.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
     Ok(())
+}
+
+/// The console: its page and stylesheet as they are, and its script bundled with CodeMirror
+/// by esbuild into one minified module.
+fn console(root: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for file in ["index.html", "console.css"] {
+        fs::copy(root.join("console").join(file), to.join(file))
+            .with_context(|| format!("copying console/{file}"))?;
+    }
+    process::run(
+        Command::new(tools::node_bin(root, "esbuild"))
+            .arg(root.join("console/src/main.js"))
+            .args(["--bundle", "--minify", "--format=esm", "--target=es2022"])
+            .args(["--log-level=warning", "--legal-comments=none"])
+            .arg(format!("--outfile={}", to.join("console.js").display())),
+    )
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {

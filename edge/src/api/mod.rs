@@ -13,6 +13,7 @@ pub mod analytics;
 pub mod browser;
 pub mod console;
 pub mod server;
+pub mod workspace;
 
 use rapport_protocol::validate_id;
 use worker::Env;

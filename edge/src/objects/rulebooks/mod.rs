@@ -2,6 +2,7 @@
 //! by. The object itself is in [`object`]; the compiled rulebook each isolate decides with,
 //! kept fresh from the object, in [`current`].
 
+pub mod assess;
 mod current;
 mod object;
 

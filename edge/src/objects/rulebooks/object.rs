@@ -7,10 +7,7 @@
 
 use std::cell::Cell;
 
-use rapport_rules::testing::run_files;
-use rapport_rules::Rulebook;
 use serde::Deserialize;
-use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::{
@@ -210,44 +207,18 @@ impl Rulebooks {
             Ok(parts) => parts,
             Err(name) => return Ok(Published::BadFileName(name)),
         };
-        // What `rapport_rules::check` reports, compiling once and keeping the rulebook.
-        let (book, diagnostics) = match Rulebook::compile(&rules) {
-            Ok(book) => {
-                let warnings = rapport_rules::warnings(&book, &tests, now_ms());
-                (Some(book), warnings)
-            }
-            Err(problems) => (None, problems),
+        let assessment = super::assess::assess(&rules, &tests, now_ms());
+        let (Some(book), Some(tested)) = (assessment.book, assessment.tests) else {
+            self.audit(&Action::PublishRefused {
+                note: publish.note,
+                problems: Some(assessment.errors),
+                tests_failed: None,
+            })?;
+            return Ok(Published::DoesNotCompile(assessment.diagnostics));
         };
-        let described: Vec<serde_json::Value> = diagnostics.iter().map(describe).collect();
-        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-        let book = match book {
-            Some(book) if errors == 0 => book,
-            _ => {
-                self.audit(&Action::PublishRefused {
-                    note: publish.note,
-                    problems: Some(errors),
-                    tests_failed: None,
-                })?;
-                return Ok(Published::DoesNotCompile(described));
-            }
-        };
-        let results = run_files(&book, &tests);
-        let passed: usize = results.iter().map(|r| r.passed()).sum();
-        let failed: usize = results.iter().map(|r| r.failed()).sum();
+        let described = assessment.diagnostics;
+        let (passed, failed) = (tested.passed, tested.failed);
         if failed > 0 {
-            let failures: Vec<serde_json::Value> = results
-                .iter()
-                .flat_map(|r| match &r.cases {
-                    Err(message) => {
-                        vec![json!({ "file": r.file, "case": null, "failures": [message] })]
-                    }
-                    Ok(cases) => cases
-                        .iter()
-                        .filter(|c| !c.passed())
-                        .map(|c| json!({ "file": r.file, "case": c.name, "failures": c.failures }))
-                        .collect(),
-                })
-                .collect();
             self.audit(&Action::PublishRefused {
                 note: publish.note,
                 problems: None,
@@ -256,7 +227,7 @@ impl Rulebooks {
             return Ok(Published::TestsFailed {
                 passed,
                 failed,
-                failures,
+                failures: tested.failures,
             });
         }
         let files = encode(&publish.files).doing("encoding the files")?;
@@ -315,16 +286,4 @@ impl Rulebooks {
         })?;
         Ok(Some(activated))
     }
-}
-
-/// A diagnostic as the publish API answers it: its parts, and the line `rapport check` prints.
-fn describe(d: &rapport_rules::Diagnostic) -> serde_json::Value {
-    json!({
-        "file": d.file,
-        "line": d.line,
-        "col": d.col,
-        "severity": d.severity,
-        "message": d.message,
-        "text": d.to_string(),
-    })
 }

@@ -1,7 +1,10 @@
 // The marketer console: sign in once with the admin token (the edge exchanges it for an
 // HttpOnly session cookie; the token is never stored in the browser), then read results,
-// browse and roll back rulebook versions, and read the audit log. Everything is drawn with
+// write and check rules (`write.js`), publish them, browse and roll back rulebook versions,
+// and read the audit log. `cargo xtask build` bundles this and CodeMirror with esbuild. Everything is drawn with
 // DOM calls and textContent (no HTML from data), under the edge's strict CSP.
+
+import { write } from "./write.js";
 
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
@@ -247,7 +250,7 @@ async function audit() {
 
 // --- Navigation -------------------------------------------------------------------------------
 
-const views = { results, rulebook, audit };
+const views = { results, write: () => write({ api, el, say, app }), rulebook, audit };
 
 function show() {
   nav.hidden = false;

@@ -1,0 +1,220 @@
+//! The console's workspace calls, behind the admin token or a console session: checking a
+//! draft as the marketer types (`POST /v1/admin/check`: compiled with every check and its
+//! tests run, by the same code as a publish, storing nothing), the draft itself, saved at
+//! the edge so that a lost tab loses nothing (`GET`/`PUT`/`DELETE /v1/admin/draft`), and the
+//! visitor's fields for the editor's completion (`GET /v1/admin/fields`), and simulating
+//! the draft for a persona (`POST /v1/admin/simulate`).
+//!
+//! Checking at the edge costs a round trip per pause in typing (the demo rulebook compiles
+//! and tests in about 5 ms there); compiling the rules crate to wasm for the console would
+//! save it but add about 450 KB gzipped (Rhai with its syntax-tree internals) to the
+//! console's download, and a second copy of the checks to keep in step.
+
+use std::collections::BTreeMap;
+
+use rapport_rules::view::{Field, MODEL};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Request, Response};
+
+use crate::aggregates::database;
+use crate::auth::require_admin;
+use crate::clock::now_ms;
+use crate::error::{ApiError, Context};
+use crate::http::{json_response, parse, read_body};
+use crate::objects::rulebooks::{assess, split};
+
+/// A rulebook's files at most, with their tests (as for publishing).
+const MAX_FILES_BYTES: usize = 900 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Files {
+    files: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Draft {
+    files: BTreeMap<String, String>,
+    /// The version the draft started from.
+    #[serde(default)]
+    base: Option<i64>,
+}
+
+fn split_files(
+    files: &BTreeMap<String, String>,
+) -> Result<
+    (
+        Vec<rapport_rules::SourceFile>,
+        Vec<rapport_rules::SourceFile>,
+    ),
+    ApiError,
+> {
+    split(files).map_err(|name| {
+        ApiError::bad(
+            format!("files.{name}"),
+            "file names are NAME.rhai for rules or tests/NAME.json for test cases",
+        )
+    })
+}
+
+/// `POST /v1/admin/check` `{"files": {...}}`: what publishing these files would say.
+pub async fn check(req: Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(&req, env).await?;
+    let body = read_body(req, MAX_FILES_BYTES).await?;
+    let Files { files } = parse(&body, "")?;
+    let (rules, tests) = split_files(&files)?;
+    let assessment = assess::assess(&rules, &tests, now_ms());
+    let tests = assessment
+        .tests
+        .as_ref()
+        .map(|t| json!({ "passed": t.passed, "failed": t.failed, "failures": t.failures }));
+    let publishable =
+        assessment.errors == 0 && assessment.tests.as_ref().is_some_and(|t| t.failed == 0);
+    Ok(json_response(
+        &json!({
+            "publishable": publishable,
+            "errors": assessment.errors,
+            "diagnostics": assessment.diagnostics,
+            "tests": tests,
+        }),
+        200,
+    ))
+}
+
+const DRAFT_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS console_drafts (
+    one INTEGER PRIMARY KEY CHECK (one = 1), files TEXT NOT NULL, base INTEGER,
+    saved_ms INTEGER NOT NULL)";
+
+/// `GET /v1/admin/draft`: the saved draft, or `{"draft": null}`.
+pub async fn get_draft(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        files: String,
+        base: Option<f64>,
+        saved_ms: f64,
+    }
+    require_admin(req, env).await?;
+    let db = database(env)?;
+    db.prepare(DRAFT_SCHEMA)
+        .run()
+        .await
+        .context("creating the drafts table")?;
+    let row: Option<Row> = db
+        .prepare("SELECT files, base, saved_ms FROM console_drafts WHERE one = 1")
+        .first(None)
+        .await
+        .context("reading the draft")?;
+    let draft = match row {
+        Some(row) => json!({
+            "files": serde_json::from_str::<Value>(&row.files).context("reading the draft's files")?,
+            "base": row.base.map(|b| b as i64),
+            "saved_ms": row.saved_ms as i64,
+        }),
+        None => Value::Null,
+    };
+    Ok(json_response(&json!({ "draft": draft }), 200))
+}
+
+/// `PUT /v1/admin/draft` `{"files": {...}, "base": 3}`: keeps the draft (never live).
+pub async fn put_draft(req: Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(&req, env).await?;
+    let body = read_body(req, MAX_FILES_BYTES).await?;
+    let draft: Draft = parse(&body, "")?;
+    split_files(&draft.files)?;
+    let saved = now_ms();
+    let files = serde_json::to_string(&draft.files).context("encoding the draft")?;
+    let db = database(env)?;
+    db.batch(vec![
+        db.prepare(DRAFT_SCHEMA),
+        db.prepare(
+            "INSERT INTO console_drafts (one, files, base, saved_ms) VALUES (1, ?, ?, ?)
+             ON CONFLICT (one) DO UPDATE SET files = excluded.files, base = excluded.base,
+             saved_ms = excluded.saved_ms",
+        )
+        .bind(&[
+            files.into(),
+            draft
+                .base
+                .map_or(wasm_bindgen::JsValue::NULL, |b| (b as f64).into()),
+            (saved as f64).into(),
+        ])
+        .context("binding the draft")?,
+    ])
+    .await
+    .context("saving the draft")?;
+    Ok(json_response(&json!({ "saved_ms": saved }), 200))
+}
+
+/// `DELETE /v1/admin/draft`: discards the draft (after a publish, or to start again).
+pub async fn delete_draft(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(req, env).await?;
+    let db = database(env)?;
+    db.batch(vec![
+        db.prepare(DRAFT_SCHEMA),
+        db.prepare("DELETE FROM console_drafts"),
+    ])
+    .await
+    .context("discarding the draft")?;
+    Ok(json_response(&json!({ "draft": null }), 200))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Simulation {
+    files: BTreeMap<String, String>,
+    /// A visitor as test cases write one (relative times such as `"-3d"` allowed).
+    visitor: Value,
+    page: rapport_protocol::PageContext,
+}
+
+/// `POST /v1/admin/simulate` `{"files", "visitor", "page"}`: what the draft would decide for
+/// that visitor on that page, with every segment and the per-rule trace (the full report of
+/// `rapport decide --explain`). Stores nothing and records nothing.
+pub async fn simulate(req: Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(&req, env).await?;
+    let body = read_body(req, MAX_FILES_BYTES).await?;
+    let simulation: Simulation = parse(&body, "")?;
+    let (rules, _) = split_files(&simulation.files)?;
+    let now = now_ms();
+    let visitor = rapport_rules::testing::parse_visitor(&simulation.visitor.to_string(), now)
+        .map_err(|message| ApiError::bad("visitor", message))?;
+    let book = match rapport_rules::Rulebook::compile(&rules) {
+        Ok(book) => book,
+        Err(problems) => {
+            let diagnostics: Vec<Value> = problems.iter().map(assess::describe).collect();
+            return Ok(json_response(
+                &json!({ "error": { "code": "invalid_rulebook",
+                                    "message": "the draft does not compile; fix its errors first" },
+                         "diagnostics": diagnostics }),
+                422,
+            ));
+        }
+    };
+    let report = rapport_rules::decide(&book, &visitor, &simulation.page, now);
+    let body = serde_json::to_value(&report).context("encoding the simulation")?;
+    Ok(json_response(&body, 200))
+}
+
+fn fields(model: &[(&str, Field)]) -> Vec<Value> {
+    model
+        .iter()
+        .map(|(name, field)| match field {
+            Field::Value(kind) => json!({ "name": name, "kind": kind }),
+            Field::Object(inner) => {
+                json!({ "name": name, "kind": "record", "fields": fields(inner) })
+            }
+            Field::Entries(inner) => {
+                json!({ "name": name, "kind": "list", "fields": fields(inner) })
+            }
+            Field::Open => json!({ "name": name, "kind": "map" }),
+        })
+        .collect()
+}
+
+/// `GET /v1/admin/fields`: the visitor's fields (`v.…`) as rules read them.
+pub async fn visitor_fields(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(req, env).await?;
+    Ok(json_response(&json!({ "fields": fields(MODEL) }), 200))
+}
