@@ -4,7 +4,9 @@
 // and read the audit log. `cargo xtask build` bundles this and CodeMirror with esbuild. Everything is drawn with
 // DOM calls and textContent (no HTML from data), under the edge's strict CSP.
 
+import { diffLines } from "diff";
 import { write } from "./write.js";
+import { results } from "./results.js";
 
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
@@ -95,23 +97,6 @@ async function signOut() {
   signIn("You are signed out.");
 }
 
-// --- Results ---------------------------------------------------------------------------------
-
-function day(offset) {
-  const date = new Date(Date.now() + offset * 864e5);
-  return date.toISOString().slice(0, 10);
-}
-
-function percent(x, signed) {
-  if (x === null || x === undefined) return "–";
-  const value = (x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1);
-  return (signed && x >= 0 ? "+" : "") + value + "%";
-}
-
-function number(x, digits = 0) {
-  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
-}
-
 // A table with a CSV download of the same rows.
 function table(caption, headings, rows) {
   const head = el("tr", {}, ...headings.map((h) => el("th", { scope: "col", text: h })));
@@ -127,59 +112,6 @@ function table(caption, headings, rows) {
     text: `Download ${caption} as CSV`,
   });
   return el("div", {}, el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, ...body)), link);
-}
-
-function filters(onShow) {
-  const field = (id, label, input) => el("div", {}, el("label", { for: id, text: label }), input);
-  const site = el("input", { id: "site", value: sessionStorage.getItem("rapport:site") || "demo", size: "10" });
-  const from = el("input", { id: "from", type: "date", value: day(-6) });
-  const to = el("input", { id: "to", type: "date", value: day(0) });
-  const interval = el("select", { id: "interval" },
-    el("option", { value: "fixed", text: "Fixed (read once)" }),
-    el("option", { value: "sequential", text: "Always valid (look any day)" }));
-  const go = el("button", { type: "submit", text: "Show" });
-  const form = el("form", { class: "filters" }, field("site", "Site", site), field("from", "From", from),
-    field("to", "To", to), field("interval", "Interval", interval), go);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sessionStorage.setItem("rapport:site", site.value);
-    onShow({ site: site.value, from: from.value, to: to.value, interval: interval.value });
-  });
-  return form;
-}
-
-async function results() {
-  const out = el("div", { id: "results-out" });
-  const load = async (q) => {
-    out.replaceChildren(el("p", { text: "Loading…" }));
-    const query = new URLSearchParams(q).toString();
-    const answer = await api(`/v1/admin/analytics/experiments?${query}`);
-    if (answer.status !== 200) {
-      out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
-      return;
-    }
-    const experiments = answer.body.experiments.filter((e) => e.arms.some((a) => a.visitors > 0));
-    if (experiments.length === 0) {
-      out.replaceChildren(el("p", { class: "empty", text:
-        "No experiment has visitors in this period yet. Experiments count a visitor when the experience's trigger fires; on the demo, `cargo xtask seed` replays a few thousand shoppers." }));
-      return;
-    }
-    out.replaceChildren(...experiments.map((e) => {
-      const name = e.programme ? "Rapport as a whole (universal holdout)" : e.rule;
-      const arms = table(`${name}: arms`, ["Arm", "Visitors", "Converted", "Conversion rate", "Revenue per visitor"],
-        e.arms.map((a) => [a.arm + (a.baseline ? " (baseline)" : ""), a.visitors, a.conversion.sum,
-          percent(a.conversion.mean), number(a.revenue.mean, 2)]));
-      const lifts = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Verdict"],
-        e.comparisons.map((c) => [c.arm, c.metric, c.lift ? percent(c.lift.estimate, true) : "–",
-          c.lift ? `${percent(c.lift.ci_low, true)} to ${percent(c.lift.ci_high, true)}` : "–",
-          c.lift ? c.lift.p_value.toFixed(3) : "–", c.verdict]));
-      const verdict = el("p", { class: e.sample_ratio_mismatch ? "state-sample_ratio_mismatch" : "", text: e.verdict });
-      return el("section", { "aria-label": name }, el("h3", { text: name }), verdict, arms, lifts);
-    }));
-  };
-  app.replaceChildren(el("h2", { text: "Results" }), filters(load), out);
-  const site = document.getElementById("site").value;
-  load({ site, from: day(-6), to: day(0), interval: "fixed" });
 }
 
 // --- Rulebook versions ------------------------------------------------------------------
@@ -219,7 +151,42 @@ async function rulebook() {
   });
   const head = el("tr", {}, ...["Version", "Content hash", "Note", "Published", ""].map((h) => el("th", { scope: "col", text: h })));
   app.replaceChildren(el("h2", { text: "Rulebook versions" }),
-    el("table", { id: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)), files);
+    el("table", { id: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)),
+    compare(versions), files);
+}
+
+// Two versions side by side: every file's lines added and removed.
+function compare(versions) {
+  const pick = (id, label, index) => el("div", {}, el("label", { for: id, text: label }),
+    el("select", { id }, ...versions.map((v, i) => {
+      const option = el("option", { value: String(v.id), text: `${v.id}${v.note ? ` (${v.note})` : ""}` });
+      if (i === index) option.setAttribute("selected", "");
+      return option;
+    })));
+  const out = el("div", { id: "diff" });
+  const form = el("form", { class: "filters", "aria-label": "Compare versions" },
+    pick("diff-from", "Compare version", Math.min(1, versions.length - 1)), pick("diff-to", "with version", 0),
+    el("button", { type: "submit", text: "Compare" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [a, b] = await Promise.all(["diff-from", "diff-to"].map((id) =>
+      api(`/v1/admin/rulebooks/${document.getElementById(id).value}`)));
+    const before = (a.body && a.body.files) || {};
+    const after = (b.body && b.body.files) || {};
+    const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    const changed = names.filter((n) => before[n] !== after[n]);
+    out.replaceChildren(changed.length === 0 ? el("p", { class: "empty", text: "The two versions have the same files." }) : "",
+      ...changed.map((name) => {
+        const parts = diffLines(before[name] || "", after[name] || "");
+        const pre = el("pre", { class: "diff" }, ...parts.map((part) => el("span", {
+          class: part.added ? "added" : part.removed ? "removed" : "same",
+          text: part.value.replace(/^/gm, part.added ? "+ " : part.removed ? "- " : "  ").replace(/(\n|  )$/, "\n"),
+        })));
+        const what = !(name in before) ? "added" : !(name in after) ? "removed" : "changed";
+        return el("section", {}, el("h3", { text: `${name} (${what})` }), pre);
+      }));
+  });
+  return el("div", {}, el("h3", { text: "Compare" }), form, out);
 }
 
 async function showFiles(id, into) {
@@ -250,7 +217,12 @@ async function audit() {
 
 // --- Navigation -------------------------------------------------------------------------------
 
-const views = { results, write: () => write({ api, el, say, app }), rulebook, audit };
+const views = {
+  results: () => results({ api, el, app, table, errorText }),
+  write: () => write({ api, el, say, app }),
+  rulebook,
+  audit,
+};
 
 function show() {
   nav.hidden = false;

@@ -26,6 +26,11 @@ pub enum ApiError {
         message: String,
     },
     NotFound,
+    /// The request no longer fits what is stored (a draft of a version since replaced).
+    Conflict {
+        field: String,
+        message: String,
+    },
     /// A path names something that does not exist (an experiment, a segment).
     NoSuch {
         field: String,
@@ -80,6 +85,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::WrongToken => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound | ApiError::NoSuch { .. } => 404,
+            ApiError::Conflict { .. } => 409,
             ApiError::MethodNotAllowed => 405,
             ApiError::NotConfigured(_) => 503,
             ApiError::RateLimited { .. } => 429,
@@ -102,6 +108,7 @@ impl Display for ApiError {
             ApiError::Forbidden { field, message } => write!(f, "forbidden ({field}): {message}"),
             ApiError::NotFound => write!(f, "not found"),
             ApiError::NoSuch { field, message } => write!(f, "not found ({field}): {message}"),
+            ApiError::Conflict { field, message } => write!(f, "conflict ({field}): {message}"),
             ApiError::MethodNotAllowed => write!(f, "method not allowed"),
             ApiError::NotConfigured(what) => write!(f, "{what} is not configured"),
             ApiError::RateLimited { retry_after } => write!(f, "rate limited for {retry_after} s"),

@@ -144,6 +144,7 @@ impl ApiError {
             ApiError::Forbidden { field, message } => ("forbidden", message, Some(field)),
             ApiError::NotFound => ("not_found", "no such endpoint".to_owned(), None),
             ApiError::NoSuch { field, message } => ("not_found", message, Some(field)),
+            ApiError::Conflict { field, message } => ("conflict", message, Some(field)),
             ApiError::MethodNotAllowed => (
                 "method_not_allowed",
                 "this endpoint does not take that method".to_owned(),

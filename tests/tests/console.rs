@@ -485,6 +485,21 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
     // Published, the draft is gone.
     let (_, draft) = edge.get("/v1/admin/draft", Some(&admin));
     assert_eq!(draft["draft"], Value::Null);
+    // A save from a tab still on the old version is refused rather than undoing the publish.
+    let stale = json!({ "files": { "rules.rhai": DRAFT }, "base": published["id"] }).to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent
+        .put(&edge.url("/v1/admin/draft"))
+        .header("authorization", &format!("Bearer {admin}"))
+        .content_type("application/json")
+        .send(&stale)
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 409);
+    let body: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["field"], "base", "{body}");
     no_csp_violations(&browser).await;
     browser.client.clone().close().await.unwrap();
 }
@@ -553,6 +568,111 @@ rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v|
     )
     .await;
     assert!(error.as_str().unwrap().contains("vists"), "{error}");
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
+    // An edge of its own: the other tests here publish rulebooks without the welcome test.
+    let edge = &Edge::start();
+    let target = rapport_seed::Target {
+        base: edge.base.clone(),
+        site: "demo".into(),
+        server_key: edge.demo_server_key.clone(),
+        origin: "https://tidewater.example".into(),
+    };
+    let plan = rapport_seed::Plan {
+        visitors: 120,
+        prefix: "console-results".into(),
+        seed: 11,
+        base_conversion: 0.3,
+        effect: ("story".into(), 0.5),
+        threads: 4,
+    };
+    rapport_seed::run(&target, &plan, |_, _| {}).expect("the journeys replay");
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let url = format!("/v1/admin/analytics/experiments?site=demo&from={day}&to={day}");
+    // Once every seeded visitor is counted, the console shows the same arms.
+    let welcome = eventually(Duration::from_secs(30), || {
+        let (_, answer) = edge.get(&url, Some(&edge.admin_token));
+        let welcome = answer["experiments"]
+            .as_array()?
+            .iter()
+            .find(|e| e["rule"] == "welcome")?
+            .clone();
+        let visitors: f64 = welcome["arms"]
+            .as_array()?
+            .iter()
+            .map(|a| a["visitors"].as_f64().unwrap())
+            .sum();
+        (visitors >= 120.0).then_some(welcome)
+    })
+    .await
+    .expect("the seeded visitors are counted");
+    let browser = console(edge).await;
+    sign_in(&browser, &edge.admin_token).await;
+    signed_in(&browser).await;
+    let lifts = wait_for_script(
+        &browser,
+        "const l = document.querySelectorAll('.experiment .lifts li'); return l.length ? l.length : null;",
+    )
+    .await;
+    assert_eq!(
+        lifts,
+        json!(welcome["comparisons"].as_array().unwrap().len())
+    );
+    let first_arm = &welcome["arms"][0];
+    let cells = browser
+        .client
+        .execute(
+            "const t = [...document.querySelectorAll('.experiment table')].find((t) => t.caption && t.caption.textContent.endsWith(': arms'));
+             return t ? t.tBodies[0].rows[0].textContent : '';",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cells.contains(first_arm["arm"].as_str().unwrap())
+            && cells.contains(&(first_arm["visitors"].as_f64().unwrap() as i64).to_string()),
+        "{cells} against {first_arm}"
+    );
+    // The daily chart is uPlot's, and the bars are labelled for screen readers.
+    wait_for_script(
+        &browser,
+        "return !!document.querySelector('.experiment .chart .uplot');",
+    )
+    .await;
+    let label = wait_for_script(&browser, "const b = document.querySelector('.interval[role=img]'); return b && b.getAttribute('aria-label');").await;
+    assert!(label.as_str().unwrap().contains("interval"), "{label}");
+    // Every other analysis draws from its own endpoint, with the same filters.
+    for (analysis, caption) in [
+        ("satisfaction", "NPS and CSAT by week"),
+        ("lifecycle", "Funnel (visitor-days)"),
+        ("weak-spots", "Searches that found nothing"),
+        ("segments", "Segments"),
+    ] {
+        browser
+            .client
+            .execute(
+                "document.getElementById('analysis').value = arguments[0];
+                 document.querySelector('form.filters button[type=submit]').click();",
+                vec![json!(analysis)],
+            )
+            .await
+            .unwrap();
+        let found = wait_for_script(
+            &browser,
+            &format!(
+                "return [...document.querySelectorAll('#results-out caption')].some((c) => c.textContent === '{caption}');"
+            ),
+        )
+        .await;
+        assert_eq!(found, json!(true), "{analysis}");
+    }
     no_csp_violations(&browser).await;
     browser.client.clone().close().await.unwrap();
 }

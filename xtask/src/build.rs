@@ -315,6 +315,12 @@ fn console(root: &Path, to: &Path) -> Result<()> {
         fs::copy(root.join("console").join(file), to.join(file))
             .with_context(|| format!("copying console/{file}"))?;
     }
+    // uPlot's own stylesheet, as a file: the strict CSP allows no inline styles.
+    fs::copy(
+        root.join("node_modules/uplot/dist/uPlot.min.css"),
+        to.join("uplot.css"),
+    )
+    .context("copying uPlot's stylesheet")?;
     process::run(
         Command::new(tools::node_bin(root, "esbuild"))
             .arg(root.join("console/src/main.js"))

@@ -123,6 +123,25 @@ pub async fn put_draft(req: Request, env: &Env) -> Result<Response, ApiError> {
     let body = read_body(req, MAX_FILES_BYTES).await?;
     let draft: Draft = parse(&body, "")?;
     split_files(&draft.files)?;
+    // A draft of an older version than the active one would undo what was published since
+    // (a save from a tab left open, or arriving after a publish).
+    let active = crate::objects::rulebooks::active_version(env).await?.id;
+    if draft.base != active {
+        let said = |v: Option<i64>| {
+            v.map_or_else(
+                || "the built-in rulebook".to_owned(),
+                |v| format!("version {v}"),
+            )
+        };
+        return Err(ApiError::Conflict {
+            field: "base".into(),
+            message: format!(
+                "this draft started from {}, but {} is active now; reload to start from it (copy what you wrote first)",
+                said(draft.base),
+                said(active)
+            ),
+        });
+    }
     let saved = now_ms();
     let files = serde_json::to_string(&draft.files).context("encoding the draft")?;
     let db = database(env)?;

@@ -1,0 +1,207 @@
+// Results: every experiment's arms and lifts for a period, the lift of each treatment drawn
+// as its interval against zero, the verdict in words (with SRM and not-enough-data states),
+// and the daily exposures of the experiment drawn with uPlot; each table has a CSV download.
+
+import uPlot from "uplot";
+
+function day(offset) {
+  return new Date(Date.now() + offset * 864e5).toISOString().slice(0, 10);
+}
+
+function percent(x, signed) {
+  if (x === null || x === undefined) return "–";
+  const value = (x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1);
+  return (signed && x >= 0 ? "+" : "") + value + "%";
+}
+
+function number(x, digits = 0) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
+}
+
+// The interval as a bar on an axis centred on zero, with the estimate marked; its words are
+// in the table beside it for anyone not reading the picture.
+function intervalBar(el, lift, scale) {
+  const bar = el("div", { class: "interval", role: "img",
+    "aria-label": `${percent(lift.estimate, true)}, interval ${percent(lift.ci_low, true)} to ${percent(lift.ci_high, true)}` });
+  const at = (x) => 50 + Math.max(-50, Math.min(50, (x / scale) * 50));
+  const span = el("span", { class: lift.ci_low > 0 ? "range good" : lift.ci_high < 0 ? "range bad" : "range" });
+  span.style.left = `${at(lift.ci_low)}%`;
+  span.style.width = `${Math.max(0.5, at(lift.ci_high) - at(lift.ci_low))}%`;
+  const mark = el("span", { class: "estimate" });
+  mark.style.left = `${at(lift.estimate)}%`;
+  bar.append(el("span", { class: "zero" }), span, mark);
+  return bar;
+}
+
+function dailyChart(el, series, arms) {
+  const days = [...new Set(series.map((d) => d.day))].sort();
+  if (days.length === 0) return null;
+  const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+  const lines = arms.map((arm) => {
+    let total = 0;
+    return days.map((d) => {
+      const row = series.find((s) => s.day === d && s.arm === arm);
+      total += row ? row.visitors : 0;
+      return total;
+    });
+  });
+  const host = el("div", { class: "chart", role: "img", "aria-label": "Exposed visitors per arm, cumulative, by day" });
+  const colours = ["#0b6e5f", "#c2571a", "#5b6770", "#7b3fa0", "#1d5fa8"];
+  new uPlot({
+    width: 640, height: 220, title: "Exposed visitors, cumulative",
+    // A single day still gets a readable axis: a few days either side.
+    scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 3 * 864e2, max + 864e2] : [min, max]) } },
+    series: [{}, ...arms.map((arm, i) => ({ label: arm, stroke: colours[i % colours.length], width: 2 }))],
+    axes: [{}, { label: "visitors" }],
+  }, [xs, ...lines], host);
+  return host;
+}
+
+function nps(e) {
+  return e ? `${e.value.toFixed(0)} (${e.ci_low.toFixed(0)} to ${e.ci_high.toFixed(0)})` : "–";
+}
+
+function share(e) {
+  return e ? `${percent(e.value)} (${percent(e.ci_low)} to ${percent(e.ci_high)})` : "–";
+}
+
+function lineChart(el, title, days, series, label) {
+  if (days.length === 0) return null;
+  const host = el("div", { class: "chart", role: "img", "aria-label": title });
+  const colours = ["#0b6e5f", "#c2571a", "#5b6770", "#7b3fa0", "#1d5fa8", "#a3261b", "#1c7c3a", "#8a5a00", "#333"];
+  new uPlot({
+    width: 640, height: 220, title,
+    scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 3 * 864e2, max + 864e2] : [min, max]) } },
+    series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colours[i % colours.length], width: 2 }))],
+    axes: [{}, { label }],
+  }, [days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), ...series.map((s) => s.values)], host);
+  return host;
+}
+
+// The other analyses, each from its own endpoint with the same filters.
+const OTHERS = {
+  satisfaction(el, table, body) {
+    const rows = (list) => list.map((g) => [g.key, g.nps_answers, nps(g.nps), g.csat_answers, share(g.csat)]);
+    const heads = ["Group", "NPS answers", "NPS (95% interval)", "CSAT answers", "CSAT (95% interval)"];
+    const o = body.overall;
+    return [
+      el("p", { class: "headline", text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers; CSAT ${share(o.csat)} from ${o.csat_answers}` }),
+      lineChart(el, "NPS by week", body.weekly.map((w) => w.key), [{ label: "NPS", values: body.weekly.map((w) => (w.nps ? w.nps.value : null)) }], "NPS"),
+      table("NPS and CSAT by week", heads, rows(body.weekly)),
+      table("By segment", heads, rows(body.by_segment)),
+      table("By page kind", heads, rows(body.by_page_kind)),
+      table("By experience", heads, rows(body.by_experience)),
+      table("By lifecycle stage", heads, rows(body.by_stage)),
+      table("Comments with low scores", ["Day", "Survey", "Score", "Page", "Comment"],
+        body.low_score_comments.map((c) => [c.day, c.survey, c.score, c.page, c.comment])),
+    ];
+  },
+  lifecycle(el, table, body) {
+    const days = body.daily.map((d) => d.day);
+    const stages = body.funnel.map((f) => f.stage);
+    return [
+      table("Funnel (visitor-days)", ["Stage", "Visitor-days"], body.funnel.map((f) => [f.stage, f.visitors])),
+      lineChart(el, "Visitors per stage, by day", days,
+        stages.map((stage, i) => ({ label: stage, values: body.daily.map((d) => d.stages[i].visitors) })), "visitors"),
+      table("Moves between stages", ["From", "To", "Visitors"], body.movements.map((m) => [m.from, m.to, m.visitors])),
+    ];
+  },
+  "weak-spots"(el, table, body) {
+    const pages = (list) => list.map((p) => [p.path, p.kind, p.views, p.landings, p.quick_exits,
+      p.quick_exit_rate ? share(p.quick_exit_rate) : "–", p.rage_clicks, p.detractors]);
+    const heads = ["Page", "Kind", "Views", "Landings", "Quick exits", "Quick-exit rate", "Rage clicks", "Detractors"];
+    return [
+      table("Pages by rage clicks", heads, pages(body.by_rage_clicks)),
+      table("Pages by quick exits", heads, pages(body.by_quick_exits)),
+      table("Pages by detractors", heads, pages(body.by_detractors)),
+      table("Searches that found nothing", ["Query", "Searches"], body.zero_result_searches.map((q) => [q.key, q.count])),
+      table("Sold-out products viewed", ["Product", "Name", "Views"], body.sold_out_products.map((p) => [p.key, p.name, p.count])),
+    ];
+  },
+  segments(el, table, body) {
+    const flagged = body.segments.filter((s) => s.needs_attention);
+    return [
+      flagged.length
+        ? el("ul", { class: "flags", "aria-label": "Segments that need attention" },
+          ...flagged.flatMap((s) => s.flags.map((f) => el("li", { class: "banner bad", text: f }))))
+        : el("p", { class: "empty", text: "No segment is significantly below the rest of the site, or getting worse, in this period." }),
+      table("Segments", ["Segment", "Visitor-days", "Conversion (95% interval)", "Rest of site", "NPS (95% interval)", "Needs attention", "Rules that target it"],
+        body.segments.map((s) => [s.segment, s.visitor_days, share(s.conversion_rate), share(s.rest.conversion_rate), nps(s.nps),
+          s.needs_attention ? "yes" : "no",
+          s.rules.map((r) => `${r.rule} (${r.impressions} impressions${r.verdict ? `; ${r.verdict}` : ""})`).join("; ")])),
+    ];
+  },
+};
+
+export async function results({ api, el, app, table, errorText }) {
+  const out = el("div", { id: "results-out" });
+  const field = (id, label, input) => el("div", {}, el("label", { for: id, text: label }), input);
+  const site = el("input", { id: "site", value: sessionStorage.getItem("rapport:site") || "demo", size: "10" });
+  const from = el("input", { id: "from", type: "date", value: day(-6) });
+  const to = el("input", { id: "to", type: "date", value: day(0) });
+  const interval = el("select", { id: "interval" },
+    el("option", { value: "fixed", text: "Fixed (read once)" }),
+    el("option", { value: "sequential", text: "Always valid (look any day)" }));
+  const what = el("select", { id: "analysis" },
+    ...["experiments", "satisfaction", "lifecycle", "weak-spots", "segments"].map((a) => el("option", { value: a, text: a.replace("-", " ") })));
+  const form = el("form", { class: "filters" }, field("analysis", "Show", what), field("site", "Site", site),
+    field("from", "From", from), field("to", "To", to), field("interval", "Interval", interval),
+    el("button", { type: "submit", text: "Show" }));
+  const load = async () => {
+    if (what.value !== "experiments") {
+      out.replaceChildren(el("p", { text: "Loading…" }));
+      const q = new URLSearchParams({ site: site.value, from: from.value, to: to.value }).toString();
+      const answer = await api(`/v1/admin/analytics/${what.value}?${q}`);
+      if (answer.status !== 200) {
+        out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
+        return;
+      }
+      out.replaceChildren(...OTHERS[what.value](el, table, answer.body).filter(Boolean));
+      return;
+    }
+    sessionStorage.setItem("rapport:site", site.value);
+    out.replaceChildren(el("p", { text: "Loading…" }));
+    const query = new URLSearchParams({ site: site.value, from: from.value, to: to.value, interval: interval.value }).toString();
+    const answer = await api(`/v1/admin/analytics/experiments?${query}`);
+    if (answer.status !== 200) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
+      return;
+    }
+    const experiments = answer.body.experiments.filter((e) => e.arms.some((a) => a.visitors > 0));
+    if (experiments.length === 0) {
+      out.replaceChildren(el("p", { class: "empty", text:
+        "No experiment has visitors in this period yet. Experiments count a visitor when the experience's trigger fires; on the demo, `cargo xtask seed` replays a few thousand shoppers." }));
+      return;
+    }
+    const sections = [];
+    for (const e of experiments) {
+      const name = e.programme ? "Rapport as a whole (universal holdout)" : e.rule;
+      const arms = table(`${name}: arms`, ["Arm", "Visitors", "Share", "Converted", "Conversion rate", "Revenue per visitor"],
+        e.arms.map((a) => [a.arm + (a.baseline ? " (baseline)" : ""), a.visitors, a.weight === undefined ? "–" : percent(a.weight),
+          a.conversion.sum, percent(a.conversion.mean), number(a.revenue.mean, 2)]));
+      const scale = Math.max(0.1, ...e.comparisons.filter((c) => c.lift).map((c) => Math.max(Math.abs(c.lift.ci_low), Math.abs(c.lift.ci_high))));
+      const lifts = el("ul", { class: "lifts" }, ...e.comparisons.map((c) => el("li", { class: `state-${c.state}` },
+        el("span", { class: "what", text: `${c.arm}, ${c.metric}` }),
+        c.lift ? intervalBar(el, c.lift, scale) : el("span", { class: "interval none", text: "no interval" }),
+        el("span", { class: "verdict", text: c.verdict }))));
+      const liftTable = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Verdict"],
+        e.comparisons.map((c) => [c.arm, c.metric, c.lift ? percent(c.lift.estimate, true) : "–",
+          c.lift ? `${percent(c.lift.ci_low, true)} to ${percent(c.lift.ci_high, true)}` : "–",
+          c.lift ? c.lift.p_value.toFixed(3) : "–", c.verdict]));
+      const banner = e.sample_ratio_mismatch
+        ? el("p", { class: "banner bad", role: "alert", text: e.verdict })
+        : el("p", { class: "headline", text: e.verdict });
+      const path = e.programme ? "~programme" : encodeURIComponent(e.rule);
+      const detail = await api(`/v1/admin/analytics/experiments/${path}?${query}`);
+      const chart = detail.status === 200 ? dailyChart(el, detail.body.daily, e.arms.map((a) => a.arm)) : null;
+      sections.push(el("section", { class: "experiment", "aria-label": name }, el("h3", { text: name }), banner, lifts, chart, arms, liftTable));
+    }
+    out.replaceChildren(...sections);
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  app.replaceChildren(el("h2", { text: "Results" }), form, out);
+  load();
+}
