@@ -71,6 +71,36 @@ async fn signed_in(browser: &Browser) {
         .expect("the console after signing in");
 }
 
+/// The console, signed in with the admin token.
+async fn signed_in_console(edge: &Edge) -> Browser {
+    let browser = console(edge).await;
+    sign_in(&browser, &edge.admin_token).await;
+    signed_in(&browser).await;
+    browser
+}
+
+/// Publishes one version per text of `rules.rhai` through the API; gives their ids.
+fn publish_versions(edge: &Edge, note: &str, texts: &[String]) -> Vec<i64> {
+    texts
+        .iter()
+        .map(|text| {
+            let (status, published) = edge.post_admin(
+                "/v1/admin/rulebooks",
+                &json!({ "files": { "rules.rhai": text }, "note": note }).to_string(),
+            );
+            assert_eq!(status, 201, "{published}");
+            published["id"].as_i64().unwrap()
+        })
+        .collect()
+}
+
+/// A rule with a bar saying `body`.
+fn bar_rule(id: &str, body: &str) -> String {
+    format!(
+        "rule(\"{id}\", #{{ description: \"a bar\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"{body}\" }} }} }} }});"
+    )
+}
+
 async fn no_csp_violations(browser: &Browser) {
     let violations = browser
         .client
@@ -146,25 +176,16 @@ async fn a_cross_site_form_post_with_the_session_cookie_is_refused() {
     let edge = Edge::shared();
     let admin = edge.admin_token.clone();
     // Two versions, so that activating the first would be a visible change.
-    let mut ids = Vec::new();
-    for name in ["one", "other"] {
-        let rule = format!(
-            "rule(\"{name}\", #{{ description: \"x\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"Hi\" }} }} }} }});"
-        );
-        let (status, published) = edge.post_admin(
-            "/v1/admin/rulebooks",
-            &json!({ "files": { "one.rhai": rule }, "note": "cross-site test" }).to_string(),
-        );
-        assert_eq!(status, 201, "{published}");
-        ids.push(published["id"].as_i64().unwrap());
-    }
+    let ids = publish_versions(
+        edge,
+        "cross-site test",
+        &[bar_rule("one", "Hi"), bar_rule("other", "Hi")],
+    );
     let active = |edge: &Edge| -> Value {
         edge.get("/v1/admin/rulebooks", Some(&admin)).1["active"].clone()
     };
     let before = active(edge);
-    let browser = console(edge).await;
-    sign_in(&browser, &edge.admin_token).await;
-    signed_in(&browser).await;
+    let browser = signed_in_console(edge).await;
     // A page on another origin (another port of the same host: the same site, so the
     // SameSite=Strict cookie goes with the post) that posts a form to the admin API.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -211,21 +232,15 @@ async fn the_console_rolls_back_a_version_and_signing_out_ends_the_session() {
     let edge = Edge::shared();
     let admin = edge.admin_token.clone();
     // Two versions: the console rolls back from the second to the first.
-    let mut ids = Vec::new();
-    for (name, body) in [("first", "Hello"), ("second", "Hello again")] {
-        let rule = format!(
-            "rule(\"{name}\", #{{ description: \"y\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"{body}\" }} }} }} }});"
-        );
-        let (status, published) = edge.post_admin(
-            "/v1/admin/rulebooks",
-            &json!({ "files": { "two.rhai": rule }, "note": name }).to_string(),
-        );
-        assert_eq!(status, 201, "{published}");
-        ids.push(published["id"].as_i64().unwrap());
-    }
-    let browser = console(edge).await;
-    sign_in(&browser, &edge.admin_token).await;
-    signed_in(&browser).await;
+    let ids = publish_versions(
+        edge,
+        "rollback test",
+        &[
+            bar_rule("first", "Hello"),
+            bar_rule("second", "Hello again"),
+        ],
+    );
+    let browser = signed_in_console(edge).await;
     browser
         .client
         .goto(&edge.url("/console/#rulebook"))
@@ -399,9 +414,7 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
     )
     ;
     assert_eq!(status, 201, "{published}");
-    let browser = console(edge).await;
-    sign_in(&browser, &admin).await;
-    signed_in(&browser).await;
+    let browser = signed_in_console(edge).await;
     browser
         .client
         .goto(&edge.url("/console/#write"))
@@ -521,9 +534,7 @@ rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v|
     assert_eq!(status, 201, "{published}");
     // No draft from another test: the workspace opens on this version.
     edge.delete("/v1/admin/draft", Some(&admin));
-    let browser = console(edge).await;
-    sign_in(&browser, &admin).await;
-    signed_in(&browser).await;
+    let browser = signed_in_console(edge).await;
     browser
         .client
         .goto(&edge.url("/console/#write"))
@@ -610,9 +621,7 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     })
     .await
     .expect("the seeded visitors are counted");
-    let browser = console(edge).await;
-    sign_in(&browser, &edge.admin_token).await;
-    signed_in(&browser).await;
+    let browser = signed_in_console(edge).await;
     let lifts = wait_for_script(
         &browser,
         "const l = document.querySelectorAll('.experiment .lifts li'); return l.length ? l.length : null;",
