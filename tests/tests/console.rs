@@ -685,3 +685,93 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     no_csp_violations(&browser).await;
     browser.client.clone().close().await.unwrap();
 }
+
+/// Whether a fresh page of the shop shows `experience`, after its decision (and the bar's
+/// entrance).
+async fn shop_shows(edge: &Edge, shopper: &Browser, experience: &str) -> bool {
+    shopper.client.goto(&edge.url("/")).await.unwrap();
+    shopper.wait_for_decision().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    shopper.visible_prompt(experience).await.is_some()
+}
+
+#[tokio::test]
+async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_away() {
+    // An edge of its own: the shop's page must decide with this test's versions only.
+    let edge = &Edge::start();
+    let before = publish_versions(edge, "before the console", &[bar_rule("before", "Earlier")])[0];
+    let console_browser = signed_in_console(edge).await;
+    console_browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    wait_for_script(&console_browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('before');").await;
+    set_editor_text(
+        &console_browser,
+        "rule(\"console-hello\", #{ description: \"Written in the console\", priority: 50, page: \"home\",
+    show: #{ id: \"console-hello-bar\", kind: \"bar\", content: #{ en: #{ body: \"Hello from the console\" } } } });
+",
+    )
+    .await;
+    wait_for_script(
+        &console_browser,
+        "return !document.getElementById('publish').disabled;",
+    )
+    .await;
+    console_browser
+        .client
+        .find(Locator::Css("#note"))
+        .await
+        .unwrap()
+        .send_keys("hello bar")
+        .await
+        .unwrap();
+    console_browser
+        .client
+        .find(Locator::Css("#publish"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // A shopper gets it once the edge's isolates see the new version (within seconds).
+    let shopper = Browser::start().await;
+    let mut shown = false;
+    for _ in 0..10 {
+        if shop_shows(edge, &shopper, "console-hello-bar").await {
+            shown = true;
+            break;
+        }
+    }
+    assert!(shown, "the published bar reaches the shop");
+    // Rolled back in the console, it is gone from the shop.
+    console_browser
+        .client
+        .goto(&edge.url("/console/#rulebook"))
+        .await
+        .unwrap();
+    console_browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "button[aria-label='Make version {before} active']"
+        )))
+        .await
+        .expect("the earlier version can be made active")
+        .click()
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..10 {
+        if !shop_shows(edge, &shopper, "console-hello-bar").await {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "after the rollback the shop no longer shows it");
+    no_csp_violations(&console_browser).await;
+    shopper.client.clone().close().await.unwrap();
+    console_browser.client.clone().close().await.unwrap();
+}
