@@ -33,28 +33,18 @@ function intervalBar(el, lift, scale) {
   return bar;
 }
 
+// The exposed visitors of each arm, cumulative, by day of first exposure.
 function dailyChart(el, series, arms) {
   const days = [...new Set(series.map((d) => d.day))].sort();
-  if (days.length === 0) return null;
-  const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
   const lines = arms.map((arm) => {
     let total = 0;
-    return days.map((d) => {
+    return { label: arm, values: days.map((d) => {
       const row = series.find((s) => s.day === d && s.arm === arm);
       total += row ? row.visitors : 0;
       return total;
-    });
+    }) };
   });
-  const host = el("div", { class: "chart", role: "img", "aria-label": "Exposed visitors per arm, cumulative, by day" });
-  const colours = ["#0b6e5f", "#c2571a", "#5b6770", "#7b3fa0", "#1d5fa8"];
-  new uPlot({
-    width: 640, height: 220, title: "Exposed visitors, cumulative",
-    // A single day still gets a readable axis: a few days either side.
-    scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 3 * 864e2, max + 864e2] : [min, max]) } },
-    series: [{}, ...arms.map((arm, i) => ({ label: arm, stroke: colours[i % colours.length], width: 2 }))],
-    axes: [{}, { label: "visitors" }],
-  }, [xs, ...lines], host);
-  return host;
+  return lineChart(el, "Exposed visitors, cumulative", days, lines, "visitors");
 }
 
 function nps(e) {

@@ -101,6 +101,14 @@ fn bar_rule(id: &str, body: &str) -> String {
     )
 }
 
+/// Types the note and presses Publish in the console's workspace.
+async fn publish_with_note(browser: &Browser, note: &str) {
+    let field = browser.client.find(Locator::Css("#note")).await.unwrap();
+    field.send_keys(note).await.unwrap();
+    let publish = browser.client.find(Locator::Css("#publish")).await.unwrap();
+    publish.click().await.unwrap();
+}
+
 async fn no_csp_violations(browser: &Browser) {
     let violations = browser
         .client
@@ -467,22 +475,7 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
     // Fixed, it checks clean and publishes with its note.
     set_editor_text(&browser, &DRAFT.replace("cuont", "count")).await;
     wait_for_script(&browser, "return !document.getElementById('publish').disabled && !document.getElementById('editor').shadowRoot.querySelector('.cm-lintRange-error');").await;
-    browser
-        .client
-        .find(Locator::Css("#note"))
-        .await
-        .unwrap()
-        .send_keys("fans in Italy")
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#publish"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    publish_with_note(&browser, "fans in Italy").await;
     let live = eventually(WAIT, || {
         let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
         let newest = versions["versions"][0].clone();
@@ -719,22 +712,7 @@ async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_awa
         "return !document.getElementById('publish').disabled;",
     )
     .await;
-    console_browser
-        .client
-        .find(Locator::Css("#note"))
-        .await
-        .unwrap()
-        .send_keys("hello bar")
-        .await
-        .unwrap();
-    console_browser
-        .client
-        .find(Locator::Css("#publish"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    publish_with_note(&console_browser, "hello bar").await;
     // A shopper gets it once the edge's isolates see the new version (within seconds).
     let shopper = Browser::start().await;
     let mut shown = false;

@@ -114,7 +114,8 @@ impl DurableObject for Visitor {
             }
             Call::Decide(decide) => {
                 let decided = self.decide(&site, &visitor_id, decide).await;
-                if decided.is_ok() {
+                // Most decisions queue nothing: only the day's first needs the alarm.
+                if decided.is_ok() && self.outbox_pending.get() {
                     self.schedule().await?;
                 }
                 respond(name, decided)
@@ -168,6 +169,18 @@ impl Visitor {
             return Ok(Some(cached.clone()));
         }
         self.read_profile()
+    }
+
+    /// When the visitor's open landing page is judged (`facts::session_ends_at`), from the
+    /// cached profile without copying it.
+    pub(super) fn session_end(&self) -> Result<Option<i64>> {
+        if let Some(cached) = self.profile.borrow().as_ref() {
+            return Ok(facts::session_ends_at(cached));
+        }
+        Ok(self
+            .read_profile()?
+            .as_ref()
+            .and_then(facts::session_ends_at))
     }
 
     fn read_profile(&self) -> Result<Option<Profile>> {

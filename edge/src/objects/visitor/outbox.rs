@@ -64,13 +64,14 @@ impl Visitor {
     /// A session idle for long enough is over: a landing page nothing followed was an exit
     /// straight after arriving.
     fn end_idle_session(&self) -> Result<()> {
+        let now = now_ms();
+        // Most alarms find no session to end: the profile is copied only when one has.
+        if self.session_end()?.is_none_or(|at| at > now) {
+            return Ok(());
+        }
         let Some(mut profile) = self.stored_profile()? else {
             return Ok(());
         };
-        let now = now_ms();
-        if facts::session_ends_at(&profile).is_none_or(|at| at > now) {
-            return Ok(());
-        }
         let site = profile.tracking.site.clone();
         let rows: Vec<Row> = facts::quick_exit(&mut profile, now).into_iter().collect();
         self.queue_rows(&site, rows)?;
@@ -181,10 +182,7 @@ impl Visitor {
             .doing("finding the oldest event")?;
         let now = now_ms();
         // An open landing page waits for its session to end.
-        let session_end = self
-            .stored_profile()?
-            .as_ref()
-            .and_then(facts::session_ends_at);
+        let session_end = self.session_end()?;
         let wanted = if pending.n > 0 {
             Some(
                 now + if failed {
