@@ -1,5 +1,6 @@
 //! Benchmarks for the rules engine: compiling the demo rulebook, one decision for typical
-//! visitors, and the same three rules written in Rhai and in plain Rust.
+//! visitors, a draft's impact over the visitor sample, and the same three rules written in
+//! Rhai and in plain Rust.
 //!
 //! `cargo bench -p rapport-rules`; figures go in BENCHMARKS.md. Every benchmark runs on one
 //! thread, so elements per second are decisions per second on one core.
@@ -127,6 +128,45 @@ fn decisions(c: &mut Criterion) {
     group.finish();
 }
 
+/// The console's impact of a draft: the demo rulebook and the demo rulebook with one rule
+/// more, over a full visitor sample (2,000 visitors, the four typical ones in turn, each on
+/// the home page).
+fn impact_over_the_sample(c: &mut Criterion) {
+    use rapport_rules::impact::{impact, Sampled};
+    use rapport_rules::profile::PageVisit;
+    let active = Rulebook::load(&demo_sources()).expect("the demo rulebook loads");
+    let mut with_one_more = demo_sources();
+    with_one_more.push(SourceFile::new(
+        "new-rule.rhai",
+        r#"rule("new-cart-toast", #{ priority: 70, who: |v| v.cart.items > 0,
+            show: #{ id: "new-cart-toast", kind: "toast", content: #{ en: #{ body: "Still there?" } } } });"#,
+    ));
+    let draft = Rulebook::load(&with_one_more).expect("the draft loads");
+    let typical = visitors();
+    let sample: Vec<Sampled> = (0..2_000)
+        .map(|i| {
+            let mut profile = typical[i % typical.len()].1.clone();
+            profile.visitor_id = format!("sampled-{i:05}");
+            profile.recent_pages.push_front(PageVisit {
+                path: "/".into(),
+                kind: Some("home".into()),
+                at_ms: now(),
+            });
+            Sampled {
+                profile,
+                at_ms: now(),
+            }
+        })
+        .collect();
+    let mut group = c.benchmark_group("impact (demo rulebook against a draft)");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(sample.len() as u64));
+    group.bench_function("2,000 visitors", |b| {
+        b.iter(|| impact(&active, &draft, black_box(&sample)))
+    });
+    group.finish();
+}
+
 /// Three demo rules (welcome A/B test, cart reminder, VIP early access) in Rhai.
 const THREE_RULES: &str = r#"
 segment("first_time", |v| v.visits <= 1 && v.purchases.count == 0);
@@ -226,5 +266,11 @@ fn rhai_against_plain_rust(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compile, decisions, rhai_against_plain_rust);
+criterion_group!(
+    benches,
+    compile,
+    decisions,
+    impact_over_the_sample,
+    rhai_against_plain_rust
+);
 criterion_main!(benches);

@@ -8,6 +8,7 @@
 //! - [`decide`](mod@decide): running a compiled rulebook for one visitor on one page.
 //! - [`bucket`]: GrowthBook-compatible deterministic bucketing for experiments.
 //! - [`check()`]: every error and warning about a rulebook, as `rapport check` prints them.
+//! - [`impact`]: the active rulebook and a draft over a sample of recent visitors.
 //! - [`testing`]: the rulebook's own test cases and how they run.
 //! - [`schema`]: JSON Schemas of the files the `rapport` command reads.
 //!
@@ -21,7 +22,9 @@ pub mod customer;
 pub mod decide;
 pub mod diagnostic;
 pub mod engine;
+pub mod impact;
 mod lint;
+mod outline;
 pub mod profile;
 pub mod report;
 pub mod rulebook;
@@ -39,6 +42,7 @@ pub use decide::{
 };
 pub use diagnostic::{Diagnostic, Severity};
 pub use lint::PAGE_KINDS;
+pub use outline::{ExperienceOutline, Outline, RuleOutline, SegmentOutline};
 pub use profile::Profile;
 pub use rulebook::{ArmInfo, RuleInfo, Rulebook, SourceFile};
 pub use spec::{parse_time, Settings};
