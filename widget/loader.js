@@ -93,6 +93,8 @@ function watchRoutes() {
 // The widget's one way to the edge (`dom::post` in the wasm module): POSTs a text body and
 // hands `done` the status and the answer's text, exactly once; status 0 when the network
 // failed. A text body makes a cross-origin call a "simple request", with no preflight.
+// Only a preview link's decision carries the trace (or, for a link the edge refused, why):
+// then the preview panel, a module of its own that shoppers never download, shows it.
 function rapportPost(url, body, keepalive, done) {
   var failed = (error) => {
     done(0, String(error));
@@ -100,6 +102,7 @@ function rapportPost(url, body, keepalive, done) {
   fetch(url, { method: "POST", body: body, keepalive: keepalive }).then((response) => {
     response.text().then((text) => {
       done(response.status, text);
+      if (/"(trace|preview_error)":/.test(text)) import(new URL("rapport-preview.js", src)).then((panel) => panel.default(text));
     }, failed);
   }, failed);
 }

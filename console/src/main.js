@@ -1,8 +1,9 @@
 // The marketer console: sign in once with the admin token (the edge exchanges it for an
-// HttpOnly session cookie; the token is never stored in the browser), then read results,
-// write and check rules (`write.js`), publish them, browse and roll back rulebook versions,
-// and read the audit log. `cargo xtask build` bundles this and CodeMirror with esbuild. Everything is drawn with
-// DOM calls and textContent (no HTML from data), under the edge's strict CSP.
+// HttpOnly session cookie; the token is never stored in the browser), then read results
+// (`results.js`), write and check rules, simulate, preview and see their impact
+// (`write.js`, `browse.js`), publish them, browse and roll back rulebook versions, and read
+// the audit log. `cargo xtask build` bundles this and CodeMirror with esbuild. Everything
+// is drawn with DOM calls and textContent (no HTML from data), under the edge's strict CSP.
 
 import { diffLines } from "diff";
 import { write } from "./write.js";
@@ -77,7 +78,7 @@ function signIn(message) {
     const answer = await api("/v1/console/session", { method: "POST", body: { token: input.value } });
     if (answer.status === 201) {
       input.value = "";
-      show();
+      await show();
     } else if (answer.status === 429) {
       problem.textContent = "Too many attempts from here; wait a minute and try again.";
     } else if (answer.status === 401) {
@@ -103,6 +104,10 @@ function table(caption, headings, rows) {
   const body = rows.map((row) =>
     el("tr", {}, ...row.map((cell) => el("td", typeof cell === "number" ? { class: "num", text: String(cell) } : { text: cell }))),
   );
+  // A new shop, or a quiet period: the table says so rather than standing empty.
+  if (rows.length === 0) {
+    body.push(el("tr", { class: "empty-row" }, el("td", { colspan: String(headings.length), class: "muted", text: "Nothing in this period yet." })));
+  }
   const csv = [headings, ...rows]
     .map((row) => row.map((c) => `"${String(c).replaceAll('"', '""')}"`).join(","))
     .join("\n");
@@ -215,17 +220,58 @@ async function audit() {
       entries.map((e) => [new Date(e.at_ms).toLocaleString(), e.action, JSON.stringify(e.detail)])));
 }
 
+// --- The site being worked on ------------------------------------------------------------
+
+// The sites this edge serves (`GET /v1/admin/sites`), and the one picked, kept for the tab.
+const site = {
+  list: [],
+  name: () => sessionStorage.getItem("rapport:site") || (site.list[0] && site.list[0].site) || "demo",
+  current: () => site.list.find((s) => s.site === site.name()),
+  // Asked once per page; every view waits for the same answer.
+  loading: null,
+  load() {
+    site.loading = site.loading || api("/v1/admin/sites").then((answer) => {
+      site.list = answer.status === 200 ? answer.body.sites : [];
+    });
+    return site.loading;
+  },
+  // A picker of the sites; `changed` hears a new choice.
+  picker(id, changed) {
+    const names = site.list.length ? site.list.map((s) => s.site) : [site.name()];
+    const select = el("select", { id }, ...names.map((n) => {
+      const option = el("option", { value: n, text: n });
+      if (n === site.name()) option.setAttribute("selected", "");
+      return option;
+    }));
+    select.addEventListener("change", () => {
+      sessionStorage.setItem("rapport:site", select.value);
+      if (changed) changed(select.value);
+    });
+    return select;
+  },
+};
+
 // --- Navigation -------------------------------------------------------------------------------
 
 const views = {
-  results: () => results({ api, el, app, table, errorText }),
-  write: () => write({ api, el, say, app }),
+  results: () => results({ api, el, app, table, errorText, site }),
+  write: () => write({ api, el, say, app, table, site }),
   rulebook,
   audit,
 };
 
-function show() {
+// Which navigation is the latest: an earlier one still waiting draws nothing.
+let navigation = 0;
+
+async function show() {
   nav.hidden = false;
+  const ticket = ++navigation;
+  // A session that ended meanwhile has already brought the sign-in back.
+  if (!(await site.load().then(() => true, () => false))) {
+    site.loading = null;
+    return;
+  }
+  if (ticket !== navigation) return;
   const name = location.hash.slice(1) in views ? location.hash.slice(1) : "results";
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");

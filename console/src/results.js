@@ -1,4 +1,5 @@
-// Results: every experiment's arms and lifts for a period, the lift of each treatment drawn
+// Results: every analysis for a period and site (satisfaction and segments also for one
+// segment): every experiment's arms and lifts, the lift of each treatment drawn
 // as its interval against zero, the verdict in words (with SRM and not-enough-data states),
 // and the daily exposures of the experiment drawn with uPlot; each table has a CSV download.
 
@@ -70,6 +71,20 @@ function lineChart(el, title, days, series, label) {
 
 // The other analyses, each from its own endpoint with the same filters.
 const OTHERS = {
+  // What each experience did (the daily reports summed over the period).
+  experiences(el, table, body) {
+    const totals = body.totals;
+    if (totals.length === 0) {
+      return [el("p", { class: "empty", text: "No experience has been shown in this period yet. Impressions appear here within seconds of a shopper seeing one." })];
+    }
+    const impressions = totals.reduce((sum, t) => sum + t.impressions, 0);
+    return [
+      el("p", { class: "headline", text: `${impressions} impressions of ${new Set(totals.map((t) => t.experience)).size} experiences` }),
+      table("Experiences", ["Experience", "Rule", "Arm", "Impressions", "Clicks", "Click-through", "Dismissals", "Control exposures", "Conversions", "Revenue"],
+        totals.map((t) => [t.experience, t.rule, t.variant || "–", t.impressions, t.clicks, percent(t.click_through_rate),
+          t.dismissals, t.exposures, t.conversions, number(t.revenue, 2)])),
+    ];
+  },
   satisfaction(el, table, body) {
     const rows = (list) => list.map((g) => [g.key, g.nps_answers, nps(g.nps), g.csat_answers, share(g.csat)]);
     const heads = ["Group", "NPS answers", "NPS (95% interval)", "CSAT answers", "CSAT (95% interval)"];
@@ -123,25 +138,54 @@ const OTHERS = {
   },
 };
 
-export async function results({ api, el, app, table, errorText }) {
+export async function results({ api, el, app, table, errorText, site: sites }) {
   const out = el("div", { id: "results-out" });
   const field = (id, label, input) => el("div", {}, el("label", { for: id, text: label }), input);
-  const site = el("input", { id: "site", value: sessionStorage.getItem("rapport:site") || "demo", size: "10" });
+  const site = sites.picker("site");
   const from = el("input", { id: "from", type: "date", value: day(-6) });
   const to = el("input", { id: "to", type: "date", value: day(0) });
   const interval = el("select", { id: "interval" },
     el("option", { value: "fixed", text: "Fixed (read once)" }),
     el("option", { value: "sequential", text: "Always valid (look any day)" }));
   const what = el("select", { id: "analysis" },
-    ...["experiments", "satisfaction", "lifecycle", "weak-spots", "segments"].map((a) => el("option", { value: a, text: a.replace("-", " ") })));
+    ...["experiments", "experiences", "satisfaction", "lifecycle", "weak-spots", "segments"].map((a) => el("option", { value: a, text: a.replace("-", " ") })));
+  // Satisfaction and segments can be read for one segment; the other analyses are not
+  // broken down by segment, and the filter says so rather than being ignored.
+  const segment = el("select", { id: "segment" }, el("option", { value: "", text: "All visitors" }));
+  const segmentHint = el("span", { class: "muted", id: "segment-hint" });
+  const BY_SEGMENT = ["satisfaction", "segments"];
+  const segmentState = () => {
+    const applies = BY_SEGMENT.includes(what.value);
+    if (applies) segment.removeAttribute("disabled");
+    else segment.setAttribute("disabled", "");
+    segmentHint.textContent = applies ? "" : "Satisfaction and segments only";
+  };
+  what.addEventListener("change", segmentState);
+  segmentState();
+  const fillSegments = async () => {
+    const q = new URLSearchParams({ site: site.value, from: from.value, to: to.value }).toString();
+    const answer = await api(`/v1/admin/analytics/segments?${q}`);
+    const names = answer.status === 200 ? answer.body.segments.map((s) => s.segment) : [];
+    const chosen = segment.value;
+    segment.replaceChildren(el("option", { value: "", text: "All visitors" }), ...names.map((n) => {
+      const option = el("option", { value: n, text: n });
+      if (n === chosen) option.setAttribute("selected", "");
+      return option;
+    }));
+  };
   const form = el("form", { class: "filters" }, field("analysis", "Show", what), field("site", "Site", site),
-    field("from", "From", from), field("to", "To", to), field("interval", "Interval", interval),
+    field("from", "From", from), field("to", "To", to),
+    el("div", {}, el("label", { for: "segment", text: "Segment" }), segment, segmentHint),
+    field("interval", "Interval", interval),
     el("button", { type: "submit", text: "Show" }));
   const load = async () => {
     if (what.value !== "experiments") {
       out.replaceChildren(el("p", { text: "Loading…" }));
-      const q = new URLSearchParams({ site: site.value, from: from.value, to: to.value }).toString();
-      const answer = await api(`/v1/admin/analytics/${what.value}?${q}`);
+      const params = { site: site.value, from: from.value, to: to.value };
+      if (BY_SEGMENT.includes(what.value) && segment.value) params.segment = segment.value;
+      const q = new URLSearchParams(params).toString();
+      const path = what.value === "experiences" ? "/v1/admin/reports" : `/v1/admin/analytics/${what.value}`;
+      const answer = await api(`${path}?${q}`);
       if (answer.status !== 200) {
         out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
         return;
@@ -149,7 +193,6 @@ export async function results({ api, el, app, table, errorText }) {
       out.replaceChildren(...OTHERS[what.value](el, table, answer.body).filter(Boolean));
       return;
     }
-    sessionStorage.setItem("rapport:site", site.value);
     out.replaceChildren(el("p", { text: "Loading…" }));
     const query = new URLSearchParams({ site: site.value, from: from.value, to: to.value, interval: interval.value }).toString();
     const answer = await api(`/v1/admin/analytics/experiments?${query}`);
@@ -194,4 +237,5 @@ export async function results({ api, el, app, table, errorText }) {
   });
   app.replaceChildren(el("h2", { text: "Results" }), form, out);
   load();
+  fillSegments();
 }

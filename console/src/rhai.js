@@ -42,7 +42,7 @@ export const rhai = StreamLanguage.define({
       const w = word[0];
       if (KEYWORDS.has(w)) return "keyword";
       if (BUILTINS.has(w)) return "variableName.special";
-      if (stream.peek() === "(") return "function";
+      if (stream.peek() === "(") return "variableName.function";
       if (stream.string.charAt(stream.start - 1) === ".") return "propertyName";
       return "variableName";
     }

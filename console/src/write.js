@@ -1,8 +1,10 @@
 // The rulebook workspace: the files of the draft (or of the active version) in a CodeMirror
 // editor with Rhai highlighting and completion of the visitor's fields; as the marketer
 // types, the draft is checked at the edge by the same compiler, checks and tests as a
-// publish (nothing stored), with each diagnostic at its line and column; the draft is saved
-// at the edge, never live until published with a note.
+// publish (nothing stored), with each diagnostic at its line and column, and its outline
+// to browse (`browse.js`); the draft is saved at the edge, never live until published with
+// a note; it can be simulated for a persona, previewed on the shop, and compared with the
+// active rulebook over recent visitors.
 
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection } from "@codemirror/view";
 import { EditorState } from "@codemirror/state";
@@ -11,6 +13,7 @@ import { syntaxHighlighting, defaultHighlightStyle, bracketMatching, indentOnInp
 import { linter, lintGutter } from "@codemirror/lint";
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { rhai, visitorCompletion } from "./rhai.js";
+import { outline, previewer, impact } from "./browse.js";
 
 // Rhai counts a column in characters from 1; CodeMirror counts UTF-16 units from the start
 // of the document. Gives the span of the word (or character) at that place.
@@ -92,7 +95,7 @@ function simulator({ api, el, files }) {
     el("label", { for: "persona-fields", text: "The visitor's fields (as in test cases)" }), fields, out);
 }
 
-export async function write({ api, el, say, app }) {
+export async function write({ api, el, say, app, table, site }) {
   const [draftAnswer, versions, fieldsAnswer] = await Promise.all([
     api("/v1/admin/draft"),
     api("/v1/admin/rulebooks"),
@@ -105,8 +108,10 @@ export async function write({ api, el, say, app }) {
     files = draftAnswer.body.draft.files;
     base = draftAnswer.body.draft.base;
     fromDraft = true;
-  } else if (base) {
-    const version = await api(`/v1/admin/rulebooks/${base}`);
+  } else {
+    // Until something is published, the shop runs the rulebook built into the edge: the
+    // workspace starts from it rather than from nothing.
+    const version = await api(base ? `/v1/admin/rulebooks/${base}` : "/v1/admin/rulebooks/builtin");
     files = (version.body && version.body.files) || {};
   }
   const model = (fieldsAnswer.body && fieldsAnswer.body.fields) || [];
@@ -130,7 +135,7 @@ export async function write({ api, el, say, app }) {
       const count = lastCheck ? lastCheck.diagnostics.filter((d) => d.file === name && d.severity === "error").length : 0;
       const button = el("button", { type: "button", class: name === current ? "file current" : "file quiet",
         "aria-current": name === current ? "true" : "false", text: count ? `${name} (${count} error${count > 1 ? "s" : ""})` : name });
-      button.addEventListener("click", () => open(name));
+      button.addEventListener("click", () => open(name, null));
       return el("li", {}, button);
     }));
   };
@@ -145,7 +150,7 @@ export async function write({ api, el, say, app }) {
     problems.replaceChildren(...lastCheck.diagnostics.map((d) => {
       const item = el("button", { type: "button", class: `quiet problem ${d.severity}`, text: d.text });
       item.addEventListener("click", () => {
-        open(d.file);
+        open(d.file, null);
         const at = span(view.state.doc, d.line, d.col);
         view.dispatch({ selection: { anchor: at.from }, scrollIntoView: true });
         view.focus();
@@ -181,6 +186,7 @@ export async function write({ api, el, say, app }) {
     }
     lastCheck = answer.body;
     renderCheck();
+    browse.render(lastCheck.outline);
     return lastCheck.diagnostics
       .filter((d) => d.file === current)
       .map((d) => ({ ...span(v.state.doc, d.line, d.col), severity: d.severity === "error" ? "error" : "warning", message: d.message }));
@@ -207,13 +213,20 @@ export async function write({ api, el, say, app }) {
   shadow.append(mount);
   const view = new EditorView({ root: shadow, parent: mount, state: EditorState.create({ doc: files[current], extensions }) });
 
-  const open = (name) => {
-    if (name === current) return;
-    files[current] = view.state.doc.toString();
-    current = name;
-    host.setAttribute("aria-label", `Editor for ${name}`);
-    view.setState(EditorState.create({ doc: files[name] || "", extensions }));
-    renderList();
+  // Shows file `name`, at `line` when given.
+  const open = (name, line) => {
+    if (name !== current) {
+      files[current] = view.state.doc.toString();
+      current = name;
+      host.setAttribute("aria-label", `Editor for ${name}`);
+      view.setState(EditorState.create({ doc: files[name] || "", extensions }));
+      renderList();
+    }
+    if (line) {
+      const at = view.state.doc.line(Math.min(Math.max(1, line), view.state.doc.lines)).from;
+      view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
+      view.focus();
+    }
   };
 
   publish.addEventListener("click", async () => {
@@ -238,19 +251,28 @@ export async function write({ api, el, say, app }) {
     write({ api, el, say, app });
   });
 
+  const draftFiles = () => ({ ...files, [current]: view.state.doc.toString() });
+  const links = previewer({ el, api, say, site, files: draftFiles });
+  const browse = outline({ el, open, preview: links.make });
+  const pickSite = el("div", { class: "filters" },
+    el("div", {}, el("label", { for: "write-site", text: "Site (for previews and impact)" }), site.picker("write-site", links.refresh)));
+
   const from = base ? `version ${base}` : "the built-in rulebook";
   origin.textContent = fromDraft
     ? `Your draft, started from ${from}; it is not live until you publish it.`
     : base
       ? `Version ${base}, the active one. Changes are kept as a draft until you publish.`
-      : "No version has been published here yet: start the rulebook, and publish it when it checks clean.";
+      : "Nothing has been published here yet: the shop runs the rulebook built into the edge, shown here. Changes are kept as a draft until you publish.";
   renderList();
   app.replaceChildren(
     el("h2", { text: "Write" }), origin,
     el("div", { class: "workspace" }, el("nav", { "aria-label": "Rulebook files" }, list), host),
     el("h3", { text: "Check" }), summary, problems, tests,
     el("div", { class: "publish" }, el("label", { for: "note", text: "Note" }), note, publish, discard),
-    simulator({ api, el, files: () => ({ ...files, [current]: view.state.doc.toString() }) }),
+    pickSite,
+    browse.element, links.element,
+    simulator({ api, el, files: draftFiles }),
+    impact({ el, api, site, files: draftFiles, table }),
   );
   // For the browser tests: the editor, and a way to switch files.
   window.rapportConsole = { editor: view, open };

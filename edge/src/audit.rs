@@ -34,6 +34,9 @@ pub enum Action {
         site: String,
         experience: String,
         expires: i64,
+        /// The draft previewed (its content hash); absent for the active rulebook.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draft: Option<String>,
     },
     /// Everything stored about a visitor was erased, at an admin's request or, `by` the
     /// visitor, at the shopper's own.

@@ -6,7 +6,8 @@
 //! `Visitor` (profile, events, decisions), the `Customer` (trusted facts) and the
 //! `Rulebooks` store (published versions, the audit log).
 //!
-//! - [`reports`]: the daily aggregates in D1.
+//! - [`reports`]: the daily aggregates in D1; [`sample`]: recent visitors' profiles, for
+//!   the impact of a draft.
 //! - [`preview`]: signed preview tokens.
 //! - [`audit`]: the audit log's typed entries.
 //! - [`config`]: the edge's variables; [`clock`]: the edge's time.
@@ -29,6 +30,7 @@ mod objects;
 mod preview;
 mod reports;
 mod router;
+mod sample;
 mod session;
 mod sites;
 

@@ -2,7 +2,7 @@
 //! and audience segment, with the measures `rapport_rules::report` defines.
 //!
 //! Visitor objects compute tallies and keep them in their own outbox until D1 has them;
-//! [`add`] sums a batch into D1 in one transaction. The table and its statements are
+//! [`statements`] sums a batch into D1 in one transaction. The table and its statements are
 //! written from `report::LABELS` and `report::MEASURES`, so a new measure needs no edit
 //! here. The table is created on first use, so a fresh database (local or deployed) needs no
 //! migration step; a measure added later is added to an existing table the same way.
@@ -12,7 +12,7 @@ use rapport_rules::report::{self, Tally, LABELS, MEASURES};
 use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::error::{ApiError, Context};
 
@@ -72,15 +72,16 @@ fn database(env: &Env) -> Result<D1Database, ApiError> {
     crate::aggregates::database(env)
 }
 
-/// Sums `tallies` for `site` into the daily rows, and `rows` into the analytics' tables,
-/// all or nothing.
-pub async fn add(env: &Env, site: &str, tallies: &[Tally], rows: &[Row]) -> Result<(), ApiError> {
-    if tallies.is_empty() && rows.is_empty() {
-        return Ok(());
-    }
-    let db = database(env)?;
+/// The statements that sum `tallies` for `site` into the daily rows, and `rows` into the
+/// analytics' tables, for one batch (all or nothing) with whatever else the caller writes.
+pub fn statements(
+    db: &D1Database,
+    site: &str,
+    tallies: &[Tally],
+    rows: &[Row],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let upsert = upsert();
-    let mut statements = crate::aggregates::statements(&db, site, rows)?;
+    let mut statements = crate::aggregates::statements(db, site, rows)?;
     if !tallies.is_empty() {
         statements.push(db.prepare(schema()));
     }
@@ -94,10 +95,7 @@ pub async fn add(env: &Env, site: &str, tallies: &[Tally], rows: &[Row]) -> Resu
             .context("binding a report row")?;
         statements.push(statement);
     }
-    db.batch(statements)
-        .await
-        .context("writing report rows to D1")?;
-    Ok(())
+    Ok(statements)
 }
 
 /// `GET /v1/admin/reports` parameters.

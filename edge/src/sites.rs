@@ -47,6 +47,13 @@ impl Sites {
         ))
     }
 
+    /// Each site key with the origins of its shop's pages.
+    pub fn list(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0
+            .iter()
+            .map(|(site, origins)| (site.as_str(), origins.as_slice()))
+    }
+
     pub fn serves(&self, site: &str) -> bool {
         self.0.contains_key(site)
     }

@@ -201,6 +201,13 @@ fn journey(
             .extend(fields.as_object().cloned().unwrap_or_default());
         events.push(e);
     };
+    // The widget makes a visitor id only once the shop's banner passes consent, and tells
+    // the edge first.
+    push(
+        &session,
+        "consent",
+        json!({ "analytics": true, "personalization": true }),
+    );
     push(&session, "page_view", json!({ "page": page("/", "home") }));
     // What the decision showed, as the widget reports it; a control's exposure when the
     // treatment's trigger would have fired.

@@ -92,6 +92,7 @@ impl Edge {
         });
         let mut all_vars = vec![
             format!("ADMIN_TOKEN:{admin_token}"),
+            format!("PREVIEW_KEY:test-preview-key-{}", free_port()),
             format!("RAPPORT_BUILD:{}-e2e", env!("CARGO_PKG_VERSION")),
             format!("SERVER_KEYS:{server_keys}"),
             format!("SITES:{sites}"),

@@ -276,6 +276,14 @@ fn bad_parameters_are_refused_naming_the_field() {
         &format!("site=demo&from={day}&to={day}&interval=often"),
         "interval",
     );
+    // Where there is no breakdown by segment, `segment` is refused, not ignored.
+    for what in ["experiments", "lifecycle", "weak-spots"] {
+        check(
+            what,
+            &format!("site=demo&from={day}&to={day}&segment=vip"),
+            "segment",
+        );
+    }
     let (status, answer) = analytics(
         edge,
         "segments",

@@ -1,7 +1,9 @@
 //! The marketer console in Chromium against the edge in workerd: signing in (a wrong token
 //! refused, the right one exchanged for a strict session cookie and never kept in the
-//! page), a cross-site form post with that cookie refused, rolling back a rulebook version,
-//! signing out, and no Content-Security-Policy violation on the way.
+//! page), a cross-site form post with that cookie refused, writing, checking, simulating,
+//! the impact on the visitor sample, a preview on the shop, publishing, the dashboard,
+//! rolling back a rulebook version, signing out, and no Content-Security-Policy violation
+//! on the way.
 
 use std::time::Duration;
 
@@ -402,7 +404,7 @@ async fn wait_for_script(browser: &Browser, script: &str) -> Value {
     let errors = browser
         .client
         .execute(
-            "return [window.pageErrors, document.getElementById('app').innerText];",
+            "return [window.pageErrors, (document.getElementById('app') || document.body).innerText];",
             vec![],
         )
         .await
@@ -688,11 +690,72 @@ async fn shop_shows(edge: &Edge, shopper: &Browser, experience: &str) -> bool {
     shopper.visible_prompt(experience).await.is_some()
 }
 
+/// Shoppers who consented to analytics and viewed the home page (`cart` of them with an item
+/// in the cart): what the edge's visitor sample is made of.
+fn consented_shoppers(edge: &Edge, prefix: &str, n: usize, cart: usize) {
+    for i in 0..n {
+        let visitor = format!("{prefix}-{i}");
+        let page = json!({ "url": "https://tidewater.example/", "path": "/", "kind": "home" });
+        let mut events = vec![
+            json!({ "id": format!("{visitor}-1"), "session_id": format!("{visitor}-s"), "type": "consent",
+                    "analytics": true, "personalization": true }),
+            json!({ "id": format!("{visitor}-2"), "session_id": format!("{visitor}-s"), "type": "page_view",
+                    "page": page }),
+        ];
+        if i < cart {
+            events.push(json!({ "id": format!("{visitor}-3"), "session_id": format!("{visitor}-s"),
+                "type": "add_to_cart", "product": { "id": "linen-shirt", "name": "Linen Shirt", "price": 59.0,
+                "currency": "EUR" }, "quantity": 1 }));
+        }
+        let (status, answer) = edge.post(
+            "/v1/events",
+            &json!({ "site": "demo", "visitor_id": visitor, "events": events }).to_string(),
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} on the page"))
+        .click()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_away() {
-    // An edge of its own: the shop's page must decide with this test's versions only.
+    // An edge of its own: the shop's page must decide with this test's versions only, and
+    // the visitor sample holds this test's shoppers only.
     let edge = &Edge::start();
     let before = publish_versions(edge, "before the console", &[bar_rule("before", "Earlier")])[0];
+    // Six recent visitors, two with something in the cart; and one who is then erased,
+    // which takes them out of the sample.
+    consented_shoppers(edge, "sampled", 6, 2);
+    consented_shoppers(edge, "erased", 1, 1);
+    let sampled = |edge: &Edge| {
+        let rules = json!({ "rules.rhai": bar_rule("before", "Earlier") });
+        let (_, impact) = edge.post_admin(
+            "/v1/admin/impact",
+            &json!({ "site": "demo", "files": rules }).to_string(),
+        );
+        impact["visitors"].as_u64()
+    };
+    eventually(WAIT, || (sampled(edge) == Some(7)).then_some(()))
+        .await
+        .expect("the consented shoppers reach the sample");
+    let (status, _) = edge.delete("/v1/admin/visitors/demo/erased-0", Some(&edge.admin_token));
+    assert_eq!(status, 200);
+    assert_eq!(
+        sampled(edge),
+        Some(6),
+        "an erased visitor leaves the sample"
+    );
     let console_browser = signed_in_console(edge).await;
     console_browser
         .client
@@ -702,8 +765,11 @@ async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_awa
     wait_for_script(&console_browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('before');").await;
     set_editor_text(
         &console_browser,
-        "rule(\"console-hello\", #{ description: \"Written in the console\", priority: 50, page: \"home\",
+        "segment(\"has_cart\", |v| v.cart.items > 0);
+rule(\"console-hello\", #{ description: \"Written in the console\", priority: 50, page: \"home\",
     show: #{ id: \"console-hello-bar\", kind: \"bar\", content: #{ en: #{ body: \"Hello from the console\" } } } });
+rule(\"cart-toast\", #{ description: \"Carts only\", priority: 40, who: \"has_cart\",
+    show: #{ id: \"cart-toast\", kind: \"toast\", content: #{ en: #{ body: \"Your cart is waiting\" } } } });
 ",
     )
     .await;
@@ -712,6 +778,110 @@ async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_awa
         "return !document.getElementById('publish').disabled;",
     )
     .await;
+    // The outline lists the draft's segment and rules, where each is written.
+    let outline = wait_for_script(
+        &console_browser,
+        "const o = document.querySelector('#outline ul[aria-label=Rules]'); return o && o.textContent;",
+    )
+    .await;
+    let outline = outline.as_str().unwrap();
+    assert!(
+        outline.contains("console-hello")
+            && outline.contains("for has_cart")
+            && outline.contains("cart-toast (toast)"),
+        "{outline}"
+    );
+    // Impact: over the sample, the bar goes to all six and the toast to the two carts;
+    // the live rulebook's bar goes from six to none.
+    click(&console_browser, "#impact-run").await;
+    let summary = wait_for_script(
+        &console_browser,
+        "const e = document.getElementById('impact-summary'); return e && e.textContent;",
+    )
+    .await;
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .starts_with("Of 6 recent visitors")
+            && summary
+                .as_str()
+                .unwrap()
+                .contains("6 would get something different"),
+        "{summary}"
+    );
+    let rows = console_browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#impact tbody tr')].map((r) => [...r.cells].map((c) => c.textContent).join('|'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for expected in [
+        "console-hello-bar|console-hello|0|6|+6|6|0",
+        "before|before|6|0|-6|0|6",
+        "cart-toast|cart-toast|0|2|+2|2|0",
+    ] {
+        assert!(rows.contains(&expected), "{expected} in {rows:?}");
+    }
+    // Preview: a link from the draft, signed with the preview key, opened on the shop
+    // shows the unpublished bar with the panel, and records nothing.
+    console_browser
+        .client
+        .execute(
+            "const o = document.getElementById('preview-origin'); o.value = location.origin;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(
+        &console_browser,
+        "button[aria-label='Preview console-hello-bar on the shop']",
+    )
+    .await;
+    let link = wait_for_script(
+        &console_browser,
+        "const a = document.getElementById('preview-url'); return a && a.href;",
+    )
+    .await;
+    let previewer = Browser::start().await;
+    previewer.client.goto(link.as_str().unwrap()).await.unwrap();
+    let bar = previewer.wait_for_prompt("console-hello-bar", WAIT).await;
+    assert!(bar.contains("Hello from the console"), "{bar}");
+    let panel = wait_for_script(
+        &previewer,
+        "const h = document.getElementById('rapport-preview'); return h && h.shadowRoot.textContent.includes('Trace') && h.shadowRoot.textContent;",
+    )
+    .await;
+    assert!(panel.as_str().unwrap().contains("console-hello"), "{panel}");
+    previewer.client.clone().close().await.unwrap();
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let reports = format!("/v1/admin/reports?site=demo&from={day}&to={day}");
+    let impressions = |edge: &Edge| {
+        let (_, report) = edge.get(&reports, Some(&edge.admin_token));
+        report["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["experience"] == "console-hello-bar")
+            .map(|t| t["impressions"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(impressions(edge), 0, "a preview records nothing");
+    let (_, active) = edge.get("/v1/admin/rulebooks", Some(&edge.admin_token));
+    assert_eq!(
+        active["active"],
+        json!(before),
+        "a preview publishes nothing"
+    );
     publish_with_note(&console_browser, "hello bar").await;
     // A shopper gets it once the edge's isolates see the new version (within seconds).
     let shopper = Browser::start().await;
@@ -723,6 +893,41 @@ async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_awa
         }
     }
     assert!(shown, "the published bar reaches the shop");
+    // The dashboard shows the shopper's impression, as the reports count it.
+    eventually(WAIT, || (impressions(edge) >= 1).then_some(()))
+        .await
+        .expect("the impression reaches the reports");
+    console_browser
+        .client
+        .goto(&edge.url("/console/#results"))
+        .await
+        .unwrap();
+    wait_for_script(
+        &console_browser,
+        "return !!document.getElementById('analysis');",
+    )
+    .await;
+    console_browser
+        .client
+        .execute(
+            "document.getElementById('analysis').value = 'experiences';
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let row = wait_for_script(
+        &console_browser,
+        "const r = [...document.querySelectorAll('#results-out tbody tr')].find((r) => r.cells[0].textContent === 'console-hello-bar'); return r && [...r.cells].map((c) => c.textContent).join('|');",
+    )
+    .await;
+    assert!(
+        row.as_str().unwrap().starts_with(&format!(
+            "console-hello-bar|console-hello|–|{}|",
+            impressions(edge)
+        )),
+        "{row}"
+    );
     // Rolled back in the console, it is gone from the shop.
     console_browser
         .client

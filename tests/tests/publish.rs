@@ -196,3 +196,27 @@ fn rulebook_calls_want_the_admin_token_and_unknown_versions_are_not_found() {
         400
     );
 }
+
+#[test]
+fn the_built_in_rulebook_is_there_to_start_from_and_checks_clean() {
+    let edge = Edge::shared();
+    let (status, builtin) = edge.get("/v1/admin/rulebooks/builtin", Some(&edge.admin_token));
+    assert_eq!(status, 200, "{builtin}");
+    assert_eq!(builtin["id"], Value::Null);
+    let files = builtin["files"].as_object().unwrap();
+    assert!(files.contains_key("welcome.rhai") && files.contains_key("tests/welcome.json"));
+    // What the console's workspace starts from could be published as it is.
+    let (status, checked) = edge.post_admin(
+        "/v1/admin/check",
+        &json!({ "files": builtin["files"] }).to_string(),
+    );
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(checked["publishable"], true, "{checked}");
+    assert!(checked["tests"]["passed"].as_u64().unwrap() > 10);
+    let rules = checked["outline"]["rules"].as_array().unwrap();
+    assert!(rules
+        .iter()
+        .any(|r| r["id"] == "welcome" && r["experiment"] == true));
+    let (status, _) = edge.get("/v1/admin/rulebooks/builtin", None);
+    assert_eq!(status, 401, "the admin token is needed");
+}

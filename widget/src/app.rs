@@ -246,9 +246,9 @@ fn decide(widget: &Rc<Widget>) {
 /// this page.
 fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
     // A preview link the edge refused (expired, forged): the shopper got the usual decision,
-    // and is no previewer from now on.
-    if let Some(why) = wire::text(answer, "preview_error") {
-        dom::warn(&["rapport: ", &why, "; showing the usual experiences"].concat());
+    // and is no previewer from now on. The preview panel (loaded by the loader for such an
+    // answer) says why.
+    if wire::text(answer, "preview_error").is_some() {
         widget.preview_refused.set(true);
     }
     // The view gets each experience as the edge wrote it, and the widget keeps only what

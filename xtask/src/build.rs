@@ -304,7 +304,21 @@ fn site(root: &Path) -> Result<()> {
         fs::copy(root.join("target/widget").join(file), site.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
-    Ok(())
+    // The preview panel, a module of its own that the loader imports only on preview pages.
+    process::run(
+        Command::new(tools::node_bin(root, "esbuild"))
+            .arg(root.join("widget/preview.js"))
+            .args([
+                "--minify",
+                "--format=esm",
+                "--target=es2020",
+                "--log-level=warning",
+            ])
+            .arg(format!(
+                "--outfile={}",
+                site.join("rapport-preview.js").display()
+            )),
+    )
 }
 
 /// The console: its page and stylesheet as they are, and its script bundled with CodeMirror
@@ -364,6 +378,12 @@ fn report_sizes(root: &Path) -> Result<()> {
         );
     }
     println!("xtask: widget total {total} bytes gzipped (budget {WIDGET_BUDGET})");
+    let panel = fs::read(root.join("target/site/rapport-preview.js"))?;
+    println!(
+        "xtask: rapport-preview.js {} bytes, {} gzipped (preview pages only)",
+        panel.len(),
+        gzipped_len(&panel)?
+    );
     // What a marketer's browser downloads for the console.
     let mut console = 0;
     for entry in fs::read_dir(root.join("target/site/console"))? {

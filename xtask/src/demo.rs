@@ -20,6 +20,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let built = build::all(root)?;
     let token = admin_token(&root.join("edge/.dev.vars"))?;
     let server_key = server_key(&root.join("edge/.dev.vars"))?;
+    preview_key(&root.join("edge/.dev.vars"))?;
     let port = port()?;
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy; stop what uses it or pick another with RAPPORT_PORT=8788");
@@ -145,6 +146,11 @@ pub fn port() -> Result<u16> {
 /// `wrangler dev` reads secrets from.
 pub fn admin_token(dev_vars: &Path) -> Result<String> {
     dev_secret(dev_vars, "ADMIN_TOKEN", |random| random)
+}
+
+/// The local key preview links are signed with, created on first use in `edge/.dev.vars`.
+pub fn preview_key(dev_vars: &Path) -> Result<String> {
+    dev_secret(dev_vars, "PREVIEW_KEY", |random| random)
 }
 
 /// The demo site's local server key, kept in `edge/.dev.vars` as `SERVER_KEYS`.

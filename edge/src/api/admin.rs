@@ -2,7 +2,9 @@
 //! rulebooks, the audit log, reports, preview links, and what is stored about a visitor
 //! (export and GDPR erasure).
 
-use rapport_protocol::MAX_EVENT_BYTES;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -67,23 +69,35 @@ pub async fn erase_visitor(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PreviewRequest {
     site: String,
     experience: String,
     #[serde(default = "default_preview_minutes")]
     minutes: u32,
+    /// A draft to preview instead of the active rulebook (the console's, before publishing).
+    #[serde(default)]
+    files: Option<BTreeMap<String, String>>,
+    /// The shop page to open, `/` by default.
+    #[serde(default = "default_preview_path")]
+    path: String,
 }
 
 fn default_preview_minutes() -> u32 {
     60
 }
 
+fn default_preview_path() -> String {
+    "/".to_owned()
+}
+
 /// `POST /v1/admin/previews`: a token that shows one experience on the site's pages (add
 /// `?rapport_preview=TOKEN` to a page URL, or pass `preview` to `/v1/decide`), whoever
-/// opens them, until it expires.
+/// opens them, until it expires; with `files`, from that draft rather than the active
+/// rulebook. The answer's `link` is `path` with the token, to open on the shop's origin.
 pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     require_admin(&req, env).await?;
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
+    let body = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PreviewRequest = parse(&body, "")?;
     check_site(sites, &request.site)?;
     if !(1..=preview::MAX_MINUTES).contains(&request.minutes) {
@@ -92,36 +106,87 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
             format!("`minutes` is 1 to {}", preview::MAX_MINUTES),
         ));
     }
-    let book = crate::objects::rulebooks::current(env)
-        .await
-        .context("compiling the active rulebook")?;
-    if !book.experience_ids().any(|id| id == request.experience) {
+    if !request.path.starts_with('/') || request.path.starts_with("//") {
         return Err(ApiError::bad(
-            "experience",
-            format!(
-                "the active rulebook has no experience \"{}\"",
-                request.experience
-            ),
+            "path",
+            "`path` is a path on the shop, such as /products/linen-shirt",
         ));
     }
+    let key = auth::preview_key(env)?;
     let expires = now_ms() / 1000 + i64::from(request.minutes) * 60;
+    let (book, draft) = match &request.files {
+        Some(files) => {
+            let (rules, _) = rulebooks::split(files).map_err(|name| {
+                ApiError::bad(
+                    format!("files.{name}"),
+                    "file names are NAME.rhai or tests/NAME.json",
+                )
+            })?;
+            let book = rapport_rules::Rulebook::compile(&rules).map_err(|problems| {
+                ApiError::bad(
+                    "files",
+                    format!(
+                        "the draft does not compile; fix its errors first ({})",
+                        problems
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ),
+                )
+            })?;
+            let id = rulebooks::previewed::keep(env, &book, files, expires * 1000).await?;
+            (Rc::new(book), Some(id))
+        }
+        None => (
+            rulebooks::latest(env)
+                .await
+                .context("compiling the active rulebook")?,
+            None,
+        ),
+    };
+    if !book.experience_ids().any(|id| id == request.experience) {
+        let which = if draft.is_some() {
+            "the draft"
+        } else {
+            "the active rulebook"
+        };
+        return Err(ApiError::bad(
+            "experience",
+            format!("{which} has no experience \"{}\"", request.experience),
+        ));
+    }
     let claims = preview::Claims {
         site: request.site.clone(),
         experience: request.experience.clone(),
+        rulebook: draft.clone(),
         expires,
     };
-    let token = preview::sign(&claims, &auth::admin_token(env)?);
+    let token = preview::sign(&claims, &key);
+    let separator = if request.path.contains('?') { '&' } else { '?' };
+    let link = format!("{}{separator}rapport_preview={token}", request.path);
     let action = Action::CreatePreview {
         site: request.site,
         experience: request.experience.clone(),
         expires,
+        draft: draft.clone(),
     };
     rulebooks::record(env, action).await?;
     ok(
         &json!({ "token": token, "experience": request.experience, "expires": expires,
-                 "query": format!("rapport_preview={token}") }),
+                 "draft": draft, "query": format!("rapport_preview={token}"), "link": link }),
         200,
     )
+}
+
+/// `GET /v1/admin/sites`: the sites this edge serves, with their shops' origins (empty for
+/// a shop on the edge's own origin), for the console's site picker and preview links.
+pub async fn list_sites(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(req, env).await?;
+    let list: Vec<serde_json::Value> = sites
+        .list()
+        .map(|(site, origins)| json!({ "site": site, "origins": origins }))
+        .collect();
+    ok(&json!({ "sites": list }), 200)
 }
 
 /// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
@@ -187,6 +252,21 @@ pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, Api
         Some(version) => ok(&version, 200),
         None => Err(ApiError::NotFound),
     }
+}
+
+/// `GET /v1/admin/rulebooks/builtin`: the rulebook built into the edge, which decides until
+/// a version is published, with its test cases (`{"id": null, "version", "files"}`).
+pub async fn builtin(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    require_admin(req, env).await?;
+    let files = rulebooks::builtin_files();
+    let (rules, _) = rulebooks::split(&files)
+        .map_err(|name| ApiError::internal("reading the built-in rulebook", name))?;
+    let book = rapport_rules::Rulebook::load(&rules)
+        .map_err(|_| ApiError::internal("compiling the built-in rulebook", "it has errors"))?;
+    ok(
+        &json!({ "id": null, "version": book.version(), "files": files }),
+        200,
+    )
 }
 
 /// `POST /v1/admin/rulebooks/{id}/activate`: makes a stored version the active one (a

@@ -81,6 +81,18 @@ impl Query {
         Ok(query)
     }
 
+    /// Refuses `segment` where an analysis has no breakdown by segment, rather than
+    /// answering for the whole site as if it had been applied.
+    fn without_segment(self, what: &str) -> Result<Query, ApiError> {
+        match &self.segment {
+            None => Ok(self),
+            Some(_) => Err(ApiError::bad(
+                "segment",
+                format!("{what} are not broken down by segment; `segment` applies to satisfaction and segments"),
+            )),
+        }
+    }
+
     fn interval(&self) -> Result<Interval, ApiError> {
         match self.interval.as_deref() {
             None | Some("fixed") => Ok(Interval::Fixed),
@@ -151,7 +163,9 @@ async fn experiment_results(
 
 /// `GET /v1/admin/analytics/experiments`: every experiment's arms, lifts and verdicts.
 pub async fn experiments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites).await?;
+    let q = Query::read(req, env, sites)
+        .await?
+        .without_segment("experiments")?;
     let (_, results) = experiment_results(env, &q).await?;
     answer(&q, &json!({ "experiments": results }))
 }
@@ -163,7 +177,9 @@ pub async fn experiment(
     sites: &Sites,
     rule: &str,
 ) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites).await?;
+    let q = Query::read(req, env, sites)
+        .await?
+        .without_segment("experiments")?;
     let rule = if rule == PROGRAMME_PATH {
         rapport_analytics::facts::PROGRAMME
     } else {
@@ -191,7 +207,9 @@ pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Res
 
 /// `GET /v1/admin/analytics/lifecycle`: the funnel, day by day, and the moves.
 pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites).await?;
+    let q = Query::read(req, env, sites)
+        .await?
+        .without_segment("lifecycle stages")?;
     let stages = q.rows(env, Table::Stages).await?;
     let movements = q.rows(env, Table::Movements).await?;
     answer(&q, &lifecycle::lifecycle(&stages, &movements))
@@ -199,7 +217,9 @@ pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Respon
 
 /// `GET /v1/admin/analytics/weak-spots`: troubled pages, empty searches, sold-out demand.
 pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let q = Query::read(req, env, sites).await?;
+    let q = Query::read(req, env, sites)
+        .await?
+        .without_segment("weak spots")?;
     let pages = q.rows(env, Table::Pages).await?;
     let searches = q.rows(env, Table::Searches).await?;
     let sold_out = q.rows(env, Table::SoldOut).await?;

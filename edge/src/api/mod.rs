@@ -49,6 +49,7 @@ async fn erase_visitor(
     by: Option<&str>,
 ) -> Result<i64, ApiError> {
     let erased = visitor::erase(env, site, visitor_id).await?;
+    crate::sample::erase(env, site, visitor_id).await?;
     if let Some(customer_id) = &erased.customer_id {
         customer::unlink(env, site, customer_id, visitor_id).await?;
     }

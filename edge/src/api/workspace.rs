@@ -1,9 +1,10 @@
 //! The console's workspace calls, behind the admin token or a console session: checking a
 //! draft as the marketer types (`POST /v1/admin/check`: compiled with every check and its
-//! tests run, by the same code as a publish, storing nothing), the draft itself, saved at
+//! tests run, by the same code as a publish, storing nothing, with the rulebook's outline), the draft itself, saved at
 //! the edge so that a lost tab loses nothing (`GET`/`PUT`/`DELETE /v1/admin/draft`), and the
 //! visitor's fields for the editor's completion (`GET /v1/admin/fields`), and simulating
-//! the draft for a persona (`POST /v1/admin/simulate`).
+//! the draft for a persona (`POST /v1/admin/simulate`), and the draft's impact on the
+//! visitor sample (`POST /v1/admin/impact`).
 //!
 //! Checking at the edge costs a round trip per pause in typing (the demo rulebook compiles
 //! and tests in about 5 ms there); compiling the rules crate to wasm for the console would
@@ -23,6 +24,9 @@ use crate::clock::now_ms;
 use crate::error::{ApiError, Context};
 use crate::http::{json_response, parse, read_body};
 use crate::objects::rulebooks::{assess, split};
+use crate::sites::Sites;
+
+use super::check_site;
 
 /// A rulebook's files at most, with their tests (as for publishing).
 const MAX_FILES_BYTES: usize = 900 * 1024;
@@ -72,12 +76,19 @@ pub async fn check(req: Request, env: &Env) -> Result<Response, ApiError> {
         .map(|t| json!({ "passed": t.passed, "failed": t.failed, "failures": t.failures }));
     let publishable =
         assessment.errors == 0 && assessment.tests.as_ref().is_some_and(|t| t.failed == 0);
+    // What the marketer browses: every segment and rule, where it is written, and what it
+    // shows; absent while the draft does not compile.
+    let outline = assessment
+        .book
+        .as_ref()
+        .map(rapport_rules::Rulebook::outline);
     Ok(json_response(
         &json!({
             "publishable": publishable,
             "errors": assessment.errors,
             "diagnostics": assessment.diagnostics,
             "tests": tests,
+            "outline": outline,
         }),
         200,
     ))
@@ -199,20 +210,60 @@ pub async fn simulate(req: Request, env: &Env) -> Result<Response, ApiError> {
     let now = now_ms();
     let visitor = rapport_rules::testing::parse_visitor(&simulation.visitor.to_string(), now)
         .map_err(|message| ApiError::bad("visitor", message))?;
-    let book = match rapport_rules::Rulebook::compile(&rules) {
+    let book = match compile_draft(&rules) {
         Ok(book) => book,
-        Err(problems) => {
-            let diagnostics: Vec<Value> = problems.iter().map(assess::describe).collect();
-            return Ok(json_response(
-                &json!({ "error": { "code": "invalid_rulebook",
-                                    "message": "the draft does not compile; fix its errors first" },
-                         "diagnostics": diagnostics }),
-                422,
-            ));
-        }
+        Err(refused) => return Ok(refused),
     };
     let report = rapport_rules::decide(&book, &visitor, &simulation.page, now);
     let body = serde_json::to_value(&report).context("encoding the simulation")?;
+    Ok(json_response(&body, 200))
+}
+
+/// The draft compiled, or the 422 answer listing why it does not compile.
+fn compile_draft(rules: &[rapport_rules::SourceFile]) -> Result<rapport_rules::Rulebook, Response> {
+    rapport_rules::Rulebook::compile(rules).map_err(|problems| {
+        let diagnostics: Vec<Value> = problems.iter().map(assess::describe).collect();
+        json_response(
+            &json!({ "error": { "code": "invalid_rulebook",
+                                "message": "the draft does not compile; fix its errors first" },
+                     "diagnostics": diagnostics }),
+            422,
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImpactRequest {
+    site: String,
+    files: BTreeMap<String, String>,
+}
+
+/// `POST /v1/admin/impact` `{"site", "files"}`: the active rulebook and the draft run over
+/// the site's visitor sample (its most recently active consented visitors, see `sample`):
+/// per experience, how many of them see it now and would after publishing. Stores nothing.
+pub async fn impact(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    require_admin(&req, env).await?;
+    let body = read_body(req, MAX_FILES_BYTES).await?;
+    let request: ImpactRequest = parse(&body, "")?;
+    check_site(sites, &request.site)?;
+    let (rules, _) = split_files(&request.files)?;
+    let draft = match compile_draft(&rules) {
+        Ok(book) => book,
+        Err(refused) => return Ok(refused),
+    };
+    let active = crate::objects::rulebooks::latest(env)
+        .await
+        .context("compiling the active rulebook")?;
+    let sample = crate::sample::read(env, &request.site).await?;
+    let impact = rapport_rules::impact::impact(&active, &draft, &sample);
+    let newest = sample.first().map(|s| s.at_ms);
+    let oldest = sample.last().map(|s| s.at_ms);
+    let mut body = serde_json::to_value(&impact).context("encoding the impact")?;
+    body["site"] = request.site.into();
+    body["limit"] = crate::sample::SIZE.into();
+    body["oldest_ms"] = oldest.into();
+    body["newest_ms"] = newest.into();
     Ok(json_response(&body, 200))
 }
 

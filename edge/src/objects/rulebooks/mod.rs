@@ -1,13 +1,31 @@
 //! The `Rulebooks` Durable Object's calls and the functions the rest of the edge calls it
 //! by. The object itself is in [`object`]; the compiled rulebook each isolate decides with,
-//! kept fresh from the object, in [`current`].
+//! kept fresh from the object, in [`current`]; drafts kept for preview links in
+//! [`previewed`].
 
 pub mod assess;
 mod current;
 mod object;
+pub mod previewed;
 
-pub use current::current;
+pub use current::{builtin_files, current, latest};
 pub use object::Rulebooks;
+
+use std::rc::Rc;
+
+use rapport_rules::Rulebook;
+
+/// The rulebook a decision runs: the active one, or with `draft` a preview link's draft.
+/// The outer error is the edge's trouble; the inner one says why the preview cannot be shown.
+pub async fn deciding(
+    env: &Env,
+    draft: Option<&str>,
+) -> Result<Result<Rc<Rulebook>, String>, String> {
+    match draft {
+        Some(id) => Ok(previewed::book(env, id).await),
+        None => current(env).await.map(Ok),
+    }
+}
 
 use std::collections::BTreeMap;
 

@@ -61,9 +61,9 @@ impl ObjectCall for VisitorCall {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Decide {
     pub page: PageContext,
-    /// The experience a verified preview token forces in.
+    /// What a verified preview token forces in (and from which draft).
     #[serde(default)]
-    pub preview: Option<String>,
+    pub preview: Option<crate::preview::Claims>,
     /// The page's word on consent, which wins over the stored one for this decision.
     #[serde(default)]
     pub consent: Option<Consent>,
@@ -149,8 +149,8 @@ pub(crate) fn decide_for(
         _ => stored,
     };
     let json = match &call.preview {
-        Some(experience) => {
-            match rapport_rules::preview(book, profile, &call.page, now, experience) {
+        Some(claims) => {
+            match rapport_rules::preview(book, profile, &call.page, now, &claims.experience) {
                 Ok(report) => encode(&report),
                 Err(message) => return Ok(Err(message)),
             }
@@ -181,7 +181,7 @@ pub(crate) fn decide_for(
 pub async fn decide(
     env: &Env,
     request: &DecideRequest,
-    preview: Option<String>,
+    preview: Option<crate::preview::Claims>,
 ) -> Result<Result<String, String>, ApiError> {
     let decide = Decide {
         page: request.page.clone(),
@@ -189,9 +189,14 @@ pub async fn decide(
         consent: request.consent,
     };
     if request.visitor_id.is_empty() {
-        let book = super::rulebooks::current(env)
+        let draft = decide.preview.as_ref().and_then(|p| p.rulebook.as_deref());
+        let book = match super::rulebooks::deciding(env, draft)
             .await
-            .context("compiling the active rulebook")?;
+            .context("compiling the active rulebook")?
+        {
+            Ok(book) => book,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let decided = decide_for(&book, &Profile::new(""), &decide, now_ms())
             .context("deciding for an unidentified visitor")?;
         return Ok(decided.map(|json| json.get().to_owned()));

@@ -355,9 +355,14 @@ impl Visitor {
     /// decision of a visitor's day counts them in the analytics (their segments and stage);
     /// a preview records nothing.
     async fn decide(&self, site: &str, visitor_id: &str, call: Decide) -> Result<Decided> {
-        let book = crate::objects::rulebooks::current(&self.env)
+        let draft = call.preview.as_ref().and_then(|p| p.rulebook.as_deref());
+        let book = match crate::objects::rulebooks::deciding(&self.env, draft)
             .await
-            .doing("compiling the active rulebook")?;
+            .doing("compiling the active rulebook")?
+        {
+            Ok(book) => book,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let now = now_ms();
         let decided = self.with_profile(visitor_id, |stored| {
             super::decide_for(&book, stored, &call, now)

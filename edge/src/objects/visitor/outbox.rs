@@ -128,15 +128,26 @@ impl Visitor {
                 Outgoing::Row(delta) => by_site[at].2.push(delta),
             }
         }
+        // The visitor's latest profile goes to its site's sample in the same batch.
+        let profile = self.stored_profile()?;
+        let db = crate::aggregates::database(&self.env).doing("opening the reports database")?;
         for (site, tallies, deltas) in by_site {
-            crate::reports::add(
-                &self.env,
+            let mut statements = crate::reports::statements(
+                &db,
                 &site,
                 &report::merge(tallies),
                 &tables::merge(deltas),
             )
-            .await
-            .doing(format_args!("adding {site}'s tallies to the reports"))?;
+            .doing("preparing the report rows")?;
+            if let Some(profile) = profile.as_ref().filter(|p| p.tracking.site == site) {
+                statements.extend(
+                    crate::sample::statements(&db, &site, profile)
+                        .doing("preparing the sampled profile")?,
+                );
+            }
+            db.batch(statements)
+                .await
+                .doing(format_args!("adding {site}'s tallies to the reports"))?;
         }
         self.state
             .storage()
