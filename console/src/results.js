@@ -234,6 +234,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
+    fillSegments();
   });
   app.replaceChildren(el("h2", { text: "Results" }), form, out);
   load();

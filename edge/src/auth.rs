@@ -30,22 +30,23 @@ fn same(given: &str, expected: &str) -> bool {
     bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// The `ADMIN_TOKEN` secret: the bearer token of `/v1/admin/*`.
-pub fn admin_token(env: &Env) -> Result<String, ApiError> {
-    env.secret("ADMIN_TOKEN")
+/// A secret that must be set and not empty.
+fn required_secret(env: &Env, name: &'static str) -> Result<String, ApiError> {
+    env.secret(name)
         .map(|s| s.to_string())
         .ok()
         .filter(|t| !t.is_empty())
-        .ok_or(ApiError::NotConfigured("ADMIN_TOKEN"))
+        .ok_or(ApiError::NotConfigured(name))
+}
+
+/// The `ADMIN_TOKEN` secret: the bearer token of `/v1/admin/*`.
+pub fn admin_token(env: &Env) -> Result<String, ApiError> {
+    required_secret(env, "ADMIN_TOKEN")
 }
 
 /// The `PREVIEW_KEY` secret, which signs preview links and nothing else.
 pub fn preview_key(env: &Env) -> Result<String, ApiError> {
-    env.secret("PREVIEW_KEY")
-        .map(|s| s.to_string())
-        .ok()
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::NotConfigured("PREVIEW_KEY"))
+    required_secret(env, "PREVIEW_KEY")
 }
 
 /// Whether `token` is the admin token.

@@ -4,9 +4,9 @@
 //!
 //! Only visitors whose site reported consent to analytics are kept, and only those who have
 //! viewed a page. A visitor object writes its profile here in the same D1 batch as its
-//! outbox (so a burst of events costs one write), removes it when consent is withdrawn, and
-//! erasing a visitor removes it with everything else. Older visitors fall out as newer ones
-//! arrive.
+//! outbox (so a burst of events costs one write), removes it when consent to analytics is
+//! withdrawn (by an event, or by the page's word in a decision request), and erasing a
+//! visitor removes it with everything else. Older visitors fall out as newer ones arrive.
 
 use rapport_rules::impact::Sampled;
 use rapport_rules::Profile;

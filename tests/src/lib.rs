@@ -484,6 +484,26 @@ impl Browser {
             .expect("the page runs scripts");
     }
 
+    /// The text of the preview panel a preview link's page shows (`#rapport-preview`), once
+    /// it has some; empty if none appears within five seconds.
+    pub async fn preview_panel(&self) -> String {
+        for _ in 0..50 {
+            let text = self
+                .client
+                .execute(
+                    "const h = document.getElementById('rapport-preview'); return h ? h.shadowRoot.textContent : '';",
+                    vec![],
+                )
+                .await
+                .expect("the page runs scripts");
+            match text.as_str() {
+                Some(text) if !text.is_empty() => return text.to_owned(),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        String::new()
+    }
+
     /// The visitor id the widget keeps for this browser.
     pub async fn visitor_id(&self) -> String {
         self.local_storage("rapport:vid")

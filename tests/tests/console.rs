@@ -855,12 +855,11 @@ rule(\"cart-toast\", #{ description: \"Carts only\", priority: 40, who: \"has_ca
     previewer.client.goto(link.as_str().unwrap()).await.unwrap();
     let bar = previewer.wait_for_prompt("console-hello-bar", WAIT).await;
     assert!(bar.contains("Hello from the console"), "{bar}");
-    let panel = wait_for_script(
-        &previewer,
-        "const h = document.getElementById('rapport-preview'); return h && h.shadowRoot.textContent.includes('Trace') && h.shadowRoot.textContent;",
-    )
-    .await;
-    assert!(panel.as_str().unwrap().contains("console-hello"), "{panel}");
+    let panel = previewer.preview_panel().await;
+    assert!(
+        panel.contains("Trace") && panel.contains("console-hello"),
+        "{panel}"
+    );
     previewer.client.clone().close().await.unwrap();
     let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let reports = format!("/v1/admin/reports?site=demo&from={day}&to={day}");

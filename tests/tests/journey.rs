@@ -209,23 +209,7 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
         .await;
     assert!(modal.contains("We're sorry we let you down"), "{modal}");
     // The preview panel lists what is shown, the visitor's segments and every rule's trace.
-    let mut panel = String::new();
-    for _ in 0..50 {
-        panel = client
-            .execute(
-                "const h = document.getElementById('rapport-preview'); return h ? h.shadowRoot.textContent : '';",
-                vec![],
-            )
-            .await
-            .unwrap()
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if !panel.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let panel = browser.preview_panel().await;
     for part in [
         "Rapport preview",
         "Shown: service-recovery-modal (modal)",
@@ -277,36 +261,21 @@ async fn an_expired_or_forged_preview_link_shows_the_usual_experiences_and_says_
         .unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
     // The preview panel, loaded for the refusal, says why on the page and in the console.
-    let mut warned = false;
-    for _ in 0..50 {
-        let warnings = client
-            .execute("return window.warnings;", vec![])
-            .await
-            .unwrap();
-        warned = warnings.as_array().unwrap().iter().any(|w| {
-            w.as_str()
-                .unwrap()
-                .contains("the preview token is not valid; showing the usual experiences")
-        });
-        if warned {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(warned, "the refusal is in the console");
-    let panel = client
-        .execute(
-            "const h = document.getElementById('rapport-preview'); return h && h.shadowRoot.textContent;",
-            vec![],
-        )
+    let panel = browser.preview_panel().await;
+    assert!(
+        panel.contains("This preview link was refused: the preview token is not valid."),
+        "{panel}"
+    );
+    let warnings = client
+        .execute("return window.warnings;", vec![])
         .await
         .unwrap();
     assert!(
-        panel
+        warnings.as_array().unwrap().iter().any(|w| w
             .as_str()
-            .unwrap_or_default()
-            .contains("This preview link was refused: the preview token is not valid."),
-        "{panel}"
+            .unwrap()
+            .contains("the preview token is not valid; showing the usual experiences")),
+        "{warnings}"
     );
     // The shopper is no previewer: what they see is reported.
     let reported = eventually(WAIT, || {

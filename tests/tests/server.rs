@@ -437,6 +437,66 @@ fn a_preview_token_forces_its_experience_with_the_trace() {
 }
 
 #[test]
+fn a_preview_of_a_draft_decides_with_the_draft_and_needs_a_key_of_its_own() {
+    let edge = Edge::shared();
+    let draft = json!({ "rules.rhai": "rule(\"draft-only\", #{ description: \"d\", priority: 99,
+        show: #{ id: \"draft-only-bar\", kind: \"bar\", content: #{ en: #{ body: \"Not live\" } } } });" });
+    let (status, made) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "draft-only-bar", "files": draft,
+                 "path": "/products/linen-shirt" })
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{made}");
+    assert!(made["link"]
+        .as_str()
+        .unwrap()
+        .starts_with("/products/linen-shirt?rapport_preview="));
+    let (status, previewed) = home_decision(edge, "visitor-srv-draft", made["token"].as_str());
+    assert_eq!(status, 200, "{previewed}");
+    assert_eq!(experiences(&previewed), vec!["draft-only-bar".to_owned()]);
+    assert_eq!(previewed["rulebook"], made["draft"], "decided by the draft");
+    // Without the link, nobody gets the draft.
+    let (_, plain) = home_decision(edge, "visitor-srv-draft", None);
+    assert!(!experiences(&plain).contains(&"draft-only-bar".to_owned()));
+    // A draft that does not compile, or a path that is not one, is named.
+    let (status, error) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "x", "files": { "rules.rhai": "rule(" } })
+            .to_string(),
+    );
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("files")),
+        "{error}"
+    );
+    let (status, error) = edge.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "service-recovery-modal", "path": "//elsewhere.example" })
+            .to_string(),
+    );
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (400, &json!("path")),
+        "{error}"
+    );
+
+    // An edge without PREVIEW_KEY makes no links, and a link shows the usual decision.
+    let keyless = Edge::start_with(&[("PREVIEW_KEY", "")]);
+    let (status, error) = keyless.post_admin(
+        "/v1/admin/previews",
+        &json!({ "site": "demo", "experience": "service-recovery-modal" }).to_string(),
+    );
+    assert_eq!(status, 503, "{error}");
+    let (status, usual) = home_decision(&keyless, "visitor-srv-keyless", made["token"].as_str());
+    assert_eq!(status, 200, "{usual}");
+    assert_eq!(
+        usual["preview_error"],
+        "previews are not set up on this edge (no PREVIEW_KEY)"
+    );
+}
+
+#[test]
 fn erasing_a_visitor_unlinks_it_from_its_customer() {
     let edge = Edge::shared();
     let (visitor, customer, other) = ids("erase");

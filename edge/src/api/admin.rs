@@ -134,8 +134,7 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
                     ),
                 )
             })?;
-            let id = rulebooks::previewed::keep(env, &book, files, expires * 1000).await?;
-            (Rc::new(book), Some(id))
+            (Rc::new(book), Some(files))
         }
         None => (
             rulebooks::latest(env)
@@ -155,6 +154,11 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
             format!("{which} has no experience \"{}\"", request.experience),
         ));
     }
+    // The draft is kept for as long as its newest link lives, only once the link is sound.
+    let draft = match draft {
+        Some(files) => Some(rulebooks::previewed::keep(env, &book, files, expires * 1000).await?),
+        None => None,
+    };
     let claims = preview::Claims {
         site: request.site.clone(),
         experience: request.experience.clone(),
@@ -258,13 +262,10 @@ pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, Api
 /// a version is published, with its test cases (`{"id": null, "version", "files"}`).
 pub async fn builtin(req: &Request, env: &Env) -> Result<Response, ApiError> {
     require_admin(req, env).await?;
-    let files = rulebooks::builtin_files();
-    let (rules, _) = rulebooks::split(&files)
-        .map_err(|name| ApiError::internal("reading the built-in rulebook", name))?;
-    let book = rapport_rules::Rulebook::load(&rules)
-        .map_err(|_| ApiError::internal("compiling the built-in rulebook", "it has errors"))?;
+    let version = rulebooks::builtin_version()
+        .map_err(|e| ApiError::internal("compiling the built-in rulebook", e))?;
     ok(
-        &json!({ "id": null, "version": book.version(), "files": files }),
+        &json!({ "id": null, "version": version, "files": rulebooks::builtin_files() }),
         200,
     )
 }

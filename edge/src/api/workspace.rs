@@ -1,10 +1,12 @@
-//! The console's workspace calls, behind the admin token or a console session: checking a
-//! draft as the marketer types (`POST /v1/admin/check`: compiled with every check and its
-//! tests run, by the same code as a publish, storing nothing, with the rulebook's outline), the draft itself, saved at
-//! the edge so that a lost tab loses nothing (`GET`/`PUT`/`DELETE /v1/admin/draft`), and the
-//! visitor's fields for the editor's completion (`GET /v1/admin/fields`), and simulating
-//! the draft for a persona (`POST /v1/admin/simulate`), and the draft's impact on the
-//! visitor sample (`POST /v1/admin/impact`).
+//! The console's workspace calls, behind the admin token or a console session:
+//! - checking a draft as the marketer types (`POST /v1/admin/check`: compiled with every
+//!   check and its tests run, by the same code as a publish, storing nothing), with the
+//!   rulebook's outline to browse;
+//! - the draft itself, saved at the edge so that a lost tab loses nothing
+//!   (`GET`/`PUT`/`DELETE /v1/admin/draft`);
+//! - the visitor's fields for the editor's completion (`GET /v1/admin/fields`);
+//! - simulating the draft for a persona (`POST /v1/admin/simulate`);
+//! - the draft's impact on the visitor sample (`POST /v1/admin/impact`).
 //!
 //! Checking at the edge costs a round trip per pause in typing (the demo rulebook compiles
 //! and tests in about 5 ms there); compiling the rules crate to wasm for the console would

@@ -54,9 +54,14 @@ pub fn builtin_files() -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// The built-in rulebook's version (its content hash), compiled once per isolate.
+pub fn builtin_version() -> Result<String, String> {
+    builtin().map(|book| book.version().to_owned())
+}
+
 /// Stored versions passed every check when they were published, and the built-in one passes
 /// them in the tests: serving loads them without the checks that only produce diagnostics.
-fn compile(files: &[SourceFile]) -> Result<Rc<Rulebook>, String> {
+pub(super) fn compile(files: &[SourceFile]) -> Result<Rc<Rulebook>, String> {
     Rulebook::load(files).map(Rc::new).map_err(|problems| {
         problems
             .iter()

@@ -8,7 +8,7 @@ mod current;
 mod object;
 pub mod previewed;
 
-pub use current::{builtin_files, current, latest};
+pub use current::{builtin_files, builtin_version, current, latest};
 pub use object::Rulebooks;
 
 use std::rc::Rc;

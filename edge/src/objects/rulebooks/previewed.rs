@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rapport_rules::{Rulebook, SourceFile};
+use rapport_rules::Rulebook;
 use serde::Deserialize;
 use worker::Env;
 
@@ -87,15 +87,8 @@ pub async fn book(env: &Env, id: &str) -> Result<Rc<Rulebook>, String> {
     let files: BTreeMap<String, String> =
         serde_json::from_str(&row.files).map_err(|e| unavailable(&e))?;
     let (rules, _) = super::split(&files).map_err(|name| format!("previewed file {name}"))?;
-    let rules: Vec<SourceFile> = rules;
     // It compiled with every check when its link was made.
-    let book = Rc::new(Rulebook::load(&rules).map_err(|problems| {
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?);
+    let book = super::current::compile(&rules)?;
     COMPILED.with(|c| {
         let mut kept = c.borrow_mut();
         if kept.len() == KEPT {

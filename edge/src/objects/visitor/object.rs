@@ -376,7 +376,32 @@ impl Visitor {
             self.queue_rows(site, rows)?;
             self.save_profile(profile)?;
         }
+        self.withdraw_from_sample(site, visitor_id, call.consent)
+            .await?;
         Ok(decided)
+    }
+
+    /// The page says analytics consent is withheld (the widget sends no event for that):
+    /// the profile takes the page's word, and the visitor leaves the sample at once.
+    async fn withdraw_from_sample(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        consent: Option<rapport_protocol::Consent>,
+    ) -> Result<()> {
+        let Some(consent) = consent.filter(|c| !c.analytics) else {
+            return Ok(());
+        };
+        let stored = self.with_profile(visitor_id, |p| p.consent)?;
+        if stored.is_some_and(|c| !c.analytics) {
+            return Ok(());
+        }
+        let mut profile = self.load_profile(visitor_id)?;
+        profile.consent = Some(consent);
+        self.save_profile(profile)?;
+        crate::sample::erase(&self.env, site, visitor_id)
+            .await
+            .doing("taking the visitor out of the sample")
     }
 
     /// Everything the object stores goes: events, profile, prompt history, and tallies not
