@@ -116,7 +116,9 @@ function table(caption, headings, rows) {
     download: caption.toLowerCase().replace(/[^a-z0-9]+/g, "-") + ".csv",
     text: `Download ${caption} as CSV`,
   });
-  return el("div", {}, el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, ...body)), link);
+  // A table wider than a tablet's screen scrolls on its own, not the whole page.
+  return el("div", {}, el("div", { class: "table-wrap" },
+    el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, ...body))), link);
 }
 
 // --- Rulebook versions ------------------------------------------------------------------
