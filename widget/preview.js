@@ -6,12 +6,13 @@
 // it previews.
 //
 // Like the view, it draws in a shadow root with a constructable stylesheet (allowed under
-// a strict `style-src`) and writes data only through `textContent`.
+// a strict `style-src`) and writes data only through `textContent`. It sits on the left,
+// clear of the window's top and bottom edges, where bars, toasts and slide-ins show.
 
 const STYLES = `
 :host { all: initial; }
-.panel { position: fixed; left: 1rem; top: 1rem; z-index: 2147483647; width: min(26rem, calc(100vw - 2rem));
-  max-height: min(60vh, 32rem); overflow: auto; box-sizing: border-box; background: #fff; color: #1d2327;
+.panel { position: fixed; left: 1rem; top: 4.5rem; z-index: 2147483647; width: min(26rem, calc(100vw - 2rem));
+  max-height: min(calc(100vh - 10rem), 32rem); overflow: auto; box-sizing: border-box; background: #fff; color: #1d2327;
   border: 2px solid #0b6e5f; border-radius: 8px; box-shadow: 0 6px 24px rgba(0,0,0,.18);
   font: 13px/1.4 system-ui, sans-serif; padding: .7rem .8rem; }
 .panel.folded { max-height: none; width: auto; }
