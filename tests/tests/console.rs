@@ -957,3 +957,42 @@ rule(\"cart-toast\", #{ description: \"Carts only\", priority: 40, who: \"has_ca
     shopper.client.clone().close().await.unwrap();
     console_browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_shopper_who_withdraws_consent_on_the_shop_leaves_the_visitor_sample() {
+    // An edge of its own: the sample holds this test's shopper only.
+    let edge = &Edge::start();
+    let sampled = || {
+        let rules = json!({ "rules.rhai": bar_rule("any", "Hello") });
+        let (_, impact) = edge.post_admin(
+            "/v1/admin/impact",
+            &json!({ "site": "demo", "files": rules }).to_string(),
+        );
+        impact["visitors"].as_u64()
+    };
+    let shopper = Browser::start().await;
+    shopper.pin_visitor(edge, "visitor-withdrawing-01").await;
+    shopper.client.goto(&edge.url("/")).await.unwrap();
+    shopper.wait_for_decision().await;
+    assert_eq!(
+        sampled(),
+        Some(0),
+        "no consent reported yet: not in the sample"
+    );
+    let banner = |analytics: bool| {
+        format!("rapport.push(['consent', {{ analytics: {analytics}, personalization: {analytics} }}]);")
+    };
+    shopper.client.execute(&banner(true), vec![]).await.unwrap();
+    eventually(WAIT, || (sampled() == Some(1)).then_some(()))
+        .await
+        .expect("a consented shopper joins the sample");
+    shopper
+        .client
+        .execute(&banner(false), vec![])
+        .await
+        .unwrap();
+    eventually(WAIT, || (sampled() == Some(0)).then_some(()))
+        .await
+        .expect("withdrawn on the shop, the shopper leaves the sample");
+    shopper.client.clone().close().await.unwrap();
+}

@@ -205,11 +205,25 @@ pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response
 /// `POST /v1/admin/rulebooks`: checks and tests a rulebook, then makes it the active one;
 /// or refuses it whole, saying why.
 pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    struct PublishRequest {
+        #[serde(flatten)]
+        publish: Publish,
+        /// The console publishes its draft: the draft goes in the same call, so that no one
+        /// (a closed tab, a reader of the draft) ever sees it outlive the publish.
+        #[serde(default)]
+        discard_draft: bool,
+    }
     require_admin(&req, env).await?;
     let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
-    let publish: Publish = parse(&text, "")?;
-    match rulebooks::publish(env, publish).await? {
-        Published::Stored(version) => ok(&version, 201),
+    let request: PublishRequest = parse(&text, "")?;
+    match rulebooks::publish(env, request.publish).await? {
+        Published::Stored(version) => {
+            if request.discard_draft {
+                super::workspace::discard_draft(env).await?;
+            }
+            ok(&version, 201)
+        }
         Published::BadFileName(name) => Err(ApiError::bad(
             format!("files.{name}"),
             "file names are NAME.rhai for rules or tests/NAME.json for test cases",

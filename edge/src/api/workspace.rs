@@ -179,9 +179,15 @@ pub async fn put_draft(req: Request, env: &Env) -> Result<Response, ApiError> {
     Ok(json_response(&json!({ "saved_ms": saved }), 200))
 }
 
-/// `DELETE /v1/admin/draft`: discards the draft (after a publish, or to start again).
+/// `DELETE /v1/admin/draft`: discards the draft (to start again).
 pub async fn delete_draft(req: &Request, env: &Env) -> Result<Response, ApiError> {
     require_admin(req, env).await?;
+    discard_draft(env).await?;
+    Ok(json_response(&json!({ "draft": null }), 200))
+}
+
+/// Discards the draft: on request, or once the console has published it.
+pub async fn discard_draft(env: &Env) -> Result<(), ApiError> {
     let db = database(env)?;
     db.batch(vec![
         db.prepare(DRAFT_SCHEMA),
@@ -189,7 +195,7 @@ pub async fn delete_draft(req: &Request, env: &Env) -> Result<Response, ApiError
     ])
     .await
     .context("discarding the draft")?;
-    Ok(json_response(&json!({ "draft": null }), 200))
+    Ok(())
 }
 
 #[derive(Deserialize)]
