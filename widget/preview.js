@@ -62,17 +62,29 @@ function mount() {
 // see, and says so.
 function refused(why) {
   console.warn(`rapport: ${why}; showing the usual experiences`);
+  const close = button("Close");
+  close.addEventListener("click", () => host.remove());
+  const panel = framed("panel", "status", close);
+  panel.append(el("p", "", `This preview link was refused: ${why}. The page shows what shoppers see; make a new link in the console.`));
+}
+
+function button(label) {
+  const b = el("button", "", label);
+  b.type = "button";
+  return b;
+}
+
+// The panel on the page, titled, with `control` beside the title; what follows goes in it.
+function framed(className, role, control) {
   mount();
-  const panel = el("section", "panel");
-  panel.setAttribute("role", "status");
+  const panel = el("section", className);
+  panel.setAttribute("role", role);
   panel.setAttribute("aria-label", "Rapport preview");
   const header = el("header");
-  const close = el("button", "", "Close");
-  close.type = "button";
-  close.addEventListener("click", () => host.remove());
-  header.append(el("h2", "", "Rapport preview"), close);
-  panel.append(header, el("p", "", `This preview link was refused: ${why}. The page shows what shoppers see; make a new link in the console.`));
+  header.append(el("h2", "", "Rapport preview"), control);
+  panel.append(header);
   shadow.replaceChildren(panel);
+  return panel;
 }
 
 function experienceText(e) {
@@ -91,13 +103,9 @@ export default function show(text) {
   if (!report || !document.body) return;
   if (typeof report.preview_error == "string") return refused(report.preview_error);
   if (!Array.isArray(report.trace)) return;
-  mount();
-  const panel = el("section", folded ? "panel folded" : "panel");
-  panel.setAttribute("role", "region");
-  panel.setAttribute("aria-label", "Rapport preview");
-  const fold = el("button", "", folded ? "Show" : "Hide");
-  fold.type = "button";
+  const fold = button(folded ? "Show" : "Hide");
   fold.setAttribute("aria-expanded", String(!folded));
+  const panel = framed(folded ? "panel folded" : "panel", "region", fold);
   fold.addEventListener("click", () => {
     folded = !folded;
     panel.classList.toggle("folded", folded);
@@ -140,8 +148,5 @@ export default function show(text) {
   }
   table.append(rows);
   body.append(table);
-  const header = el("header");
-  header.append(el("h2", "", "Rapport preview"), fold);
-  panel.append(header, body);
-  shadow.replaceChildren(panel);
+  panel.append(body);
 }

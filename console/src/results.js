@@ -162,10 +162,15 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
   };
   what.addEventListener("change", segmentState);
   segmentState();
-  const fillSegments = async () => {
-    const q = new URLSearchParams({ site: site.value, from: from.value, to: to.value }).toString();
-    const answer = await api(`/v1/admin/analytics/segments?${q}`);
-    const names = answer.status === 200 ? answer.body.segments.map((s) => s.segment) : [];
+  // The segments of the period, from the segments analysis (the one just shown, when it is).
+  const fillSegments = async (shown) => {
+    let body = shown;
+    if (!body) {
+      const q = new URLSearchParams({ site: site.value, from: from.value, to: to.value }).toString();
+      const answer = await api(`/v1/admin/analytics/segments?${q}`);
+      body = answer.status === 200 ? answer.body : null;
+    }
+    const names = body ? body.segments.map((s) => s.segment) : [];
     const chosen = segment.value;
     segment.replaceChildren(el("option", { value: "", text: "All visitors" }), ...names.map((n) => {
       const option = el("option", { value: n, text: n });
@@ -179,6 +184,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
     field("interval", "Interval", interval),
     el("button", { type: "submit", text: "Show" }));
   const load = async () => {
+    if (what.value !== "segments") fillSegments(null);
     if (what.value !== "experiments") {
       out.replaceChildren(el("p", { text: "Loading…" }));
       const params = { site: site.value, from: from.value, to: to.value };
@@ -186,6 +192,9 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
       const q = new URLSearchParams(params).toString();
       const path = what.value === "experiences" ? "/v1/admin/reports" : `/v1/admin/analytics/${what.value}`;
       const answer = await api(`${path}?${q}`);
+      // Read for the whole period, the segments analysis lists every segment for the filter;
+      // read for one segment, it lists only that one.
+      if (what.value === "segments") fillSegments(answer.status === 200 && !params.segment ? answer.body : null);
       if (answer.status !== 200) {
         out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
         return;
@@ -234,9 +243,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
-    fillSegments();
   });
   app.replaceChildren(el("h2", { text: "Results" }), form, out);
   load();
-  fillSegments();
 }

@@ -32,18 +32,25 @@ pub fn belongs(profile: &Profile) -> bool {
     profile.consent.is_some_and(|c| c.analytics) && !profile.recent_pages.is_empty()
 }
 
-/// The statements that keep `profile` in its site's sample (or take it out, when it no
-/// longer belongs), and drop the oldest visitors beyond [`SIZE`]: for the outbox's batch.
+/// The statements that keep `profile` in its site's sample (or take it out, when its site
+/// has withheld consent since), and drop the oldest visitors beyond [`SIZE`]: for the
+/// outbox's batch. A visitor who never belonged costs none.
 pub fn statements(
     db: &D1Database,
     site: &str,
     profile: &Profile,
 ) -> Result<Vec<D1PreparedStatement>, ApiError> {
-    let mut statements = vec![db.prepare(SCHEMA), db.prepare(INDEX)];
     if !belongs(profile) {
-        statements.push(remove(db, site, &profile.visitor_id)?);
-        return Ok(statements);
+        // Only a withheld consent can follow a time in the sample (page views stay).
+        if profile.consent.is_some_and(|c| !c.analytics) {
+            return Ok(vec![
+                db.prepare(SCHEMA),
+                remove(db, site, &profile.visitor_id)?,
+            ]);
+        }
+        return Ok(Vec::new());
     }
+    let mut statements = vec![db.prepare(SCHEMA), db.prepare(INDEX)];
     let body = serde_json::to_string(profile).context("encoding a sampled profile")?;
     statements.push(
         db.prepare(

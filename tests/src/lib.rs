@@ -217,6 +217,17 @@ impl Edge {
         .unwrap_or_else(|| panic!("{n} {kind} event(s) of {visitor_id} did not reach the edge"))
     }
 
+    /// Where `cargo xtask seed`'s journeys go to replay against this edge: the demo site, its
+    /// server key, and its shop's origin.
+    pub fn seed_target(&self) -> rapport_seed::Target {
+        rapport_seed::Target {
+            base: self.base.clone(),
+            site: "demo".into(),
+            server_key: self.demo_server_key.clone(),
+            origin: "https://tidewater.example".into(),
+        }
+    }
+
     /// A preview token of the demo site for `experience`, made through the admin API: the
     /// answer (`token`, `query`, `expires`).
     pub fn preview(&self, experience: &str) -> Value {

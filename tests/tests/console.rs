@@ -582,12 +582,7 @@ rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v|
 async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     // An edge of its own: the other tests here publish rulebooks without the welcome test.
     let edge = &Edge::start();
-    let target = rapport_seed::Target {
-        base: edge.base.clone(),
-        site: "demo".into(),
-        server_key: edge.demo_server_key.clone(),
-        origin: "https://tidewater.example".into(),
-    };
+    let target = edge.seed_target();
     let plan = rapport_seed::Plan {
         visitors: 120,
         prefix: "console-results".into(),
@@ -715,6 +710,16 @@ fn consented_shoppers(edge: &Edge, prefix: &str, n: usize, cart: usize) {
     }
 }
 
+/// How many visitors the demo site's sample holds, as the impact of any draft counts them.
+fn sample_size(edge: &Edge) -> Option<u64> {
+    let rules = json!({ "rules.rhai": bar_rule("any", "Hello") });
+    let (_, impact) = edge.post_admin(
+        "/v1/admin/impact",
+        &json!({ "site": "demo", "files": rules }).to_string(),
+    );
+    impact["visitors"].as_u64()
+}
+
 async fn click(browser: &Browser, css: &str) {
     browser
         .client
@@ -738,21 +743,13 @@ async fn what_the_console_publishes_reaches_shoppers_and_a_rollback_takes_it_awa
     // which takes them out of the sample.
     consented_shoppers(edge, "sampled", 6, 2);
     consented_shoppers(edge, "erased", 1, 1);
-    let sampled = |edge: &Edge| {
-        let rules = json!({ "rules.rhai": bar_rule("before", "Earlier") });
-        let (_, impact) = edge.post_admin(
-            "/v1/admin/impact",
-            &json!({ "site": "demo", "files": rules }).to_string(),
-        );
-        impact["visitors"].as_u64()
-    };
-    eventually(WAIT, || (sampled(edge) == Some(7)).then_some(()))
+    eventually(WAIT, || (sample_size(edge) == Some(7)).then_some(()))
         .await
         .expect("the consented shoppers reach the sample");
     let (status, _) = edge.delete("/v1/admin/visitors/demo/erased-0", Some(&edge.admin_token));
     assert_eq!(status, 200);
     assert_eq!(
-        sampled(edge),
+        sample_size(edge),
         Some(6),
         "an erased visitor leaves the sample"
     );
@@ -962,20 +959,12 @@ rule(\"cart-toast\", #{ description: \"Carts only\", priority: 40, who: \"has_ca
 async fn a_shopper_who_withdraws_consent_on_the_shop_leaves_the_visitor_sample() {
     // An edge of its own: the sample holds this test's shopper only.
     let edge = &Edge::start();
-    let sampled = || {
-        let rules = json!({ "rules.rhai": bar_rule("any", "Hello") });
-        let (_, impact) = edge.post_admin(
-            "/v1/admin/impact",
-            &json!({ "site": "demo", "files": rules }).to_string(),
-        );
-        impact["visitors"].as_u64()
-    };
     let shopper = Browser::start().await;
     shopper.pin_visitor(edge, "visitor-withdrawing-01").await;
     shopper.client.goto(&edge.url("/")).await.unwrap();
     shopper.wait_for_decision().await;
     assert_eq!(
-        sampled(),
+        sample_size(edge),
         Some(0),
         "no consent reported yet: not in the sample"
     );
@@ -983,7 +972,7 @@ async fn a_shopper_who_withdraws_consent_on_the_shop_leaves_the_visitor_sample()
         format!("rapport.push(['consent', {{ analytics: {analytics}, personalization: {analytics} }}]);")
     };
     shopper.client.execute(&banner(true), vec![]).await.unwrap();
-    eventually(WAIT, || (sampled() == Some(1)).then_some(()))
+    eventually(WAIT, || (sample_size(edge) == Some(1)).then_some(()))
         .await
         .expect("a consented shopper joins the sample");
     shopper
@@ -991,7 +980,7 @@ async fn a_shopper_who_withdraws_consent_on_the_shop_leaves_the_visitor_sample()
         .execute(&banner(false), vec![])
         .await
         .unwrap();
-    eventually(WAIT, || (sampled() == Some(0)).then_some(()))
+    eventually(WAIT, || (sample_size(edge) == Some(0)).then_some(()))
         .await
         .expect("withdrawn on the shop, the shopper leaves the sample");
     shopper.client.clone().close().await.unwrap();

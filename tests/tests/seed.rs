@@ -9,12 +9,7 @@ use serde_json::Value;
 #[tokio::test]
 async fn seeded_journeys_show_the_planted_effect_inside_the_interval() {
     let edge = Edge::start();
-    let target = rapport_seed::Target {
-        base: edge.base.clone(),
-        site: "demo".into(),
-        server_key: edge.demo_server_key.clone(),
-        origin: "https://tidewater.example".into(),
-    };
+    let target = edge.seed_target();
     let plan = rapport_seed::Plan {
         visitors: 1_000,
         prefix: "seed-test".into(),
