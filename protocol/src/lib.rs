@@ -369,6 +369,13 @@ pub struct Experience {
     pub position: Option<BarPosition>,
     pub trigger: Trigger,
     pub content: Content,
+    /// For a prompt (every kind but inline content): how many prompts the session could
+    /// still draw when this was decided. The page draws this one only while fewer prompts
+    /// than that have been drawn since the decision came, so when the decision offers more
+    /// prompts than the budget has room for, the first ones to reach the screen spend it.
+    /// Absent for inline content, which uses no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u32>,
 }
 
 impl Experience {

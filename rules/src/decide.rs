@@ -346,7 +346,11 @@ struct State<'a> {
     /// Whether trace lines explain a failing condition with the values it read (full
     /// reports only: it costs evaluations the served decision does without).
     explain: bool,
+    /// Prompts the session may still draw: the budget less the prompts it has been shown.
     prompts_left: u32,
+    /// Prompts offered so far that compete for the budget (an overlay's alternatives do not:
+    /// only one of them shows).
+    prompts_offered: u32,
     quiet: bool,
     experiences: Vec<Experience>,
     controls: Vec<Control>,
@@ -423,6 +427,7 @@ impl<'a> State<'a> {
             arms: None,
             explain: false,
             prompts_left: prompts_left(book, profile),
+            prompts_offered: 0,
             quiet: in_quiet_period(book, profile, now_ms),
             experiences: Vec::new(),
             controls: Vec::new(),
@@ -623,17 +628,34 @@ impl<'a> State<'a> {
             },
         };
         let placement = show.kind.placement(show.slot.as_deref());
-        // Overlays after the first are alternatives to it: only one of them will show.
-        let counts = !(show.kind.needs_slot() || show.kind.is_overlay() && self.overlay_given);
-        if counts {
-            self.prompts_left = self.prompts_left.saturating_sub(1);
+        // A prompt spends the budget when the page draws it, not here: the decision offers
+        // every candidate in rank order, and the page draws them while the budget lasts.
+        // Overlays after the first are alternatives to it (only one of them will show), so
+        // they compete for the same place in the budget.
+        let competes = !(show.kind.needs_slot() || show.kind.is_overlay() && self.overlay_given);
+        if competes {
+            self.prompts_offered += 1;
         }
+        let beyond_budget = !show.kind.needs_slot() && self.prompts_offered > self.prompts_left;
         self.take(rule, show, placement.clone());
-        let shown = self.experience(rule, show, variant, placement, products);
+        let mut shown = self.experience(rule, show, variant, placement, products);
+        shown.budget = (!show.kind.needs_slot()).then_some(self.prompts_left);
         self.experiences.push(shown);
-        if let Some(variant) = variant {
-            line.reason = format!("shown: variant \"{variant}\"").into();
-        }
+        line.reason = match (variant, beyond_budget) {
+            (None, false) => line.reason,
+            (Some(variant), false) => format!("shown: variant \"{variant}\"").into(),
+            (variant, true) => {
+                let left = self.prompts_left;
+                let variant = variant
+                    .map(|v| format!(": variant \"{v}\""))
+                    .unwrap_or_default();
+                format!(
+                    "offered{variant}, if the page draws it before higher prompts use the session's \
+                     last {left} prompt(s)"
+                )
+                .into()
+            }
+        };
         line
     }
 
@@ -652,7 +674,6 @@ impl<'a> State<'a> {
         if let Some(reason) = capped(rule, show, self.profile, self.now_ms) {
             return Some((Outcome::Capped, reason.into()));
         }
-        let alternative_overlay = show.kind.is_overlay() && self.overlay_given;
         if !show.kind.needs_slot() {
             if self.quiet {
                 return Some((
@@ -660,7 +681,7 @@ impl<'a> State<'a> {
                     "quiet period after the visitor dismissed a prompt".into(),
                 ));
             }
-            if self.prompts_left == 0 && !alternative_overlay {
+            if self.prompts_left == 0 {
                 return Some((
                     Outcome::Capped,
                     "the session's prompt budget is used up".into(),
@@ -779,6 +800,9 @@ impl<'a> State<'a> {
                 products,
                 locale,
             },
+            // Set by `offer` for prompts; a preview's forced experience is drawn whatever
+            // the budget says.
+            budget: None,
         }
     }
 
@@ -929,13 +953,24 @@ pub fn in_holdout(book: &Rulebook, profile: &Profile) -> bool {
     percent > 0.0 && bucket(&book.settings.holdout_seed, &profile.visitor_id) * 100.0 < percent
 }
 
-/// Prompts the session may still see: the budget less what it has already seen.
+/// Prompts the session may still see: the budget less the prompts it has been shown this
+/// session. Inline content fills space the page reserved and is no prompt: its impressions
+/// spend nothing.
 fn prompts_left(book: &Rulebook, profile: &Profile) -> u32 {
+    let inline: Vec<&str> = book
+        .rules
+        .iter()
+        .flat_map(Rule::shows)
+        .filter(|show| show.kind.needs_slot())
+        .map(|show| show.experience.as_str())
+        .collect();
     let seen: u32 = profile
         .prompts
-        .values()
-        .filter(|h| h.session_id == profile.session_id)
-        .map(|h| h.session_impressions)
+        .iter()
+        .filter(|(experience, h)| {
+            h.session_id == profile.session_id && !inline.contains(&experience.as_str())
+        })
+        .map(|(_, h)| h.session_impressions)
         .sum();
     book.settings.prompts_per_session.saturating_sub(seen)
 }

@@ -259,3 +259,101 @@ fn a_rulebook_loaded_for_serving_decides_as_the_checked_one() {
     }
     assert!(Rulebook::load(&[SourceFile::new("a.rhai", "rule(\"a\", #{")]).is_err());
 }
+
+/// A shopper's journey through the demo shop, one event every five seconds.
+struct Journey {
+    book: Rulebook,
+    profile: rapport_rules::Profile,
+    now: i64,
+}
+
+impl Journey {
+    fn record(&mut self, data: rapport_protocol::EventData) {
+        self.now += 5_000;
+        let event = rapport_protocol::Event {
+            id: format!("evt-{}", self.now),
+            session_id: "session-1".into(),
+            client_ts: None,
+            data,
+        };
+        self.profile.apply(&event, self.now);
+    }
+
+    fn decide(&self, page: &rapport_protocol::PageContext) -> Vec<String> {
+        rapport_rules::decide(&self.book, &self.profile, page, self.now)
+            .decision
+            .experiences
+            .iter()
+            .map(|e| e.experience.clone())
+            .collect()
+    }
+
+    /// Views a page of kind `kind` at `path`: what the decision offers, after drawing what
+    /// shows at once (exit-intent prompts wait for a trigger this journey never fires).
+    fn view(&mut self, kind: &str, path: &str) -> Vec<String> {
+        let page = page_at(kind, path);
+        self.record(rapport_protocol::EventData::PageView(
+            rapport_protocol::PageView {
+                page: page.clone(),
+                title: None,
+                referrer: None,
+            },
+        ));
+        let offered = self.decide(&page);
+        let decision = rapport_rules::decide(&self.book, &self.profile, &page, self.now);
+        for experience in &decision.decision.experiences {
+            if experience.trigger == rapport_protocol::Trigger::Immediately {
+                self.record(rapport_protocol::EventData::Impression(
+                    experience.reference(),
+                ));
+            }
+        }
+        offered
+    }
+}
+
+fn page_at(kind: &str, path: &str) -> rapport_protocol::PageContext {
+    rapport_protocol::PageContext {
+        url: format!("https://tidewater.example{path}"),
+        path: path.into(),
+        kind: Some(kind.into()),
+        locale: Some("en".into()),
+    }
+}
+
+/// Regression: home → cart page → product → add to cart → home showed nothing. The welcome,
+/// the cart page's inline shipping note and an exit-intent coupon that never fired had
+/// spent the session's budget of three, so the cart reminder was capped.
+#[test]
+fn the_cart_reminder_follows_a_visit_to_the_cart_page() {
+    let (_, _, now) = first_visit();
+    let mut shopper = Journey {
+        book: compile(),
+        profile: rapport_rules::Profile::new("visitor-0001"),
+        now,
+    };
+    assert_eq!(shopper.view("home", "/"), ["welcome-offer"]);
+    assert_eq!(shopper.view("cart", "/cart"), ["free-shipping-note"]);
+    shopper.view("product", "/products/linen-shirt");
+    shopper.record(rapport_protocol::EventData::AddToCart(
+        rapport_protocol::AddToCart {
+            product: rapport_protocol::Product {
+                id: "linen-shirt".into(),
+                name: Some("Linen shirt".into()),
+                price: Some(59.0),
+                currency: Some("EUR".into()),
+                category: None,
+                availability: None,
+                url: Some("/products/linen-shirt".into()),
+            },
+            quantity: 1,
+        },
+    ));
+    assert_eq!(
+        shopper.decide(&page_at("product", "/products/linen-shirt")),
+        ["cart-exit-coupon"],
+        "offered, on exit"
+    );
+    let home = shopper.view("home", "/");
+    assert!(home.contains(&"cart-reminder-bar".to_owned()), "{home:?}");
+}

@@ -572,10 +572,86 @@ rule("italian", #{ priority: 5, who: |v| v.language == "it" && v.cart.value > 80
                 quantity: 1,
             }),
         );
+        // The session's one prompt went to the greeting.
+        apply(&mut visitor, EventData::Impression(seen("hello", "hello")));
         let report = decide(&book, &visitor, &page("home"), 0);
         let big = line(&report, "big");
         assert_eq!(big.outcome, Outcome::Capped, "{big:?}");
+        assert_eq!(big.reason, "the session's prompt budget is used up");
         assert_eq!(big.audience, Some(true));
+    }
+
+    fn seen(rule: &str, experience: &str) -> ExperienceRef {
+        ExperienceRef {
+            rule: rule.into(),
+            experience: experience.into(),
+            variant: None,
+            segment: None,
+        }
+    }
+
+    fn big_cart() -> Profile {
+        let mut visitor = Profile::new("visitor-1");
+        apply(
+            &mut visitor,
+            EventData::AddToCart(AddToCart {
+                product: Product {
+                    price: Some(95.0),
+                    ..shirt()
+                },
+                quantity: 1,
+            }),
+        );
+        visitor
+    }
+
+    /// The budget is spent by what the page draws: with one prompt left and two candidates,
+    /// both come, best first, each saying how many the page may still draw.
+    #[test]
+    fn with_fewer_prompts_left_than_candidates_all_come_in_rank_order_with_the_budget() {
+        let book = book(BUDGET_OF_ONE);
+        let report = decide(&book, &big_cart(), &page("home"), 0);
+        let offered: Vec<(&str, Option<u32>)> = report
+            .decision
+            .experiences
+            .iter()
+            .map(|e| (e.rule.as_str(), e.budget))
+            .collect();
+        assert_eq!(offered, [("hello", Some(1)), ("big", Some(1))]);
+        assert_eq!(line(&report, "hello").reason, "shown");
+        let big = line(&report, "big");
+        assert_eq!(big.outcome, Outcome::Matched, "{big:?}");
+        assert_eq!(
+            big.reason,
+            "offered, if the page draws it before higher prompts use the session's last 1 prompt(s)"
+        );
+    }
+
+    /// docs/rules.md: inline content fills space the page reserved and uses no budget.
+    #[test]
+    fn inline_content_shown_this_session_spends_no_budget() {
+        let source = format!(
+            "{BUDGET_OF_ONE}\nrule(\"note\", #{{ priority: 1, page: \"cart\", show: #{{ kind: \"inline\", \
+             slot: \"note\", content: #{{ en: #{{ body: \"Free shipping\" }} }} }} }});"
+        );
+        let book = book(&source);
+        let mut visitor = Profile::new("visitor-1");
+        let on_cart = decide(&book, &visitor, &page("cart"), 0);
+        let budgets: Vec<(&str, Option<u32>)> = on_cart
+            .decision
+            .experiences
+            .iter()
+            .map(|e| (e.rule.as_str(), e.budget))
+            .collect();
+        assert_eq!(
+            budgets,
+            [("hello", Some(1)), ("note", None)],
+            "inline content is no prompt"
+        );
+        apply(&mut visitor, EventData::Impression(seen("note", "note")));
+        check(&book, &visitor, "home", &["hello"]);
+        apply(&mut visitor, EventData::Impression(seen("hello", "hello")));
+        check(&book, &visitor, "home", &[]);
     }
 
     #[test]
