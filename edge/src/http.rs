@@ -207,6 +207,9 @@ pub fn json_text(body: String, status: u16) -> Result<Response, ApiError> {
 pub struct BatchAnswer {
     pub accepted: Vec<String>,
     pub duplicates: Vec<String>,
+    /// Valid events the edge did not record: the visitor withheld consent to analytics (or
+    /// withdrew it), or the site requires opt-in and has not had it.
+    pub withheld: Vec<String>,
     rejected: Vec<serde_json::Value>,
 }
 
@@ -224,10 +227,15 @@ impl BatchAnswer {
     /// 200 with what was stored, already had and refused; 400 naming the first refusal when
     /// nothing in the batch was valid.
     pub fn into_response(self) -> Response {
-        let nothing_valid =
-            self.accepted.is_empty() && self.duplicates.is_empty() && !self.rejected.is_empty();
+        let nothing_valid = self.accepted.is_empty()
+            && self.duplicates.is_empty()
+            && self.withheld.is_empty()
+            && !self.rejected.is_empty();
         let mut body = json!({ "accepted": self.accepted, "duplicates": self.duplicates,
                                "rejected": self.rejected });
+        if !self.withheld.is_empty() {
+            body["withheld"] = json!(self.withheld);
+        }
         if nothing_valid {
             body["error"] = json!({ "code": "bad_request", "message": "no event in the batch is valid",
                                     "field": body["rejected"][0]["field"] });

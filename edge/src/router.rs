@@ -21,6 +21,7 @@ pub enum Route<'a> {
     Decide,
     Forget,
     Identify,
+    SiteSettings(&'a str),
     ServerEvents,
     GetCustomer(&'a str),
     PutCustomer(&'a str),
@@ -75,6 +76,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["decide"] => vec![(Post, Route::Decide)],
         ["forget"] => vec![(Post, Route::Forget)],
         ["identify"] => vec![(Post, Route::Identify)],
+        ["sites", site] => vec![(Get, Route::SiteSettings(site))],
         ["server", "events"] => vec![(Post, Route::ServerEvents)],
         ["server", "customers", id] => {
             vec![(Get, Route::GetCustomer(id)), (Put, Route::PutCustomer(id))]
@@ -152,6 +154,7 @@ async fn dispatch(
         Route::Decide => browser::decide(req, env, sites).await,
         Route::Forget => browser::forget(req, env, sites).await,
         Route::Identify => browser::identify(req, env, sites).await,
+        Route::SiteSettings(site) => browser::site_settings(&req, env, sites, site).await,
         Route::ServerEvents => server::events(req, env).await,
         Route::GetCustomer(id) => server::get_customer(&req, env, id).await,
         Route::PutCustomer(id) => server::put_customer(req, env, id).await,

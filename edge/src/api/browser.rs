@@ -1,5 +1,5 @@
-//! What shops' pages call with the public site key: `POST /v1/events`, `/v1/decide`,
-//! `/v1/forget` and `/v1/identify`; and `GET /v1/health`.
+//! What shops' pages call with the public site key: `GET /v1/sites/{site}`, `POST
+//! /v1/events`, `/v1/decide`, `/v1/forget` and `/v1/identify`; and `GET /v1/health`.
 //!
 //! A site key is public, so every call is fenced: the site must be served, the page's origin
 //! allowed for it, and the visitor and the address within their rate limits.
@@ -24,7 +24,7 @@ use crate::http::{
 use crate::limits;
 use crate::objects::{customer, visitor};
 use crate::preview;
-use crate::sites::Sites;
+use crate::sites::{ConsentMode, Sites};
 
 /// `GET /v1/health`: the build, and the active rulebook's version (503 if it does not
 /// compile).
@@ -99,6 +99,24 @@ impl Caller {
     }
 }
 
+/// `GET /v1/sites/{site}`: what the widget needs to know of its site before it stores or
+/// sends anything, today whether the site requires opt-in consent. The loader asks for it
+/// while the wasm module loads; browsers keep the answer for five minutes.
+pub async fn site_settings(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+    site: &str,
+) -> Result<Response, ApiError> {
+    Caller::of(req).admit(env, sites, site, None).await?;
+    let response = json_response(
+        &json!({ "site": site, "consent": sites.consent(site) }),
+        200,
+    );
+    let _ = response.headers().set("cache-control", "max-age=300");
+    Ok(response)
+}
+
 #[derive(Deserialize)]
 struct RawBatch<'a> {
     site: String,
@@ -129,9 +147,11 @@ pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
         }
     }
     if !valid.is_empty() {
-        let stored = visitor::ingest(env, &batch.site, &batch.visitor_id, valid).await?;
+        let opt_in = sites.consent(&batch.site) == ConsentMode::OptIn;
+        let stored = visitor::ingest(env, &batch.site, &batch.visitor_id, valid, opt_in).await?;
         answer.accepted = stored.accepted;
         answer.duplicates = stored.duplicates;
+        answer.withheld = stored.withheld;
     }
     Ok(answer.into_response())
 }
@@ -201,10 +221,11 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     let caller = Caller::of(&req);
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: DecideRequest = parse(&body, "")?;
-    let anonymous = request.visitor_id.is_empty() && request.session_id.is_empty();
-    let visitor = (!anonymous).then_some(request.visitor_id.as_str());
+    // A visitor id comes without a session once: a shopper who has just withheld consent
+    // to analytics, whose page tells the edge with the id the browser no longer keeps.
+    let visitor = (!request.visitor_id.is_empty()).then_some(request.visitor_id.as_str());
     caller.admit(env, sites, &request.site, visitor).await?;
-    if !anonymous {
+    if !request.session_id.is_empty() {
         check_id("session_id", &request.session_id)?;
     }
     // A preview link that is forged, expired or for another site (shared too widely, opened
@@ -224,7 +245,8 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
         },
     };
     let asked = now_ms();
-    let mut body = match visitor::decide(env, &request, preview).await {
+    let opt_in = sites.consent(&request.site) == ConsentMode::OptIn;
+    let mut body = match visitor::decide(env, &request, preview, opt_in).await {
         Ok(Ok(decision)) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
         Ok(Err(refused)) => return Err(ApiError::bad("preview", refused)),
@@ -233,10 +255,19 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
             serde_json::to_string(&Decision::default()).context("encoding an empty decision")?
         }
     };
-    if let Some(why) = preview_error {
+    // A page that says nothing of consent on a site that requires it has an old idea of the
+    // site (its browser kept an id from before the site asked for opt-in): the answer says
+    // so, and the widget lets go of the id.
+    let unconsented = opt_in && request.consent.is_none();
+    if preview_error.is_some() || unconsented {
         let mut decision: serde_json::Value =
             serde_json::from_str(&body).context("reading the decision")?;
-        decision["preview_error"] = why.into();
+        if let Some(why) = preview_error {
+            decision["preview_error"] = why.into();
+        }
+        if unconsented {
+            decision["consent"] = "required".into();
+        }
         body = decision.to_string();
     }
     // The object's JSON passes through as it is.

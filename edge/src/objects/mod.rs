@@ -33,11 +33,14 @@ pub trait ObjectCall: Serialize + DeserializeOwned {
     fn name(&self) -> &'static str;
 }
 
-/// What an object answers for a batch of events: the ids it stored and the ids it had.
+/// What an object answers for a batch of events: the ids it stored, the ids it had, and the
+/// ids it would not record (a visitor without consent to analytics).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Ingested {
     pub accepted: Vec<String>,
     pub duplicates: Vec<String>,
+    #[serde(default)]
+    pub withheld: Vec<String>,
 }
 
 /// Encodes a call or an answer: the one JSON encoder both sides use.

@@ -29,7 +29,13 @@ pub struct VisitorCall {
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     /// Store these events once each and fold them into the profile: answers [`Ingested`].
-    Ingest { events: Vec<Event> },
+    /// With `opt_in` (the site requires consent), nothing is recorded before a consent to
+    /// analytics; without it, nothing after a refusal.
+    Ingest {
+        events: Vec<Event>,
+        #[serde(default)]
+        opt_in: bool,
+    },
     /// Decide for this page: answers [`Decided`].
     Decide(Decide),
     /// Take the customer's trusted facts and conversions: answers nothing.
@@ -67,6 +73,19 @@ pub struct Decide {
     /// The page's word on consent, which wins over the stored one for this decision.
     #[serde(default)]
     pub consent: Option<Consent>,
+    /// The site requires opt-in consent: a visitor who has not given it is not counted.
+    #[serde(default)]
+    pub opt_in: bool,
+}
+
+impl Decide {
+    /// Whether this decision may be recorded in the analytics: the page's word on consent,
+    /// or else the stored one, or else the site's default.
+    pub fn may_record(&self, stored: Option<Consent>) -> bool {
+        self.consent
+            .or(stored)
+            .map_or(!self.opt_in, |c| c.analytics)
+    }
 }
 
 /// The decision as JSON (passed through to the page as it is), or with a preview the full
@@ -125,8 +144,9 @@ pub async fn ingest(
     site: &str,
     visitor_id: &str,
     events: Vec<Event>,
+    opt_in: bool,
 ) -> Result<Ingested, ApiError> {
-    call(env, site, visitor_id, Call::Ingest { events }).await
+    call(env, site, visitor_id, Call::Ingest { events, opt_in }).await
 }
 
 /// Decides for `profile` with the page's consent (which wins over the stored one): the
@@ -177,18 +197,26 @@ pub(crate) fn decide_for(
 /// full report with that experience forced in, or why it cannot be shown.
 ///
 /// A request without a visitor id (a shopper who has not consented yet keeps none) is decided
-/// here, for a profile that knows nothing, with no object and nothing stored.
+/// here, for a profile that knows nothing, with no object and nothing stored. So is one that
+/// says nothing of consent on a site that requires opt-in (a page without the widget's
+/// consent mode): it is decided as consent withheld, and its id goes nowhere.
 pub async fn decide(
     env: &Env,
     request: &DecideRequest,
     preview: Option<crate::preview::Claims>,
+    opt_in: bool,
 ) -> Result<Result<String, String>, ApiError> {
+    let unasked = opt_in && request.consent.is_none();
     let decide = Decide {
         page: request.page.clone(),
         preview,
-        consent: request.consent,
+        consent: request.consent.or(unasked.then_some(Consent {
+            analytics: false,
+            personalization: false,
+        })),
+        opt_in,
     };
-    if request.visitor_id.is_empty() {
+    if request.visitor_id.is_empty() || unasked {
         let draft = decide.preview.as_ref().and_then(|p| p.rulebook.as_deref());
         let book = match super::rulebooks::deciding(env, draft)
             .await

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use rapport_analytics::facts;
 use rapport_analytics::tables::{self, Row};
-use rapport_protocol::Event;
+use rapport_protocol::{Event, EventData};
 use rapport_rules::report;
 use rapport_rules::Profile;
 use serde::Deserialize;
@@ -105,8 +105,8 @@ impl DurableObject for Visitor {
             call,
         } = call;
         match call {
-            Call::Ingest { events } => {
-                let ingested = self.ingest(&site, &visitor_id, events);
+            Call::Ingest { events, opt_in } => {
+                let ingested = self.ingest(&site, &visitor_id, events, opt_in);
                 if ingested.is_ok() {
                     self.schedule().await?;
                 }
@@ -211,13 +211,38 @@ impl Visitor {
         Ok(())
     }
 
-    fn ingest(&self, site: &str, visitor_id: &str, events: Vec<Event>) -> Result<Ingested> {
+    fn ingest(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        events: Vec<Event>,
+        opt_in: bool,
+    ) -> Result<Ingested> {
         let now = now_ms();
         let mut profile = self.load_profile(visitor_id)?;
+        let mut result = Ingested::default();
+        // Recording follows consent, event by event: a consent event is always kept (it is
+        // the record of the shopper's choice) and decides for the events after it.
+        let mut recording = profile.consent.map_or(!opt_in, |c| c.analytics);
+        let events: Vec<Event> = events
+            .into_iter()
+            .filter(|event| {
+                if let EventData::Consent(consent) = &event.data {
+                    recording = consent.analytics;
+                    return true;
+                }
+                if !recording {
+                    result.withheld.push(event.id.clone());
+                }
+                recording
+            })
+            .collect();
+        if events.is_empty() {
+            return Ok(result);
+        }
         if profile.tracking.site != site {
             profile.tracking.site = site.to_owned();
         }
-        let mut result = Ingested::default();
         let mut tallies = Vec::new();
         let mut rows = Vec::new();
         for chunk in events.chunks(INSERT_CHUNK) {
@@ -368,7 +393,9 @@ impl Visitor {
             super::decide_for(&book, stored, &call, now)
         })??;
         let counts = call.preview.is_none()
-            && self.with_profile(visitor_id, |p| facts::counts_decision(&book, p, now))?;
+            && self.with_profile(visitor_id, |p| {
+                call.may_record(p.consent) && facts::counts_decision(&book, p, now)
+            })?;
         if counts {
             let mut profile = self.load_profile(visitor_id)?;
             let mut rows = facts::decided(&book, &mut profile, now);
@@ -392,8 +419,10 @@ impl Visitor {
         let Some(consent) = consent.filter(|c| !c.analytics) else {
             return Ok(());
         };
-        let stored = self.with_profile(visitor_id, |p| p.consent)?;
-        if stored.is_some_and(|c| !c.analytics) {
+        let (stored, known) = self.with_profile(visitor_id, |p| (p.consent, p.events > 0))?;
+        // An id the edge never recorded anything for needs no refusal kept: nothing is
+        // stored for it, then or after.
+        if !known || stored.is_some_and(|c| !c.analytics) {
             return Ok(());
         }
         let mut profile = self.load_profile(visitor_id)?;
