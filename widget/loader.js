@@ -3,29 +3,55 @@
 // the result.
 //
 // It reads the configuration from its own script tag while that tag is still
-// `document.currentScript`, starts the wasm module, and leaves `window.rapport`
-// as the command queue the page may already be filling.
+// `document.currentScript`, asks the edge for the site's settings while the wasm module
+// loads, starts the module, records the first page once the app has rendered it, and leaves
+// `window.rapport` as the command queue the page may already be filling.
 var script = document.currentScript;
 var queue = (window.rapport = window.rapport || []);
 if (script && Array.isArray(queue) && !queue._rapportLoading) {
   // A second copy of the tag on the same page does nothing.
   queue._rapportLoading = true;
+  var tag = script.dataset;
   var src = new URL(script.src, location.href);
   var config = {
-    site: script.dataset.site || "",
-    endpoint: script.dataset.endpoint || src.origin,
+    site: tag.site || "",
+    endpoint: tag.endpoint || src.origin,
+    consent: tag.consent,
   };
   // Cart buttons clicked while the wasm loads are queued for it, in order.
   var early = (event) => {
     queue.push(["_click", event.target]);
   };
   document.addEventListener("click", early);
-  wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) })
+  // The site may require opt-in consent at the edge (`"consent": "opt-in"` in SITES), so
+  // that a page without `data-consent="required"` cannot leak: on a first visit, nothing is
+  // stored or sent until the widget knows. An edge that cannot say is taken to require it.
+  // A browser that already keeps a visitor id or a consent has been through this (a site
+  // that has since changed its setting says so in its decisions).
+  var required = () => {
+    config.consent = "required";
+  };
+  var kept = (key) => {
+    try {
+      return localStorage.getItem("rapport:" + key);
+    } catch (blocked) {}
+  };
+  Promise.all([
+    wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) }),
+    config.consent == "required" ||
+      kept("vid") ||
+      kept("consent") ||
+      fetch(config.endpoint + "/v1/sites/" + encodeURIComponent(config.site))
+        .then((answer) => answer.json())
+        .then((site) => {
+          if (site.consent != "opt-out") required();
+        }, required),
+  ])
     .then(() => {
       document.removeEventListener("click", early);
       wasm_bindgen.start(config);
-      // `data-routes="manual"`: the app says itself when a page is new, with `page`.
-      if (script.dataset.routes !== "manual") watchRoutes();
+      // `data-routes="manual"`: the app says itself when a page is ready, the first one too.
+      if (tag.routes != "manual") watchPages();
     })
     .catch((error) => {
       document.removeEventListener("click", early);
@@ -33,24 +59,35 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     });
 }
 
-// Single-page apps change pages through the History API (or, for hash routers, `#/...`):
-// each new path, query or hash route is a page view and a new decision, as if the page had
-// loaded; an anchor on the page (`#reviews`) is not. What the previous page showed goes at
-// once (`_leave`); the new page is recorded once the app has rendered it.
+// A page counts as ready once what Rapport reads of it (the page kind; the body's data
+// attributes: search results, checkout step, order; the language; product markup) has
+// settled: an app that renders after load, or after a route change, gets its page view and
+// decision once it has rendered.
 //
-// Routers render the new route after the URL changes, or before: after a frame, the page
-// counts as rendered once what Rapport reads of it (the body's data attributes: kind, search
-// results, checkout step, order; the language; product markup) has changed, a product page
-// has its product, and nothing of that changed for 50 ms; at most 600 ms after the URL.
-// Only the last of quick successive routes gets a page view.
-function watchRoutes() {
+// The first page is recorded at once when it is ready as it loads (it has a page kind, and a
+// product page its product); otherwise, like every new route, once what Rapport reads has
+// appeared, a product page has its product, and nothing of that changed for 50 ms; at most
+// 600 ms later.
+//
+// Single-page apps change pages through the History API (or, for hash routers, `#/...`):
+// each new path, query or hash route is a page view and a new decision; an anchor on the
+// page (`#reviews`) is not. What the previous page showed goes at once (`_leave`). Routers
+// render the new route after the URL changes, or before: a new route counts once what
+// Rapport reads changed. Only the last of quick successive routes gets a page view.
+function watchPages() {
   var where = () => location.pathname + location.search + (/^#!?\//.test(location.hash) ? location.hash : "");
+  // The page kind: `<body data-rapport-page>`, or else the first element that has one.
+  var kind = () =>
+    ((document.body && document.body.dataset.rapportPage) ||
+      (document.querySelector("[data-rapport-page]:not([data-rapport-page=''])") || { dataset: {} }).dataset.rapportPage);
   var reads = () =>
-    [JSON.stringify(document.body.dataset), document.documentElement.lang]
+    [kind(), JSON.stringify(document.body && document.body.dataset), document.documentElement.lang]
       .concat([].map.call(document.querySelectorAll("script[type='application/ld+json'],[data-rapport-product]"), (e) => e.outerHTML))
       .join();
+  // A product page is ready once it has its product.
+  var whole = () => kind() != "product" || /Product|rapport-product/.test(reads());
   var last = where();
-  var seen = reads();
+  var seen;
   var quiet, limit, observer;
   var stop = () => {
     if (observer) observer.disconnect();
@@ -62,20 +99,24 @@ function watchRoutes() {
     seen = reads();
     window.rapport.push(["page"]);
   };
-  var check = () => {
-    var now = reads();
-    clearTimeout(quiet);
-    if (now != seen && (!/"rapportPage":"product"/.test(now) || /Product|rapport-product/.test(now))) quiet = setTimeout(done, 50);
+  // `first`: the page as it loaded, which needs a kind; a new route needs a change.
+  var settle = (first) => {
+    var check = () => {
+      clearTimeout(quiet);
+      if ((first ? kind() : reads() != seen) && whole()) quiet = setTimeout(done, 50);
+    };
+    stop();
+    limit = setTimeout(done, 600);
+    requestAnimationFrame(check);
+    observer = new MutationObserver(check);
+    observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
   };
+  kind() && whole() ? done() : settle(1);
   var changed = () => {
     if (where() != last) {
       last = where();
       window.rapport.push(["_leave"]);
-      stop();
-      limit = setTimeout(done, 600);
-      requestAnimationFrame(check);
-      observer = new MutationObserver(check);
-      observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+      settle();
     }
   };
   ["pushState", "replaceState"].forEach((name) => {
@@ -105,4 +146,38 @@ function rapportPost(url, body, keepalive, done) {
       if (/"(trace|preview_error)":/.test(text)) import(new URL("rapport-preview.js", src)).then((panel) => panel.default(text));
     }, failed);
   }, failed);
+}
+
+// The page's `on` and `off` subscriptions (`dom::listen` in the wasm module): a callback is
+// registered once per event however often `on` names it, until `off` takes it away, so an
+// app's effect that subscribes twice (React's StrictMode) hears each event once.
+var listeners = [];
+function rapportListen(on, event, callback) {
+  if (typeof event != "string" || typeof callback != "function") return console.warn("rapport: on and off take an event name and a function");
+  listeners = listeners.filter((l) => l[0] != event || l[1] != callback);
+  if (on) listeners.push([event, callback]);
+}
+
+// Calls the subscribers to `event` (and to `"*"`) with `detail`; one that throws is reported
+// on the console and stops nothing else.
+function rapportNotify(event, detail) {
+  listeners.forEach((l) => {
+    if (l[0] == event || l[0] == "*")
+      try {
+        l[1](event, detail);
+      } catch (error) {
+        console.warn("rapport: an on() callback failed:", error);
+      }
+  });
+}
+
+// A shop may mark its cart buttons with data attributes and also `track` the same click:
+// the second report of one cart change (the same kind and product, the other way, within
+// 100 ms) is the same click told twice.
+var lastCart = [];
+function rapportTwice(fromButton, kind, product) {
+  var now = Date.now();
+  var twice = lastCart[0] != fromButton && lastCart[1] == kind + product && now - lastCart[2] < 100;
+  if (product) lastCart = twice ? [] : [fromButton, kind + product, now];
+  return twice && !!product;
 }

@@ -45,6 +45,11 @@ var rapportView = (() => {
   // others, armed in the old turn, then show nothing. Overlays a later decision brings (help
   // after an NPS answer) are armed in the new turn.
   var overlayTurn = 0;
+  // Prompts drawn on this page. A prompt comes with the session's budget as it was when the
+  // edge decided (`budget`; inline content has none and spends none): it is drawn only while
+  // fewer prompts than that have been drawn since it was armed, so when a decision offers
+  // more prompts than the budget has room for, the first ones to reach the screen spend it.
+  var drawn = 0;
 
   function el(tag, className, text) {
     var element = document.createElement(tag);
@@ -170,8 +175,13 @@ var rapportView = (() => {
     pageSignal.addEventListener("abort", () => {
       stop.abort();
     });
+    var since = drawn;
+    var budget = experience.budget;
     var showNow = () => {
-      show(experience, report);
+      if (drawn - since < budget || budget == null) {
+        drawn += budget != null;
+        show(experience, report);
+      }
     };
     // Fires once: the trigger's listeners go, and an overlay takes the page's place and
     // waits its turn among tabs.
@@ -313,14 +323,12 @@ var rapportView = (() => {
     card.append(words);
     if (kind == "coupon") addCoupon(card, text(content.code));
     if (kind == "nps" || kind == "csat") addScale(card, kind == "nps", report);
-    if (kind == "recommendations") addProducts(card, content, report);
+    if (kind == "recommendations") addProducts(card, experience, report);
     var cta = content.cta || {};
     if (text(cta.label) && safeLink(cta.url)) {
       var link = el("a", "rp-cta", text(cta.label));
       link.setAttribute("href", text(cta.url).trim());
-      on(link, "click", () => {
-        report(CLICKED);
-      });
+      follow(link, experience, report);
       card.append(link);
     }
     if (SLOTTED.includes(kind)) return showInSlot(experience, card, report);
@@ -376,6 +384,21 @@ var rapportView = (() => {
     if (dialog) close.focus();
     if (overlay) holdOverlay(outer);
     shown(experience, report);
+  }
+
+  // A click on a prompt's link is reported, then offered to the app's router: a cancelable
+  // `rapport:navigate` event on `window`, with the link's `url` (as the rule wrote it) and
+  // `experience`. An app that calls `preventDefault()` routes the URL itself; otherwise the
+  // browser follows the link.
+  function follow(link, experience, report) {
+    on(link, "click", (click) => {
+      report(CLICKED);
+      var navigate = new CustomEvent("rapport:navigate", {
+        cancelable: true,
+        detail: { url: link.getAttribute("href"), experience: experience.experience },
+      });
+      if (!dispatchEvent(navigate)) click.preventDefault();
+    });
   }
 
   // Takes a toast away after a while, but never from under a shopper whose keyboard focus is
@@ -507,7 +530,8 @@ var rapportView = (() => {
     });
   }
 
-  function addProducts(card, content, report) {
+  function addProducts(card, experience, report) {
+    var content = experience.content || {};
     var list = el("ul", "rp-products");
     (Array.isArray(content.products) ? content.products : []).forEach((product) => {
       var name = text(product && product.name);
@@ -517,9 +541,7 @@ var rapportView = (() => {
       var label = el(safeLink(url) ? "a" : "span", "", name);
       if (label.tagName == "A") {
         label.setAttribute("href", url);
-        on(label, "click", () => {
-          report(CLICKED);
-        });
+        follow(label, experience, report);
       }
       item.append(label);
       var price = number(product.price);

@@ -629,3 +629,198 @@ pub fn serve_page(listener: std::net::TcpListener, page: String, policy: String)
         }
     });
 }
+
+/// A single-page app's files, served on a port of their own with the Content-Security-Policy
+/// `policy`: `files` by path (with their content type), and `index` for every other path,
+/// as an app's server answers its client-side routes.
+pub fn serve_app(
+    listener: std::net::TcpListener,
+    index: String,
+    files: Vec<(&'static str, &'static str, Vec<u8>)>,
+    policy: String,
+) {
+    use std::io::{Read, Write};
+    let respond = move |path: &str| -> Vec<u8> {
+        let (content_type, body) = files
+            .iter()
+            .find(|(at, _, _)| *at == path)
+            .map(|(_, content_type, body)| (*content_type, body.as_slice()))
+            .unwrap_or(("text/html; charset=utf-8", index.as_bytes()));
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n\
+             content-security-policy: {policy}\r\ncontent-length: {}\r\n\
+             cache-control: no-store\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(body);
+        response
+    };
+    let respond = std::sync::Arc::new(respond);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let respond = std::sync::Arc::clone(&respond);
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(n) = stream.read(&mut request) else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&request[..n]);
+                let path = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("/")
+                    .to_owned();
+                if n > 0 {
+                    let _ = stream.write_all(&respond(&path));
+                }
+            });
+        }
+    });
+}
+
+/// Where `cargo xtask test` builds the React shop the tests drive (`tests/react-shop`), in
+/// its `development` and `production` builds.
+pub fn react_shop_dir() -> PathBuf {
+    tool("RAPPORT_REACT_SHOP", || {
+        workspace_root().join("target/react-shop")
+    })
+}
+
+/// A request the browser sent through a [`RecordingProxy`].
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    pub body: String,
+    /// The edge's answer (empty until it came, and for the widget's own files).
+    pub answer: String,
+}
+
+/// Stands between the page and the edge (the script tag's `src` names it, so the widget
+/// sends everything through it) and keeps every request, body and all: what the tests of
+/// privacy read to say what left the browser.
+#[derive(Debug, Clone)]
+pub struct RecordingProxy {
+    pub base: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+}
+
+impl RecordingProxy {
+    /// Starts a proxy to `edge` on a free port, for as long as the test runs.
+    pub fn start(edge: &Edge) -> RecordingProxy {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (kept, upstream) = (std::sync::Arc::clone(&requests), edge.base.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (kept, upstream) = (std::sync::Arc::clone(&kept), upstream.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut data = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    // The head, then as much body as it announces.
+                    let (head, length) = loop {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => data.extend_from_slice(&chunk[..n]),
+                        }
+                        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&data[..end]).into_owned();
+                            let length = head
+                                .lines()
+                                .filter_map(|l| l.split_once(':'))
+                                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+                                .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            data.drain(..end + 4);
+                            break (head, length);
+                        }
+                    };
+                    while data.len() < length {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => data.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let mut lines = head.lines();
+                    let mut start = lines.next().unwrap_or_default().split_whitespace();
+                    let method = start.next().unwrap_or("GET").to_owned();
+                    let path = start.next().unwrap_or("/").to_owned();
+                    let header = |name: &str| {
+                        head.lines()
+                            .filter_map(|l| l.split_once(':'))
+                            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.trim().to_owned())
+                    };
+                    let body = String::from_utf8_lossy(&data).into_owned();
+                    let index = {
+                        let mut kept = kept.lock().unwrap();
+                        kept.push(Recorded {
+                            method: method.clone(),
+                            path: path.clone(),
+                            body: body.clone(),
+                            answer: String::new(),
+                        });
+                        kept.len() - 1
+                    };
+                    let mut request = ureq::http::Request::builder()
+                        .method(method.as_str())
+                        .uri(format!("{upstream}{path}"));
+                    for name in ["origin", "content-type"] {
+                        if let Some(value) = header(name) {
+                            request = request.header(name, value);
+                        }
+                    }
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let answer = if method == "GET" {
+                        agent.run(request.body(()).expect("a request"))
+                    } else {
+                        agent.run(request.body(body).expect("a request"))
+                    };
+                    let Ok(mut answer) = answer else { return };
+                    let mut response = format!("HTTP/1.1 {}\r\n", answer.status().as_u16());
+                    for (name, value) in answer.headers() {
+                        let name = name.as_str();
+                        if ["content-length", "transfer-encoding", "connection"].contains(&name) {
+                            continue;
+                        }
+                        if let Ok(value) = value.to_str() {
+                            response.push_str(&format!("{name}: {value}\r\n"));
+                        }
+                    }
+                    let content = answer.body_mut().read_to_vec().unwrap_or_default();
+                    if path.starts_with("/v1/") {
+                        kept.lock().unwrap()[index].answer =
+                            String::from_utf8_lossy(&content).into_owned();
+                    }
+                    response.push_str(&format!(
+                        "content-length: {}\r\nconnection: close\r\n\r\n",
+                        content.len()
+                    ));
+                    let mut bytes = response.into_bytes();
+                    bytes.extend_from_slice(&content);
+                    let _ = stream.write_all(&bytes);
+                });
+            }
+        });
+        RecordingProxy { base, requests }
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}

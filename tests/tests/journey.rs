@@ -362,3 +362,31 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
     assert_eq!(copied, "Copied");
     client.clone().close().await.unwrap();
 }
+
+/// Regression: home → cart page → product → add to cart → home showed nothing. The welcome,
+/// the cart page's inline shipping note and the exit-intent coupon offered on the product
+/// page (which never fired) had spent the session's three prompts, so the cart reminder was
+/// capped. Only what is drawn spends the budget, and inline content never does.
+#[tokio::test]
+async fn the_cart_reminder_follows_a_visit_to_the_cart_page() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    // Bucketed into the welcome's "offer" variant (`rapport bucket`: 0.2179), so its bar is
+    // drawn on the first page and spends one prompt.
+    let visitor = "visitor-0001-cart-page";
+    browser.pin_visitor(edge, visitor).await;
+    client.goto(&edge.url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    client.goto(&edge.url("/cart")).await.unwrap();
+    browser.wait_for_decision().await;
+    let export = edge.wait_for_events(visitor, "impression", 2).await;
+    assert_eq!(impressions_of(&export, "welcome-offer"), 1, "{export}");
+    assert_eq!(impressions_of(&export, "free-shipping-note"), 1, "{export}");
+    browser.add_to_cart_on(edge, "linen-shirt").await;
+    edge.wait_for_events(visitor, "add_to_cart", 1).await;
+    client.goto(&edge.url("/")).await.unwrap();
+    let reminder = browser.wait_for_prompt("cart-reminder-bar", WAIT).await;
+    assert!(reminder.contains("Your cart is waiting"), "{reminder}");
+    client.clone().close().await.unwrap();
+}

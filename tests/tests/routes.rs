@@ -9,15 +9,24 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// What an app's router does for a product page: the kind, and the product's JSON-LD.
-const RENDER_PRODUCT: &str = "
-    document.body.dataset.rapportPage = 'product';
+/// The JSON-LD of the Alpina Jacket, added to the page.
+macro_rules! product_json_ld {
+    () => {
+        "
     const ld = document.createElement('script');
     ld.type = 'application/ld+json';
     ld.textContent = JSON.stringify({ '@context': 'https://schema.org', '@type': 'Product',
         sku: 'alpina', name: 'Alpina Jacket',
         offers: { '@type': 'Offer', price: '189', priceCurrency: 'EUR' } });
-    document.head.appendChild(ld);";
+    document.head.appendChild(ld);"
+    };
+}
+
+/// What an app's router does for a product page: the kind, and the product's JSON-LD.
+const RENDER_PRODUCT: &str = concat!(
+    "document.body.dataset.rapportPage = 'product';",
+    product_json_ld!()
+);
 
 /// A browser on the demo's home page, the widget's first decision in, and its visitor.
 async fn on_the_home_page(edge: &Edge) -> (Browser, String) {
@@ -172,38 +181,97 @@ async fn what_the_previous_page_showed_goes_as_soon_as_the_route_changes() {
     browser.client.clone().close().await.unwrap();
 }
 
-#[tokio::test]
-async fn with_data_routes_manual_only_the_apps_own_page_command_is_a_page_view() {
+/// Serves `page` as a shop on another origin would (with a policy that allows everything),
+/// and starts an edge whose demo site lets that origin in.
+fn another_origin(page: impl FnOnce(&str) -> String) -> (Edge, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let shop = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let sites = json!({ "demo": { "origins": [shop] } }).to_string();
     let edge = Edge::start_with(&[("SITES", &sites)]);
-    let page = format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>An app</title>
-<script src="{edge}/rapport.js" data-site="demo" data-routes="manual" async></script>
-</head><body data-rapport-page="home"><h1>An app</h1></body></html>"#,
-        edge = edge.base
-    );
     rapport_e2e::serve_page(
         listener,
-        page,
+        page(&edge.base),
         "default-src * 'unsafe-inline' 'wasm-unsafe-eval'".into(),
     );
+    (edge, shop)
+}
+
+/// Tracks a search and waits until the edge has it: anything the widget had recorded before
+/// has been delivered by then, so a test can say what was not.
+async fn after_a_search(browser: &Browser, edge: &Edge, visitor: &str, n: usize) -> Value {
+    run(
+        browser,
+        "window.rapport.push(['track', 'search', { query: 'signal', results: 1 }]);",
+    )
+    .await;
+    edge.wait_for_events(visitor, "search", n).await
+}
+
+#[tokio::test]
+async fn with_data_routes_manual_only_the_apps_own_page_commands_are_page_views() {
+    let (edge, shop) = another_origin(|edge| {
+        format!(
+            r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>An app</title>
+<script src="{edge}/rapport.js" data-site="demo" data-routes="manual" async></script>
+</head><body data-rapport-page="home"><h1>An app</h1></body></html>"#
+        )
+    });
     let browser = Browser::start().await;
     browser.client.goto(&shop).await.unwrap();
-    browser.wait_for_decision().await;
+    browser.wait_for_widget().await;
     let visitor = browser.visitor_id().await;
-    edge.wait_for_events(&visitor, "page_view", 1).await;
+    // The first page waits for the app's first `page`, even one that looks ready.
+    let export = after_a_search(&browser, &edge, &visitor, 1).await;
+    assert_eq!(events(&export, "page_view"), Vec::<Value>::new());
+    run(&browser, "window.rapport.push(['page']);").await;
+    browser.wait_for_decision().await;
+    let export = edge.wait_for_events(&visitor, "page_view", 1).await;
+    assert_eq!(events(&export, "page_view")[0]["page"]["kind"], "home");
     // The router changes the URL: nothing, until the app says the page is ready.
     run(&browser, "history.pushState({}, '', '/p/alpina');").await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(events(&edge.export(&visitor), "page_view").len(), 1);
+    let export = after_a_search(&browser, &edge, &visitor, 2).await;
+    assert_eq!(events(&export, "page_view").len(), 1);
     run(
         &browser,
         &format!("{RENDER_PRODUCT} window.rapport.push(['page']);"),
     )
     .await;
     the_product_page_is_recorded(&edge, &visitor).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+/// The first page of an app that renders after load: no page kind and no product in the
+/// HTML, then the app's own elements carry them.
+#[tokio::test]
+async fn the_first_page_of_an_app_that_renders_after_load_is_recorded_once_it_has_rendered() {
+    let (edge, shop) = another_origin(|edge| {
+        format!(
+            r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Loading</title>
+<script src="{edge}/rapport.js" data-site="demo" async></script>
+<script>setTimeout(function () {{
+  document.title = 'Alpina Jacket';
+  var main = document.createElement('main');
+  main.dataset.rapportPage = 'product';
+  document.body.appendChild(main);
+  setTimeout(function () {{ {json_ld} }}, 150);
+}}, 300);</script>
+</head><body><div id="root"></div></body></html>"#,
+            json_ld = product_json_ld!()
+        )
+    });
+    let browser = Browser::start().await;
+    browser.client.goto(&shop).await.unwrap();
+    browser.wait_for_decision().await;
+    let visitor = browser.visitor_id().await;
+    let export = edge.wait_for_events(&visitor, "product_view", 1).await;
+    let pages = events(&export, "page_view");
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert_eq!(pages[0]["page"]["kind"], "product", "{pages:?}");
+    assert_eq!(pages[0]["title"], "Alpina Jacket", "read when recorded");
+    assert_eq!(
+        events(&export, "product_view")[0]["product"]["id"],
+        "alpina"
+    );
     browser.client.clone().close().await.unwrap();
 }
 

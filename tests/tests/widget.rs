@@ -42,9 +42,11 @@ async fn the_answer(edge: &Edge, visitor: &str) -> Value {
     the_one(edge, visitor, "answer").await.1
 }
 
-/// The site passes the shopper's consent: the personalised welcome shows, and the consent
-/// reaches the edge. Gives the visitor's export then.
-async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, visitor: &str) -> Value {
+/// The site passes the shopper's consent: the browser gets a new visitor id (the one it kept
+/// before went when the privacy signal withheld consent), the consent reaches the edge, and
+/// the personalised welcome experiment takes the visitor in (its bar is reported shown, or
+/// its control group exposed). Gives the visitor's export then.
+async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, kept: &str) -> Value {
     browser
         .client
         .execute(
@@ -53,8 +55,26 @@ async fn consent_brings_the_welcome(browser: &Browser, edge: &Edge, visitor: &st
         )
         .await
         .unwrap();
-    browser.wait_for_prompt("welcome-offer", WAIT).await;
-    the_one(edge, visitor, "consent").await.0
+    let started = std::time::Instant::now();
+    let visitor = loop {
+        if let Some(id) = browser.local_storage("rapport:vid").await {
+            break id;
+        }
+        assert!(started.elapsed() < WAIT, "no visitor id after consent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(visitor, kept);
+    eventually(WAIT, || {
+        let export = edge.export(&visitor);
+        let welcomed = export["events"].as_array().unwrap().iter().any(|e| {
+            e["event"]["rule"] == "welcome"
+                && ["impression", "exposure"].contains(&e["type"].as_str().unwrap())
+        });
+        welcomed.then_some(())
+    })
+    .await
+    .expect("the welcome experiment takes the visitor in after the consent");
+    the_one(edge, &visitor, "consent").await.0
 }
 
 #[tokio::test]
@@ -67,8 +87,10 @@ async fn do_not_track_means_nothing_recorded_or_personalised_until_consent() {
 
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_decision().await;
-    // No events left the browser, and the personalised welcome is not shown.
+    // No events left the browser, the id it kept is gone, and the personalised welcome is
+    // not shown.
     assert_eq!(edge.export(visitor)["events"], json!([]));
+    assert_eq!(browser.local_storage("rapport:vid").await, None);
     assert!(browser.visible_prompt("welcome-offer").await.is_none());
 
     // The site passes the shopper's consent: recording starts, and the welcome follows.
@@ -192,6 +214,39 @@ async fn on_subscribers_hear_impressions_even_when_registered_before_the_script_
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(seen, json!(["welcome-offer"]));
+    client.clone().close().await.unwrap();
+}
+
+/// `on` with the same function twice hears once; `off` takes a function away; a callback
+/// that throws stops nothing else.
+#[tokio::test]
+async fn on_twice_hears_once_and_off_takes_the_subscription_away() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    browser.pin_visitor(edge, "visitor-on-off-02").await;
+    client.goto(&edge.url("/")).await.unwrap();
+    client
+        .execute(
+            "window.heard = [];
+             const kept = (type) => window.heard.push('kept ' + type);
+             const dropped = (type) => window.heard.push('dropped ' + type);
+             rapport.push(['on', 'impression', kept]);
+             rapport.push(['on', 'impression', kept]);
+             rapport.push(['on', '*', () => { throw new Error('a shop bug'); }]);
+             rapport.push(['on', 'impression', dropped]);
+             rapport.push(['off', 'impression', dropped]);
+             rapport.push(['on', 'impression', 'not a function']);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.wait_for_prompt("welcome-offer", WAIT).await;
+    let heard = client
+        .execute("return window.heard;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(heard, json!(["kept impression"]));
     client.clone().close().await.unwrap();
 }
 
@@ -421,7 +476,7 @@ async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
         (count(&export, "page_view") >= 5).then_some(export)
     })
     .await
-    .expect("five page views arrive");
+    .unwrap_or_else(|| panic!("five page views arrive: {}", edge.export(visitor)));
     assert_eq!(count(&export, "page_view"), 5);
     assert_eq!(count(&export, "product_view"), 2);
     ids_once(&export);

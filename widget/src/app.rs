@@ -15,7 +15,8 @@ use crate::{capture, dom, store, view, wire};
 // widget's size profile does not inline them across modules by itself, and each call kept
 // costs bytes every shopper downloads.
 
-/// What the loader read from the script tag (`data-site`, and the script's own origin).
+/// What the loader read from the script tag (`data-site`, `data-consent`, and the script's
+/// own origin) and learnt from the edge (whether the site requires opt-in consent).
 pub struct Config {
     pub site: String,
     pub endpoint: String,
@@ -23,6 +24,9 @@ pub struct Config {
     /// experience in, and nothing the previewer does is reported, so previews never count
     /// in reports or caps.
     pub preview: Option<String>,
+    /// Nothing is stored or sent until the site passes consent to analytics
+    /// (`data-consent="required"`, or the site's setting at the edge).
+    pub consent_required: bool,
 }
 
 /// The running widget: one per page.
@@ -33,23 +37,29 @@ pub struct Widget {
     /// Experiences already on screen on this page, by experience id.
     shown: RefCell<Vec<String>>,
     /// What the site passed with `consent`, or, while it has not, what Global Privacy
-    /// Control or Do Not Track imply (nothing allowed); `None` when neither says anything.
+    /// Control, Do Not Track or a site that requires consent imply (nothing allowed); `None`
+    /// when none of them says anything.
     consent: Cell<Option<Consent>>,
+    /// Where the current page stands: `NO_PAGE` until the first page (or a new route) is
+    /// ready, then `UNRECORDED` (the shopper may not be recorded yet) or `RECORDED`.
+    page_state: Cell<u8>,
     /// Set by `forget`: nothing more is recorded or shown on this page.
     forgotten: Cell<bool>,
     /// Set when the edge refuses the page URL's preview token (expired, forged).
     preview_refused: Cell<bool>,
     /// Counts the pages left: a decision is shown only on the page it was asked for.
     page_seq: Cell<u32>,
-    /// `on(event, callback)` subscriptions.
-    listeners: RefCell<Vec<(String, js_sys::Function)>>,
 }
+
+const NO_PAGE: u8 = 0;
+const UNRECORDED: u8 = 1;
+const RECORDED: u8 = 2;
 
 /// The controller for this page, with the visitor and session it finds in the browser.
 #[inline(always)]
 pub fn new(config: Config) -> Rc<Widget> {
     let consent = store::consent().or_else(|| {
-        dom::privacy_signal().then_some(Consent {
+        (config.consent_required || dom::privacy_signal()).then_some(Consent {
             analytics: false,
             personalization: false,
         })
@@ -62,16 +72,31 @@ pub fn new(config: Config) -> Rc<Widget> {
         config,
         shown: RefCell::new(Vec::new()),
         consent: Cell::new(consent),
+        page_state: Cell::new(NO_PAGE),
         forgotten: Cell::new(false),
         preview_refused: Cell::new(false),
         page_seq: Cell::new(0),
-        listeners: RefCell::new(Vec::new()),
     });
     if widget.may_track() {
         identified_by_browser(&widget);
+    } else {
+        withhold(&widget);
     }
     widget.transport.install_unload_flush();
     widget
+}
+
+/// Consent to analytics is withheld or withdrawn: the visitor and session ids, the customer
+/// link and what waited to be sent leave the browser at once. An id the browser kept goes to
+/// the edge one last time, with the next decision and its consent, so that the edge stops
+/// recording for it and takes it out of the visitor sample; no request after that carries it.
+fn withhold(widget: &Widget) {
+    if let Some(kept) = store::kept_visitor_id() {
+        widget.transport.set_visitor_id(kept);
+    }
+    widget.transport.clear();
+    store::forget(&widget.config.site, false);
+    widget.session_id.take();
 }
 
 /// Gives the shopper the browser's visitor id and session (made and kept on first use).
@@ -80,14 +105,15 @@ fn identified_by_browser(widget: &Widget) {
     widget.session_id.replace(store::session_id());
 }
 
-/// Starts watching the page (its own cart buttons, capture) and records the first page view,
-/// then decides. Commands the page queued before the script loaded have run by now.
+/// Starts watching the page (its own cart buttons, capture). Commands the page queued before
+/// the script loaded have run by now; the first page view waits for the page to be ready,
+/// which the loader (or, with `data-routes="manual"`, the app) says with `page`.
 #[inline(always)]
 pub fn run(widget: &Rc<Widget>) {
     let shop = Rc::clone(widget);
     dom::on(&dom::document(), "click", move |event| {
         if let Some(data) = event.target().and_then(|t| capture::cart_click(&t)) {
-            site_event(&shop, data);
+            site_event(&shop, data, true);
         }
     });
     let watcher = Rc::clone(widget);
@@ -95,7 +121,6 @@ pub fn run(widget: &Rc<Widget>) {
         track(&watcher, data);
         watcher.transport.schedule_flush();
     });
-    page(widget);
 }
 
 impl Widget {
@@ -108,16 +133,6 @@ impl Widget {
     /// consent (or privacy signal) says no to analytics.
     fn may_track(&self) -> bool {
         !self.forgotten.get() && self.consent.get().is_none_or(|c| c.analytics)
-    }
-
-    /// Calls the page's `on(name, callback)` subscribers with `detail`. A callback that
-    /// throws is reported on the console and does not stop the others.
-    fn notify(&self, name: &str, detail: &JsValue) {
-        for (event, callback) in self.listeners.borrow().iter() {
-            if event == name || event == "*" {
-                dom::call_listener(callback, name, detail);
-            }
-        }
     }
 
     /// Whether `experience` is new on this page, marking it seen: a decision asked again
@@ -136,11 +151,13 @@ impl Widget {
 /// its armed triggers with it, and a decision still on its way for it is dropped.
 pub fn leave(widget: &Widget) {
     widget.page_seq.set(widget.page_seq.get() + 1);
+    widget.page_state.set(NO_PAGE);
     widget.shown.borrow_mut().clear();
     view::clear();
 }
 
-/// `page`: a new page in a single-page app, recorded and decided for.
+/// `page`: the page is ready (the first one, or a single-page app's new route): recorded and
+/// decided for.
 #[inline(always)]
 pub fn new_page(widget: &Rc<Widget>) {
     leave(widget);
@@ -148,30 +165,36 @@ pub fn new_page(widget: &Rc<Widget>) {
 }
 
 /// `consent`: what the site's consent banner says, kept for later pages. Without consent to
-/// analytics nothing waiting is sent; either way the decision is asked again.
+/// analytics, nothing identifies the shopper any more (see [`withhold`]). A page that could
+/// not be recorded before is recorded now, once; either way the decision is asked again.
 #[inline(always)]
 pub fn set_consent(widget: &Rc<Widget>, consent: Consent) {
+    if !consent.analytics {
+        withhold(widget);
+    }
     store::set_consent(consent);
     widget.consent.set(Some(consent));
     if consent.analytics {
         identified_by_browser(widget);
         // The edge keeps it with the profile, so later decisions follow it too.
         track(widget, EventData::Consent(consent));
-    } else {
-        widget.transport.clear();
     }
-    refresh(widget);
-}
-
-/// `on(event, callback)`: `callback(name, detail)` hears `event` (`"*"` for every one).
-#[inline(always)]
-pub fn subscribe(widget: &Widget, event: String, callback: js_sys::Function) {
-    widget.listeners.borrow_mut().push((event, callback));
+    match widget.page_state.get() {
+        // The page's own view will decide, once it is ready.
+        NO_PAGE => {}
+        UNRECORDED if consent.analytics => page(widget),
+        _ => refresh(widget),
+    }
 }
 
 /// Records a page view (and a product view where the page shows one), then decides.
 fn page(widget: &Rc<Widget>) {
     capture::new_page();
+    widget.page_state.set(if widget.may_track() {
+        RECORDED
+    } else {
+        UNRECORDED
+    });
     let page = capture::page_context();
     let search = capture::search_on_page(&page);
     track(
@@ -228,6 +251,11 @@ fn decide(widget: &Rc<Widget>) {
             .filter(|_| !widget.preview_refused.get()),
         widget.consent.get(),
     );
+    if !widget.may_track() {
+        // An id kept from before the shopper withheld consent went with this decision, to
+        // tell the edge; it goes with none after it.
+        widget.transport.set_visitor_id(String::new());
+    }
     let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
     let asked_on = widget.page_seq.get();
     let widget = Rc::clone(widget);
@@ -250,6 +278,14 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
     // answer) says why.
     if wire::text(answer, "preview_error").is_some() {
         widget.preview_refused.set(true);
+    }
+    // The site requires consent, and this browser kept an id from before it did.
+    if wire::text(answer, "consent").is_some() && widget.consent.get().is_none() {
+        widget.consent.set(Some(Consent {
+            analytics: false,
+            personalization: false,
+        }));
+        withhold(widget);
     }
     // The view gets each experience as the edge wrote it, and the widget keeps only what
     // its events name. A control group's entry has no kind: the view arms the trigger the
@@ -298,7 +334,7 @@ fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef)
         }),
     };
     let answered = matches!(data, EventData::Answer(_));
-    widget.notify(data.kind(), &wire::event_detail(&data));
+    dom::notify(data.kind(), &wire::event_detail(&data));
     track(widget, data);
     if answered {
         // An answer can change the visitor's segment (a detractor gets service recovery):
@@ -316,17 +352,17 @@ pub fn forget(widget: &Rc<Widget>) {
     widget.forgotten.set(true);
     widget.transport.clear();
     view::clear();
-    // The id the browser kept, even one a shopper who withholds consent now had before.
-    let kept = store::kept_visitor_id();
-    store::forget(&widget.config.site);
+    // The id in use, or the one a shopper who has just withheld consent had: the next
+    // decision would have told the edge of it.
+    let kept = Some(widget.transport.visitor_id()).filter(|id| !id.is_empty());
+    store::forget(&widget.config.site, true);
     let Some(visitor_id) = kept else {
         // Nothing identifies this shopper anywhere: nothing to erase at the edge.
-        widget.notify("forget", &JsValue::TRUE);
+        dom::notify("forget", &JsValue::TRUE);
         return;
     };
     let url = [widget.config.endpoint.as_str(), "/v1/forget"].concat();
     let body = wire::forget_request(&widget.config.site, &visitor_id);
-    let widget = Rc::clone(widget);
     dom::post_json(
         &url,
         &body,
@@ -335,7 +371,7 @@ pub fn forget(widget: &Rc<Widget>) {
             if erased.is_err() {
                 dom::warn("rapport: forget did not reach the edge");
             }
-            widget.notify("forget", &detail);
+            dom::notify("forget", &detail);
         }),
     );
 }
@@ -365,7 +401,7 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
         Box::new(move |answer| match answer {
             Ok(answer) => {
                 store::set_identified(&customer_id);
-                widget.notify("identify", &answer);
+                dom::notify("identify", &answer);
                 refresh(&widget);
             }
             Err(err) => dom::warn(&["rapport: identify failed (", &err, ")"].concat()),
@@ -374,10 +410,19 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
 }
 
 /// Records what the shop reports (a `track` command, or a click on a cart button marked with
-/// data attributes), shows what waited for it, and decides again when it can change the
-/// decision.
-pub fn site_event(widget: &Rc<Widget>, data: EventData) {
+/// data attributes: `from_button`), shows what waited for it, and decides again when it can
+/// change the decision. A shop whose cart buttons carry the attributes and also call `track`
+/// reports each click both ways, at once: the cart changes once.
+pub fn site_event(widget: &Rc<Widget>, data: EventData, from_button: bool) {
     let name = data.kind();
+    let product = match &data {
+        EventData::AddToCart(add) => add.product.id.as_str(),
+        EventData::RemoveFromCart(remove) => remove.product_id.as_str(),
+        _ => "",
+    };
+    if dom::told_twice(from_button, name, product) {
+        return;
+    }
     let changes_decision = matches!(
         data,
         EventData::AddToCart(_)

@@ -14,14 +14,24 @@ use crate::dom;
 use crate::view;
 use crate::wire::{self, get, list, number, text};
 
-/// Where the shopper is now. The page kind comes from `<body data-rapport-page="...">`.
+/// Where the shopper is now. The page kind comes from `<body data-rapport-page="...">`, or
+/// else from the first element with one (an app renders its own, inside the body).
 pub fn page_context() -> PageContext {
     let document = dom::document();
     let location = dom::window().location();
-    let kind = document
-        .body()
-        .and_then(|b| b.dataset().get("rapportPage"))
-        .filter(|k| !k.is_empty());
+    let kind_of = |element: Option<web_sys::Element>| {
+        element?
+            .get_attribute("data-rapport-page")
+            .filter(|k| !k.is_empty())
+    };
+    let kind = kind_of(document.body().map(Into::into)).or_else(|| {
+        kind_of(
+            document
+                .query_selector("[data-rapport-page]:not([data-rapport-page=''])")
+                .ok()
+                .flatten(),
+        )
+    });
     let locale = document
         .document_element()
         .and_then(|e| e.get_attribute("lang"))

@@ -35,7 +35,7 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
     let name = part("0").as_string().unwrap_or_default();
     match name.as_str() {
         "track" => match capture::event_from_command(&part("1"), &part("2")) {
-            Ok(data) => app::site_event(widget, data),
+            Ok(data) => app::site_event(widget, data, false),
             Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
         },
         "page" => app::new_page(widget),
@@ -50,18 +50,12 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
             };
             app::set_consent(widget, consent);
         }
-        "on" => match (
-            part("1").as_string(),
-            part("2").dyn_into::<js_sys::Function>(),
-        ) {
-            (Some(event), Ok(callback)) => app::subscribe(widget, event, callback),
-            _ => dom::warn("rapport: on takes an event name and a function"),
-        },
+        "on" | "off" => dom::listen(name == "on", &part("1"), &part("2")),
         "forget" => app::forget(widget),
         // A cart button clicked while the wasm was loading, queued by the loader.
         "_click" => {
             if let Some(data) = capture::cart_click(&part("1")) {
-                app::site_event(widget, data);
+                app::site_event(widget, data, true);
             }
         }
         "identify" => match (

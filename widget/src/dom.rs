@@ -108,15 +108,6 @@ pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }
 
-/// Calls a page's `on(name, callback)` subscriber with `detail`. A callback that throws is
-/// reported on the console and stops nothing else.
-pub fn call_listener(callback: &js_sys::Function, name: &str, detail: &JsValue) {
-    if let Err(err) = callback.call2(&JsValue::NULL, &name.into(), detail) {
-        warn("rapport: an on() callback failed:");
-        web_sys::console::warn_1(&err);
-    }
-}
-
 /// Replaces the array the page may have filled at `window[name]` before the script loaded
 /// with an object whose `push(command)` calls `push` at once; gives the queued commands, in
 /// order.
@@ -161,6 +152,22 @@ pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
 
 #[wasm_bindgen]
 extern "C" {
+    /// `rapportListen` in `loader.js`: `on` (or `off`, with `on` false) `callback` for
+    /// `event`; the page's subscriptions are kept there.
+    #[wasm_bindgen(js_name = rapportListen)]
+    pub fn listen(on: bool, event: &JsValue, callback: &JsValue);
+
+    /// `rapportNotify` in `loader.js`: the page's `on` subscribers to `event` (and to `"*"`)
+    /// hear `detail`; one that throws is reported on the console and stops nothing else.
+    #[wasm_bindgen(js_name = rapportNotify)]
+    pub fn notify(event: &str, detail: &JsValue);
+
+    /// `rapportTwice` in `loader.js`: whether a cart change (`kind` of `product`; none
+    /// when `product` is empty) was just told the other way, by a cart button's attributes
+    /// (`from_button`) or by a `track` command: the same click, told twice.
+    #[wasm_bindgen(js_name = rapportTwice)]
+    pub fn told_twice(from_button: bool, kind: &str, product: &str) -> bool;
+
     /// `rapportPost` in `loader.js`: `fetch` with a text body, answering once with the status
     /// (0 when the network failed) and the answer's text.
     #[wasm_bindgen(js_name = rapportPost)]

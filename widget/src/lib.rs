@@ -26,7 +26,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// Starts the widget. Called once by the loader after the wasm module is instantiated, with
-/// `{ site, endpoint }`.
+/// `{ site, endpoint, consent }`; the loader then says when the first page is ready (`page`).
 #[wasm_bindgen]
 pub fn start(config: JsValue) {
     let read = |key: &str| wire::get(&config, key).as_string().unwrap_or_default();
@@ -34,6 +34,7 @@ pub fn start(config: JsValue) {
         site: read("site"),
         endpoint: read("endpoint").trim_end_matches('/').to_owned(),
         preview: dom::query_param("rapport_preview").filter(|t| !t.is_empty()),
+        consent_required: read("consent") == "required",
     };
     if config.site.is_empty() {
         dom::warn("rapport: the script tag needs a data-site attribute");

@@ -80,11 +80,15 @@ pub fn set_identified(customer_id: &str) {
     dom::storage_set(IDENTIFIED_KEY, customer_id);
 }
 
-/// Removes everything Rapport keeps in the browser for `site`.
-pub fn forget(site: &str) {
+/// Removes what identifies the shopper in the browser for `site` (visitor, session, customer,
+/// the events waiting to be sent) and, with `consent`, the consent the site passed too.
+pub fn forget(site: &str, consent: bool) {
     if let Some(storage) = dom::local_storage() {
-        for key in [VISITOR_KEY, SESSION_KEY, CONSENT_KEY, IDENTIFIED_KEY] {
+        for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY] {
             let _ = storage.remove_item(key);
+        }
+        if consent {
+            let _ = storage.remove_item(CONSENT_KEY);
         }
         let _ = storage.remove_item(&["rapport:queue:", site].concat());
     }

@@ -114,14 +114,14 @@ impl Transport {
         }
         let sent: Vec<String> = chunk.iter().filter_map(|e| wire::text(e, "id")).collect();
         let transport = Rc::clone(self);
-        let answered: dom::Answered = Box::new(move |status, text| match delivery(status, &text) {
-            Delivery::Done(mut done) => {
-                // A 2xx answer covers the whole batch, even ids the answer forgot to list. An
-                // event without an id cannot be delivered and goes too, so every answer
-                // shortens the queue and the next batch is a new one.
-                done.extend(sent);
+        let answered: dom::Answered = Box::new(move |status, _| match delivery(status) {
+            Delivery::Done => {
+                // An answer covers the whole batch: whatever it stored, already had, withheld
+                // or refused for good, it is done with. An event without an id cannot be
+                // delivered and goes too, so every answer shortens the queue and the next
+                // batch is a new one.
                 transport.update_queue(|queue| {
-                    queue.retain(|e| wire::text(e, "id").is_some_and(|id| !done.contains(&id)))
+                    queue.retain(|e| wire::text(e, "id").is_some_and(|id| !sent.contains(&id)))
                 });
                 transport.retry_ms.set(2_000);
                 transport.flush(then);
@@ -190,7 +190,7 @@ impl Transport {
 }
 
 /// What an answer to a batch means for the events in it.
-fn delivery(status: u16, text: &str) -> Delivery {
+fn delivery(status: u16) -> Delivery {
     // No answer, too many requests and server errors are worth another try; other refusals
     // mean the batch can never be accepted as it is, and keeping it would block the queue.
     if status == 0 || status == 429 || status >= 500 {
@@ -205,14 +205,12 @@ fn delivery(status: u16, text: &str) -> Delivery {
             ]
             .concat(),
         );
-        return Delivery::Done(Vec::new());
     }
-    let answer = wire::parse(text).unwrap_or(JsValue::UNDEFINED);
-    Delivery::Done(wire::batch_done(&answer))
+    Delivery::Done
 }
 
 enum Delivery {
-    /// The edge answered; these ids are done with.
-    Done(Vec<String>),
+    /// The edge answered: the batch is done with.
+    Done,
     Retry,
 }

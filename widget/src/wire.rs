@@ -294,20 +294,6 @@ pub fn product_from(props: &JsValue) -> Result<Product, String> {
     })
 }
 
-/// The ids a batch answer says are done with: accepted, duplicates, and rejected for good.
-pub fn batch_done(answer: &JsValue) -> Vec<String> {
-    ["accepted", "duplicates"]
-        .iter()
-        .flat_map(|key| list(answer, key))
-        .filter_map(|id| id.as_string())
-        .chain(
-            list(answer, "rejected")
-                .iter()
-                .filter_map(|r| text(r, "id")),
-        )
-        .collect()
-}
-
 /// Who an experience or control-group entry of a decision is: what its events name.
 pub fn experience_ref(value: &JsValue) -> Option<ExperienceRef> {
     Some(ExperienceRef {

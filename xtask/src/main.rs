@@ -114,6 +114,7 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
         tally,
     )?;
     let built = build::all(root)?;
+    let react_shop = build::react_shop(root)?;
     let browser = tools::ensure_chromium()?;
     process::step("end-to-end tests (headless Chromium against the edge in workerd)");
     process::run_tests(
@@ -128,6 +129,7 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
             ])
             .env("RAPPORT_WRANGLER", &built.wrangler)
             .env("RAPPORT_EDGE_DIR", root.join("edge"))
+            .env("RAPPORT_REACT_SHOP", &react_shop)
             .env("RAPPORT_CHROMIUM", &browser.chromium)
             .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
         tally,
