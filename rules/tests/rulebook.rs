@@ -561,17 +561,7 @@ rule("italian", #{ priority: 5, who: |v| v.language == "it" && v.cart.value > 80
     #[test]
     fn capped_means_the_audience_matched() {
         let book = book(BUDGET_OF_ONE);
-        let mut visitor = Profile::new("visitor-1");
-        apply(
-            &mut visitor,
-            EventData::AddToCart(AddToCart {
-                product: Product {
-                    price: Some(95.0),
-                    ..shirt()
-                },
-                quantity: 1,
-            }),
-        );
+        let mut visitor = big_cart();
         // The session's one prompt went to the greeting.
         apply(&mut visitor, EventData::Impression(seen("hello", "hello")));
         let report = decide(&book, &visitor, &page("home"), 0);

@@ -482,6 +482,19 @@ impl Browser {
         }
     }
 
+    /// Moves the pointer out through the top of the window, as a shopper heading for the
+    /// address bar does: what waits for exit intent fires, in this very call.
+    pub async fn leave_through_the_top(&self) {
+        self.client
+            .execute(
+                "document.dispatchEvent(new MouseEvent('mouseout',
+                     { clientY: -2, relatedTarget: null, bubbles: true }));",
+                vec![],
+            )
+            .await
+            .expect("the page runs scripts");
+    }
+
     /// Makes `visitor_id` the id the widget finds in this browser, from a page of the edge's
     /// origin without the widget, before it first runs (to choose an experiment's arm).
     pub async fn pin_visitor(&self, edge: &Edge, visitor_id: &str) {
@@ -587,6 +600,17 @@ impl Browser {
             .await
             .expect("ChromeDriver emulates network conditions");
     }
+}
+
+/// The events of type `kind` in a visitor's export, oldest first, as the browser sent them.
+pub fn events(export: &Value, kind: &str) -> Vec<Value> {
+    export["events"]
+        .as_array()
+        .expect("an export lists events")
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .map(|e| e["event"].clone())
+        .collect()
 }
 
 /// Polls `check` until it gives `Some`, for up to `limit`.

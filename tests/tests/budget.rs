@@ -78,13 +78,7 @@ async fn the_first_prompt_drawn_spends_the_last_of_the_budget_and_inline_content
     }
     // The pointer leaves through the top: the coupon's trigger fires (its listener runs
     // in this very call), but the budget is spent, so nothing is drawn.
-    client
-        .execute(
-            "document.dispatchEvent(new MouseEvent('mouseout', { clientY: -2, relatedTarget: null, bubbles: true }));",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.leave_through_the_top().await;
     assert!(browser.visible_prompt("exit-coupon").await.is_none());
     let export = edge.wait_for_events(visitor, "impression", 2).await;
     let shown: Vec<_> = export["events"]

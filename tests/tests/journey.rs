@@ -343,13 +343,7 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
     client.goto(&edge.url("/cart")).await.unwrap();
     browser.wait_for_decision().await;
     assert_eq!(browser.visible_prompt("cart-exit-coupon").await, None);
-    client
-        .execute(
-            "document.dispatchEvent(new MouseEvent('mouseout', { clientY: -2, relatedTarget: null, bubbles: true }));",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.leave_through_the_top().await;
     let coupon = browser.wait_for_prompt("cart-exit-coupon", WAIT).await;
     assert!(coupon.contains("STAY10"), "{coupon}");
     let copied = browser

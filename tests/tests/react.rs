@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rapport_e2e::{Browser, Edge};
+use rapport_e2e::{events, Browser, Edge};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -135,16 +135,6 @@ async fn the_decision(browser: &Browser) -> Value {
         assert!(started.elapsed() < WAIT, "no decision was read");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn events(export: &Value, kind: &str) -> Vec<Value> {
-    export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == kind)
-        .map(|e| e["event"].clone())
-        .collect()
 }
 
 /// What first visits to `path` in the `mode` build found: for each, the page views the edge

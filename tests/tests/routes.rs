@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rapport_e2e::{Browser, Edge};
+use rapport_e2e::{events, Browser, Edge};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -40,17 +40,6 @@ async fn on_the_home_page(edge: &Edge) -> (Browser, String) {
 
 async fn run(browser: &Browser, script: &str) {
     browser.client.execute(script, vec![]).await.unwrap();
-}
-
-/// The visitor's events of `kind`, oldest first.
-fn events(export: &Value, kind: &str) -> Vec<Value> {
-    export["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == kind)
-        .map(|e| e["event"].clone())
-        .collect()
 }
 
 /// Waits for the second page view and the product view, and checks both are the product
