@@ -1,15 +1,17 @@
 //! Experiment results from the arms' daily rows: per arm the sufficient statistics of each
-//! metric, per treatment and metric the lift over the baseline with its interval and
-//! p-value, the sample-ratio check, and a verdict in plain words.
+//! metric, per treatment and metric the lift over the baseline with its interval, p-value
+//! and p-value adjusted for the number of comparisons, the sample-ratio check, and a
+//! verdict in plain words.
 
 use serde::Serialize;
 
 use crate::facts::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
-use crate::stats::{self, Effect, Interval, Kind, Moments, NoEffect, Scale};
+use crate::stats::{self, Correction, Effect, Interval, Kind, Moments, NoEffect, Scale};
 use crate::tables::{sum_by, Row, Table};
 
-/// Conversions (or clicks, or answers) the busier of two compared arms needs before any
-/// verdict: GrowthBook's default minimum.
+/// Conversions (or clicks, or answers) each of two compared arms needs before any verdict
+/// (GrowthBook's default minimum): the smaller arm's count decides, so a verdict never rests
+/// on a few dozen conversions in a small control group.
 pub const MIN_EVENTS: f64 = 150.0;
 /// Significant lifts smaller than this are a draw.
 pub const DRAW_BELOW: f64 = 0.005;
@@ -185,6 +187,12 @@ pub struct Comparison {
     /// The absolute difference μB − μA.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub difference: Option<Effect>,
+    /// The lift's p-value adjusted for every comparison of the experiment (its treatments
+    /// times its metrics) by the experiment's correction: what the state is judged on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjusted_p_value: Option<f64>,
+    /// Whether this is the experiment's primary metric (conversion): the headline's.
+    pub primary: bool,
     pub state: State,
     pub verdict: String,
 }
@@ -198,6 +206,8 @@ pub struct ExperimentResult {
     /// Whether the active rulebook still runs it.
     pub active: bool,
     pub interval: Interval,
+    /// How the comparisons' p-values are adjusted for their number.
+    pub correction: Correction,
     pub arms: Vec<ArmResult>,
     /// Pearson chi-square p-value of the visitors per arm against the weights.
     pub srm_p_value: Option<f64>,
@@ -219,7 +229,12 @@ pub struct DayArm {
 
 /// The results of every experiment in `rows` (the arms table over the period), with the
 /// designs of the active rulebook for weights and baselines.
-pub fn results(rows: &[Row], designs: &[Design], interval: Interval) -> Vec<ExperimentResult> {
+pub fn results(
+    rows: &[Row],
+    designs: &[Design],
+    interval: Interval,
+    correction: Correction,
+) -> Vec<ExperimentResult> {
     let mut rules: Vec<&str> = Vec::new();
     for row in rows.iter().filter(|r| r.table == Table::Arms) {
         let rule = row.label("rule");
@@ -242,7 +257,7 @@ pub fn results(rows: &[Row], designs: &[Design], interval: Interval) -> Vec<Expe
                 .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
                 .cloned()
                 .collect();
-            one(rule, &mine, design, interval)
+            one(rule, &mine, design, interval, correction)
         })
         .collect()
 }
@@ -264,7 +279,13 @@ pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
     days
 }
 
-fn one(rule: &str, rows: &[Row], design: Option<&Design>, interval: Interval) -> ExperimentResult {
+fn one(
+    rule: &str,
+    rows: &[Row],
+    design: Option<&Design>,
+    interval: Interval,
+    correction: Correction,
+) -> ExperimentResult {
     let sums = sum_by(rows, &["arm"]);
     // Arms in the design's order, then any the rows name that it does not.
     let mut arms: Vec<(String, Option<f64>, bool)> = design
@@ -329,7 +350,8 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, interval: Interval) ->
         .map(|a| a.0.clone())
         .unwrap_or_default();
     let base_row = row_of(base);
-    let mut comparisons = Vec::new();
+    // Every treatment on every metric it can be compared on: one family of comparisons.
+    let mut family: Vec<(&str, Metric, Result<Effect, NoEffect>)> = Vec::new();
     for (id, _, shows) in arms.iter().filter(|a| a.0 != *base) {
         for metric in Metric::ALL {
             // Clicks compare only arms that both show something.
@@ -340,16 +362,31 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, interval: Interval) ->
             if metric == Metric::Score && a.get("answers") + b.get("answers") == 0.0 {
                 continue;
             }
-            comparisons.push(compare(
-                (base, a),
-                (id, b),
+            let (ma, mb) = (metric.moments(a), metric.moments(b));
+            let lift = stats::compare(ma, mb, metric.kind(), Scale::Relative, interval, ALPHA);
+            family.push((id.as_str(), metric, lift));
+        }
+    }
+    let p_values: Vec<f64> = family
+        .iter()
+        .filter_map(|(_, _, lift)| lift.as_ref().ok().map(|l| l.p_value))
+        .collect();
+    let mut adjusted = stats::adjust(&p_values, correction).into_iter();
+    let comparisons: Vec<Comparison> = family
+        .into_iter()
+        .map(|(id, metric, lift)| {
+            let adjusted_p = lift.is_ok().then(|| adjusted.next()).flatten();
+            compare(
+                (base, base_row),
+                (id, row_of(id)),
                 metric,
+                (lift, adjusted_p),
                 interval,
                 mismatch,
                 rule == PROGRAMME,
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     let verdict = if mismatch {
         srm_words(srm_p_value.unwrap_or(0.0))
     } else {
@@ -360,6 +397,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, interval: Interval) ->
         programme: rule == PROGRAMME,
         active: design.is_some(),
         interval,
+        correction,
         arms: arm_results,
         srm_p_value,
         sample_ratio_mismatch: mismatch,
@@ -377,11 +415,9 @@ fn srm_words(p: f64) -> String {
     format!("Sample ratio mismatch: assignment looks broken ({p}); do not trust these results")
 }
 
-/// The conversion verdict of the treatment with the largest lift, else the first.
+/// The primary metric's verdict of the treatment with the largest lift, else the first.
 fn headline(comparisons: &[Comparison]) -> String {
-    let conversion = comparisons
-        .iter()
-        .filter(|c| c.metric == Metric::Conversion);
+    let conversion = comparisons.iter().filter(|c| c.primary);
     let best = conversion
         .clone()
         .filter(|c| c.lift.is_some())
@@ -426,19 +462,24 @@ pub fn percent(x: f64) -> String {
     }
 }
 
+/// One treatment against the baseline on one metric, judged on the lift's adjusted p-value.
 fn compare(
     (base, a): (&str, &Row),
     (arm, b): (&str, &Row),
     metric: Metric,
+    (lift, adjusted_p): (Result<Effect, NoEffect>, Option<f64>),
     interval: Interval,
     mismatch: bool,
     programme: bool,
 ) -> Comparison {
     let (ma, mb) = (metric.moments(a), metric.moments(b));
-    let lift = stats::compare(ma, mb, metric.kind(), Scale::Relative, interval, ALPHA);
     let difference = stats::compare(ma, mb, metric.kind(), Scale::Absolute, interval, ALPHA).ok();
     let (count, unit) = metric.events();
-    let events = a.get(count).max(b.get(count));
+    let (fewer, fewest) = if a.get(count) <= b.get(count) {
+        (base, a.get(count))
+    } else {
+        (arm, b.get(count))
+    };
     let (verb, better, worse) = metric.words();
     let (who, against) = (name(arm, programme), name(base, programme));
     let against = if programme || against.is_empty() {
@@ -451,12 +492,14 @@ fn compare(
             State::SampleRatioMismatch,
             "Sample ratio mismatch: do not trust this result".to_owned(),
         )
-    } else if events < MIN_EVENTS {
+    } else if fewest < MIN_EVENTS {
         (
             State::NotEnoughData,
             format!(
-                "Not enough data yet: {} of {} {unit}",
-                events as u64, MIN_EVENTS as u64
+                "Not enough data yet: {} has {} of the {} {unit} each arm needs",
+                name(fewer, programme),
+                fewest as u64,
+                MIN_EVENTS as u64
             ),
         )
     } else {
@@ -480,7 +523,8 @@ fn compare(
                     percent(l.ci_low),
                     percent(l.ci_high)
                 );
-                let significant = l.p_value < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
+                let p = adjusted_p.unwrap_or(l.p_value);
+                let significant = p < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
                 let size = percent(l.estimate.abs()).trim_start_matches('+').to_owned();
                 if significant && l.estimate.abs() < DRAW_BELOW {
                     (
@@ -501,9 +545,9 @@ fn compare(
                     (
                         State::Inconclusive,
                         format!(
-                            "No clear difference yet between {who} and {against}: {} ({range}, p = {:.2})",
+                            "No clear difference yet between {who} and {against}: {} ({range}, adjusted p = {:.2})",
                             percent(l.estimate),
-                            l.p_value
+                            p
                         ),
                     )
                 }
@@ -515,6 +559,8 @@ fn compare(
         metric,
         lift: lift.ok(),
         difference,
+        adjusted_p_value: adjusted_p,
+        primary: metric == Metric::Conversion,
         state,
         verdict,
     }
@@ -546,14 +592,14 @@ mod tests {
     #[test]
     fn days_sum_into_arms_and_the_control_is_the_baseline() {
         let rows = vec![
-            arm("welcome", "offer", "2026-12-01", 4000.0, 200.0),
-            arm("welcome", "offer", "2026-12-02", 5000.0, 300.0),
-            arm("welcome", "story", "2026-12-01", 9000.0, 400.0),
-            arm("welcome", "control", "2026-12-01", 2000.0, 80.0),
+            arm("welcome", "offer", "2026-12-01", 4000.0, 400.0),
+            arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
+            arm("welcome", "story", "2026-12-01", 9000.0, 700.0),
+            arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
         ];
-        let result = &results(&rows, &[design()], Interval::Fixed)[0];
+        let result = &results(&rows, &[design()], Interval::Fixed, Correction::Holm)[0];
         assert_eq!(result.arms[0].visitors, 9000.0);
-        assert_eq!(result.arms[0].conversion.sum, 500.0);
+        assert_eq!(result.arms[0].conversion.sum, 900.0);
         assert!(result.arms[2].baseline);
         // 9,000 / 9,000 / 2,000 against 45/45/10 is a fair split.
         assert!(!result.sample_ratio_mismatch, "{:?}", result.srm_p_value);
@@ -562,14 +608,19 @@ mod tests {
             .iter()
             .find(|c| c.arm == "offer" && c.metric == Metric::Conversion)
             .unwrap();
-        // 5.56% against 4%: +38.9%.
+        // 10% against 7.5%: +33.3%.
         let lift = offer.lift.unwrap();
-        assert!((lift.estimate - (500.0 / 9000.0 - 0.04) / 0.04).abs() < 1e-12);
+        assert!((lift.estimate - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(offer.state, State::Won, "{}", offer.verdict);
+        assert!(offer.primary);
+        // Judged on the p-value adjusted for four comparisons (two treatments, conversion and
+        // revenue): Holm multiplies the smallest by four.
+        let adjusted = offer.adjusted_p_value.unwrap();
+        assert!(adjusted > lift.p_value && adjusted < 0.05, "{adjusted}");
         assert!(
             offer
                 .verdict
-                .starts_with("Offer converts 39% better than control (95% interval +"),
+                .starts_with("Offer converts 33% better than control (95% interval +"),
             "{}",
             offer.verdict
         );
@@ -587,7 +638,7 @@ mod tests {
             arm("welcome", "story", "2026-12-01", 900.0, 30.0),
             arm("welcome", "control", "2026-12-01", 100.0, 3.0),
         ];
-        let result = &results(&rows, &[design()], Interval::Fixed)[0];
+        let result = &results(&rows, &[design()], Interval::Fixed, Correction::Holm)[0];
         assert!(result.sample_ratio_mismatch);
         assert!(result
             .verdict
@@ -597,23 +648,27 @@ mod tests {
             arm("welcome", "story", "2026-12-01", 450.0, 20.0),
             arm("welcome", "control", "2026-12-01", 100.0, 3.0),
         ];
-        let result = &results(&fair, &[design()], Interval::Fixed)[0];
+        let result = &results(&fair, &[design()], Interval::Fixed, Correction::Holm)[0];
         assert_eq!(result.comparisons[0].state, State::NotEnoughData);
+        // The smaller arm's conversions count: 61 in one arm is not enough with 3 in the other.
         assert_eq!(
             result.comparisons[0].verdict,
-            "Not enough data yet: 61 of 150 conversions"
+            "Not enough data yet: Control has 3 of the 150 conversions each arm needs"
         );
     }
 
     #[test]
     fn an_experiment_without_visitors_is_listed_and_one_left_the_rulebook_keeps_its_rows() {
         let rows = vec![arm("old", "b", "2026-12-01", 10.0, 1.0)];
-        let all = results(&rows, &[design()], Interval::Fixed);
+        let all = results(&rows, &[design()], Interval::Fixed, Correction::Holm);
         assert_eq!(all.len(), 2);
         assert!(!all[0].active);
         assert_eq!(all[0].srm_p_value, None);
         assert_eq!(all[1].rule, "welcome");
-        assert_eq!(all[1].verdict, "Not enough data yet: 0 of 150 conversions");
+        assert_eq!(
+            all[1].verdict,
+            "Not enough data yet: Control has 0 of the 150 conversions each arm needs"
+        );
     }
 
     #[test]

@@ -188,21 +188,24 @@ fn sequential_rho(alpha: f64, tuning: f64) -> f64 {
     ((l + (l + 1.0).ln()) / tuning).sqrt()
 }
 
-/// The fewest visitors per arm before the sample ratio is judged (GrowthBook's rule).
+/// The fewest visitors per arm, on average, before the sample ratio is judged: the total
+/// must reach 8 times the number of arms (GrowthBook's rule). An arm with no visitors at all
+/// is then judged too, and is the worst split there is.
 pub const SRM_MIN_PER_ARM: f64 = 8.0;
 /// Below this p-value the split is reported as broken.
 pub const SRM_THRESHOLD: f64 = 0.001;
 
 /// The sample-ratio-mismatch p-value: Pearson's chi-square of the visitors per arm against the
 /// configured weights, k − 1 degrees of freedom. `None` when there is too little to judge
-/// (fewer than two arms with weight, or an arm under [`SRM_MIN_PER_ARM`] visitors).
+/// (fewer than two arms with weight, or fewer than [`SRM_MIN_PER_ARM`] visitors per arm in
+/// total).
 pub fn sample_ratio_p_value(visitors: &[f64], weights: &[f64]) -> Option<f64> {
     if visitors.len() != weights.len() || visitors.len() < 2 {
         return None;
     }
     let total: f64 = visitors.iter().sum();
     let weight: f64 = weights.iter().sum();
-    if weight <= 0.0 || visitors.iter().any(|v| *v < SRM_MIN_PER_ARM) {
+    if weight <= 0.0 || total < SRM_MIN_PER_ARM * visitors.len() as f64 {
         return None;
     }
     let mut chi = 0.0;
@@ -220,6 +223,49 @@ pub fn sample_ratio_p_value(visitors: &[f64], weights: &[f64]) -> Option<f64> {
     }
     let dist = ChiSquared::new(f64::from(arms - 1)).ok()?;
     Some(1.0 - dist.cdf(chi))
+}
+
+/// How the p-values of an experiment's comparisons (every treatment, every metric) are
+/// adjusted for how many there are, as GrowthBook offers: without it, four metrics over two
+/// treatments read "won" or "lost" by chance far more often than 5% of the time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm's step-down method (1979): the chance that any comparison reads a difference that
+    /// is not there stays under 5% (the family-wise error rate).
+    #[default]
+    Holm,
+    /// Benjamini and Hochberg's method (1995): among the comparisons that read a difference,
+    /// the expected share that are not real stays under 5% (the false discovery rate). More
+    /// finds, a few of them false.
+    BenjaminiHochberg,
+}
+
+/// The p-values adjusted for their number, in the order given, as R's `p.adjust` computes
+/// them: Holm's `min(1, max over j ≤ i of (m − j + 1) p(j))` and Benjamini–Hochberg's
+/// `min(1, min over j ≥ i of m p(j) / j)`, over the p-values sorted ascending.
+pub fn adjust(p_values: &[f64], correction: Correction) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    match correction {
+        Correction::Holm => {
+            let mut running = 0.0f64;
+            for (rank, &i) in order.iter().enumerate() {
+                running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+                adjusted[i] = running;
+            }
+        }
+        Correction::BenjaminiHochberg => {
+            let mut running = 1.0f64;
+            for (rank, &i) in order.iter().enumerate().rev() {
+                running = running.min(m as f64 * p_values[i] / (rank + 1) as f64);
+                adjusted[i] = running.min(1.0);
+            }
+        }
+    }
+    adjusted
 }
 
 /// A proportion or a score with its 95% interval.
@@ -344,8 +390,13 @@ mod tests {
         // The same counts match a 47/53 split.
         let p = sample_ratio_p_value(&[5_000.0, 5_600.0], &[47.0, 53.0]).unwrap();
         assert!(p > 0.5, "{p}");
+        // An arm nobody reached is the worst split of all: 45/45/10 with none in the 10%.
+        let p = sample_ratio_p_value(&[5_000.0, 5_000.0, 0.0], &[45.0, 45.0, 10.0]).unwrap();
+        assert!(p < SRM_THRESHOLD, "{p}");
+        // Judged once the total reaches 8 a arm, whatever one arm has.
+        assert!(sample_ratio_p_value(&[3.0, 20.0], &[50.0, 50.0]).is_some());
         // Too few to judge.
-        assert_eq!(sample_ratio_p_value(&[3.0, 20.0], &[50.0, 50.0]), None);
+        assert_eq!(sample_ratio_p_value(&[3.0, 12.0], &[50.0, 50.0]), None);
         assert_eq!(sample_ratio_p_value(&[30.0], &[100.0]), None);
     }
 

@@ -2,7 +2,7 @@
 //! to 5 decimals, and the NPS and CSAT intervals MeasuringU publishes. The values are in
 //! `reference.json`, copied from their sources; nothing here comes from our own output.
 
-use rapport_analytics::stats::{self, Interval, Kind, Moments, NoEffect, Scale};
+use rapport_analytics::stats::{self, Correction, Interval, Kind, Moments, NoEffect, Scale};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -11,6 +11,17 @@ struct Reference {
     experiments: Vec<Case>,
     nps: Vec<NpsCase>,
     csat: Vec<CsatCase>,
+    corrections: Vec<CorrectionCase>,
+}
+
+#[derive(Deserialize)]
+struct CorrectionCase {
+    p_values: Vec<f64>,
+    #[serde(default)]
+    holm: Option<Vec<f64>>,
+    #[serde(default)]
+    benjamini_hochberg: Option<Vec<f64>>,
+    decimals: i32,
 }
 
 #[derive(Deserialize)]
@@ -161,5 +172,25 @@ fn csat_intervals_match_the_wilson_reference() {
             ("ci_high", e.ci_high),
         ]);
         check("csat", &got, &case.expected, case.decimals);
+    }
+}
+
+#[test]
+fn adjusted_p_values_match_r() {
+    let cases = reference().corrections;
+    assert!(!cases.is_empty());
+    for case in cases {
+        for (correction, expected) in [
+            (Correction::Holm, &case.holm),
+            (Correction::BenjaminiHochberg, &case.benjamini_hochberg),
+        ] {
+            let Some(expected) = expected else { continue };
+            let got: Vec<f64> = stats::adjust(&case.p_values, correction)
+                .iter()
+                .map(|p| round(*p, case.decimals))
+                .collect();
+            let want: Vec<f64> = expected.iter().map(|p| round(*p, case.decimals)).collect();
+            assert_eq!(got, want, "{correction:?} of {:?}", case.p_values);
+        }
     }
 }

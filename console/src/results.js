@@ -226,10 +226,12 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
         el("span", { class: "what", text: `${c.arm}, ${c.metric}` }),
         c.lift ? intervalBar(el, c.lift, scale) : el("span", { class: "interval none", text: "no interval" }),
         el("span", { class: "verdict", text: c.verdict }))));
-      const liftTable = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Verdict"],
-        e.comparisons.map((c) => [c.arm, c.metric, c.lift ? percent(c.lift.estimate, true) : "–",
+      // The p-value each state is judged on: adjusted for every comparison of the experiment.
+      const liftTable = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Adjusted p-value", "Verdict"],
+        e.comparisons.map((c) => [c.arm, c.metric + (c.primary ? " (primary)" : ""), c.lift ? percent(c.lift.estimate, true) : "–",
           c.lift ? `${percent(c.lift.ci_low, true)} to ${percent(c.lift.ci_high, true)}` : "–",
-          c.lift ? c.lift.p_value.toFixed(3) : "–", c.verdict]));
+          c.lift ? c.lift.p_value.toFixed(3) : "–",
+          c.adjusted_p_value === undefined ? "–" : c.adjusted_p_value.toFixed(3), c.verdict]));
       const banner = e.sample_ratio_mismatch
         ? el("p", { class: "banner bad", role: "alert", text: e.verdict })
         : el("p", { class: "headline", text: e.verdict });

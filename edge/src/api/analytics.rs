@@ -4,7 +4,7 @@
 //! module checks the parameters, reads the aggregate rows and writes the answer.
 
 use rapport_analytics::experiments::{self, Design};
-use rapport_analytics::stats::Interval;
+use rapport_analytics::stats::{Correction, Interval};
 use rapport_analytics::tables::Table;
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
 use serde::Deserialize;
@@ -36,6 +36,10 @@ pub struct Query {
     /// `fixed` (the default) or `sequential` (always-valid intervals).
     #[serde(default)]
     pub interval: Option<String>,
+    /// How an experiment's comparisons are corrected for their number: `holm` (the
+    /// default) or `bh` (Benjamini–Hochberg).
+    #[serde(default)]
+    pub correction: Option<String>,
 }
 
 /// Checks a period's bounds: days, in order; gives its length in days.
@@ -104,6 +108,17 @@ impl Query {
         }
     }
 
+    fn correction(&self) -> Result<Correction, ApiError> {
+        match self.correction.as_deref() {
+            None | Some("holm") => Ok(Correction::Holm),
+            Some("bh") => Ok(Correction::BenjaminiHochberg),
+            Some(other) => Err(ApiError::bad(
+                "correction",
+                format!("`correction` is \"holm\" or \"bh\", not \"{other}\""),
+            )),
+        }
+    }
+
     /// The answer's head: what was asked.
     fn head(&self) -> serde_json::Map<String, Value> {
         let mut head = serde_json::Map::new();
@@ -157,7 +172,7 @@ async fn experiment_results(
     let interval = q.interval()?;
     let rows = q.rows(env, Table::Arms).await?;
     let designs = designs(env).await?;
-    let results = experiments::results(&rows, &designs, interval);
+    let results = experiments::results(&rows, &designs, interval, q.correction()?);
     Ok((rows, results))
 }
 
@@ -248,7 +263,8 @@ pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Respons
     let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
     let totals = rapport_rules::report::totals(&tallies);
     let arms = q.rows(env, Table::Arms).await?;
-    let results = experiments::results(&arms, &Design::of(&book), Interval::Fixed);
+    let results =
+        experiments::results(&arms, &Design::of(&book), Interval::Fixed, Correction::Holm);
     let performance = segments::rule_performance(&totals, &results);
     let mut result = segments::segments(&rows, &q.from, &q.to, &targets, &performance);
     if let Some(only) = &q.segment {

@@ -1,0 +1,237 @@
+//! The experiment statistics' behaviour, proven by simulation with fixed seeds: shoppers who
+//! convert (and spend) at random, the same way in every arm or with a planted effect, summed
+//! into the arms' rows as the edge sums them, and read by `experiments::results` as the API
+//! reads them. What is measured against what theory says:
+//!
+//! - A/A experiments (no difference anywhere) read "won" or "lost" on a comparison at most 5%
+//!   of the time, within Monte Carlo error: read once at the end (fixed intervals), and read
+//!   every day with always-valid intervals;
+//! - a planted effect is found as often as the normal approximation's power says.
+//!
+//! docs/analytics.md has the measured rates.
+
+use rapport_analytics::experiments::{results, Design, State};
+use rapport_analytics::stats::{Correction, Interval};
+use rapport_analytics::tables::{Row, Table};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// One arm's sums, as the arms table holds them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    visitors: f64,
+    conversions: f64,
+    revenue: f64,
+    revenue_ss: f64,
+}
+
+/// An experiment to simulate: arms (id, share, shows something, conversion rate).
+struct Trial {
+    arms: Vec<(&'static str, f64, bool, f64)>,
+    /// Whether converting shoppers spend (a skewed order value around €40).
+    revenue: bool,
+}
+
+impl Trial {
+    fn design(&self) -> Design {
+        Design {
+            rule: "test".into(),
+            arms: self
+                .arms
+                .iter()
+                .map(|(id, share, shows, _)| ((*id).to_owned(), *share, *shows))
+                .collect(),
+        }
+    }
+
+    /// `visitors` more shoppers, each bucketed by the shares and converting at their arm's
+    /// rate.
+    fn add(&self, rng: &mut fastrand::Rng, sums: &mut [Sums], visitors: usize) {
+        for _ in 0..visitors {
+            let mut at = rng.f64();
+            let arm = self
+                .arms
+                .iter()
+                .position(|(_, share, _, _)| {
+                    at -= share;
+                    at < 0.0
+                })
+                .unwrap_or(self.arms.len() - 1);
+            let sums = &mut sums[arm];
+            sums.visitors += 1.0;
+            if rng.f64() < self.arms[arm].3 {
+                sums.conversions += 1.0;
+                if self.revenue {
+                    let value = 15.0 + 75.0 * rng.f64() * rng.f64();
+                    sums.revenue += value;
+                    sums.revenue_ss += value * value;
+                }
+            }
+        }
+    }
+
+    fn rows(&self, sums: &[Sums]) -> Vec<Row> {
+        self.arms
+            .iter()
+            .zip(sums)
+            .map(|((id, _, _, _), s)| {
+                Row::new(Table::Arms, &["test", id, "2026-12-01"])
+                    .with("visitors", s.visitors)
+                    .with("conversions", s.conversions)
+                    .with("revenue", s.revenue)
+                    .with("revenue_ss", s.revenue_ss)
+            })
+            .collect()
+    }
+
+    /// The state of every comparison (and whether it is the primary metric's), read with
+    /// `interval`. A split the sample-ratio check flags (0.1% of the time by design) reads
+    /// neither won nor lost.
+    fn states(&self, sums: &[Sums], interval: Interval) -> Vec<(bool, State)> {
+        let rows = self.rows(sums);
+        let result = &results(&rows, &[self.design()], interval, Correction::Holm)[0];
+        result
+            .comparisons
+            .iter()
+            .filter(|c| c.lift.is_some())
+            .map(|c| (c.primary, c.state))
+            .collect()
+    }
+}
+
+fn decided((_, state): &(bool, State)) -> bool {
+    matches!(state, State::Won | State::Lost)
+}
+
+/// Three standard errors of a rate measured over `n` trials, around `rate`.
+fn margin(rate: f64, n: f64) -> f64 {
+    3.0 * (rate * (1.0 - rate) / n).sqrt()
+}
+
+/// An A/A experiment read once, at the end: the share of comparisons that read "won" or
+/// "lost", and the share of experiments where any did.
+fn fixed_false_alarms(trial: &Trial, runs: usize, visitors: usize, seed: u64) -> (f64, f64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let (mut comparisons, mut alarms, mut any) = (0.0, 0.0, 0.0);
+    for _ in 0..runs {
+        let mut sums = vec![Sums::default(); trial.arms.len()];
+        trial.add(&mut rng, &mut sums, visitors);
+        let states = trial.states(&sums, Interval::Fixed);
+        comparisons += states.len() as f64;
+        let wrong = states.iter().filter(|s| decided(s)).count() as f64;
+        alarms += wrong;
+        any += f64::from(u8::from(wrong > 0.0));
+    }
+    (alarms / comparisons, any / runs as f64)
+}
+
+fn a_a(shares: &[f64]) -> Trial {
+    let names = ["control", "b", "c"];
+    Trial {
+        arms: shares
+            .iter()
+            .enumerate()
+            .map(|(i, share)| (names[i], *share, i > 0, 0.05))
+            .collect(),
+        revenue: true,
+    }
+}
+
+#[test]
+fn an_a_a_test_read_once_rarely_reads_won_or_lost() {
+    for (shares, visitors, seed) in [
+        (vec![0.5, 0.5], 8_000, 11),
+        (vec![0.1, 0.45, 0.45], 40_000, 12),
+    ] {
+        let runs = 300;
+        let (per_comparison, per_experiment) =
+            fixed_false_alarms(&a_a(&shares), runs, visitors, seed);
+        eprintln!(
+            "A/A {shares:?}, read once: {:.1}% of comparisons and {:.1}% of experiments read won or lost",
+            per_comparison * 100.0,
+            per_experiment * 100.0
+        );
+        // Holm keeps the chance that any comparison of the experiment is wrong under 5%.
+        assert!(
+            per_experiment <= 0.05 + margin(0.05, runs as f64),
+            "{shares:?}: {per_experiment}"
+        );
+        assert!(per_comparison <= 0.05, "{shares:?}: {per_comparison}");
+    }
+}
+
+#[test]
+fn an_a_a_test_read_every_day_with_always_valid_intervals_rarely_reads_won_or_lost() {
+    for (shares, daily, seed) in [
+        (vec![0.5, 0.5], 600, 21),
+        (vec![0.1, 0.45, 0.45], 3_000, 22),
+    ] {
+        let trial = a_a(&shares);
+        let runs = 200;
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut alarmed = 0.0;
+        for _ in 0..runs {
+            let mut sums = vec![Sums::default(); trial.arms.len()];
+            let mut wrong = false;
+            // A marketer who looks every day for three weeks.
+            for _ in 0..21 {
+                trial.add(&mut rng, &mut sums, daily);
+                wrong |= trial
+                    .states(&sums, Interval::DEFAULT_SEQUENTIAL)
+                    .iter()
+                    .any(decided);
+            }
+            alarmed += f64::from(u8::from(wrong));
+        }
+        let rate = alarmed / runs as f64;
+        eprintln!(
+            "A/A {shares:?}, read daily for 21 days: {:.1}% of experiments ever read won or lost",
+            rate * 100.0
+        );
+        assert!(
+            rate <= 0.05 + margin(0.05, runs as f64),
+            "{shares:?}: {rate}"
+        );
+    }
+}
+
+/// +15% on a 5% conversion rate, 12,000 shoppers an arm, read once: found as often as the
+/// normal approximation's power says (no revenue, so conversion is the one comparison and
+/// the correction changes nothing).
+#[test]
+fn a_planted_effect_is_found_with_the_power_theory_gives() {
+    let (base, lifted, per_arm) = (0.05, 0.0575, 12_000.0);
+    let trial = Trial {
+        arms: vec![("control", 0.5, false, base), ("b", 0.5, true, lifted)],
+        revenue: false,
+    };
+    // The relative lift's standard error by the delta method (gbstats' documentation), and
+    // the two-sided test's power under the normal approximation.
+    let normal = Normal::new(0.0, 1.0).unwrap();
+    let (var_a, var_b) = (base * (1.0 - base), lifted * (1.0 - lifted));
+    let se = (var_b / (base * base * per_arm) + var_a * lifted * lifted / (base.powi(4) * per_arm))
+        .sqrt();
+    let z = (lifted / base - 1.0) / se;
+    let critical = normal.inverse_cdf(0.975);
+    let power = normal.cdf(z - critical) + normal.cdf(-z - critical);
+    let runs = 400;
+    let mut rng = fastrand::Rng::with_seed(31);
+    let mut won = 0.0;
+    for _ in 0..runs {
+        let mut sums = vec![Sums::default(); 2];
+        trial.add(&mut rng, &mut sums, (2.0 * per_arm) as usize);
+        let states = trial.states(&sums, Interval::Fixed);
+        assert_eq!(states.len(), 1, "conversion alone has a lift");
+        assert!(states[0].0, "conversion is the primary metric");
+        won += f64::from(u8::from(states[0].1 == State::Won));
+    }
+    let found = won / runs as f64;
+    eprintln!(
+        "+15% planted: found {:.1}% of the time; theory {:.1}%",
+        found * 100.0,
+        power * 100.0
+    );
+    assert!(
+        (found - power).abs() <= margin(power, runs as f64),
+        "found {found}, theory {power}"
+    );
+}
