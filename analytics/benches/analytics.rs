@@ -2,8 +2,7 @@
 //! part of an analytics call (the D1 read is in `cargo xtask bench --only analytics`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rapport_analytics::experiments::{self, Design};
-use rapport_analytics::stats::{Correction, Interval};
+use rapport_analytics::experiments::{self, Design, Reading};
 use rapport_analytics::tables::{Row, Table};
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
 
@@ -146,9 +145,7 @@ fn shop() -> Shop {
 fn bench(c: &mut Criterion) {
     let shop = shop();
     c.bench_function("experiments: 20 experiments, 90 days (5,400 rows)", |b| {
-        b.iter(|| {
-            experiments::results(&shop.arms, &shop.designs, Interval::Fixed, Correction::Holm)
-        })
+        b.iter(|| experiments::results(&shop.arms, &shop.designs, Reading::default()))
     });
     c.bench_function("satisfaction: 90 days", |b| {
         b.iter(|| satisfaction::satisfaction(&shop.answers, &[], None))
@@ -167,8 +164,7 @@ fn bench(c: &mut Criterion) {
             )
         })
         .collect();
-    let results =
-        experiments::results(&shop.arms, &shop.designs, Interval::Fixed, Correction::Holm);
+    let results = experiments::results(&shop.arms, &shop.designs, Reading::default());
     let performance = segments::rule_performance(&[], &results);
     c.bench_function("segments: 30 segments, 90 days", |b| {
         b.iter(|| {

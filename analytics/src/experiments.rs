@@ -17,6 +17,45 @@ pub const MIN_EVENTS: f64 = 150.0;
 pub const DRAW_BELOW: f64 = 0.005;
 const ALPHA: f64 = 0.05;
 
+/// How the results are read: the kind of interval, the correction for multiple comparisons,
+/// and the smallest lift worth detecting, for how long an experiment still needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub interval: Interval,
+    pub correction: Correction,
+    /// The relative lift on the primary metric the marketer wants to be able to detect.
+    pub minimum_effect: f64,
+}
+
+impl Default for Reading {
+    fn default() -> Reading {
+        Reading {
+            interval: Interval::Fixed,
+            correction: Correction::Holm,
+            minimum_effect: 0.10,
+        }
+    }
+}
+
+/// The power experiments are planned for.
+pub const POWER: f64 = 0.8;
+
+/// What an experiment still needs to detect the minimum effect on its primary metric with
+/// 80% power (and to pass the verdict gate), at its traffic so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Duration {
+    /// The relative lift it is planned for.
+    pub minimum_effect: f64,
+    /// Visitors in all, over every arm.
+    pub visitors_needed: f64,
+    /// Beyond those it has.
+    pub more_visitors: f64,
+    /// At its average daily visitors in the period; absent before any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_days: Option<f64>,
+    pub words: String,
+}
+
 /// What the results need from the rulebook about an experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Design {
@@ -213,6 +252,10 @@ pub struct ExperimentResult {
     pub srm_p_value: Option<f64>,
     pub sample_ratio_mismatch: bool,
     pub comparisons: Vec<Comparison>,
+    /// How many more visitors (and days) it needs; absent until its baseline has converted
+    /// anyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Duration>,
     /// The headline: the conversion verdict of the best treatment, or the SRM warning.
     pub verdict: String,
 }
@@ -229,12 +272,7 @@ pub struct DayArm {
 
 /// The results of every experiment in `rows` (the arms table over the period), with the
 /// designs of the active rulebook for weights and baselines.
-pub fn results(
-    rows: &[Row],
-    designs: &[Design],
-    interval: Interval,
-    correction: Correction,
-) -> Vec<ExperimentResult> {
+pub fn results(rows: &[Row], designs: &[Design], reading: Reading) -> Vec<ExperimentResult> {
     let mut rules: Vec<&str> = Vec::new();
     for row in rows.iter().filter(|r| r.table == Table::Arms) {
         let rule = row.label("rule");
@@ -257,7 +295,7 @@ pub fn results(
                 .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
                 .cloned()
                 .collect();
-            one(rule, &mine, design, interval, correction)
+            one(rule, &mine, design, reading)
         })
         .collect()
 }
@@ -279,13 +317,12 @@ pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
     days
 }
 
-fn one(
-    rule: &str,
-    rows: &[Row],
-    design: Option<&Design>,
-    interval: Interval,
-    correction: Correction,
-) -> ExperimentResult {
+fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> ExperimentResult {
+    let Reading {
+        interval,
+        correction,
+        minimum_effect,
+    } = reading;
     let sums = sum_by(rows, &["arm"]);
     // Arms in the design's order, then any the rows name that it does not.
     let mut arms: Vec<(String, Option<f64>, bool)> = design
@@ -392,6 +429,34 @@ fn one(
     } else {
         headline(&comparisons)
     };
+    let days = {
+        let mut days: Vec<&str> = rows.iter().map(|r| r.label("day")).collect();
+        days.sort_unstable();
+        days.dedup();
+        days.len()
+    };
+    let shares: Vec<f64> = arms.iter().filter_map(|a| a.1).collect();
+    let duration = (shares.len() == arms.len() && arms.len() >= 2)
+        .then(|| {
+            let base_share = arms[baseline].1.unwrap_or(0.0);
+            let smallest_other = arms
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != baseline)
+                .filter_map(|(_, a)| a.1)
+                .fold(f64::INFINITY, f64::min);
+            let rate = Metric::Conversion.moments(base_row).mean();
+            let visitors: f64 = arm_results.iter().map(|a| a.visitors).sum();
+            duration(
+                rate,
+                base_share,
+                smallest_other,
+                minimum_effect,
+                visitors,
+                days,
+            )
+        })
+        .flatten();
     ExperimentResult {
         rule: rule.to_owned(),
         programme: rule == PROGRAMME,
@@ -402,8 +467,85 @@ fn one(
         srm_p_value,
         sample_ratio_mismatch: mismatch,
         comparisons,
+        duration,
         verdict,
     }
+}
+
+/// Visitors in all that an experiment needs so that its smallest treatment arm, against the
+/// baseline arm (shares `base_share` and `other_share` of the visitors), detects a relative
+/// lift of `effect` on a conversion rate of `rate` with 80% power in a two-sided test at 5%
+/// (the relative lift's variance by the delta method, as the results compute it), and so
+/// that each arm reaches the verdict gate's conversions. `None` for a rate of 0 or 1.
+pub fn visitors_needed(rate: f64, base_share: f64, other_share: f64, effect: f64) -> Option<f64> {
+    if !(rate > 0.0 && rate < 1.0 && base_share > 0.0 && other_share > 0.0 && effect > 0.0) {
+        return None;
+    }
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let normal = Normal::new(0.0, 1.0).ok()?;
+    let z = normal.inverse_cdf(1.0 - ALPHA / 2.0) + normal.inverse_cdf(POWER);
+    let lifted = (rate * (1.0 + effect)).min(1.0);
+    let (var_a, var_b) = (rate * (1.0 - rate), lifted * (1.0 - lifted));
+    // Var(lift) = v / N for N visitors in all.
+    let v =
+        var_b / (rate * rate * other_share) + var_a * lifted * lifted / (rate.powi(4) * base_share);
+    let for_power = z * z * v / (effect * effect);
+    let for_gate = MIN_EVENTS / (rate * base_share.min(other_share));
+    Some(for_power.max(for_gate).ceil())
+}
+
+fn duration(
+    rate: f64,
+    base_share: f64,
+    other_share: f64,
+    effect: f64,
+    visitors: f64,
+    days: usize,
+) -> Option<Duration> {
+    let needed = visitors_needed(rate, base_share, other_share, effect)?;
+    let more = (needed - visitors).max(0.0);
+    let per_day = (days > 0 && visitors > 0.0).then(|| visitors / days as f64);
+    let more_days = per_day.map(|d| (more / d).ceil());
+    let lift = percent(effect).trim_start_matches('+').to_owned();
+    let words = if more == 0.0 {
+        format!(
+            "Has the {} visitors it needs to detect a {lift} lift in conversion with 80% power",
+            whole(needed)
+        )
+    } else {
+        let when = match more_days {
+            Some(days) => format!(
+                " (about {} more day{} at this traffic)",
+                whole(days),
+                if days == 1.0 { "" } else { "s" }
+            ),
+            None => String::new(),
+        };
+        format!(
+            "Needs about {} more visitors{when} to detect a {lift} lift in conversion with 80% power",
+            whole(more)
+        )
+    };
+    Some(Duration {
+        minimum_effect: effect,
+        visitors_needed: needed,
+        more_visitors: more,
+        more_days,
+        words,
+    })
+}
+
+/// A whole number with thousands separators: `12,400`.
+fn whole(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn srm_words(p: f64) -> String {
@@ -597,7 +739,7 @@ mod tests {
             arm("welcome", "story", "2026-12-01", 9000.0, 700.0),
             arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
         ];
-        let result = &results(&rows, &[design()], Interval::Fixed, Correction::Holm)[0];
+        let result = &results(&rows, &[design()], Reading::default())[0];
         assert_eq!(result.arms[0].visitors, 9000.0);
         assert_eq!(result.arms[0].conversion.sum, 900.0);
         assert!(result.arms[2].baseline);
@@ -638,7 +780,7 @@ mod tests {
             arm("welcome", "story", "2026-12-01", 900.0, 30.0),
             arm("welcome", "control", "2026-12-01", 100.0, 3.0),
         ];
-        let result = &results(&rows, &[design()], Interval::Fixed, Correction::Holm)[0];
+        let result = &results(&rows, &[design()], Reading::default())[0];
         assert!(result.sample_ratio_mismatch);
         assert!(result
             .verdict
@@ -648,7 +790,7 @@ mod tests {
             arm("welcome", "story", "2026-12-01", 450.0, 20.0),
             arm("welcome", "control", "2026-12-01", 100.0, 3.0),
         ];
-        let result = &results(&fair, &[design()], Interval::Fixed, Correction::Holm)[0];
+        let result = &results(&fair, &[design()], Reading::default())[0];
         assert_eq!(result.comparisons[0].state, State::NotEnoughData);
         // The smaller arm's conversions count: 61 in one arm is not enough with 3 in the other.
         assert_eq!(
@@ -660,7 +802,7 @@ mod tests {
     #[test]
     fn an_experiment_without_visitors_is_listed_and_one_left_the_rulebook_keeps_its_rows() {
         let rows = vec![arm("old", "b", "2026-12-01", 10.0, 1.0)];
-        let all = results(&rows, &[design()], Interval::Fixed, Correction::Holm);
+        let all = results(&rows, &[design()], Reading::default());
         assert_eq!(all.len(), 2);
         assert!(!all[0].active);
         assert_eq!(all[0].srm_p_value, None);
@@ -669,6 +811,60 @@ mod tests {
             all[1].verdict,
             "Not enough data yet: Control has 0 of the 150 conversions each arm needs"
         );
+    }
+
+    #[test]
+    fn an_experiment_says_how_many_more_visitors_and_days_it_needs() {
+        // Two days, 20,000 visitors; the 10% control converts at 7.5%.
+        let rows = vec![
+            arm("welcome", "offer", "2026-12-01", 4000.0, 400.0),
+            arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
+            arm("welcome", "story", "2026-12-01", 9000.0, 700.0),
+            arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
+        ];
+        let result = &results(&rows, &[design()], Reading::default())[0];
+        let duration = result.duration.as_ref().unwrap();
+        let needed = visitors_needed(0.075, 0.10, 0.45, 0.10).unwrap();
+        assert_eq!(duration.visitors_needed, needed);
+        assert_eq!(duration.more_visitors, needed - 20_000.0);
+        let days = ((needed - 20_000.0) / 10_000.0).ceil();
+        assert_eq!(duration.more_days, Some(days));
+        assert_eq!(
+            duration.words,
+            format!(
+                "Needs about {} more visitors (about {} more days at this traffic) to detect a 10% lift in conversion with 80% power",
+                whole(needed - 20_000.0),
+                days
+            )
+        );
+        // A small control needs the most: the same experiment at 50/50 needs fewer visitors.
+        assert!(visitors_needed(0.075, 0.5, 0.5, 0.10).unwrap() < needed);
+        // With enough visitors, it says so.
+        let huge: Vec<Row> = rows
+            .iter()
+            .map(|r| {
+                let scaled = r.get("visitors") * 100.0;
+                arm(
+                    "welcome",
+                    r.label("arm"),
+                    r.label("day"),
+                    scaled,
+                    r.get("conversions") * 100.0,
+                )
+            })
+            .collect();
+        let result = &results(&huge, &[design()], Reading::default())[0];
+        assert!(
+            result
+                .duration
+                .as_ref()
+                .unwrap()
+                .words
+                .starts_with("Has the "),
+            "{:?}",
+            result.duration
+        );
+        assert_eq!(whole(1_234_567.0), "1,234,567");
     }
 
     #[test]

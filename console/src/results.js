@@ -235,10 +235,12 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
       const banner = e.sample_ratio_mismatch
         ? el("p", { class: "banner bad", role: "alert", text: e.verdict })
         : el("p", { class: "headline", text: e.verdict });
+      // How long it still needs, at its traffic in this period.
+      const duration = e.duration ? el("p", { class: "duration", text: e.duration.words }) : null;
       const path = e.programme ? "~programme" : encodeURIComponent(e.rule);
       const detail = await api(`/v1/admin/analytics/experiments/${path}?${query}`);
       const chart = detail.status === 200 ? dailyChart(el, detail.body.daily, e.arms.map((a) => a.arm)) : null;
-      sections.push(el("section", { class: "experiment", "aria-label": name }, el("h3", { text: name }), banner, lifts, chart, arms, liftTable));
+      sections.push(el("section", { class: "experiment", "aria-label": name }, el("h3", { text: name }), banner, duration, lifts, chart, arms, liftTable));
     }
     out.replaceChildren(...sections);
   };

@@ -647,6 +647,30 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     .await;
     let label = wait_for_script(&browser, "const b = document.querySelector('.interval[role=img]'); return b && b.getAttribute('aria-label');").await;
     assert!(label.as_str().unwrap().contains("interval"), "{label}");
+    // How long the experiment still needs, in the API's words, and each lift's adjusted
+    // p-value in its table.
+    let duration = wait_for_script(
+        &browser,
+        "const d = document.querySelector('.experiment .duration'); return d && d.textContent;",
+    )
+    .await;
+    assert_eq!(duration, welcome["duration"]["words"], "{welcome}");
+    let headers = browser
+        .client
+        .execute(
+            "const t = [...document.querySelectorAll('.experiment table')].find((t) => t.caption && t.caption.textContent.endsWith(': lifts'));
+             return t ? [...t.tHead.rows[0].cells].map((c) => c.textContent) : [];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        headers
+            .as_array()
+            .unwrap()
+            .contains(&json!("Adjusted p-value")),
+        "{headers}"
+    );
     // Every other analysis draws from its own endpoint, with the same filters.
     for (analysis, caption) in [
         ("satisfaction", "NPS and CSAT by week"),

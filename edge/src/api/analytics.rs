@@ -3,7 +3,7 @@
 //! each for a site and a period of UTC days. The analyses are `rapport_analytics`'s; this
 //! module checks the parameters, reads the aggregate rows and writes the answer.
 
-use rapport_analytics::experiments::{self, Design};
+use rapport_analytics::experiments::{self, Design, Reading};
 use rapport_analytics::stats::{Correction, Interval};
 use rapport_analytics::tables::Table;
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
@@ -40,6 +40,10 @@ pub struct Query {
     /// default) or `bh` (Benjamini–Hochberg).
     #[serde(default)]
     pub correction: Option<String>,
+    /// The relative lift on the primary metric an experiment should be able to detect, for
+    /// how long it still needs (0.10 by default).
+    #[serde(default)]
+    pub minimum_effect: Option<String>,
 }
 
 /// Checks a period's bounds: days, in order; gives its length in days.
@@ -108,6 +112,28 @@ impl Query {
         }
     }
 
+    /// How the experiments are read: interval, correction and minimum effect.
+    fn reading(&self) -> Result<Reading, ApiError> {
+        let minimum_effect = match self.minimum_effect.as_deref() {
+            None => Reading::default().minimum_effect,
+            Some(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|e| *e > 0.0 && *e <= 10.0)
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        "minimum_effect",
+                        format!("`minimum_effect` is a relative lift above 0 (0.1 for 10%), not \"{text}\""),
+                    )
+                })?,
+        };
+        Ok(Reading {
+            interval: self.interval()?,
+            correction: self.correction()?,
+            minimum_effect,
+        })
+    }
+
     fn correction(&self) -> Result<Correction, ApiError> {
         match self.correction.as_deref() {
             None | Some("holm") => Ok(Correction::Holm),
@@ -169,10 +195,10 @@ async fn experiment_results(
     ),
     ApiError,
 > {
-    let interval = q.interval()?;
+    let reading = q.reading()?;
     let rows = q.rows(env, Table::Arms).await?;
     let designs = designs(env).await?;
-    let results = experiments::results(&rows, &designs, interval, q.correction()?);
+    let results = experiments::results(&rows, &designs, reading);
     Ok((rows, results))
 }
 
@@ -263,8 +289,7 @@ pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Respons
     let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
     let totals = rapport_rules::report::totals(&tallies);
     let arms = q.rows(env, Table::Arms).await?;
-    let results =
-        experiments::results(&arms, &Design::of(&book), Interval::Fixed, Correction::Holm);
+    let results = experiments::results(&arms, &Design::of(&book), Reading::default());
     let performance = segments::rule_performance(&totals, &results);
     let mut result = segments::segments(&rows, &q.from, &q.to, &targets, &performance);
     if let Some(only) = &q.segment {
