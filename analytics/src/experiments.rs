@@ -245,6 +245,11 @@ pub struct ExperimentResult {
     /// Whether the active rulebook still runs it.
     pub active: bool,
     pub interval: Interval,
+    /// With always-valid intervals, the day they are read from: the experiment's first
+    /// exposure, whatever period was asked (a confidence sequence covers a sample that grows
+    /// from a fixed start, not a sliding window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     /// How the comparisons' p-values are adjusted for their number.
     pub correction: Correction,
     pub arms: Vec<ArmResult>,
@@ -404,6 +409,15 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
             family.push((id.as_str(), metric, lift));
         }
     }
+    let since = matches!(interval, Interval::Sequential { .. })
+        .then(|| {
+            rows.iter()
+                .filter(|r| r.get("visitors") > 0.0)
+                .map(|r| r.label("day"))
+                .min()
+                .map(str::to_owned)
+        })
+        .flatten();
     let p_values: Vec<f64> = family
         .iter()
         .filter_map(|(_, _, lift)| lift.as_ref().ok().map(|l| l.p_value))
@@ -418,7 +432,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
                 (id, row_of(id)),
                 metric,
                 (lift, adjusted_p),
-                interval,
+                (interval, since.as_deref()),
                 mismatch,
                 rule == PROGRAMME,
             )
@@ -462,6 +476,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
         programme: rule == PROGRAMME,
         active: design.is_some(),
         interval,
+        since,
         correction,
         arms: arm_results,
         srm_p_value,
@@ -610,7 +625,7 @@ fn compare(
     (arm, b): (&str, &Row),
     metric: Metric,
     (lift, adjusted_p): (Result<Effect, NoEffect>, Option<f64>),
-    interval: Interval,
+    (interval, since): (Interval, Option<&str>),
     mismatch: bool,
     programme: bool,
 ) -> Comparison {
@@ -656,15 +671,23 @@ fn compare(
                 ),
             ),
             Ok(l) => {
-                let range = format!(
-                    "{} interval {} to {}",
-                    match interval {
-                        Interval::Fixed => "95%",
-                        Interval::Sequential { .. } => "always-valid 95%",
-                    },
-                    percent(l.ci_low),
-                    percent(l.ci_high)
-                );
+                let range = match (interval, since) {
+                    (Interval::Sequential { .. }, Some(day)) => format!(
+                        "always-valid 95% interval since the first exposure on {day}: {} to {}",
+                        percent(l.ci_low),
+                        percent(l.ci_high)
+                    ),
+                    (Interval::Sequential { .. }, None) => format!(
+                        "always-valid 95% interval {} to {}",
+                        percent(l.ci_low),
+                        percent(l.ci_high)
+                    ),
+                    (Interval::Fixed, _) => format!(
+                        "95% interval {} to {}",
+                        percent(l.ci_low),
+                        percent(l.ci_high)
+                    ),
+                };
                 let p = adjusted_p.unwrap_or(l.p_value);
                 let significant = p < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
                 let size = percent(l.estimate.abs()).trim_start_matches('+').to_owned();
@@ -865,6 +888,33 @@ mod tests {
             result.duration
         );
         assert_eq!(whole(1_234_567.0), "1,234,567");
+    }
+
+    /// Always-valid intervals say the day they are read from: the first with visitors.
+    #[test]
+    fn a_sequential_reading_says_it_reads_from_the_first_exposure() {
+        let rows = vec![
+            arm("welcome", "offer", "2026-11-20", 4000.0, 400.0),
+            arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
+            arm("welcome", "story", "2026-11-21", 9000.0, 700.0),
+            arm("welcome", "control", "2026-11-22", 2000.0, 150.0),
+        ];
+        let reading = Reading {
+            interval: Interval::DEFAULT_SEQUENTIAL,
+            ..Reading::default()
+        };
+        let result = &results(&rows, &[design()], reading)[0];
+        assert_eq!(result.since.as_deref(), Some("2026-11-20"));
+        let offer = &result.comparisons[0];
+        assert!(
+            offer
+                .verdict
+                .contains("(always-valid 95% interval since the first exposure on 2026-11-20: "),
+            "{}",
+            offer.verdict
+        );
+        let fixed = &results(&rows, &[design()], Reading::default())[0];
+        assert_eq!(fixed.since, None);
     }
 
     #[test]

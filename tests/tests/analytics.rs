@@ -219,6 +219,37 @@ async fn experiments_count_each_visitor_once_with_exact_sufficient_statistics() 
         assert!(arm["weight"].is_number(), "{arm}");
     }
     assert!(welcome["srm_p_value"].is_number() || welcome["srm_p_value"].is_null());
+    // Always-valid intervals read from the experiment's first exposure: a period that starts
+    // tomorrow still reads today's visitors, and says since when; a fixed reading does not.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    for (interval, visitors, since) in [
+        ("sequential", total, json!(day)),
+        ("fixed", 0.0, Value::Null),
+    ] {
+        let (status, later) = analytics(
+            edge,
+            "experiments",
+            &format!("site=demo&from={tomorrow}&to={tomorrow}&interval={interval}"),
+        );
+        assert_eq!(status, 200, "{later}");
+        let later = later["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["rule"] == "welcome")
+            .unwrap()
+            .clone();
+        let counted: f64 = later["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["visitors"].as_f64().unwrap())
+            .sum();
+        assert_eq!(counted, visitors, "{interval}: {later}");
+        assert_eq!(later["since"], since, "{interval}: {later}");
+    }
     assert!(
         welcome["verdict"]
             .as_str()

@@ -178,6 +178,9 @@ fn answer<T: serde::Serialize>(q: &Query, body: &T) -> Result<Response, ApiError
     Ok(json_response(&Value::Object(out), 200))
 }
 
+/// Before any day the aggregates can hold: days compare as text.
+const FIRST_DAY: &str = "0000-01-01";
+
 async fn designs(env: &Env) -> Result<Vec<Design>, ApiError> {
     let book = crate::objects::rulebooks::current(env)
         .await
@@ -196,7 +199,14 @@ async fn experiment_results(
     ApiError,
 > {
     let reading = q.reading()?;
-    let rows = q.rows(env, Table::Arms).await?;
+    // Always-valid intervals are read from each experiment's first exposure, whatever the
+    // period's start: the rows from the first day there is, up to the period's end.
+    let rows = match reading.interval {
+        Interval::Sequential { .. } => {
+            read(env, Table::Arms, &q.site, FIRST_DAY, &q.to, None).await?
+        }
+        Interval::Fixed => q.rows(env, Table::Arms).await?,
+    };
     let designs = designs(env).await?;
     let results = experiments::results(&rows, &designs, reading);
     Ok((rows, results))
