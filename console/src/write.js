@@ -246,9 +246,14 @@ export async function write({ api, el, say, app, table, site }) {
     }
   });
   discard.addEventListener("click", async () => {
+    // A save still waiting or on its way would bring the draft back after the discard; the
+    // old editor stops listening, and the workspace starts again from what is published.
+    clearTimeout(saveTimer);
+    await saving;
     await api("/v1/admin/draft", { method: "DELETE" });
+    view.destroy();
     say("Draft discarded");
-    write({ api, el, say, app });
+    write({ api, el, say, app, table, site });
   });
 
   const draftFiles = () => ({ ...files, [current]: view.state.doc.toString() });

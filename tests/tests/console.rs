@@ -512,6 +512,73 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
     browser.client.clone().close().await.unwrap();
 }
 
+/// Regression: "Discard draft" left the editor showing the discarded draft, and the next
+/// keystroke saved it back.
+#[tokio::test]
+async fn discarding_a_draft_returns_the_editor_to_what_is_published_for_good() {
+    let edge = Edge::shared();
+    let admin = edge.admin_token.clone();
+    let live = "rule(\"live\", #{ description: \"l\", priority: 1, show: #{ kind: \"bar\", content: #{ en: #{ body: \"Live\" } } } });";
+    let (status, published) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": { "rules.rhai": live }, "note": "what is live" }).to_string(),
+    );
+    assert_eq!(status, 201, "{published}");
+    let browser = signed_in_console(edge).await;
+    browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('\"live\"');").await;
+    set_editor_text(&browser, &live.replace("Live", "Discard me")).await;
+    wait_for_script(
+        &browser,
+        "return document.getElementById('status').textContent === 'Draft saved';",
+    )
+    .await;
+    browser
+        .client
+        .execute("document.getElementById('discard').click();", vec![])
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "return document.getElementById('status').textContent === 'Draft discarded' && window.rapportConsole.editor.state.doc.toString().includes('Live');",
+    )
+    .await;
+    assert_eq!(editor_text(&browser).await, live);
+    let (_, draft) = edge.get("/v1/admin/draft", Some(&admin));
+    assert_eq!(draft["draft"], Value::Null, "{draft}");
+    // The next keystroke starts a new draft from what is live: the discarded one stays gone.
+    browser
+        .client
+        .execute(
+            "const view = window.rapportConsole.editor;
+             view.dispatch({ changes: { from: view.state.doc.length, insert: '\\n' } });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "return document.getElementById('status').textContent === 'Draft saved';",
+    )
+    .await;
+    let (_, draft) = edge.get("/v1/admin/draft", Some(&admin));
+    let saved = draft["draft"]["files"]["rules.rhai"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        saved.contains("Live") && !saved.contains("Discard me"),
+        "{draft}"
+    );
+    // Leave no draft behind for the other tests.
+    edge.delete("/v1/admin/draft", Some(&admin));
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
 #[tokio::test]
 async fn simulating_a_persona_shows_what_the_draft_would_decide_and_why() {
     let edge = Edge::shared();
