@@ -35,7 +35,7 @@ function intervalBar(el, lift, scale) {
 }
 
 // The exposed visitors of each arm, cumulative, by day of first exposure.
-function dailyChart(el, series, arms) {
+function dailyChart(el, series, arms, period) {
   const days = [...new Set(series.map((d) => d.day))].sort();
   const lines = arms.map((arm) => {
     let total = 0;
@@ -45,7 +45,7 @@ function dailyChart(el, series, arms) {
       return total;
     }) };
   });
-  return lineChart(el, "Exposed visitors, cumulative", days, lines, "visitors");
+  return lineChart(el, "Exposed visitors, cumulative", days, lines, "visitors", period);
 }
 
 function nps(e) {
@@ -56,16 +56,23 @@ function share(e) {
   return e ? `${percent(e.value)} (${percent(e.ci_low)} to ${percent(e.ci_high)})` : "–";
 }
 
-function lineChart(el, title, days, series, label) {
+// A line per series over `days` (YYYY-MM-DD), on a time axis that spans the period asked
+// (`{from, to}`, widened to any day outside it), whether one day or sixty.
+function lineChart(el, title, days, series, label, period) {
   if (days.length === 0) return null;
-  const host = el("div", { class: "chart", role: "img", "aria-label": title });
+  const first = [period.from, ...days].sort()[0];
+  const last = [period.to, ...days].sort().at(-1);
+  const seconds = (d) => Date.parse(`${d}T00:00:00Z`) / 1000;
+  const span = [seconds(first), seconds(last) + 864e2];
+  const host = el("div", { class: "chart", role: "img", "aria-label": `${title}, ${first} to ${last}`,
+    "data-from": first, "data-to": last });
   const colours = ["#0b6e5f", "#c2571a", "#5b6770", "#7b3fa0", "#1d5fa8", "#a3261b", "#1c7c3a", "#8a5a00", "#333"];
   new uPlot({
     width: 640, height: 220, title,
-    scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 3 * 864e2, max + 864e2] : [min, max]) } },
+    scales: { x: { time: true, range: () => span } },
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colours[i % colours.length], width: 2 }))],
     axes: [{}, { label }],
-  }, [days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), ...series.map((s) => s.values)], host);
+  }, [days.map(seconds), ...series.map((s) => s.values)], host);
   return host;
 }
 
@@ -91,7 +98,7 @@ const OTHERS = {
     const o = body.overall;
     return [
       el("p", { class: "headline", text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers; CSAT ${share(o.csat)} from ${o.csat_answers}` }),
-      lineChart(el, "NPS by week", body.weekly.map((w) => w.key), [{ label: "NPS", values: body.weekly.map((w) => (w.nps ? w.nps.value : null)) }], "NPS"),
+      lineChart(el, "NPS by week", body.weekly.map((w) => w.key), [{ label: "NPS", values: body.weekly.map((w) => (w.nps ? w.nps.value : null)) }], "NPS", body),
       table("NPS and CSAT by week", heads, rows(body.weekly)),
       table("By segment", heads, rows(body.by_segment)),
       table("By page kind", heads, rows(body.by_page_kind)),
@@ -107,7 +114,7 @@ const OTHERS = {
     return [
       table("Funnel (visitor-days)", ["Stage", "Visitor-days"], body.funnel.map((f) => [f.stage, f.visitors])),
       lineChart(el, "Visitors per stage, by day", days,
-        stages.map((stage, i) => ({ label: stage, values: body.daily.map((d) => d.stages[i].visitors) })), "visitors"),
+        stages.map((stage, i) => ({ label: stage, values: body.daily.map((d) => d.stages[i].visitors) })), "visitors", body),
       table("Moves between stages", ["From", "To", "Visitors"], body.movements.map((m) => [m.from, m.to, m.visitors])),
     ];
   },
@@ -239,7 +246,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
       const duration = e.duration ? el("p", { class: "duration", text: e.duration.words }) : null;
       const path = e.programme ? "~programme" : encodeURIComponent(e.rule);
       const detail = await api(`/v1/admin/analytics/experiments/${path}?${query}`);
-      const chart = detail.status === 200 ? dailyChart(el, detail.body.daily, e.arms.map((a) => a.arm)) : null;
+      const chart = detail.status === 200 ? dailyChart(el, detail.body.daily, e.arms.map((a) => a.arm), detail.body) : null;
       sections.push(el("section", { class: "experiment", "aria-label": name }, el("h3", { text: name }), banner, duration, lifts, chart, arms, liftTable));
     }
     out.replaceChildren(...sections);

@@ -712,6 +712,28 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
         "return !!document.querySelector('.experiment .chart .uplot');",
     )
     .await;
+    // Its time axis spans the period asked, a week by default, though the data is one day.
+    let span = browser
+        .client
+        .execute(
+            "const c = document.querySelector('.experiment .chart');
+             return [c.dataset.from, c.dataset.to, document.getElementById('from').value,
+                     document.getElementById('to').value, c.getAttribute('aria-label')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(span[0], span[2], "{span}");
+    assert_eq!(span[1], span[3], "{span}");
+    assert_ne!(span[0], span[1], "{span}");
+    assert!(
+        span[4].as_str().unwrap().ends_with(&format!(
+            "{} to {}",
+            span[2].as_str().unwrap(),
+            span[3].as_str().unwrap()
+        )),
+        "{span}"
+    );
     let label = wait_for_script(&browser, "const b = document.querySelector('.interval[role=img]'); return b && b.getAttribute('aria-label');").await;
     assert!(label.as_str().unwrap().contains("interval"), "{label}");
     // How long the experiment still needs, in the API's words, and each lift's adjusted
