@@ -754,14 +754,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn days_sum_into_arms_and_the_control_is_the_baseline() {
-        let rows = vec![
+    /// Two days of the welcome: 20,000 visitors, the 10% control converting at 7.5%, the
+    /// offer at 10%.
+    fn two_days() -> Vec<Row> {
+        vec![
             arm("welcome", "offer", "2026-12-01", 4000.0, 400.0),
             arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
             arm("welcome", "story", "2026-12-01", 9000.0, 700.0),
             arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
-        ];
+        ]
+    }
+
+    #[test]
+    fn days_sum_into_arms_and_the_control_is_the_baseline() {
+        let rows = two_days();
         let result = &results(&rows, &[design()], Reading::default())[0];
         assert_eq!(result.arms[0].visitors, 9000.0);
         assert_eq!(result.arms[0].conversion.sum, 900.0);
@@ -838,13 +844,7 @@ mod tests {
 
     #[test]
     fn an_experiment_says_how_many_more_visitors_and_days_it_needs() {
-        // Two days, 20,000 visitors; the 10% control converts at 7.5%.
-        let rows = vec![
-            arm("welcome", "offer", "2026-12-01", 4000.0, 400.0),
-            arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
-            arm("welcome", "story", "2026-12-01", 9000.0, 700.0),
-            arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
-        ];
+        let rows = two_days();
         let result = &results(&rows, &[design()], Reading::default())[0];
         let duration = result.duration.as_ref().unwrap();
         let needed = visitors_needed(0.075, 0.10, 0.45, 0.10).unwrap();

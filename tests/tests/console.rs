@@ -393,6 +393,31 @@ async fn set_editor_text(browser: &Browser, text: &str) {
         .unwrap();
 }
 
+/// Publishes `rules.rhai` with `note`, and opens the console's workspace on it: the version
+/// published, and the browser once the editor shows it.
+async fn writing_over(edge: &Edge, rules: &str, note: &str) -> (Value, Browser) {
+    let (status, published) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": { "rules.rhai": rules }, "note": note }).to_string(),
+    );
+    assert_eq!(status, 201, "{published}");
+    let browser = signed_in_console(edge).await;
+    browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while editor_text(&browser).await != rules {
+        assert!(
+            started.elapsed() < WAIT,
+            "the editor never showed the published rules"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (published, browser)
+}
+
 async fn wait_for_script(browser: &Browser, script: &str) -> Value {
     for _ in 0..100 {
         let value = browser.client.execute(script, vec![]).await.unwrap();
@@ -416,21 +441,12 @@ async fn wait_for_script(browser: &Browser, script: &str) -> Value {
 async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_fix() {
     let edge = Edge::shared();
     let admin = edge.admin_token.clone();
-    let (status, published) = edge.post_admin(
-        "/v1/admin/rulebooks",
-        &json!({ "files": { "rules.rhai": "rule(\"base\", #{ description: \"b\", priority: 1, show: #{ kind: \"bar\", content: #{ en: #{ body: \"Hi\" } } } });" },
-                 "note": "base for the editor" })
-        .to_string(),
+    let (published, browser) = writing_over(
+        edge,
+        "rule(\"base\", #{ description: \"b\", priority: 1, show: #{ kind: \"bar\", content: #{ en: #{ body: \"Hi\" } } } });",
+        "base for the editor",
     )
-    ;
-    assert_eq!(status, 201, "{published}");
-    let browser = signed_in_console(edge).await;
-    browser
-        .client
-        .goto(&edge.url("/console/#write"))
-        .await
-        .unwrap();
-    wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('base');").await;
+    .await;
     set_editor_text(&browser, DRAFT).await;
     // The error is drawn under the misspelt field itself, though the line has characters of
     // two UTF-16 units (Rhai counts characters, the editor units).
@@ -519,18 +535,7 @@ async fn discarding_a_draft_returns_the_editor_to_what_is_published_for_good() {
     let edge = Edge::shared();
     let admin = edge.admin_token.clone();
     let live = "rule(\"live\", #{ description: \"l\", priority: 1, show: #{ kind: \"bar\", content: #{ en: #{ body: \"Live\" } } } });";
-    let (status, published) = edge.post_admin(
-        "/v1/admin/rulebooks",
-        &json!({ "files": { "rules.rhai": live }, "note": "what is live" }).to_string(),
-    );
-    assert_eq!(status, 201, "{published}");
-    let browser = signed_in_console(edge).await;
-    browser
-        .client
-        .goto(&edge.url("/console/#write"))
-        .await
-        .unwrap();
-    wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('\"live\"');").await;
+    let (_, browser) = writing_over(edge, live, "what is live").await;
     set_editor_text(&browser, &live.replace("Live", "Discard me")).await;
     wait_for_script(
         &browser,
