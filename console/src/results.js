@@ -15,6 +15,18 @@ function percent(x, signed) {
   return (signed && x >= 0 ? "+" : "") + value + "%";
 }
 
+// A lift in words with one decimal: "+12.4% (+3.1% to +21.7%)".
+function liftWords(lift) {
+  const one = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}%`;
+  return `${one(lift.estimate)} (${one(lift.ci_low)} to ${one(lift.ci_high)})`;
+}
+
+// What a comparison's state means, in a few words.
+const STATES = {
+  won: "won", lost: "lost", draw: "a draw", inconclusive: "no clear difference yet",
+  not_enough_data: "not enough data yet", no_result: "no result", sample_ratio_mismatch: "sample ratio mismatch",
+};
+
 function number(x, digits = 0) {
   return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
 }
@@ -229,10 +241,16 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
         e.arms.map((a) => [a.arm + (a.baseline ? " (baseline)" : ""), a.visitors, a.weight === undefined ? "–" : percent(a.weight),
           a.conversion.sum, percent(a.conversion.mean), number(a.revenue.mean, 2)]));
       const scale = Math.max(0.1, ...e.comparisons.filter((c) => c.lift).map((c) => Math.max(Math.abs(c.lift.ci_low), Math.abs(c.lift.ci_high))));
+      // Each lift as a number with its interval, its state and its adjusted p-value, beside
+      // its bar and the verdict in words.
       const lifts = el("ul", { class: "lifts" }, ...e.comparisons.map((c) => el("li", { class: `state-${c.state}` },
         el("span", { class: "what", text: `${c.arm}, ${c.metric}` }),
         c.lift ? intervalBar(el, c.lift, scale) : el("span", { class: "interval none", text: "no interval" }),
-        el("span", { class: "verdict", text: c.verdict }))));
+        el("span", { class: "verdict" },
+          el("span", { class: "numbers", text: c.lift
+            ? `${liftWords(c.lift)}: ${STATES[c.state] || c.state}, adjusted p = ${c.adjusted_p_value.toFixed(3)}. `
+            : `${STATES[c.state] || c.state}. ` }),
+          c.verdict))));
       // The p-value each state is judged on: adjusted for every comparison of the experiment.
       const liftTable = table(`${name}: lifts`, ["Arm", "Metric", "Lift", "95% interval", "p-value", "Adjusted p-value", "Verdict"],
         e.comparisons.map((c) => [c.arm, c.metric + (c.primary ? " (primary)" : ""), c.lift ? percent(c.lift.estimate, true) : "–",

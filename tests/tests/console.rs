@@ -741,6 +741,42 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     );
     let label = wait_for_script(&browser, "const b = document.querySelector('.interval[role=img]'); return b && b.getAttribute('aria-label');").await;
     assert!(label.as_str().unwrap().contains("interval"), "{label}");
+    // Each lift as a number with its interval, its state and its adjusted p-value.
+    let one = |x: f64| {
+        format!(
+            "{}{:.1}%",
+            if x >= 0.0 { "+" } else { "\u{2212}" },
+            (x * 100.0).abs()
+        )
+    };
+    let first = &welcome["comparisons"][0];
+    let numbers = browser
+        .client
+        .execute(
+            "return document.querySelector('.experiment .lifts li .numbers').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(first["lift"].is_object(), "{first}");
+    let lift = &first["lift"];
+    let state = first["state"].as_str().unwrap().replace('_', " ");
+    let state = match state.as_str() {
+        "not enough data" => "not enough data yet".to_owned(),
+        "inconclusive" => "no clear difference yet".to_owned(),
+        other => other.to_owned(),
+    };
+    assert_eq!(
+        numbers,
+        json!(format!(
+            "{} ({} to {}): {state}, adjusted p = {:.3}. ",
+            one(lift["estimate"].as_f64().unwrap()),
+            one(lift["ci_low"].as_f64().unwrap()),
+            one(lift["ci_high"].as_f64().unwrap()),
+            first["adjusted_p_value"].as_f64().unwrap()
+        )),
+        "{first}"
+    );
     // How long the experiment still needs, in the API's words, and each lift's adjusted
     // p-value in its table.
     let duration = wait_for_script(
