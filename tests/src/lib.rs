@@ -172,15 +172,23 @@ impl Edge {
         read(request.send(body))
     }
 
-    /// POSTs a raw body with the admin token.
+    /// POSTs a raw body with the admin token. `wrangler dev` now and then restarts the
+    /// worker under a request and answers 503, asking for the request to be sent again (it
+    /// retries only GET and HEAD itself): that request is sent again, once.
     pub fn post_admin(&self, path: &str, body: &str) -> (u16, Value) {
-        let request = ureq::post(&self.url(path))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("authorization", &format!("Bearer {}", self.admin_token))
-            .content_type("application/json");
-        read(request.send(body))
+        let send = || {
+            let request = ureq::post(&self.url(path))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .header("authorization", &format!("Bearer {}", self.admin_token))
+                .content_type("application/json");
+            read(request.send(body))
+        };
+        match send() {
+            (503, Value::String(text)) if text.contains("restarted mid-request") => send(),
+            answer => answer,
+        }
     }
 
     /// Calls the server API with a server key (or none), returning the status and the body.
