@@ -395,12 +395,8 @@ async fn set_editor_text(browser: &Browser, text: &str) {
 
 /// Publishes `rules.rhai` with `note`, and opens the console's workspace on it: the version
 /// published, and the browser once the editor shows it.
-async fn writing_over(edge: &Edge, rules: &str, note: &str) -> (Value, Browser) {
-    let (status, published) = edge.post_admin(
-        "/v1/admin/rulebooks",
-        &json!({ "files": { "rules.rhai": rules }, "note": note }).to_string(),
-    );
-    assert_eq!(status, 201, "{published}");
+async fn writing_over(edge: &Edge, rules: &str, note: &str) -> (i64, Browser) {
+    let published = publish_versions(edge, note, &[rules.to_owned()])[0];
     let browser = signed_in_console(edge).await;
     browser
         .client
@@ -510,7 +506,7 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
     let (_, draft) = edge.get("/v1/admin/draft", Some(&admin));
     assert_eq!(draft["draft"], Value::Null);
     // A save from a tab still on the old version is refused rather than undoing the publish.
-    let stale = json!({ "files": { "rules.rhai": DRAFT }, "base": published["id"] }).to_string();
+    let stale = json!({ "files": { "rules.rhai": DRAFT }, "base": published }).to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -51,6 +51,13 @@ pub struct Widget {
     page_seq: Cell<u32>,
 }
 
+/// Consent withheld: what a privacy signal, or a site that requires consent and has not had
+/// it, means for the widget.
+const WITHHELD: Consent = Consent {
+    analytics: false,
+    personalization: false,
+};
+
 const NO_PAGE: u8 = 0;
 const UNRECORDED: u8 = 1;
 const RECORDED: u8 = 2;
@@ -58,12 +65,8 @@ const RECORDED: u8 = 2;
 /// The controller for this page, with the visitor and session it finds in the browser.
 #[inline(always)]
 pub fn new(config: Config) -> Rc<Widget> {
-    let consent = store::consent().or_else(|| {
-        (config.consent_required || dom::privacy_signal()).then_some(Consent {
-            analytics: false,
-            personalization: false,
-        })
-    });
+    let consent = store::consent()
+        .or_else(|| (config.consent_required || dom::privacy_signal()).then_some(WITHHELD));
     // Until the site passes consent to analytics, the widget keeps no identifier in the
     // browser and sends none: decisions for such a shopper need no identity.
     let widget = Rc::new(Widget {
@@ -281,10 +284,7 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
     }
     // The site requires consent, and this browser kept an id from before it did.
     if wire::text(answer, "consent").is_some() && widget.consent.get().is_none() {
-        widget.consent.set(Some(Consent {
-            analytics: false,
-            personalization: false,
-        }));
+        widget.consent.set(Some(WITHHELD));
         withhold(widget);
     }
     // The view gets each experience as the edge wrote it, and the widget keeps only what
