@@ -160,17 +160,21 @@ var rapportView = (() => {
 
   // Arms the experience's trigger; `report(outcome, score, comment)` hears what the shopper
   // did (shown, clicked, dismissed, answered). A kind it does not know (from a newer
-  // edge) is not shown. A control group's entry has no kind: its trigger firing is
-  // reported as its exposure, and nothing is drawn.
+  // edge) is not shown. An arm that shows nothing (a control, the holdout) has no kind: it
+  // waits for what its treatment (`shows_as`) would have, and where that would have been
+  // drawn, its exposure is reported and nothing is.
   function arm(experience, report) {
     var kind = experience.kind;
     if (kind && !KINDS.includes(kind)) return;
+    var shape = kind || experience.shows_as;
+    // Only a control that keeps its place spends the turn and the budget it would take.
+    var takes = !!(kind || experience.holds);
     var trigger = experience.trigger || {};
     var seconds = number(trigger.seconds) || 0;
     var pageSignal = pageStop.signal;
     var stop = new AbortController();
     var signal = stop.signal;
-    var overlay = OVERLAYS.includes(kind);
+    var overlay = OVERLAYS.includes(shape);
     var turn = overlayTurn;
     pageSignal.addEventListener("abort", () => {
       stop.abort();
@@ -179,8 +183,9 @@ var rapportView = (() => {
     var budget = experience.budget;
     var showNow = () => {
       if (drawn - since < budget || budget == null) {
-        drawn += budget != null;
-        show(experience, report);
+        drawn += budget != null && takes;
+        if (kind) show(experience, report);
+        else if (!SLOTTED.includes(shape) || slotOf(experience)) report(EXPOSED);
       }
     };
     // Fires once: the trigger's listeners go, and an overlay takes the page's place and
@@ -188,9 +193,8 @@ var rapportView = (() => {
     var fire = () => {
       if (signal.aborted || (overlay && turn != overlayTurn)) return;
       stop.abort();
-      if (!kind) return report(EXPOSED);
       if (!overlay) return showNow();
-      overlayTurn++;
+      overlayTurn += takes;
       whenOverlayFree(showNow, pageSignal);
     };
     switch (trigger.type) {
@@ -427,11 +431,19 @@ var rapportView = (() => {
   }
 
   // Inline content goes into the slot the page reserved for it, so nothing on the page moves.
+  function slotOf(experience) {
+    return document.querySelector(
+      '[data-rapport-slot="' + CSS.escape(text(experience.slot) || "default") + '"]'
+    );
+  }
+
   function showInSlot(experience, card, report) {
-    var selector = '[data-rapport-slot="' + CSS.escape(text(experience.slot) || "default") + '"]';
-    var slot = document.querySelector(selector);
+    var slot = slotOf(experience);
     if (!slot) {
-      console.warn("rapport: no " + selector + " on this page for " + experience.experience);
+      console.warn(
+        'rapport: no [data-rapport-slot="' + (text(experience.slot) || "default") + '"] on this page for ' +
+          experience.experience
+      );
       return;
     }
     var host = el("div");

@@ -87,7 +87,11 @@ fn shop() -> Shop {
                     .with("revenue", 2_000.0)
                     .with("promoters", 10.0)
                     .with("passives", 5.0)
-                    .with("detractors", 3.0),
+                    .with("detractors", 3.0)
+                    .with("clusters", 700.0)
+                    .with("days_ss", 1_600.0)
+                    .with("converting_ss", 45.0 + s as f64)
+                    .with("cross", 60.0 + s as f64),
             );
             if s > 0 {
                 shop.answers.push(
@@ -170,8 +174,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             segments::segments(
                 &shop.segments,
-                &day(0),
-                &day(DAYS - 1),
+                &segments::Period {
+                    from: &day(0),
+                    to: &day(DAYS - 1),
+                    attribution_days: 7,
+                },
                 &targets,
                 &performance,
             )

@@ -18,11 +18,7 @@ use rapport_rules::{Profile, Rulebook};
 
 use crate::tables::{Row, Table};
 
-/// The experiment key of the universal holdout: all personalised experiences against none.
-pub const PROGRAMME: &str = "";
-/// The programme's arms.
-pub const HOLDOUT_ARM: &str = "holdout";
-pub const PERSONALISED_ARM: &str = "personalised";
+pub use rapport_rules::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
 
 /// Engaged seconds after which a landing is no longer an exit "straight after arriving".
 pub const QUICK_EXIT_SECONDS: u64 = 10;
@@ -241,40 +237,41 @@ pub fn after_change(profile: &mut Profile, now_ms: i64) -> Vec<Row> {
     rows
 }
 
-/// Whether a decision at `now_ms` has something to count: the visitor's first of the day,
-/// or a programme enrolment still to make. Cheap, so that other decisions write nothing.
-pub fn counts_decision(book: &Rulebook, profile: &Profile, now_ms: i64) -> bool {
+/// Whether a decision at `now_ms` has something to count: the visitor's first of the day.
+/// Cheap, so that other decisions write nothing.
+pub fn counts_decision(profile: &Profile, now_ms: i64) -> bool {
     profile.tracking.day != day(now_ms)
-        || (book.settings().holdout_percent > 0.0 && !profile.experiments.contains_key(PROGRAMME))
 }
 
 /// At a decision: on the visitor's first decision of a UTC day, their segments and stage
-/// for the day, and (with a universal holdout) their enrolment in the programme's own
-/// experiment. Empty on later decisions the same day.
+/// for the day. Empty on later decisions the same day. (The programme's arms, like every
+/// experiment's, are enrolled at their first exposure.)
 pub fn decided(book: &Rulebook, profile: &mut Profile, now_ms: i64) -> Vec<Row> {
     let today = day(now_ms);
     let mut rows = Vec::new();
-    if book.settings().holdout_percent > 0.0 && !profile.experiments.contains_key(PROGRAMME) {
-        let arm = if rapport_rules::in_holdout(book, profile) {
-            HOLDOUT_ARM
-        } else {
-            PERSONALISED_ARM
-        };
-        let enrolment = Enrolment {
-            arm: arm.to_owned(),
-            at_ms: now_ms,
-            ..Enrolment::default()
-        };
-        rows.push(arm_row(PROGRAMME, &enrolment).with("visitors", 1.0));
-        profile.experiments.insert(PROGRAMME.to_owned(), enrolment);
-    }
     if profile.tracking.day == today {
         return rows;
     }
     let segments = rapport_rules::segments_of(book, profile, now_ms);
     let stage = profile.lifecycle(now_ms);
+    let tracking = &mut profile.tracking;
+    let week = iso_week(now_ms);
+    if tracking.week != week {
+        tracking.week = week;
+        tracking.week_days.clear();
+    }
     for segment in site_and(&segments) {
-        rows.push(Row::new(Table::Segments, &[&today, segment]).with("visitors", 1.0));
+        // A new day in the visitor's cluster: n → n + 1 days, y converting ones.
+        let [n, y] = tracking.week_days.entry(segment.to_owned()).or_default();
+        let (before, converting) = (f64::from(*n), f64::from(*y));
+        *n += 1;
+        rows.push(
+            Row::new(Table::Segments, &[&today, segment])
+                .with("visitors", 1.0)
+                .with("clusters", f64::from(before == 0.0))
+                .with("days_ss", square_delta(before, before + 1.0))
+                .with("cross", converting),
+        );
     }
     rows.push(Row::new(Table::Stages, &[&today, stage.as_str()]).with("visitors", 1.0));
     let tracking = &mut profile.tracking;
@@ -298,7 +295,8 @@ fn site_and(segments: &[String]) -> impl Iterator<Item = &str> {
 
 /// A purchase of `value` reported by the shop's server at `at_ms`: a conversion and its
 /// revenue for every experiment the visitor was first exposed to within `attribution_days`
-/// before, and for the segments of the visitor's last counted day.
+/// before, and for the segments of the visitor's last counted day if it began within
+/// `attribution_days` (so a day's conversion is known once its window has closed).
 pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
     let value = if value.is_finite() {
         value.max(0.0)
@@ -323,18 +321,45 @@ pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days:
         );
     }
     let tracking = &mut profile.tracking;
-    if !tracking.day.is_empty() {
+    if day_starts_within(&tracking.day, at_ms, window) {
         let first = !tracking.converted;
         tracking.converted = true;
         for segment in site_and(&tracking.segments) {
-            rows.push(
-                Row::new(Table::Segments, &[&tracking.day, segment])
-                    .with("converters", f64::from(first))
-                    .with("revenue", value),
-            );
+            let mut row =
+                Row::new(Table::Segments, &[&tracking.day, segment]).with("revenue", value);
+            if first {
+                // The day converts: y → y + 1 in the visitor's cluster of n days.
+                let [n, y] = tracking.week_days.entry(segment.to_owned()).or_default();
+                let before = f64::from(*y);
+                *y += 1;
+                row = row
+                    .with("converters", 1.0)
+                    .with("converting_ss", square_delta(before, before + 1.0))
+                    .with("cross", f64::from(*n));
+            }
+            rows.push(row);
         }
     }
     rows
+}
+
+/// Whether the UTC day `day` (`YYYY-MM-DD`) began no more than `window` ms before `at_ms`.
+fn day_starts_within(day: &str, at_ms: i64, window: i64) -> bool {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .is_some_and(|start| {
+            let start = start.and_utc().timestamp_millis();
+            at_ms >= start && at_ms - start <= window
+        })
+}
+
+/// The ISO week of an edge time, `2026-W49`: the span of one visitor's cluster of days.
+fn iso_week(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .format("%G-W%V")
+        .to_string()
 }
 
 /// The lifecycle stages, in funnel order.
@@ -502,10 +527,8 @@ mod tests {
         let rows = decided(&book, &mut p, DEC_1);
         assert_eq!(sum(&rows, Table::Segments, "visitors"), 2.0); // the site and the segment
         assert_eq!(sum(&rows, Table::Stages, "visitors"), 1.0);
-        assert_eq!(sum(&rows, Table::Arms, "visitors"), 1.0);
-        assert!(rows
-            .iter()
-            .any(|r| r.table == Table::Arms && r.label("rule") == PROGRAMME));
+        // A decision enrols no one, in the programme either: its first exposure does.
+        assert_eq!(sum(&rows, Table::Arms, "visitors"), 0.0);
         assert!(decided(&book, &mut p, DEC_1 + HOUR).is_empty());
         let bought = purchase(&mut p, 10.0, DEC_1 + 2 * HOUR, 7);
         assert_eq!(sum(&bought, Table::Segments, "converters"), 2.0);

@@ -1,22 +1,31 @@
 //! Segments that need attention: for every segment, its visitor-days, conversion rate and
-//! NPS with their intervals and trend, against the rest of the site; a segment significantly
-//! below the rest, or getting worse, is flagged in plain words, with the rules that target
-//! it and how each of them performs.
+//! NPS with their intervals and trend, against the rest of the site. Four checks per segment
+//! (conversion against the rest, conversion's trend, NPS against the rest, NPS's trend), each
+//! taking both sides' uncertainty and each with a minimum sample; the false discovery rate is
+//! controlled across every segment and every check (Benjamini–Hochberg). A flag says in words
+//! what is wrong, by how much, over how many visitor-days, and which rules target the segment;
+//! flags are ranked by what they are worth.
 //!
 //! The unit is the visitor-day: a visitor counts once per UTC day they were decided for, in
 //! every segment they were in that day, and that day converts when a purchase is reported
-//! before their next visiting day.
+//! within the attribution window and before their next visiting day. One visitor's days are
+//! not independent: conversion's variance is clustered by visitor (their days in one ISO
+//! week are a cluster). Conversion is judged only over days whose attribution window has
+//! closed, so that late purchases do not make recent days look worse.
 
 use serde::Serialize;
 
 use crate::experiments::{percent, ExperimentResult, Metric};
-use crate::stats::{self, Estimate};
+use crate::stats::{self, ClusteredRate, Correction, Difference, Estimate};
 use crate::tables::{sum_by, Row, Table};
 
-/// Below this p-value a difference is flagged.
-pub const FLAG_P: f64 = 0.05;
-/// Fewer NPS answers than this are not judged.
-const MIN_ANSWERS: f64 = 10.0;
+/// The false discovery rate the flags are held to, across every segment and every check.
+pub const FALSE_DISCOVERY_RATE: f64 = 0.10;
+/// Each side of a conversion check needs this many visitor-days, from this many visitors.
+pub const MIN_VISITOR_DAYS: f64 = 200.0;
+pub const MIN_CLUSTERS: f64 = 30.0;
+/// Each side of an NPS check needs this many answers.
+pub const MIN_ANSWERS: f64 = 30.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
@@ -29,42 +38,130 @@ pub struct Figures {
     pub nps: Option<Estimate>,
 }
 
-impl Figures {
-    fn of(visitors: f64, converters: f64, revenue: f64, p: f64, pa: f64, d: f64) -> Figures {
-        Figures {
-            visitor_days: visitors,
-            converting_days: converters,
-            conversion_rate: stats::wilson(converters, visitors),
-            revenue,
-            revenue_per_visitor_day: (visitors > 0.0).then(|| revenue / visitors),
-            nps_answers: p + pa + d,
-            nps: stats::nps(p, pa, d),
+/// A segment's (or a half's, or the rest's) sums.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    visitors: f64,
+    converters: f64,
+    revenue: f64,
+    promoters: f64,
+    passives: f64,
+    detractors: f64,
+    clusters: f64,
+    days_ss: f64,
+    converting_ss: f64,
+    cross: f64,
+}
+
+impl Sums {
+    fn of(row: Option<&Row>) -> Sums {
+        let Some(row) = row else {
+            return Sums::default();
+        };
+        Sums {
+            visitors: row.get("visitors"),
+            converters: row.get("converters"),
+            revenue: row.get("revenue"),
+            promoters: row.get("promoters"),
+            passives: row.get("passives"),
+            detractors: row.get("detractors"),
+            clusters: row.get("clusters"),
+            days_ss: row.get("days_ss"),
+            converting_ss: row.get("converting_ss"),
+            cross: row.get("cross"),
         }
     }
 
-    fn from_row(row: &Row) -> Figures {
-        Figures::of(
-            row.get("visitors"),
-            row.get("converters"),
-            row.get("revenue"),
-            row.get("promoters"),
-            row.get("passives"),
-            row.get("detractors"),
-        )
+    /// The site's sums less a segment's: the rest of the site. A visitor whose week was
+    /// partly in the segment leaves the rest fewer clusters and more spread than its own
+    /// days would: the rest's variance errs on the large side.
+    fn minus(self, part: Sums) -> Sums {
+        let d = |a: f64, b: f64| (a - b).max(0.0);
+        Sums {
+            visitors: d(self.visitors, part.visitors),
+            converters: d(self.converters, part.converters),
+            revenue: d(self.revenue, part.revenue),
+            promoters: d(self.promoters, part.promoters),
+            passives: d(self.passives, part.passives),
+            detractors: d(self.detractors, part.detractors),
+            clusters: d(self.clusters, part.clusters),
+            days_ss: d(self.days_ss, part.days_ss),
+            converting_ss: d(self.converting_ss, part.converting_ss),
+            cross: d(self.cross, part.cross),
+        }
     }
 
-    /// `self` less `part`: the rest of the site outside a segment.
-    fn minus(&self, part: &Row, site: &Row) -> Figures {
-        let d = |m: &str| (site.get(m) - part.get(m)).max(0.0);
-        Figures::of(
-            d("visitors"),
-            d("converters"),
-            d("revenue"),
-            d("promoters"),
-            d("passives"),
-            d("detractors"),
-        )
+    fn answers(&self) -> f64 {
+        self.promoters + self.passives + self.detractors
     }
+
+    fn figures(&self) -> Figures {
+        Figures {
+            visitor_days: self.visitors,
+            converting_days: self.converters,
+            conversion_rate: stats::wilson(self.converters, self.visitors),
+            revenue: self.revenue,
+            revenue_per_visitor_day: (self.visitors > 0.0).then(|| self.revenue / self.visitors),
+            nps_answers: self.answers(),
+            nps: stats::nps(self.promoters, self.passives, self.detractors),
+        }
+    }
+
+    /// The conversion rate and its clustered variance, given the minimum sample.
+    fn conversion(&self) -> Option<(f64, f64)> {
+        if self.visitors < MIN_VISITOR_DAYS || self.clusters < MIN_CLUSTERS {
+            return None;
+        }
+        ClusteredRate {
+            n: self.visitors,
+            y: self.converters,
+            clusters: self.clusters,
+            n_ss: self.days_ss,
+            y_ss: self.converting_ss,
+            cross: self.cross,
+        }
+        .rate_and_variance()
+    }
+
+    /// The NPS and its variance, given the minimum sample.
+    fn nps(&self) -> Option<(f64, f64)> {
+        if self.answers() < MIN_ANSWERS {
+            return None;
+        }
+        stats::nps_and_variance(self.promoters, self.passives, self.detractors)
+    }
+}
+
+/// What a check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The segment's conversion rate against the rest of the site's, over matured days.
+    Conversion,
+    /// The second half of the matured days against the first.
+    ConversionTrend,
+    /// The segment's NPS against the rest of the site's.
+    Nps,
+    /// The second half of the period against the first.
+    NpsTrend,
+}
+
+/// One check of one segment that had the sample to be judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub check: CheckKind,
+    /// The segment's visitor-days (conversion) or answers (NPS) judged; both halves' for a
+    /// trend.
+    pub sample: f64,
+    /// The segment's (or the later half's) value, and what it is compared with: rates from 0
+    /// to 1, or NPS points.
+    pub value: f64,
+    pub against: f64,
+    /// `value − against`, its 95% interval, and the one-sided p-value that it is below 0.
+    pub difference: Difference,
+    /// `p_below` adjusted (Benjamini–Hochberg) over every check of every segment.
+    pub adjusted_p_value: f64,
+    pub flagged: bool,
 }
 
 /// How a rule that targets a segment performs.
@@ -86,16 +183,17 @@ pub struct SegmentResult {
     pub figures: Figures,
     /// The rest of the site over the same period.
     pub rest: Figures,
-    /// The first and second half of the period.
+    /// The first and second half of the matured days (those the trend compares).
     pub first_half: Figures,
     pub second_half: Figures,
-    /// Two-sided p-value of the segment's conversion rate against the rest's.
-    pub conversion_vs_rest_p_value: Option<f64>,
-    /// Two-sided p-value of the second half's conversion rate against the first's.
-    pub trend_p_value: Option<f64>,
+    /// The checks the segment had the sample for.
+    pub checks: Vec<Check>,
     pub needs_attention: bool,
-    /// Why, in plain words.
+    /// What is wrong, in plain words, the worst first.
     pub flags: Vec<String>,
+    /// What its flags are worth: the visitor-days affected times the gap (in conversion, or
+    /// in NPS points over 100); the ranking's key.
+    pub worth: f64,
     pub rules: Vec<RulePerformance>,
 }
 
@@ -103,16 +201,34 @@ pub struct SegmentResult {
 pub struct Segments {
     /// The whole site over the period.
     pub whole_site: Figures,
-    /// Segments that need attention first, then the busiest.
+    /// The last day whose attribution window has closed, if the period has one: conversion
+    /// is judged up to it.
+    pub matured_to: Option<String>,
+    pub attribution_days: u32,
+    /// How the flags are held to account, in words.
+    pub method: String,
+    pub false_discovery_rate: f64,
+    /// How many checks had the sample to be judged, over every segment.
+    pub checks_judged: usize,
+    /// Segments that need attention first, the most worth first; then the busiest.
     pub segments: Vec<SegmentResult>,
 }
 
-/// The segments of the period `from..=to` (`YYYY-MM-DD`), from the segments table's rows;
-/// `targets` gives, per segment name, the rules that target it; `rules` how each performs.
+/// The period's segments and how they are judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Period<'a> {
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The window within which a purchase converts a day.
+    pub attribution_days: u32,
+}
+
+/// The segments of `period`, from the segments table's rows; `targets` gives, per segment
+/// name, the rules that target it; `rules` how each performs.
 pub fn segments(
     rows: &[Row],
-    from: &str,
-    to: &str,
+    period: &Period<'_>,
     targets: &[(String, Vec<String>)],
     rules: &[RulePerformance],
 ) -> Segments {
@@ -121,22 +237,28 @@ pub fn segments(
         .filter(|r| r.table == Table::Segments)
         .cloned()
         .collect();
-    let middle = middle_day(from, to);
-    let (first, second): (Vec<Row>, Vec<Row>) = rows
+    let matured_to = matured_to(period);
+    let matured: Vec<Row> = rows
         .iter()
+        .filter(|r| matured_to.as_deref().is_some_and(|m| r.label("day") <= m))
         .cloned()
-        .partition(|r| r.label("day") <= middle.as_str());
-    let totals = sum_by(&rows, &["segment"]);
-    let halves = (sum_by(&first, &["segment"]), sum_by(&second, &["segment"]));
-    let empty = Row::new(Table::Segments, &["", ""]);
-    let find = |sums: &[Row], name: &str| -> Row {
-        sums.iter()
-            .find(|r| r.label("segment") == name)
+        .collect();
+    let split = |rows: &[Row], last: &str| -> (Vec<Row>, Vec<Row>) {
+        let middle = middle_day(period.from, last);
+        rows.iter()
             .cloned()
-            .unwrap_or_else(|| empty.clone())
+            .partition(|r| r.label("day") <= middle.as_str())
     };
-    let site_row = find(&totals, "");
-    let site = Figures::from_row(&site_row);
+    let by_segment = |rows: &[Row]| sum_by(rows, &["segment"]);
+    let totals = by_segment(&rows);
+    let matured_totals = by_segment(&matured);
+    let (first, second) = split(&matured, matured_to.as_deref().unwrap_or(period.from));
+    let matured_halves = (by_segment(&first), by_segment(&second));
+    let (first, second) = split(&rows, period.to);
+    let halves = (by_segment(&first), by_segment(&second));
+    let find =
+        |sums: &[Row], name: &str| Sums::of(sums.iter().find(|r| r.label("segment") == name));
+
     let mut names: Vec<String> = totals
         .iter()
         .map(|r| r.label("segment").to_owned())
@@ -147,153 +269,253 @@ pub fn segments(
             names.push(name.clone());
         }
     }
+    let site = find(&totals, "");
+    let matured_site = find(&matured_totals, "");
     let mut results: Vec<SegmentResult> = names
         .into_iter()
         .map(|name| {
-            let row = find(&totals, &name);
-            let figures = Figures::from_row(&row);
-            let rest = site.minus(&row, &site_row);
-            let first_half = Figures::from_row(&find(&halves.0, &name));
-            let second_half = Figures::from_row(&find(&halves.1, &name));
-            let vs_rest = stats::proportions_differ(
-                figures.converting_days,
-                figures.visitor_days,
-                rest.converting_days,
-                rest.visitor_days,
+            let all = find(&totals, &name);
+            let matured = find(&matured_totals, &name);
+            let matured_rest = matured_site.minus(matured);
+            let (before, after) = (
+                find(&matured_halves.0, &name),
+                find(&matured_halves.1, &name),
             );
-            let trend = stats::proportions_differ(
-                second_half.converting_days,
-                second_half.visitor_days,
-                first_half.converting_days,
-                first_half.visitor_days,
+            let (nps_before, nps_after) = (find(&halves.0, &name), find(&halves.1, &name));
+            let rest = site.minus(all);
+            let mut checks = Vec::new();
+            let mut judge = |check, sample, a: Option<(f64, f64)>, b: Option<(f64, f64)>| {
+                if let (Some((value, var_a)), Some((against, var_b))) = (a, b) {
+                    if let Some(difference) = stats::difference(value, var_a, against, var_b) {
+                        checks.push(Check {
+                            check,
+                            sample,
+                            value,
+                            against,
+                            difference,
+                            adjusted_p_value: 1.0,
+                            flagged: false,
+                        });
+                    }
+                }
+            };
+            judge(
+                CheckKind::Conversion,
+                matured.visitors,
+                matured.conversion(),
+                matured_rest.conversion(),
             );
-            let flags = flags(
-                &name,
-                &figures,
-                &rest,
-                &first_half,
-                &second_half,
-                vs_rest,
-                trend,
+            judge(
+                CheckKind::ConversionTrend,
+                before.visitors + after.visitors,
+                after.conversion(),
+                before.conversion(),
             );
-            let targeting: Vec<RulePerformance> = targets
-                .iter()
-                .find(|(segment, _)| *segment == name)
-                .map(|(_, ids)| {
-                    ids.iter()
-                        .map(|id| {
-                            rules.iter().find(|r| r.rule == *id).cloned().unwrap_or(
-                                RulePerformance {
-                                    rule: id.clone(),
-                                    impressions: 0.0,
-                                    clicks: 0.0,
-                                    click_through_rate: None,
-                                    verdict: None,
-                                },
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            judge(CheckKind::Nps, all.answers(), all.nps(), rest.nps());
+            judge(
+                CheckKind::NpsTrend,
+                nps_before.answers() + nps_after.answers(),
+                nps_after.nps(),
+                nps_before.nps(),
+            );
             SegmentResult {
+                rules: targeting(&name, targets, rules),
                 segment: name,
-                needs_attention: !flags.is_empty(),
-                figures,
-                rest,
-                first_half,
-                second_half,
-                conversion_vs_rest_p_value: vs_rest,
-                trend_p_value: trend,
-                flags,
-                rules: targeting,
+                figures: all.figures(),
+                rest: rest.figures(),
+                first_half: before.figures(),
+                second_half: after.figures(),
+                checks,
+                needs_attention: false,
+                flags: Vec::new(),
+                worth: 0.0,
             }
         })
         .collect();
+
+    // One correction over every check of every segment.
+    let p_values: Vec<f64> = results
+        .iter()
+        .flat_map(|s| s.checks.iter().map(|c| c.difference.p_below))
+        .collect();
+    let adjusted = stats::adjust(&p_values, Correction::BenjaminiHochberg);
+    let mut adjusted = adjusted.into_iter();
+    for result in &mut results {
+        let mut flags: Vec<(f64, String)> = Vec::new();
+        for check in &mut result.checks {
+            check.adjusted_p_value = adjusted.next().unwrap_or(1.0);
+            check.flagged = check.adjusted_p_value <= FALSE_DISCOVERY_RATE;
+            if check.flagged {
+                let days = match check.check {
+                    CheckKind::Conversion => result.figures.visitor_days,
+                    CheckKind::ConversionTrend => result.second_half.visitor_days,
+                    CheckKind::Nps | CheckKind::NpsTrend => result.figures.visitor_days,
+                };
+                let gap = match check.check {
+                    CheckKind::Conversion | CheckKind::ConversionTrend => {
+                        -check.difference.estimate
+                    }
+                    CheckKind::Nps | CheckKind::NpsTrend => -check.difference.estimate / 100.0,
+                };
+                flags.push((days * gap, sentence(&result.segment, check, &result.rules)));
+            }
+        }
+        flags.sort_by(|a, b| b.0.total_cmp(&a.0));
+        result.worth = flags.first().map_or(0.0, |f| f.0);
+        result.needs_attention = !flags.is_empty();
+        result.flags = flags.into_iter().map(|(_, text)| text).collect();
+    }
     results.sort_by(|a, b| {
         b.needs_attention
             .cmp(&a.needs_attention)
+            .then_with(|| b.worth.total_cmp(&a.worth))
             .then_with(|| b.figures.visitor_days.total_cmp(&a.figures.visitor_days))
             .then_with(|| a.segment.cmp(&b.segment))
     });
+    let checks_judged = p_values.len();
     Segments {
-        whole_site: site,
+        whole_site: site.figures(),
+        method: format!(
+            "{checks_judged} checks judged (conversion against the rest of the site and its trend, \
+             over days whose {}-day attribution window has closed, with each visitor's days as \
+             one cluster; NPS against the rest and its trend); Benjamini–Hochberg holds the share \
+             of false flags to {:.0}% across every segment and check",
+            period.attribution_days,
+            FALSE_DISCOVERY_RATE * 100.0
+        ),
+        matured_to,
+        attribution_days: period.attribution_days,
+        false_discovery_rate: FALSE_DISCOVERY_RATE,
+        checks_judged,
         segments: results,
     }
 }
 
-fn rate(e: &Option<Estimate>) -> f64 {
-    e.map_or(0.0, |e| e.value)
-}
-
-fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "p < 0.001".to_owned()
-    } else {
-        format!("p = {p:.3}")
-    }
-}
-
-fn share(x: f64) -> String {
-    percent(x).trim_start_matches('+').to_owned()
-}
-
-fn flags(
+/// The rules that target `name`, with how each performs.
+fn targeting(
     name: &str,
-    segment: &Figures,
-    rest: &Figures,
-    first: &Figures,
-    second: &Figures,
-    vs_rest: Option<f64>,
-    trend: Option<f64>,
-) -> Vec<String> {
-    let mut flags = Vec::new();
-    if let (Some(p), Some(c)) = (vs_rest, segment.conversion_rate) {
-        if p < FLAG_P && c.value < rate(&rest.conversion_rate) {
-            flags.push(format!(
-                "\"{name}\" converts at {} (interval {} to {}), below the rest of the site's {} ({})",
-                share(c.value),
-                share(c.ci_low),
-                share(c.ci_high),
-                share(rate(&rest.conversion_rate)),
-                p_text(p)
-            ));
-        }
-    }
-    if let (Some(p), Some(before), Some(after)) =
-        (trend, first.conversion_rate, second.conversion_rate)
-    {
-        if p < FLAG_P && after.value < before.value {
-            flags.push(format!(
-                "\"{name}\" is getting worse: conversion fell from {} to {} between the first and second half of the period ({})",
-                share(before.value),
-                share(after.value),
-                p_text(p)
-            ));
-        }
-    }
-    if let (Some(nps), Some(other)) = (segment.nps, rest.nps) {
-        if segment.nps_answers >= MIN_ANSWERS && nps.ci_high < other.value {
-            flags.push(format!(
-                "\"{name}\" gives an NPS of {:.0} (interval {:.0} to {:.0}), below the rest of the site's {:.0}",
-                nps.value, nps.ci_low, nps.ci_high, other.value
-            ));
-        }
-    }
-    if let (Some(before), Some(after)) = (first.nps, second.nps) {
-        if second.nps_answers >= MIN_ANSWERS
-            && first.nps_answers >= MIN_ANSWERS
-            && after.ci_high < before.value
-        {
-            flags.push(format!(
-                "\"{name}\"'s NPS is falling: {:.0} in the first half of the period, {:.0} (interval {:.0} to {:.0}) in the second",
-                before.value, after.value, after.ci_low, after.ci_high
-            ));
-        }
-    }
-    flags
+    targets: &[(String, Vec<String>)],
+    rules: &[RulePerformance],
+) -> Vec<RulePerformance> {
+    targets
+        .iter()
+        .find(|(segment, _)| segment == name)
+        .map(|(_, ids)| {
+            ids.iter()
+                .map(|id| {
+                    rules
+                        .iter()
+                        .find(|r| r.rule == *id)
+                        .cloned()
+                        .unwrap_or(RulePerformance {
+                            rule: id.clone(),
+                            impressions: 0.0,
+                            clicks: 0.0,
+                            click_through_rate: None,
+                            verdict: None,
+                        })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-/// The last day of the period's first half.
+/// A whole number with thousands separated: `4,200`.
+fn count(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A signed number with one decimal and a true minus sign.
+fn signed(x: f64, decimals: usize) -> String {
+    let text = format!("{x:+.decimals$}");
+    text.replacen('-', "\u{2212}", 1)
+}
+
+/// What a flagged check means, in words: what, by how much, with its interval, over how
+/// much data, and which rules target the segment.
+fn sentence(name: &str, check: &Check, rules: &[RulePerformance]) -> String {
+    let d = &check.difference;
+    let points = |x: f64| x * 100.0;
+    let what = match check.check {
+        CheckKind::Conversion => format!(
+            "\"{name}\" converts {:.1} points less than the rest of the site ({} to {}), over {} matured visitor-days",
+            points(-d.estimate),
+            signed(points(d.ci_low), 1),
+            signed(points(d.ci_high), 1),
+            count(check.sample)
+        ),
+        CheckKind::ConversionTrend => format!(
+            "\"{name}\" is getting worse: it converts {:.1} points less in the second half of the matured days than in the first ({} to {}), over {} visitor-days",
+            points(-d.estimate),
+            signed(points(d.ci_low), 1),
+            signed(points(d.ci_high), 1),
+            count(check.sample)
+        ),
+        CheckKind::Nps => format!(
+            "\"{name}\" gives an NPS {:.0} points below the rest of the site's ({} to {}), from {} answers",
+            -d.estimate,
+            signed(d.ci_low, 0),
+            signed(d.ci_high, 0),
+            count(check.sample)
+        ),
+        CheckKind::NpsTrend => format!(
+            "\"{name}\"'s NPS fell {:.0} points from the first half of the period to the second ({} to {}), from {} answers",
+            -d.estimate,
+            signed(d.ci_low, 0),
+            signed(d.ci_high, 0),
+            count(check.sample)
+        ),
+    };
+    let who = if rules.is_empty() {
+        "no rule targets it".to_owned()
+    } else {
+        let named: Vec<String> = rules
+            .iter()
+            .map(|r| {
+                let ctr = r
+                    .click_through_rate
+                    .map(|c| {
+                        format!(
+                            ", {} click-through",
+                            percent(c.value).trim_start_matches('+')
+                        )
+                    })
+                    .unwrap_or_default();
+                let verdict = r
+                    .verdict
+                    .as_ref()
+                    .map(|v| format!("; {v}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} ({} impressions{ctr}{verdict})",
+                    r.rule,
+                    count(r.impressions)
+                )
+            })
+            .collect();
+        format!("rules that target it: {}", named.join(", "))
+    };
+    format!("{what}; {who}.")
+}
+
+/// The last day of `period` whose attribution window has closed: `to` less the window.
+fn matured_to(period: &Period<'_>) -> Option<String> {
+    use chrono::NaiveDate;
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let (from, to) = (parse(period.from)?, parse(period.to)?);
+    let last = to.checked_sub_days(chrono::Days::new(u64::from(period.attribution_days)))?;
+    (last >= from).then(|| last.format("%Y-%m-%d").to_string())
+}
+
+/// The last day of the first half of `from..=to`.
 fn middle_day(from: &str, to: &str) -> String {
     use chrono::NaiveDate;
     let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
@@ -349,68 +571,131 @@ pub fn rule_performance(
 mod tests {
     use super::*;
 
-    fn row(day: &str, segment: &str, visitors: f64, converters: f64) -> Row {
+    /// A day's row of `visitors` one-day visitors (each its own cluster), `converters` of
+    /// whom convert, with NPS answers.
+    fn row(day: &str, segment: &str, visitors: f64, converters: f64, nps: [f64; 3]) -> Row {
         Row::new(Table::Segments, &[day, segment])
             .with("visitors", visitors)
             .with("converters", converters)
+            .with("clusters", visitors)
+            .with("days_ss", visitors)
+            .with("converting_ss", converters)
+            .with("cross", converters)
+            .with("promoters", nps[0])
+            .with("passives", nps[1])
+            .with("detractors", nps[2])
     }
 
+    const PERIOD: Period<'static> = Period {
+        from: "2026-11-01",
+        to: "2026-11-30",
+        attribution_days: 7,
+    };
+
     #[test]
-    fn a_segment_below_the_rest_and_one_getting_worse_are_flagged() {
-        let rows = vec![
-            row("2026-12-01", "", 2000.0, 100.0),
-            row("2026-12-04", "", 2000.0, 100.0),
-            // 2% against the rest's 5.3%.
-            row("2026-12-01", "returning", 250.0, 5.0),
-            row("2026-12-04", "returning", 250.0, 5.0),
-            // 8% then 2%.
-            row("2026-12-01", "vip", 300.0, 24.0),
-            row("2026-12-04", "vip", 300.0, 6.0),
-            row("2026-12-01", "first_time", 400.0, 20.0),
-            row("2026-12-04", "first_time", 400.0, 21.0),
-        ];
+    fn a_segment_below_the_rest_and_one_getting_worse_are_flagged_in_words() {
+        let none = [0.0; 3];
+        let mut rows = Vec::new();
+        for day in ["2026-11-02", "2026-11-20", "2026-11-28"] {
+            rows.push(row(day, "", 4000.0, 200.0, [60.0, 20.0, 20.0]));
+            // 2% against the rest's 5.6%.
+            rows.push(row(day, "returning", 500.0, 10.0, none));
+            rows.push(row(day, "first_time", 800.0, 41.0, none));
+            // NPS −40 against the rest's about 46.
+            rows.push(row(day, "vip", 300.0, 15.0, [10.0, 10.0, 30.0]));
+        }
+        // 8% in the first half, 2% in the second: the 28th is not matured and not judged.
+        rows.push(row("2026-11-05", "trending", 600.0, 48.0, none));
+        rows.push(row("2026-11-20", "trending", 600.0, 12.0, none));
         let targets = vec![("returning".to_owned(), vec!["win-back".to_owned()])];
         let perf = vec![RulePerformance {
             rule: "win-back".into(),
-            impressions: 100.0,
-            clicks: 7.0,
-            click_through_rate: stats::wilson(7.0, 100.0),
+            impressions: 1200.0,
+            clicks: 84.0,
+            click_through_rate: stats::wilson(84.0, 1200.0),
             verdict: None,
         }];
-        let s = segments(&rows, "2026-12-01", "2026-12-06", &targets, &perf);
-        assert_eq!(s.whole_site.visitor_days, 4000.0);
+        let s = segments(&rows, &PERIOD, &targets, &perf);
+        assert_eq!(s.matured_to.as_deref(), Some("2026-11-23"));
+        assert_eq!(s.whole_site.visitor_days, 12_000.0);
         let by = |name: &str| s.segments.iter().find(|r| r.segment == name).unwrap();
         let returning = by("returning");
-        assert!(returning.needs_attention);
+        assert!(returning.needs_attention, "{:?}", returning.checks);
         assert!(
-            returning.flags[0].starts_with("\"returning\" converts at 2.0% (interval"),
+            returning.flags[0].starts_with("\"returning\" converts 3.4 points less than the rest of the site (\u{2212}4.4 to \u{2212}2.4)"),
             "{:?}",
             returning.flags
         );
-        assert_eq!(returning.rest.visitor_days, 3500.0);
-        assert_eq!(returning.rules[0].impressions, 100.0);
-        let vip = by("vip");
         assert!(
-            vip.flags
-                .iter()
-                .any(|f| f.contains("getting worse: conversion fell from 8.0% to 2.0%")),
+            returning.flags[0].ends_with(
+                "over 1,000 matured visitor-days; rules that target it: win-back (1,200 impressions, 7.0% click-through)."
+            ),
             "{:?}",
-            vip.flags
+            returning.flags
         );
+        assert!(by("trending").flags[0].starts_with(
+            "\"trending\" is getting worse: it converts 6.0 points less in the second half"
+        ));
+        assert!(by("vip")
+            .flags
+            .iter()
+            .any(|f| f.contains("gives an NPS") && f.ends_with("; no rule targets it.")));
         assert!(
             !by("first_time").needs_attention,
             "{:?}",
-            by("first_time").flags
+            by("first_time").checks
         );
-        // Flagged segments come first.
-        assert!(s.segments[0].needs_attention && s.segments[1].needs_attention);
-        assert!(!s.segments[2].needs_attention);
+        // Ranked by worth, the visitor-days affected times the gap: the returning visitors'
+        // 3.4 points over their 1,500 visitor-days is worth about 51 converting days.
+        assert!(
+            (returning.worth - 0.0343 * 1500.0).abs() < 0.5,
+            "{}",
+            returning.worth
+        );
+        let flagged: Vec<f64> = s
+            .segments
+            .iter()
+            .take_while(|r| r.needs_attention)
+            .map(|r| r.worth)
+            .collect();
+        assert_eq!(flagged.len(), 3);
+        assert!(flagged.windows(2).all(|w| w[0] >= w[1]), "{flagged:?}");
+        assert!(s.checks_judged >= 8);
     }
 
     #[test]
-    fn the_period_splits_at_its_middle() {
+    fn small_samples_and_unmatured_days_are_not_judged() {
+        // A week that ends today: nothing has matured.
+        let week = Period {
+            from: "2026-11-24",
+            to: "2026-11-30",
+            attribution_days: 7,
+        };
+        let rows = vec![
+            row("2026-11-29", "", 5000.0, 100.0, [0.0; 3]),
+            row("2026-11-29", "returning", 1000.0, 0.0, [0.0; 3]),
+        ];
+        let s = segments(&rows, &week, &[], &[]);
+        assert_eq!(s.matured_to, None);
+        assert_eq!(s.checks_judged, 0);
+        assert!(!s.segments[0].needs_attention);
+        // 150 visitor-days are too few for a conversion check, 20 answers for NPS.
+        let rows = vec![
+            row("2026-11-02", "", 5000.0, 250.0, [100.0, 50.0, 50.0]),
+            row("2026-11-02", "tiny", 150.0, 0.0, [0.0, 0.0, 20.0]),
+        ];
+        let s = segments(&rows, &PERIOD, &[], &[]);
+        assert_eq!(s.checks_judged, 0);
+    }
+
+    #[test]
+    fn the_period_splits_at_its_middle_and_matures_after_the_window() {
         assert_eq!(middle_day("2026-12-01", "2026-12-06"), "2026-12-03");
         assert_eq!(middle_day("2026-12-01", "2026-12-07"), "2026-12-04");
         assert_eq!(middle_day("2026-12-01", "2026-12-01"), "2026-12-01");
+        assert_eq!(matured_to(&PERIOD).as_deref(), Some("2026-11-23"));
+        assert_eq!(count(4200.0), "4,200");
+        assert_eq!(count(1_234_567.0), "1,234,567");
+        assert_eq!(signed(-3.04, 1), "\u{2212}3.0");
     }
 }

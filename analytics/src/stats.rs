@@ -331,9 +331,136 @@ pub fn proportions_differ(x1: f64, n1: f64, x2: f64, n2: f64) -> Option<f64> {
     Some(2.0 * (1.0 - normal.cdf(z.abs())))
 }
 
+/// A difference between two groups (`a − b`), with its 95% interval and the one-sided p-value
+/// that `a` is below `b` (a normal test of the difference over its standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Difference {
+    pub estimate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// The probability, were the groups alike, of a difference at least this far below 0.
+    pub p_below: f64,
+}
+
+/// `a − b` for two independent estimates with their variances; `None` without variance.
+pub fn difference(a: f64, var_a: f64, b: f64, var_b: f64) -> Option<Difference> {
+    let se = (var_a + var_b).sqrt();
+    if !se.is_finite() || se <= 0.0 {
+        return None;
+    }
+    let estimate = a - b;
+    let normal = statrs::distribution::Normal::standard();
+    Some(Difference {
+        estimate,
+        ci_low: estimate - Z_975 * se,
+        ci_high: estimate + Z_975 * se,
+        p_below: normal.cdf(estimate / se),
+    })
+}
+
+/// A rate over visitor-days whose days come in clusters (one visitor's days), from the sums
+/// over clusters: `y` successes in `n` trials, `clusters` of them, and the sums of each
+/// cluster's `n²`, `y²` and `n·y`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClusteredRate {
+    pub n: f64,
+    pub y: f64,
+    pub clusters: f64,
+    pub n_ss: f64,
+    pub y_ss: f64,
+    pub cross: f64,
+}
+
+impl ClusteredRate {
+    /// The rate `y / n` and its cluster-robust variance (the ratio estimator's linearised
+    /// variance, with the small-sample factor k / (k − 1) over k clusters): days of one
+    /// visitor are not independent trials. `None` below two clusters.
+    pub fn rate_and_variance(&self) -> Option<(f64, f64)> {
+        let k = self.clusters;
+        if self.n <= 0.0 || k < 2.0 {
+            return None;
+        }
+        let p = self.y / self.n;
+        // Σ (y_i − p n_i)², from the sums.
+        let spread = (self.y_ss - 2.0 * p * self.cross + p * p * self.n_ss).max(0.0);
+        Some((p, k / (k - 1.0) * spread / (self.n * self.n)))
+    }
+}
+
+/// The NPS (−100 to 100) and the variance of its estimate: 100² (p + d − (p − d)²) / n over
+/// the shares of promoters and detractors, with Rocks' adjustment (¾ added to each, 3 to the
+/// answers) so that a small group is not judged with no spread.
+pub fn nps_and_variance(promoters: f64, passives: f64, detractors: f64) -> Option<(f64, f64)> {
+    let n = promoters + passives + detractors;
+    if n <= 0.0 {
+        return None;
+    }
+    let n_adj = n + 3.0;
+    let p = (promoters + 0.75) / n_adj;
+    let d = (detractors + 0.75) / n_adj;
+    let centre = p - d;
+    Some((
+        100.0 * (promoters - detractors) / n,
+        1e4 * (p + d - centre * centre) / n_adj,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clustered_rate_of_single_days_is_the_binomial_and_whole_visitors_count_once() {
+        // 1,000 visitors of one day each, 100 converting: p(1 − p)/n, times k/(k − 1).
+        let single = ClusteredRate {
+            n: 1000.0,
+            y: 100.0,
+            clusters: 1000.0,
+            n_ss: 1000.0,
+            y_ss: 100.0,
+            cross: 100.0,
+        };
+        let (p, var) = single.rate_and_variance().unwrap();
+        assert_eq!(p, 0.1);
+        assert!(
+            (var - 0.1 * 0.9 / 1000.0 * 1000.0 / 999.0).abs() < 1e-12,
+            "{var}"
+        );
+        // The same days from 250 visitors of 4 days each, who convert on all their days or
+        // none: the information of 250 trials, not 1,000.
+        let whole = ClusteredRate {
+            n: 1000.0,
+            y: 100.0,
+            clusters: 250.0,
+            n_ss: 250.0 * 16.0,
+            y_ss: 25.0 * 16.0,
+            cross: 25.0 * 16.0,
+        };
+        let (_, var) = whole.rate_and_variance().unwrap();
+        assert!(
+            (var - 0.1 * 0.9 / 250.0 * 250.0 / 249.0).abs() < 1e-12,
+            "{var}"
+        );
+        assert_eq!(ClusteredRate::default().rate_and_variance(), None);
+    }
+
+    #[test]
+    fn an_nps_difference_takes_both_groups_spread() {
+        // Rocks (2016)'s adjusted-Wald variance: 50 promoters, 30 passives, 20 detractors
+        // (NPS 30) has p = 50.75/103, d = 20.75/103.
+        let (value, var) = nps_and_variance(50.0, 30.0, 20.0).unwrap();
+        assert_eq!(value, 30.0);
+        let (p, d) = (50.75 / 103.0, 20.75 / 103.0);
+        assert!((var - 1e4 * (p + d - (p - d) * (p - d)) / 103.0).abs() < 1e-9);
+        // Two such groups: the difference's standard error is √2 times one group's.
+        let diff = difference(value, var, value, var).unwrap();
+        assert_eq!(diff.estimate, 0.0);
+        assert!((diff.ci_high - Z_975 * (2.0 * var).sqrt()).abs() < 1e-9);
+        assert!((diff.p_below - 0.5).abs() < 1e-12);
+        // A difference 1.645 standard errors below zero is one-sided p = 0.05.
+        let diff = difference(0.0, 0.5, 1.645, 0.5).unwrap();
+        assert!((diff.p_below - 0.05).abs() < 1e-4, "{}", diff.p_below);
+    }
 
     fn m(n: f64, sum: f64, sum_squares: f64) -> Moments {
         Moments {

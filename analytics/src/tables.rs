@@ -28,7 +28,10 @@ pub enum Table {
     Searches,
     /// Views of sold-out products.
     SoldOut,
-    /// Per segment (and `""`, the whole site): visitor-days, converting ones, revenue, NPS.
+    /// Per segment (and `""`, the whole site): visitor-days, converting ones, revenue, NPS,
+    /// and the sums a variance clustered by visitor needs: each visitor's days and converting
+    /// days within an ISO week are a cluster (`clusters`, and the changes of the sums of their
+    /// squares and cross products).
     Segments,
 }
 
@@ -56,7 +59,9 @@ impl Table {
             Table::Pages => "page_daily",
             Table::Searches => "search_daily",
             Table::SoldOut => "sold_out_daily",
-            Table::Segments => "segment_daily",
+            // With the columns of the clustered variance (local state from before them keeps
+            // its `segment_daily`, unread).
+            Table::Segments => "segment_days",
         }
     }
 
@@ -122,6 +127,10 @@ impl Table {
                 "promoters",
                 "passives",
                 "detractors",
+                "clusters",
+                "days_ss",
+                "converting_ss",
+                "cross",
             ],
         }
     }

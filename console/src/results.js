@@ -144,11 +144,15 @@ const OTHERS = {
   },
   segments(el, table, body) {
     const flagged = body.segments.filter((s) => s.needs_attention);
+    const unjudged = body.matured_to
+      ? "Not enough data to judge any segment yet: each side of a check needs 200 visitor-days (conversion) or 30 answers (NPS)."
+      : `Not enough data to judge any segment yet: conversion is judged over days whose ${body.attribution_days}-day attribution window has closed, and this period has none. Pick a period that ends at least ${body.attribution_days} days ago.`;
     return [
       flagged.length
         ? el("ul", { class: "flags", "aria-label": "Segments that need attention" },
           ...flagged.flatMap((s) => s.flags.map((f) => el("li", { class: "banner bad", text: f }))))
-        : el("p", { class: "empty", text: "No segment is significantly below the rest of the site, or getting worse, in this period." }),
+        : el("p", { class: "empty", text: body.checks_judged ? "No segment needs attention in this period." : unjudged }),
+      el("p", { class: "method", text: `How: ${body.method}.` }),
       table("Segments", ["Segment", "Visitor-days", "Conversion (95% interval)", "Rest of site", "NPS (95% interval)", "Needs attention", "Rules that target it"],
         body.segments.map((s) => [s.segment, s.visitor_days, share(s.conversion_rate), share(s.rest.conversion_rate), nps(s.nps),
           s.needs_attention ? "yes" : "no",

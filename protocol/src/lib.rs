@@ -337,13 +337,31 @@ pub struct Decision {
     pub rulebook: String,
 }
 
-/// An experiment's control group on this page: what to report, and when.
+/// An arm that shows nothing on this page (an experiment's control, or the programme's
+/// holdout): what to report, and when. It is enrolled by the same rule as the treatment: its
+/// exposure is reported only where the treatment would have been drawn, when its trigger
+/// fires, with the overlay's turn, the session's budget and the slot checked on the page as
+/// for the treatment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Control {
     #[serde(flatten)]
     pub reference: ExperienceRef,
     /// The trigger the treatment shows on: the exposure is reported when it fires.
     pub trigger: Trigger,
+    /// The kind the treatment would have shown as, which decides what it waits for on the
+    /// page: an overlay's turn, the budget, a slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shows_as: Option<ExperienceKind>,
+    /// The slot an inline treatment would have filled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// The treatment's budget (see [`Experience::budget`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u32>,
+    /// Whether the arm keeps the place the treatment would take (the overlay's turn, a
+    /// prompt of the budget), or lets lower prompts have it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holds: bool,
 }
 
 /// One experience chosen for the visitor, with everything the widget needs to show it.

@@ -4,6 +4,11 @@
 //! universal holdout and consent (for personalised rules), its audience, its experiment (which
 //! may put the visitor in a control group), its frequency caps, the shared fatigue budget, and
 //! finally whether a higher rule already took its placement. Every rule leaves a trace line.
+//!
+//! Every arm is enrolled by the same rule: where its experience would be drawn. A control
+//! group, and the universal holdout, pass the treatment's caps, budget and placement here, and
+//! come in the decision as [`Control`]s whose exposure the page reports when the treatment
+//! would have been drawn.
 
 use rapport_protocol::{
     is_safe_link, CallToAction, Content, Control, Decision, Experience, ExperienceKind,
@@ -336,6 +341,10 @@ struct State<'a> {
     segments_shared: bool,
     segment_errors: Vec<TraceEntry>,
     holdout: bool,
+    /// Whether the rulebook has a holdout and the visitor is not yet enrolled in either of
+    /// its arms: each personalised experience that would be drawn then carries the
+    /// programme's exposure beside it.
+    programme_pending: bool,
     /// Placements already given, to which rule, and (for overlays) on which trigger.
     taken: Vec<Taken<'a>>,
     /// Whether an overlay is in the decision: others may join it on other triggers, and the
@@ -422,6 +431,8 @@ impl<'a> State<'a> {
             segments_shared: false,
             segment_errors: Vec::new(),
             holdout: in_holdout(book, profile),
+            programme_pending: book.settings.holdout_percent > 0.0
+                && !profile.experiments.contains_key(PROGRAMME),
             taken: Vec::new(),
             overlay_given: false,
             arms: None,
@@ -490,8 +501,11 @@ impl<'a> State<'a> {
     /// visitor was in the audience.
     fn try_rule(&mut self, rule: &'a Rule) -> TraceEntry {
         let id = Rc::clone(&rule.trace_id);
+        // A visitor of the holdout who is not enrolled yet goes on, to learn where a
+        // personalised experience would have been drawn: that is their exposure.
+        let held_out = self.holdout && !self.programme_pending;
         if let Some((outcome, reason)) =
-            prechecked(rule, self.page, self.now_ms, self.holdout, self.profile)
+            prechecked(rule, self.page, self.now_ms, held_out, self.profile)
         {
             return TraceEntry::new(id, outcome, reason);
         }
@@ -518,6 +532,9 @@ impl<'a> State<'a> {
         };
         if line.outcome == Outcome::NotMatched {
             return line;
+        }
+        if self.holdout && rule.personalized {
+            return self.held_out(rule, line);
         }
         let experiment = match &rule.offer {
             Offer::Show(show) => return self.offer(rule, show, None, line),
@@ -565,37 +582,114 @@ impl<'a> State<'a> {
             |n| format!("bucket {n:.4}"),
         );
         let Some(show) = &variant.show else {
-            self.controls.push(Control {
-                reference: ExperienceRef {
-                    rule: rule.id.clone(),
-                    experience: format!("{}-{}", rule.id, variant.id),
-                    variant: Some(variant.id.clone()),
-                    segment: Some(rule.who.label()),
-                },
-                trigger: rule.trigger.clone(),
-            });
-            line.outcome = Outcome::Control;
-            line.reason = match experiment.control {
-                ControlMode::FallsThrough => format!(
-                    "in control group \"{}\" ({at}): nothing from this rule; lower rules may fill the placement",
-                    variant.id
-                ),
-                ControlMode::Holds => {
-                    // The control keeps the placement the treatment would take.
-                    if let Some(first) = experiment.variants.iter().find_map(|v| v.show.as_ref()) {
-                        let placement = first.kind.placement(first.slot.as_deref());
-                        self.take(rule, first, placement);
-                    }
-                    format!(
-                        "in control group \"{}\" ({at}): the placement stays empty",
-                        variant.id
-                    )
-                }
-            }
-            .into();
-            return line;
+            return self.control(rule, experiment, &variant.id, &at, line);
         };
         self.offer(rule, show, Some(variant.id.as_str()), line)
+    }
+
+    /// The visitor is in a control group. It is enrolled by the treatment's rule: where caps,
+    /// the fatigue budget, the quiet period or a higher rule's placement would hold the
+    /// treatment back, the control is held back too, and on the page its exposure waits for
+    /// what the treatment's drawing would (the overlay's turn, the budget, the slot).
+    fn control(
+        &mut self,
+        rule: &'a Rule,
+        experiment: &'a crate::spec::Experiment,
+        arm: &str,
+        at: &str,
+        mut line: TraceEntry,
+    ) -> TraceEntry {
+        let reference = ExperienceRef {
+            rule: rule.id.clone(),
+            experience: format!("{}-{arm}", rule.id),
+            variant: Some(arm.to_owned()),
+            segment: Some(rule.who.label()),
+        };
+        let holds = experiment.control == ControlMode::Holds;
+        line.outcome = Outcome::Control;
+        let Some(treatment) = experiment.variants.iter().find_map(|v| v.show.as_ref()) else {
+            // An experiment of controls only: nothing to wait for but the trigger.
+            self.controls.push(Control {
+                reference,
+                trigger: rule.trigger.clone(),
+                shows_as: None,
+                slot: None,
+                budget: None,
+                holds,
+            });
+            line.reason = format!("in control group \"{arm}\" ({at})").into();
+            return line;
+        };
+        if let Some((outcome, reason)) = self.held_back(rule, treatment) {
+            line.outcome = outcome;
+            line.reason = format!(
+                "in control group \"{arm}\" ({at}), not enrolled: the treatment would not show ({reason})"
+            )
+            .into();
+            return line;
+        }
+        self.ghost(reference, rule, treatment, holds);
+        if self.programme_pending && rule.personalized {
+            self.ghost(
+                programme_ref(PERSONALISED_ARM, treatment),
+                rule,
+                treatment,
+                false,
+            );
+        }
+        line.reason = if holds {
+            // The control keeps the placement and the prompt the treatment would take.
+            self.spend(treatment);
+            self.take(rule, treatment, treatment.kind.placement(treatment.slot.as_deref()));
+            format!("in control group \"{arm}\" ({at}): the placement stays empty")
+        } else {
+            format!(
+                "in control group \"{arm}\" ({at}): nothing from this rule; lower rules may fill the placement"
+            )
+        }
+        .into();
+        line
+    }
+
+    /// A visitor of the holdout in a personalised rule's audience: nothing is shown, and
+    /// where the rule's experience would have been drawn, the programme's exposure is.
+    fn held_out(&mut self, rule: &'a Rule, mut line: TraceEntry) -> TraceEntry {
+        line.outcome = Outcome::Held;
+        line.reason = "the visitor is in the universal holdout".into();
+        let show = match &rule.offer {
+            Offer::Show(show) => Some(show),
+            Offer::Experiment(experiment) => {
+                experiment.variants.iter().find_map(|v| v.show.as_ref())
+            }
+        };
+        if let Some(show) = show.filter(|show| self.held_back(rule, show).is_none()) {
+            self.ghost(programme_ref(HOLDOUT_ARM, show), rule, show, false);
+            line.reason =
+                "the visitor is in the universal holdout: enrolled if this would have been drawn"
+                    .into();
+        }
+        line
+    }
+
+    /// An arm that shows nothing, exposed on the page where `show` would have been drawn.
+    fn ghost(&mut self, reference: ExperienceRef, rule: &Rule, show: &Show, holds: bool) {
+        self.controls.push(Control {
+            reference,
+            trigger: rule.trigger.clone(),
+            shows_as: Some(show.kind),
+            slot: show.slot.clone(),
+            budget: (!show.kind.needs_slot()).then_some(self.prompts_left),
+            holds,
+        });
+    }
+
+    /// Counts `show` among the prompts offered, unless it is inline content or an
+    /// alternative to an overlay already offered.
+    fn spend(&mut self, show: &Show) {
+        let competes = !(show.kind.needs_slot() || show.kind.is_overlay() && self.overlay_given);
+        if competes {
+            self.prompts_offered += 1;
+        }
     }
 
     /// Caps, budget and placement, then the experience itself.
@@ -632,15 +726,15 @@ impl<'a> State<'a> {
         // every candidate in rank order, and the page draws them while the budget lasts.
         // Overlays after the first are alternatives to it (only one of them will show), so
         // they compete for the same place in the budget.
-        let competes = !(show.kind.needs_slot() || show.kind.is_overlay() && self.overlay_given);
-        if competes {
-            self.prompts_offered += 1;
-        }
+        self.spend(show);
         let beyond_budget = !show.kind.needs_slot() && self.prompts_offered > self.prompts_left;
         self.take(rule, show, placement.clone());
         let mut shown = self.experience(rule, show, variant, placement, products);
         shown.budget = (!show.kind.needs_slot()).then_some(self.prompts_left);
         self.experiences.push(shown);
+        if self.programme_pending && rule.personalized {
+            self.ghost(programme_ref(PERSONALISED_ARM, show), rule, show, false);
+        }
         line.reason = match (variant, beyond_budget) {
             (None, false) => line.reason,
             (Some(variant), false) => format!("shown: variant \"{variant}\"").into(),
@@ -944,6 +1038,23 @@ pub(crate) fn same_locale(a: &str, b: &str) -> bool {
         c => c.to_ascii_lowercase(),
     };
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
+}
+
+/// The experiment key of the universal holdout: all personalised experiences against none.
+pub const PROGRAMME: &str = "";
+/// The programme's arms.
+pub const HOLDOUT_ARM: &str = "holdout";
+pub const PERSONALISED_ARM: &str = "personalised";
+
+/// What a programme arm's exposure names: the programme, the arm, and (as its experience)
+/// the arm and the experience it stands for, so that each is armed on the page apart.
+fn programme_ref(arm: &str, show: &Show) -> ExperienceRef {
+    ExperienceRef {
+        rule: PROGRAMME.to_owned(),
+        experience: format!("{arm}:{}", show.experience),
+        variant: Some(arm.to_owned()),
+        segment: None,
+    }
 }
 
 /// Whether the visitor is in the universal holdout (`settings.holdout`): never shown a

@@ -38,7 +38,7 @@ pub mod view;
 pub use check::{check, warnings};
 pub use decide::{
     assignment, decide, decision, in_holdout, preview, segments_of, Assignment, DecisionReport,
-    Outcome, TraceEntry,
+    Outcome, TraceEntry, HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME,
 };
 pub use diagnostic::{Diagnostic, Severity};
 pub use lint::PAGE_KINDS;

@@ -131,6 +131,12 @@ pub struct Tracking {
     pub stage: String,
     /// A purchase was counted for that day.
     pub converted: bool,
+    /// The ISO week of `day` (`2026-W49`), and per segment (`""`: the site) the visitor's
+    /// days and converting days in it: a cluster, for the variance of conversion rates.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub week: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub week_days: BTreeMap<String, [u32; 2]>,
     /// The path of the session's landing page, while the session has only that page and
     /// the visitor might still leave straight away.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -391,7 +397,10 @@ impl Profile {
             }
             // Control exposures matter to reports (a later purchase is credited to the
             // control), not to what this visitor sees next.
-            EventData::Exposure(r) => self.prompt(r).last_exposed_ms = Some(now_ms),
+            EventData::Exposure(r) if r.rule != crate::decide::PROGRAMME => {
+                self.prompt(r).last_exposed_ms = Some(now_ms);
+            }
+            EventData::Exposure(_) => {}
             EventData::Answer(answer) => self.answer(answer, now_ms),
             EventData::Consent(consent) => self.consent = Some(*consent),
         }

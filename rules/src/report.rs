@@ -196,6 +196,10 @@ pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
         EventData::Answer(answer) => &answer.experience,
         _ => return None,
     };
+    // The programme's exposures enrol in its arms and are no experience of their own.
+    if r.rule == crate::decide::PROGRAMME {
+        return None;
+    }
     let mut tally = Tally::new(r, at_ms);
     match data {
         EventData::Exposure(_) => tally.exposures = 1,

@@ -768,3 +768,187 @@ rule("late", #{ schedule: #{ days: ["fri"], hours: "22:00-02:00", time_zone: "Am
         );
     }
 }
+
+/// Whether `report` enrols the visitor in `rule`'s arm: its experience is in the decision,
+/// or its control waits for the treatment's moment.
+fn enrols(report: &rapport_rules::DecisionReport, rule: &str) -> bool {
+    let decision = &report.decision;
+    decision.experiences.iter().any(|e| e.rule == rule)
+        || decision.controls.iter().any(|c| c.reference.rule == rule)
+}
+
+fn with_cart(id: &str) -> Profile {
+    let mut visitor = Profile::new(id);
+    apply(
+        &mut visitor,
+        EventData::AddToCart(AddToCart {
+            product: shirt(),
+            quantity: 1,
+        }),
+    );
+    visitor
+}
+
+/// Of `n` visitors, every third-in-ten holds a cart. Gives, per arm of `rule`, how many
+/// visitors it has and how many it enrols on the home page.
+fn enrolled_by_arm(
+    book: &Rulebook,
+    rule: &str,
+    n: usize,
+    arm: impl Fn(&rapport_rules::DecisionReport, &str) -> String,
+) -> std::collections::BTreeMap<String, (u32, u32)> {
+    let mut arms = std::collections::BTreeMap::new();
+    for i in 0..n {
+        let id = format!("fair-{i}");
+        let visitor = if i % 10 < 3 {
+            with_cart(&id)
+        } else {
+            Profile::new(&id)
+        };
+        let report = decide(book, &visitor, &page("home"), 1_000);
+        let entry = arms.entry(arm(&report, &id)).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += u32::from(enrols(&report, rule));
+    }
+    arms
+}
+
+const PLACEMENT_TAKEN: &str = r#"
+segment("has_cart", |v| v.cart.items > 0);
+rule("reminder", #{ priority: 50, who: "has_cart", show: #{ kind: "bar",
+    content: #{ en: #{ body: "Your cart" } } } });
+rule("test", #{ priority: 10, experiment: #{ control: "CONTROL", variants: [
+    #{ id: "treatment", weight: 1, show: #{ kind: "bar", content: #{ en: #{ body: "New" } } } },
+    #{ id: "control", weight: 1 } ] } });
+"#;
+
+#[test]
+fn a_higher_rule_that_takes_the_placement_holds_back_every_arm_alike() {
+    // A cart holder (30% of visitors) gets the reminder's bar: the treatment cannot show to
+    // them, so neither arm enrols them, whether the control falls through or holds.
+    for mode in ["falls_through", "holds"] {
+        let book = book(&PLACEMENT_TAKEN.replace("CONTROL", mode));
+        let arms = enrolled_by_arm(&book, "test", 4_000, |_, id| {
+            rapport_rules::assignment(&book, "test", id)
+                .unwrap()
+                .variant
+                .unwrap()
+        });
+        let share = |arm: &str| f64::from(arms[arm].1) / f64::from(arms[arm].0);
+        for arm in ["treatment", "control"] {
+            assert!(
+                (0.67..0.73).contains(&share(arm)),
+                "{mode}: {arm} enrols {:.3} of its visitors: {arms:?}",
+                share(arm)
+            );
+        }
+        assert!(
+            (share("treatment") - share("control")).abs() < 0.03,
+            "{mode}: {arms:?}"
+        );
+    }
+    // The trace says why a cart holder in the control is not enrolled.
+    let book = book(&PLACEMENT_TAKEN.replace("CONTROL", "falls_through"));
+    let in_control = (0..)
+        .map(|i| format!("fair-c-{i}"))
+        .find(|id| {
+            rapport_rules::assignment(&book, "test", id)
+                .unwrap()
+                .control
+        })
+        .unwrap();
+    let report = decide(&book, &with_cart(&in_control), &page("home"), 1_000);
+    let test = report.trace.iter().find(|t| &*t.rule == "test").unwrap();
+    assert_eq!(test.outcome, Outcome::Outranked);
+    assert!(
+        test.reason.contains("not enrolled: the treatment would not show (the bar placement went to rule \"reminder\")"),
+        "{}",
+        test.reason
+    );
+    assert!(report.decision.controls.is_empty());
+}
+
+#[test]
+fn a_control_waits_on_the_page_for_what_its_treatment_would() {
+    let book = book(
+        r#"rule("test", #{ when: #{ scroll: 50 }, experiment: #{ control: "holds", variants: [
+            #{ id: "treatment", weight: 1, show: #{ kind: "modal", content: #{ en: #{ body: "New" } } } },
+            #{ id: "control", weight: 1 } ] } });"#,
+    );
+    let in_control = (0..)
+        .map(|i| format!("wait-{i}"))
+        .find(|id| {
+            rapport_rules::assignment(&book, "test", id)
+                .unwrap()
+                .control
+        })
+        .unwrap();
+    let report = decide(&book, &Profile::new(&in_control), &page("home"), 1_000);
+    let control = &report.decision.controls[0];
+    assert_eq!(
+        control.shows_as,
+        Some(rapport_protocol::ExperienceKind::Modal)
+    );
+    assert_eq!(control.budget, Some(3), "the default session budget");
+    assert!(control.holds);
+    // Once the session's budget is spent, the control is no more enrolled than the
+    // treatment would be shown.
+    let mut tired = Profile::new(&in_control);
+    for i in 0..3 {
+        apply(
+            &mut tired,
+            EventData::Impression(ExperienceRef {
+                rule: "other".into(),
+                experience: format!("other-{i}"),
+                variant: None,
+                segment: None,
+            }),
+        );
+    }
+    let report = decide(&book, &tired, &page("home"), 1_000);
+    assert!(report.decision.controls.is_empty(), "{:?}", report.trace);
+    assert_eq!(report.trace[0].outcome, Outcome::Capped);
+}
+
+#[test]
+fn the_programme_enrols_both_arms_where_a_personalised_experience_would_be_drawn() {
+    // Half the visitors are held out. Only cart holders (30%) would get a personalised
+    // experience: each arm enrols them, and no one else.
+    let book = book(
+        r#"settings(#{ holdout: 50 });
+        segment("has_cart", |v| v.cart.items > 0);
+        rule("reminder", #{ priority: 50, who: "has_cart", show: #{ kind: "bar",
+            content: #{ en: #{ body: "Your cart" } } } });"#,
+    );
+    let arms = enrolled_by_arm(&book, rapport_rules::PROGRAMME, 4_000, |report, _| {
+        if report.holdout {
+            rapport_rules::HOLDOUT_ARM.to_owned()
+        } else {
+            rapport_rules::PERSONALISED_ARM.to_owned()
+        }
+    });
+    for (arm, (visitors, enrolled)) in &arms {
+        let share = f64::from(*enrolled) / f64::from(*visitors);
+        assert!((0.27..0.33).contains(&share), "{arm}: {share:.3} {arms:?}");
+    }
+    // The holdout sees nothing; its exposure waits for the reminder's moment.
+    let held = (0..)
+        .map(|i| format!("held-{i}"))
+        .find(|id| decide(&book, &with_cart(id), &page("home"), 0).holdout)
+        .unwrap();
+    let report = decide(&book, &with_cart(&held), &page("home"), 0);
+    assert!(report.decision.experiences.is_empty());
+    let ghost = &report.decision.controls[0];
+    assert_eq!(ghost.reference.variant.as_deref(), Some("holdout"));
+    assert_eq!(ghost.reference.experience, "holdout:reminder");
+    assert_eq!(report.trace[0].outcome, Outcome::Held);
+    // Once enrolled, a visitor carries no more programme exposures.
+    let mut enrolled = with_cart(&held);
+    enrolled.experiments.insert(
+        rapport_rules::PROGRAMME.to_owned(),
+        rapport_rules::profile::Enrolment::default(),
+    );
+    let report = decide(&book, &enrolled, &page("home"), 0);
+    assert!(report.decision.controls.is_empty());
+    assert!(report.decision.experiences.is_empty());
+}

@@ -384,3 +384,63 @@ async fn the_cart_reminder_follows_a_visit_to_the_cart_page() {
     assert!(reminder.contains("Your cart is waiting"), "{reminder}");
     client.clone().close().await.unwrap();
 }
+
+/// Whether `export` holds an impression or an exposure of the welcome experiment.
+fn welcome_enrolments(export: &Value) -> Vec<&Value> {
+    export["events"]
+        .as_array()
+        .expect("an export lists events")
+        .iter()
+        .filter(|e| {
+            ["impression", "exposure"].contains(&e["type"].as_str().unwrap_or_default())
+                && e["event"]["rule"] == "welcome"
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_cart_reminder_holds_back_every_arm_of_the_welcome_alike() {
+    let edge = Edge::shared();
+    // Arms from `rapport bucket demo-site/rulebook welcome ID`; the stored events say them too.
+    // A first-time visitor with a cart gets the cart reminder's bar on the home page, which
+    // the welcome's bar would need: no arm enrols them, the control no more than the offer.
+    for (visitor, arm) in [
+        ("visitor-fair-0002", "offer"),
+        ("visitor-fair-0011", "control"),
+    ] {
+        let browser = Browser::start().await;
+        browser.pin_visitor(edge, visitor).await;
+        browser.add_to_cart_on(edge, "linen-shirt").await;
+        edge.wait_for_events(visitor, "add_to_cart", 1).await;
+        browser.client.goto(&edge.url("/")).await.unwrap();
+        browser.wait_for_prompt("cart-reminder-bar", WAIT).await;
+        // The reminder's impression reached the edge, and the welcome's would have with it.
+        let export = edge.wait_for_events(visitor, "impression", 1).await;
+        assert_eq!(impressions_of(&export, "cart-reminder-bar"), 1, "{arm}");
+        assert!(
+            welcome_enrolments(&export).is_empty(),
+            "{arm}: {:?}",
+            welcome_enrolments(&export)
+        );
+        browser.client.clone().close().await.unwrap();
+    }
+    // Without a cart, both arms enrol on the home page.
+    for (visitor, arm) in [
+        ("visitor-fair-0006", "offer"),
+        ("visitor-fair-0013", "control"),
+    ] {
+        let browser = Browser::start().await;
+        browser.pin_visitor(edge, visitor).await;
+        browser.client.goto(&edge.url("/")).await.unwrap();
+        let kind = if arm == "control" {
+            "exposure"
+        } else {
+            "impression"
+        };
+        let export = edge.wait_for_events(visitor, kind, 1).await;
+        let enrolled = welcome_enrolments(&export);
+        assert_eq!(enrolled.len(), 1, "{arm}: {enrolled:?}");
+        assert_eq!(enrolled[0]["event"]["variant"], arm);
+        browser.client.clone().close().await.unwrap();
+    }
+}

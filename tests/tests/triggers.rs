@@ -30,13 +30,24 @@ rule("on-visible", #{ description: "Once the footer of a product page shows", pr
     page: "product",
     show: #{ id: "footer-csat", kind: "csat", content: #{ en: #{ body: "How easy was it to find?" } } },
     when: #{ element_visible: "footer" } });
-rule("held-back", #{ description: "An experiment on the home page whose toast waits for a scroll",
+rule("held-back", #{ description: "An experiment on the home page whose slide-in waits for a scroll",
     priority: 5, page: "home",
     experiment: #{ seed: "held-back", variants: [
-        #{ id: "toast", weight: 50,
-           show: #{ id: "held-toast", kind: "toast", content: #{ en: #{ body: "Half way there" } } } },
+        #{ id: "slide", weight: 50,
+           show: #{ id: "held-slide", kind: "slide_in", content: #{ en: #{ body: "Half way there" } } } },
         #{ id: "control", weight: 50 } ] },
     when: #{ scroll: 50 } });
+rule("cart-help", #{ description: "An overlay on the cart page once a product is looked at",
+    priority: 4, page: "cart",
+    show: #{ id: "cart-help-modal", kind: "modal", content: #{ en: #{ body: "Need a hand?" } } },
+    when: #{ after_event: "product_view" } });
+rule("cart-test", #{ description: "An experiment whose modal waits for a search on the cart page",
+    priority: 3, page: "cart",
+    experiment: #{ seed: "cart-test", variants: [
+        #{ id: "modal", weight: 50,
+           show: #{ id: "cart-test-modal", kind: "modal", content: #{ en: #{ body: "Try the gift guide" } } } },
+        #{ id: "control", weight: 50 } ] },
+    when: #{ after_event: "search" } });
 "#;
 
 /// The edge with the triggers rulebook active, for every test here.
@@ -268,6 +279,94 @@ async fn a_control_group_is_exposed_when_the_treatments_trigger_fires_and_not_be
     assert_eq!(exposure["variant"], "control", "{exposure}");
     assert_eq!(exposure["experience"], "held-back-control", "{exposure}");
     // Nothing is drawn for a control.
-    assert!(browser.visible_prompt("held-toast").await.is_none());
+    assert!(browser.visible_prompt("held-slide").await.is_none());
     browser.client.clone().close().await.unwrap();
+}
+
+/// A visitor the edge puts in `arm` of "cart-test" on the cart page.
+fn in_cart_test(edge: &Edge, arm: &str, skip: usize) -> String {
+    (0..400)
+        .map(|i| format!("visitor-cart-test-{i:04}"))
+        .filter(|v| {
+            let body = json!({ "site": "demo", "visitor_id": v, "session_id": "session-probe",
+                "page": { "url": "http://shop/cart", "path": "/cart", "kind": "cart", "locale": "en" } });
+            let answer = edge.post("/v1/decide", &body.to_string()).1;
+            ["controls", "experiences"].iter().any(|list| {
+                answer[list].as_array().is_some_and(|l| {
+                    l.iter()
+                        .any(|e| e["rule"] == "cart-test" && e["variant"] == arm)
+                })
+            })
+        })
+        .nth(skip)
+        .unwrap_or_else(|| panic!("a visitor in arm {arm}"))
+}
+
+/// What `visitor` stored of "cart-test": its impressions and exposures.
+fn cart_test_events(edge: &Edge, visitor: &str) -> Vec<Value> {
+    edge.export(visitor)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["rule"] == "cart-test")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_control_is_enrolled_only_where_its_treatment_would_have_had_the_overlays_turn() {
+    let edge = edge();
+    for arm in ["modal", "control"] {
+        // Another overlay fires first and takes the page's one overlay: the treatment's modal
+        // would not show, so neither arm is enrolled.
+        let visitor = in_cart_test(edge, arm, 0);
+        let browser = Browser::start().await;
+        browser.pin_visitor(edge, &visitor).await;
+        browser.client.goto(&edge.url("/cart")).await.unwrap();
+        browser.wait_for_decision().await;
+        run(
+            &browser,
+            "rapport.push(['track', 'product_view', { id: 'linen-shirt', name: 'Linen shirt' }]);",
+        )
+        .await;
+        browser.wait_for_prompt("cart-help-modal", WAIT).await;
+        run(
+            &browser,
+            "rapport.push(['track', 'search', { query: 'scarf', results: 2 }]);",
+        )
+        .await;
+        // The search reached the edge: what its trigger did on the page went with it.
+        edge.wait_for_events(&visitor, "search", 1).await;
+        edge.wait_for_events(&visitor, "impression", 1).await;
+        assert!(browser.visible_prompt("cart-test-modal").await.is_none());
+        let stored = cart_test_events(edge, &visitor);
+        assert!(stored.is_empty(), "{arm}: {stored:?}");
+        browser.client.clone().close().await.unwrap();
+
+        // The experiment's trigger first: each arm is enrolled, the control with nothing drawn.
+        let visitor = in_cart_test(edge, arm, 1);
+        let browser = Browser::start().await;
+        browser.pin_visitor(edge, &visitor).await;
+        browser.client.goto(&edge.url("/cart")).await.unwrap();
+        browser.wait_for_decision().await;
+        run(
+            &browser,
+            "rapport.push(['track', 'search', { query: 'scarf', results: 2 }]);",
+        )
+        .await;
+        let kind = if arm == "control" {
+            "exposure"
+        } else {
+            "impression"
+        };
+        let export = edge.wait_for_events(&visitor, kind, 1).await;
+        let enrolled = rapport_e2e::events(&export, kind);
+        assert_eq!(enrolled[0]["rule"], "cart-test", "{enrolled:?}");
+        assert_eq!(enrolled[0]["variant"], arm, "{enrolled:?}");
+        assert_eq!(
+            browser.visible_prompt("cart-test-modal").await.is_some(),
+            arm == "modal"
+        );
+        browser.client.clone().close().await.unwrap();
+    }
 }

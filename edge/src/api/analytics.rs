@@ -301,7 +301,12 @@ pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Respons
     let arms = q.rows(env, Table::Arms).await?;
     let results = experiments::results(&arms, &Design::of(&book), Reading::default());
     let performance = segments::rule_performance(&totals, &results);
-    let mut result = segments::segments(&rows, &q.from, &q.to, &targets, &performance);
+    let period = segments::Period {
+        from: &q.from,
+        to: &q.to,
+        attribution_days: book.settings().attribution_days,
+    };
+    let mut result = segments::segments(&rows, &period, &targets, &performance);
     if let Some(only) = &q.segment {
         result.segments.retain(|s| s.segment == *only);
         if result.segments.is_empty() {

@@ -394,7 +394,7 @@ impl Visitor {
         })??;
         let counts = call.preview.is_none()
             && self.with_profile(visitor_id, |p| {
-                call.may_record(p.consent) && facts::counts_decision(&book, p, now)
+                call.may_record(p.consent) && facts::counts_decision(p, now)
             })?;
         if counts {
             let mut profile = self.load_profile(visitor_id)?;
