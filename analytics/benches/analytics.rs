@@ -139,7 +139,9 @@ fn shop() -> Shop {
         }
         for q in 0..20 {
             shop.searches.push(
-                Row::new(Table::Searches, &[&today, &format!("query {q}")]).with("searches", 3.0),
+                Row::new(Table::Searches, &[&today, &format!("query {q}")])
+                    .with("searches", 3.0)
+                    .with("total", 3.0 + q as f64 * 5.0),
             );
         }
     }

@@ -172,10 +172,15 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
         EventData::RageClick(_) if !path.is_empty() => {
             rows.push(Row::new(Table::Pages, &[&today, &path, &kind]).with("rage_clicks", 1.0));
         }
-        EventData::Search(search) if search.results == Some(0) => {
+        EventData::Search(search) => {
             let query = text(&search.query.to_lowercase(), QUERY_LIMIT);
             if !query.is_empty() {
-                rows.push(Row::new(Table::Searches, &[&today, &query]).with("searches", 1.0));
+                let nothing = search.results == Some(0);
+                rows.push(
+                    Row::new(Table::Searches, &[&today, &query])
+                        .with("searches", f64::from(nothing))
+                        .with("total", 1.0),
+                );
             }
         }
         EventData::ProductView(view) if !is_in_stock(&view.product) => {

@@ -24,7 +24,7 @@ pub enum Table {
     Movements,
     /// Per page: views, landings, exits straight after landing, rage clicks, detractors.
     Pages,
-    /// Searches that found nothing, by query.
+    /// Searches by query: those that found nothing (`searches`) of all (`total`).
     Searches,
     /// Views of sold-out products.
     SoldOut,
@@ -57,7 +57,8 @@ impl Table {
             Table::Stages => "stage_daily",
             Table::Movements => "movement_daily",
             Table::Pages => "page_daily",
-            Table::Searches => "search_daily",
+            // With every search's total (local state from before keeps `search_daily`).
+            Table::Searches => "search_days",
             Table::SoldOut => "sold_out_daily",
             // With the columns of the clustered variance (local state from before them keeps
             // its `segment_daily`, unread).
@@ -117,7 +118,7 @@ impl Table {
                 "rage_clicks",
                 "detractors",
             ],
-            Table::Searches => &["searches"],
+            Table::Searches => &["searches", "total"],
             Table::SoldOut => &["views"],
             Table::Segments => &[
                 "visitors",

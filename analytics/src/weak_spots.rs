@@ -1,6 +1,11 @@
-//! Weak spots: the pages where shoppers struggle (rage clicks, exits straight after
-//! arriving, detractor answers), the searches that find nothing, and the sold-out products
+//! Weak spots: the pages where shoppers struggle (exits straight after arriving, rage
+//! clicks, detractor answers), the searches that find nothing, and the sold-out products
 //! shoppers keep looking at.
+//!
+//! A busy page has more of everything. So pages and queries are ranked by their **excess**:
+//! how many more quick exits, rage clicks, detractors or empty results they have than the
+//! site's own rate predicts for their traffic, and only where their Wilson interval lies
+//! above that rate and they have a minimum count. Every page's raw counts are listed too.
 
 use serde::Serialize;
 
@@ -9,6 +14,10 @@ use crate::tables::{sum_by, Row, Table};
 
 /// How many entries each ranking keeps.
 pub const TOP: usize = 10;
+/// Fewer landings, views or searches than this are not ranked.
+pub const MIN_BASE: f64 = 30.0;
+/// Fewer exits, rage clicks, detractors or empty results than this are not ranked.
+pub const MIN_COUNT: f64 = 5.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page {
@@ -26,6 +35,23 @@ pub struct Page {
     pub detractors: f64,
 }
 
+/// A page or a query with more of a sign of trouble than the site's rate predicts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Excess {
+    /// The page's path, or the search query.
+    pub key: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// The sign of trouble, and what it is counted against (landings, views, searches).
+    pub count: f64,
+    pub base: f64,
+    /// `count / base` with its Wilson interval.
+    pub rate: Estimate,
+    /// What the site's rate predicts for this base, and how many more there were.
+    pub expected: f64,
+    pub excess: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Counted {
     pub key: String,
@@ -34,47 +60,78 @@ pub struct Counted {
     pub count: f64,
 }
 
+/// The site's own rates, which predict each page's and query's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WeakSpots {
-    pub by_rage_clicks: Vec<Page>,
-    pub by_quick_exits: Vec<Page>,
-    pub by_detractors: Vec<Page>,
-    pub zero_result_searches: Vec<Counted>,
-    pub sold_out_products: Vec<Counted>,
+pub struct SiteRates {
+    pub quick_exits_per_landing: Option<f64>,
+    pub rage_clicks_per_view: Option<f64>,
+    pub detractors_per_view: Option<f64>,
+    pub empty_results_per_search: Option<f64>,
 }
 
-fn ranked(pages: &[Page], by: impl Fn(&Page) -> f64) -> Vec<Page> {
-    let mut ranked: Vec<Page> = pages.iter().filter(|p| by(p) > 0.0).cloned().collect();
-    ranked.sort_by(|a, b| by(b).total_cmp(&by(a)).then_with(|| a.path.cmp(&b.path)));
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeakSpots {
+    pub site_rates: SiteRates,
+    /// What a page or query needs to be ranked: landings, views or searches, and
+    /// occurrences.
+    pub minimum_base: f64,
+    pub minimum_count: f64,
+    pub by_quick_exits: Vec<Excess>,
+    pub by_rage_clicks: Vec<Excess>,
+    pub by_detractors: Vec<Excess>,
+    pub zero_result_searches: Vec<Excess>,
+    pub sold_out_products: Vec<Counted>,
+    /// Every page's counts, the busiest first (at most 50).
+    pub pages: Vec<Page>,
+}
+
+/// The entries whose `count` of `base` is above the site's rate, by excess.
+fn by_excess(entries: impl Iterator<Item = (String, String, f64, f64)>) -> Vec<Excess> {
+    let entries: Vec<(String, String, f64, f64)> = entries.collect();
+    let (count, base) = entries
+        .iter()
+        .fold((0.0, 0.0), |(c, b), e| (c + e.2, b + e.3));
+    if base <= 0.0 {
+        return Vec::new();
+    }
+    let site = count / base;
+    let mut ranked: Vec<Excess> = entries
+        .into_iter()
+        .filter(|(_, _, count, base)| *base >= MIN_BASE && *count >= MIN_COUNT)
+        .filter_map(|(key, kind, count, base)| {
+            // Several rage clicks can come from one view: the rate is capped at one.
+            let rate = stats::wilson(count.min(base), base)?;
+            let expected = base * site;
+            (rate.ci_low > site).then_some(Excess {
+                key,
+                kind,
+                count,
+                base,
+                rate,
+                expected,
+                excess: count - expected,
+            })
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.excess
+            .total_cmp(&a.excess)
+            .then_with(|| a.key.cmp(&b.key))
+    });
     ranked.truncate(TOP);
     ranked
 }
 
-fn top(rows: &[Row], table: Table, key: &str, name: Option<&str>, measure: &str) -> Vec<Counted> {
-    let mine: Vec<Row> = rows.iter().filter(|r| r.table == table).cloned().collect();
-    let mut labels = vec![key];
-    labels.extend(name);
-    let mut counted: Vec<Counted> = sum_by(&mine, &labels)
-        .into_iter()
-        .map(|r| Counted {
-            key: r.label(key).to_owned(),
-            name: name.map(|n| r.label(n).to_owned()).unwrap_or_default(),
-            count: r.get(measure),
-        })
-        .collect();
-    counted.sort_by(|a, b| b.count.total_cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    counted.truncate(TOP);
-    counted
+fn rate(count: f64, base: f64) -> Option<f64> {
+    (base > 0.0).then(|| count / base)
 }
 
 /// The weak spots of a period, from the pages, searches and sold-out tables' rows.
 pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpots {
-    let page_rows: Vec<Row> = pages
-        .iter()
-        .filter(|r| r.table == Table::Pages)
-        .cloned()
-        .collect();
-    let all: Vec<Page> = sum_by(&page_rows, &["path", "kind"])
+    let mine = |rows: &[Row], table: Table| -> Vec<Row> {
+        rows.iter().filter(|r| r.table == table).cloned().collect()
+    };
+    let mut all: Vec<Page> = sum_by(&mine(pages, Table::Pages), &["path", "kind"])
         .into_iter()
         .map(|r| {
             let views = r.get("views");
@@ -92,48 +149,132 @@ pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpot
             }
         })
         .collect();
+    let queries: Vec<(String, String, f64, f64)> =
+        sum_by(&mine(searches, Table::Searches), &["query"])
+            .into_iter()
+            .map(|r| {
+                (
+                    r.label("query").to_owned(),
+                    String::new(),
+                    r.get("searches"),
+                    r.get("total"),
+                )
+            })
+            .collect();
+    let of = |by: fn(&Page) -> (f64, f64)| {
+        all.iter()
+            .map(move |p| (p.path.clone(), p.kind.clone(), by(p).0, by(p).1))
+    };
+    let total = |by: fn(&Page) -> (f64, f64)| {
+        all.iter()
+            .fold((0.0, 0.0), |(c, b), p| (c + by(p).0, b + by(p).1))
+    };
+    let exits: fn(&Page) -> (f64, f64) = |p| (p.quick_exits, p.landings);
+    let rage: fn(&Page) -> (f64, f64) = |p| (p.rage_clicks, p.views);
+    let detractors: fn(&Page) -> (f64, f64) = |p| (p.detractors, p.views);
+    let empty = queries
+        .iter()
+        .fold((0.0, 0.0), |(c, b), q| (c + q.2, b + q.3));
+    let site = SiteRates {
+        quick_exits_per_landing: rate(total(exits).0, total(exits).1),
+        rage_clicks_per_view: rate(total(rage).0, total(rage).1),
+        detractors_per_view: rate(total(detractors).0, total(detractors).1),
+        empty_results_per_search: rate(empty.0, empty.1),
+    };
+    let spots = WeakSpots {
+        site_rates: site,
+        minimum_base: MIN_BASE,
+        minimum_count: MIN_COUNT,
+        by_quick_exits: by_excess(of(exits)),
+        by_rage_clicks: by_excess(of(rage)),
+        by_detractors: by_excess(of(detractors)),
+        zero_result_searches: by_excess(queries.into_iter()),
+        sold_out_products: top(sold_out),
+        pages: Vec::new(),
+    };
+    all.sort_by(|a, b| {
+        b.views
+            .total_cmp(&a.views)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    all.truncate(50);
     WeakSpots {
-        by_rage_clicks: ranked(&all, |p| p.rage_clicks),
-        by_quick_exits: ranked(&all, |p| p.quick_exits),
-        by_detractors: ranked(&all, |p| p.detractors),
-        zero_result_searches: top(searches, Table::Searches, "query", None, "searches"),
-        sold_out_products: top(sold_out, Table::SoldOut, "product", Some("name"), "views"),
+        pages: all,
+        ..spots
     }
+}
+
+/// The sold-out products viewed most.
+fn top(rows: &[Row]) -> Vec<Counted> {
+    let mine: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.table == Table::SoldOut)
+        .cloned()
+        .collect();
+    let mut counted: Vec<Counted> = sum_by(&mine, &["product", "name"])
+        .into_iter()
+        .map(|r| Counted {
+            key: r.label("product").to_owned(),
+            name: r.label("name").to_owned(),
+            count: r.get("views"),
+        })
+        .collect();
+    counted.sort_by(|a, b| b.count.total_cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    counted.truncate(TOP);
+    counted
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn page(path: &str, views: f64, landings: f64, exits: f64, rage: f64) -> Row {
+        Row::new(Table::Pages, &["2026-12-01", path, "product"])
+            .with("views", views)
+            .with("landings", landings)
+            .with("quick_exits", exits)
+            .with("rage_clicks", rage)
+    }
+
     #[test]
-    fn pages_are_ranked_by_each_sign_of_trouble() {
-        let page = |day: &str, path: &str, views: f64, rage: f64, exits: f64| {
-            Row::new(Table::Pages, &[day, path, "product"])
-                .with("views", views)
-                .with("landings", views / 2.0)
-                .with("rage_clicks", rage)
-                .with("quick_exits", exits)
-        };
+    fn pages_are_ranked_by_excess_over_the_sites_rate_not_by_volume() {
         let pages = vec![
-            page("2026-12-01", "/a", 100.0, 1.0, 20.0),
-            page("2026-12-02", "/a", 100.0, 1.0, 20.0),
-            page("2026-12-01", "/b", 50.0, 9.0, 1.0),
-            page("2026-12-01", "/c", 50.0, 0.0, 0.0),
+            // The busiest page exits at the site's usual 30%: many exits, no excess.
+            page("/", 5000.0, 3000.0, 900.0, 20.0),
+            // A small page that loses 60% of its landings: 24 exits, 12 more than predicted.
+            page("/a", 100.0, 40.0, 24.0, 1.0),
+            // Too few landings to judge.
+            page("/b", 20.0, 10.0, 9.0, 9.0),
+            // Rage clicks on 1 view in 10, against the site's 0.6%.
+            page("/c", 300.0, 10.0, 3.0, 30.0),
         ];
         let searches = vec![
-            Row::new(Table::Searches, &["2026-12-01", "wetsuit"]).with("searches", 3.0),
-            Row::new(Table::Searches, &["2026-12-02", "wetsuit"]).with("searches", 2.0),
-            Row::new(Table::Searches, &["2026-12-02", "kite"]).with("searches", 4.0),
+            Row::new(Table::Searches, &["2026-12-01", "wetsuit"])
+                .with("searches", 40.0)
+                .with("total", 40.0),
+            Row::new(Table::Searches, &["2026-12-01", "shirt"])
+                .with("searches", 10.0)
+                .with("total", 400.0),
         ];
         let w = weak_spots(&pages, &searches, &[]);
-        assert_eq!(w.by_rage_clicks[0].path, "/b");
-        assert_eq!(w.by_rage_clicks[0].rage_clicks_per_100_views, Some(18.0));
-        assert_eq!(w.by_quick_exits[0].path, "/a");
-        assert_eq!(w.by_quick_exits[0].quick_exits, 40.0);
-        assert_eq!(w.by_quick_exits[0].quick_exit_rate.unwrap().value, 0.4);
-        // A page with no trouble is in no ranking.
-        assert!(w.by_rage_clicks.iter().all(|p| p.path != "/c"));
+        let site = w.site_rates.quick_exits_per_landing.unwrap();
+        assert!((site - 936.0 / 3060.0).abs() < 1e-12);
+        assert_eq!(w.by_quick_exits.len(), 1, "{:?}", w.by_quick_exits);
+        let a = &w.by_quick_exits[0];
+        assert_eq!((a.key.as_str(), a.count, a.base), ("/a", 24.0, 40.0));
+        assert!((a.excess - (24.0 - 40.0 * site)).abs() < 1e-9);
+        assert!(a.rate.ci_low > site);
+        assert_eq!(w.by_rage_clicks[0].key, "/c");
+        assert!(w
+            .by_rage_clicks
+            .iter()
+            .all(|p| p.key != "/b" && p.key != "/"));
+        // "wetsuit" finds nothing every time, against the site's 11%; "shirt" is usual.
+        assert_eq!(w.zero_result_searches.len(), 1);
         assert_eq!(w.zero_result_searches[0].key, "wetsuit");
-        assert_eq!(w.zero_result_searches[0].count, 5.0);
+        assert!((w.zero_result_searches[0].expected - 40.0 * 50.0 / 440.0).abs() < 1e-9);
+        // Every page's counts are listed, the busiest first.
+        assert_eq!(w.pages[0].path, "/");
+        assert_eq!(w.pages.len(), 4);
     }
 }

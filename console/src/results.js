@@ -134,12 +134,20 @@ const OTHERS = {
     const pages = (list) => list.map((p) => [p.path, p.kind, p.views, p.landings, p.quick_exits,
       p.quick_exit_rate ? share(p.quick_exit_rate) : "–", p.rage_clicks, p.detractors]);
     const heads = ["Page", "Kind", "Views", "Landings", "Quick exits", "Quick-exit rate", "Rage clicks", "Detractors"];
+    const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(1)}%`);
+    // Ranked by how many more than the site's own rate predicts for the traffic.
+    const excess = (caption, key, count, base, siteRate, list) =>
+      table(caption, [key, count, base, "Rate (95% interval)", `Expected at the site's ${pct(siteRate)}`, "Excess"],
+        list.map((x) => [x.key, x.count, x.base, share(x.rate), x.expected.toFixed(1), `+${x.excess.toFixed(1)}`]));
+    const site = body.site_rates;
     return [
-      table("Pages by rage clicks", heads, pages(body.by_rage_clicks)),
-      table("Pages by quick exits", heads, pages(body.by_quick_exits)),
-      table("Pages by detractors", heads, pages(body.by_detractors)),
-      table("Searches that found nothing", ["Query", "Searches"], body.zero_result_searches.map((q) => [q.key, q.count])),
+      el("p", { class: "method", text: `Ranked by excess: how many more than the site's own rate predicts, where the page's or query's 95% interval lies above that rate, with at least ${body.minimum_base} landings, views or searches and ${body.minimum_count} occurrences.` }),
+      excess("Pages by quick exits", "Page", "Quick exits", "Landings", site.quick_exits_per_landing, body.by_quick_exits),
+      excess("Pages by rage clicks", "Page", "Rage clicks", "Views", site.rage_clicks_per_view, body.by_rage_clicks),
+      excess("Pages by detractors", "Page", "Detractors", "Views", site.detractors_per_view, body.by_detractors),
+      excess("Searches that found nothing", "Query", "Found nothing", "Searches", site.empty_results_per_search, body.zero_result_searches),
       table("Sold-out products viewed", ["Product", "Name", "Views"], body.sold_out_products.map((p) => [p.key, p.name, p.count])),
+      table("Every page", heads, pages(body.pages)),
     ];
   },
   segments(el, table, body) {
