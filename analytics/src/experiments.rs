@@ -551,7 +551,7 @@ fn duration(
 }
 
 /// A whole number with thousands separators: `12,400`.
-fn whole(x: f64) -> String {
+pub(crate) fn whole(x: f64) -> String {
     let digits = format!("{:.0}", x.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

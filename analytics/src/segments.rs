@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::experiments::{percent, ExperimentResult, Metric};
+use crate::experiments::{percent, whole as count, ExperimentResult, Metric};
 use crate::stats::{self, ClusteredRate, Correction, Difference, Estimate};
 use crate::tables::{sum_by, Row, Table};
 
@@ -418,19 +418,6 @@ fn targeting(
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A whole number with thousands separated: `4,200`.
-fn count(x: f64) -> String {
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A signed number with one decimal and a true minus sign.

@@ -302,6 +302,15 @@ fn in_cart_test(edge: &Edge, arm: &str, skip: usize) -> String {
         .unwrap_or_else(|| panic!("a visitor in arm {arm}"))
 }
 
+/// A browser on the cart page as `visitor`, the widget's decision in.
+async fn on_the_cart_page(edge: &Edge, visitor: &str) -> Browser {
+    let browser = Browser::start().await;
+    browser.pin_visitor(edge, visitor).await;
+    browser.client.goto(&edge.url("/cart")).await.unwrap();
+    browser.wait_for_decision().await;
+    browser
+}
+
 /// What `visitor` stored of "cart-test": its impressions and exposures.
 fn cart_test_events(edge: &Edge, visitor: &str) -> Vec<Value> {
     edge.export(visitor)["events"]
@@ -320,10 +329,7 @@ async fn a_control_is_enrolled_only_where_its_treatment_would_have_had_the_overl
         // Another overlay fires first and takes the page's one overlay: the treatment's modal
         // would not show, so neither arm is enrolled.
         let visitor = in_cart_test(edge, arm, 0);
-        let browser = Browser::start().await;
-        browser.pin_visitor(edge, &visitor).await;
-        browser.client.goto(&edge.url("/cart")).await.unwrap();
-        browser.wait_for_decision().await;
+        let browser = on_the_cart_page(edge, &visitor).await;
         run(
             &browser,
             "rapport.push(['track', 'product_view', { id: 'linen-shirt', name: 'Linen shirt' }]);",
@@ -345,10 +351,7 @@ async fn a_control_is_enrolled_only_where_its_treatment_would_have_had_the_overl
 
         // The experiment's trigger first: each arm is enrolled, the control with nothing drawn.
         let visitor = in_cart_test(edge, arm, 1);
-        let browser = Browser::start().await;
-        browser.pin_visitor(edge, &visitor).await;
-        browser.client.goto(&edge.url("/cart")).await.unwrap();
-        browser.wait_for_decision().await;
+        let browser = on_the_cart_page(edge, &visitor).await;
         run(
             &browser,
             "rapport.push(['track', 'search', { query: 'scarf', results: 2 }]);",
