@@ -430,13 +430,14 @@ var rapportView = (() => {
     }
   }
 
-  // Inline content goes into the slot the page reserved for it, so nothing on the page moves.
+  // The slot the page reserved for an inline experience, if it is on the page.
   function slotOf(experience) {
     return document.querySelector(
       '[data-rapport-slot="' + CSS.escape(text(experience.slot) || "default") + '"]'
     );
   }
 
+  // Inline content goes into the slot the page reserved for it, so nothing on the page moves.
   function showInSlot(experience, card, report) {
     var slot = slotOf(experience);
     if (!slot) {
