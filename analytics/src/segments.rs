@@ -430,35 +430,30 @@ fn signed(x: f64, decimals: usize) -> String {
 /// much data, and which rules target the segment.
 fn sentence(name: &str, check: &Check, rules: &[RulePerformance]) -> String {
     let d = &check.difference;
-    let points = |x: f64| x * 100.0;
+    // Conversion in points of percentage with a decimal, NPS in whole points.
+    let (scale, decimals) = match check.check {
+        CheckKind::Conversion | CheckKind::ConversionTrend => (100.0, 1),
+        CheckKind::Nps | CheckKind::NpsTrend => (1.0, 0),
+    };
+    let gap = format!("{:.decimals$}", -d.estimate * scale);
+    let interval = format!(
+        "{} to {}",
+        signed(d.ci_low * scale, decimals),
+        signed(d.ci_high * scale, decimals)
+    );
+    let n = count(check.sample);
     let what = match check.check {
         CheckKind::Conversion => format!(
-            "\"{name}\" converts {:.1} points less than the rest of the site ({} to {}), over {} matured visitor-days",
-            points(-d.estimate),
-            signed(points(d.ci_low), 1),
-            signed(points(d.ci_high), 1),
-            count(check.sample)
+            "\"{name}\" converts {gap} points less than the rest of the site ({interval}), over {n} matured visitor-days"
         ),
         CheckKind::ConversionTrend => format!(
-            "\"{name}\" is getting worse: it converts {:.1} points less in the second half of the matured days than in the first ({} to {}), over {} visitor-days",
-            points(-d.estimate),
-            signed(points(d.ci_low), 1),
-            signed(points(d.ci_high), 1),
-            count(check.sample)
+            "\"{name}\" is getting worse: it converts {gap} points less in the second half of the matured days than in the first ({interval}), over {n} visitor-days"
         ),
         CheckKind::Nps => format!(
-            "\"{name}\" gives an NPS {:.0} points below the rest of the site's ({} to {}), from {} answers",
-            -d.estimate,
-            signed(d.ci_low, 0),
-            signed(d.ci_high, 0),
-            count(check.sample)
+            "\"{name}\" gives an NPS {gap} points below the rest of the site's ({interval}), from {n} answers"
         ),
         CheckKind::NpsTrend => format!(
-            "\"{name}\"'s NPS fell {:.0} points from the first half of the period to the second ({} to {}), from {} answers",
-            -d.estimate,
-            signed(d.ci_low, 0),
-            signed(d.ci_high, 0),
-            count(check.sample)
+            "\"{name}\"'s NPS fell {gap} points from the first half of the period to the second ({interval}), from {n} answers"
         ),
     };
     let who = if rules.is_empty() {

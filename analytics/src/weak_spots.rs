@@ -162,12 +162,18 @@ pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpot
             })
             .collect();
     let of = |by: fn(&Page) -> (f64, f64)| {
-        all.iter()
-            .map(move |p| (p.path.clone(), p.kind.clone(), by(p).0, by(p).1))
+        all.iter().map(move |p| {
+            let (count, base) = by(p);
+            (p.path.clone(), p.kind.clone(), count, base)
+        })
     };
-    let total = |by: fn(&Page) -> (f64, f64)| {
-        all.iter()
-            .fold((0.0, 0.0), |(c, b), p| (c + by(p).0, b + by(p).1))
+    // The site's rate: the sum of counts over the sum of bases.
+    let site_rate = |by: fn(&Page) -> (f64, f64)| {
+        let (count, base) = all.iter().fold((0.0, 0.0), |(c, b), p| {
+            let (count, base) = by(p);
+            (c + count, b + base)
+        });
+        rate(count, base)
     };
     let exits: fn(&Page) -> (f64, f64) = |p| (p.quick_exits, p.landings);
     let rage: fn(&Page) -> (f64, f64) = |p| (p.rage_clicks, p.views);
@@ -176,9 +182,9 @@ pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpot
         .iter()
         .fold((0.0, 0.0), |(c, b), q| (c + q.2, b + q.3));
     let site = SiteRates {
-        quick_exits_per_landing: rate(total(exits).0, total(exits).1),
-        rage_clicks_per_view: rate(total(rage).0, total(rage).1),
-        detractors_per_view: rate(total(detractors).0, total(detractors).1),
+        quick_exits_per_landing: site_rate(exits),
+        rage_clicks_per_view: site_rate(rage),
+        detractors_per_view: site_rate(detractors),
         empty_results_per_search: rate(empty.0, empty.1),
     };
     let spots = WeakSpots {

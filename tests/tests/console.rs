@@ -81,6 +81,17 @@ async fn signed_in_console(edge: &Edge) -> Browser {
     browser
 }
 
+/// A signed-in console opened on `view` (`write`, `rulebook`, ...).
+async fn console_at(edge: &Edge, view: &str) -> Browser {
+    let browser = signed_in_console(edge).await;
+    browser
+        .client
+        .goto(&edge.url(&format!("/console/#{view}")))
+        .await
+        .unwrap();
+    browser
+}
+
 /// Publishes one version per text of `rules.rhai` through the API; gives their ids.
 fn publish_versions(edge: &Edge, note: &str, texts: &[String]) -> Vec<i64> {
     texts
@@ -250,12 +261,7 @@ async fn the_console_rolls_back_a_version_and_signing_out_ends_the_session() {
             bar_rule("second", "Hello again"),
         ],
     );
-    let browser = signed_in_console(edge).await;
-    browser
-        .client
-        .goto(&edge.url("/console/#rulebook"))
-        .await
-        .unwrap();
+    let browser = console_at(edge, "rulebook").await;
     browser
         .client
         .wait()
@@ -397,12 +403,7 @@ async fn set_editor_text(browser: &Browser, text: &str) {
 /// published, and the browser once the editor shows it.
 async fn writing_over(edge: &Edge, rules: &str, note: &str) -> (i64, Browser) {
     let published = publish_versions(edge, note, &[rules.to_owned()])[0];
-    let browser = signed_in_console(edge).await;
-    browser
-        .client
-        .goto(&edge.url("/console/#write"))
-        .await
-        .unwrap();
+    let browser = console_at(edge, "write").await;
     let started = std::time::Instant::now();
     while editor_text(&browser).await != rules {
         assert!(
@@ -597,12 +598,7 @@ rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v|
     assert_eq!(status, 201, "{published}");
     // No draft from another test: the workspace opens on this version.
     edge.delete("/v1/admin/draft", Some(&admin));
-    let browser = signed_in_console(edge).await;
-    browser
-        .client
-        .goto(&edge.url("/console/#write"))
-        .await
-        .unwrap();
+    let browser = console_at(edge, "write").await;
     wait_for_script(&browser, "return window.rapportConsole && window.rapportConsole.editor.state.doc.toString().includes('cart-nudge');").await;
     // The cart abandoner on the home page gets the cart reminder; the trace has a line for
     // every rule.
