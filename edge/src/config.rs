@@ -50,3 +50,19 @@ pub fn retention_ms(env: &Env) -> i64 {
     };
     (days * 86_400_000.0) as i64
 }
+
+/// Whether the demo-only clock is on (`DEMO_CLOCK = "replay"`): see `clock` for what it does
+/// and how it is fenced. Any other value is said in the log and read as off.
+pub fn demo_clock(env: &Env) -> bool {
+    match env.var("DEMO_CLOCK").map(|v| v.to_string()) {
+        Err(_) => false,
+        Ok(value) if value.is_empty() => false,
+        Ok(value) if value == "replay" => true,
+        Ok(value) => {
+            worker::console_error!(
+                "DEMO_CLOCK is \"{value}\", not \"replay\"; the clock stays the edge's own"
+            );
+            false
+        }
+    }
+}

@@ -38,6 +38,11 @@ pub enum ApiError {
     },
     MethodNotAllowed,
     NotConfigured(&'static str),
+    /// A setting this edge must not run with where it is served (`field` names it).
+    Misconfigured {
+        field: &'static str,
+        message: String,
+    },
     /// Too many requests from one visitor or one address; try again after this many seconds.
     RateLimited {
         retry_after: u32,
@@ -87,7 +92,7 @@ impl ApiError {
             ApiError::NotFound | ApiError::NoSuch { .. } => 404,
             ApiError::Conflict { .. } => 409,
             ApiError::MethodNotAllowed => 405,
-            ApiError::NotConfigured(_) => 503,
+            ApiError::NotConfigured(_) | ApiError::Misconfigured { .. } => 503,
             ApiError::RateLimited { .. } => 429,
             ApiError::Internal(_) => 500,
         }
@@ -111,6 +116,9 @@ impl Display for ApiError {
             ApiError::Conflict { field, message } => write!(f, "conflict ({field}): {message}"),
             ApiError::MethodNotAllowed => write!(f, "method not allowed"),
             ApiError::NotConfigured(what) => write!(f, "{what} is not configured"),
+            ApiError::Misconfigured { field, message } => {
+                write!(f, "misconfigured ({field}): {message}")
+            }
             ApiError::RateLimited { retry_after } => write!(f, "rate limited for {retry_after} s"),
             ApiError::Internal(details) => f.write_str(details),
         }

@@ -155,6 +155,9 @@ impl ApiError {
                 format!("{what} is not configured on this edge"),
                 None,
             ),
+            ApiError::Misconfigured { field, message } => {
+                ("misconfigured", message, Some(field.to_owned()))
+            }
             ApiError::RateLimited { retry_after } => {
                 let body = json!({ "error": { "code": "rate_limited",
                     "message": format!("too many requests; try again in {retry_after} seconds") } });

@@ -132,6 +132,9 @@ pub async fn handle(req: Request, env: &Env) -> Response {
     if req.method() == Method::Options {
         return http::preflight(origin.as_deref(), &sites);
     }
+    if let Some(refused) = crate::clock::fence(&req, env) {
+        return refused.into_response();
+    }
     let path = req.path();
     let answer = match route(&req.method(), &path) {
         Ok(route) => dispatch(route, req, env, &sites).await,

@@ -1,18 +1,30 @@
-//! Replays realistic shopper journeys through a running edge's real HTTP API: each visitor
-//! asks for a decision on the home page as the widget would, reports what it was shown (or,
-//! in a control group, its exposure), browses products, searches, fills a cart, sometimes
-//! answers a survey, comes back for a second session, and sometimes buys, the purchase
-//! reported by the shop's server. One welcome variant converts better by design
-//! ([`Plan::effect`]), so that the experiment results have a true effect to find.
+//! Replays weeks of the Tidewater demo shop's life through a running edge's real HTTP API,
+//! so that a new user's analytics have history to show. Each visitor's [`model::Life`] is
+//! replayed in its own order: for every visit, the decision for the landing page as the
+//! widget asks it, the page views, products, searches, cart and checkout steps, rage
+//! clicks, what the decisions showed (or, for a control, its exposure where the treatment
+//! would have shown), clicks and survey answers; and, from the shop's server, the identify
+//! at checkout, purchases days after the visit, returns and support tickets.
 //!
-//! Used by `cargo xtask seed` for the demo, and by the end-to-end test that checks the
-//! reported interval contains the planted effect.
+//! Each request carries the time it happened in the demo-only `x-rapport-demo-time`
+//! header, which only an edge with `DEMO_CLOCK` takes (see the edge's `clock`); server
+//! events carry theirs in `time`, as the server API always allows.
+//!
+//! Used by `cargo xtask seed` for the demo, and by the end-to-end test that checks what the
+//! analytics read from it.
 
+pub mod model;
+
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use rapport_protocol::{Decision, ExperienceKind, Trigger};
 use serde_json::{json, Value};
+
+pub use model::Plan;
+use model::{Life, Page, Visit, PRODUCTS, SEARCHES};
 
 /// Where to send the journeys.
 #[derive(Debug, Clone)]
@@ -25,97 +37,52 @@ pub struct Target {
     pub origin: String,
 }
 
-/// What to replay.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub visitors: usize,
-    /// Visitor ids are `{prefix}-{n}`: a new prefix adds new visitors.
-    pub prefix: String,
-    pub seed: u64,
-    /// The chance that a visitor buys, whatever they were shown.
-    pub base_conversion: f64,
-    /// The welcome variant that converts better, and by how much (relative: 0.5 is +50%).
-    pub effect: (String, f64),
-    pub threads: usize,
-}
-
-impl Plan {
-    /// The conversion chance of a visitor in `arm` of the welcome experiment.
-    pub fn conversion(&self, arm: Option<&str>) -> f64 {
-        match arm {
-            Some(arm) if arm == self.effect.0 => self.base_conversion * (1.0 + self.effect.1),
-            _ => self.base_conversion,
-        }
-    }
-}
-
 /// What was sent, for the progress line and the summary.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Sent {
     pub visitors: usize,
+    pub visits: usize,
     pub events: usize,
     pub purchases: usize,
+    pub returns: usize,
+    pub tickets: usize,
     pub answers: usize,
+    pub requests: usize,
+    /// The welcome experiment's arms as the seed enrolled them: visitors, and those who
+    /// bought within the attribution window of their enrolment (what the analytics count).
+    pub welcome: BTreeMap<String, Arm>,
+}
+
+/// One arm's visitors and converters.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Arm {
+    pub visitors: usize,
+    pub converters: usize,
 }
 
 impl Sent {
     fn add(&mut self, other: &Sent) {
         self.visitors += other.visitors;
+        self.visits += other.visits;
         self.events += other.events;
         self.purchases += other.purchases;
+        self.returns += other.returns;
+        self.tickets += other.tickets;
         self.answers += other.answers;
+        self.requests += other.requests;
+        for (arm, sums) in &other.welcome {
+            let mine = self.welcome.entry(arm.clone()).or_default();
+            mine.visitors += sums.visitors;
+            mine.converters += sums.converters;
+        }
     }
 }
 
-struct Product {
-    id: &'static str,
-    name: &'static str,
-    price: f64,
-    in_stock: bool,
-}
+/// The demo rulebook's attribution window, within which a purchase converts an enrolment.
+const ATTRIBUTION_MS: i64 = 7 * model::DAY_MS;
 
-const PRODUCTS: [Product; 4] = [
-    Product {
-        id: "linen-shirt",
-        name: "Linen Shirt",
-        price: 59.0,
-        in_stock: true,
-    },
-    Product {
-        id: "canvas-tote",
-        name: "Waxed Canvas Tote",
-        price: 45.0,
-        in_stock: true,
-    },
-    Product {
-        id: "merino-throw",
-        name: "Merino Wool Throw",
-        price: 89.0,
-        in_stock: true,
-    },
-    Product {
-        id: "stoneware-mug",
-        name: "Stoneware Mug",
-        price: 18.0,
-        in_stock: false,
-    },
-];
-
-const SEARCHES: [(&str, u32); 6] = [
-    ("linen", 1),
-    ("tote bag", 1),
-    ("wool blanket", 1),
-    ("wetsuit", 0),
-    ("gift card", 0),
-    ("mug", 1),
-];
-
-const COMMENTS: [&str; 4] = [
-    "Delivery took far too long",
-    "Could not find my size",
-    "The checkout kept failing",
-    "Prices went up since last time",
-];
+/// The header a demo edge dates a browser request with.
+const DEMO_TIME_HEADER: &str = "x-rapport-demo-time";
 
 fn http() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -125,225 +92,431 @@ fn http() -> ureq::Agent {
         .into()
 }
 
-/// Posts `body` as JSON. Browser calls carry the shopper's own address (`address`), as the
-/// edge sees it behind Cloudflare, so that thousands of simulated shoppers are not one
-/// client to the edge's per-address rate limit.
-fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    key: Option<&str>,
-    address: &str,
-    body: &Value,
-) -> Result<Value> {
-    let mut request = agent
-        .post(url)
-        .content_type("application/json")
-        .header("cf-connecting-ip", address);
-    if let Some(key) = key {
-        request = request.header("authorization", &format!("Bearer {key}"));
-    }
-    let mut response = request
-        .send(&body.to_string())
-        .with_context(|| format!("could not reach {url}; is the edge running?"))?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string()?;
-    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if status != 200 {
-        bail!("{url} answered {status}: {text}");
-    }
-    Ok(answer)
+/// One visitor's connection to the edge: their address and the requests they make.
+struct Shopper<'a> {
+    agent: &'a ureq::Agent,
+    target: &'a Target,
+    visitor: String,
+    /// A documentation address (RFC 5737) per shopper, as the edge sees it behind
+    /// Cloudflare, so that thousands of simulated shoppers are not one client to the
+    /// edge's per-address rate limit.
+    address: String,
+    sent: Sent,
 }
 
-/// One visitor's journey.
-fn journey(
-    agent: &ureq::Agent,
-    target: &Target,
-    plan: &Plan,
-    n: usize,
-    rng: &mut fastrand::Rng,
-) -> Result<Sent> {
-    let visitor = format!("{}-{n:05}", plan.prefix);
-    // A documentation address (RFC 5737's 198.51.100.0/24 and 203.0.113.0/24) per shopper.
-    let address = format!(
-        "{}.{}",
-        if n.is_multiple_of(2) {
-            "198.51.100"
+impl Shopper<'_> {
+    /// Posts `body` as JSON, from the browser (dated `at_ms`) or from the shop's server.
+    fn post(&mut self, path: &str, server: bool, at_ms: i64, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.target.base);
+        let mut request = self
+            .agent
+            .post(&url)
+            .content_type("application/json")
+            .header("cf-connecting-ip", &self.address);
+        request = if server {
+            request.header(
+                "authorization",
+                &format!("Bearer {}", self.target.server_key),
+            )
         } else {
-            "203.0.113"
-        },
-        (n / 2) % 254 + 1
-    );
-    let mut sent = Sent {
-        visitors: 1,
-        ..Sent::default()
+            request.header(DEMO_TIME_HEADER, &at_ms.to_string())
+        };
+        let mut response = request
+            .send(&body.to_string())
+            .with_context(|| format!("could not reach {url}; is the edge running?"))?;
+        self.sent.requests += 1;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        if status != 200 {
+            bail!("{url} answered {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn page(&self, page: &Page, language: &str) -> Value {
+        let path = page.path();
+        json!({ "url": format!("{}{path}", self.target.origin), "path": path,
+                "kind": page.kind(), "locale": language })
+    }
+
+    fn decide(&mut self, session: &str, page: Value, at_ms: i64) -> Result<Decision> {
+        let body = json!({ "site": self.target.site, "visitor_id": self.visitor,
+                           "session_id": session, "page": page });
+        let answer = self.post("/v1/decide", false, at_ms, &body)?;
+        serde_json::from_value(answer).context("reading a decision")
+    }
+
+    fn deliver(&mut self, events: &mut Vec<Value>, at_ms: i64) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.sent.events += events.len();
+        let body = json!({ "site": self.target.site, "visitor_id": self.visitor,
+                           "events": events });
+        self.post("/v1/events", false, at_ms, &body)?;
+        events.clear();
+        Ok(())
+    }
+
+    fn server(&mut self, events: Value) -> Result<()> {
+        self.post("/v1/server/events", true, 0, &json!({ "events": events }))?;
+        Ok(())
+    }
+}
+
+/// RFC 3339, as the server API takes a `time`.
+fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What the shop's server reports later, in time order.
+enum Later {
+    Purchase { visit: usize, value: f64 },
+    Return { visit: usize, value: f64 },
+    Ticket { visit: usize, topic: &'static str },
+}
+
+/// What one page's decision showed, as the widget would draw it: the experiences and
+/// controls whose trigger fires during the visitor's time on the page, one per placement,
+/// within the session's prompt budget (`prompts` drawn so far).
+fn drawn(decision: &Decision, visit: &Visit, page: usize, prompts: &mut u32) -> Vec<Value> {
+    let fires = |trigger: &Trigger| match trigger {
+        Trigger::Immediately => true,
+        Trigger::AfterSeconds { seconds } => visit.engaged[page] >= *seconds,
+        Trigger::ExitIntent => visit.exit_intent && page + 1 == visit.pages.len(),
+        _ => false,
     };
-    let page = |path: &str, kind: &str| {
-        json!({ "url": format!("{}{path}", target.origin), "path": path, "kind": kind,
-                "locale": "en" })
+    let placement = |kind: ExperienceKind, slot: Option<&String>| match kind {
+        ExperienceKind::Bar => "bar".to_owned(),
+        ExperienceKind::Toast => "toast".to_owned(),
+        ExperienceKind::Inline | ExperienceKind::Recommendations => {
+            format!("slot:{}", slot.map_or("", String::as_str))
+        }
+        _ => "overlay".to_owned(),
     };
-    let session = format!("{visitor}-s1");
-    let decision = post(
+    let mut taken: Vec<String> = Vec::new();
+    let mut drawn = Vec::new();
+    let mut draw = |kind: Option<ExperienceKind>,
+                    slot: Option<&String>,
+                    budget: Option<u32>,
+                    trigger: &Trigger,
+                    event: Value| {
+        let Some(kind) = kind else { return };
+        let at = placement(kind, slot);
+        if !fires(trigger) || taken.contains(&at) || budget.is_some_and(|b| *prompts >= b) {
+            return;
+        }
+        if budget.is_some() {
+            *prompts += 1;
+        }
+        taken.push(at);
+        drawn.push(event);
+    };
+    let reference = |rule: &str,
+                     experience: &str,
+                     variant: &Option<String>,
+                     segment: &Option<String>| {
+        json!({ "rule": rule, "experience": experience, "variant": variant, "segment": segment })
+    };
+    for e in &decision.experiences {
+        let mut event = reference(&e.rule, &e.experience, &e.variant, &e.segment);
+        event["type"] = "impression".into();
+        draw(Some(e.kind), e.slot.as_ref(), e.budget, &e.trigger, event);
+    }
+    for c in &decision.controls {
+        let r = &c.reference;
+        let mut event = reference(&r.rule, &r.experience, &r.variant, &r.segment);
+        event["type"] = "exposure".into();
+        draw(c.shows_as, c.slot.as_ref(), c.budget, &c.trigger, event);
+    }
+    drawn
+}
+
+/// Replays one visitor's life.
+fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result<Sent> {
+    let life = Life::new(plan, n);
+    let mut shopper = Shopper {
         agent,
-        &format!("{}/v1/decide", target.base),
-        None,
-        &address,
-        &json!({ "site": target.site, "visitor_id": visitor, "session_id": session,
-                 "page": page("/", "home") }),
-    )?;
-    let mut events: Vec<Value> = Vec::new();
-    let mut seq = 0;
-    let mut push = |session: &str, kind: &str, fields: Value| {
-        seq += 1;
-        let mut e =
-            json!({ "id": format!("{visitor}-{seq}"), "session_id": session, "type": kind });
-        e.as_object_mut()
-            .expect("an object")
-            .extend(fields.as_object().cloned().unwrap_or_default());
-        events.push(e);
+        target,
+        visitor: format!("{}-{n:05}", plan.prefix),
+        address: format!(
+            "{}.{}",
+            if n.is_multiple_of(2) {
+                "198.51.100"
+            } else {
+                "203.0.113"
+            },
+            (n / 2) % 254 + 1
+        ),
+        sent: Sent {
+            visitors: 1,
+            ..Sent::default()
+        },
     };
-    // The widget makes a visitor id only once the shop's banner passes consent, and tells
-    // the edge first.
-    push(
-        &session,
-        "consent",
-        json!({ "analytics": true, "personalization": true }),
-    );
-    push(&session, "page_view", json!({ "page": page("/", "home") }));
-    // What the decision showed, as the widget reports it; a control's exposure when the
-    // treatment's trigger would have fired.
-    let mut welcome_arm = None;
-    let reference = |e: &Value| {
-        json!({ "rule": e["rule"], "experience": e["experience"], "variant": e["variant"],
-                "segment": e["segment"] })
-    };
-    for e in decision["experiences"].as_array().into_iter().flatten() {
-        if e["rule"] == "welcome" {
-            welcome_arm = e["variant"].as_str().map(str::to_owned);
-        }
-        push(&session, "impression", reference(e));
-        if rng.f64() < 0.08 {
-            push(&session, "click", reference(e));
-        }
-    }
-    for c in decision["controls"].as_array().into_iter().flatten() {
-        if c["rule"] == "welcome" {
-            welcome_arm = c["variant"].as_str().map(str::to_owned);
-        }
-        push(&session, "exposure", reference(c));
-    }
-    // Browsing: a few products, an engaged read, a search now and then.
-    let bounced = rng.f64() < 0.25;
-    let mut cart: Option<&Product> = None;
-    if !bounced {
-        for _ in 0..rng.usize(1..=3) {
-            let product = &PRODUCTS[rng.usize(..PRODUCTS.len())];
-            let path = format!("/products/{}.html", product.id);
+    let customer = format!("C-{}", shopper.visitor);
+    // The welcome arm, and when the visitor was enrolled in it.
+    let mut welcome_arm: Option<String> = None;
+    let mut enrolled_at = None;
+    let mut bought: Vec<i64> = Vec::new();
+    let mut later: Vec<(i64, Later)> = Vec::new();
+    let mut cart: Option<usize> = None;
+    let mut identified = false;
+    for (index, visit) in life.visits.iter().enumerate() {
+        // What the shop's server reported before this visit goes first.
+        send_due(
+            &mut shopper,
+            &mut later,
+            visit.at_ms,
+            &customer,
+            &mut identified,
+            &mut cart,
+        )?;
+        shopper.sent.visits += 1;
+        let session = format!("{}-s{index}", shopper.visitor);
+        let mut events: Vec<Value> = Vec::new();
+        let mut seq = 0;
+        let mut push = |events: &mut Vec<Value>, kind: &str, fields: Value| {
+            seq += 1;
+            let mut e = json!({ "id": format!("{session}-{seq}"), "session_id": session,
+                                "type": kind });
+            e.as_object_mut()
+                .expect("an object")
+                .extend(fields.as_object().cloned().unwrap_or_default());
+            events.push(e);
+        };
+        // The widget makes a visitor id only once the shop's banner passes consent, and
+        // tells the edge first.
+        if index == 0 {
             push(
-                &session,
+                &mut events,
+                "consent",
+                json!({ "analytics": true, "personalization": true }),
+            );
+        }
+        // The widget asks for the landing page's decision; the visit's events follow in
+        // one batch, as its queue sends them.
+        let landing = shopper.page(&visit.pages[0], life.language);
+        let decision = shopper.decide(&session, landing, visit.at_ms)?;
+        let shown: Vec<(String, Value)> = drawn(&decision, visit, 0, &mut 0)
+            .into_iter()
+            .map(|mut event| {
+                let reference = event.as_object_mut().expect("an object");
+                let kind = reference
+                    .remove("type")
+                    .and_then(|k| k.as_str().map(str::to_owned));
+                (kind.unwrap_or_default(), Value::Object(reference.clone()))
+            })
+            .collect();
+        let enrols = welcome_arm.is_none() && shown.iter().any(|(_, e)| e["rule"] == "welcome");
+        if let Some((_, welcome)) = shown.iter().find(|(_, e)| enrols && e["rule"] == "welcome") {
+            welcome_arm = welcome["variant"].as_str().map(str::to_owned);
+        }
+        let mut at = visit.at_ms;
+        for (p, page) in visit.pages.iter().enumerate() {
+            push(
+                &mut events,
                 "page_view",
-                json!({ "page": page(&path, "product") }),
+                json!({ "page": shopper.page(page, life.language) }),
             );
-            push(
-                &session,
-                "product_view",
-                json!({ "product": {
-                "id": product.id, "name": product.name, "price": product.price, "currency": "EUR",
-                "availability": if product.in_stock { "InStock" } else { "OutOfStock" } } }),
-            );
-            push(&session, "engagement", json!({ "seconds": rng.u32(5..90) }));
-            if rng.f64() < 0.05 {
-                push(&session, "rage_click", json!({ "target": "button.size" }));
+            match page {
+                Page::Product(i) => {
+                    let product = &PRODUCTS[*i];
+                    push(
+                        &mut events,
+                        "product_view",
+                        json!({ "product": { "id": product.id, "name": product.name,
+                            "price": product.price, "currency": "EUR",
+                            "category": product.category,
+                            "availability": if product.in_stock { "InStock" } else { "OutOfStock" } } }),
+                    );
+                    if visit.added == Some(*i) && cart.is_none() {
+                        cart = Some(*i);
+                        push(
+                            &mut events,
+                            "add_to_cart",
+                            json!({ "product": { "id": product.id, "name": product.name,
+                                "price": product.price, "currency": "EUR" }, "quantity": 1 }),
+                        );
+                    }
+                }
+                Page::Search(q) => {
+                    let (query, results) = SEARCHES[*q];
+                    push(
+                        &mut events,
+                        "search",
+                        json!({ "query": query, "results": results }),
+                    );
+                }
+                Page::Checkout => {
+                    push(&mut events, "checkout_step", json!({ "step": "details" }));
+                }
+                Page::Home | Page::Cart => {}
             }
-            if product.in_stock && cart.is_none() && rng.f64() < 0.3 {
-                cart = Some(product);
+            // What the landing page's decision showed, as the widget reports it.
+            if p == 0 {
+                for (kind, reference) in &shown {
+                    push(&mut events, kind, reference.clone());
+                    if kind != "impression" {
+                        continue;
+                    }
+                    if visit.click_draw < 0.08 {
+                        push(&mut events, "click", reference.clone());
+                    }
+                    let survey = decision
+                        .experiences
+                        .iter()
+                        .any(|e| e.rule == reference["rule"] && e.kind == ExperienceKind::Nps);
+                    if let (true, Some((score, comment))) = (survey, visit.answer) {
+                        let mut answer = reference.clone();
+                        answer["survey"] = "nps".into();
+                        answer["score"] = score.into();
+                        if let Some(comment) = comment {
+                            answer["comment"] = comment.into();
+                        }
+                        push(&mut events, "answer", answer);
+                        shopper.sent.answers += 1;
+                    }
+                }
+            }
+            push(
+                &mut events,
+                "engagement",
+                json!({ "seconds": visit.engaged[p] }),
+            );
+            for _ in 0..visit.rage_clicks[p] {
                 push(
-                    &session,
-                    "add_to_cart",
-                    json!({ "product": {
-                    "id": product.id, "name": product.name, "price": product.price, "currency": "EUR" },
-                    "quantity": 1 }),
+                    &mut events,
+                    "rage_click",
+                    json!({ "target": "button.size" }),
                 );
             }
+            at += i64::from(visit.engaged[p]) * 1_000 + 2_000;
         }
-        if rng.f64() < 0.3 {
-            let (query, results) = SEARCHES[rng.usize(..SEARCHES.len())];
-            push(
-                &session,
-                "page_view",
-                json!({ "page": page("/search", "search") }),
-            );
-            push(
-                &session,
-                "search",
-                json!({ "query": query, "results": results }),
-            );
+        shopper.deliver(&mut events, at)?;
+        if enrols {
+            enrolled_at = Some(at);
+        }
+        // A purchase the visit leads to, reported by the shop's server later.
+        if visit.buy_draw < plan.conversion(welcome_arm.as_deref(), life.language) {
+            let product = cart.or(visit.added).unwrap_or(n % 3);
+            let care = life.aftercare[index];
+            let value = PRODUCTS[product].price * f64::from(care.quantity);
+            let at = visit.at_ms + visit.purchase_lag_ms;
+            if at <= plan.end_ms {
+                bought.push(at);
+            }
+            later.push((
+                at,
+                Later::Purchase {
+                    visit: index,
+                    value,
+                },
+            ));
+            if let Some(after) = care.returned_after_ms {
+                later.push((
+                    at + after,
+                    Later::Return {
+                        visit: index,
+                        value,
+                    },
+                ));
+            }
+            if let Some((after, topic)) = care.ticket {
+                later.push((
+                    at + after,
+                    Later::Ticket {
+                        visit: index,
+                        topic,
+                    },
+                ));
+            }
         }
     }
-    // Surveys: an NPS from some, a CSAT after checkout from fewer.
-    if !bounced && rng.f64() < 0.2 {
-        let score = match rng.f64() {
-            x if x < 0.45 => rng.u8(9..=10),
-            x if x < 0.75 => rng.u8(7..=8),
-            _ => rng.u8(0..=6),
-        };
-        let mut answer = json!({ "rule": "nps-survey", "experience": "nps-survey",
-                                 "segment": "everyone", "survey": "nps", "score": score });
-        if score <= 6 && rng.f64() < 0.5 {
-            answer["comment"] = json!(COMMENTS[rng.usize(..COMMENTS.len())]);
-        }
-        push(&session, "answer", answer);
-        sent.answers += 1;
+    send_due(
+        &mut shopper,
+        &mut later,
+        plan.end_ms,
+        &customer,
+        &mut identified,
+        &mut cart,
+    )?;
+    if let (Some(arm), Some(at)) = (welcome_arm, enrolled_at) {
+        let converted = bought.iter().any(|b| *b >= at && *b <= at + ATTRIBUTION_MS);
+        shopper.sent.welcome.insert(
+            arm,
+            Arm {
+                visitors: 1,
+                converters: usize::from(converted),
+            },
+        );
     }
-    let deliver = |events: &[Value]| {
-        post(
-            agent,
-            &format!("{}/v1/events", target.base),
-            None,
-            &address,
-            &json!({ "site": target.site, "visitor_id": visitor, "events": events }),
-        )
-    };
-    sent.events += events.len();
-    deliver(&events)?;
-    // A second session for some, straight after (the first one's landing page, if it was
-    // all they saw, then counts as a quick exit).
-    if rng.f64() < 0.3 {
-        let later = format!("{visitor}-s2");
-        sent.events += 1;
-        deliver(&[
-            json!({ "id": format!("{visitor}-back"), "session_id": later,
-                          "type": "page_view", "page": page("/", "home") }),
-        ])?;
-    }
-    // The purchase, reported by the shop's server.
-    if rng.f64() < plan.conversion(welcome_arm.as_deref()) {
-        let product = cart.unwrap_or(&PRODUCTS[rng.usize(..3)]);
-        let value = product.price * f64::from(rng.u32(1..=2));
-        post(
-            agent,
-            &format!("{}/v1/server/events", target.base),
-            Some(&target.server_key),
-            &address,
-            // The shop knows the account at checkout: it links the browser first, so the
-            // visitor's profile (and lifecycle stage) learns of the purchase.
-            &json!({ "events": [
-                { "id": format!("{visitor}-identify"), "type": "identify",
-                  "customer_id": format!("C-{visitor}"), "visitor_id": visitor },
-                { "id": format!("{visitor}-order"), "type": "purchase",
-                  "customer_id": format!("C-{visitor}"), "order_id": format!("{visitor}-1"),
-                  "value": value, "currency": "EUR", "visitor_id": visitor }] }),
-        )?;
-        sent.purchases += 1;
-    }
-    Ok(sent)
+    Ok(shopper.sent)
 }
 
-/// Replays the plan's journeys on `plan.threads` threads; `progress(done, of)` hears each
+/// Sends what the shop's server reports up to `until`, in time order; what is later than
+/// the end of the history has not happened yet.
+fn send_due(
+    shopper: &mut Shopper<'_>,
+    later: &mut Vec<(i64, Later)>,
+    until: i64,
+    customer: &str,
+    identified: &mut bool,
+    cart: &mut Option<usize>,
+) -> Result<()> {
+    later.sort_by_key(|(at, _)| *at);
+    let due = later.iter().take_while(|(at, _)| *at <= until).count();
+    for (at, what) in later.drain(..due).collect::<Vec<_>>() {
+        let visitor = shopper.visitor.clone();
+        let time = rfc3339(at);
+        let mut events = Vec::new();
+        match what {
+            Later::Purchase { visit, value } => {
+                // The shop knows the account at checkout: it links the browser first, so
+                // the visitor's profile (and lifecycle stage) learns of the purchase.
+                if !*identified {
+                    *identified = true;
+                    events.push(
+                        json!({ "id": format!("{visitor}-identify"), "type": "identify",
+                        "customer_id": customer, "visitor_id": visitor, "time": time }),
+                    );
+                }
+                events.push(
+                    json!({ "id": format!("{visitor}-order-{visit}"), "type": "purchase",
+                    "customer_id": customer, "order_id": format!("{visitor}-{visit}"),
+                    "value": value, "currency": "EUR", "visitor_id": visitor, "time": time }),
+                );
+                shopper.sent.purchases += 1;
+                *cart = None;
+            }
+            Later::Return { visit, value } => {
+                events.push(
+                    json!({ "id": format!("{visitor}-return-{visit}"), "type": "return",
+                    "customer_id": customer, "order_id": format!("{visitor}-{visit}"),
+                    "value": value, "time": time }),
+                );
+                shopper.sent.returns += 1;
+            }
+            Later::Ticket { visit, topic } => {
+                events.push(json!({ "id": format!("{visitor}-ticket-{visit}"),
+                    "type": "support_ticket", "customer_id": customer,
+                    "ticket_id": format!("{visitor}-{visit}"), "status": "open", "topic": topic,
+                    "time": time }));
+                shopper.sent.tickets += 1;
+            }
+        }
+        shopper.server(Value::Array(events))?;
+    }
+    Ok(())
+}
+
+/// Replays the plan's visitors on `plan.threads` threads; `progress(done, of)` hears each
 /// finished visitor.
 pub fn run(target: &Target, plan: &Plan, progress: impl Fn(usize, usize) + Sync) -> Result<Sent> {
     let next = Arc::new(AtomicUsize::new(0));
     let done = AtomicUsize::new(0);
-    let threads = plan.threads.clamp(1, 16);
+    let threads = plan.threads.clamp(1, 32);
     let results: Vec<Result<Sent>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -357,11 +530,7 @@ pub fn run(target: &Target, plan: &Plan, progress: impl Fn(usize, usize) + Sync)
                         if n >= plan.visitors {
                             return Ok(total);
                         }
-                        // Each visitor's journey depends only on the seed and its number.
-                        let mut rng = fastrand::Rng::with_seed(
-                            plan.seed ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                        );
-                        total.add(&journey(&agent, target, plan, n, &mut rng)?);
+                        total.add(&replay(&agent, target, plan, n)?);
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, plan.visitors);
                     }
                 })
@@ -380,24 +549,4 @@ pub fn run(target: &Target, plan: &Plan, progress: impl Fn(usize, usize) + Sync)
         total.add(&result?);
     }
     Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_planted_effect_lifts_one_variant_only() {
-        let plan = Plan {
-            visitors: 10,
-            prefix: "v".into(),
-            seed: 1,
-            base_conversion: 0.1,
-            effect: ("story".into(), 0.5),
-            threads: 1,
-        };
-        assert!((plan.conversion(Some("story")) - 0.15).abs() < 1e-12);
-        assert_eq!(plan.conversion(Some("offer")), 0.1);
-        assert_eq!(plan.conversion(None), 0.1);
-    }
 }

@@ -45,6 +45,12 @@ impl Edge {
         Edge::start_with(&[])
     }
 
+    /// Starts the edge with the local demo's clock (`DEMO_CLOCK`), which takes the past times
+    /// `rapport_seed` dates its history with.
+    pub fn start_for_seed() -> Edge {
+        Edge::start_with(&[("DEMO_CLOCK", "replay")])
+    }
+
     /// One edge for every test of a test binary that needs nothing of its own (started on
     /// first use). Its tests keep apart by their own visitors and customers. The edge ends
     /// with the binary: its process is watched (`rapport_child`), as a `static` is never

@@ -645,19 +645,23 @@ rule(\"vip-bar\", #{ description: \"For gold customers\", priority: 30, who: |v|
 #[tokio::test]
 async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     // An edge of its own: the other tests here publish rulebooks without the welcome test.
-    let edge = &Edge::start();
+    let edge = &Edge::start_for_seed();
     let target = edge.seed_target();
+    // A day of history: inside the console's default period, the last seven days.
+    let now = chrono::Utc::now();
     let plan = rapport_seed::Plan {
-        visitors: 120,
-        prefix: "console-results".into(),
-        seed: 11,
+        days: 1,
         base_conversion: 0.3,
         effect: ("story".into(), 0.5),
-        threads: 4,
+        ..rapport_seed::Plan::demo(120, 11, "console-results", now.timestamp_millis())
     };
-    rapport_seed::run(&target, &plan, |_, _| {}).expect("the journeys replay");
-    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let url = format!("/v1/admin/analytics/experiments?site=demo&from={day}&to={day}");
+    let sent = rapport_seed::run(&target, &plan, |_, _| {}).expect("the journeys replay");
+    let enrolled: usize = sent.welcome.values().map(|a| a.visitors).sum();
+    let (from, to) = (
+        (now - chrono::Duration::days(6)).format("%Y-%m-%d"),
+        now.format("%Y-%m-%d"),
+    );
+    let url = format!("/v1/admin/analytics/experiments?site=demo&from={from}&to={to}");
     // Once every seeded visitor is counted, the console shows the same arms.
     let welcome = eventually(Duration::from_secs(30), || {
         let (_, answer) = edge.get(&url, Some(&edge.admin_token));
@@ -671,7 +675,7 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
             .iter()
             .map(|a| a["visitors"].as_f64().unwrap())
             .sum();
-        (visitors >= 120.0).then_some(welcome)
+        (visitors == enrolled as f64).then_some(welcome)
     })
     .await
     .expect("the seeded visitors are counted");

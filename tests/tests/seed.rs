@@ -1,64 +1,205 @@
-//! `cargo xtask seed`'s journeys through a test edge: the experiment results find the effect
-//! planted in one welcome variant, with an interval that contains it.
+//! `cargo xtask seed`'s default history, replayed through a test edge with the demo clock:
+//! six weeks of 4,000 visitors. Every arm is counted exactly as the seed enrolled it, and
+//! the analytics find what was planted and nothing else: the welcome's "story" wins with an
+//! interval above zero, its "offer" (no effect) is inconclusive, the `italian` segment
+//! converts less than the rest, and the Merino Wool Throw's page loses its landings and
+//! draws rage clicks. Every analysis has content.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rapport_e2e::{eventually, Edge};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string()
+}
 
 #[tokio::test]
-async fn seeded_journeys_show_the_planted_effect_inside_the_interval() {
-    let edge = Edge::start();
-    let target = edge.seed_target();
-    let plan = rapport_seed::Plan {
-        visitors: 1_000,
-        prefix: "seed-test".into(),
-        seed: 7,
-        base_conversion: 0.15,
-        effect: ("story".into(), 0.6),
-        threads: 4,
+async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
+    let edge = Edge::start_for_seed();
+    let now = chrono::Utc::now().timestamp_millis();
+    let plan = rapport_seed::Plan::demo(
+        std::env::var("SEED_N").map_or(4_000, |n| n.parse().unwrap()),
+        7,
+        "seed-test",
+        now,
+    );
+    let started = Instant::now();
+    let sent =
+        rapport_seed::run(&edge.seed_target(), &plan, |_, _| {}).expect("the history replays");
+    eprintln!(
+        "seeded in {:.0} s: {sent:?}",
+        started.elapsed().as_secs_f64()
+    );
+
+    assert!(
+        sent.visits > sent.visitors * 3 / 2 && sent.returns > 0 && sent.tickets > 0,
+        "{sent:?}"
+    );
+    let period = format!(
+        "site=demo&from={}&to={}",
+        day(now - i64::from(plan.days) * 86_400_000),
+        day(now)
+    );
+    let token = Some(edge.admin_token.as_str());
+    let get = |path: &str| {
+        edge.get(&format!("/v1/admin/analytics/{path}?{period}"), token)
+            .1
     };
-    let sent = rapport_seed::run(&target, &plan, |_, _| {}).expect("the journeys replay");
-    assert_eq!(sent.visitors, 1_000);
-    assert!(sent.purchases > 100, "{sent:?}");
-    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let url = format!("/v1/admin/analytics/experiments?site=demo&from={day}&to={day}");
-    // Every seeded visitor is in the welcome experiment, and buys at most once.
-    let welcome = eventually(Duration::from_secs(60), || {
-        let (_, answer) = edge.get(&url, Some(&edge.admin_token));
-        let welcome: Value = answer["experiments"]
+
+    // Every arm holds exactly the visitors and converters the seed enrolled.
+    let welcome = eventually(Duration::from_secs(120), || {
+        let answer = get("experiments");
+        let welcome = answer["experiments"]
             .as_array()?
             .iter()
             .find(|e| e["rule"] == "welcome")?
             .clone();
-        let sum = |metric: &str, field: &str| -> f64 {
-            welcome["arms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a[metric][field].as_f64().unwrap())
-                .sum()
-        };
-        (sum("conversion", "n") == 1_000.0 && sum("conversion", "sum") == sent.purchases as f64)
-            .then_some(welcome)
+        let counted = welcome["arms"].as_array()?.iter().all(|a| {
+            let arm = &sent.welcome[a["arm"].as_str().unwrap()];
+            a["visitors"] == arm.visitors as f64 && a["conversion"]["sum"] == arm.converters as f64
+        });
+        counted.then_some(welcome)
     })
     .await
-    .unwrap_or_else(|| panic!("{}", edge.get(&url, Some(&edge.admin_token)).1));
-    let story = welcome["comparisons"]
+    .unwrap_or_else(|| panic!("seeded {:?}, read {}", sent.welcome, get("experiments")));
+    assert_eq!(welcome["sample_ratio_mismatch"], false, "{welcome}");
+    let on_conversion = |arm: &str| -> Value {
+        welcome["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["arm"] == arm && c["metric"] == "conversion")
+            .unwrap_or_else(|| panic!("{arm} on conversion: {welcome}"))
+            .clone()
+    };
+    let story = on_conversion("story");
+    assert_eq!(story["state"], "won", "{story}");
+    assert!(story["lift"]["ci_low"].as_f64().unwrap() > 0.0, "{story}");
+    let offer = on_conversion("offer");
+    assert_eq!(offer["state"], "inconclusive", "{offer}");
+
+    // The planted segment is flagged, on conversion, and no other segment is.
+    let segments = get("segments");
+    let flagged: Vec<&Value> = segments["segments"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["arm"] == "story" && c["metric"] == "conversion")
-        .expect("story against the control, on conversion")
-        .clone();
-    let (low, high) = (
-        story["lift"]["ci_low"].as_f64().unwrap(),
-        story["lift"]["ci_high"].as_f64().unwrap(),
-    );
+        .filter(|s| s["needs_attention"] == true)
+        .collect();
+    let names: Vec<&str> = flagged
+        .iter()
+        .map(|s| s["segment"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["italian"], "{segments}");
+    let sentence = flagged[0]["flags"][0].as_str().unwrap();
     assert!(
-        low < 0.6 && 0.6 < high,
-        "the planted +60% lies in the interval: {story}"
+        sentence.starts_with("\"italian\" converts")
+            && sentence.contains("points less than the rest"),
+        "{sentence}"
     );
-    // The split follows the weights (45/45/10): no sample ratio mismatch.
-    assert_eq!(welcome["sample_ratio_mismatch"], false, "{welcome}");
+
+    // The planted page leads both page rankings; no other page is above the site's rate.
+    let weak = get("weak-spots");
+    for ranking in ["by_quick_exits", "by_rage_clicks"] {
+        let pages: Vec<&str> = weak[ranking]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            pages,
+            [rapport_seed::model::FRUSTRATING_PAGE],
+            "{ranking}: {weak}"
+        );
+    }
+    // The shop sells no wetsuits and no gift cards: those searches find nothing.
+    let queries: Vec<&str> = weak["zero_result_searches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        queries.contains(&"wetsuit") && queries.contains(&"gift card"),
+        "{weak}"
+    );
+
+    // Every other analysis has content.
+    let satisfaction = get("satisfaction");
+    // Those who bought twice are asked for a score once a quarter.
+    assert_eq!(
+        satisfaction["overall"]["nps_answers"], sent.answers as f64,
+        "{satisfaction}"
+    );
+    assert!(sent.answers >= 10, "{sent:?}");
+    let lifecycle = get("lifecycle");
+    assert!(
+        lifecycle["movements"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()),
+        "{lifecycle}"
+    );
+}
+
+/// Sends `request` and reads the status and the JSON body.
+fn answer(request: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &str) -> (u16, Value) {
+    let mut response = request
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .content_type("application/json")
+        .send(body)
+        .expect("the edge answers");
+    let text = response.body_mut().read_to_string().unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_demo_clock_serves_this_machine_only_and_no_edge_without_it_takes_a_past_time() {
+    let decide = r#"{"site": "demo", "visitor_id": "visitor-clock-01", "session_id": "session-clock-01",
+                     "page": {"url": "https://tidewater.example/", "path": "/", "kind": "home"}}"#;
+    let week_ago = (chrono::Utc::now().timestamp_millis() - 7 * 86_400_000).to_string();
+    // With the demo clock, this machine may date a request a week back...
+    let demo = Edge::start_for_seed();
+    let (status, body) = answer(
+        ureq::post(&demo.url("/v1/decide")).header("x-rapport-demo-time", &week_ago),
+        decide,
+    );
+    assert_eq!(status, 200, "{body}");
+    // ...but not into the future, and an edge served on any other host refuses everything.
+    let tomorrow = (chrono::Utc::now().timestamp_millis() + 86_400_000).to_string();
+    let (status, body) = answer(
+        ureq::post(&demo.url("/v1/decide")).header("x-rapport-demo-time", &tomorrow),
+        decide,
+    );
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("x-rapport-demo-time")),
+        "{body}"
+    );
+    let (status, body) = answer(
+        ureq::post(&demo.url("/v1/decide")).header("host", "shop.example"),
+        decide,
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["field"], "DEMO_CLOCK", "{body}");
+    // An edge without it refuses the header, naming it, and stores nothing.
+    let edge = Edge::shared();
+    let (status, body) = answer(
+        ureq::post(&edge.url("/v1/decide")).header("x-rapport-demo-time", &week_ago),
+        decide,
+    );
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("x-rapport-demo-time")),
+        "{body}"
+    );
 }

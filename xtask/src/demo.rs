@@ -35,6 +35,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--show-interactive-dev-session=false", "--log-level=warn"])
             .args(["--var", &format!("RAPPORT_BUILD:{}", build::build_id(root))])
+            // The demo-only clock `cargo xtask seed` dates its history with (edge/src/clock.rs).
+            .args(["--var", "DEMO_CLOCK:replay"])
             .args(
                 sites
                     .iter()

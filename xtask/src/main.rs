@@ -5,7 +5,8 @@
 //! - `cargo xtask demo`: builds, then runs the edge in workerd on http://127.0.0.1:8787
 //!   (`RAPPORT_PORT` overrides the port) with local persistent state.
 //! - `cargo xtask publish [DIR]`: publishes a rulebook folder to the running demo.
-//! - `cargo xtask seed [--visitors N]`: replays shopper journeys through the running demo.
+//! - `cargo xtask seed [--visitors N] [--days N] [--seed N]`: replays weeks of shop life
+//!   through the running demo.
 //! - `cargo xtask bench`: load against the edge in workerd (decide and events), with
 //!   throughput and p50/p99 latency; `cargo bench -p rapport-rules` has the engine's own.
 //! - `cargo xtask test`: formatting, lints, native tests, the wasm builds, and the end-to-end
@@ -57,8 +58,8 @@ const HELP: &str = "\
   demo     [--allow-origin ORIGIN]  build, then run the demo shop and the edge on
            http://127.0.0.1:8787 (RAPPORT_PORT); pages on ORIGIN may use the demo's site key
   publish  [DIR] [--note TEXT]  publish a rulebook folder to the running demo
-  seed     [--visitors N]  replay N realistic shopper journeys (3,000 by default) through the
-           running demo, so that its analytics are not empty
+  seed     [--visitors N] [--days N] [--seed N]  replay weeks of shop life (4,000 visitors
+           over 42 days by default) through the running demo, so that its analytics have history
   bench    [--clients N] [--only decide|events|analytics]  load the edge in workerd: throughput,
            p50/p99; read 90 days of analytics
   test     fmt, clippy, native tests, wasm builds, end-to-end tests in headless Chromium";

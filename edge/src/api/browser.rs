@@ -15,7 +15,7 @@ use worker::{Env, Request, Response};
 
 use super::{check_id, check_site, erase_visitor};
 use crate::auth;
-use crate::clock::now_ms;
+use crate::clock::{self, now_ms};
 use crate::config;
 use crate::error::{ApiError, Context};
 use crate::http::{
@@ -51,19 +51,22 @@ struct Caller {
     /// The edge's own origin, from the request URL.
     own_origin: String,
     address: String,
+    /// When the request happened, by the edge's clock ([`clock::request_ms`]).
+    at_ms: i64,
 }
 
 impl Caller {
-    fn of(req: &Request) -> Caller {
+    fn of(req: &Request, env: &Env) -> Result<Caller, ApiError> {
         let own_origin = req
             .url()
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
-        Caller {
+        Ok(Caller {
             origin: header(req, "origin"),
             own_origin,
             address: header(req, "cf-connecting-ip").unwrap_or_else(|| "unknown".to_owned()),
-        }
+            at_ms: clock::request_ms(req, env)?,
+        })
     }
 
     /// A browser page may use a site's key only from the edge's own origin or one the site
@@ -108,7 +111,7 @@ pub async fn site_settings(
     sites: &Sites,
     site: &str,
 ) -> Result<Response, ApiError> {
-    Caller::of(req).admit(env, sites, site, None).await?;
+    Caller::of(req, env)?.admit(env, sites, site, None).await?;
     let response = json_response(
         &json!({ "site": site, "consent": sites.consent(site) }),
         200,
@@ -128,7 +131,7 @@ struct RawBatch<'a> {
 /// `POST /v1/events`: validates each event on its own, so one bad event never costs the
 /// others; stores the valid ones once each, by id.
 pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req);
+    let caller = Caller::of(&req, env)?;
     let body = read_body(req, MAX_BATCH_BYTES).await?;
     let batch: RawBatch<'_> = parse(&body, "")?;
     caller
@@ -148,7 +151,15 @@ pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     }
     if !valid.is_empty() {
         let opt_in = sites.consent(&batch.site) == ConsentMode::OptIn;
-        let stored = visitor::ingest(env, &batch.site, &batch.visitor_id, valid, opt_in).await?;
+        let stored = visitor::ingest(
+            env,
+            &batch.site,
+            &batch.visitor_id,
+            valid,
+            opt_in,
+            caller.at_ms,
+        )
+        .await?;
         answer.accepted = stored.accepted;
         answer.duplicates = stored.duplicates;
         answer.withheld = stored.withheld;
@@ -198,19 +209,20 @@ macro_rules! browser_request {
 }
 browser_request!(ForgetRequest, IdentifyRequest);
 
-/// Reads a browser call (at most one event's size) and admits it.
+/// Reads a browser call (at most one event's size) and admits it: the call, and when it
+/// happened.
 async fn browser_request<T: BrowserRequest>(
     req: Request,
     env: &Env,
     sites: &Sites,
-) -> Result<T, ApiError> {
-    let caller = Caller::of(&req);
+) -> Result<(T, i64), ApiError> {
+    let caller = Caller::of(&req, env)?;
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: T = parse(&body, "")?;
     caller
         .admit(env, sites, request.site(), Some(request.visitor_id()))
         .await?;
-    Ok(request)
+    Ok((request, caller.at_ms))
 }
 
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
@@ -218,7 +230,7 @@ async fn browser_request<T: BrowserRequest>(
 /// A request may name no visitor and no session (a shopper who has not consented keeps no
 /// identifier): it is decided for a visitor the edge knows nothing about.
 pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req);
+    let caller = Caller::of(&req, env)?;
     let body = read_body(req, MAX_EVENT_BYTES).await?;
     let request: DecideRequest = parse(&body, "")?;
     // A visitor id comes without a session once: a shopper who has just withheld consent
@@ -246,7 +258,8 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     };
     let asked = now_ms();
     let opt_in = sites.consent(&request.site) == ConsentMode::OptIn;
-    let mut body = match visitor::decide(env, &request, preview, opt_in).await {
+    let decided = visitor::decide(env, &request, preview, opt_in, caller.at_ms).await;
+    let mut body = match decided {
         Ok(Ok(decision)) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
         Ok(Err(refused)) => return Err(ApiError::bad("preview", refused)),
@@ -283,7 +296,7 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
 /// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
 /// widget's `forget` command. Only the browser holding the random visitor id can name it.
 pub async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let request: ForgetRequest = browser_request(req, env, sites).await?;
+    let (request, _): (ForgetRequest, _) = browser_request(req, env, sites).await?;
     let events = erase_visitor(env, &request.site, &request.visitor_id, Some("visitor")).await?;
     Ok(json_response(
         &json!({ "erased": true, "events": events }),
@@ -296,11 +309,10 @@ pub async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
 /// the shop's server vouched for it. From then on the visitor's decisions see the
 /// customer's trusted facts.
 pub async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let request: IdentifyRequest = browser_request(req, env, sites).await?;
+    let (request, now): (IdentifyRequest, _) = browser_request(req, env, sites).await?;
     rapport_protocol::server::validate_customer_id(&request.customer_id)
         .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
     auth::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;
-    let now = now_ms();
     let event = ServerEvent {
         // Each call links anew, so a shared browser that goes back to an earlier account gets
         // that account's facts again; the widget asks only when the customer changes.

@@ -154,7 +154,7 @@ impl Customer {
         let mut facts = self.load(customer_id)?;
         facts.traits = update.traits;
         self.save(&facts)?;
-        self.queue_for_all(&facts, Vec::new())?;
+        self.queue_for_all(&facts, Vec::new(), None)?;
         Ok(facts)
     }
 
@@ -190,11 +190,13 @@ impl Customer {
     }
 
     /// Queues the current facts for every linked visitor, and each conversion for the
-    /// visitor it is credited to (linked or not).
+    /// visitor it is credited to (linked or not), dated `at_ms` (when the newest event
+    /// happened; `None` for a change made now).
     fn queue_for_all(
         &self,
         facts: &Facts,
         mut credited: Vec<(String, Vec<Conversion>)>,
+        at_ms: Option<i64>,
     ) -> Result<()> {
         let trusted = facts.trusted();
         for linked in &facts.visitors {
@@ -206,6 +208,7 @@ impl Customer {
                     trusted: Some(trusted.clone()),
                     unlink: false,
                     conversions,
+                    at_ms,
                 },
             )?;
         }
@@ -214,6 +217,7 @@ impl Customer {
                 &visitor_id,
                 &TrustedPush {
                     conversions,
+                    at_ms,
                     ..TrustedPush::default()
                 },
             )?;
@@ -228,6 +232,7 @@ impl Customer {
         let mut result = Ingested::default();
         let mut unlinked = Vec::new();
         let mut conversions: Vec<(String, Conversion)> = Vec::new();
+        let mut newest: Option<i64> = None;
         for Timed { event, at_ms } in events {
             let seen: Count = sql
                 .exec(
@@ -270,6 +275,7 @@ impl Customer {
                 }
             }
             result.accepted.push(event.id);
+            newest = newest.max(Some(at_ms));
         }
         if result.accepted.is_empty() {
             return Ok(result);
@@ -291,7 +297,7 @@ impl Customer {
                 None => credited.push((visitor_id, vec![conversion])),
             }
         }
-        self.queue_for_all(&facts, credited)?;
+        self.queue_for_all(&facts, credited, newest)?;
         Ok(result)
     }
 

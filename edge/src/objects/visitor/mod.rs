@@ -14,7 +14,6 @@ use serde_json::value::RawValue;
 use worker::Env;
 
 use super::{encode, send, Ingested, ObjectCall};
-use crate::clock::now_ms;
 use crate::error::{ApiError, Context};
 
 /// A call to the visitor `site:visitor_id`.
@@ -35,6 +34,8 @@ pub enum Call {
         events: Vec<Event>,
         #[serde(default)]
         opt_in: bool,
+        /// When the events arrived, by the edge's clock (`clock::request_ms`).
+        at_ms: i64,
     },
     /// Decide for this page: answers [`Decided`].
     Decide(Decide),
@@ -76,6 +77,8 @@ pub struct Decide {
     /// The site requires opt-in consent: a visitor who has not given it is not counted.
     #[serde(default)]
     pub opt_in: bool,
+    /// When the page asked, by the edge's clock (`clock::request_ms`).
+    pub at_ms: i64,
 }
 
 impl Decide {
@@ -104,6 +107,10 @@ pub struct TrustedPush {
     pub unlink: bool,
     #[serde(default)]
     pub conversions: Vec<Conversion>,
+    /// When the newest fact happened (a lifecycle move it causes is dated then); `None`
+    /// when the push is delivered.
+    #[serde(default)]
+    pub at_ms: Option<i64>,
 }
 
 /// A purchase to credit to what this visitor saw.
@@ -139,14 +146,21 @@ async fn call<A: serde::de::DeserializeOwned>(
     send(env, &call).await
 }
 
+/// Stores `events`, which arrived at `at_ms`, once each.
 pub async fn ingest(
     env: &Env,
     site: &str,
     visitor_id: &str,
     events: Vec<Event>,
     opt_in: bool,
+    at_ms: i64,
 ) -> Result<Ingested, ApiError> {
-    call(env, site, visitor_id, Call::Ingest { events, opt_in }).await
+    let call_ = Call::Ingest {
+        events,
+        opt_in,
+        at_ms,
+    };
+    call(env, site, visitor_id, call_).await
 }
 
 /// Decides for `profile` with the page's consent (which wins over the stored one): the
@@ -205,6 +219,7 @@ pub async fn decide(
     request: &DecideRequest,
     preview: Option<crate::preview::Claims>,
     opt_in: bool,
+    at_ms: i64,
 ) -> Result<Result<String, String>, ApiError> {
     let unasked = opt_in && request.consent.is_none();
     let decide = Decide {
@@ -215,6 +230,7 @@ pub async fn decide(
             personalization: false,
         })),
         opt_in,
+        at_ms,
     };
     if request.visitor_id.is_empty() || unasked {
         let draft = decide.preview.as_ref().and_then(|p| p.rulebook.as_deref());
@@ -225,7 +241,7 @@ pub async fn decide(
             Ok(book) => book,
             Err(refused) => return Ok(Err(refused)),
         };
-        let decided = decide_for(&book, &Profile::new(""), &decide, now_ms())
+        let decided = decide_for(&book, &Profile::new(""), &decide, at_ms)
             .context("deciding for an unidentified visitor")?;
         return Ok(decided.map(|json| json.get().to_owned()));
     }

@@ -105,8 +105,12 @@ impl DurableObject for Visitor {
             call,
         } = call;
         match call {
-            Call::Ingest { events, opt_in } => {
-                let ingested = self.ingest(&site, &visitor_id, events, opt_in);
+            Call::Ingest {
+                events,
+                opt_in,
+                at_ms,
+            } => {
+                let ingested = self.ingest(&site, &visitor_id, events, opt_in, at_ms);
                 if ingested.is_ok() {
                     self.schedule().await?;
                 }
@@ -217,8 +221,8 @@ impl Visitor {
         visitor_id: &str,
         events: Vec<Event>,
         opt_in: bool,
+        now: i64,
     ) -> Result<Ingested> {
-        let now = now_ms();
         let mut profile = self.load_profile(visitor_id)?;
         let mut result = Ingested::default();
         // Recording follows consent, event by event: a consent event is always kept (it is
@@ -340,7 +344,7 @@ impl Visitor {
         if let Some(trusted) = &push.trusted {
             profile.set_trusted(trusted);
         }
-        let now = now_ms();
+        let now = push.at_ms.unwrap_or_else(now_ms);
         for conversion in push.conversions {
             let seen: Count = sql
                 .exec(
@@ -371,7 +375,7 @@ impl Visitor {
                 profile.cart.clear();
             }
         }
-        rows.extend(facts::after_change(&mut profile, now_ms()));
+        rows.extend(facts::after_change(&mut profile, now));
         self.queue_rows(site, rows)?;
         self.save_profile(profile)
     }
@@ -388,7 +392,7 @@ impl Visitor {
             Ok(book) => book,
             Err(refused) => return Ok(Err(refused)),
         };
-        let now = now_ms();
+        let now = call.at_ms;
         let decided = self.with_profile(visitor_id, |stored| {
             super::decide_for(&book, stored, &call, now)
         })??;
