@@ -2,7 +2,7 @@
 //! part of an analytics call (the D1 read is in `cargo xtask bench --only analytics`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rapport_analytics::experiments::{self, Design, Reading};
+use rapport_analytics::experiments::{self, Design, Metric, Reading};
 use rapport_analytics::tables::{Row, Table};
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
 
@@ -57,6 +57,7 @@ fn shop() -> Shop {
                 ("b".into(), 0.45, true),
                 ("control".into(), 0.1, false),
             ],
+            primary: Metric::Conversion,
         });
         for d in 0..DAYS {
             for (arm, n) in [("a", 450.0), ("b", 450.0), ("control", 100.0)] {

@@ -62,6 +62,9 @@ pub struct Design {
     pub rule: String,
     /// Arm id, share of visitors (0 to 1), whether it shows something.
     pub arms: Vec<(String, f64, bool)>,
+    /// The metric the verdict, the headline and the duration are about (the rule's
+    /// `experiment.metric`, conversion unless it names another).
+    pub primary: Metric,
 }
 
 impl Design {
@@ -77,6 +80,7 @@ impl Design {
                     .iter()
                     .map(|a| (a.id.to_owned(), a.weight, a.shows))
                     .collect(),
+                primary: Metric::named(r.metric).unwrap_or(Metric::Conversion),
             })
             .collect();
         let holdout = book.settings().holdout_percent / 100.0;
@@ -87,6 +91,7 @@ impl Design {
                     (HOLDOUT_ARM.to_owned(), holdout, false),
                     (PERSONALISED_ARM.to_owned(), 1.0 - holdout, true),
                 ],
+                primary: Metric::Conversion,
             });
         }
         designs
@@ -114,6 +119,30 @@ impl Metric {
         Metric::Clicks,
         Metric::Score,
     ];
+
+    /// The metric a rule names (`experiment.metric`).
+    pub fn named(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Conversion => "conversion",
+            Metric::Revenue => "revenue",
+            Metric::Clicks => "clicks",
+            Metric::Score => "score",
+        }
+    }
+
+    /// What a lift is a lift in, for the duration's words.
+    fn noun(self) -> &'static str {
+        match self {
+            Metric::Conversion => "conversion",
+            Metric::Revenue => "revenue per visitor",
+            Metric::Clicks => "clicks per visitor",
+            Metric::Score => "the survey score",
+        }
+    }
 
     fn kind(self) -> Kind {
         match self {
@@ -230,7 +259,8 @@ pub struct Comparison {
     /// times its metrics) by the experiment's correction: what the state is judged on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adjusted_p_value: Option<f64>,
-    /// Whether this is the experiment's primary metric (conversion): the headline's.
+    /// Whether this is the experiment's primary metric (conversion unless the rule names
+    /// another): the headline's; the others are secondary.
     pub primary: bool,
     pub state: State,
     pub verdict: String,
@@ -329,6 +359,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
         minimum_effect,
     } = reading;
     let sums = sum_by(rows, &["arm"]);
+    let primary = design.map_or(Metric::Conversion, |d| d.primary);
     // Arms in the design's order, then any the rows name that it does not.
     let mut arms: Vec<(String, Option<f64>, bool)> = design
         .map(|d| {
@@ -427,7 +458,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
         .into_iter()
         .map(|(id, metric, lift)| {
             let adjusted_p = lift.is_ok().then(|| adjusted.next()).flatten();
-            compare(
+            let comparison = compare(
                 (base, base_row),
                 (id, row_of(id)),
                 metric,
@@ -435,7 +466,11 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
                 (interval, since.as_deref()),
                 mismatch,
                 rule == PROGRAMME,
-            )
+            );
+            Comparison {
+                primary: metric == primary,
+                ..comparison
+            }
         })
         .collect();
     let verdict = if mismatch {
@@ -459,16 +494,15 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
                 .filter(|(i, _)| *i != baseline)
                 .filter_map(|(_, a)| a.1)
                 .fold(f64::INFINITY, f64::min);
-            let rate = Metric::Conversion.moments(base_row).mean();
             let visitors: f64 = arm_results.iter().map(|a| a.visitors).sum();
-            duration(
-                rate,
+            let needed = needed_for(
+                primary,
+                base_row,
                 base_share,
                 smallest_other,
                 minimum_effect,
-                visitors,
-                days,
-            )
+            )?;
+            duration(primary, needed, minimum_effect, visitors, days)
         })
         .flatten();
     ExperimentResult {
@@ -509,22 +543,63 @@ pub fn visitors_needed(rate: f64, base_share: f64, other_share: f64, effect: f64
     Some(for_power.max(for_gate).ceil())
 }
 
-fn duration(
-    rate: f64,
+/// Visitors in all that an experiment needs on its primary `metric`, from the baseline
+/// arm's figures so far: [`visitors_needed`] for conversion; for a mean, the same power
+/// calculation with the baseline's variance in both arms, and the gate's events at the
+/// baseline's rate.
+fn needed_for(
+    metric: Metric,
+    base: &Row,
     base_share: f64,
     other_share: f64,
+    effect: f64,
+) -> Option<f64> {
+    let moments = metric.moments(base);
+    if metric == Metric::Conversion {
+        return visitors_needed(moments.mean(), base_share, other_share, effect);
+    }
+    let visitors = base.get("visitors");
+    let (mean, variance) = (moments.mean(), moments.variance(Kind::Mean));
+    if !(visitors > 0.0 && mean > 0.0 && variance > 0.0 && base_share > 0.0 && other_share > 0.0)
+        || effect <= 0.0
+    {
+        return None;
+    }
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let normal = Normal::new(0.0, 1.0).ok()?;
+    let z = normal.inverse_cdf(1.0 - ALPHA / 2.0) + normal.inverse_cdf(POWER);
+    let lifted = mean * (1.0 + effect);
+    // Var(lift) = v / N units (visitors, or for the score answers) in all.
+    let v = variance / (mean * mean * other_share)
+        + variance * lifted * lifted / (mean.powi(4) * base_share);
+    // The score is measured per answer: answers per visitor turn its units into visitors.
+    let per_visitor = moments.n / visitors;
+    let for_power = z * z * v / (effect * effect) / per_visitor;
+    let events = base.get(metric.events().0) / visitors;
+    let for_gate = if events > 0.0 {
+        MIN_EVENTS / (events * base_share.min(other_share))
+    } else {
+        f64::INFINITY
+    };
+    let needed = for_power.max(for_gate);
+    needed.is_finite().then(|| needed.ceil())
+}
+
+fn duration(
+    metric: Metric,
+    needed: f64,
     effect: f64,
     visitors: f64,
     days: usize,
 ) -> Option<Duration> {
-    let needed = visitors_needed(rate, base_share, other_share, effect)?;
+    let noun = metric.noun();
     let more = (needed - visitors).max(0.0);
     let per_day = (days > 0 && visitors > 0.0).then(|| visitors / days as f64);
     let more_days = per_day.map(|d| (more / d).ceil());
     let lift = percent(effect).trim_start_matches('+').to_owned();
     let words = if more == 0.0 {
         format!(
-            "Has the {} visitors it needs to detect a {lift} lift in conversion with 80% power",
+            "Has the {} visitors it needs to detect a {lift} lift in {noun} with 80% power",
             whole(needed)
         )
     } else {
@@ -537,7 +612,7 @@ fn duration(
             None => String::new(),
         };
         format!(
-            "Needs about {} more visitors{when} to detect a {lift} lift in conversion with 80% power",
+            "Needs about {} more visitors{when} to detect a {lift} lift in {noun} with 80% power",
             whole(more)
         )
     };
@@ -751,6 +826,7 @@ mod tests {
                 ("story".into(), 0.45, true),
                 ("control".into(), 0.10, false),
             ],
+            primary: Metric::Conversion,
         }
     }
 
@@ -840,6 +916,63 @@ mod tests {
             all[1].verdict,
             "Not enough data yet: Control has 0 of the 150 conversions each arm needs"
         );
+    }
+
+    #[test]
+    fn a_rule_names_its_primary_metric_and_the_verdict_and_duration_follow_it() {
+        // The offer converts as often as the control, but its buyers spend twice as much.
+        let rows = vec![
+            arm("welcome", "offer", "2026-12-01", 9000.0, 675.0)
+                .with("revenue", 54_000.0)
+                .with("revenue_ss", 675.0 * 6400.0),
+            arm("welcome", "story", "2026-12-01", 9000.0, 675.0),
+            arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
+        ];
+        let by_revenue = Design {
+            primary: Metric::Revenue,
+            ..design()
+        };
+        let result = &results(&rows, &[by_revenue], Reading::default())[0];
+        for c in &result.comparisons {
+            assert_eq!(c.primary, c.metric == Metric::Revenue, "{c:?}");
+        }
+        assert!(
+            result.verdict.starts_with("Offer brings in "),
+            "{}",
+            result.verdict
+        );
+        let duration = result.duration.as_ref().unwrap();
+        assert!(
+            duration
+                .words
+                .ends_with("lift in revenue per visitor with 80% power"),
+            "{}",
+            duration.words
+        );
+        // Where every buyer spends the same, revenue per visitor is conversion times a
+        // constant: it needs about the visitors conversion needs (the formula checked against
+        // published values), the small difference being the lifted arm's variance.
+        let same = vec![
+            arm("welcome", "offer", "2026-12-01", 9000.0, 675.0),
+            arm("welcome", "story", "2026-12-01", 9000.0, 675.0),
+            arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
+        ];
+        let result = &results(
+            &same,
+            &[Design {
+                primary: Metric::Revenue,
+                ..design()
+            }],
+            Reading::default(),
+        )[0];
+        let revenue = result.duration.as_ref().unwrap().visitors_needed;
+        let conversion = visitors_needed(0.075, 0.10, 0.45, 0.10).unwrap();
+        assert!(
+            (revenue / conversion - 1.0).abs() < 0.1,
+            "{revenue} against {conversion}"
+        );
+        assert_eq!(Metric::named("revenue"), Some(Metric::Revenue));
+        assert_eq!(Metric::named("profit"), None);
     }
 
     #[test]

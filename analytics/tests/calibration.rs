@@ -10,7 +10,7 @@
 //!
 //! docs/analytics.md has the measured rates.
 
-use rapport_analytics::experiments::{results, visitors_needed, Design, Reading, State};
+use rapport_analytics::experiments::{results, visitors_needed, Design, Metric, Reading, State};
 use rapport_analytics::stats::Interval;
 use rapport_analytics::tables::{Row, Table};
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -40,6 +40,7 @@ impl Trial {
                 .iter()
                 .map(|(id, share, shows, _)| ((*id).to_owned(), *share, *shows))
                 .collect(),
+            primary: Metric::Conversion,
         }
     }
 

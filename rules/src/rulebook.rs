@@ -86,6 +86,9 @@ pub struct RuleInfo<'a> {
     /// For an experiment, its arms in order: id, share of the experiment's visitors, and
     /// whether it shows something (a control does not).
     pub arms: Vec<ArmInfo<'a>>,
+    /// For an experiment, the primary metric its verdict is judged on (`conversion` unless
+    /// the rule names another); empty for a rule that is not one.
+    pub metric: &'a str,
 }
 
 /// One arm of an experiment, for results.
@@ -261,6 +264,10 @@ impl Rulebook {
                         shows: v.show.is_some(),
                     })
                     .collect(),
+            },
+            metric: match &r.offer {
+                Offer::Show(_) => "",
+                Offer::Experiment(e) => &e.metric,
             },
         })
     }

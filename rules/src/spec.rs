@@ -77,7 +77,12 @@ pub(crate) struct Experiment {
     pub(crate) control: ControlMode,
     /// The weights as written, for the check that they add up to 100.
     pub(crate) written_weights: Vec<f64>,
+    /// The primary metric its verdict is judged on (one of [`METRICS`]).
+    pub(crate) metric: String,
 }
+
+/// The metrics an experiment may name as its primary one; the first is the default.
+pub(crate) const METRICS: [&str; 4] = ["conversion", "revenue", "clicks", "score"];
 
 /// What the control group's visitors get where the treatment would have shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -656,9 +661,28 @@ fn parse_experiment(rule_id: &str, value: Dynamic) -> Result<Experiment, String>
     )?;
     check_fields(
         &experiment,
-        &["seed", "coverage", "namespace", "variants", "control"],
+        &[
+            "seed",
+            "coverage",
+            "namespace",
+            "variants",
+            "control",
+            "metric",
+        ],
         "`experiment`",
     )?;
+    let metric = match experiment.remove("metric") {
+        None => METRICS[0].to_owned(),
+        Some(metric) => {
+            let metric = string(metric, "experiment.metric")?;
+            if !METRICS.contains(&metric.as_str()) {
+                return Err(format!(
+                    "`experiment.metric` must be \"conversion\" (the default), \"revenue\", \"clicks\" or \"score\", not \"{metric}\""
+                ));
+            }
+            metric
+        }
+    };
     let control = match experiment.remove("control") {
         None => ControlMode::FallsThrough,
         Some(mode) => match string(mode, "experiment.control")?.as_str() {
@@ -762,6 +786,7 @@ fn parse_experiment(rule_id: &str, value: Dynamic) -> Result<Experiment, String>
         written_weights: raw_weights,
         control,
         variants: parsed,
+        metric,
     })
 }
 

@@ -263,7 +263,7 @@ fn bucket_says_which_arm_a_visitor_id_is_in() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "visitor-0001 in welcome: bucket 0.3742, variant offer (variants: offer 45.0%, story 45.0%, control 10.0%)\n"
+        "visitor-0001 in welcome: bucket 0.3742, variant offer (variants: offer 40.0%, story 30.0%, control 30.0%)\n"
     );
     let typo = rapport(&["bucket", &demo(), "welcom", "visitor-0001"]);
     assert_eq!(typo.status.code(), Some(1));

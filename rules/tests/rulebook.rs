@@ -952,3 +952,34 @@ fn the_programme_enrols_both_arms_where_a_personalised_experience_would_be_drawn
     assert!(report.decision.controls.is_empty());
     assert!(report.decision.experiences.is_empty());
 }
+
+#[test]
+fn an_experiment_names_its_primary_metric_or_is_judged_on_conversion() {
+    let metric = |source: &str| {
+        book(source)
+            .rules()
+            .find(|r| r.id == "test")
+            .map(|r| r.metric.to_owned())
+            .unwrap()
+    };
+    assert_eq!(metric(EXPERIMENT), "conversion");
+    let by_revenue = EXPERIMENT.replace(
+        "seed: \"welcome-2026\",",
+        "seed: \"welcome-2026\", metric: \"revenue\",",
+    );
+    assert_eq!(metric(&by_revenue), "revenue");
+    let misspelt = EXPERIMENT.replace(
+        "seed: \"welcome-2026\",",
+        "seed: \"welcome-2026\", metric: \"revenu\",",
+    );
+    let found = problems(&misspelt);
+    assert!(
+        found.len() == 1
+            && found[0].starts_with("book.rhai:2:")
+            && found[0].contains("`experiment.metric` must be \"conversion\" (the default), \"revenue\", \"clicks\" or \"score\", not \"revenu\""),
+        "{found:?}"
+    );
+    // A rule that is not an experiment has none.
+    let plain = book(&format!("rule(\"plain\", #{{ show: {SHOW} }});"));
+    assert_eq!(plain.rules().next().unwrap().metric, "");
+}

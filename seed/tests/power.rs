@@ -72,6 +72,7 @@ fn read(plan: &Plan) -> Vec<(String, State, f64)> {
             .iter()
             .map(|(a, w, shows)| ((*a).to_owned(), *w, *shows))
             .collect(),
+        primary: Metric::Conversion,
     };
     results(&rows, &[design], Reading::default())[0]
         .comparisons

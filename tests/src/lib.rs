@@ -6,6 +6,8 @@
 //! Every process started here runs in its own process group and is killed with it on drop,
 //! so a failing test leaves nothing behind.
 
+pub mod console;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,10 +3,12 @@
 //! the analytics find what was planted and nothing else: the welcome's "story" wins with an
 //! interval above zero, its "offer" (no effect) is inconclusive, the `italian` segment
 //! converts less than the rest, and the Merino Wool Throw's page loses its landings and
-//! draws rage clicks. Every analysis has content.
+//! draws rage clicks; the console shows the segment's flag in words. Every analysis has
+//! content.
 
 use std::time::{Duration, Instant};
 
+use rapport_e2e::console::{console_at, wait_for_script};
 use rapport_e2e::{eventually, Edge};
 use serde_json::{json, Value};
 
@@ -101,6 +103,29 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
             && sentence.contains("points less than the rest"),
         "{sentence}"
     );
+
+    // The console shows the flag's sentence, word for word, for the seeded weeks.
+    let browser = console_at(&edge, "results").await;
+    let (from, to) = (day(now - i64::from(plan.days) * 86_400_000), day(now));
+    wait_for_script(&browser, "return !!document.getElementById('analysis');").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('analysis').value = 'segments';
+             document.getElementById('from').value = arguments[0];
+             document.getElementById('to').value = arguments[1];
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![json!(from), json!(to)],
+        )
+        .await
+        .unwrap();
+    let shown = wait_for_script(
+        &browser,
+        "const f = [...document.querySelectorAll('#results-out ul.flags li')]; return f.length ? f.map((li) => li.textContent) : null;",
+    )
+    .await;
+    assert_eq!(shown, json!([sentence]));
+    browser.client.clone().close().await.unwrap();
 
     // The planted page leads both page rankings; no other page is above the site's rate.
     let weak = get("weak-spots");
