@@ -214,7 +214,12 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
     el("div", {}, el("label", { for: "segment", text: "Segment" }), segment, segmentHint),
     field("interval", "Interval", interval),
     el("button", { type: "submit", text: "Show" }));
+  // Only the latest load may draw: an earlier one still waiting (a slow period, the
+  // experiments' daily series) must not replace what the marketer asked for since.
+  let latest = 0;
   const load = async () => {
+    const mine = ++latest;
+    const stale = () => mine !== latest;
     if (what.value !== "segments") fillSegments(null);
     if (what.value !== "experiments") {
       out.replaceChildren(el("p", { text: "Loading…" }));
@@ -223,6 +228,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
       const q = new URLSearchParams(params).toString();
       const path = what.value === "experiences" ? "/v1/admin/reports" : `/v1/admin/analytics/${what.value}`;
       const answer = await api(`${path}?${q}`);
+      if (stale()) return;
       // Read for the whole period, the segments analysis lists every segment for the filter;
       // read for one segment, it lists only that one.
       if (what.value === "segments") fillSegments(answer.status === 200 && !params.segment ? answer.body : null);
@@ -236,6 +242,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
     out.replaceChildren(el("p", { text: "Loading…" }));
     const query = new URLSearchParams({ site: site.value, from: from.value, to: to.value, interval: interval.value }).toString();
     const answer = await api(`/v1/admin/analytics/experiments?${query}`);
+    if (stale()) return;
     if (answer.status !== 200) {
       out.replaceChildren(el("p", { class: "error", role: "alert", text: errorText(answer) }));
       return;
@@ -279,7 +286,7 @@ export async function results({ api, el, app, table, errorText, site: sites }) {
       const chart = detail.status === 200 ? dailyChart(el, detail.body.daily, e.arms.map((a) => a.arm), detail.body) : null;
       sections.push(el("section", { class: "experiment", "aria-label": name }, el("h3", { text: name }), banner, duration, lifts, chart, arms, liftTable));
     }
-    out.replaceChildren(...sections);
+    if (!stale()) out.replaceChildren(...sections);
   };
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -385,7 +385,7 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
                 "engagement",
                 json!({ "seconds": visit.engaged[p] }),
             );
-            for _ in 0..visit.rage_clicks[p] {
+            if visit.rage_clicks[p] {
                 push(
                     &mut events,
                     "rage_click",

