@@ -14,11 +14,6 @@ use crate::http::header;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Lower-case hex, as tokens and signatures are written.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The token of `Authorization: Bearer TOKEN`, or empty.
 fn bearer(req: &Request) -> String {
     header(req, "authorization")
@@ -115,7 +110,7 @@ pub fn server_site(req: &Request, env: &Env) -> Result<String, ApiError> {
 fn identity_signature(server_key: &str, customer_id: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(server_key.as_bytes()).expect("any key length");
     mac.update(customer_id.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Checks a browser `identify`'s signature against the site's server key.

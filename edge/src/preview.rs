@@ -12,8 +12,6 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::auth::hex;
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// The longest a preview token lives.
@@ -39,20 +37,14 @@ fn mac(key: &str) -> HmacSha256 {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok()
 }
 
 pub fn sign(claims: &Claims, key: &str) -> String {
-    let payload = hex(&serde_json::to_vec(claims).expect("claims serialise"));
+    let payload = hex::encode(serde_json::to_vec(claims).expect("claims serialise"));
     let mut mac = mac(key);
     mac.update(payload.as_bytes());
-    format!("{payload}.{}", hex(&mac.finalize().into_bytes()))
+    format!("{payload}.{}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// What a token previews, if the token is genuine, unexpired and for `site`.

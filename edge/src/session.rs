@@ -13,7 +13,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{js_sys, Env, Method, Request};
 
 use crate::aggregates::database;
-use crate::auth::hex;
 use crate::error::{ApiError, Context};
 use crate::http::header;
 
@@ -65,7 +64,7 @@ pub fn cookie(req: &Request) -> Option<String> {
 }
 
 fn id_hash(id: &str) -> String {
-    hex(&Sha256::digest(id.as_bytes()))
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
 /// 244 random bits from the runtime's CSPRNG (two `crypto.randomUUID()`s).

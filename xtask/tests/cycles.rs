@@ -185,7 +185,7 @@ fn cycles(krate: &str) -> Vec<String> {
 
 /// The cycles the layout had when this check came: the ones the house issue removes. No
 /// other may appear, and each one removed must leave this list, so that it only shrinks.
-const KNOWN: [&str; 27] = [
+const KNOWN: [&str; 25] = [
     "rules: analysis → engine → view → profile → decide → analysis",
     "rules: analysis → engine → view → profile → decide → rulebook → analysis",
     "rules: analysis → engine → view → profile → decide → rulebook → lint → analysis",
@@ -211,8 +211,6 @@ const KNOWN: [&str; 27] = [
     "rules: lint → rulebook → lint",
     "rules: lint → testing → rulebook → lint",
     "rules: spec → template → spec",
-    "edge: auth → session → auth",
-    "edge: objects::visitor::object → objects::visitor::outbox → objects::visitor::object",
 ];
 
 #[test]

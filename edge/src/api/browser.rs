@@ -333,5 +333,5 @@ pub async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response
 fn identify_event_id(visitor_id: &str, now_ms: i64) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{visitor_id}\0{now_ms}").as_bytes());
-    format!("identify-{}", auth::hex(&digest[..20]))
+    format!("identify-{}", hex::encode(&digest[..20]))
 }

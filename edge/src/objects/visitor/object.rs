@@ -22,7 +22,7 @@ use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
 
-use super::outbox::Outgoing;
+use super::outbox::{Outbox, Outgoing};
 use super::{Call, Decide, Decided, Erased, TrustedPush, VisitorCall};
 use crate::clock::now_ms;
 use crate::error::Context;
@@ -58,20 +58,17 @@ const EXPORT_LIMIT: i64 = 1_000;
 #[allow(missing_debug_implementations)]
 #[durable_object]
 pub struct Visitor {
-    pub(super) state: State,
-    pub(super) env: Env,
+    state: State,
+    env: Env,
     schema_ready: Cell<bool>,
     profile: RefCell<Option<Profile>>,
-    /// The alarm as this instance last saw or set it: `None` until read from storage,
-    /// `Some(None)` for no alarm. Saves a storage call on every request.
-    pub(super) alarm_at: Cell<Option<Option<i64>>>,
-    /// Whether tallies were queued since the outbox was last sent.
-    pub(super) outbox_pending: Cell<bool>,
+    /// Report tallies and analytics deltas on their way to D1, and the alarm that sends them.
+    outbox: Outbox,
 }
 
 #[derive(Deserialize)]
-pub(super) struct Count {
-    pub(super) n: i64,
+struct Count {
+    n: i64,
 }
 
 #[derive(Deserialize)]
@@ -89,8 +86,7 @@ impl DurableObject for Visitor {
             env,
             schema_ready: Cell::new(false),
             profile: RefCell::new(None),
-            alarm_at: Cell::new(None),
-            outbox_pending: Cell::new(false),
+            outbox: Outbox::default(),
         }
     }
 
@@ -119,7 +115,7 @@ impl DurableObject for Visitor {
             Call::Decide(decide) => {
                 let decided = self.decide(&site, &visitor_id, decide).await;
                 // Most decisions queue nothing: only the day's first needs the alarm.
-                if decided.is_ok() && self.outbox_pending.get() {
+                if decided.is_ok() && self.outbox.pending() {
                     self.schedule().await?;
                 }
                 respond(name, decided)
@@ -133,19 +129,67 @@ impl DurableObject for Visitor {
             }
             Call::Export => respond(
                 name,
-                self.expire_events().and_then(|()| self.export(&visitor_id)),
+                Outbox::expire_events(&self.state.storage(), &self.env)
+                    .and_then(|()| self.export(&visitor_id)),
             ),
             Call::Erase => respond(name, self.erase(&visitor_id).await),
         }
     }
 
+    /// Sends what waits, expires old events, judges an idle session's landing, and sets the
+    /// next alarm.
     async fn alarm(&self) -> Result<Response> {
         self.ensure_schema()?;
-        self.on_alarm().await
+        // This alarm has fired; the next is set below.
+        self.outbox.alarm_fired();
+        let storage = self.state.storage();
+        Outbox::expire_events(&storage, &self.env)?;
+        self.end_idle_session()?;
+        let profile = self.stored_profile()?;
+        let flushed = self
+            .outbox
+            .flush(&storage, &self.env, profile.as_ref())
+            .await;
+        if let Err(err) = &flushed {
+            worker::console_error!("report tallies not sent, retrying: {err}");
+        }
+        let session_end = self.session_end()?;
+        self.outbox
+            .schedule_after(&storage, &self.env, flushed.is_err(), session_end)
+            .await?;
+        Response::ok("")
     }
 }
 
 impl Visitor {
+    /// After a request: makes sure the alarm will send what was queued.
+    async fn schedule(&self) -> Result<()> {
+        self.outbox
+            .schedule(&self.state.storage(), &self.env, || self.session_end())
+            .await
+    }
+
+    fn queue(&self, site: &str, outgoing: &Outgoing) -> Result<()> {
+        self.outbox.queue(&self.state.storage(), site, outgoing)
+    }
+
+    /// A session idle for long enough is over: a landing page nothing followed was an exit
+    /// straight after arriving.
+    fn end_idle_session(&self) -> Result<()> {
+        let now = now_ms();
+        // Most alarms find no session to end: the profile is copied only when one has.
+        if self.session_end()?.is_none_or(|at| at > now) {
+            return Ok(());
+        }
+        let Some(mut profile) = self.stored_profile()? else {
+            return Ok(());
+        };
+        let site = profile.tracking.site.clone();
+        let rows: Vec<Row> = facts::quick_exit(&mut profile, now).into_iter().collect();
+        self.queue_rows(&site, rows)?;
+        self.save_profile(profile)
+    }
+
     fn ensure_schema(&self) -> Result<()> {
         crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "visitor's")
     }
@@ -168,7 +212,7 @@ impl Visitor {
     }
 
     /// The profile as stored, if there is one (the alarm has no visitor id to start one).
-    pub(super) fn stored_profile(&self) -> Result<Option<Profile>> {
+    fn stored_profile(&self) -> Result<Option<Profile>> {
         if let Some(cached) = self.profile.borrow().as_ref() {
             return Ok(Some(cached.clone()));
         }
@@ -177,7 +221,7 @@ impl Visitor {
 
     /// When the visitor's open landing page is judged (`facts::session_ends_at`), from the
     /// cached profile without copying it.
-    pub(super) fn session_end(&self) -> Result<Option<i64>> {
+    fn session_end(&self) -> Result<Option<i64>> {
         if let Some(cached) = self.profile.borrow().as_ref() {
             return Ok(facts::session_ends_at(cached));
         }
@@ -208,7 +252,7 @@ impl Visitor {
     }
 
     /// Queues analytics deltas for the outbox.
-    pub(super) fn queue_rows(&self, site: &str, rows: Vec<Row>) -> Result<()> {
+    fn queue_rows(&self, site: &str, rows: Vec<Row>) -> Result<()> {
         for row in tables::merge(rows) {
             self.queue(site, &Outgoing::Row(row))?;
         }
@@ -308,7 +352,7 @@ impl Visitor {
         Ok(stored.into_iter().map(|s| s.id).collect())
     }
 
-    pub(super) fn save_profile(&self, profile: Profile) -> Result<()> {
+    fn save_profile(&self, profile: Profile) -> Result<()> {
         let body = encode(&profile).doing("encoding the profile")?;
         self.state
             .storage()
@@ -452,8 +496,7 @@ impl Visitor {
         storage.delete_alarm().await.doing("deleting the alarm")?;
         storage.delete_all().await.doing("deleting the storage")?;
         self.schema_ready.set(false);
-        self.alarm_at.set(Some(None));
-        self.outbox_pending.set(false);
+        self.outbox.cleared();
         self.profile.replace(None);
         Ok(Erased {
             events: events.n,

@@ -1,18 +1,18 @@
-//! The visitor's report outbox and alarm.
+//! The visitor's report outbox and alarm: [`Outbox`], which the object owns.
 //!
 //! `outbox` holds report tallies until D1 has them. The object's alarm sends them a couple of
 //! seconds after they are written (so a burst of events costs one D1 write), and blanks raw
 //! events older than the retention period (`EVENT_RETENTION_DAYS`, 90 by default); the ids
 //! stay, so a replay of an expired event is still recognised.
 
+use std::cell::Cell;
+
 use rapport_analytics::tables::{self, Row};
 use rapport_rules::report::{self, Tally};
+use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
-use worker::{Response, Result};
+use worker::{Env, Result, Storage};
 
-use rapport_analytics::facts;
-
-use super::object::{Count, Visitor};
 use crate::clock::now_ms;
 use crate::config;
 use crate::error::Context;
@@ -32,58 +32,58 @@ pub(super) enum Outgoing {
     Tally(Tally),
 }
 
-impl Visitor {
-    pub(super) fn queue(&self, site: &str, outgoing: &Outgoing) -> Result<()> {
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+/// The outbox of one visitor object: what it knows of its alarm and of what waits. The
+/// object hands it its storage, and the profile where the outbox needs it; the outbox knows
+/// nothing of the object.
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    /// The alarm as this instance last saw or set it: `None` until read from storage,
+    /// `Some(None)` for no alarm. Saves a storage call on every request.
+    alarm_at: Cell<Option<Option<i64>>>,
+    /// Whether tallies were queued since the outbox was last sent.
+    pending: Cell<bool>,
+}
+
+impl Outbox {
+    /// Whether something was queued since the outbox was last sent.
+    pub(super) fn pending(&self) -> bool {
+        self.pending.get()
+    }
+
+    /// Storage was emptied (the visitor erased): no alarm, nothing waiting.
+    pub(super) fn cleared(&self) {
+        self.alarm_at.set(Some(None));
+        self.pending.set(false);
+    }
+
+    /// The alarm has fired; the next is set by [`Outbox::schedule_after`].
+    pub(super) fn alarm_fired(&self) {
+        self.alarm_at.set(Some(None));
+    }
+
+    pub(super) fn queue(&self, storage: &Storage, site: &str, outgoing: &Outgoing) -> Result<()> {
         let body = encode(outgoing).doing("encoding a tally")?;
-        self.state
-            .storage()
+        storage
             .sql()
             .exec(
                 "INSERT INTO outbox (site, tally) VALUES (?, ?)",
                 vec![site.into(), body.into()],
             )
             .doing("queueing a tally")?;
-        self.outbox_pending.set(true);
+        self.pending.set(true);
         Ok(())
-    }
-
-    /// Sends what waits, expires old events, and sets the next alarm.
-    pub(super) async fn on_alarm(&self) -> Result<Response> {
-        // This alarm has fired; the next is set below.
-        self.alarm_at.set(Some(None));
-        self.expire_events()?;
-        self.end_idle_session()?;
-        let flushed = self.flush_outbox().await;
-        if let Err(err) = &flushed {
-            worker::console_error!("report tallies not sent, retrying: {err}");
-        }
-        self.schedule_after(flushed.is_err()).await?;
-        Response::ok("")
-    }
-
-    /// A session idle for long enough is over: a landing page nothing followed was an exit
-    /// straight after arriving.
-    fn end_idle_session(&self) -> Result<()> {
-        let now = now_ms();
-        // Most alarms find no session to end: the profile is copied only when one has.
-        if self.session_end()?.is_none_or(|at| at > now) {
-            return Ok(());
-        }
-        let Some(mut profile) = self.stored_profile()? else {
-            return Ok(());
-        };
-        let site = profile.tracking.site.clone();
-        let rows: Vec<Row> = facts::quick_exit(&mut profile, now).into_iter().collect();
-        self.queue_rows(&site, rows)?;
-        self.save_profile(profile)
     }
 
     /// Blanks raw events past the retention period. Ids, types and times stay, so a replayed
     /// old event is still a duplicate; the profile already holds what they taught.
-    pub(super) fn expire_events(&self) -> Result<()> {
-        let before = now_ms() - config::retention_ms(&self.env);
-        self.state
-            .storage()
+    pub(super) fn expire_events(storage: &Storage, env: &Env) -> Result<()> {
+        let before = now_ms() - config::retention_ms(env);
+        storage
             .sql()
             .exec(
                 "UPDATE events SET body = '' WHERE received_ms < ? AND body != ''",
@@ -93,17 +93,21 @@ impl Visitor {
         Ok(())
     }
 
-    /// Sends the outbox to the reports database and empties it.
-    async fn flush_outbox(&self) -> Result<()> {
+    /// Sends the outbox to the reports database and empties it; the visitor's latest
+    /// `profile` goes to its site's sample in the same batch.
+    pub(super) async fn flush(
+        &self,
+        storage: &Storage,
+        env: &Env,
+        profile: Option<&Profile>,
+    ) -> Result<()> {
         #[derive(Deserialize)]
         struct Queued {
             seq: i64,
             site: String,
             tally: String,
         }
-        let rows: Vec<Queued> = self
-            .state
-            .storage()
+        let rows: Vec<Queued> = storage
             .sql()
             .exec("SELECT seq, site, tally FROM outbox ORDER BY seq", None)?
             .to_array()
@@ -128,9 +132,7 @@ impl Visitor {
                 Outgoing::Row(delta) => by_site[at].2.push(delta),
             }
         }
-        // The visitor's latest profile goes to its site's sample in the same batch.
-        let profile = self.stored_profile()?;
-        let db = crate::aggregates::database(&self.env).doing("opening the reports database")?;
+        let db = crate::aggregates::database(env).doing("opening the reports database")?;
         for (site, tallies, deltas) in by_site {
             let mut statements = crate::reports::statements(
                 &db,
@@ -139,7 +141,7 @@ impl Visitor {
                 &tables::merge(deltas),
             )
             .doing("preparing the report rows")?;
-            if let Some(profile) = profile.as_ref().filter(|p| p.tracking.site == site) {
+            if let Some(profile) = profile.filter(|p| p.tracking.site == site) {
                 statements.extend(
                     crate::sample::statements(&db, &site, profile)
                         .doing("preparing the sampled profile")?,
@@ -149,8 +151,7 @@ impl Visitor {
                 .await
                 .doing(format_args!("adding {site}'s tallies to the reports"))?;
         }
-        self.state
-            .storage()
+        storage
             .sql()
             .exec("DELETE FROM outbox WHERE seq <= ?", vec![last.into()])
             .doing("emptying the outbox")?;
@@ -158,32 +159,46 @@ impl Visitor {
     }
 
     /// After a request: makes sure an alarm will send new tallies soon, and that one is set
-    /// at all while raw events wait to expire. Costs no storage call when the alarm this
+    /// at all while raw events wait to expire or a landing waits to be judged
+    /// (`session_end`, asked only when needed). Costs no storage call when the alarm this
     /// instance knows of already does.
-    pub(super) async fn schedule(&self) -> Result<()> {
+    pub(super) async fn schedule(
+        &self,
+        storage: &Storage,
+        env: &Env,
+        session_end: impl FnOnce() -> Result<Option<i64>>,
+    ) -> Result<()> {
         let now = now_ms();
-        if self.outbox_pending.get() {
-            return self.alarm_by(now + FLUSH_DELAY_MS).await;
+        if self.pending.get() {
+            return self.alarm_by(storage, now + FLUSH_DELAY_MS).await;
         }
         if let Some(Some(_)) = self.alarm_at.get() {
             return Ok(());
         }
-        self.schedule_after(false).await
+        self.schedule_after(storage, env, false, session_end()?)
+            .await
     }
 
     /// Sets the alarm for the next thing to do: sending the outbox (soon, or later after a
-    /// failure) or expiring the oldest raw event.
-    async fn schedule_after(&self, failed: bool) -> Result<()> {
+    /// failure), judging an open landing page when its session ends (`session_end`), or
+    /// expiring the oldest raw event.
+    pub(super) async fn schedule_after(
+        &self,
+        storage: &Storage,
+        env: &Env,
+        failed: bool,
+        session_end: Option<i64>,
+    ) -> Result<()> {
         #[derive(Deserialize)]
         struct Oldest {
             at: Option<i64>,
         }
-        let sql = self.state.storage().sql();
+        let sql = storage.sql();
         let pending: Count = sql
             .exec("SELECT COUNT(*) AS n FROM outbox", None)?
             .one()
             .doing("counting the outbox")?;
-        self.outbox_pending.set(pending.n > 0);
+        self.pending.set(pending.n > 0);
         let oldest: Oldest = sql
             .exec(
                 "SELECT MIN(received_ms) AS at FROM events WHERE body != ''",
@@ -192,8 +207,6 @@ impl Visitor {
             .one()
             .doing("finding the oldest event")?;
         let now = now_ms();
-        // An open landing page waits for its session to end.
-        let session_end = self.session_end()?;
         let wanted = if pending.n > 0 {
             Some(
                 now + if failed {
@@ -205,21 +218,20 @@ impl Visitor {
         } else {
             oldest
                 .at
-                .map(|at| (at + config::retention_ms(&self.env)).max(now + 1_000))
+                .map(|at| (at + config::retention_ms(env)).max(now + 1_000))
         };
         let wanted = match (wanted, session_end.map(|at| at.max(now + 1_000))) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         match wanted {
-            Some(wanted) => self.alarm_by(wanted).await,
+            Some(wanted) => self.alarm_by(storage, wanted).await,
             None => Ok(()),
         }
     }
 
     /// Makes sure the alarm goes off no later than `wanted`.
-    async fn alarm_by(&self, wanted: i64) -> Result<()> {
-        let storage = self.state.storage();
+    async fn alarm_by(&self, storage: &Storage, wanted: i64) -> Result<()> {
         let current = match self.alarm_at.get() {
             Some(known) => known,
             None => storage.get_alarm().await.doing("reading the alarm")?,
