@@ -62,6 +62,54 @@ pub enum Route<'a> {
     Elsewhere,
 }
 
+/// Who may call a route. The router checks it before the handler runs: no handler checks
+/// the admin token or session itself. (Site keys and server keys name a site, so the browser
+/// and server handlers check theirs as they read which site a call is for.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: the browser's endpoints (fenced by site, origin and rate limits), the server
+    /// API (its key), signing in and out of the console.
+    Open,
+    /// The admin token, or a console session (with the same-origin check for changes).
+    Admin,
+}
+
+impl Route<'_> {
+    pub fn access(&self) -> Access {
+        use Route::*;
+        match self {
+            Health | Events | Decide | Forget | Identify | SiteSettings(_) | ServerEvents
+            | GetCustomer(_) | PutCustomer(_) | SignIn | Session | SignOut | Elsewhere => {
+                Access::Open
+            }
+            ExportVisitor { .. }
+            | EraseVisitor { .. }
+            | CreatePreview
+            | Sites
+            | Reports
+            | AnalyticsExperiments
+            | AnalyticsExperiment(_)
+            | AnalyticsSatisfaction
+            | AnalyticsLifecycle
+            | AnalyticsWeakSpots
+            | AnalyticsSegments
+            | Check
+            | Draft
+            | SaveDraft
+            | DiscardDraft
+            | Fields
+            | Simulate
+            | Impact
+            | Publish
+            | Versions
+            | Version(_)
+            | Builtin
+            | Activate(_)
+            | Audit => Access::Admin,
+        }
+    }
+}
+
 /// The route for a method and path: `NotFound` for no such path, `MethodNotAllowed` for a
 /// path that does not take the method.
 pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
@@ -151,6 +199,10 @@ async fn dispatch(
     env: &Env,
     sites: &crate::sites::Sites,
 ) -> Result<Response, ApiError> {
+    // Access is checked here, once for every route, before its handler runs.
+    if route.access() == Access::Admin {
+        crate::auth::require_admin(&req, env).await?;
+    }
     match route {
         Route::Health => Ok(browser::health(env).await),
         Route::Events => browser::events(req, env, sites).await,
@@ -162,21 +214,21 @@ async fn dispatch(
         Route::GetCustomer(id) => server::get_customer(&req, env, id).await,
         Route::PutCustomer(id) => server::put_customer(req, env, id).await,
         Route::ExportVisitor { site, visitor_id } => {
-            admin::export_visitor(&req, env, sites, site, visitor_id).await
+            admin::export_visitor(env, sites, site, visitor_id).await
         }
         Route::EraseVisitor { site, visitor_id } => {
-            admin::erase_visitor(&req, env, sites, site, visitor_id).await
+            admin::erase_visitor(env, sites, site, visitor_id).await
         }
         Route::CreatePreview => admin::create_preview(req, env, sites).await,
-        Route::Sites => admin::list_sites(&req, env, sites).await,
+        Route::Sites => admin::list_sites(sites),
         Route::Reports => admin::reports(&req, env, sites).await,
         Route::SignIn => console::sign_in(req, env).await,
-        Route::Check => workspace::check(req, env).await,
-        Route::Draft => workspace::get_draft(&req, env).await,
+        Route::Check => workspace::check(req).await,
+        Route::Draft => workspace::get_draft(env).await,
         Route::SaveDraft => workspace::put_draft(req, env).await,
-        Route::DiscardDraft => workspace::delete_draft(&req, env).await,
-        Route::Fields => workspace::visitor_fields(&req, env).await,
-        Route::Simulate => workspace::simulate(req, env).await,
+        Route::DiscardDraft => workspace::delete_draft(env).await,
+        Route::Fields => workspace::visitor_fields(),
+        Route::Simulate => workspace::simulate(req).await,
         Route::Impact => workspace::impact(req, env, sites).await,
         Route::Session => console::current(&req, env).await,
         Route::SignOut => console::sign_out(&req, env).await,
@@ -187,11 +239,11 @@ async fn dispatch(
         Route::AnalyticsWeakSpots => analytics::weak_spots(&req, env, sites).await,
         Route::AnalyticsSegments => analytics::segments(&req, env, sites).await,
         Route::Publish => admin::publish(req, env).await,
-        Route::Versions => admin::versions(&req, env).await,
-        Route::Version(id) => admin::version(&req, env, id).await,
-        Route::Builtin => admin::builtin(&req, env).await,
-        Route::Activate(id) => admin::activate(&req, env, id).await,
-        Route::Audit => admin::audit(&req, env).await,
+        Route::Versions => admin::versions(env).await,
+        Route::Version(id) => admin::version(env, id).await,
+        Route::Builtin => admin::builtin(),
+        Route::Activate(id) => admin::activate(env, id).await,
+        Route::Audit => admin::audit(env).await,
         Route::Elsewhere => Err(ApiError::NotFound),
     }
 }
@@ -241,6 +293,53 @@ mod tests {
             Ok(Route::Activate("3")),
         );
         check(Method::Get, "/v1/admin/audit", Ok(Route::Audit));
+    }
+
+    #[test]
+    fn every_admin_path_and_only_those_need_the_admin() {
+        let every = [
+            (Method::Get, "/v1/health"),
+            (Method::Post, "/v1/events"),
+            (Method::Post, "/v1/decide"),
+            (Method::Post, "/v1/forget"),
+            (Method::Post, "/v1/identify"),
+            (Method::Get, "/v1/sites/demo"),
+            (Method::Post, "/v1/server/events"),
+            (Method::Get, "/v1/server/customers/C-1"),
+            (Method::Put, "/v1/server/customers/C-1"),
+            (Method::Get, "/v1/admin/visitors/demo/v-1"),
+            (Method::Delete, "/v1/admin/visitors/demo/v-1"),
+            (Method::Post, "/v1/admin/previews"),
+            (Method::Get, "/v1/admin/sites"),
+            (Method::Get, "/v1/admin/reports"),
+            (Method::Get, "/v1/admin/analytics/experiments"),
+            (Method::Get, "/v1/admin/analytics/experiments/welcome"),
+            (Method::Get, "/v1/admin/analytics/satisfaction"),
+            (Method::Get, "/v1/admin/analytics/lifecycle"),
+            (Method::Get, "/v1/admin/analytics/weak-spots"),
+            (Method::Get, "/v1/admin/analytics/segments"),
+            (Method::Post, "/v1/console/session"),
+            (Method::Get, "/v1/console/session"),
+            (Method::Delete, "/v1/console/session"),
+            (Method::Post, "/v1/admin/check"),
+            (Method::Get, "/v1/admin/draft"),
+            (Method::Put, "/v1/admin/draft"),
+            (Method::Delete, "/v1/admin/draft"),
+            (Method::Get, "/v1/admin/fields"),
+            (Method::Post, "/v1/admin/simulate"),
+            (Method::Post, "/v1/admin/impact"),
+            (Method::Get, "/v1/admin/rulebooks"),
+            (Method::Post, "/v1/admin/rulebooks"),
+            (Method::Get, "/v1/admin/rulebooks/builtin"),
+            (Method::Get, "/v1/admin/rulebooks/3"),
+            (Method::Post, "/v1/admin/rulebooks/3/activate"),
+            (Method::Get, "/v1/admin/audit"),
+        ];
+        for (method, path) in every {
+            let access = route(&method, path).unwrap().access();
+            let admin = path.starts_with("/v1/admin/");
+            assert_eq!(access == Access::Admin, admin, "{method:?} {path}");
+        }
     }
 
     #[test]

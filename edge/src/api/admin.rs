@@ -11,7 +11,7 @@ use worker::{Env, Request, Response};
 
 use super::{check_id, check_site, erase_visitor as erase_everywhere};
 use crate::audit::Action;
-use crate::auth::{self, require_admin};
+use crate::auth;
 use crate::clock::now_ms;
 use crate::error::{ApiError, Context};
 use crate::http::{json_response, parse, parse_query, read_body};
@@ -29,41 +29,33 @@ fn ok<T: serde::Serialize>(value: &T, status: u16) -> Result<Response, ApiError>
     Ok(json_response(&body, status))
 }
 
-/// An admin call about one visitor: the token, then the site and the visitor id.
-async fn check_visitor(
-    req: &Request,
-    env: &Env,
-    sites: &Sites,
-    site: &str,
-    visitor_id: &str,
-) -> Result<(), ApiError> {
-    require_admin(req, env).await?;
+/// An admin call about one visitor: the site and the visitor id (the router checked the
+/// token).
+fn check_visitor(sites: &Sites, site: &str, visitor_id: &str) -> Result<(), ApiError> {
     check_site(sites, site)?;
     check_id("visitor_id", visitor_id)
 }
 
 /// `GET /v1/admin/visitors/{site}/{visitor_id}`: everything stored about one visitor.
 pub async fn export_visitor(
-    req: &Request,
     env: &Env,
     sites: &Sites,
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    check_visitor(req, env, sites, site, visitor_id).await?;
+    check_visitor(sites, site, visitor_id)?;
     ok(&visitor::export(env, site, visitor_id).await?, 200)
 }
 
 /// `DELETE /v1/admin/visitors/{site}/{visitor_id}`: erases everything stored about one
 /// visitor (GDPR), and records the erasure in the audit log.
 pub async fn erase_visitor(
-    req: &Request,
     env: &Env,
     sites: &Sites,
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    check_visitor(req, env, sites, site, visitor_id).await?;
+    check_visitor(sites, site, visitor_id)?;
     let events = erase_everywhere(env, site, visitor_id, None).await?;
     ok(&json!({ "erased": true, "events": events }), 200)
 }
@@ -96,7 +88,6 @@ fn default_preview_path() -> String {
 /// opens them, until it expires; with `files`, from that draft rather than the active
 /// rulebook. The answer's `link` is `path` with the token, to open on the shop's origin.
 pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    require_admin(&req, env).await?;
     let body = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PreviewRequest = parse(&body, "")?;
     check_site(sites, &request.site)?;
@@ -184,8 +175,7 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
 
 /// `GET /v1/admin/sites`: the sites this edge serves, with their shops' origins (empty for
 /// a shop on the edge's own origin), for the console's site picker and preview links.
-pub async fn list_sites(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub fn list_sites(sites: &Sites) -> Result<Response, ApiError> {
     let list: Vec<serde_json::Value> = sites
         .list()
         .map(|(site, origins)| json!({ "site": site, "origins": origins }))
@@ -195,7 +185,6 @@ pub async fn list_sites(req: &Request, env: &Env, sites: &Sites) -> Result<Respo
 
 /// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
 pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
     let query: reports::Query = parse_query(req)?;
     check_site(sites, &query.site)?;
     super::analytics::check_period(&query.from, &query.to)?;
@@ -214,7 +203,6 @@ pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
         #[serde(default)]
         discard_draft: bool,
     }
-    require_admin(&req, env).await?;
     let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PublishRequest = parse(&text, "")?;
     match rulebooks::publish(env, request.publish).await? {
@@ -252,8 +240,7 @@ pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/admin/rulebooks`: the stored versions, newest first, and the active one.
-pub async fn versions(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub async fn versions(env: &Env) -> Result<Response, ApiError> {
     ok(&rulebooks::versions(env).await?, 200)
 }
 
@@ -263,8 +250,7 @@ fn version_id(id: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /v1/admin/rulebooks/{id}`: one version with its files.
-pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub async fn version(env: &Env, id: &str) -> Result<Response, ApiError> {
     let id = version_id(id)?;
     match rulebooks::version(env, id).await? {
         Some(version) => ok(&version, 200),
@@ -274,8 +260,7 @@ pub async fn version(req: &Request, env: &Env, id: &str) -> Result<Response, Api
 
 /// `GET /v1/admin/rulebooks/builtin`: the rulebook built into the edge, which decides until
 /// a version is published, with its test cases (`{"id": null, "version", "files"}`).
-pub async fn builtin(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub fn builtin() -> Result<Response, ApiError> {
     let version = rulebooks::builtin_version()
         .map_err(|e| ApiError::internal("compiling the built-in rulebook", e))?;
     ok(
@@ -286,8 +271,7 @@ pub async fn builtin(req: &Request, env: &Env) -> Result<Response, ApiError> {
 
 /// `POST /v1/admin/rulebooks/{id}/activate`: makes a stored version the active one (a
 /// rollback, for an older one).
-pub async fn activate(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub async fn activate(env: &Env, id: &str) -> Result<Response, ApiError> {
     let id = version_id(id)?;
     match rulebooks::activate(env, id).await? {
         Some(activated) => ok(&activated, 200),
@@ -296,7 +280,6 @@ pub async fn activate(req: &Request, env: &Env, id: &str) -> Result<Response, Ap
 }
 
 /// `GET /v1/admin/audit`: the newest 200 admin changes, newest first.
-pub async fn audit(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    require_admin(req, env).await?;
+pub async fn audit(env: &Env) -> Result<Response, ApiError> {
     ok(&json!({ "entries": rulebooks::audit(env).await? }), 200)
 }
