@@ -19,9 +19,7 @@ use crate::config;
 use crate::error::ApiError;
 use crate::http::header;
 
-/// The header a local demo's seed dates a browser request with: milliseconds since the
-/// epoch.
-pub const DEMO_TIME_HEADER: &str = "x-rapport-demo-time";
+use rapport_protocol::DEMO_TIME_HEADER;
 
 /// How far back a demo time may go.
 pub const DEMO_MAX_PAST_DAYS: i64 = 120;
@@ -34,9 +32,10 @@ pub fn now_ms() -> i64 {
 /// The time a browser request happened: the edge's clock, or on a local demo edge the past
 /// time its [`DEMO_TIME_HEADER`] gives.
 pub fn request_ms(req: &Request, env: &Env) -> Result<i64, ApiError> {
+    // The setting is read only for a request that carries the header.
     demo_time(
         header(req, DEMO_TIME_HEADER).as_deref(),
-        config::demo_clock(env),
+        || config::demo_clock(env),
         now_ms(),
     )
 }
@@ -73,11 +72,15 @@ fn is_this_machine(host: &str) -> bool {
 
 /// The time `header` gives, checked: only with the demo clock on, only in the past, at most
 /// [`DEMO_MAX_PAST_DAYS`] back; no header is `now`.
-fn demo_time(header: Option<&str>, enabled: bool, now: i64) -> Result<i64, ApiError> {
+fn demo_time(
+    header: Option<&str>,
+    enabled: impl FnOnce() -> bool,
+    now: i64,
+) -> Result<i64, ApiError> {
     let Some(text) = header else {
         return Ok(now);
     };
-    if !enabled {
+    if !enabled() {
         return Err(ApiError::bad(
             DEMO_TIME_HEADER,
             "this edge keeps its own time: the header is for a local demo edge with DEMO_CLOCK",
@@ -114,18 +117,19 @@ mod tests {
 
     #[test]
     fn without_the_header_the_time_is_the_edges() {
-        assert_eq!(demo_time(None, false, NOW).unwrap(), NOW);
-        assert_eq!(demo_time(None, true, NOW).unwrap(), NOW);
+        assert_eq!(demo_time(None, || false, NOW).unwrap(), NOW);
+        assert_eq!(demo_time(None, || true, NOW).unwrap(), NOW);
     }
 
     #[test]
     fn a_demo_time_is_taken_only_with_the_setting_and_only_from_the_past() {
         let week_ago = NOW - 7 * 86_400_000;
         assert_eq!(
-            demo_time(Some(&week_ago.to_string()), true, NOW).unwrap(),
+            demo_time(Some(&week_ago.to_string()), || true, NOW).unwrap(),
             week_ago
         );
-        let refused = |text: &str, enabled| field(demo_time(Some(text), enabled, NOW).unwrap_err());
+        let refused =
+            |text: &str, enabled: bool| field(demo_time(Some(text), || enabled, NOW).unwrap_err());
         let header = Some(DEMO_TIME_HEADER.to_owned());
         assert_eq!(refused(&week_ago.to_string(), false), header);
         assert_eq!(refused(&(NOW + 1).to_string(), true), header);

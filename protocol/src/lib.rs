@@ -16,6 +16,9 @@ pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// The most events the widget puts in one batch.
 pub const MAX_BATCH_EVENTS: usize = 50;
+/// The header a local demo's seed dates a browser call with (milliseconds since the epoch),
+/// which only an edge with the demo-only `DEMO_CLOCK` takes.
+pub const DEMO_TIME_HEADER: &str = "x-rapport-demo-time";
 
 /// A batch of events sent by the widget to `POST /v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

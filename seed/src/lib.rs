@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use rapport_protocol::{Decision, ExperienceKind, Trigger};
+use rapport_protocol::{Decision, ExperienceKind, ExperienceRef, Trigger, DEMO_TIME_HEADER};
 use serde_json::{json, Value};
 
 pub use model::Plan;
@@ -77,12 +77,6 @@ impl Sent {
         }
     }
 }
-
-/// The demo rulebook's attribution window, within which a purchase converts an enrolment.
-const ATTRIBUTION_MS: i64 = 7 * model::DAY_MS;
-
-/// The header a demo edge dates a browser request with.
-const DEMO_TIME_HEADER: &str = "x-rapport-demo-time";
 
 fn http() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -178,58 +172,55 @@ enum Later {
     Ticket { visit: usize, topic: &'static str },
 }
 
-/// What one page's decision showed, as the widget would draw it: the experiences and
-/// controls whose trigger fires during the visitor's time on the page, one per placement,
-/// within the session's prompt budget (`prompts` drawn so far).
-fn drawn(decision: &Decision, visit: &Visit, page: usize, prompts: &mut u32) -> Vec<Value> {
+/// One experience the landing page drew: the event that reports it (`impression`, or for a
+/// control `exposure`), what it refers to, and the kind it shows (or would have shown) as.
+struct Drawn {
+    event: &'static str,
+    reference: ExperienceRef,
+    kind: ExperienceKind,
+}
+
+/// What the landing page's decision showed, as the widget would draw it: the experiences,
+/// and the controls whose treatment would have shown, whose trigger fires while the visitor
+/// is on the page, one per placement, within the session's prompt budget.
+fn drawn(decision: &Decision, visit: &Visit) -> Vec<Drawn> {
     let fires = |trigger: &Trigger| match trigger {
         Trigger::Immediately => true,
-        Trigger::AfterSeconds { seconds } => visit.engaged[page] >= *seconds,
-        Trigger::ExitIntent => visit.exit_intent && page + 1 == visit.pages.len(),
+        Trigger::AfterSeconds { seconds } => visit.engaged[0] >= *seconds,
+        // The visitor leaves from the landing page only when it is all they saw.
+        Trigger::ExitIntent => visit.exit_intent && visit.pages.len() == 1,
         _ => false,
     };
-    let placement = |kind: ExperienceKind, slot: Option<&String>| match kind {
-        ExperienceKind::Bar => "bar".to_owned(),
-        ExperienceKind::Toast => "toast".to_owned(),
-        ExperienceKind::Inline | ExperienceKind::Recommendations => {
-            format!("slot:{}", slot.map_or("", String::as_str))
-        }
-        _ => "overlay".to_owned(),
-    };
     let mut taken: Vec<String> = Vec::new();
+    let mut prompts = 0;
     let mut drawn = Vec::new();
-    let mut draw = |kind: Option<ExperienceKind>,
-                    slot: Option<&String>,
-                    budget: Option<u32>,
-                    trigger: &Trigger,
-                    event: Value| {
-        let Some(kind) = kind else { return };
-        let at = placement(kind, slot);
-        if !fires(trigger) || taken.contains(&at) || budget.is_some_and(|b| *prompts >= b) {
+    let mut draw = |placement: String, budget: Option<u32>, trigger: &Trigger, shown: Drawn| {
+        if !fires(trigger) || taken.contains(&placement) || budget.is_some_and(|b| prompts >= b) {
             return;
         }
         if budget.is_some() {
-            *prompts += 1;
+            prompts += 1;
         }
-        taken.push(at);
-        drawn.push(event);
-    };
-    let reference = |rule: &str,
-                     experience: &str,
-                     variant: &Option<String>,
-                     segment: &Option<String>| {
-        json!({ "rule": rule, "experience": experience, "variant": variant, "segment": segment })
+        taken.push(placement);
+        drawn.push(shown);
     };
     for e in &decision.experiences {
-        let mut event = reference(&e.rule, &e.experience, &e.variant, &e.segment);
-        event["type"] = "impression".into();
-        draw(Some(e.kind), e.slot.as_ref(), e.budget, &e.trigger, event);
+        let shown = Drawn {
+            event: "impression",
+            reference: e.reference(),
+            kind: e.kind,
+        };
+        draw(e.placement.clone(), e.budget, &e.trigger, shown);
     }
     for c in &decision.controls {
-        let r = &c.reference;
-        let mut event = reference(&r.rule, &r.experience, &r.variant, &r.segment);
-        event["type"] = "exposure".into();
-        draw(c.shows_as, c.slot.as_ref(), c.budget, &c.trigger, event);
+        let Some(kind) = c.shows_as else { continue };
+        let shown = Drawn {
+            event: "exposure",
+            reference: c.reference.clone(),
+            kind,
+        };
+        let placement = kind.placement(c.slot.as_deref()).into_owned();
+        draw(placement, c.budget, &c.trigger, shown);
     }
     drawn
 }
@@ -299,21 +290,12 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
         // one batch, as its queue sends them.
         let landing = shopper.page(&visit.pages[0], life.language);
         let decision = shopper.decide(&session, landing, visit.at_ms)?;
-        let shown: Vec<(String, Value)> = drawn(&decision, visit, 0, &mut 0)
-            .into_iter()
-            .map(|mut event| {
-                let reference = event.as_object_mut().expect("an object");
-                let kind = reference
-                    .remove("type")
-                    .and_then(|k| k.as_str().map(str::to_owned));
-                (kind.unwrap_or_default(), Value::Object(reference.clone()))
-            })
-            .collect();
-        let enrols = welcome_arm.is_none() && shown.iter().any(|(_, e)| e["rule"] == "welcome");
-        if let Some((_, welcome)) = shown.iter().find(|(_, e)| enrols && e["rule"] == "welcome") {
-            welcome_arm = welcome["variant"].as_str().map(str::to_owned);
+        let shown = drawn(&decision, visit);
+        let welcome = shown.iter().find(|d| d.reference.rule == "welcome");
+        let enrols = welcome_arm.is_none() && welcome.is_some();
+        if enrols {
+            welcome_arm = welcome.and_then(|d| d.reference.variant.clone());
         }
-        let mut at = visit.at_ms;
         for (p, page) in visit.pages.iter().enumerate() {
             push(
                 &mut events,
@@ -356,20 +338,19 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
             }
             // What the landing page's decision showed, as the widget reports it.
             if p == 0 {
-                for (kind, reference) in &shown {
-                    push(&mut events, kind, reference.clone());
-                    if kind != "impression" {
+                for shown in &shown {
+                    let reference = serde_json::to_value(&shown.reference)?;
+                    push(&mut events, shown.event, reference.clone());
+                    if shown.event != "impression" {
                         continue;
                     }
                     if visit.click_draw < 0.08 {
                         push(&mut events, "click", reference.clone());
                     }
-                    let survey = decision
-                        .experiences
-                        .iter()
-                        .any(|e| e.rule == reference["rule"] && e.kind == ExperienceKind::Nps);
-                    if let (true, Some((score, comment))) = (survey, visit.answer) {
-                        let mut answer = reference.clone();
+                    if let (ExperienceKind::Nps, Some((score, comment))) =
+                        (shown.kind, visit.answer)
+                    {
+                        let mut answer = reference;
                         answer["survey"] = "nps".into();
                         answer["score"] = score.into();
                         if let Some(comment) = comment {
@@ -392,8 +373,9 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
                     json!({ "target": "button.size" }),
                 );
             }
-            at += i64::from(visit.engaged[p]) * 1_000 + 2_000;
         }
+        // The batch leaves as the visit ends.
+        let at = visit.ends_at_ms();
         shopper.deliver(&mut events, at)?;
         if enrols {
             enrolled_at = Some(at);
@@ -443,7 +425,9 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
         &mut cart,
     )?;
     if let (Some(arm), Some(at)) = (welcome_arm, enrolled_at) {
-        let converted = bought.iter().any(|b| *b >= at && *b <= at + ATTRIBUTION_MS);
+        let converted = bought
+            .iter()
+            .any(|b| *b >= at && *b <= at + model::ATTRIBUTION_MS);
         shopper.sent.welcome.insert(
             arm,
             Arm {

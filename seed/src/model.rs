@@ -69,6 +69,8 @@ impl Plan {
 }
 
 pub const DAY_MS: i64 = 86_400_000;
+/// The demo rulebook's attribution window, within which a purchase converts an enrolment.
+pub const ATTRIBUTION_MS: i64 = 7 * DAY_MS;
 const MINUTE_MS: i64 = 60_000;
 
 /// The chance that a visit leads to a purchase, by default.

@@ -9,7 +9,7 @@
 
 use rapport_analytics::experiments::{results, Design, Metric, Reading, State};
 use rapport_analytics::tables::{Row, Table};
-use rapport_seed::model::{Life, Page, PRODUCTS};
+use rapport_seed::model::{Life, Page, ATTRIBUTION_MS, PRODUCTS};
 use rapport_seed::Plan;
 
 const ARMS: [(&str, f64, bool); 3] = [
@@ -17,7 +17,6 @@ const ARMS: [(&str, f64, bool); 3] = [
     ("story", 0.30, true),
     ("control", 0.30, false),
 ];
-const WINDOW_MS: i64 = 7 * 86_400_000;
 
 /// The welcome's comparisons on conversion, for one seed: (arm, state, interval's low end).
 fn read(plan: &Plan) -> Vec<(String, State, f64)> {
@@ -45,7 +44,9 @@ fn read(plan: &Plan) -> Vec<(String, State, f64)> {
             .iter()
             .filter(|v| v.buy_draw < chance)
             .map(|v| (v.at_ms + v.purchase_lag_ms, v))
-            .filter(|(at, _)| *at <= plan.end_ms && *at >= enrolled && *at <= enrolled + WINDOW_MS)
+            .filter(|(at, _)| {
+                *at <= plan.end_ms && *at >= enrolled && *at <= enrolled + ATTRIBUTION_MS
+            })
             .map(|(_, v)| PRODUCTS[v.added.unwrap_or(n % 3)].price)
             .collect();
         let revenue: f64 = bought.iter().sum();

@@ -43,6 +43,12 @@ pub struct Ingested {
     pub withheld: Vec<String>,
 }
 
+/// A `SELECT COUNT(*) AS n` row of an object's own database.
+#[derive(Deserialize)]
+pub(crate) struct Count {
+    pub(crate) n: i64,
+}
+
 /// Encodes a call or an answer: the one JSON encoder both sides use.
 pub fn encode<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string(value)

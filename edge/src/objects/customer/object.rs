@@ -17,7 +17,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::{Call, CustomerCall, Timed};
 use crate::error::Context;
 use crate::objects::visitor::{self, Conversion, TrustedPush};
-use crate::objects::{encode, receive, respond, Ingested, ObjectCall as _};
+use crate::objects::{encode, receive, respond, Count, Ingested, ObjectCall as _};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -47,11 +47,6 @@ pub struct Customer {
     state: State,
     env: Env,
     schema_ready: Cell<bool>,
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
 }
 
 #[derive(Deserialize)]

@@ -26,7 +26,7 @@ use super::outbox::{Outbox, Outgoing};
 use super::{Call, Decide, Decided, Erased, TrustedPush, VisitorCall};
 use crate::clock::now_ms;
 use crate::error::Context;
-use crate::objects::{encode, receive, respond, Ingested};
+use crate::objects::{encode, receive, respond, Count, Ingested};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -64,11 +64,6 @@ pub struct Visitor {
     profile: RefCell<Option<Profile>>,
     /// Report tallies and analytics deltas on their way to D1, and the alarm that sends them.
     outbox: Outbox,
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
 }
 
 #[derive(Deserialize)]

@@ -16,7 +16,7 @@ use worker::{Env, Result, Storage};
 use crate::clock::now_ms;
 use crate::config;
 use crate::error::Context;
-use crate::objects::encode;
+use crate::objects::{encode, Count};
 
 /// How long tallies wait in the outbox, so a burst of events costs one D1 write.
 const FLUSH_DELAY_MS: i64 = 2_000;
@@ -30,11 +30,6 @@ const RETRY_DELAY_MS: i64 = 30_000;
 pub(super) enum Outgoing {
     Row(Row),
     Tally(Tally),
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
 }
 
 /// The outbox of one visitor object: what it knows of its alarm and of what waits. The
