@@ -631,15 +631,28 @@ pub fn events(export: &Value, kind: &str) -> Vec<Value> {
 
 /// Polls `check` until it gives `Some`, for up to `limit`.
 pub async fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    poll(limit, || std::future::ready(check())).await
+}
+
+/// How often `poll` asks.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Asks `check` every 50 ms until it gives something, and gives that; `None` once `limit`
+/// has passed. The harness's one polling loop: every wait for a page, an answer or a row
+/// goes through it.
+pub async fn poll<T, F>(limit: Duration, mut check: impl FnMut() -> F) -> Option<T>
+where
+    F: std::future::Future<Output = Option<T>>,
+{
     let started = Instant::now();
     loop {
-        if let Some(value) = check() {
+        if let Some(value) = check().await {
             return Some(value);
         }
         if started.elapsed() > limit {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }
 

@@ -93,6 +93,19 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    tools::ensure_npm_packages(root)?;
+    process::step("the console's script: format and lints (Biome), unit tests (node --test)");
+    process::run(
+        process::command(tools::node_bin(root, "biome"), root).args([
+            "ci",
+            "--colors=off",
+            "console",
+        ]),
+    )?;
+    process::run_tests(
+        process::command("node", root).args(["--test", "--test-reporter=tap", "console/test/"]),
+        tally,
+    )?;
     process::step("native tests");
     process::run_tests(
         process::command(&cargo, root).args([

@@ -61,7 +61,12 @@ pub fn run_tests(command: &mut Command, tally: &mut Tally) -> Result<()> {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
+        // `node --test` closes with TAP's "# pass N" and "# fail N".
+        if let Some(n) = line.strip_prefix("# pass ") {
+            tally.passed += n.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(n) = line.strip_prefix("# fail ") {
+            tally.failed += n.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(rest) = line.strip_prefix("test result: ") {
             let count = |label: &str| {
                 rest.split(';')
                     .find_map(|part| {

@@ -5,8 +5,28 @@
 import { StreamLanguage } from "@codemirror/language";
 
 const KEYWORDS = new Set([
-  "let", "const", "if", "else", "switch", "do", "while", "loop", "until", "for", "in", "break",
-  "continue", "return", "throw", "try", "catch", "fn", "private", "this", "true", "false",
+  "let",
+  "const",
+  "if",
+  "else",
+  "switch",
+  "do",
+  "while",
+  "loop",
+  "until",
+  "for",
+  "in",
+  "break",
+  "continue",
+  "return",
+  "throw",
+  "try",
+  "catch",
+  "fn",
+  "private",
+  "this",
+  "true",
+  "false",
 ]);
 const BUILTINS = new Set(["rule", "segment", "settings", "v"]);
 
@@ -58,7 +78,7 @@ function under(model, path) {
   let fields = model;
   for (const part of path) {
     const found = fields.find((f) => f.name === part);
-    if (!found || !found.fields) return [];
+    if (!found?.fields) return [];
     fields = found.fields;
   }
   return fields;

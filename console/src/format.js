@@ -1,0 +1,68 @@
+// Pure formatting: numbers, shares and intervals in words, dates, and CSV. No DOM here, so
+// `node --test` checks all of it (`console/test`).
+
+/// The day `offset` days from `now` (milliseconds), as YYYY-MM-DD in UTC.
+export function day(offset, now = Date.now()) {
+  return new Date(now + offset * 864e5).toISOString().slice(0, 10);
+}
+
+/// A share as a percentage: whole above 10%, one decimal below; "–" when there is none.
+export function percent(x, signed = false) {
+  if (x === null || x === undefined) return "–";
+  const value = (x * 100).toFixed(Math.abs(x) >= 0.1 ? 0 : 1);
+  return `${signed && x >= 0 ? "+" : ""}${value}%`;
+}
+
+/// A number with `digits` decimals; "–" when there is none.
+export function number(x, digits = 0) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
+}
+
+/// A lift in words with one decimal: "+12.4% (+3.1% to +21.7%)".
+export function liftWords(lift) {
+  const one = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}%`;
+  return `${one(lift.estimate)} (${one(lift.ci_low)} to ${one(lift.ci_high)})`;
+}
+
+/// An NPS estimate with its interval: "42 (30 to 55)".
+export function nps(e) {
+  return e ? `${e.value.toFixed(0)} (${e.ci_low.toFixed(0)} to ${e.ci_high.toFixed(0)})` : "–";
+}
+
+/// A share estimate with its interval: "18% (16% to 21%)".
+export function share(e) {
+  return e ? `${percent(e.value)} (${percent(e.ci_low)} to ${percent(e.ci_high)})` : "–";
+}
+
+/// A count and a noun, pluralised with an s: "1 error", "2 errors".
+export function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/// Rows as CSV (RFC 4180): every cell quoted, quotes doubled, lines joined by CRLF.
+export function csv(rows) {
+  return rows.map((row) => row.map((c) => `"${String(c ?? "").replaceAll('"', '""')}"`).join(",")).join("\r\n");
+}
+
+/// A caption as a file name: "Impact by experience" → "impact-by-experience".
+export function slug(caption) {
+  return caption
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+}
+
+/// Each arm's daily counts (`[{day, arm, visitors}]`) as running totals over the sorted days
+/// that occur: `{days, lines: [{label, values}]}`, an arm absent on a day adding nothing.
+export function cumulative(series, arms) {
+  const days = [...new Set(series.map((d) => d.day))].sort();
+  const lines = arms.map((arm) => {
+    let total = 0;
+    const values = days.map((d) => {
+      total += series.find((s) => s.day === d && s.arm === arm)?.visitors ?? 0;
+      return total;
+    });
+    return { label: arm, values };
+  });
+  return { days, lines };
+}

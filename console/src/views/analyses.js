@@ -1,0 +1,163 @@
+// The analyses other than experiments, each drawn from its endpoint's answer: what each
+// experience did, satisfaction, lifecycle, weak spots and segments.
+
+import { lineChart } from "../charts.js";
+import { el, table } from "../dom.js";
+import { nps, number, percent, share } from "../format.js";
+
+/// Where each analysis is read, and how its answer is drawn (a list of elements).
+export const ANALYSES = {
+  experiences: { path: "/v1/admin/reports", draw: experiences },
+  satisfaction: { path: "/v1/admin/analytics/satisfaction", draw: satisfaction, bySegment: true },
+  lifecycle: { path: "/v1/admin/analytics/lifecycle", draw: lifecycle },
+  "weak-spots": { path: "/v1/admin/analytics/weak-spots", draw: weakSpots },
+  segments: { path: "/v1/admin/analytics/segments", draw: segments, bySegment: true },
+};
+
+// What each experience did (the daily reports summed over the period).
+function experiences(body) {
+  const totals = body.totals;
+  if (totals.length === 0) {
+    const text =
+      "No experience has been shown in this period yet. Impressions appear here within seconds of a shopper seeing one.";
+    return [el("p", { class: "empty", text })];
+  }
+  const impressions = totals.reduce((sum, t) => sum + t.impressions, 0);
+  const count = new Set(totals.map((t) => t.experience)).size;
+  const heads = ["Experience", "Rule", "Arm", "Impressions", "Clicks", "Click-through", "Dismissals"];
+  const rows = totals.map((t) => [
+    t.experience,
+    t.rule,
+    t.variant || "–",
+    t.impressions,
+    t.clicks,
+    percent(t.click_through_rate),
+    t.dismissals,
+    t.exposures,
+    t.conversions,
+    number(t.revenue, 2),
+  ]);
+  return [
+    el("p", { class: "headline", text: `${impressions} impressions of ${count} experiences` }),
+    table("Experiences", [...heads, "Control exposures", "Conversions", "Revenue"], rows),
+  ];
+}
+
+function satisfaction(body) {
+  const rows = (list) => list.map((g) => [g.key, g.nps_answers, nps(g.nps), g.csat_answers, share(g.csat)]);
+  const heads = ["Group", "NPS answers", "NPS (95% interval)", "CSAT answers", "CSAT (95% interval)"];
+  const o = body.overall;
+  const weeks = body.weekly.map((w) => w.key);
+  const weekly = [{ label: "NPS", values: body.weekly.map((w) => w.nps?.value ?? null) }];
+  const comments = body.low_score_comments.map((c) => [c.day, c.survey, c.score, c.page, c.comment]);
+  return [
+    el("p", {
+      class: "headline",
+      text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers; CSAT ${share(o.csat)} from ${o.csat_answers}`,
+    }),
+    lineChart("NPS by week", weeks, weekly, "NPS", body),
+    table("NPS and CSAT by week", heads, rows(body.weekly)),
+    table("By segment", heads, rows(body.by_segment)),
+    table("By page kind", heads, rows(body.by_page_kind)),
+    table("By experience", heads, rows(body.by_experience)),
+    table("By lifecycle stage", heads, rows(body.by_stage)),
+    table("Comments with low scores", ["Day", "Survey", "Score", "Page", "Comment"], comments),
+  ];
+}
+
+function lifecycle(body) {
+  const days = body.daily.map((d) => d.day);
+  const stages = body.funnel.map((f) => f.stage);
+  const lines = stages.map((stage, i) => ({ label: stage, values: body.daily.map((d) => d.stages[i].visitors) }));
+  return [
+    table(
+      "Funnel (visitor-days)",
+      ["Stage", "Visitor-days"],
+      body.funnel.map((f) => [f.stage, f.visitors]),
+    ),
+    lineChart("Visitors per stage, by day", days, lines, "visitors", body),
+    table(
+      "Moves between stages",
+      ["From", "To", "Visitors"],
+      body.movements.map((m) => [m.from, m.to, m.visitors]),
+    ),
+  ];
+}
+
+function weakSpots(body) {
+  const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(1)}%`);
+  // Ranked by how many more than the site's own rate predicts for the traffic.
+  const excess = (caption, key, count, base, siteRate, list) =>
+    table(
+      caption,
+      [key, count, base, "Rate (95% interval)", `Expected at the site's ${pct(siteRate)}`, "Excess"],
+      list.map((x) => [x.key, x.count, x.base, share(x.rate), x.expected.toFixed(1), `+${x.excess.toFixed(1)}`]),
+    );
+  const site = body.site_rates;
+  const pages = body.pages.map((p) => [
+    p.path,
+    p.kind,
+    p.views,
+    p.landings,
+    p.quick_exits,
+    p.quick_exit_rate ? share(p.quick_exit_rate) : "–",
+    p.rage_clicks,
+    p.detractors,
+  ]);
+  const heads = ["Page", "Kind", "Views", "Landings", "Quick exits", "Quick-exit rate", "Rage clicks", "Detractors"];
+  const method =
+    "Ranked by excess: how many more than the site's own rate predicts, where the page's or query's 95% interval " +
+    `lies above that rate, with at least ${body.minimum_base} landings, views or searches and ${body.minimum_count} occurrences.`;
+  const soldOut = body.sold_out_products.map((p) => [p.key, p.name, p.count]);
+  return [
+    el("p", { class: "method", text: method }),
+    excess(
+      "Pages by quick exits",
+      "Page",
+      "Quick exits",
+      "Landings",
+      site.quick_exits_per_landing,
+      body.by_quick_exits,
+    ),
+    excess("Pages by rage clicks", "Page", "Rage clicks", "Views", site.rage_clicks_per_view, body.by_rage_clicks),
+    excess("Pages by detractors", "Page", "Detractors", "Views", site.detractors_per_view, body.by_detractors),
+    excess(
+      "Searches that found nothing",
+      "Query",
+      "Found nothing",
+      "Searches",
+      site.empty_results_per_search,
+      body.zero_result_searches,
+    ),
+    table("Sold-out products viewed", ["Product", "Name", "Views"], soldOut),
+    table("Every page", heads, pages),
+  ];
+}
+
+function segments(body) {
+  const flagged = body.segments.filter((s) => s.needs_attention);
+  const unjudged = body.matured_to
+    ? "Not enough data to judge any segment yet: each side of a check needs 200 visitor-days (conversion) or 30 answers (NPS)."
+    : `Not enough data to judge any segment yet: conversion is judged over days whose ${body.attribution_days}-day ` +
+      `attribution window has closed, and this period has none. Pick a period that ends at least ${body.attribution_days} days ago.`;
+  const flags = flagged.flatMap((s) => s.flags.map((f) => el("li", { class: "banner bad", text: f })));
+  const targeting = (s) =>
+    s.rules.map((r) => `${r.rule} (${r.impressions} impressions${r.verdict ? `; ${r.verdict}` : ""})`).join("; ");
+  const rows = body.segments.map((s) => [
+    s.segment,
+    s.visitor_days,
+    share(s.conversion_rate),
+    share(s.rest.conversion_rate),
+    nps(s.nps),
+    s.needs_attention ? "yes" : "no",
+    targeting(s),
+  ]);
+  const heads = ["Segment", "Visitor-days", "Conversion (95% interval)", "Rest of site", "NPS (95% interval)"];
+  return [
+    flagged.length
+      ? el("ul", { class: "flags", "aria-label": "Segments that need attention" }, ...flags)
+      : el("p", { class: "empty", text: body.checks_judged ? "No segment needs attention in this period." : unjudged }),
+    el("p", { class: "method", text: `How: ${body.method}.` }),
+    table("Segments", [...heads, "Needs attention", "Rules that target it"], rows),
+  ];
+}

@@ -1,0 +1,23 @@
+// The audit log: who published, activated or changed what, newest first.
+
+import { api } from "../api.js";
+import { el, errorLine, table } from "../dom.js";
+
+export async function audit(root) {
+  const answer = await api("/v1/admin/audit");
+  if (answer.status !== 200) {
+    root.replaceChildren(errorLine(answer));
+    return;
+  }
+  const entries = answer.body.entries;
+  root.replaceChildren(
+    el("h2", { text: "Audit log" }),
+    entries.length === 0
+      ? el("p", { class: "empty", text: "Nothing has been published or changed yet." })
+      : table(
+          "Audit log",
+          ["When", "Action", "Detail"],
+          entries.map((e) => [new Date(e.at_ms).toLocaleString(), e.action, JSON.stringify(e.detail)]),
+        ),
+  );
+}

@@ -1,0 +1,232 @@
+// The rulebook workspace: the files of the draft (or of the active version) in the editor.
+// As the marketer types, the draft is checked at the edge by the same compiler, checks and
+// tests as a publish (nothing stored), each diagnostic at its line and column, with its
+// outline to browse. The draft is saved at the edge, and is not live until published with a
+// note. It can be simulated for a persona, previewed on the shop, and compared with the
+// active rulebook over recent visitors.
+
+import { api, errorText } from "../api.js";
+import { el, field, say } from "../dom.js";
+import { editor } from "../editor/editor.js";
+import { plural } from "../format.js";
+import { sitePicker } from "../site.js";
+import { impact } from "./impact.js";
+import { outline } from "./outline.js";
+import { previewer } from "./preview.js";
+import { simulator } from "./simulate.js";
+
+const SAVE_AFTER_MS = 700;
+
+export async function write(root) {
+  const state = await workspace();
+  const parts = {
+    list: el("ul", { class: "files", "aria-label": "Files" }),
+    summary: el("p", { id: "check-summary", role: "status" }),
+    problems: el("ul", { id: "problems", "aria-label": "Problems" }),
+    tests: el("ul", { id: "test-results", "aria-label": "Test results" }),
+    note: el("input", { id: "note", placeholder: "What changes, and why" }),
+    publish: el("button", { type: "button", id: "publish", text: "Publish", disabled: "" }),
+    host: el("div", { id: "editor", "aria-label": `Editor for ${state.current}` }),
+    origin: el("p", { class: "muted", id: "draft-origin", text: originText(state) }),
+  };
+  const draft = () => ({ ...state.files, [state.current]: state.editor.text() });
+  const links = previewer(draft);
+  const browse = outline({ open: (file, line) => open(state, parts, file, line), preview: links.make });
+  state.editor = editor(parts.host, {
+    doc: state.files[state.current],
+    fields: state.fields,
+    changed: (text) => {
+      state.files[state.current] = text;
+      save(state);
+    },
+    check: async (text) => {
+      state.files[state.current] = text;
+      const answer = await api("/v1/admin/check", { method: "POST", body: { files: state.files } });
+      if (answer.status !== 200) {
+        parts.summary.textContent = `The check failed: ${errorText(answer)}`;
+        return [];
+      }
+      state.lastCheck = answer.body;
+      renderCheck(state, parts);
+      browse.render(answer.body.outline);
+      return answer.body.diagnostics.filter((d) => d.file === state.current);
+    },
+  });
+  parts.publish.addEventListener("click", () => publish(state, parts));
+  const discard = async () => {
+    await settle(state);
+    await api("/v1/admin/draft", { method: "DELETE" });
+    // The old editor stops listening, and the workspace starts again from what is published.
+    state.editor.view.destroy();
+    say("Draft discarded");
+    await write(root);
+  };
+  renderList(state, parts);
+  root.replaceChildren(
+    el("h2", { text: "Write" }),
+    parts.origin,
+    el("div", { class: "workspace" }, el("nav", { "aria-label": "Rulebook files" }, parts.list), parts.host),
+    el("h3", { text: "Check" }),
+    parts.summary,
+    parts.problems,
+    parts.tests,
+    el(
+      "div",
+      { class: "publish" },
+      el("label", { for: "note", text: "Note" }),
+      parts.note,
+      parts.publish,
+      el("button", { type: "button", class: "quiet", id: "discard", text: "Discard draft", onclick: discard }),
+    ),
+    el(
+      "div",
+      { class: "filters" },
+      field("write-site", "Site (for previews and impact)", sitePicker("write-site", links.refresh)),
+    ),
+    browse.element,
+    links.element,
+    simulator(draft),
+    impact(draft),
+  );
+  state.editor.view.focus();
+}
+
+// The draft if there is one, else the active version, else the rulebook built into the edge,
+// with the visitor's fields for completion.
+async function workspace() {
+  const [draft, versions, fields] = await Promise.all([
+    api("/v1/admin/draft"),
+    api("/v1/admin/rulebooks"),
+    api("/v1/admin/fields"),
+  ]);
+  const state = {
+    files: {},
+    base: versions.body ? versions.body.active : null,
+    fromDraft: false,
+    fields: fields.body?.fields || [],
+    current: null,
+    lastCheck: null,
+    saveTimer: null,
+    saving: Promise.resolve(),
+    editor: null,
+  };
+  if (draft.body?.draft) {
+    state.files = draft.body.draft.files;
+    state.base = draft.body.draft.base;
+    state.fromDraft = true;
+  } else {
+    // Until something is published, the shop runs the rulebook built into the edge: the
+    // workspace starts from it rather than from nothing.
+    const version = await api(state.base ? `/v1/admin/rulebooks/${state.base}` : "/v1/admin/rulebooks/builtin");
+    state.files = version.body?.files || {};
+  }
+  const names = fileNames(state);
+  state.current = names.find((n) => n.endsWith(".rhai")) || names[0] || "rules.rhai";
+  state.files[state.current] ??= "";
+  return state;
+}
+
+function fileNames(state) {
+  return Object.keys(state.files).sort();
+}
+
+function originText(state) {
+  const from = state.base ? `version ${state.base}` : "the built-in rulebook";
+  if (state.fromDraft) return `Your draft, started from ${from}; it is not live until you publish it.`;
+  if (state.base) return `Version ${state.base}, the active one. Changes are kept as a draft until you publish.`;
+  return "Nothing has been published here yet: the shop runs the rulebook built into the edge, shown here. Changes are kept as a draft until you publish.";
+}
+
+// A pause in typing keeps the draft at the edge.
+function save(state) {
+  clearTimeout(state.saveTimer);
+  state.saveTimer = setTimeout(() => {
+    const body = { files: state.files, base: state.base };
+    state.saving = api("/v1/admin/draft", { method: "PUT", body }).then((saved) => {
+      say(saved.status === 200 ? "Draft saved" : `Draft not saved: ${errorText(saved)}`);
+    });
+  }, SAVE_AFTER_MS);
+}
+
+// A save still waiting or on its way would bring the draft back after a publish or a
+// discard: it is cancelled, or waited for.
+async function settle(state) {
+  clearTimeout(state.saveTimer);
+  await state.saving;
+}
+
+async function publish(state, parts) {
+  await settle(state);
+  state.files[state.current] = state.editor.text();
+  // The edge discards the draft in the same call, once the version is stored.
+  const body = { files: state.files, note: parts.note.value, discard_draft: true };
+  const answer = await api("/v1/admin/rulebooks", { method: "POST", body });
+  if (answer.status !== 201) {
+    say(`Not published: ${errorText(answer)}`);
+    return;
+  }
+  state.base = answer.body.id;
+  say(`Published version ${answer.body.id}; pages get it within seconds.`);
+  parts.origin.textContent = `Version ${answer.body.id}, as published.`;
+  parts.note.value = "";
+}
+
+// Shows file `name`, at `line` (and `col`) when given.
+function open(state, parts, name, line, col) {
+  if (name !== state.current) {
+    state.files[state.current] = state.editor.text();
+    state.current = name;
+    parts.host.setAttribute("aria-label", `Editor for ${name}`);
+    state.editor.show(state.files[name] || "");
+    renderList(state, parts);
+  }
+  if (line) state.editor.goTo(line, col);
+}
+
+function renderList(state, parts) {
+  const errors = (name) =>
+    state.lastCheck ? state.lastCheck.diagnostics.filter((d) => d.file === name && d.severity === "error").length : 0;
+  const item = (name) => {
+    const count = errors(name);
+    const current = name === state.current;
+    return el(
+      "li",
+      {},
+      el("button", {
+        type: "button",
+        class: current ? "file current" : "file quiet",
+        "aria-current": current ? "true" : "false",
+        text: count ? `${name} (${plural(count, "error")})` : name,
+        onclick: () => open(state, parts, name, null),
+      }),
+    );
+  };
+  parts.list.replaceChildren(...fileNames(state).map(item));
+}
+
+function renderCheck(state, parts) {
+  const { diagnostics, tests, publishable } = state.lastCheck;
+  const errors = diagnostics.filter((d) => d.severity === "error").length;
+  const run = tests ? `; tests: ${tests.passed} passed, ${tests.failed} failed` : "; tests run once it compiles";
+  parts.summary.textContent = `${plural(errors, "error")}, ${plural(diagnostics.length - errors, "warning")}${run}`;
+  parts.problems.replaceChildren(
+    ...diagnostics.map((d) =>
+      el(
+        "li",
+        {},
+        el("button", {
+          type: "button",
+          class: `quiet problem ${d.severity}`,
+          text: d.text,
+          onclick: () => open(state, parts, d.file, d.line || 1, d.col),
+        }),
+      ),
+    ),
+  );
+  const failures = (tests ? tests.failures : []).map((f) =>
+    el("li", { class: "error", text: `${f.file}${f.case ? ` “${f.case}”` : ""}: ${f.failures.join("; ")}` }),
+  );
+  parts.tests.replaceChildren(...failures);
+  parts.publish.disabled = !publishable;
+  renderList(state, parts);
+}
