@@ -12,8 +12,9 @@
 //!   the visitor's segments and lifecycle stage.
 
 use rapport_protocol::{Event, EventData, Survey};
-use rapport_rules::profile::{is_in_stock, Enrolment, Lifecycle};
+use rapport_rules::profile::{is_in_stock, Enrolment};
 use rapport_rules::report::day;
+use rapport_rules::visitor::lifecycle::Lifecycle;
 use rapport_rules::{Profile, Rulebook};
 
 use crate::tables::{Row, Table};

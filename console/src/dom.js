@@ -27,16 +27,18 @@ export function errorLine(answer, tag = "p") {
   return el(tag, { class: "error", role: "alert", text: typeof answer === "string" ? answer : errorText(answer) });
 }
 
-/// A `<select>` of `options` (values, or `[value, text]` pairs) with `chosen` selected.
-export function select(id, options, chosen) {
-  return el(
-    "select",
-    { id },
-    ...options.map((o) => {
-      const [value, text] = Array.isArray(o) ? o : [o, o];
-      return el("option", { value, text, selected: value === chosen ? "" : null });
-    }),
-  );
+/// A `<select>` of `choices` (values, or `[value, text]` pairs) with `chosen` selected.
+export function select(id, choices, chosen) {
+  return el("select", { id }, ...options(choices, chosen));
+}
+
+/// The `<option>`s of a select, `chosen` selected: to fill a select again. (Options moved
+/// out of another select would carry the selection it gives its first option.)
+export function options(choices, chosen) {
+  return choices.map((o) => {
+    const [value, text] = Array.isArray(o) ? o : [o, o];
+    return el("option", { value, text, selected: value === chosen ? "" : null });
+  });
 }
 
 /// A label above its input.

@@ -261,6 +261,15 @@ pub struct Product {
     pub url: Option<String>,
 }
 
+/// The rule an exposure names for the universal holdout (`settings.holdout`): none, for the
+/// programme of all personalised experiences against none. Its arms are
+/// [`HOLDOUT_ARM`] and [`PERSONALISED_ARM`].
+pub const PROGRAMME: &str = "";
+/// The programme arm that is never shown a personalised experience.
+pub const HOLDOUT_ARM: &str = "holdout";
+/// The programme arm that is shown what the rules decide.
+pub const PERSONALISED_ARM: &str = "personalised";
+
 /// Which experience an impression, click or dismissal is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExperienceRef {

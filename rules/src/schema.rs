@@ -4,8 +4,8 @@
 use rapport_protocol::PageContext;
 use serde_json::{json, Value};
 
-use crate::profile::Profile;
 use crate::testing::RawCase;
+use crate::visitor::profile::Profile;
 
 pub fn visitor() -> Value {
     with_relative_times(generate::<Profile>())

@@ -26,10 +26,11 @@ use serde_json::Value;
 
 use std::collections::BTreeMap;
 
-use crate::decide::{decide_in_arms, DecisionReport};
-use crate::profile::Profile;
-use crate::rulebook::Rulebook;
-use crate::spec::parse_time;
+use crate::decision::decide::decide_in_arms;
+use crate::decision::trace::DecisionReport;
+use crate::language::rulebook::Rulebook;
+use crate::language::spec::parse_time;
+use crate::visitor::profile::Profile;
 
 /// When a case does not say.
 pub const DEFAULT_NOW: &str = "2026-06-01T12:00:00Z";

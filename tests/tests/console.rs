@@ -716,6 +716,61 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     browser.client.clone().close().await.unwrap();
 }
 
+/// Regression: filling the segment filter again left its last segment chosen, so the
+/// segments analysis read one segment when the marketer had asked for all visitors.
+#[tokio::test]
+async fn the_segment_filter_lists_the_periods_segments_and_stays_on_all_visitors() {
+    let edge = Edge::shared();
+    let browser = console_at(edge, "results").await;
+    // The filter is filled from the segments analysis of the period.
+    let count = wait_for_script(
+        &browser,
+        "const s = document.getElementById('segment'); return s && s.options.length > 2 && s.options.length;",
+    )
+    .await;
+    let (_, segments) = edge.get(
+        &format!(
+            "/v1/admin/analytics/segments?site=demo&from={0}&to={0}",
+            chrono::Utc::now().format("%Y-%m-%d")
+        ),
+        Some(&edge.admin_token),
+    );
+    let listed = segments["segments"].as_array().unwrap().len();
+    assert_eq!(count, json!(listed + 1), "every segment, and all visitors");
+    let chosen = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .execute("return document.getElementById('segment').value;", vec![])
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(chosen(&browser).await, json!(""), "all visitors");
+    // Read for all visitors, the segments analysis lists every segment, and the filter
+    // stays on all visitors.
+    browser
+        .client
+        .execute(
+            "const a = document.getElementById('analysis'); a.value = 'segments';
+             a.dispatchEvent(new Event('change'));
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows = wait_for_script(
+        &browser,
+        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Segments');
+         return t && t.tBodies[0].rows.length;",
+    )
+    .await;
+    assert_eq!(rows, json!(listed));
+    assert_eq!(chosen(&browser).await, json!(""), "still all visitors");
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
 /// Loads fresh pages of the shop until one shows `experience` (the edge's isolates see a new
 /// version within seconds).
 async fn shop_comes_to_show(edge: &Edge, shopper: &Browser, experience: &str) {

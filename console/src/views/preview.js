@@ -2,7 +2,7 @@
 // (this edge, or one of the site's origins) at the chosen page.
 
 import { api } from "../api.js";
-import { el, errorLine, field, say, select } from "../dom.js";
+import { el, errorLine, field, options, say } from "../dom.js";
 import { currentSite, siteName } from "../site.js";
 
 const KEPT = "rapport:preview-origin";
@@ -15,7 +15,7 @@ export function previewer(files) {
   const refresh = () => {
     const origins = [...new Set([location.origin, ...(currentSite()?.origins || [])])];
     const labelled = origins.map((o) => [o, o === location.origin ? `${o} (this edge)` : o]);
-    shop.replaceChildren(...select("preview-origin", labelled, localStorage.getItem(KEPT)).childNodes);
+    shop.replaceChildren(...options(labelled, localStorage.getItem(KEPT)));
   };
   refresh();
   shop.addEventListener("change", () => localStorage.setItem(KEPT, shop.value));

@@ -3,7 +3,7 @@
 // (a slow period, the experiments' daily series) never replaces what was asked for since.
 
 import { api } from "../api.js";
-import { el, errorLine, field, select } from "../dom.js";
+import { el, errorLine, field, options, select } from "../dom.js";
 import { day } from "../format.js";
 import { sitePicker } from "../site.js";
 import { ANALYSES } from "./analyses.js";
@@ -100,6 +100,5 @@ async function fillSegments(picker, shown, period) {
     body = answer.status === 200 ? answer.body : null;
   }
   const names = body ? body.segments.map((s) => s.segment) : [];
-  const fresh = select("segment", [["", "All visitors"], ...names], picker.value);
-  picker.replaceChildren(...fresh.childNodes);
+  picker.replaceChildren(...options([["", "All visitors"], ...names], picker.value));
 }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use rapport_protocol::Product;
 use rhai::{Array, Dynamic, Engine, Map};
 
-use crate::profile::{is_in_stock, Profile, SurveyAnswer, DAY_MS};
+use crate::visitor::profile::{is_in_stock, Profile, SurveyAnswer, DAY_MS};
 
 /// What a decision reads from the profile, copied once per decision.
 #[derive(Debug)]
@@ -260,7 +260,14 @@ pub fn register(engine: &mut Engine) {
         .register_get("searches", |v: &mut Visitor| Searches(Rc::clone(&v.0)))
         .register_get("nps", |v: &mut Visitor| Survey(v.s().nps))
         .register_get("csat", |v: &mut Visitor| Survey(v.s().csat))
-        .register_get("segments", |v: &mut Visitor| v.0.segments.borrow().clone())
+        .register_get("segments", |v: &mut Visitor| v.0.segments.borrow().clone());
+    register_collections(engine);
+    register_parts(engine);
+}
+
+/// `v`'s lists and maps: recent products, traits, prompts, campaign and consent.
+fn register_collections(engine: &mut Engine) {
+    engine
         .register_get("recent_products", |v: &mut Visitor| {
             v.0.recent_products
                 .iter()
@@ -305,6 +312,11 @@ pub fn register(engine: &mut Engine) {
             m.insert("personalization".into(), v.s().consent[1].into());
             m
         });
+}
+
+/// The types `v`'s fields lead to: the cart, a product, purchases, support, the checkout,
+/// searches and a survey answer.
+fn register_parts(engine: &mut Engine) {
     engine
         .register_type_with_name::<Cart>("Cart")
         .register_get("items", |c: &mut Cart| c.0.profile_summary.cart_items)
@@ -503,46 +515,3 @@ pub const MODEL: &[(&str, Field)] = &[
         ]),
     ),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every path of the model reads without error on a visitor with a product viewed,
-    /// one in the cart and a prompt seen, so the model never promises a field `v` lacks.
-    #[test]
-    fn the_model_matches_the_registered_getters() {
-        fn paths(prefix: &str, fields: &[(&str, Field)], out: &mut Vec<String>) {
-            for (name, field) in fields {
-                let path = format!("{prefix}.{name}");
-                match field {
-                    Field::Value(_) | Field::Open => out.push(path),
-                    Field::Object(inner) => paths(&path, inner, out),
-                    Field::Entries(inner) if name == &"prompts" => {
-                        paths(&format!("{path}[\"seen\"]"), inner, out)
-                    }
-                    Field::Entries([]) => out.push(path),
-                    Field::Entries(inner) => paths(&format!("{path}[0]"), inner, out),
-                }
-            }
-        }
-        let mut all = Vec::new();
-        paths("v", MODEL, &mut all);
-        let samples = crate::profile::samples();
-        let full = samples
-            .iter()
-            .find(|p| !p.cart.is_empty() && !p.recent_products.is_empty() && !p.prompts.is_empty())
-            .expect("a sample with a cart, products and prompts");
-        let mut full = full.clone();
-        let history = full.prompts.values().next().unwrap().clone();
-        full.prompts.insert("seen".into(), history);
-        let engine = crate::engine::new_engine();
-        for path in all {
-            let mut scope = rhai::Scope::new();
-            scope.push("v", Visitor::new(&full, full.last_seen_ms));
-            let _value = engine
-                .eval_with_scope::<Dynamic>(&mut scope, &path)
-                .unwrap_or_else(|e| panic!("{path}: {e}"));
-        }
-    }
-}

@@ -21,15 +21,24 @@
 //! inside it, called at decision time without parsing anything again. The full language is
 //! described in the README.
 
+mod api;
+pub(crate) mod lint;
+
+pub(crate) use self::api::{call_products, call_test};
+use self::api::{register_api, Registry};
+
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, ImmutableString, Map, NativeCallContext, AST};
 
-use crate::diagnostic::{did_you_mean, innermost, parse_message, rhai_message, Diagnostic};
-use crate::engine::new_engine;
-use crate::spec::{self, Offer, Rule, Settings, Who};
+use crate::language::diagnostic::{
+    did_you_mean, innermost, parse_message, rhai_message, Diagnostic,
+};
+use crate::language::engine::new_engine;
+use crate::language::settings::Settings;
+use crate::language::spec::{self, Offer, Rule, Who};
 
 /// One rulebook file as text: the edge embeds them, the CLI reads them from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,61 +133,21 @@ impl Rulebook {
     }
 
     fn build(files: &[SourceFile], checked: bool) -> Result<Rulebook, Vec<Diagnostic>> {
-        let registry = Rc::new(RefCell::new(Registry::default()));
-        let mut engine = new_engine();
-        register_api(&mut engine, &registry);
-
-        let mut scripts = Vec::with_capacity(files.len());
-        // Unoptimised trees of each file, for analysis; `None` for a file that failed.
-        let mut trees = Vec::with_capacity(files.len());
-        // Files that did not compile or run, whose segments may therefore be missing.
-        let mut broken: Vec<&SourceFile> = Vec::new();
         let mut files: Vec<&SourceFile> = files.iter().collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        for (index, file) in files.iter().enumerate() {
-            let ast = match engine.compile(&file.text) {
-                Ok(ast) => ast,
-                Err(err) => {
-                    registry
-                        .borrow_mut()
-                        .problems
-                        .push(parse_diagnostic(file, &err));
-                    broken.push(file);
-                    // Keep indices aligned with `files`; this script never runs.
-                    scripts.push(AST::empty());
-                    trees.push(None);
-                    continue;
-                }
-            };
-            trees.push(
-                checked
-                    .then(|| crate::analysis::syntax(&file.text))
-                    .flatten(),
-            );
-            registry.borrow_mut().current = (index, file.name.clone());
-            registry.borrow_mut().reads_segments = file.text.contains(".segments");
-            if let Err(err) = engine.run_ast(&ast) {
-                registry.borrow_mut().problems.push(Diagnostic::new(
-                    &file.name,
-                    innermost(&err).position(),
-                    rhai_message(&err),
-                ));
-                broken.push(file);
-            }
-            scripts.push(ast);
-        }
-        drop(engine);
-
-        let Registry {
-            segments,
-            rules,
-            settings,
-            mut problems,
-            ..
-        } = Rc::try_unwrap(registry)
-            .map(RefCell::into_inner)
-            .unwrap_or_else(|shared| std::mem::take(&mut *shared.borrow_mut()));
-
+        let Ran {
+            scripts,
+            trees,
+            broken,
+            registry:
+                Registry {
+                    segments,
+                    rules,
+                    settings,
+                    mut problems,
+                    ..
+                },
+        } = run_files(&files, checked);
         // Segments a broken file would have defined: rules naming them are not reported
         // as naming unknown segments, since the one real error is in that file.
         let promised: Vec<String> = broken.iter().flat_map(|f| segments_in(&f.text)).collect();
@@ -213,7 +182,9 @@ impl Rulebook {
             problems.extend(book.probe());
         }
         if checked && !problems.iter().any(Diagnostic::is_error) {
-            problems.extend(crate::lint::compile_warnings(&book, &trees));
+            problems.extend(crate::language::rulebook::lint::compile_warnings(
+                &book, &trees,
+            ));
         }
         Diagnostic::sort(&mut problems);
         if problems.iter().any(Diagnostic::is_error) {
@@ -249,7 +220,7 @@ impl Rulebook {
             file: &r.file,
             enabled: r.enabled,
             segments: match &r.who {
-                crate::spec::Who::Segments(names) => names,
+                crate::language::spec::Who::Segments(names) => names,
                 _ => &[],
             },
             arms: match &r.offer {
@@ -276,8 +247,8 @@ impl Rulebook {
     pub fn experience_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().flat_map(|r| {
             let shows: Vec<&str> = match &r.offer {
-                crate::spec::Offer::Show(show) => vec![show.experience.as_str()],
-                crate::spec::Offer::Experiment(e) => e
+                crate::language::spec::Offer::Show(show) => vec![show.experience.as_str()],
+                crate::language::spec::Offer::Experiment(e) => e
                     .variants
                     .iter()
                     .filter_map(|v| v.show.as_ref().map(|s| s.experience.as_str()))
@@ -335,9 +306,9 @@ impl Rulebook {
             };
             problems.push(Diagnostic::new(file, position, rhai_message(err)));
         };
-        for sample in crate::profile::samples() {
+        for sample in crate::visitor::samples::samples() {
             // Segments run before `v.segments` is filled in; rules run after.
-            let view = crate::view::Visitor::new(&sample, sample.last_seen_ms);
+            let view = crate::visitor::view::Visitor::new(&sample, sample.last_seen_ms);
             let visitor = Dynamic::from(view.clone());
             for segment in &self.segments {
                 if let Err(err) = call_test(self, segment.script, &segment.test, &visitor, true) {
@@ -363,6 +334,68 @@ impl Rulebook {
         }
         problems
     }
+}
+
+/// Every file compiled and run once, in name order, with `segment()`, `rule()` and
+/// `settings()` registering what it defines.
+struct Ran<'a> {
+    /// Each file's compiled script (empty for one that failed), in the files' order.
+    scripts: Vec<AST>,
+    /// Unoptimised trees of each file, for analysis; `None` for a file that failed, or when
+    /// the rulebook is loaded unchecked.
+    trees: Vec<Option<AST>>,
+    /// Files that did not compile or run, whose segments may therefore be missing.
+    broken: Vec<&'a SourceFile>,
+    registry: Registry,
+}
+
+fn run_files<'a>(files: &[&'a SourceFile], checked: bool) -> Ran<'a> {
+    let registry = Rc::new(RefCell::new(Registry::default()));
+    let mut engine = new_engine();
+    register_api(&mut engine, &registry);
+    let mut ran = Ran {
+        scripts: Vec::with_capacity(files.len()),
+        trees: Vec::with_capacity(files.len()),
+        broken: Vec::new(),
+        registry: Registry::default(),
+    };
+    for (index, file) in files.iter().enumerate() {
+        let ast = match engine.compile(&file.text) {
+            Ok(ast) => ast,
+            Err(err) => {
+                registry
+                    .borrow_mut()
+                    .problems
+                    .push(parse_diagnostic(file, &err));
+                ran.broken.push(file);
+                // Keep indices aligned with `files`; this script never runs.
+                ran.scripts.push(AST::empty());
+                ran.trees.push(None);
+                continue;
+            }
+        };
+        ran.trees.push(
+            checked
+                .then(|| crate::language::analysis::syntax(&file.text))
+                .flatten(),
+        );
+        registry.borrow_mut().current = (index, file.name.clone());
+        registry.borrow_mut().reads_segments = file.text.contains(".segments");
+        if let Err(err) = engine.run_ast(&ast) {
+            registry.borrow_mut().problems.push(Diagnostic::new(
+                &file.name,
+                innermost(&err).position(),
+                rhai_message(&err),
+            ));
+            ran.broken.push(file);
+        }
+        ran.scripts.push(ast);
+    }
+    drop(engine);
+    ran.registry = Rc::try_unwrap(registry)
+        .map(RefCell::into_inner)
+        .unwrap_or_else(|shared| std::mem::take(&mut *shared.borrow_mut()));
+    ran
 }
 
 impl Rule {
@@ -440,7 +473,8 @@ fn check_fields_read(
             return;
         };
         let curried = function.curry().len();
-        for problem in crate::analysis::unknown_fields(tree, function.fn_name(), curried) {
+        for problem in crate::language::analysis::unknown_fields(tree, function.fn_name(), curried)
+        {
             problems.push(Diagnostic::new(file, problem.position, problem.message));
         }
     };
@@ -469,7 +503,7 @@ fn locate_rule_problems(files: &[&SourceFile], trees: &[Option<AST>], problems: 
         let Some((id, said)) = rest.split_once("\": ") else {
             continue;
         };
-        let Some(field) = crate::analysis::field_in(said) else {
+        let Some(field) = crate::language::analysis::field_in(said) else {
             continue;
         };
         let tree = files
@@ -477,7 +511,7 @@ fn locate_rule_problems(files: &[&SourceFile], trees: &[Option<AST>], problems: 
             .position(|f| f.name == problem.file)
             .and_then(|i| trees.get(i))
             .and_then(Option::as_ref);
-        if let Some(at) = tree.and_then(|t| crate::analysis::rule_field(t, id, field)) {
+        if let Some(at) = tree.and_then(|t| crate::language::analysis::rule_field(t, id, field)) {
             problem.line = at.line().unwrap_or(problem.line);
             problem.col = at.position().unwrap_or(problem.col);
         }
@@ -489,7 +523,7 @@ fn rule_position(rule: &Rule, trees: &[Option<AST>], field: &str) -> rhai::Posit
     trees
         .get(rule.script)
         .and_then(Option::as_ref)
-        .and_then(|tree| crate::analysis::rule_field(tree, &rule.id, field))
+        .and_then(|tree| crate::language::analysis::rule_field(tree, &rule.id, field))
         .unwrap_or(rule.position)
 }
 
@@ -510,7 +544,7 @@ fn segments_in(text: &str) -> Vec<String> {
 fn parse_diagnostic(file: &SourceFile, err: &rhai::ParseError) -> Diagnostic {
     let message = parse_message(err.err_type());
     let noticed = err.position();
-    if let Some((line, col, bracket)) = crate::analysis::unclosed_bracket(&file.text) {
+    if let Some((line, col, bracket)) = crate::language::analysis::unclosed_bracket(&file.text) {
         let opened_before = (line, col)
             < (
                 noticed.line().unwrap_or(usize::MAX),
@@ -547,127 +581,4 @@ fn version_of(files: &[&SourceFile]) -> String {
         }
     }
     format!("rb-{:012x}", hash & 0xffff_ffff_ffff)
-}
-
-#[derive(Default)]
-struct Registry {
-    /// The script being run and its file name.
-    current: (usize, String),
-    segments: Vec<Segment>,
-    rules: Vec<Rule>,
-    /// Whether the file being run reads `v.segments` anywhere.
-    reads_segments: bool,
-    /// The settings and the file that gave them.
-    settings: Option<(Settings, String)>,
-    problems: Vec<Diagnostic>,
-}
-
-/// Registers `segment(name, test)`, `rule(id, spec)` and `settings(map)` for the
-/// registration run only; the engine that decides does not have them, so a rule cannot
-/// register rules at decision time.
-fn register_api(engine: &mut Engine, registry: &Rc<RefCell<Registry>>) {
-    let reg = Rc::clone(registry);
-    engine.register_fn(
-        "segment",
-        move |ctx: NativeCallContext<'_>, name: ImmutableString, test: FnPtr| {
-            let mut reg = reg.borrow_mut();
-            let (script, file) = reg.current.clone();
-            let position = ctx.call_position();
-            let problem = if !spec::is_valid_name(&name) {
-                Some(format!(
-                    "segment name \"{name}\" must be lower_snake_case letters, digits and '_'"
-                ))
-            } else if reg.segments.iter().any(|s| s.name == name.as_str()) {
-                Some(format!("segment \"{name}\" is defined twice"))
-            } else {
-                None
-            };
-            match problem {
-                Some(message) => reg.problems.push(Diagnostic::new(&file, position, message)),
-                None => reg.segments.push(Segment {
-                    name: name.to_string(),
-                    script,
-                    file,
-                    position,
-                    test,
-                }),
-            }
-        },
-    );
-    let reg = Rc::clone(registry);
-    engine.register_fn(
-        "rule",
-        move |ctx: NativeCallContext<'_>, id: ImmutableString, rule: Map| {
-            let mut reg = reg.borrow_mut();
-            let (script, file) = reg.current.clone();
-            let position = ctx.call_position();
-            if reg.rules.iter().any(|r| r.id == id.as_str()) {
-                let message = format!("rule \"{id}\" is defined twice");
-                reg.problems.push(Diagnostic::new(&file, position, message));
-                return;
-            }
-            let reads_segments = reg.reads_segments;
-            match spec::parse_rule(&id, rule, script, &file, position) {
-                Ok(mut rule) => {
-                    rule.reads_segments = reads_segments;
-                    reg.rules.push(rule)
-                }
-                Err(message) => {
-                    let message = format!("rule \"{id}\": {message}");
-                    reg.problems.push(Diagnostic::new(&file, position, message));
-                }
-            }
-        },
-    );
-    let reg = Rc::clone(registry);
-    engine.register_fn("settings", move |ctx: NativeCallContext<'_>, map: Map| {
-        let mut reg = reg.borrow_mut();
-        let file = reg.current.1.clone();
-        let position = ctx.call_position();
-        if let Some((_, first)) = &reg.settings {
-            let message = format!("settings are given twice (first in {first})");
-            reg.problems.push(Diagnostic::new(&file, position, message));
-            return;
-        }
-        match spec::parse_settings(map) {
-            Ok(settings) => reg.settings = Some((settings, file)),
-            Err(message) => {
-                let message = format!("settings: {message}");
-                reg.problems.push(Diagnostic::new(&file, position, message));
-            }
-        }
-    });
-}
-
-/// Calls a segment or rule condition with the visitor view. Anything but `true` or `false`
-/// is an error, reported rather than guessed at.
-pub(crate) fn call_test(
-    book: &Rulebook,
-    script: usize,
-    test: &FnPtr,
-    visitor: &Dynamic,
-    is_segment: bool,
-) -> Result<bool, Box<EvalAltResult>> {
-    let result: Dynamic = test.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
-    result.as_bool().map_err(|t| {
-        let what = if is_segment {
-            "a segment"
-        } else {
-            "a `who` condition"
-        };
-        format!("{what} must give true or false, not {t}").into()
-    })
-}
-
-/// Runs a recommendation's `products` function.
-pub(crate) fn call_products(
-    book: &Rulebook,
-    script: usize,
-    source: &FnPtr,
-    visitor: &Dynamic,
-) -> Result<rhai::Array, Box<EvalAltResult>> {
-    let result: Dynamic = source.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
-    result
-        .try_cast::<rhai::Array>()
-        .ok_or_else(|| "`products` must give a list of products".into())
 }

@@ -5,7 +5,7 @@
 use rapport_protocol::{EventData, ExperienceRef, Survey};
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Profile, DAY_MS};
+use crate::visitor::profile::{Profile, DAY_MS};
 
 /// How long after seeing an experience a purchase is credited to it.
 pub const ATTRIBUTION_DAYS: i64 = 7;
@@ -197,7 +197,7 @@ pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
         _ => return None,
     };
     // The programme's exposures enrol in its arms and are no experience of their own.
-    if r.rule == crate::decide::PROGRAMME {
+    if r.rule == rapport_protocol::PROGRAMME {
         return None;
     }
     let mut tally = Tally::new(r, at_ms);

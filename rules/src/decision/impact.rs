@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use rapport_protocol::{Decision, PageContext};
 use serde::Serialize;
 
-use crate::decide::decision;
-use crate::profile::Profile;
-use crate::rulebook::Rulebook;
+use crate::decision::decide::decision;
+use crate::language::rulebook::Rulebook;
+use crate::visitor::profile::Profile;
 
 /// A visitor in the sample, as their visitor object last wrote it.
 #[derive(Debug, Clone)]
@@ -128,8 +128,8 @@ pub fn impact(active: &Rulebook, draft: &Rulebook, sample: &[Sampled]) -> Impact
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::PageVisit;
-    use crate::rulebook::SourceFile;
+    use crate::language::rulebook::SourceFile;
+    use crate::visitor::profile::PageVisit;
 
     const NOW: i64 = 1_800_000_000_000;
 
@@ -155,7 +155,7 @@ mod tests {
             at_ms: NOW,
         });
         if cart_value > 0.0 {
-            profile.cart.push(crate::profile::CartLine {
+            profile.cart.push(crate::visitor::profile::CartLine {
                 product: rapport_protocol::Product {
                     id: "p".into(),
                     name: None,

@@ -4,8 +4,8 @@
 use rapport_protocol::ExperienceKind;
 use serde::Serialize;
 
-use crate::rulebook::Rulebook;
-use crate::spec::{Offer, Show, Who};
+use crate::language::rulebook::Rulebook;
+use crate::language::spec::{Offer, Show, Who};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outline {
@@ -111,7 +111,7 @@ impl Rulebook {
 
 #[cfg(test)]
 mod tests {
-    use crate::rulebook::{Rulebook, SourceFile};
+    use crate::language::rulebook::{Rulebook, SourceFile};
 
     #[test]
     fn the_outline_places_each_segment_and_rule_and_what_it_shows() {

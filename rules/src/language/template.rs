@@ -4,9 +4,9 @@
 
 use rapport_protocol::PageContext;
 
-use crate::diagnostic::did_you_mean;
-use crate::profile::Profile;
-use crate::spec::Settings;
+use crate::language::diagnostic::did_you_mean;
+use crate::language::settings::Settings;
+use crate::visitor::profile::Profile;
 
 /// A text with its `{...}` parts, ready to fill in.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,7 +258,7 @@ mod tests {
                 .unwrap();
         let mut profile = Profile::new("v");
         profile.sessions = 3;
-        profile.cart.push(crate::profile::CartLine {
+        profile.cart.push(crate::visitor::profile::CartLine {
             product: rapport_protocol::Product {
                 id: "mug".into(),
                 name: Some("Mug".into()),

@@ -41,7 +41,7 @@ pub fn new_engine() -> Engine {
     engine.set_fail_on_invalid_map_property(true);
     engine.disable_symbol("eval");
     // `v`, the visitor, and its parts.
-    crate::view::register(&mut engine);
+    crate::visitor::view::register(&mut engine);
     // `bucket(seed, id)`: GrowthBook-compatible bucketing, for rules that split audiences.
     engine.register_fn("bucket", |seed: &str, id: &str| {
         crate::bucket::bucket(seed, id)
@@ -54,6 +54,46 @@ pub fn new_engine() -> Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::visitor::view::{Field, Visitor, MODEL};
+    use rhai::Dynamic;
+
+    /// Every path of the model reads without error on a visitor with a product viewed,
+    /// one in the cart and a prompt seen, so the model never promises a field `v` lacks.
+    #[test]
+    fn the_model_matches_the_registered_getters() {
+        fn paths(prefix: &str, fields: &[(&str, Field)], out: &mut Vec<String>) {
+            for (name, field) in fields {
+                let path = format!("{prefix}.{name}");
+                match field {
+                    Field::Value(_) | Field::Open => out.push(path),
+                    Field::Object(inner) => paths(&path, inner, out),
+                    Field::Entries(inner) if name == &"prompts" => {
+                        paths(&format!("{path}[\"seen\"]"), inner, out)
+                    }
+                    Field::Entries([]) => out.push(path),
+                    Field::Entries(inner) => paths(&format!("{path}[0]"), inner, out),
+                }
+            }
+        }
+        let mut all = Vec::new();
+        paths("v", MODEL, &mut all);
+        let samples = crate::visitor::samples::samples();
+        let full = samples
+            .iter()
+            .find(|p| !p.cart.is_empty() && !p.recent_products.is_empty() && !p.prompts.is_empty())
+            .expect("a sample with a cart, products and prompts");
+        let mut full = full.clone();
+        let history = full.prompts.values().next().unwrap().clone();
+        full.prompts.insert("seen".into(), history);
+        let engine = new_engine();
+        for path in all {
+            let mut scope = rhai::Scope::new();
+            scope.push("v", Visitor::new(&full, full.last_seen_ms));
+            let _value = engine
+                .eval_with_scope::<Dynamic>(&mut scope, &path)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
 
     #[test]
     fn runaway_loop_is_stopped() {

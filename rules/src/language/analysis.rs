@@ -7,12 +7,12 @@
 
 use rhai::{ASTNode, Engine, Expr, Position, AST};
 
-use crate::diagnostic::did_you_mean;
-use crate::view::{Field, MODEL};
+use crate::language::diagnostic::did_you_mean;
+use crate::visitor::view::{Field, MODEL};
 
 /// An unoptimised syntax tree of one file, for analysis only.
 pub(crate) fn syntax(text: &str) -> Option<AST> {
-    let mut engine: Engine = crate::engine::new_engine();
+    let mut engine: Engine = crate::language::engine::new_engine();
     engine.set_optimization_level(rhai::OptimizationLevel::None);
     engine.compile(text).ok()
 }
@@ -552,10 +552,10 @@ mod explain_tests {
     use super::*;
 
     fn why(source: &str, which: usize, visitor: crate::Profile) -> Option<String> {
-        let engine = crate::engine::new_engine();
+        let engine = crate::language::engine::new_engine();
         let ast = engine.compile(source).unwrap();
         let names: Vec<String> = ast.iter_fn_def().map(|f| f.name.to_string()).collect();
-        let view = crate::view::Visitor::new(&visitor, 0);
+        let view = crate::visitor::view::Visitor::new(&visitor, 0);
         let mut order = Vec::new();
         // The order of definition, from the positions of the bodies.
         for name in &names {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rapport_protocol::server::{ServerEventData, TicketStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Profile, Purchases, Support};
+use crate::visitor::profile::{Profile, Purchases, Support};
 
 /// How many browsers one customer keeps linked; the oldest link goes first.
 pub const MAX_LINKED_VISITORS: usize = 20;
