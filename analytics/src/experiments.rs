@@ -335,6 +335,40 @@ pub fn results(rows: &[Row], designs: &[Design], reading: Reading) -> Vec<Experi
         .collect()
 }
 
+/// Every experiment of `book` read from the arms' rows of a period: the one call the API
+/// makes for the experiments.
+pub fn report(
+    book: &rapport_rules::Rulebook,
+    rows: &[Row],
+    reading: Reading,
+) -> Vec<ExperimentResult> {
+    results(rows, &Design::of(book), reading)
+}
+
+/// One experiment and its daily series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub experiment: ExperimentResult,
+    pub daily: Vec<DayArm>,
+}
+
+/// Experiment `rule` of `book` (or [`PROGRAMME`]) with its daily series: the one call the API
+/// makes for one experiment; `None` when neither the book nor the period has it.
+pub fn detail(
+    book: &rapport_rules::Rulebook,
+    rows: &[Row],
+    reading: Reading,
+    rule: &str,
+) -> Option<Detail> {
+    let experiment = report(book, rows, reading)
+        .into_iter()
+        .find(|r| r.rule == rule)?;
+    Some(Detail {
+        experiment,
+        daily: daily(rows, rule),
+    })
+}
+
 /// The daily series of one experiment.
 pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
     let mut days: Vec<DayArm> = rows

@@ -1,7 +1,7 @@
 //! What one visitor adds to the aggregate tables, worked out where the visitor's history is:
 //! in its Durable Object, which calls these as events, decisions and purchases arrive. Each
-//! function updates what the profile remembers for analytics (`Profile::experiments`,
-//! `Profile::tracking`) and gives the deltas, so that summing the rows of any period gives
+//! function updates what the visitor's record remembers for analytics (`Profile::experiments`,
+//! [`Tracking`](crate::visitor::Tracking)) and gives the deltas, so that summing the rows of any period gives
 //! exact counts and sufficient statistics without any visitor data in the aggregates.
 //!
 //! - Experiments: a visitor is enrolled in the arm of their first exposure (an impression,
@@ -13,11 +13,12 @@
 
 use rapport_protocol::{Event, EventData, Survey};
 use rapport_rules::profile::{is_in_stock, Enrolment};
-use rapport_rules::report::day;
+use rapport_rules::report::{self, day};
 use rapport_rules::visitor::lifecycle::Lifecycle;
-use rapport_rules::{Profile, Rulebook};
+use rapport_rules::Rulebook;
 
 use crate::tables::{Row, Table};
+use crate::visitor::{Changes, Purchase, Visitor};
 
 pub use rapport_rules::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
 
@@ -46,33 +47,114 @@ fn arm_row(rule: &str, e: &Enrolment) -> Row {
     Row::new(Table::Arms, &[rule, &e.arm, &day(e.at_ms)])
 }
 
+impl Visitor {
+    /// Events of `site` newly stored (each once, in the order they came), at `now_ms`:
+    /// everything the object must keep (this record) and send (the changes). Each event's
+    /// rows are worked out from the profile as it was before it, then the event is folded
+    /// into the profile, then the lifecycle stage it may have moved to is counted.
+    pub fn events<'a>(
+        &mut self,
+        site: &str,
+        events: impl IntoIterator<Item = &'a Event>,
+        now_ms: i64,
+    ) -> Changes {
+        if self.tracking.site != site {
+            self.tracking.site = site.to_owned();
+        }
+        let (mut tallies, mut rows) = (Vec::new(), Vec::new());
+        for stored in events {
+            rows.extend(event(self, stored, now_ms));
+            self.profile.apply(stored, now_ms);
+            tallies.extend(report::tally_event(&stored.data, now_ms));
+        }
+        rows.extend(after_change(self, now_ms));
+        Changes::merged(tallies, rows)
+    }
+
+    /// Purchases newly reported by the shop's server at `now_ms`, credited to what the
+    /// visitor saw and, within `attribution_days`, to their experiments and segments; then
+    /// whatever else the server changed (trusted facts, already set on the profile).
+    pub fn purchases(
+        &mut self,
+        purchases: &[Purchase],
+        attribution_days: u32,
+        now_ms: i64,
+    ) -> Changes {
+        let (mut tallies, mut rows) = (Vec::new(), Vec::new());
+        for bought in purchases {
+            tallies.extend(report::tally_conversion(
+                &self.profile,
+                bought.value,
+                bought.at_ms,
+            ));
+            rows.extend(purchase(self, bought.value, bought.at_ms, attribution_days));
+            if bought.from_this_visitor {
+                self.profile.cart.clear();
+            }
+        }
+        rows.extend(after_change(self, now_ms));
+        Changes::merged(tallies, rows)
+    }
+
+    /// Whether a decision at `now_ms` counts the visitor: their first of the UTC day.
+    pub fn counts_decision(&self, now_ms: i64) -> bool {
+        counts_decision(self, now_ms)
+    }
+
+    /// A decision served at `now_ms` under `book`: on the visitor's first of the day, their
+    /// segments and stage for the day.
+    pub fn decided(&mut self, book: &Rulebook, now_ms: i64) -> Changes {
+        let mut rows = decided(book, self, now_ms);
+        rows.extend(after_change(self, now_ms));
+        Changes::merged(Vec::new(), rows)
+    }
+
+    /// When the session, idle, is over with its landing page still open: the time to judge
+    /// that landing.
+    pub fn session_ends_at(&self) -> Option<i64> {
+        session_ends_at(self)
+    }
+
+    /// The session is over (idle since its last event): its landing, if the visitor left it
+    /// straight away, was a quick exit.
+    pub fn session_over(&mut self, now_ms: i64) -> Changes {
+        Changes::merged(Vec::new(), quick_exit(self, now_ms).into_iter().collect())
+    }
+}
+
 /// The rows `event` adds, from the profile as it was before the event; call before
 /// `Profile::apply`, then [`after_change`].
-pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
+pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
     let today = day(now_ms);
     let mut rows = Vec::new();
     // A new session: the last one's landing page, if nothing followed it, was an exit.
-    let new_session = event.session_id != profile.session_id;
+    let new_session = event.session_id != visitor.profile.session_id;
     if new_session {
-        rows.extend(quick_exit(profile, now_ms));
+        rows.extend(quick_exit(visitor, now_ms));
     }
-    let page = profile.recent_pages.front();
+    let page = visitor.profile.recent_pages.front();
     let path = page.map(|p| p.path.clone()).unwrap_or_default();
     let kind = page.and_then(|p| p.kind.clone()).unwrap_or_default();
     match &event.data {
         EventData::Exposure(r) | EventData::Impression(r) => {
-            if let (Some(arm), false) = (&r.variant, profile.experiments.contains_key(&r.rule)) {
+            if let (Some(arm), false) = (
+                &r.variant,
+                visitor.profile.experiments.contains_key(&r.rule),
+            ) {
                 let enrolment = Enrolment {
                     arm: arm.clone(),
                     at_ms: now_ms,
                     ..Enrolment::default()
                 };
                 rows.push(arm_row(&r.rule, &enrolment).with("visitors", 1.0));
-                profile.experiments.insert(r.rule.clone(), enrolment);
+                visitor
+                    .profile
+                    .experiments
+                    .insert(r.rule.clone(), enrolment);
             }
         }
         EventData::Click(r) => {
-            if let Some(e) = profile.experiments.get_mut(&r.rule) {
+            if let Some(e) = visitor.profile.experiments.get_mut(&r.rule) {
                 if r.variant.as_deref() == Some(e.arm.as_str()) {
                     let before = f64::from(e.clicks);
                     e.clicks += 1;
@@ -87,7 +169,7 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
         }
         EventData::Answer(answer) => {
             let score = answer.score;
-            if let Some(e) = profile.experiments.get_mut(&answer.experience.rule) {
+            if let Some(e) = visitor.profile.experiments.get_mut(&answer.experience.rule) {
                 let before = e.score.map(f64::from);
                 e.score = Some(score);
                 let after = f64::from(score);
@@ -102,7 +184,7 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
                 Survey::Csat => ("csat", score <= CSAT_UNHAPPY_MAX),
             };
             let nps = answer.survey == Survey::Nps;
-            let stage = profile.lifecycle(now_ms).as_str();
+            let stage = visitor.profile.lifecycle(now_ms).as_str();
             let counts = |row: Row| {
                 row.with("answers", 1.0)
                     .with("promoters", f64::from(nps && score >= 9))
@@ -118,7 +200,7 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
                 .with("satisfied", f64::from(!nps && score >= 4))
                 .with("score", f64::from(score)),
             );
-            for segment in &profile.tracking.segments {
+            for segment in &visitor.tracking.segments {
                 rows.push(
                     counts(Row::new(
                         Table::Answers,
@@ -129,7 +211,7 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
                 );
             }
             if nps {
-                for segment in site_and(&profile.tracking.segments) {
+                for segment in site_and(&visitor.tracking.segments) {
                     rows.push(counts(Row::new(Table::Segments, &[&today, segment])));
                 }
             }
@@ -155,19 +237,20 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
             let path = view.page.path.clone();
             let kind = view.page.kind.clone().unwrap_or_default();
             let mut row = Row::new(Table::Pages, &[&today, &path, &kind]).with("views", 1.0);
-            if new_session || profile.session_page_views == 0 {
+            if new_session || visitor.profile.session_page_views == 0 {
                 row = row.with("landings", 1.0);
-                profile.tracking.landing = Some(path);
+                visitor.tracking.landing = Some(path);
             } else {
                 // A second page: the landing was no exit.
-                profile.tracking.landing = None;
+                visitor.tracking.landing = None;
             }
             rows.push(row);
         }
         EventData::Engagement(engaged) => {
-            let total = profile.session_engaged_seconds + u64::from(engaged.seconds.min(3_600));
+            let total =
+                visitor.profile.session_engaged_seconds + u64::from(engaged.seconds.min(3_600));
             if !new_session && total >= QUICK_EXIT_SECONDS {
-                profile.tracking.landing = None;
+                visitor.tracking.landing = None;
             }
         }
         EventData::RageClick(_) if !path.is_empty() => {
@@ -200,17 +283,18 @@ pub fn event(profile: &mut Profile, event: &Event, now_ms: i64) -> Vec<Row> {
 }
 
 /// The landing page of a session that is over, if the visitor left it straight away.
-pub fn quick_exit(profile: &mut Profile, now_ms: i64) -> Option<Row> {
-    let path = profile.tracking.landing.take()?;
-    let kind = profile
+pub fn quick_exit(visitor: &mut Visitor, now_ms: i64) -> Option<Row> {
+    let path = visitor.tracking.landing.take()?;
+    let kind = visitor
+        .profile
         .recent_pages
         .front()
         .filter(|p| p.path == path)
         .and_then(|p| p.kind.clone())
         .unwrap_or_default();
     // The exit happened on the day of the visitor's last event.
-    let at = if profile.last_seen_ms > 0 {
-        profile.last_seen_ms
+    let at = if visitor.profile.last_seen_ms > 0 {
+        visitor.profile.last_seen_ms
     } else {
         now_ms
     };
@@ -218,26 +302,26 @@ pub fn quick_exit(profile: &mut Profile, now_ms: i64) -> Option<Row> {
 }
 
 /// When the visitor's session is over with a landing still open, the time to judge it.
-pub fn session_ends_at(profile: &Profile) -> Option<i64> {
-    profile
+pub fn session_ends_at(visitor: &Visitor) -> Option<i64> {
+    visitor
         .tracking
         .landing
         .as_ref()
-        .map(|_| profile.last_seen_ms + SESSION_IDLE_MS)
+        .map(|_| visitor.profile.last_seen_ms + SESSION_IDLE_MS)
 }
 
 /// After the profile changed: a move between lifecycle stages, if it made one (the new
 /// stage is counted for the day too).
-pub fn after_change(profile: &mut Profile, now_ms: i64) -> Vec<Row> {
-    let stage = profile.lifecycle(now_ms).as_str();
-    let before = std::mem::replace(&mut profile.tracking.stage, stage.to_owned());
+pub fn after_change(visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
+    let stage = visitor.profile.lifecycle(now_ms).as_str();
+    let before = std::mem::replace(&mut visitor.tracking.stage, stage.to_owned());
     if before.is_empty() || before == stage {
         return Vec::new();
     }
     let today = day(now_ms);
     let mut rows =
         vec![Row::new(Table::Movements, &[&today, &before, stage]).with("visitors", 1.0)];
-    if profile.tracking.day == today {
+    if visitor.tracking.day == today {
         rows.push(Row::new(Table::Stages, &[&today, stage]).with("visitors", 1.0));
     }
     rows
@@ -245,22 +329,22 @@ pub fn after_change(profile: &mut Profile, now_ms: i64) -> Vec<Row> {
 
 /// Whether a decision at `now_ms` has something to count: the visitor's first of the day.
 /// Cheap, so that other decisions write nothing.
-pub fn counts_decision(profile: &Profile, now_ms: i64) -> bool {
-    profile.tracking.day != day(now_ms)
+pub fn counts_decision(visitor: &Visitor, now_ms: i64) -> bool {
+    visitor.tracking.day != day(now_ms)
 }
 
 /// At a decision: on the visitor's first decision of a UTC day, their segments and stage
 /// for the day. Empty on later decisions the same day. (The programme's arms, like every
 /// experiment's, are enrolled at their first exposure.)
-pub fn decided(book: &Rulebook, profile: &mut Profile, now_ms: i64) -> Vec<Row> {
+pub fn decided(book: &Rulebook, visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
     let today = day(now_ms);
     let mut rows = Vec::new();
-    if profile.tracking.day == today {
+    if visitor.tracking.day == today {
         return rows;
     }
-    let segments = rapport_rules::segments_of(book, profile, now_ms);
-    let stage = profile.lifecycle(now_ms);
-    let tracking = &mut profile.tracking;
+    let segments = rapport_rules::segments_of(book, &visitor.profile, now_ms);
+    let stage = visitor.profile.lifecycle(now_ms);
+    let tracking = &mut visitor.tracking;
     let week = iso_week(now_ms);
     if tracking.week != week {
         tracking.week = week;
@@ -280,7 +364,7 @@ pub fn decided(book: &Rulebook, profile: &mut Profile, now_ms: i64) -> Vec<Row> 
         );
     }
     rows.push(Row::new(Table::Stages, &[&today, stage.as_str()]).with("visitors", 1.0));
-    let tracking = &mut profile.tracking;
+    let tracking = &mut visitor.tracking;
     if !tracking.stage.is_empty() && tracking.stage != stage.as_str() {
         rows.push(
             Row::new(Table::Movements, &[&today, &tracking.stage, stage.as_str()])
@@ -303,7 +387,7 @@ fn site_and(segments: &[String]) -> impl Iterator<Item = &str> {
 /// revenue for every experiment the visitor was first exposed to within `attribution_days`
 /// before, and for the segments of the visitor's last counted day if it began within
 /// `attribution_days` (so a day's conversion is known once its window has closed).
-pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
+pub fn purchase(visitor: &mut Visitor, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
     let value = if value.is_finite() {
         value.max(0.0)
     } else {
@@ -311,7 +395,7 @@ pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days:
     };
     let window = i64::from(attribution_days) * 24 * 60 * 60 * 1000;
     let mut rows = Vec::new();
-    for (rule, e) in profile.experiments.iter_mut() {
+    for (rule, e) in visitor.profile.experiments.iter_mut() {
         if at_ms < e.at_ms || at_ms > e.at_ms + window {
             continue;
         }
@@ -326,7 +410,7 @@ pub fn purchase(profile: &mut Profile, value: f64, at_ms: i64, attribution_days:
                 .with("revenue_ss", square_delta(before, e.revenue)),
         );
     }
-    let tracking = &mut profile.tracking;
+    let tracking = &mut visitor.tracking;
     if day_starts_within(&tracking.day, at_ms, window) {
         let first = !tracking.converted;
         tracking.converted = true;
@@ -408,10 +492,10 @@ mod tests {
         }
     }
 
-    fn feed(profile: &mut Profile, e: &Event, at: i64) -> Vec<Row> {
-        let mut rows = event(profile, e, at);
-        profile.apply(e, at);
-        rows.extend(after_change(profile, at));
+    fn feed(visitor: &mut Visitor, e: &Event, at: i64) -> Vec<Row> {
+        let mut rows = event(visitor, e, at);
+        visitor.profile.apply(e, at);
+        rows.extend(after_change(visitor, at));
         rows
     }
 
@@ -424,7 +508,7 @@ mod tests {
 
     #[test]
     fn a_visitor_counts_once_in_the_arm_of_the_first_exposure() {
-        let mut p = Profile::new("v1");
+        let mut p = Visitor::new("v1");
         let mut rows = feed(
             &mut p,
             &ev("s", EventData::Exposure(reference("control"))),
@@ -437,7 +521,7 @@ mod tests {
         ));
         assert_eq!(sum(&rows, Table::Arms, "visitors"), 1.0);
         assert_eq!(rows[0].labels, ["welcome", "control", "2026-12-01"]);
-        assert_eq!(p.experiments["welcome"].arm, "control");
+        assert_eq!(p.profile.experiments["welcome"].arm, "control");
         // A click on another arm's experience is not this visitor's.
         let rows = feed(
             &mut p,
@@ -449,7 +533,7 @@ mod tests {
 
     #[test]
     fn deltas_sum_to_each_visitors_totals_and_their_squares() {
-        let mut p = Profile::new("v1");
+        let mut p = Visitor::new("v1");
         let mut rows = feed(
             &mut p,
             &ev("s", EventData::Impression(reference("offer"))),
@@ -494,7 +578,7 @@ mod tests {
                 referrer: None,
             })
         };
-        let mut p = Profile::new("v1");
+        let mut p = Visitor::new("v1");
         let mut rows = feed(&mut p, &ev("s1", page("/a")), DEC_1);
         // The next session shows the first one ended on its landing page.
         rows.extend(feed(&mut p, &ev("s2", page("/b")), DEC_1 + 2 * HOUR));
@@ -529,7 +613,7 @@ mod tests {
             "segment(\"everyone_here\", |v| true);\nsettings(#{ holdout: 50 });",
         )])
         .unwrap();
-        let mut p = Profile::new("v1");
+        let mut p = Visitor::new("v1");
         let rows = decided(&book, &mut p, DEC_1);
         assert_eq!(sum(&rows, Table::Segments, "visitors"), 2.0); // the site and the segment
         assert_eq!(sum(&rows, Table::Stages, "visitors"), 1.0);

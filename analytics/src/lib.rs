@@ -1,5 +1,5 @@
-//! Rapport's CX analytics, pure: the statistics (`stats`), what a visitor adds to the daily
-//! aggregates (`facts`, `tables`), and the analyses the edge's analytics API answers with.
+//! Rapport's CX analytics, pure: the statistics (`stats`), a visitor's record and what folding
+//! something into it adds to the daily aggregates (`visitor`, `facts`, `tables`), and the analyses the edge's analytics API answers with.
 //! Without the default `analyses` feature, only `tables`.
 
 #[cfg(feature = "analyses")]
@@ -15,5 +15,7 @@ pub mod segments;
 #[cfg(feature = "analyses")]
 pub mod stats;
 pub mod tables;
+#[cfg(feature = "analyses")]
+pub mod visitor;
 #[cfg(feature = "analyses")]
 pub mod weak_spots;

@@ -214,6 +214,59 @@ pub struct Segments {
     pub segments: Vec<SegmentResult>,
 }
 
+/// What the segments analysis of a period reads: the segments table's rows, the
+/// experiments' arms and the daily report's tallies of the period.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    pub segments: &'a [Row],
+    pub arms: &'a [Row],
+    pub tallies: &'a [rapport_rules::report::Tally],
+}
+
+/// The segments analysis, the one call the API makes: every segment of `book` against the
+/// rest of the site over `from`..=`to`, with the rules that target it and how they did
+/// (their impressions, their experiments' verdicts); only segment `only` when given, and
+/// `None` when `only` names no segment of the book or the period.
+pub fn analyse(
+    book: &rapport_rules::Rulebook,
+    sources: &Sources<'_>,
+    from: &str,
+    to: &str,
+    only: Option<&str>,
+) -> Option<Segments> {
+    let mut targets: Vec<(String, Vec<String>)> = book
+        .segment_names()
+        .map(|name| (name.to_owned(), Vec::new()))
+        .collect();
+    for rule in book.rules() {
+        for segment in rule.segments {
+            if let Some((_, ids)) = targets.iter_mut().find(|(name, _)| name == segment) {
+                ids.push(rule.id.to_owned());
+            }
+        }
+    }
+    let totals = rapport_rules::report::totals(sources.tallies);
+    let results = crate::experiments::results(
+        sources.arms,
+        &crate::experiments::Design::of(book),
+        crate::experiments::Reading::default(),
+    );
+    let period = Period {
+        from,
+        to,
+        attribution_days: book.settings().attribution_days,
+    };
+    let performance = rule_performance(&totals, &results);
+    let mut result = segments(sources.segments, &period, &targets, &performance);
+    if let Some(only) = only {
+        result.segments.retain(|s| s.segment == only);
+        if result.segments.is_empty() {
+            return None;
+        }
+    }
+    Some(result)
+}
+
 /// The period's segments and how they are judged.
 #[derive(Debug, Clone, Copy)]
 pub struct Period<'a> {

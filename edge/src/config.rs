@@ -1,6 +1,9 @@
 //! The edge's configuration, read from its variables. A value that does not parse is said in
 //! the log, with why, rather than silently read as absent.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use worker::Env;
 
 use crate::sites::Sites;
@@ -20,12 +23,27 @@ pub fn build_version(env: &Env) -> String {
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
 }
 
+thread_local! {
+    /// `SITES` as last parsed, with its text: an isolate's variables do not change, so each
+    /// isolate parses it once (and says once in the log if it is invalid).
+    static SITES: RefCell<Option<(String, Rc<Sites>)>> = const { RefCell::new(None) };
+}
+
 /// The sites this edge serves (`SITES`); none, with the reason in the log, if it is invalid.
-pub fn sites(env: &Env) -> Sites {
+pub fn sites(env: &Env) -> Rc<Sites> {
     let text = env.var("SITES").map(|v| v.to_string()).unwrap_or_default();
-    Sites::parse(&text).unwrap_or_else(|err| {
-        worker::console_error!("the SITES variable is invalid, serving no site: {err}");
-        Sites::default()
+    SITES.with(|cached| {
+        if let Some((seen, sites)) = cached.borrow().as_ref() {
+            if *seen == text {
+                return Rc::clone(sites);
+            }
+        }
+        let parsed = Rc::new(Sites::parse(&text).unwrap_or_else(|err| {
+            worker::console_error!("the SITES variable is invalid, serving no site: {err}");
+            Sites::default()
+        }));
+        cached.replace(Some((text, Rc::clone(&parsed))));
+        parsed
     })
 }
 

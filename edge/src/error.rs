@@ -43,6 +43,15 @@ pub enum ApiError {
         field: &'static str,
         message: String,
     },
+    /// The request is well formed but what it carries cannot be used (a rulebook that does
+    /// not compile, test cases that fail): `code` says which, and the answer lists why under
+    /// `detail` (`diagnostics`, `tests`).
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        detail: &'static str,
+        why: serde_json::Value,
+    },
     /// Too many requests from one visitor or one address; try again after this many seconds.
     RateLimited {
         retry_after: u32,
@@ -93,6 +102,7 @@ impl ApiError {
             ApiError::Conflict { .. } => 409,
             ApiError::MethodNotAllowed => 405,
             ApiError::NotConfigured(_) | ApiError::Misconfigured { .. } => 503,
+            ApiError::Unprocessable { .. } => 422,
             ApiError::RateLimited { .. } => 429,
             ApiError::Internal(_) => 500,
         }
@@ -118,6 +128,9 @@ impl Display for ApiError {
             ApiError::NotConfigured(what) => write!(f, "{what} is not configured"),
             ApiError::Misconfigured { field, message } => {
                 write!(f, "misconfigured ({field}): {message}")
+            }
+            ApiError::Unprocessable { code, message, .. } => {
+                write!(f, "unprocessable ({code}): {message}")
             }
             ApiError::RateLimited { retry_after } => write!(f, "rate limited for {retry_after} s"),
             ApiError::Internal(details) => f.write_str(details),

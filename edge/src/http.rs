@@ -158,6 +158,16 @@ impl ApiError {
             ApiError::Misconfigured { field, message } => {
                 ("misconfigured", message, Some(field.to_owned()))
             }
+            ApiError::Unprocessable {
+                code,
+                message,
+                detail,
+                why,
+            } => {
+                let mut body = json!({ "error": { "code": code, "message": message } });
+                body[detail] = why;
+                return json_response(&body, status);
+            }
             ApiError::RateLimited { retry_after } => {
                 let body = json!({ "error": { "code": "rate_limited",
                     "message": format!("too many requests; try again in {retry_after} seconds") } });

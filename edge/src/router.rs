@@ -62,14 +62,18 @@ pub enum Route<'a> {
     Elsewhere,
 }
 
-/// Who may call a route. The router checks it before the handler runs: no handler checks
-/// the admin token or session itself. (Site keys and server keys name a site, so the browser
-/// and server handlers check theirs as they read which site a call is for.)
+/// Who may call a route. The router checks it before the handler runs, and hands the
+/// handler who it found: no handler checks a key, a token or a session itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: the browser's endpoints (fenced by site, origin and rate limits), the server
-    /// API (its key), signing in and out of the console.
+    /// Anyone: the health check, signing in and out of the console.
     Open,
+    /// A browser page of a site (the site key, named in the path or the body): the site is
+    /// served here, the page's origin is one the site allows, the visitor id (where the call
+    /// names one) is well formed, and the rate limits hold.
+    SiteKey,
+    /// The shop's server: its server key names the site.
+    ServerKey,
     /// The admin token, or a console session (with the same-origin check for changes).
     Admin,
 }
@@ -78,10 +82,9 @@ impl Route<'_> {
     pub fn access(&self) -> Access {
         use Route::*;
         match self {
-            Health | Events | Decide | Forget | Identify | SiteSettings(_) | ServerEvents
-            | GetCustomer(_) | PutCustomer(_) | SignIn | Session | SignOut | Elsewhere => {
-                Access::Open
-            }
+            Health | SignIn | Session | SignOut | Elsewhere => Access::Open,
+            Events | Decide | Forget | Identify | SiteSettings(_) => Access::SiteKey,
+            ServerEvents | GetCustomer(_) | PutCustomer(_) => Access::ServerKey,
             ExportVisitor { .. }
             | EraseVisitor { .. }
             | CreatePreview
@@ -200,19 +203,20 @@ async fn dispatch(
     sites: &crate::sites::Sites,
 ) -> Result<Response, ApiError> {
     // Access is checked here, once for every route, before its handler runs.
-    if route.access() == Access::Admin {
-        crate::auth::require_admin(&req, env).await?;
+    match route.access() {
+        Access::Open => {}
+        Access::Admin => crate::auth::require_admin(&req, env).await?,
+        Access::SiteKey => {
+            let page = browser::Page::admit(req, env, sites, carries(&route)).await?;
+            return page_route(route, page, env, sites).await;
+        }
+        Access::ServerKey => {
+            let site = crate::auth::server_site(&req, env)?;
+            return server_route(route, req, env, &site).await;
+        }
     }
     match route {
         Route::Health => Ok(browser::health(env).await),
-        Route::Events => browser::events(req, env, sites).await,
-        Route::Decide => browser::decide(req, env, sites).await,
-        Route::Forget => browser::forget(req, env, sites).await,
-        Route::Identify => browser::identify(req, env, sites).await,
-        Route::SiteSettings(site) => browser::site_settings(&req, env, sites, site).await,
-        Route::ServerEvents => server::events(req, env).await,
-        Route::GetCustomer(id) => server::get_customer(&req, env, id).await,
-        Route::PutCustomer(id) => server::put_customer(req, env, id).await,
         Route::ExportVisitor { site, visitor_id } => {
             admin::export_visitor(env, sites, site, visitor_id).await
         }
@@ -244,7 +248,68 @@ async fn dispatch(
         Route::Builtin => admin::builtin(),
         Route::Activate(id) => admin::activate(env, id).await,
         Route::Audit => admin::audit(env).await,
-        Route::Elsewhere => Err(ApiError::NotFound),
+        // Answered above, by who may call them.
+        Route::Events
+        | Route::Decide
+        | Route::Forget
+        | Route::Identify
+        | Route::SiteSettings(_)
+        | Route::ServerEvents
+        | Route::GetCustomer(_)
+        | Route::PutCustomer(_)
+        | Route::Elsewhere => Err(ApiError::NotFound),
+    }
+}
+
+/// Where a site-key route names its site and visitor.
+fn carries<'a>(route: &Route<'a>) -> browser::Carries<'a> {
+    use rapport_protocol::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
+    match route {
+        Route::SiteSettings(site) => browser::Carries::Path(site),
+        Route::Events => browser::Carries::Body {
+            limit: MAX_BATCH_BYTES,
+            visitor_optional: false,
+        },
+        Route::Decide => browser::Carries::Body {
+            limit: MAX_EVENT_BYTES,
+            visitor_optional: true,
+        },
+        _ => browser::Carries::Body {
+            limit: MAX_EVENT_BYTES,
+            visitor_optional: false,
+        },
+    }
+}
+
+/// A site-key route, for the page the router admitted.
+async fn page_route(
+    route: Route<'_>,
+    page: browser::Page,
+    env: &Env,
+    sites: &crate::sites::Sites,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::Events => browser::events(page, env, sites).await,
+        Route::Decide => browser::decide(page, env, sites).await,
+        Route::Forget => browser::forget(page, env).await,
+        Route::Identify => browser::identify(page, env).await,
+        Route::SiteSettings(_) => Ok(browser::site_settings(&page, sites)),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A server-key route, for the site the key named.
+async fn server_route(
+    route: Route<'_>,
+    req: Request,
+    env: &Env,
+    site: &str,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::ServerEvents => server::events(req, env, site).await,
+        Route::GetCustomer(id) => server::get_customer(env, site, id).await,
+        Route::PutCustomer(id) => server::put_customer(req, env, site, id).await,
+        _ => Err(ApiError::NotFound),
     }
 }
 
@@ -257,88 +322,111 @@ mod tests {
         assert_eq!(got, expected, "{method:?} {path}");
     }
 
-    #[test]
-    fn every_endpoint_has_one_route() {
-        check(Method::Get, "/v1/health", Ok(Route::Health));
-        check(Method::Post, "/v1/events", Ok(Route::Events));
-        check(Method::Post, "/v1/decide", Ok(Route::Decide));
-        check(Method::Post, "/v1/forget", Ok(Route::Forget));
-        check(Method::Post, "/v1/identify", Ok(Route::Identify));
-        check(Method::Post, "/v1/server/events", Ok(Route::ServerEvents));
-        check(
-            Method::Put,
-            "/v1/server/customers/C-1",
-            Ok(Route::PutCustomer("C-1")),
-        );
-        check(
-            Method::Get,
-            "/v1/server/customers/C-1",
-            Ok(Route::GetCustomer("C-1")),
-        );
-        let visitor = Route::ExportVisitor {
-            site: "demo",
-            visitor_id: "v-1",
-        };
-        check(Method::Get, "/v1/admin/visitors/demo/v-1", Ok(visitor));
-        check(Method::Post, "/v1/admin/rulebooks", Ok(Route::Publish));
-        check(Method::Get, "/v1/admin/rulebooks", Ok(Route::Versions));
-        check(
-            Method::Get,
-            "/v1/admin/rulebooks/3",
-            Ok(Route::Version("3")),
-        );
-        check(
-            Method::Post,
-            "/v1/admin/rulebooks/3/activate",
-            Ok(Route::Activate("3")),
-        );
-        check(Method::Get, "/v1/admin/audit", Ok(Route::Audit));
+    /// Whether a route is an endpoint. The match has no wildcard: a new route does not
+    /// compile here until it is counted in `ENDPOINTS`.
+    fn is_endpoint(route: &Route<'_>) -> bool {
+        use Route::*;
+        match route {
+            Health
+            | Events
+            | Decide
+            | Forget
+            | Identify
+            | SiteSettings(_)
+            | ServerEvents
+            | GetCustomer(_)
+            | PutCustomer(_)
+            | ExportVisitor { .. }
+            | EraseVisitor { .. }
+            | CreatePreview
+            | Sites
+            | Reports
+            | AnalyticsExperiments
+            | AnalyticsExperiment(_)
+            | AnalyticsSatisfaction
+            | AnalyticsLifecycle
+            | AnalyticsWeakSpots
+            | AnalyticsSegments
+            | SignIn
+            | Session
+            | SignOut
+            | Check
+            | Draft
+            | SaveDraft
+            | DiscardDraft
+            | Fields
+            | Simulate
+            | Impact
+            | Publish
+            | Versions
+            | Version(_)
+            | Builtin
+            | Activate(_)
+            | Audit => true,
+            Elsewhere => false,
+        }
     }
 
+    /// The routes above that are endpoints.
+    const ENDPOINTS: usize = 36;
+
+    /// `docs/api.md`'s table of every endpoint, as (method, path with sample values, who).
+    fn documented() -> Vec<(Method, String, String)> {
+        let docs = include_str!("../../docs/api.md");
+        let table = docs
+            .split("| method | path | who may call |")
+            .nth(1)
+            .expect("docs/api.md has the table of every endpoint");
+        table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let method = match cells[1] {
+                    "GET" => Method::Get,
+                    "POST" => Method::Post,
+                    "PUT" => Method::Put,
+                    "DELETE" => Method::Delete,
+                    other => panic!("unknown method {other} in docs/api.md"),
+                };
+                let path = cells[2]
+                    .trim_matches('`')
+                    .replace("{site}", "demo")
+                    .replace("{visitor_id}", "v-00000001")
+                    .replace("{customer_id}", "C-1")
+                    .replace("{rule}", "welcome")
+                    .replace("{id}", "3");
+                (method, path, cells[3].to_owned())
+            })
+            .collect()
+    }
+
+    /// Every endpoint docs/api.md lists has its route, with the access it says, and every
+    /// route is listed there once.
     #[test]
-    fn every_admin_path_and_only_those_need_the_admin() {
-        let every = [
-            (Method::Get, "/v1/health"),
-            (Method::Post, "/v1/events"),
-            (Method::Post, "/v1/decide"),
-            (Method::Post, "/v1/forget"),
-            (Method::Post, "/v1/identify"),
-            (Method::Get, "/v1/sites/demo"),
-            (Method::Post, "/v1/server/events"),
-            (Method::Get, "/v1/server/customers/C-1"),
-            (Method::Put, "/v1/server/customers/C-1"),
-            (Method::Get, "/v1/admin/visitors/demo/v-1"),
-            (Method::Delete, "/v1/admin/visitors/demo/v-1"),
-            (Method::Post, "/v1/admin/previews"),
-            (Method::Get, "/v1/admin/sites"),
-            (Method::Get, "/v1/admin/reports"),
-            (Method::Get, "/v1/admin/analytics/experiments"),
-            (Method::Get, "/v1/admin/analytics/experiments/welcome"),
-            (Method::Get, "/v1/admin/analytics/satisfaction"),
-            (Method::Get, "/v1/admin/analytics/lifecycle"),
-            (Method::Get, "/v1/admin/analytics/weak-spots"),
-            (Method::Get, "/v1/admin/analytics/segments"),
-            (Method::Post, "/v1/console/session"),
-            (Method::Get, "/v1/console/session"),
-            (Method::Delete, "/v1/console/session"),
-            (Method::Post, "/v1/admin/check"),
-            (Method::Get, "/v1/admin/draft"),
-            (Method::Put, "/v1/admin/draft"),
-            (Method::Delete, "/v1/admin/draft"),
-            (Method::Get, "/v1/admin/fields"),
-            (Method::Post, "/v1/admin/simulate"),
-            (Method::Post, "/v1/admin/impact"),
-            (Method::Get, "/v1/admin/rulebooks"),
-            (Method::Post, "/v1/admin/rulebooks"),
-            (Method::Get, "/v1/admin/rulebooks/builtin"),
-            (Method::Get, "/v1/admin/rulebooks/3"),
-            (Method::Post, "/v1/admin/rulebooks/3/activate"),
-            (Method::Get, "/v1/admin/audit"),
-        ];
-        for (method, path) in every {
-            let access = route(&method, path).unwrap().access();
-            let admin = path.starts_with("/v1/admin/");
-            assert_eq!(access == Access::Admin, admin, "{method:?} {path}");
+    fn every_documented_endpoint_has_its_route_and_access() {
+        let mut seen: Vec<Route<'_>> = Vec::new();
+        let documented = documented();
+        for (method, path, who) in &documented {
+            let found = route(method, path).unwrap_or_else(|e| panic!("{method:?} {path}: {e}"));
+            assert!(is_endpoint(&found), "{method:?} {path} is no endpoint");
+            let expected = match who.split(' ').next() {
+                Some("anyone") => Access::Open,
+                Some("site") => Access::SiteKey,
+                Some("server") => Access::ServerKey,
+                Some("admin") => Access::Admin,
+                _ => panic!("unknown access \"{who}\" in docs/api.md"),
+            };
+            assert_eq!(found.access(), expected, "{method:?} {path}");
+            assert!(!seen.contains(&found), "{method:?} {path} is listed twice");
+            seen.push(found);
+        }
+        assert_eq!(seen.len(), ENDPOINTS, "docs/api.md lists every endpoint");
+        // The admin paths are exactly the admin routes.
+        for (method, path, _) in &documented {
+            let admin = route(method, path).unwrap().access() == Access::Admin;
+            assert_eq!(admin, path.starts_with("/v1/admin/"), "{method:?} {path}");
         }
     }
 

@@ -100,31 +100,40 @@ struct Shopper<'a> {
 
 impl Shopper<'_> {
     /// Posts `body` as JSON, from the browser (dated `at_ms`) or from the shop's server.
+    /// `wrangler dev` now and then restarts the worker under a request and answers 503,
+    /// asking for it to be sent again: every call the seed makes is idempotent (events and
+    /// purchases by id, decisions record nothing twice), so it is, up to three times.
     fn post(&mut self, path: &str, server: bool, at_ms: i64, body: &Value) -> Result<Value> {
         let url = format!("{}{path}", self.target.base);
-        let mut request = self
-            .agent
-            .post(&url)
-            .content_type("application/json")
-            .header("cf-connecting-ip", &self.address);
-        request = if server {
-            request.header(
-                "authorization",
-                &format!("Bearer {}", self.target.server_key),
-            )
-        } else {
-            request.header(DEMO_TIME_HEADER, &at_ms.to_string())
-        };
-        let mut response = request
-            .send(&body.to_string())
-            .with_context(|| format!("could not reach {url}; is the edge running?"))?;
-        self.sent.requests += 1;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string()?;
-        if status != 200 {
-            bail!("{url} answered {status}: {text}");
+        let body = body.to_string();
+        let mut attempts = 0;
+        loop {
+            let mut request = self
+                .agent
+                .post(&url)
+                .content_type("application/json")
+                .header("cf-connecting-ip", &self.address);
+            request = if server {
+                request.header(
+                    "authorization",
+                    &format!("Bearer {}", self.target.server_key),
+                )
+            } else {
+                request.header(DEMO_TIME_HEADER, &at_ms.to_string())
+            };
+            let mut response = request
+                .send(&body)
+                .with_context(|| format!("could not reach {url}; is the edge running?"))?;
+            self.sent.requests += 1;
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string()?;
+            attempts += 1;
+            match status {
+                200 => return Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
+                503 if text.contains("restarted mid-request") && attempts < 3 => continue,
+                _ => bail!("{url} answered {status}: {text}"),
+            }
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     fn page(&self, page: &Page, language: &str) -> Value {

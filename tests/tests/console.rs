@@ -721,6 +721,28 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
 #[tokio::test]
 async fn the_segment_filter_lists_the_periods_segments_and_stays_on_all_visitors() {
     let edge = Edge::shared();
+    // A rulebook with segments (the shared edge's active one is whatever a test published).
+    let rules = "segment(\"has_cart\", |v| v.cart.items > 0);
+segment(\"returning\", |v| v.visits > 1);
+segment(\"italian\", |v| v.language == \"it\");
+rule(\"cart-bar\", #{ description: \"c\", priority: 1, who: \"has_cart\",
+    show: #{ kind: \"bar\", content: #{ en: #{ body: \"Cart\" } } } });
+";
+    publish_versions(edge, "segments to filter by", &[rules.to_owned()]);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let path = format!("/v1/admin/analytics/segments?site=demo&from={today}&to={today}");
+    // The edge's isolates see the new version within seconds.
+    let listed = eventually(WAIT, || {
+        let (_, segments) = edge.get(&path, Some(&edge.admin_token));
+        let names: Vec<&str> = segments["segments"]
+            .as_array()?
+            .iter()
+            .filter_map(|s| s["segment"].as_str())
+            .collect();
+        names.contains(&"italian").then_some(names.len())
+    })
+    .await
+    .expect("the segments analysis lists the new rulebook's segments");
     let browser = console_at(edge, "results").await;
     // The filter is filled from the segments analysis of the period.
     let count = wait_for_script(
@@ -728,14 +750,6 @@ async fn the_segment_filter_lists_the_periods_segments_and_stays_on_all_visitors
         "const s = document.getElementById('segment'); return s && s.options.length > 2 && s.options.length;",
     )
     .await;
-    let (_, segments) = edge.get(
-        &format!(
-            "/v1/admin/analytics/segments?site=demo&from={0}&to={0}",
-            chrono::Utc::now().format("%Y-%m-%d")
-        ),
-        Some(&edge.admin_token),
-    );
-    let listed = segments["segments"].as_array().unwrap().len();
     assert_eq!(count, json!(listed + 1), "every segment, and all visitors");
     let chosen = |browser: &Browser| {
         let client = browser.client.clone();

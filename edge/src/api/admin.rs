@@ -216,26 +216,22 @@ pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
             format!("files.{name}"),
             "file names are NAME.rhai for rules or tests/NAME.json for test cases",
         )),
-        Published::DoesNotCompile(diagnostics) => ok(
-            &json!({
-                "error": { "code": "invalid_rulebook",
-                           "message": "the rulebook does not compile; nothing changed" },
-                "diagnostics": diagnostics,
-            }),
-            422,
-        ),
+        Published::DoesNotCompile(diagnostics) => Err(ApiError::Unprocessable {
+            code: "invalid_rulebook",
+            message: "the rulebook does not compile; nothing changed".to_owned(),
+            detail: "diagnostics",
+            why: json!(diagnostics),
+        }),
         Published::TestsFailed {
             passed,
             failed,
             failures,
-        } => ok(
-            &json!({
-                "error": { "code": "tests_failed",
-                           "message": format!("{failed} test case(s) failed; nothing changed") },
-                "tests": { "passed": passed, "failed": failed, "failures": failures },
-            }),
-            422,
-        ),
+        } => Err(ApiError::Unprocessable {
+            code: "tests_failed",
+            message: format!("{failed} test case(s) failed; nothing changed"),
+            detail: "tests",
+            why: json!({ "passed": passed, "failed": failed, "failures": failures }),
+        }),
     }
 }
 

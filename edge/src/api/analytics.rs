@@ -3,7 +3,7 @@
 //! each for a site and a period of UTC days. The analyses are `rapport_analytics`'s; this
 //! module checks the parameters, reads the aggregate rows and writes the answer.
 
-use rapport_analytics::experiments::{self, Design, Reading};
+use rapport_analytics::experiments::{self, Reading};
 use rapport_analytics::stats::{Correction, Interval};
 use rapport_analytics::tables::Table;
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
@@ -179,24 +179,18 @@ fn answer<T: serde::Serialize>(q: &Query, body: &T) -> Result<Response, ApiError
 /// Before any day the aggregates can hold: days compare as text.
 const FIRST_DAY: &str = "0000-01-01";
 
-async fn designs(env: &Env) -> Result<Vec<Design>, ApiError> {
-    let book = crate::objects::rulebooks::current(env)
-        .await
-        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
-    Ok(Design::of(&book))
-}
-
-async fn experiment_results(
+/// The arms' rows an experiments reading needs, and the active rulebook.
+async fn experiment_rows(
     env: &Env,
     q: &Query,
+    reading: &Reading,
 ) -> Result<
     (
         Vec<rapport_analytics::tables::Row>,
-        Vec<experiments::ExperimentResult>,
+        std::rc::Rc<rapport_rules::Rulebook>,
     ),
     ApiError,
 > {
-    let reading = q.reading()?;
     // Always-valid intervals are read from each experiment's first exposure, whatever the
     // period's start: the rows from the first day there is, up to the period's end.
     let rows = match reading.interval {
@@ -205,16 +199,21 @@ async fn experiment_results(
         }
         Interval::Fixed => q.rows(env, Table::Arms).await?,
     };
-    let designs = designs(env).await?;
-    let results = experiments::results(&rows, &designs, reading);
-    Ok((rows, results))
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
+    Ok((rows, book))
 }
 
 /// `GET /v1/admin/analytics/experiments`: every experiment's arms, lifts and verdicts.
 pub async fn experiments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let q = Query::read(req, sites)?.without_segment("experiments")?;
-    let (_, results) = experiment_results(env, &q).await?;
-    answer(&q, &json!({ "experiments": results }))
+    let reading = q.reading()?;
+    let (rows, book) = experiment_rows(env, &q, &reading).await?;
+    answer(
+        &q,
+        &json!({ "experiments": experiments::report(&book, &rows, reading) }),
+    )
 }
 
 /// `GET /v1/admin/analytics/experiments/{rule}`: one experiment, with its daily series.
@@ -230,15 +229,15 @@ pub async fn experiment(
     } else {
         rule
     };
-    let (rows, results) = experiment_results(env, &q).await?;
-    let Some(result) = results.into_iter().find(|r| r.rule == rule) else {
+    let reading = q.reading()?;
+    let (rows, book) = experiment_rows(env, &q, &reading).await?;
+    let Some(detail) = experiments::detail(&book, &rows, reading, rule) else {
         return Err(ApiError::no_such(
             "rule",
             format!("no experiment \"{rule}\" in the active rulebook or in this period"),
         ));
     };
-    let daily = experiments::daily(&rows, rule);
-    answer(&q, &json!({ "experiment": result, "daily": daily }))
+    answer(&q, &detail)
 }
 
 /// `GET /v1/admin/analytics/satisfaction`: NPS and CSAT with intervals, by group and week.
@@ -271,41 +270,24 @@ pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Respo
 /// where it needs attention, with the rules that target it.
 pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let q = Query::read(req, sites)?;
-    let rows = q.rows(env, Table::Segments).await?;
     let book = crate::objects::rulebooks::current(env)
         .await
         .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
-    let mut targets: Vec<(String, Vec<String>)> = book
-        .segment_names()
-        .map(|name| (name.to_owned(), Vec::new()))
-        .collect();
-    for rule in book.rules() {
-        for segment in rule.segments {
-            if let Some((_, ids)) = targets.iter_mut().find(|(name, _)| name == segment) {
-                ids.push(rule.id.to_owned());
-            }
-        }
-    }
-    let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
-    let totals = rapport_rules::report::totals(&tallies);
-    let arms = q.rows(env, Table::Arms).await?;
-    let results = experiments::results(&arms, &Design::of(&book), Reading::default());
-    let performance = segments::rule_performance(&totals, &results);
-    let period = segments::Period {
-        from: &q.from,
-        to: &q.to,
-        attribution_days: book.settings().attribution_days,
+    let sources = segments::Sources {
+        segments: &q.rows(env, Table::Segments).await?,
+        arms: &q.rows(env, Table::Arms).await?,
+        tallies: &crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?,
     };
-    let mut result = segments::segments(&rows, &period, &targets, &performance);
-    if let Some(only) = &q.segment {
-        result.segments.retain(|s| s.segment == *only);
-        if result.segments.is_empty() {
-            return Err(ApiError::no_such(
-                "segment",
-                format!("no segment \"{only}\" in the active rulebook or in this period"),
-            ));
-        }
-    }
+    let Some(result) = segments::analyse(&book, &sources, &q.from, &q.to, q.segment.as_deref())
+    else {
+        return Err(ApiError::no_such(
+            "segment",
+            format!(
+                "no segment \"{}\" in the active rulebook or in this period",
+                q.segment.as_deref().unwrap_or_default()
+            ),
+        ));
+    };
     answer(&q, &result)
 }
 

@@ -6,8 +6,7 @@
 
 use rapport_protocol::server::{Identify, ServerEvent, ServerEventData};
 use rapport_protocol::{
-    DecideRequest, Decision, Event, EventData, ForgetRequest, IdentifyRequest, MAX_BATCH_BYTES,
-    MAX_EVENT_BYTES,
+    DecideRequest, Decision, Event, EventData, ForgetRequest, IdentifyRequest, MAX_EVENT_BYTES,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue};
@@ -102,22 +101,86 @@ impl Caller {
     }
 }
 
+/// What a site-key call carries for the router to admit it: its site in the path, or a
+/// body of at most `limit` bytes naming the site and the visitor (which a decision may
+/// leave out: a shopper without consent keeps no id).
+#[derive(Debug, Clone, Copy)]
+pub enum Carries<'a> {
+    Path(&'a str),
+    Body {
+        limit: usize,
+        visitor_optional: bool,
+    },
+}
+
+/// A page's call the router admitted with the site key: the site it is for, when it
+/// happened (by the edge's clock, [`clock::request_ms`]), and its body, which the route's
+/// handler reads as its request.
+#[derive(Debug)]
+pub struct Page {
+    pub site: String,
+    pub at_ms: i64,
+    body: String,
+}
+
+/// What every site-key body says first: the site, and the visitor the call is for.
+#[derive(Deserialize)]
+struct Envelope {
+    site: String,
+    #[serde(default)]
+    visitor_id: Option<String>,
+}
+
+impl Page {
+    /// Reads who is calling and what site and visitor the call names, and admits it (see
+    /// [`Caller::admit`]), before any handler runs.
+    pub async fn admit(
+        req: Request,
+        env: &Env,
+        sites: &Sites,
+        carries: Carries<'_>,
+    ) -> Result<Page, ApiError> {
+        let caller = Caller::of(&req, env)?;
+        let (site, visitor, body) = match carries {
+            Carries::Path(site) => (site.to_owned(), None, String::new()),
+            Carries::Body {
+                limit,
+                visitor_optional,
+            } => {
+                let body = read_body(req, limit).await?;
+                let envelope: Envelope = parse(&body, "")?;
+                let visitor = match envelope.visitor_id {
+                    Some(id) if visitor_optional && id.is_empty() => None,
+                    None if visitor_optional => None,
+                    id => Some(id.unwrap_or_default()),
+                };
+                (envelope.site, visitor, body)
+            }
+        };
+        caller.admit(env, sites, &site, visitor.as_deref()).await?;
+        Ok(Page {
+            site,
+            at_ms: caller.at_ms,
+            body,
+        })
+    }
+
+    /// The body as the route's request, naming the field at fault.
+    fn read<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ApiError> {
+        parse(&self.body, "")
+    }
+}
+
 /// `GET /v1/sites/{site}`: what the widget needs to know of its site before it stores or
 /// sends anything, today whether the site requires opt-in consent. The loader asks for it
 /// while the wasm module loads; browsers keep the answer for five minutes.
-pub async fn site_settings(
-    req: &Request,
-    env: &Env,
-    sites: &Sites,
-    site: &str,
-) -> Result<Response, ApiError> {
-    Caller::of(req, env)?.admit(env, sites, site, None).await?;
+pub fn site_settings(page: &Page, sites: &Sites) -> Response {
     let response = json_response(
-        &json!({ "site": site, "consent": sites.consent(site) }),
+        &json!({ "site": page.site, "consent": sites.consent(&page.site) }),
         200,
     );
     let _ = response.headers().set("cache-control", "max-age=300");
-    Ok(response)
+    response
 }
 
 #[derive(Deserialize)]
@@ -130,13 +193,8 @@ struct RawBatch<'a> {
 
 /// `POST /v1/events`: validates each event on its own, so one bad event never costs the
 /// others; stores the valid ones once each, by id.
-pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req, env)?;
-    let body = read_body(req, MAX_BATCH_BYTES).await?;
-    let batch: RawBatch<'_> = parse(&body, "")?;
-    caller
-        .admit(env, sites, &batch.site, Some(&batch.visitor_id))
-        .await?;
+pub async fn events(page: Page, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let batch: RawBatch<'_> = page.read()?;
 
     let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
     let mut answer = BatchAnswer::default();
@@ -157,7 +215,7 @@ pub async fn events(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
             &batch.visitor_id,
             valid,
             opt_in,
-            caller.at_ms,
+            page.at_ms,
         )
         .await?;
         answer.accepted = stored.accepted;
@@ -189,54 +247,14 @@ fn check_event(raw: &str, prefix: &str) -> Result<Event, ApiError> {
     Ok(event)
 }
 
-/// A call a shop's pages make with the site key, for one visitor.
-trait BrowserRequest: serde::de::DeserializeOwned {
-    fn site(&self) -> &str;
-    fn visitor_id(&self) -> &str;
-}
-
-macro_rules! browser_request {
-    ($($request:ty),*) => {$(
-        impl BrowserRequest for $request {
-            fn site(&self) -> &str {
-                &self.site
-            }
-            fn visitor_id(&self) -> &str {
-                &self.visitor_id
-            }
-        }
-    )*};
-}
-browser_request!(ForgetRequest, IdentifyRequest);
-
-/// Reads a browser call (at most one event's size) and admits it: the call, and when it
-/// happened.
-async fn browser_request<T: BrowserRequest>(
-    req: Request,
-    env: &Env,
-    sites: &Sites,
-) -> Result<(T, i64), ApiError> {
-    let caller = Caller::of(&req, env)?;
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
-    let request: T = parse(&body, "")?;
-    caller
-        .admit(env, sites, request.site(), Some(request.visitor_id()))
-        .await?;
-    Ok((request, caller.at_ms))
-}
-
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
 /// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
 /// A request may name no visitor and no session (a shopper who has not consented keeps no
 /// identifier): it is decided for a visitor the edge knows nothing about.
-pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let caller = Caller::of(&req, env)?;
-    let body = read_body(req, MAX_EVENT_BYTES).await?;
-    let request: DecideRequest = parse(&body, "")?;
+pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+    let request: DecideRequest = page.read()?;
     // A visitor id comes without a session once: a shopper who has just withheld consent
     // to analytics, whose page tells the edge with the id the browser no longer keeps.
-    let visitor = (!request.visitor_id.is_empty()).then_some(request.visitor_id.as_str());
-    caller.admit(env, sites, &request.site, visitor).await?;
     if !request.session_id.is_empty() {
         check_id("session_id", &request.session_id)?;
     }
@@ -258,7 +276,7 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     };
     let asked = now_ms();
     let opt_in = sites.consent(&request.site) == ConsentMode::OptIn;
-    let decided = visitor::decide(env, &request, preview, opt_in, caller.at_ms).await;
+    let decided = visitor::decide(env, &request, preview, opt_in, page.at_ms).await;
     let mut body = match decided {
         Ok(Ok(decision)) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
@@ -295,8 +313,8 @@ pub async fn decide(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
 
 /// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
 /// widget's `forget` command. Only the browser holding the random visitor id can name it.
-pub async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let (request, _): (ForgetRequest, _) = browser_request(req, env, sites).await?;
+pub async fn forget(page: Page, env: &Env) -> Result<Response, ApiError> {
+    let request: ForgetRequest = page.read()?;
     let events = erase_visitor(env, &request.site, &request.visitor_id, Some("visitor")).await?;
     Ok(json_response(
         &json!({ "erased": true, "events": events }),
@@ -308,8 +326,9 @@ pub async fn forget(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
 /// customer account, as a server `identify` event would, once the shop's signature proves
 /// the shop's server vouched for it. From then on the visitor's decisions see the
 /// customer's trusted facts.
-pub async fn identify(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
-    let (request, now): (IdentifyRequest, _) = browser_request(req, env, sites).await?;
+pub async fn identify(page: Page, env: &Env) -> Result<Response, ApiError> {
+    let request: IdentifyRequest = page.read()?;
+    let now = page.at_ms;
     rapport_protocol::server::validate_customer_id(&request.customer_id)
         .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))?;
     auth::verify_identity(env, &request.site, &request.customer_id, &request.signature)?;

@@ -13,7 +13,6 @@ use serde_json::value::RawValue;
 use worker::{Env, Request, Response};
 
 use super::check_id;
-use crate::auth;
 use crate::clock::now_ms;
 use crate::error::{ApiError, Context};
 use crate::http::{json_response, locate_payload_error, parse, read_body, BatchAnswer};
@@ -36,8 +35,7 @@ struct RawBatch<'a> {
 
 /// `POST /v1/server/events`: like the browser's batches, each event is checked on its own
 /// and a bad one never costs the others; events are stored once per id.
-pub async fn events(req: Request, env: &Env) -> Result<Response, ApiError> {
-    let site = auth::server_site(&req, env)?;
+pub async fn events(req: Request, env: &Env, site: &str) -> Result<Response, ApiError> {
     let body = read_body(req, MAX_BATCH_BYTES).await?;
     let batch: RawBatch<'_> = parse(&body, "")?;
     if let Some(named) = batch.site.as_deref().filter(|s| *s != site) {
@@ -71,7 +69,7 @@ pub async fn events(req: Request, env: &Env) -> Result<Response, ApiError> {
         }
     }
     for (customer_id, events) in by_customer {
-        let stored = customer::ingest(env, &site, &customer_id, events).await?;
+        let stored = customer::ingest(env, site, &customer_id, events).await?;
         answer.accepted.extend(stored.accepted);
         answer.duplicates.extend(stored.duplicates);
     }
@@ -154,14 +152,9 @@ fn check_customer_id(customer_id: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/server/customers/{id}`: the customer's facts and linked visitors.
-pub async fn get_customer(
-    req: &Request,
-    env: &Env,
-    customer_id: &str,
-) -> Result<Response, ApiError> {
-    let site = auth::server_site(req, env)?;
+pub async fn get_customer(env: &Env, site: &str, customer_id: &str) -> Result<Response, ApiError> {
     check_customer_id(customer_id)?;
-    let facts = customer::get(env, &site, customer_id).await?;
+    let facts = customer::get(env, site, customer_id).await?;
     let body = serde_json::to_value(&facts).context("encoding a customer")?;
     Ok(json_response(&body, 200))
 }
@@ -170,9 +163,9 @@ pub async fn get_customer(
 pub async fn put_customer(
     req: Request,
     env: &Env,
+    site: &str,
     customer_id: &str,
 ) -> Result<Response, ApiError> {
-    let site = auth::server_site(&req, env)?;
     check_customer_id(customer_id)?;
     let body = read_body(req, MAX_CUSTOMER_BYTES).await?;
     let update: CustomerUpdate = parse(&body, "")?;
@@ -185,7 +178,7 @@ pub async fn put_customer(
     for (name, value) in &update.traits {
         validate_trait(name, value).map_err(|m| ApiError::bad(format!("traits.{name}"), m))?;
     }
-    let facts = customer::set_traits(env, &site, customer_id, update).await?;
+    let facts = customer::set_traits(env, site, customer_id, update).await?;
     let body = serde_json::to_value(&facts).context("encoding a customer")?;
     Ok(json_response(&body, 200))
 }

@@ -212,25 +212,19 @@ pub async fn simulate(req: Request) -> Result<Response, ApiError> {
     let now = now_ms();
     let visitor = rapport_rules::testing::parse_visitor(&simulation.visitor.to_string(), now)
         .map_err(|message| ApiError::bad("visitor", message))?;
-    let book = match compile_draft(&rules) {
-        Ok(book) => book,
-        Err(refused) => return Ok(refused),
-    };
+    let book = compile_draft(&rules)?;
     let report = rapport_rules::decide(&book, &visitor, &simulation.page, now);
     let body = serde_json::to_value(&report).context("encoding the simulation")?;
     Ok(json_response(&body, 200))
 }
 
-/// The draft compiled, or the 422 answer listing why it does not compile.
-fn compile_draft(rules: &[rapport_rules::SourceFile]) -> Result<rapport_rules::Rulebook, Response> {
-    rapport_rules::Rulebook::compile(rules).map_err(|problems| {
-        let diagnostics: Vec<Value> = problems.iter().map(assess::describe).collect();
-        json_response(
-            &json!({ "error": { "code": "invalid_rulebook",
-                                "message": "the draft does not compile; fix its errors first" },
-                     "diagnostics": diagnostics }),
-            422,
-        )
+/// The draft compiled, or a 422 answer listing why it does not compile.
+fn compile_draft(rules: &[rapport_rules::SourceFile]) -> Result<rapport_rules::Rulebook, ApiError> {
+    rapport_rules::Rulebook::compile(rules).map_err(|problems| ApiError::Unprocessable {
+        code: "invalid_rulebook",
+        message: "the draft does not compile; fix its errors first".to_owned(),
+        detail: "diagnostics",
+        why: problems.iter().map(assess::describe).collect(),
     })
 }
 
@@ -249,10 +243,7 @@ pub async fn impact(req: Request, env: &Env, sites: &Sites) -> Result<Response, 
     let request: ImpactRequest = parse(&body, "")?;
     check_site(sites, &request.site)?;
     let (rules, _) = split_files(&request.files)?;
-    let draft = match compile_draft(&rules) {
-        Ok(book) => book,
-        Err(refused) => return Ok(refused),
-    };
+    let draft = compile_draft(&rules)?;
     let active = crate::objects::rulebooks::latest(env)
         .await
         .context("compiling the active rulebook")?;

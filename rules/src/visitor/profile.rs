@@ -90,10 +90,6 @@ pub struct Profile {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "cli", schemars(skip))]
     pub experiments: BTreeMap<String, Enrolment>,
-    /// What the analytics last counted for this visitor (the day, its segments and stage).
-    #[serde(skip_serializing_if = "Tracking::is_empty")]
-    #[cfg_attr(feature = "cli", schemars(skip))]
-    pub tracking: Tracking,
 }
 
 /// A visitor's place in one experiment, and their running totals in it since the first
@@ -113,40 +109,6 @@ pub struct Enrolment {
     /// The latest survey answer given through the experiment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<u8>,
-}
-
-/// What the analytics counted for the visitor on the last day they were decided for.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Tracking {
-    /// The site the visitor is counted for (an idle session's exit is counted later, by an
-    /// alarm that knows nothing else).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub site: String,
-    /// `YYYY-MM-DD` (UTC).
-    pub day: String,
-    /// The segments they were in that day.
-    pub segments: Vec<String>,
-    /// Their lifecycle stage as last counted.
-    pub stage: String,
-    /// A purchase was counted for that day.
-    pub converted: bool,
-    /// The ISO week of `day` (`2026-W49`), and per segment (`""`: the site) the visitor's
-    /// days and converting days in it: a cluster, for the variance of conversion rates.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub week: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub week_days: BTreeMap<String, [u32; 2]>,
-    /// The path of the session's landing page, while the session has only that page and
-    /// the visitor might still leave straight away.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub landing: Option<String>,
-}
-
-impl Tracking {
-    pub fn is_empty(&self) -> bool {
-        self.day.is_empty() && self.stage.is_empty() && self.landing.is_none()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

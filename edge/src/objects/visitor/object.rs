@@ -11,10 +11,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
-use rapport_analytics::facts;
-use rapport_analytics::tables::{self, Row};
+use rapport_analytics::visitor::{Changes, Purchase, Visitor as Record};
 use rapport_protocol::{Event, EventData};
-use rapport_rules::report;
 use rapport_rules::Profile;
 use serde::Deserialize;
 use serde_json::json;
@@ -61,7 +59,8 @@ pub struct Visitor {
     state: State,
     env: Env,
     schema_ready: Cell<bool>,
-    profile: RefCell<Option<Profile>>,
+    /// The visitor's record (profile and analytics bookkeeping) as stored, once read.
+    record: RefCell<Option<Record>>,
     /// Report tallies and analytics deltas on their way to D1, and the alarm that sends them.
     outbox: Outbox,
 }
@@ -80,7 +79,7 @@ impl DurableObject for Visitor {
             state,
             env,
             schema_ready: Cell::new(false),
-            profile: RefCell::new(None),
+            record: RefCell::new(None),
             outbox: Outbox::default(),
         }
     }
@@ -140,10 +139,10 @@ impl DurableObject for Visitor {
         let storage = self.state.storage();
         Outbox::expire_events(&storage, &self.env)?;
         self.end_idle_session()?;
-        let profile = self.stored_profile()?;
+        let record = self.stored_record()?;
         let flushed = self
             .outbox
-            .flush(&storage, &self.env, profile.as_ref())
+            .flush(&storage, &self.env, record.as_ref())
             .await;
         if let Err(err) = &flushed {
             worker::console_error!("report tallies not sent, retrying: {err}");
@@ -168,65 +167,81 @@ impl Visitor {
         self.outbox.queue(&self.state.storage(), site, outgoing)
     }
 
+    /// What folding something in gave to send: the tallies and rows, for the outbox.
+    fn send(&self, site: &str, changes: Changes) -> Result<()> {
+        for tally in changes.tallies {
+            self.queue(site, &Outgoing::Tally(tally))?;
+        }
+        for row in changes.rows {
+            self.queue(site, &Outgoing::Row(row))?;
+        }
+        Ok(())
+    }
+
     /// A session idle for long enough is over: a landing page nothing followed was an exit
     /// straight after arriving.
     fn end_idle_session(&self) -> Result<()> {
         let now = now_ms();
-        // Most alarms find no session to end: the profile is copied only when one has.
+        // Most alarms find no session to end: the record is copied only when one has.
         if self.session_end()?.is_none_or(|at| at > now) {
             return Ok(());
         }
-        let Some(mut profile) = self.stored_profile()? else {
+        let Some(mut record) = self.stored_record()? else {
             return Ok(());
         };
-        let site = profile.tracking.site.clone();
-        let rows: Vec<Row> = facts::quick_exit(&mut profile, now).into_iter().collect();
-        self.queue_rows(&site, rows)?;
-        self.save_profile(profile)
+        let site = record.tracking.site.clone();
+        let changes = record.session_over(now);
+        self.send(&site, changes)?;
+        self.save_record(record)
     }
 
     fn ensure_schema(&self) -> Result<()> {
         crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "visitor's")
     }
 
-    /// The stored profile, read from storage on the instance's first use.
-    fn load_profile(&self, visitor_id: &str) -> Result<Profile> {
-        self.with_profile(visitor_id, Profile::clone)
+    /// The stored record, read from storage on the instance's first use.
+    fn load_record(&self, visitor_id: &str) -> Result<Record> {
+        self.with_record(visitor_id, Record::clone)
     }
 
-    /// Runs `f` on the profile without copying it (decisions only read it).
-    fn with_profile<R>(&self, visitor_id: &str, f: impl FnOnce(&Profile) -> R) -> Result<R> {
-        if self.profile.borrow().is_none() {
-            let profile = self
-                .read_profile()?
-                .unwrap_or_else(|| Profile::new(visitor_id));
-            self.profile.replace(Some(profile));
+    /// Runs `f` on the record without copying it (decisions only read it).
+    fn with_record<R>(&self, visitor_id: &str, f: impl FnOnce(&Record) -> R) -> Result<R> {
+        if self.record.borrow().is_none() {
+            let record = self
+                .read_record()?
+                .unwrap_or_else(|| Record::new(visitor_id));
+            self.record.replace(Some(record));
         }
-        let cached = self.profile.borrow();
+        let cached = self.record.borrow();
         Ok(f(cached.as_ref().expect("loaded above")))
     }
 
-    /// The profile as stored, if there is one (the alarm has no visitor id to start one).
-    fn stored_profile(&self) -> Result<Option<Profile>> {
-        if let Some(cached) = self.profile.borrow().as_ref() {
+    /// Runs `f` on the profile without copying it.
+    fn with_profile<R>(&self, visitor_id: &str, f: impl FnOnce(&Profile) -> R) -> Result<R> {
+        self.with_record(visitor_id, |record| f(&record.profile))
+    }
+
+    /// The record as stored, if there is one (the alarm has no visitor id to start one).
+    fn stored_record(&self) -> Result<Option<Record>> {
+        if let Some(cached) = self.record.borrow().as_ref() {
             return Ok(Some(cached.clone()));
         }
-        self.read_profile()
+        self.read_record()
     }
 
-    /// When the visitor's open landing page is judged (`facts::session_ends_at`), from the
-    /// cached profile without copying it.
+    /// When the visitor's open landing page is judged, from the cached record without
+    /// copying it.
     fn session_end(&self) -> Result<Option<i64>> {
-        if let Some(cached) = self.profile.borrow().as_ref() {
-            return Ok(facts::session_ends_at(cached));
+        if let Some(cached) = self.record.borrow().as_ref() {
+            return Ok(cached.session_ends_at());
         }
         Ok(self
-            .read_profile()?
+            .read_record()?
             .as_ref()
-            .and_then(facts::session_ends_at))
+            .and_then(Record::session_ends_at))
     }
 
-    fn read_profile(&self) -> Result<Option<Profile>> {
+    fn read_record(&self) -> Result<Option<Record>> {
         #[derive(Deserialize)]
         struct Row {
             body: String,
@@ -246,14 +261,6 @@ impl Visitor {
         }
     }
 
-    /// Queues analytics deltas for the outbox.
-    fn queue_rows(&self, site: &str, rows: Vec<Row>) -> Result<()> {
-        for row in tables::merge(rows) {
-            self.queue(site, &Outgoing::Row(row))?;
-        }
-        Ok(())
-    }
-
     fn ingest(
         &self,
         site: &str,
@@ -262,11 +269,11 @@ impl Visitor {
         opt_in: bool,
         now: i64,
     ) -> Result<Ingested> {
-        let mut profile = self.load_profile(visitor_id)?;
+        let mut record = self.load_record(visitor_id)?;
         let mut result = Ingested::default();
         // Recording follows consent, event by event: a consent event is always kept (it is
         // the record of the shopper's choice) and decides for the events after it.
-        let mut recording = profile.consent.map_or(!opt_in, |c| c.analytics);
+        let mut recording = record.profile.consent.map_or(!opt_in, |c| c.analytics);
         let events: Vec<Event> = events
             .into_iter()
             .filter(|event| {
@@ -283,33 +290,24 @@ impl Visitor {
         if events.is_empty() {
             return Ok(result);
         }
-        if profile.tracking.site != site {
-            profile.tracking.site = site.to_owned();
-        }
-        let mut tallies = Vec::new();
-        let mut rows = Vec::new();
+        let mut fresh = Vec::new();
         for chunk in events.chunks(INSERT_CHUNK) {
             let mut stored = self.insert_events(chunk, now)?;
             for event in chunk {
                 // Each id is stored once: one the insert skipped, or the second copy of an
                 // id within the batch, is a duplicate.
-                if !stored.remove(event.id.as_str()) {
+                if stored.remove(event.id.as_str()) {
+                    result.accepted.push(event.id.clone());
+                    fresh.push(event);
+                } else {
                     result.duplicates.push(event.id.clone());
-                    continue;
                 }
-                rows.extend(facts::event(&mut profile, event, now));
-                profile.apply(event, now);
-                tallies.extend(report::tally_event(&event.data, now));
-                result.accepted.push(event.id.clone());
             }
         }
-        rows.extend(facts::after_change(&mut profile, now));
-        for tally in report::merge(tallies) {
-            self.queue(site, &Outgoing::Tally(tally))?;
-        }
-        self.queue_rows(site, rows)?;
-        if !result.accepted.is_empty() {
-            self.save_profile(profile)?;
+        if !fresh.is_empty() {
+            let changes = record.events(site, fresh, now);
+            self.send(site, changes)?;
+            self.save_record(record)?;
         }
         Ok(result)
     }
@@ -347,8 +345,8 @@ impl Visitor {
         Ok(stored.into_iter().map(|s| s.id).collect())
     }
 
-    fn save_profile(&self, profile: Profile) -> Result<()> {
-        let body = encode(&profile).doing("encoding the profile")?;
+    fn save_record(&self, record: Record) -> Result<()> {
+        let body = encode(&record).doing("encoding the profile")?;
         self.state
             .storage()
             .sql()
@@ -358,7 +356,7 @@ impl Visitor {
                 vec![body.into()],
             )
             .doing("storing the profile")?;
-        self.profile.replace(Some(profile));
+        self.record.replace(Some(record));
         Ok(())
     }
 
@@ -375,15 +373,15 @@ impl Visitor {
                 .attribution_days
         };
         let sql = self.state.storage().sql();
-        let mut rows = Vec::new();
-        let mut profile = self.load_profile(visitor_id)?;
+        let mut record = self.load_record(visitor_id)?;
         if push.unlink {
-            profile.clear_trusted();
+            record.profile.clear_trusted();
         }
         if let Some(trusted) = &push.trusted {
-            profile.set_trusted(trusted);
+            record.profile.set_trusted(trusted);
         }
         let now = push.at_ms.unwrap_or_else(now_ms);
+        let mut purchases = Vec::new();
         for conversion in push.conversions {
             let seen: Count = sql
                 .exec(
@@ -401,22 +399,15 @@ impl Visitor {
                 vec![conversion.id.as_str().into(), now.into(), body.into()],
             )
             .doing("storing a conversion")?;
-            for tally in report::tally_conversion(&profile, conversion.value, conversion.at_ms) {
-                self.queue(site, &Outgoing::Tally(tally))?;
-            }
-            rows.extend(facts::purchase(
-                &mut profile,
-                conversion.value,
-                conversion.at_ms,
-                attribution_days,
-            ));
-            if conversion.from_this_visitor {
-                profile.cart.clear();
-            }
+            purchases.push(Purchase {
+                value: conversion.value,
+                at_ms: conversion.at_ms,
+                from_this_visitor: conversion.from_this_visitor,
+            });
         }
-        rows.extend(facts::after_change(&mut profile, now));
-        self.queue_rows(site, rows)?;
-        self.save_profile(profile)
+        let changes = record.purchases(&purchases, attribution_days, now);
+        self.send(site, changes)?;
+        self.save_record(record)
     }
 
     /// The decision, or with a preview the full report, from the stored profile. The first
@@ -436,15 +427,14 @@ impl Visitor {
             super::decide_for(&book, stored, &call, now)
         })??;
         let counts = call.preview.is_none()
-            && self.with_profile(visitor_id, |p| {
-                call.may_record(p.consent) && facts::counts_decision(p, now)
+            && self.with_record(visitor_id, |r| {
+                call.may_record(r.profile.consent) && r.counts_decision(now)
             })?;
         if counts {
-            let mut profile = self.load_profile(visitor_id)?;
-            let mut rows = facts::decided(&book, &mut profile, now);
-            rows.extend(facts::after_change(&mut profile, now));
-            self.queue_rows(site, rows)?;
-            self.save_profile(profile)?;
+            let mut record = self.load_record(visitor_id)?;
+            let changes = record.decided(&book, now);
+            self.send(site, changes)?;
+            self.save_record(record)?;
         }
         self.withdraw_from_sample(site, visitor_id, call.consent)
             .await?;
@@ -468,9 +458,9 @@ impl Visitor {
         if !known || stored.is_some_and(|c| !c.analytics) {
             return Ok(());
         }
-        let mut profile = self.load_profile(visitor_id)?;
-        profile.consent = Some(consent);
-        self.save_profile(profile)?;
+        let mut record = self.load_record(visitor_id)?;
+        record.profile.consent = Some(consent);
+        self.save_record(record)?;
         crate::sample::erase(&self.env, site, visitor_id)
             .await
             .doing("taking the visitor out of the sample")
@@ -486,13 +476,13 @@ impl Visitor {
             .exec("SELECT COUNT(*) AS n FROM events", None)?
             .one()
             .doing("counting events")?;
-        let customer_id = self.load_profile(visitor_id)?.customer_id;
+        let customer_id = self.load_record(visitor_id)?.profile.customer_id;
         let storage = self.state.storage();
         storage.delete_alarm().await.doing("deleting the alarm")?;
         storage.delete_all().await.doing("deleting the storage")?;
         self.schema_ready.set(false);
         self.outbox.cleared();
-        self.profile.replace(None);
+        self.record.replace(None);
         Ok(Erased {
             events: events.n,
             customer_id,
@@ -500,7 +490,7 @@ impl Visitor {
     }
 
     fn export(&self, visitor_id: &str) -> Result<serde_json::Value> {
-        let profile = self.load_profile(visitor_id)?;
+        let record = self.load_record(visitor_id)?;
         let rows: Vec<StoredEvent> = self
             .state
             .storage()
@@ -528,6 +518,6 @@ impl Visitor {
                 })
             })
             .collect();
-        Ok(json!({ "profile": profile, "events": events }))
+        Ok(json!({ "profile": record, "events": events }))
     }
 }

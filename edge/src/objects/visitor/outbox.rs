@@ -8,8 +8,8 @@
 use std::cell::Cell;
 
 use rapport_analytics::tables::{self, Row};
+use rapport_analytics::visitor::Visitor as Record;
 use rapport_rules::report::{self, Tally};
-use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result, Storage};
 
@@ -94,7 +94,7 @@ impl Outbox {
         &self,
         storage: &Storage,
         env: &Env,
-        profile: Option<&Profile>,
+        record: Option<&Record>,
     ) -> Result<()> {
         #[derive(Deserialize)]
         struct Queued {
@@ -136,9 +136,9 @@ impl Outbox {
                 &tables::merge(deltas),
             )
             .doing("preparing the report rows")?;
-            if let Some(profile) = profile.filter(|p| p.tracking.site == site) {
+            if let Some(record) = record.filter(|r| r.tracking.site == site) {
                 statements.extend(
-                    crate::sample::statements(&db, &site, profile)
+                    crate::sample::statements(&db, &site, &record.profile)
                         .doing("preparing the sampled profile")?,
                 );
             }
