@@ -1,21 +1,22 @@
 //! The Rapport edge, a Cloudflare Worker.
 //!
-//! A request goes through [`router`] (one table of every endpoint) to a handler in [`api`]
-//! (`browser`, `server` or `admin`, by who calls), which checks it with [`http`], [`auth`],
-//! [`sites`] and [`limits`], and calls the Durable Objects through [`objects`]: the
-//! `Visitor` (profile, events, decisions), the `Customer` (trusted facts) and the
-//! `Rulebooks` store (published versions, the audit log).
+//! A request goes through [`router`] (one table of every endpoint and who may call it,
+//! checked there with [`auth`], [`session`], [`sites`] and [`limits`]) to a handler in
+//! [`api`] (`browser`, `server`, `admin`, `analytics`, `console`, `workspace`), which reads
+//! it with [`http`] and calls the Durable Objects through [`objects`]: the `Visitor`
+//! (events, the visitor's record, decisions), the `Customer` (trusted facts) and the
+//! `Rulebooks` store (published versions, drafts, the audit log).
 //!
-//! - [`reports`]: the daily aggregates in D1; [`sample`]: recent visitors' profiles, for
-//!   the impact of a draft.
-//! - [`preview`]: signed preview tokens.
+//! - [`reports`]: the daily report in D1; [`aggregates`]: the analytics' tables beside it;
+//!   [`sample`]: recent visitors' profiles, for the impact of a draft.
+//! - [`preview`]: signed preview tokens; [`session`]: the console's sessions.
 //! - [`audit`]: the audit log's typed entries.
-//! - [`config`]: the edge's variables; [`clock`]: the edge's time.
+//! - [`config`]: the edge's variables; [`clock`]: the edge's time (and the demo's clock).
 //! - [`error`]: the one error type every handler returns, and how it becomes a response.
 //!
-//! The worker holds no decision logic: it parses, stores and hands profiles to
-//! `rapport_rules::decision`. Static files (the demo shop, the widget) are served as Workers
-//! assets before this code runs.
+//! The worker holds no decision or analytics logic: it parses, stores and hands records to
+//! `rapport_rules` and `rapport_analytics`. Static files (the demo shop, the widget, the
+//! console) are served as Workers assets before this code runs.
 
 mod aggregates;
 mod api;

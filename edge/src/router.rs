@@ -1,10 +1,11 @@
-//! Where a request goes: one table from method and path to a [`Route`], and the dispatch to
-//! its handler. CORS is answered and added here, for every route alike.
+//! Where a request goes: one table from method and path to a [`Route`] and who may call it
+//! ([`Access`]), the check of that, once, and the dispatch to the route's handler. CORS is
+//! answered and added here, for every route alike.
 //!
-//! Only `/v1/*` reaches the worker today (wrangler.toml's `run_worker_first`); the demo shop
-//! and the widget's files are assets, served before it. The marketer console will have
-//! `/console/*` routes here, and the edge-proxy mode will take [`Route::Elsewhere`] (every
-//! other path) to the shop's origin; until then such paths are not found.
+//! Only `/v1/*` reaches the worker (wrangler.toml's `run_worker_first`); the demo shop, the
+//! widget's files and the console (`/console/`) are assets, served before it. The edge-proxy
+//! mode will take [`Route::Elsewhere`] (every other path) to the shop's origin; until then
+//! such paths are not found.
 
 use worker::{Env, Method, Request, Response};
 

@@ -433,20 +433,16 @@ impl Browser {
     /// Waits until the widget runs on the current page (`window.rapport` is no longer the
     /// page's plain array), so what follows is seen by its listeners.
     pub async fn wait_for_widget(&self) {
-        let started = Instant::now();
-        while self
-            .client
-            .execute("return Array.isArray(window.rapport);", vec![])
-            .await
-            .expect("the page runs scripts")
-            != serde_json::json!(false)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the widget did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let started = poll(Duration::from_secs(15), || async {
+            let plain = self
+                .client
+                .execute("return Array.isArray(window.rapport);", vec![])
+                .await
+                .expect("the page runs scripts");
+            (plain == json!(false)).then_some(())
+        })
+        .await;
+        assert!(started.is_some(), "the widget did not start");
     }
 
     /// Waits until the page has had the edge's answer to `/v1/decide` (as the browser's
@@ -458,10 +454,8 @@ impl Browser {
 
     /// Waits until the page has had `n` answers from the edge's `path`.
     pub async fn wait_for_answers(&self, path: &str, n: usize) {
-        let started = Instant::now();
-        loop {
-            let answered = self
-                .client
+        let answered = || async {
+            self.client
                 .execute(
                     "return performance.getEntriesByType('resource')
                          .filter((e) => e.name.endsWith(arguments[0]) && e.responseEnd > 0)
@@ -469,33 +463,38 @@ impl Browser {
                     vec![json!(path)],
                 )
                 .await
-                .expect("the page runs scripts");
-            if answered.as_u64().unwrap_or(0) >= n as u64 {
-                // What the widget does with the answer runs right after it arrives.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the page had {answered} of {n} answers from {path}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                .expect("the page runs scripts")
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let had = poll(Duration::from_secs(15), || async {
+            (answered().await >= n as u64).then_some(())
+        })
+        .await;
+        assert!(
+            had.is_some(),
+            "the page had {} of {n} answers from {path}",
+            answered().await
+        );
+        // What the widget does with the answer (reading it, drawing) is done once the page
+        // has drawn two frames since.
+        self.client
+            .execute(
+                "return new Promise((done) =>
+                     requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 0))));",
+                vec![],
+            )
+            .await
+            .expect("the page runs scripts");
     }
 
     /// Waits up to `limit` for `experience` to be visible, returning its text.
     pub async fn wait_for_prompt(&self, experience: &str, limit: Duration) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(text) = self.visible_prompt(experience).await {
-                return text;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "the prompt {experience} did not become visible within {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        poll(limit, || self.visible_prompt(experience))
+            .await
+            .unwrap_or_else(|| {
+                panic!("the prompt {experience} did not become visible within {limit:?}")
+            })
     }
 
     /// Moves the pointer out through the top of the window, as a shopper heading for the
@@ -527,7 +526,7 @@ impl Browser {
     /// The text of the preview panel a preview link's page shows (`#rapport-preview`), once
     /// it has some; empty if none appears within five seconds.
     pub async fn preview_panel(&self) -> String {
-        for _ in 0..50 {
+        poll(Duration::from_secs(5), || async {
             let text = self
                 .client
                 .execute(
@@ -536,12 +535,10 @@ impl Browser {
                 )
                 .await
                 .expect("the page runs scripts");
-            match text.as_str() {
-                Some(text) if !text.is_empty() => return text.to_owned(),
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-        String::new()
+            text.as_str().filter(|t| !t.is_empty()).map(str::to_owned)
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// The visitor id the widget keeps for this browser.
@@ -632,6 +629,15 @@ pub fn events(export: &Value, kind: &str) -> Vec<Value> {
 /// Polls `check` until it gives `Some`, for up to `limit`.
 pub async fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     poll(limit, || std::future::ready(check())).await
+}
+
+/// [`eventually`], for a test that is not async.
+pub fn eventually_blocking<T>(limit: Duration, check: impl FnMut() -> Option<T>) -> Option<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime for the wait")
+        .block_on(eventually(limit, check))
 }
 
 /// How often `poll` asks.

@@ -592,14 +592,12 @@ async fn the_universal_holdout_is_measured_as_the_programmes_own_experiment() {
     );
     assert_eq!(status, 201, "{published}");
     let version = published["version"].clone();
-    let started = std::time::Instant::now();
-    while decide(&edge, "demo", "visitor-hold-probe", "/", "home")["rulebook"] != version {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the new rulebook never decided"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    eventually(Duration::from_secs(15), || {
+        (decide(&edge, "demo", "visitor-hold-probe", "/", "home")["rulebook"] == version)
+            .then_some(())
+    })
+    .await
+    .expect("the new rulebook decides");
     let key = edge.demo_server_key.clone();
     // 40 visitors, each sending what the widget would: an impression of each experience
     // shown, an exposure for each arm that shows nothing. Those shown the bar are

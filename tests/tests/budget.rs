@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rapport_e2e::{Browser, Edge};
+use rapport_e2e::{eventually, poll, Browser, Edge};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -40,11 +40,11 @@ async fn the_first_prompt_drawn_spends_the_last_of_the_budget_and_inline_content
             "page": { "url": "http://shop/", "path": "/", "kind": "home", "locale": "en" } });
         edge.post("/v1/decide", &body.to_string()).1
     };
-    let started = std::time::Instant::now();
-    while decide("visitor-budget-probe")["rulebook"] != published["version"] {
-        assert!(started.elapsed() < WAIT, "the new rulebook never decided");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    eventually(WAIT, || {
+        (decide("visitor-budget-probe")["rulebook"] == published["version"]).then_some(())
+    })
+    .await
+    .expect("the new rulebook decides");
     // Both prompts come, ranked, each with the one prompt left; the note needs no budget.
     let offered = decide("visitor-budget-probe");
     let budgets: Vec<_> = offered["experiences"]
@@ -71,11 +71,11 @@ async fn the_first_prompt_drawn_spends_the_last_of_the_budget_and_inline_content
     browser.wait_for_prompt("greeting-bar", WAIT).await;
     let note = "const host = document.querySelector('[data-rapport-filled=\"home-note\"]');
                 return host ? host.shadowRoot.textContent : null;";
-    let started = std::time::Instant::now();
-    while client.execute(note, vec![]).await.unwrap() == json!(null) {
-        assert!(started.elapsed() < WAIT, "the note never filled its slot");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let filled = || async {
+        let text = client.execute(note, vec![]).await.unwrap();
+        (text != json!(null)).then_some(())
+    };
+    poll(WAIT, filled).await.expect("the note fills its slot");
     // The pointer leaves through the top: the coupon's trigger fires (its listener runs
     // in this very call), but the budget is spent, so nothing is drawn.
     browser.leave_through_the_top().await;
@@ -93,13 +93,9 @@ async fn the_first_prompt_drawn_spends_the_last_of_the_budget_and_inline_content
     // The next page of the session: the prompt is spent, the inline note is not.
     client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_decision().await;
-    while client.execute(note, vec![]).await.unwrap() == json!(null) {
-        assert!(
-            started.elapsed() < WAIT * 2,
-            "the note never filled its slot"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(WAIT, filled)
+        .await
+        .expect("the note fills its slot again");
     assert!(browser.visible_prompt("greeting-bar").await.is_none());
     client.clone().close().await.unwrap();
 }

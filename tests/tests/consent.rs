@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rapport_e2e::{eventually, Browser, Edge, Recorded, RecordingProxy};
+use rapport_e2e::{eventually, poll, Browser, Edge, Recorded, RecordingProxy};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -346,11 +346,11 @@ async fn an_id_kept_from_before_the_site_required_opt_in_is_let_go() {
         .unwrap();
     let before = shop.proxy.requests().len();
     browser.client.goto(&shop.url).await.unwrap();
-    let started = std::time::Instant::now();
-    while kept(&browser).await != json!({}) {
-        assert!(started.elapsed() < WAIT, "{}", kept(&browser).await);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let cleared = poll(WAIT, || async {
+        (kept(&browser).await == json!({})).then_some(())
+    })
+    .await;
+    assert!(cleared.is_some(), "{}", kept(&browser).await);
     let calls = api_calls(&shop.proxy.requests()[before..]);
     let answered = shop.proxy.requests()[before..]
         .iter()

@@ -83,15 +83,11 @@ async fn signing_in_refuses_a_wrong_token_and_keeps_the_right_one_out_of_the_pag
         .unwrap();
     assert_eq!(shown, json!("none"));
     sign_in(&browser, "not-the-token").await;
-    let mut message = String::new();
-    for _ in 0..50 {
-        message = text_of(&browser, "#sign-in-error").await;
-        if !message.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(message, "That is not the admin token.");
+    let message = poll(WAIT, || async {
+        Some(text_of(&browser, "#sign-in-error").await).filter(|m| !m.is_empty())
+    })
+    .await;
+    assert_eq!(message.as_deref(), Some("That is not the admin token."));
     sign_in(&browser, &edge.admin_token).await;
     signed_in(&browser).await;
     // The session is a cookie the page's scripts cannot read; the token is nowhere.
@@ -158,24 +154,21 @@ async fn a_cross_site_form_post_with_the_session_cookie_is_refused() {
     );
     rapport_e2e::serve_page(listener, page, "script-src 'unsafe-inline'".into());
     browser.client.goto(&other).await.unwrap();
-    let mut seen = String::new();
-    for _ in 0..50 {
-        seen = browser
+    let seen = poll(WAIT, || async {
+        let text = browser
             .client
             .execute(
                 "return document.body ? document.body.innerText : '';",
                 vec![],
             )
             .await
-            .unwrap()
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if seen.contains("forbidden") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .unwrap();
+        text.as_str()
+            .filter(|t| t.contains("forbidden"))
+            .map(str::to_owned)
+    })
+    .await
+    .unwrap_or_default();
     assert!(
         seen.contains("\"forbidden\""),
         "the edge refused the post: {seen}"

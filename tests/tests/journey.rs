@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use fantoccini::Locator;
-use rapport_e2e::{eventually, Browser, Edge};
+use rapport_e2e::{eventually, poll, Browser, Edge};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -165,18 +165,12 @@ async fn inline_content_fills_the_slot_the_page_reserved() {
         const host = slot && slot.querySelector('[data-rapport-filled]');
         return host && host.shadowRoot ? host.shadowRoot.textContent : null;
     "#;
-    let started = std::time::Instant::now();
-    let filled = loop {
+    let filled = poll(WAIT, || async {
         let value = client.execute(SLOT_TEXT, vec![]).await.unwrap();
-        if let Some(text) = value.as_str() {
-            break text.to_owned();
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "the stock-alert slot was never filled"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        value.as_str().map(str::to_owned)
+    })
+    .await
+    .expect("the stock-alert slot is filled");
     assert!(filled.contains("sold out fast"), "{filled}");
     assert!(filled.contains("Tell me when it's back"), "{filled}");
 
@@ -223,17 +217,22 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 
     // The page view is recorded, but no impression: previews never count.
     let visitor = browser.local_storage("rapport:vid").await.unwrap();
-    let export = eventually(WAIT, || {
+    eventually(WAIT, || {
         let export = edge.export(&visitor);
-        (!events_of(&export, "page_view").is_empty()).then_some(export)
+        (!events_of(&export, "page_view").is_empty()).then_some(())
     })
     .await
     .expect("the page view arrives");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        impressions_of(&edge.export(&visitor), "service-recovery-modal"),
-        0
-    );
+    // The modal is drawn, and the widget's queue has been delivered since: an impression,
+    // had the preview recorded one, would be at the edge by now.
+    poll(WAIT, || async {
+        let queued = browser.local_storage("rapport:queue:demo").await;
+        queued.is_none_or(|q| q == "[]").then_some(())
+    })
+    .await
+    .expect("the widget's queue is delivered");
+    let export = edge.export(&visitor);
+    assert_eq!(impressions_of(&export, "service-recovery-modal"), 0);
     assert!(export["profile"]["prompts"].as_object().unwrap().is_empty());
 
     client.clone().close().await.unwrap();
@@ -316,15 +315,15 @@ async fn recommendations_link_the_products_viewed_and_a_coupon_reveals_on_exit_i
         return [...host.shadowRoot.querySelectorAll('.rp-products li')]
             .map(li => [li.textContent, li.querySelector('a') && li.querySelector('a').getAttribute('href')]);
     "#;
-    let started = std::time::Instant::now();
-    let cards = loop {
+    let cards = poll(WAIT, || async {
         let value = client.execute(CARDS, vec![]).await.unwrap();
-        if value.as_array().is_some_and(|cards| !cards.is_empty()) {
-            break value;
-        }
-        assert!(started.elapsed() < WAIT, "no recommendations");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        value
+            .as_array()
+            .is_some_and(|cards| !cards.is_empty())
+            .then_some(value)
+    })
+    .await
+    .expect("recommendations");
     assert_eq!(
         cards,
         serde_json::json!([

@@ -2,9 +2,9 @@
 //! diagnostics when invalid or when its tests fail, live within seconds when accepted,
 //! rolled back in one call, and every change in the audit log.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rapport_e2e::Edge;
+use rapport_e2e::{eventually_blocking, Edge};
 use serde_json::{json, Value};
 
 const SALE: &str = r#"rule("autumn-sale", #{
@@ -47,19 +47,14 @@ fn shown(edge: &Edge, visitor: &str) -> Vec<String> {
 
 /// Waits for decisions to show `experience` (isolates check for a new version every 5 s).
 fn wait_for(edge: &Edge, experience: &str) {
-    let started = Instant::now();
     let mut n = 0;
-    loop {
+    let showed = eventually_blocking(Duration::from_secs(20), || {
         n += 1;
-        if shown(edge, &format!("visitor-wait-{n:04}")).contains(&experience.to_owned()) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{experience} never showed"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+        shown(edge, &format!("visitor-wait-{n:04}"))
+            .contains(&experience.to_owned())
+            .then_some(())
+    });
+    assert!(showed.is_some(), "{experience} never showed");
 }
 
 /// The active rulebook's version, and the newest audit entry's action.

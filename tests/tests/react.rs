@@ -4,9 +4,9 @@
 //! origin, in real Chromium against the edge in workerd.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rapport_e2e::{events, Browser, Edge};
+use rapport_e2e::{events, poll, Browser, Edge};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -122,19 +122,16 @@ async fn on_screen(browser: &Browser, experience: &str) -> bool {
 /// The page's first decision, once the widget has had it.
 async fn the_decision(browser: &Browser) -> Value {
     browser.wait_for_decision().await;
-    let started = Instant::now();
-    loop {
+    poll(WAIT, || async {
         let decisions = browser
             .client
             .execute("return window.decisions;", vec![])
             .await
             .unwrap();
-        if let Some(first) = decisions.get(0) {
-            return first.clone();
-        }
-        assert!(started.elapsed() < WAIT, "no decision was read");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        decisions.get(0).cloned()
+    })
+    .await
+    .expect("a decision was read")
 }
 
 /// What first visits to `path` in the `mode` build found: for each, the page views the edge
@@ -160,14 +157,14 @@ async fn first_visits(mode: &'static str, path: &str, kind: &str, product: Optio
             }
             prompts += 1;
             let id = experience["experience"].as_str().unwrap();
-            let started = Instant::now();
-            while !on_screen(&browser, id).await {
-                assert!(
-                    started.elapsed() < WAIT,
-                    "{mode} visit {visit}: {id} never showed: {decision}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            let drawn = poll(WAIT, || async {
+                on_screen(&browser, id).await.then_some(())
+            })
+            .await;
+            assert!(
+                drawn.is_some(),
+                "{mode} visit {visit}: {id} never showed: {decision}"
+            );
             shown += 1;
         }
         let export = match product {
@@ -245,18 +242,16 @@ async fn an_effects_subscription_hears_once_and_a_prompt_link_goes_through_the_r
     first_visit(&browser, shop, Some(OFFERED)).await;
     browser.client.goto(&shop.url).await.unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
-    let started = Instant::now();
-    let heard = loop {
+    let heard = poll(WAIT, || async {
         let heard = browser
             .client
             .execute("return window.heard || [];", vec![])
             .await
             .unwrap();
-        if heard != json!([]) || started.elapsed() > WAIT {
-            break heard;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (heard != json!([])).then_some(heard)
+    })
+    .await
+    .unwrap_or_default();
     assert_eq!(heard, json!([["impression", "welcome-offer"]]));
 
     browser

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use rapport_e2e::{Browser, Edge};
+use rapport_e2e::{eventually_blocking, poll, Browser, Edge};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -63,14 +63,13 @@ fn edge() -> &'static Edge {
         // Every isolate checks for a new version at most every 5 seconds: wait until a
         // decision is made with it.
         let version = published["version"].clone();
-        let started = std::time::Instant::now();
-        while decision(&edge, "visitor-trigger-probe")["rulebook"] != version {
-            assert!(
-                started.elapsed() < WAIT,
-                "the edge never decided with the new rulebook"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let decided = eventually_blocking(WAIT, || {
+            (decision(&edge, "visitor-trigger-probe")["rulebook"] == version).then_some(())
+        });
+        assert!(
+            decided.is_some(),
+            "the edge never decided with the new rulebook"
+        );
         edge
     })
 }
@@ -123,8 +122,10 @@ async fn a_single_page_app_moving_away_disarms_the_pages_triggers_and_coming_bac
          window.scrollTo(0, document.documentElement.scrollHeight);",
     )
     .await;
-    // Longer than the idle trigger's two seconds: neither the scroll nor the quiet shows
+    // The category page's own decision has come (so the route change was taken), then
+    // longer than the idle trigger's two seconds: neither the scroll nor the quiet shows
     // anything on the category page.
+    browser.wait_for_answers("/v1/decide", 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(browser.visible_prompt("scroll-bar").await.is_none());
     assert!(browser.visible_prompt("idle-toast").await.is_none());
@@ -166,7 +167,9 @@ async fn overlays_on_different_triggers_both_come_and_the_first_to_fire_takes_th
         "rapport.push(['track', 'add_to_cart', { id: 'linen-shirt', price: 59 }]);",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The event is at the edge, so the widget has taken it, and its trigger with it.
+    let visitor = browser.visitor_id().await;
+    edge().wait_for_events(&visitor, "add_to_cart", 1).await;
     assert!(browser.visible_prompt("event-slide").await.is_none());
     assert!(browser.visible_prompt("view-modal").await.is_none());
     browser.client.clone().close().await.unwrap();
@@ -252,9 +255,14 @@ async fn a_control_group_is_exposed_when_the_treatments_trigger_fires_and_not_be
     browser.client.goto(&edge.url("/")).await.unwrap();
     browser.wait_for_decision().await;
     edge.wait_for_events(&visitor, "page_view", 1).await;
-    // Longer than the widget's one-second flush: an exposure made on the decision's arrival
+    // The widget's queue is delivered after the decision: an exposure made on its arrival
     // would be stored by now.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    poll(WAIT, || async {
+        let queued = browser.local_storage("rapport:queue:demo").await;
+        (queued.as_deref() == Some("[]")).then_some(())
+    })
+    .await
+    .expect("the widget's queue is delivered");
     let exposures = |export: &Value| {
         export["events"]
             .as_array()

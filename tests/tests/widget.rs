@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use rapport_e2e::{eventually, Browser, Edge};
+use rapport_e2e::{eventually, poll, Browser, Edge};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -52,15 +52,9 @@ async fn consented(browser: &Browser) -> String {
         )
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    let visitor = loop {
-        if let Some(id) = browser.local_storage("rapport:vid").await {
-            break id;
-        }
-        assert!(started.elapsed() < WAIT, "no visitor id after consent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    visitor
+    poll(WAIT, || browser.local_storage("rapport:vid"))
+        .await
+        .expect("a visitor id after consent")
 }
 
 /// The site passes the shopper's consent: the browser gets a new visitor id (the one it kept
@@ -208,17 +202,15 @@ async fn on_subscribers_hear_once_and_off_takes_a_subscription_away() {
         .await
         .unwrap();
     browser.wait_for_prompt("welcome-offer", WAIT).await;
-    let started = std::time::Instant::now();
-    let heard = loop {
+    let heard = poll(WAIT, || async {
         let heard = client
             .execute("return window.heard;", vec![])
             .await
             .unwrap();
-        if heard != json!([]) || started.elapsed() > WAIT {
-            break heard;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        (heard != json!([])).then_some(heard)
+    })
+    .await
+    .unwrap_or_default();
     assert_eq!(heard, json!(["impression welcome-offer"]));
     client.clone().close().await.unwrap();
 }
@@ -338,7 +330,8 @@ async fn a_modal_traps_focus_closes_with_escape_and_shows_in_one_tab_at_a_time()
     let second = client.new_window(true).await.unwrap().handle;
     client.switch_to_window(second.clone()).await.unwrap();
     client.goto(&url).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The second tab has its decision, with the modal in it, and waits for the lease.
+    browser.wait_for_decision().await;
     assert!(browser
         .visible_prompt("service-recovery-modal")
         .await
@@ -464,13 +457,14 @@ async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both wait in the queue, and none reached the edge.
+    poll(WAIT, || async {
+        let queued = browser.local_storage("rapport:queue:demo").await;
+        queued.filter(|q| q.contains("canvas-tote")).map(|_| ())
+    })
+    .await
+    .expect("the events wait in the queue");
     assert_eq!(count(&edge.export(visitor), "add_to_cart"), 0);
-    let queued = browser
-        .local_storage("rapport:queue:demo")
-        .await
-        .unwrap_or_default();
-    assert!(queued.contains("canvas-tote"), "{queued}");
     browser.set_offline(false).await;
     let export = eventually(Duration::from_secs(30), || {
         let export = edge.export(visitor);
@@ -480,14 +474,12 @@ async fn events_arrive_exactly_once_across_quick_pages_and_offline_spells() {
     .expect("the queued events arrive after the network comes back");
     assert_eq!(count(&export, "add_to_cart"), 2);
     ids_once(&export);
-    let started = std::time::Instant::now();
-    while browser.local_storage("rapport:queue:demo").await.as_deref() != Some("[]") {
-        assert!(
-            started.elapsed() < WAIT,
-            "the queue did not empty once delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    poll(WAIT, || async {
+        let queued = browser.local_storage("rapport:queue:demo").await;
+        (queued.as_deref() == Some("[]")).then_some(())
+    })
+    .await
+    .expect("the queue empties once delivered");
     client.clone().close().await.unwrap();
 }
 

@@ -2,10 +2,12 @@
 //!
 //! This entry point only reads the configuration and hands over to [`app`], the controller
 //! (what to record, when to decide, what an answer means), which [`commands`] drives from
-//! the page's `rapport.push([...])` queue. [`dom`] owns all browser plumbing, [`capture`]
-//! turns the page into events, [`transport`] delivers them exactly once, and [`view`] hands
-//! what the edge decided to `view.js`, which shows it. The widget holds no decision logic:
-//! it shows what `/v1/decide` answers, nothing else.
+//! the page's `rapport.push([...])` queue. [`dom`] owns the browser calls (storage, timers,
+//! the command queue, POSTs, the page's subscriptions), [`capture`] turns the page into
+//! events (reading the elements `dom` finds), [`store`] keeps the visitor and session ids,
+//! [`transport`] delivers events exactly once, [`wire`] is the only place that knows the
+//! wire format, and [`view`] hands what the edge decided to `view.js`, which shows it. The
+//! widget holds no decision logic: it shows what `/v1/decide` answers, nothing else.
 
 mod app;
 mod capture;

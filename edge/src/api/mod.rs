@@ -1,12 +1,17 @@
-//! The HTTP API's handlers, by who calls them (see docs/api.md):
+//! The HTTP API's handlers, by who calls them (see docs/api.md; the router has checked who
+//! before any of them runs):
 //!
-//! - [`browser`]: shops' pages, with the public site key (events, decisions, forget,
-//!   identify) and the health check;
+//! - [`browser`]: shops' pages, with the public site key (site settings, events, decisions,
+//!   forget, identify) and the health check;
 //! - [`server`]: shops' own systems, with a secret server key per site;
-//! - [`admin`]: people and tools with the admin token (publishing, reports, previews, GDPR).
+//! - [`admin`]: people and tools with the admin token or a console session (publishing and
+//!   versions, reports, previews, sites, export and erasure);
+//! - [`analytics`]: the analytics endpoints, one call into `rapport_analytics` each;
+//! - [`console`]: signing in and out of the console;
+//! - [`workspace`]: the console's draft, its checks, simulation and impact.
 //!
-//! Handlers parse and validate, call the Durable Objects (`objects`), and shape the answer;
-//! they hold no decision logic. What all three share is here.
+//! Handlers read and validate their request, call the Durable Objects (`objects`), and
+//! shape the answer; they hold no decision logic. What they share is here.
 
 pub mod admin;
 pub mod analytics;
