@@ -386,16 +386,13 @@ pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
     days
 }
 
-fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> ExperimentResult {
-    let Reading {
-        interval,
-        correction,
-        minimum_effect,
-    } = reading;
-    let sums = sum_by(rows, &["arm"]);
-    let primary = design.map_or(Metric::Conversion, |d| d.primary);
-    // Arms in the design's order, then any the rows name that it does not.
-    let mut arms: Vec<(String, Option<f64>, bool)> = design
+/// An arm as the design gives it, or as the rows name it: its id, its planned share (none
+/// for an arm the design does not know), and whether it shows something.
+type ArmSpec = (String, Option<f64>, bool);
+
+/// Arms in the design's order, then any the rows name that it does not.
+fn arms_of(design: Option<&Design>, sums: &[Row]) -> Vec<ArmSpec> {
+    let mut arms: Vec<ArmSpec> = design
         .map(|d| {
             d.arms
                 .iter()
@@ -403,21 +400,18 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
                 .collect()
         })
         .unwrap_or_default();
-    for row in &sums {
+    for row in sums {
         let arm = row.label("arm");
         if !arms.iter().any(|(id, _, _)| id == arm) {
             let shows = !(arm == "control" || arm == HOLDOUT_ARM);
             arms.push((arm.to_owned(), None, shows));
         }
     }
-    let baseline = arms.iter().position(|(_, _, shows)| !shows).unwrap_or(0);
-    let empty = Row::new(Table::Arms, &[rule, "", ""]);
-    let row_of = |arm: &str| {
-        sums.iter()
-            .find(|r| r.label("arm") == arm)
-            .unwrap_or(&empty)
-    };
-    let stats_of = |metric: Metric, row: &Row| {
+    arms
+}
+
+fn arm_result((id, weight, shows): &ArmSpec, row: &Row, baseline: bool) -> ArmResult {
+    let stats_of = |metric: Metric| {
         let m = metric.moments(row);
         MetricStats {
             n: m.n,
@@ -426,46 +420,91 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
             mean: (m.n > 0.0).then(|| m.mean()),
         }
     };
-    let arm_results: Vec<ArmResult> = arms
+    ArmResult {
+        arm: id.clone(),
+        baseline,
+        shows: *shows,
+        weight: *weight,
+        visitors: row.get("visitors"),
+        conversion: stats_of(Metric::Conversion),
+        revenue: stats_of(Metric::Revenue),
+        clicks: stats_of(Metric::Clicks),
+        score: stats_of(Metric::Score),
+    }
+}
+
+/// The sample-ratio check's p-value, when every arm has a planned share.
+fn srm_p_value(arms: &[ArmSpec], results: &[ArmResult]) -> Option<f64> {
+    let weights = arms.iter().map(|a| a.1).collect::<Option<Vec<f64>>>()?;
+    let visitors: Vec<f64> = results.iter().map(|a| a.visitors).collect();
+    stats::sample_ratio_p_value(&visitors, &weights)
+}
+
+/// The first day with exposed visitors, for an always-valid reading (read from it on).
+fn first_day(rows: &[Row], interval: Interval) -> Option<String> {
+    if !matches!(interval, Interval::Sequential { .. }) {
+        return None;
+    }
+    rows.iter()
+        .filter(|r| r.get("visitors") > 0.0)
+        .map(|r| r.label("day"))
+        .min()
+        .map(str::to_owned)
+}
+
+/// How long the experiment still needs for its primary metric, at the traffic of the
+/// period's days, when every arm has a planned share.
+fn planned(
+    arms: &[ArmSpec],
+    results: &[ArmResult],
+    baseline: usize,
+    base_row: &Row,
+    (primary, minimum_effect): (Metric, f64),
+    rows: &[Row],
+) -> Option<Duration> {
+    if arms.len() < 2 || arms.iter().any(|a| a.1.is_none()) {
+        return None;
+    }
+    let mut days: Vec<&str> = rows.iter().map(|r| r.label("day")).collect();
+    days.sort_unstable();
+    days.dedup();
+    let base_share = arms[baseline].1.unwrap_or(0.0);
+    let smallest_other = arms
         .iter()
         .enumerate()
-        .map(|(i, (id, weight, shows))| {
-            let row = row_of(id);
-            ArmResult {
-                arm: id.clone(),
-                baseline: i == baseline,
-                shows: *shows,
-                weight: *weight,
-                visitors: row.get("visitors"),
-                conversion: stats_of(Metric::Conversion, row),
-                revenue: stats_of(Metric::Revenue, row),
-                clicks: stats_of(Metric::Clicks, row),
-                score: stats_of(Metric::Score, row),
-            }
-        })
-        .collect();
-    let srm_p_value = match arms.iter().map(|a| a.1).collect::<Option<Vec<f64>>>() {
-        Some(weights) => {
-            let visitors: Vec<f64> = arm_results.iter().map(|a| a.visitors).collect();
-            stats::sample_ratio_p_value(&visitors, &weights)
-        }
-        None => None,
+        .filter(|(i, _)| *i != baseline)
+        .filter_map(|(_, a)| a.1)
+        .fold(f64::INFINITY, f64::min);
+    let visitors: f64 = results.iter().map(|a| a.visitors).sum();
+    let needed = needed_for(
+        primary,
+        base_row,
+        base_share,
+        smallest_other,
+        minimum_effect,
+    )?;
+    duration(primary, needed, minimum_effect, visitors, days.len())
+}
+
+/// Every treatment against the baseline arm on every metric it can be compared on: one
+/// family of comparisons, whose p-values are adjusted together.
+fn family<'a, 'r>(
+    arms: &'a [ArmSpec],
+    baseline: usize,
+    row_of: &impl Fn(&str) -> &'r Row,
+    interval: Interval,
+) -> Vec<(&'a str, Metric, Result<Effect, NoEffect>)> {
+    let Some((base, _, base_shows)) = arms.get(baseline) else {
+        return Vec::new();
     };
-    let mismatch = srm_p_value.is_some_and(|p| p < stats::SRM_THRESHOLD);
-    let base = &arms[..]
-        .get(baseline)
-        .map(|a| a.0.clone())
-        .unwrap_or_default();
-    let base_row = row_of(base);
-    // Every treatment on every metric it can be compared on: one family of comparisons.
-    let mut family: Vec<(&str, Metric, Result<Effect, NoEffect>)> = Vec::new();
+    let mut family = Vec::new();
     for (id, _, shows) in arms.iter().filter(|a| a.0 != *base) {
         for metric in Metric::ALL {
             // Clicks compare only arms that both show something.
-            if metric == Metric::Clicks && !(*shows && arms[baseline].2) {
+            if metric == Metric::Clicks && !(*shows && *base_shows) {
                 continue;
             }
-            let (a, b) = (base_row, row_of(id));
+            let (a, b) = (row_of(base), row_of(id));
             if metric == Metric::Score && a.get("answers") + b.get("answers") == 0.0 {
                 continue;
             }
@@ -474,15 +513,36 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
             family.push((id.as_str(), metric, lift));
         }
     }
-    let since = matches!(interval, Interval::Sequential { .. })
-        .then(|| {
-            rows.iter()
-                .filter(|r| r.get("visitors") > 0.0)
-                .map(|r| r.label("day"))
-                .min()
-                .map(str::to_owned)
-        })
-        .flatten();
+    family
+}
+
+fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> ExperimentResult {
+    let Reading {
+        interval,
+        correction,
+        minimum_effect,
+    } = reading;
+    let sums = sum_by(rows, &["arm"]);
+    let primary = design.map_or(Metric::Conversion, |d| d.primary);
+    let arms = arms_of(design, &sums);
+    let baseline = arms.iter().position(|(_, _, shows)| !shows).unwrap_or(0);
+    let empty = Row::new(Table::Arms, &[rule, "", ""]);
+    let row_of = |arm: &str| {
+        sums.iter()
+            .find(|r| r.label("arm") == arm)
+            .unwrap_or(&empty)
+    };
+    let arm_results: Vec<ArmResult> = arms
+        .iter()
+        .enumerate()
+        .map(|(i, arm)| arm_result(arm, row_of(&arm.0), i == baseline))
+        .collect();
+    let srm_p_value = srm_p_value(&arms, &arm_results);
+    let mismatch = srm_p_value.is_some_and(|p| p < stats::SRM_THRESHOLD);
+    let base = arms.get(baseline).map(|a| a.0.clone()).unwrap_or_default();
+    let base_row = row_of(&base);
+    let family = family(&arms, baseline, &row_of, interval);
+    let since = first_day(rows, interval);
     let p_values: Vec<f64> = family
         .iter()
         .filter_map(|(_, _, lift)| lift.as_ref().ok().map(|l| l.p_value))
@@ -493,7 +553,7 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
         .map(|(id, metric, lift)| {
             let adjusted_p = lift.is_ok().then(|| adjusted.next()).flatten();
             let comparison = compare(
-                (base, base_row),
+                (&base, base_row),
                 (id, row_of(id)),
                 metric,
                 (lift, adjusted_p),
@@ -512,33 +572,14 @@ fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> E
     } else {
         headline(&comparisons)
     };
-    let days = {
-        let mut days: Vec<&str> = rows.iter().map(|r| r.label("day")).collect();
-        days.sort_unstable();
-        days.dedup();
-        days.len()
-    };
-    let shares: Vec<f64> = arms.iter().filter_map(|a| a.1).collect();
-    let duration = (shares.len() == arms.len() && arms.len() >= 2)
-        .then(|| {
-            let base_share = arms[baseline].1.unwrap_or(0.0);
-            let smallest_other = arms
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != baseline)
-                .filter_map(|(_, a)| a.1)
-                .fold(f64::INFINITY, f64::min);
-            let visitors: f64 = arm_results.iter().map(|a| a.visitors).sum();
-            let needed = needed_for(
-                primary,
-                base_row,
-                base_share,
-                smallest_other,
-                minimum_effect,
-            )?;
-            duration(primary, needed, minimum_effect, visitors, days)
-        })
-        .flatten();
+    let duration = planned(
+        &arms,
+        &arm_results,
+        baseline,
+        base_row,
+        (primary, minimum_effect),
+        rows,
+    );
     ExperimentResult {
         rule: rule.to_owned(),
         programme: rule == PROGRAMME,
@@ -729,6 +770,53 @@ pub fn percent(x: f64) -> String {
 }
 
 /// One treatment against the baseline on one metric, judged on the lift's adjusted p-value.
+/// A lift's state and verdict in words, judged on its adjusted p-value and its interval:
+/// `who` against `against`.
+fn judge(
+    l: &Effect,
+    adjusted_p: Option<f64>,
+    (interval, since): (Interval, Option<&str>),
+    (who, against): (&str, &str),
+    metric: Metric,
+) -> (State, String) {
+    let (verb, better, worse) = metric.words();
+    let (low, high) = (percent(l.ci_low), percent(l.ci_high));
+    let range = match (interval, since) {
+        (Interval::Sequential { .. }, Some(day)) => {
+            format!("always-valid 95% interval since the first exposure on {day}: {low} to {high}")
+        }
+        (Interval::Sequential { .. }, None) => format!("always-valid 95% interval {low} to {high}"),
+        (Interval::Fixed, _) => format!("95% interval {low} to {high}"),
+    };
+    let p = adjusted_p.unwrap_or(l.p_value);
+    let significant = p < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
+    let size = percent(l.estimate.abs()).trim_start_matches('+').to_owned();
+    if significant && l.estimate.abs() < DRAW_BELOW {
+        (
+            State::Draw,
+            format!("{who} and {against} perform about the same ({range})"),
+        )
+    } else if significant && l.estimate > 0.0 {
+        (
+            State::Won,
+            format!("{who} {verb} {size} {better} than {against} ({range})"),
+        )
+    } else if significant {
+        (
+            State::Lost,
+            format!("{who} {verb} {size} {worse} than {against} ({range})"),
+        )
+    } else {
+        (
+            State::Inconclusive,
+            format!(
+                "No clear difference yet between {who} and {against}: {} ({range}, adjusted p = {p:.2})",
+                percent(l.estimate)
+            ),
+        )
+    }
+}
+
 fn compare(
     (base, a): (&str, &Row),
     (arm, b): (&str, &Row),
@@ -746,7 +834,6 @@ fn compare(
     } else {
         (arm, b.get(count))
     };
-    let (verb, better, worse) = metric.words();
     let (who, against) = (name(arm, programme), name(base, programme));
     let against = if programme || against.is_empty() {
         against
@@ -779,53 +866,7 @@ fn compare(
                     }
                 ),
             ),
-            Ok(l) => {
-                let range = match (interval, since) {
-                    (Interval::Sequential { .. }, Some(day)) => format!(
-                        "always-valid 95% interval since the first exposure on {day}: {} to {}",
-                        percent(l.ci_low),
-                        percent(l.ci_high)
-                    ),
-                    (Interval::Sequential { .. }, None) => format!(
-                        "always-valid 95% interval {} to {}",
-                        percent(l.ci_low),
-                        percent(l.ci_high)
-                    ),
-                    (Interval::Fixed, _) => format!(
-                        "95% interval {} to {}",
-                        percent(l.ci_low),
-                        percent(l.ci_high)
-                    ),
-                };
-                let p = adjusted_p.unwrap_or(l.p_value);
-                let significant = p < ALPHA && (l.ci_low > 0.0 || l.ci_high < 0.0);
-                let size = percent(l.estimate.abs()).trim_start_matches('+').to_owned();
-                if significant && l.estimate.abs() < DRAW_BELOW {
-                    (
-                        State::Draw,
-                        format!("{who} and {against} perform about the same ({range})"),
-                    )
-                } else if significant && l.estimate > 0.0 {
-                    (
-                        State::Won,
-                        format!("{who} {verb} {size} {better} than {against} ({range})"),
-                    )
-                } else if significant {
-                    (
-                        State::Lost,
-                        format!("{who} {verb} {size} {worse} than {against} ({range})"),
-                    )
-                } else {
-                    (
-                        State::Inconclusive,
-                        format!(
-                            "No clear difference yet between {who} and {against}: {} ({range}, adjusted p = {:.2})",
-                            percent(l.estimate),
-                            p
-                        ),
-                    )
-                }
-            }
+            Ok(l) => judge(l, adjusted_p, (interval, since), (&who, &against), metric),
         }
     };
     Comparison {

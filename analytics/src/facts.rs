@@ -11,7 +11,7 @@
 //! - Segments and stages are counted per visitor-day: the first decision of a day records
 //!   the visitor's segments and lifecycle stage.
 
-use rapport_protocol::{Event, EventData, Survey};
+use rapport_protocol::{Answer, Event, EventData, ExperienceRef, PageView, Survey};
 use rapport_rules::profile::{is_in_stock, Enrolment};
 use rapport_rules::report::{self, day};
 use rapport_rules::visitor::lifecycle::Lifecycle;
@@ -122,10 +122,17 @@ impl Visitor {
     }
 }
 
+/// Where and when an event happened: its UTC day, and the page the visitor was last on.
+struct Moment {
+    today: String,
+    path: String,
+    kind: String,
+    now_ms: i64,
+}
+
 /// The rows `event` adds, from the profile as it was before the event; call before
 /// `Profile::apply`, then [`after_change`].
 pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
-    let today = day(now_ms);
     let mut rows = Vec::new();
     // A new session: the last one's landing page, if nothing followed it, was an exit.
     let new_session = event.session_id != visitor.profile.session_id;
@@ -133,119 +140,18 @@ pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
         rows.extend(quick_exit(visitor, now_ms));
     }
     let page = visitor.profile.recent_pages.front();
-    let path = page.map(|p| p.path.clone()).unwrap_or_default();
-    let kind = page.and_then(|p| p.kind.clone()).unwrap_or_default();
+    let at = Moment {
+        today: day(now_ms),
+        path: page.map(|p| p.path.clone()).unwrap_or_default(),
+        kind: page.and_then(|p| p.kind.clone()).unwrap_or_default(),
+        now_ms,
+    };
+    let today = &at.today;
     match &event.data {
-        EventData::Exposure(r) | EventData::Impression(r) => {
-            if let (Some(arm), false) = (
-                &r.variant,
-                visitor.profile.experiments.contains_key(&r.rule),
-            ) {
-                let enrolment = Enrolment {
-                    arm: arm.clone(),
-                    at_ms: now_ms,
-                    ..Enrolment::default()
-                };
-                rows.push(arm_row(&r.rule, &enrolment).with("visitors", 1.0));
-                visitor
-                    .profile
-                    .experiments
-                    .insert(r.rule.clone(), enrolment);
-            }
-        }
-        EventData::Click(r) => {
-            if let Some(e) = visitor.profile.experiments.get_mut(&r.rule) {
-                if r.variant.as_deref() == Some(e.arm.as_str()) {
-                    let before = f64::from(e.clicks);
-                    e.clicks += 1;
-                    let after = f64::from(e.clicks);
-                    rows.push(
-                        arm_row(&r.rule, e)
-                            .with("clicks", 1.0)
-                            .with("clicks_ss", square_delta(before, after)),
-                    );
-                }
-            }
-        }
-        EventData::Answer(answer) => {
-            let score = answer.score;
-            if let Some(e) = visitor.profile.experiments.get_mut(&answer.experience.rule) {
-                let before = e.score.map(f64::from);
-                e.score = Some(score);
-                let after = f64::from(score);
-                let row = arm_row(&answer.experience.rule, e)
-                    .with("answers", if before.is_none() { 1.0 } else { 0.0 })
-                    .with("score", after - before.unwrap_or(0.0))
-                    .with("score_ss", square_delta(before.unwrap_or(0.0), after));
-                rows.push(row);
-            }
-            let (survey, low) = match answer.survey {
-                Survey::Nps => ("nps", score <= NPS_DETRACTOR_MAX),
-                Survey::Csat => ("csat", score <= CSAT_UNHAPPY_MAX),
-            };
-            let nps = answer.survey == Survey::Nps;
-            let stage = visitor.profile.lifecycle(now_ms).as_str();
-            let counts = |row: Row| {
-                row.with("answers", 1.0)
-                    .with("promoters", f64::from(nps && score >= 9))
-                    .with("passives", f64::from(nps && (7..=8).contains(&score)))
-                    .with("detractors", f64::from(nps && score <= NPS_DETRACTOR_MAX))
-            };
-            let experience = answer.experience.experience.as_str();
-            rows.push(
-                counts(Row::new(
-                    Table::Answers,
-                    &[&today, survey, "", &kind, experience, stage],
-                ))
-                .with("satisfied", f64::from(!nps && score >= 4))
-                .with("score", f64::from(score)),
-            );
-            for segment in &visitor.tracking.segments {
-                rows.push(
-                    counts(Row::new(
-                        Table::Answers,
-                        &[&today, survey, segment, "", "", ""],
-                    ))
-                    .with("satisfied", f64::from(!nps && score >= 4))
-                    .with("score", f64::from(score)),
-                );
-            }
-            if nps {
-                for segment in site_and(&visitor.tracking.segments) {
-                    rows.push(counts(Row::new(Table::Segments, &[&today, segment])));
-                }
-            }
-            if low {
-                if let Some(comment) = answer.comment.as_deref().map(|c| text(c, TEXT_LIMIT)) {
-                    if !comment.is_empty() {
-                        let score = score.to_string();
-                        rows.push(
-                            Row::new(
-                                Table::Comments,
-                                &[&today, survey, &score, experience, &path, &comment],
-                            )
-                            .with("visitors", 1.0),
-                        );
-                    }
-                }
-            }
-            if nps && score <= NPS_DETRACTOR_MAX && !path.is_empty() {
-                rows.push(Row::new(Table::Pages, &[&today, &path, &kind]).with("detractors", 1.0));
-            }
-        }
-        EventData::PageView(view) => {
-            let path = view.page.path.clone();
-            let kind = view.page.kind.clone().unwrap_or_default();
-            let mut row = Row::new(Table::Pages, &[&today, &path, &kind]).with("views", 1.0);
-            if new_session || visitor.profile.session_page_views == 0 {
-                row = row.with("landings", 1.0);
-                visitor.tracking.landing = Some(path);
-            } else {
-                // A second page: the landing was no exit.
-                visitor.tracking.landing = None;
-            }
-            rows.push(row);
-        }
+        EventData::Exposure(r) | EventData::Impression(r) => rows.extend(enrol(visitor, r, now_ms)),
+        EventData::Click(r) => rows.extend(click(visitor, r)),
+        EventData::Answer(answer) => rows.extend(answered(visitor, answer, &at)),
+        EventData::PageView(view) => rows.push(page_view(visitor, view, new_session, today)),
         EventData::Engagement(engaged) => {
             let total =
                 visitor.profile.session_engaged_seconds + u64::from(engaged.seconds.min(3_600));
@@ -253,15 +159,16 @@ pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
                 visitor.tracking.landing = None;
             }
         }
-        EventData::RageClick(_) if !path.is_empty() => {
-            rows.push(Row::new(Table::Pages, &[&today, &path, &kind]).with("rage_clicks", 1.0));
+        EventData::RageClick(_) if !at.path.is_empty() => {
+            let row = Row::new(Table::Pages, &[today, &at.path, &at.kind]);
+            rows.push(row.with("rage_clicks", 1.0));
         }
         EventData::Search(search) => {
             let query = text(&search.query.to_lowercase(), QUERY_LIMIT);
             if !query.is_empty() {
                 let nothing = search.results == Some(0);
                 rows.push(
-                    Row::new(Table::Searches, &[&today, &query])
+                    Row::new(Table::Searches, &[today, &query])
                         .with("searches", f64::from(nothing))
                         .with("total", 1.0),
                 );
@@ -269,17 +176,120 @@ pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
         }
         EventData::ProductView(view) if !is_in_stock(&view.product) => {
             let name = view.product.name.as_deref().unwrap_or_default();
-            rows.push(
-                Row::new(
-                    Table::SoldOut,
-                    &[&today, &view.product.id, &text(name, 200)],
-                )
-                .with("views", 1.0),
-            );
+            let row = Row::new(Table::SoldOut, &[today, &view.product.id, &text(name, 200)]);
+            rows.push(row.with("views", 1.0));
         }
         _ => {}
     }
     rows
+}
+
+/// An impression or exposure: the visitor's enrolment in its arm, if it is their first.
+fn enrol(visitor: &mut Visitor, r: &ExperienceRef, now_ms: i64) -> Option<Row> {
+    let arm = r.variant.as_ref()?;
+    if visitor.profile.experiments.contains_key(&r.rule) {
+        return None;
+    }
+    let enrolment = Enrolment {
+        arm: arm.clone(),
+        at_ms: now_ms,
+        ..Enrolment::default()
+    };
+    let row = arm_row(&r.rule, &enrolment).with("visitors", 1.0);
+    visitor
+        .profile
+        .experiments
+        .insert(r.rule.clone(), enrolment);
+    Some(row)
+}
+
+/// A click on the experience of the arm the visitor is enrolled in.
+fn click(visitor: &mut Visitor, r: &ExperienceRef) -> Option<Row> {
+    let e = visitor.profile.experiments.get_mut(&r.rule)?;
+    if r.variant.as_deref() != Some(e.arm.as_str()) {
+        return None;
+    }
+    let before = f64::from(e.clicks);
+    e.clicks += 1;
+    let after = f64::from(e.clicks);
+    Some(
+        arm_row(&r.rule, e)
+            .with("clicks", 1.0)
+            .with("clicks_ss", square_delta(before, after)),
+    )
+}
+
+/// A survey answer: the experiment's score, the answers by page kind, experience, stage and
+/// segment, a low score's comment, and a detractor on the page.
+fn answered(visitor: &mut Visitor, answer: &Answer, at: &Moment) -> Vec<Row> {
+    let score = answer.score;
+    let mut rows = Vec::new();
+    if let Some(e) = visitor.profile.experiments.get_mut(&answer.experience.rule) {
+        let before = e.score.map(f64::from);
+        e.score = Some(score);
+        let after = f64::from(score);
+        let row = arm_row(&answer.experience.rule, e)
+            .with("answers", if before.is_none() { 1.0 } else { 0.0 })
+            .with("score", after - before.unwrap_or(0.0))
+            .with("score_ss", square_delta(before.unwrap_or(0.0), after));
+        rows.push(row);
+    }
+    let (survey, low) = match answer.survey {
+        Survey::Nps => ("nps", score <= NPS_DETRACTOR_MAX),
+        Survey::Csat => ("csat", score <= CSAT_UNHAPPY_MAX),
+    };
+    let nps = answer.survey == Survey::Nps;
+    let stage = visitor.profile.lifecycle(at.now_ms).as_str();
+    let counts = |row: Row| {
+        row.with("answers", 1.0)
+            .with("promoters", f64::from(nps && score >= 9))
+            .with("passives", f64::from(nps && (7..=8).contains(&score)))
+            .with("detractors", f64::from(nps && score <= NPS_DETRACTOR_MAX))
+    };
+    let scored = |row: Row| {
+        counts(row)
+            .with("satisfied", f64::from(!nps && score >= 4))
+            .with("score", f64::from(score))
+    };
+    let (today, path, kind) = (&at.today, &at.path, &at.kind);
+    let experience = answer.experience.experience.as_str();
+    let by_page = [today.as_str(), survey, "", kind, experience, stage];
+    rows.push(scored(Row::new(Table::Answers, &by_page)));
+    for segment in &visitor.tracking.segments {
+        let by_segment = [today.as_str(), survey, segment, "", "", ""];
+        rows.push(scored(Row::new(Table::Answers, &by_segment)));
+    }
+    if nps {
+        for segment in site_and(&visitor.tracking.segments) {
+            rows.push(counts(Row::new(Table::Segments, &[today, segment])));
+        }
+    }
+    let comment = answer.comment.as_deref().map(|c| text(c, TEXT_LIMIT));
+    if let Some(comment) = comment.filter(|c| low && !c.is_empty()) {
+        let score = score.to_string();
+        let labels = [today.as_str(), survey, &score, experience, path, &comment];
+        rows.push(Row::new(Table::Comments, &labels).with("visitors", 1.0));
+    }
+    if nps && score <= NPS_DETRACTOR_MAX && !path.is_empty() {
+        rows.push(Row::new(Table::Pages, &[today, path, kind]).with("detractors", 1.0));
+    }
+    rows
+}
+
+/// A page view: a view of its page, and a landing if it opens the session (an exit straight
+/// away until something follows it).
+fn page_view(visitor: &mut Visitor, view: &PageView, new_session: bool, today: &str) -> Row {
+    let path = view.page.path.clone();
+    let kind = view.page.kind.clone().unwrap_or_default();
+    let mut row = Row::new(Table::Pages, &[today, &path, &kind]).with("views", 1.0);
+    if new_session || visitor.profile.session_page_views == 0 {
+        row = row.with("landings", 1.0);
+        visitor.tracking.landing = Some(path);
+    } else {
+        // A second page: the landing was no exit.
+        visitor.tracking.landing = None;
+    }
+    row
 }
 
 /// The landing page of a session that is over, if the visitor left it straight away.

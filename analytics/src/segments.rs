@@ -285,34 +285,9 @@ pub fn segments(
     targets: &[(String, Vec<String>)],
     rules: &[RulePerformance],
 ) -> Segments {
-    let rows: Vec<Row> = rows
-        .iter()
-        .filter(|r| r.table == Table::Segments)
-        .cloned()
-        .collect();
-    let matured_to = matured_to(period);
-    let matured: Vec<Row> = rows
-        .iter()
-        .filter(|r| matured_to.as_deref().is_some_and(|m| r.label("day") <= m))
-        .cloned()
-        .collect();
-    let split = |rows: &[Row], last: &str| -> (Vec<Row>, Vec<Row>) {
-        let middle = middle_day(period.from, last);
-        rows.iter()
-            .cloned()
-            .partition(|r| r.label("day") <= middle.as_str())
-    };
-    let by_segment = |rows: &[Row]| sum_by(rows, &["segment"]);
-    let totals = by_segment(&rows);
-    let matured_totals = by_segment(&matured);
-    let (first, second) = split(&matured, matured_to.as_deref().unwrap_or(period.from));
-    let matured_halves = (by_segment(&first), by_segment(&second));
-    let (first, second) = split(&rows, period.to);
-    let halves = (by_segment(&first), by_segment(&second));
-    let find =
-        |sums: &[Row], name: &str| Sums::of(sums.iter().find(|r| r.label("segment") == name));
-
-    let mut names: Vec<String> = totals
+    let sums = BySegment::of(rows, period);
+    let mut names: Vec<String> = sums
+        .all
         .iter()
         .map(|r| r.label("segment").to_owned())
         .filter(|s| !s.is_empty())
@@ -322,87 +297,167 @@ pub fn segments(
             names.push(name.clone());
         }
     }
-    let site = find(&totals, "");
-    let matured_site = find(&matured_totals, "");
     let mut results: Vec<SegmentResult> = names
         .into_iter()
-        .map(|name| {
-            let all = find(&totals, &name);
-            let matured = find(&matured_totals, &name);
-            let matured_rest = matured_site.minus(matured);
-            let (before, after) = (
-                find(&matured_halves.0, &name),
-                find(&matured_halves.1, &name),
-            );
-            let (nps_before, nps_after) = (find(&halves.0, &name), find(&halves.1, &name));
-            let rest = site.minus(all);
-            let mut checks = Vec::new();
-            let mut judge = |check, sample, a: Option<(f64, f64)>, b: Option<(f64, f64)>| {
-                if let (Some((value, var_a)), Some((against, var_b))) = (a, b) {
-                    if let Some(difference) = stats::difference(value, var_a, against, var_b) {
-                        checks.push(Check {
-                            check,
-                            sample,
-                            value,
-                            against,
-                            difference,
-                            adjusted_p_value: 1.0,
-                            flagged: false,
-                        });
-                    }
-                }
-            };
-            judge(
-                CheckKind::Conversion,
-                matured.visitors,
-                matured.conversion(),
-                matured_rest.conversion(),
-            );
-            judge(
-                CheckKind::ConversionTrend,
-                before.visitors + after.visitors,
-                after.conversion(),
-                before.conversion(),
-            );
-            judge(CheckKind::Nps, all.answers(), all.nps(), rest.nps());
-            judge(
-                CheckKind::NpsTrend,
-                nps_before.answers() + nps_after.answers(),
-                nps_after.nps(),
-                nps_before.nps(),
-            );
-            SegmentResult {
-                rules: targeting(&name, targets, rules),
-                segment: name,
-                figures: all.figures(),
-                rest: rest.figures(),
-                first_half: before.figures(),
-                second_half: after.figures(),
-                checks,
-                needs_attention: false,
-                flags: Vec::new(),
-                worth: 0.0,
-            }
+        .map(|name| SegmentResult {
+            rules: targeting(&name, targets, rules),
+            ..sums.judged(name)
         })
         .collect();
+    let checks_judged = flag(&mut results);
+    results.sort_by(|a, b| {
+        b.needs_attention
+            .cmp(&a.needs_attention)
+            .then_with(|| b.worth.total_cmp(&a.worth))
+            .then_with(|| b.figures.visitor_days.total_cmp(&a.figures.visitor_days))
+            .then_with(|| a.segment.cmp(&b.segment))
+    });
+    Segments {
+        whole_site: sums.find(&sums.all, "").figures(),
+        method: format!(
+            "{checks_judged} checks judged (conversion against the rest of the site and its trend, \
+             over days whose {}-day attribution window has closed, with each visitor's days as \
+             one cluster; NPS against the rest and its trend); Benjamini–Hochberg holds the share \
+             of false flags to {:.0}% across every segment and check",
+            period.attribution_days,
+            FALSE_DISCOVERY_RATE * 100.0
+        ),
+        matured_to: sums.matured_to,
+        attribution_days: period.attribution_days,
+        false_discovery_rate: FALSE_DISCOVERY_RATE,
+        checks_judged,
+        segments: results,
+    }
+}
 
-    // One correction over every check of every segment.
+/// The segments table's rows of a period summed by segment: over every day and its halves
+/// (for NPS), and over the matured days and their halves (for conversion, whose window has
+/// closed).
+struct BySegment {
+    matured_to: Option<String>,
+    all: Vec<Row>,
+    halves: (Vec<Row>, Vec<Row>),
+    matured: Vec<Row>,
+    matured_halves: (Vec<Row>, Vec<Row>),
+}
+
+impl BySegment {
+    fn of(rows: &[Row], period: &Period<'_>) -> BySegment {
+        let rows: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.table == Table::Segments)
+            .cloned()
+            .collect();
+        let matured_to = matured_to(period);
+        let matured: Vec<Row> = rows
+            .iter()
+            .filter(|r| matured_to.as_deref().is_some_and(|m| r.label("day") <= m))
+            .cloned()
+            .collect();
+        let by_segment = |rows: &[Row]| sum_by(rows, &["segment"]);
+        let halves = |rows: &[Row], last: &str| {
+            let middle = middle_day(period.from, last);
+            let (first, second): (Vec<Row>, Vec<Row>) = rows
+                .iter()
+                .cloned()
+                .partition(|r| r.label("day") <= middle.as_str());
+            (by_segment(&first), by_segment(&second))
+        };
+        BySegment {
+            all: by_segment(&rows),
+            halves: halves(&rows, period.to),
+            matured: by_segment(&matured),
+            matured_halves: halves(&matured, matured_to.as_deref().unwrap_or(period.from)),
+            matured_to,
+        }
+    }
+
+    fn find(&self, sums: &[Row], name: &str) -> Sums {
+        Sums::of(sums.iter().find(|r| r.label("segment") == name))
+    }
+
+    /// Segment `name`'s figures and its four checks against the rest of the site and its
+    /// own earlier half, not yet corrected for their number.
+    fn judged(&self, name: String) -> SegmentResult {
+        let all = self.find(&self.all, &name);
+        let rest = self.find(&self.all, "").minus(all);
+        let matured = self.find(&self.matured, &name);
+        let matured_rest = self.find(&self.matured, "").minus(matured);
+        let before = self.find(&self.matured_halves.0, &name);
+        let after = self.find(&self.matured_halves.1, &name);
+        let nps_before = self.find(&self.halves.0, &name);
+        let nps_after = self.find(&self.halves.1, &name);
+        let mut checks = Vec::new();
+        let mut judge = |check, sample, a: Option<(f64, f64)>, b: Option<(f64, f64)>| {
+            if let (Some((value, var_a)), Some((against, var_b))) = (a, b) {
+                if let Some(difference) = stats::difference(value, var_a, against, var_b) {
+                    checks.push(Check {
+                        check,
+                        sample,
+                        value,
+                        against,
+                        difference,
+                        adjusted_p_value: 1.0,
+                        flagged: false,
+                    });
+                }
+            }
+        };
+        let conversion_sample = matured.visitors;
+        judge(
+            CheckKind::Conversion,
+            conversion_sample,
+            matured.conversion(),
+            matured_rest.conversion(),
+        );
+        judge(
+            CheckKind::ConversionTrend,
+            before.visitors + after.visitors,
+            after.conversion(),
+            before.conversion(),
+        );
+        judge(CheckKind::Nps, all.answers(), all.nps(), rest.nps());
+        judge(
+            CheckKind::NpsTrend,
+            nps_before.answers() + nps_after.answers(),
+            nps_after.nps(),
+            nps_before.nps(),
+        );
+        SegmentResult {
+            rules: Vec::new(),
+            segment: name,
+            figures: all.figures(),
+            rest: rest.figures(),
+            first_half: before.figures(),
+            second_half: after.figures(),
+            checks,
+            needs_attention: false,
+            flags: Vec::new(),
+            worth: 0.0,
+        }
+    }
+}
+
+/// One correction over every check of every segment; the checks that stand are flagged,
+/// in words, ranked by what they are worth (the days they concern times the gap). Gives
+/// how many checks were judged.
+fn flag(results: &mut [SegmentResult]) -> usize {
     let p_values: Vec<f64> = results
         .iter()
         .flat_map(|s| s.checks.iter().map(|c| c.difference.p_below))
         .collect();
-    let adjusted = stats::adjust(&p_values, Correction::BenjaminiHochberg);
-    let mut adjusted = adjusted.into_iter();
-    for result in &mut results {
+    let mut adjusted = stats::adjust(&p_values, Correction::BenjaminiHochberg).into_iter();
+    for result in results.iter_mut() {
         let mut flags: Vec<(f64, String)> = Vec::new();
         for check in &mut result.checks {
             check.adjusted_p_value = adjusted.next().unwrap_or(1.0);
             check.flagged = check.adjusted_p_value <= FALSE_DISCOVERY_RATE;
             if check.flagged {
                 let days = match check.check {
-                    CheckKind::Conversion => result.figures.visitor_days,
                     CheckKind::ConversionTrend => result.second_half.visitor_days,
-                    CheckKind::Nps | CheckKind::NpsTrend => result.figures.visitor_days,
+                    CheckKind::Conversion | CheckKind::Nps | CheckKind::NpsTrend => {
+                        result.figures.visitor_days
+                    }
                 };
                 let gap = match check.check {
                     CheckKind::Conversion | CheckKind::ConversionTrend => {
@@ -418,30 +473,7 @@ pub fn segments(
         result.needs_attention = !flags.is_empty();
         result.flags = flags.into_iter().map(|(_, text)| text).collect();
     }
-    results.sort_by(|a, b| {
-        b.needs_attention
-            .cmp(&a.needs_attention)
-            .then_with(|| b.worth.total_cmp(&a.worth))
-            .then_with(|| b.figures.visitor_days.total_cmp(&a.figures.visitor_days))
-            .then_with(|| a.segment.cmp(&b.segment))
-    });
-    let checks_judged = p_values.len();
-    Segments {
-        whole_site: site.figures(),
-        method: format!(
-            "{checks_judged} checks judged (conversion against the rest of the site and its trend, \
-             over days whose {}-day attribution window has closed, with each visitor's days as \
-             one cluster; NPS against the rest and its trend); Benjamini–Hochberg holds the share \
-             of false flags to {:.0}% across every segment and check",
-            period.attribution_days,
-            FALSE_DISCOVERY_RATE * 100.0
-        ),
-        matured_to,
-        attribution_days: period.attribution_days,
-        false_discovery_rate: FALSE_DISCOVERY_RATE,
-        checks_judged,
-        segments: results,
-    }
+    p_values.len()
 }
 
 /// The rules that target `name`, with how each performs.
