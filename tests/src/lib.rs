@@ -631,13 +631,24 @@ pub async fn eventually<T>(limit: Duration, mut check: impl FnMut() -> Option<T>
     poll(limit, || std::future::ready(check())).await
 }
 
-/// [`eventually`], for a test that is not async.
-pub fn eventually_blocking<T>(limit: Duration, check: impl FnMut() -> Option<T>) -> Option<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime for the wait")
-        .block_on(eventually(limit, check))
+/// [`eventually`], from code that is not async (a shared edge set up on first use): the
+/// wait runs on a thread of its own, so it blocks nothing an async test runs on.
+pub fn eventually_blocking<T: Send>(
+    limit: Duration,
+    check: impl FnMut() -> Option<T> + Send,
+) -> Option<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .expect("a runtime for the wait")
+                    .block_on(eventually(limit, check))
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// How often `poll` asks.
