@@ -1,6 +1,7 @@
-//! Satisfaction: NPS (adjusted-Wald interval) and CSAT (Wilson interval), overall and by
-//! segment, page kind, experience and lifecycle stage, with a weekly trend and the comments
-//! that came with low scores.
+//! Satisfaction: NPS (adjusted-Wald interval) with its promoters, passives and detractors,
+//! and CSAT (Wilson interval), overall and by segment, page kind, experience and lifecycle
+//! stage, with a weekly trend; how many of the surveys shown were answered; and the comments
+//! that came with low scores, grouped by page and by experience.
 
 use serde::Serialize;
 
@@ -36,6 +37,29 @@ pub struct Comment {
     pub visitors: f64,
 }
 
+/// How one survey was answered: of the times it was shown (its impressions in the daily
+/// report), how many got an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    pub experience: String,
+    /// `nps` or `csat`.
+    pub survey: String,
+    pub shown: f64,
+    pub answers: f64,
+    /// Answers per survey shown, with its Wilson interval; none before it was shown.
+    pub rate: Option<Estimate>,
+}
+
+/// The low-score comments about one page or one experience.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommentGroup {
+    pub key: String,
+    /// Visitors who left a low score with a comment here.
+    pub comments: f64,
+    /// The newest few, newest first.
+    pub latest: Vec<Comment>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Satisfaction {
     pub overall: Scores,
@@ -46,9 +70,136 @@ pub struct Satisfaction {
     pub weekly: Vec<Scores>,
     /// Newest first, at most [`COMMENT_LIMIT`].
     pub low_score_comments: Vec<Comment>,
+    /// Every survey of the rulebook, the most shown first (empty for one segment: the report
+    /// counts impressions by the rule's audience, not by the visitor's segments).
+    pub responses: Vec<Response>,
+    /// All surveys together.
+    pub response_rate: Option<Estimate>,
+    /// The low-score comments grouped by page path and by experience, most commented first.
+    pub comments_by_page: Vec<CommentGroup>,
+    pub comments_by_experience: Vec<CommentGroup>,
 }
 
 pub const COMMENT_LIMIT: usize = 50;
+/// The examples each comment group keeps.
+pub const GROUP_EXAMPLES: usize = 3;
+
+/// Satisfaction of a period for the rulebook `book`, the one call the API makes: from the
+/// answers and comments tables and the daily report's `tallies` (for the surveys shown).
+pub fn analyse(
+    book: &rapport_rules::Rulebook,
+    answers: &[Row],
+    comments: &[Row],
+    tallies: &[rapport_rules::report::Tally],
+    segment: Option<&str>,
+) -> Satisfaction {
+    let mut result = satisfaction(answers, comments, segment);
+    if segment.is_none() {
+        let surveys = surveys_of(book);
+        result.responses = responses(&surveys, answers, tallies);
+        let (shown, answered) = result.responses.iter().fold((0.0, 0.0), |(s, a), r| {
+            (s + r.shown, a + r.answers.min(r.shown))
+        });
+        result.response_rate = stats::wilson(answered, shown);
+    }
+    result
+}
+
+/// The rulebook's surveys: each experience of kind `nps` or `csat`, with its kind.
+fn surveys_of(book: &rapport_rules::Rulebook) -> Vec<(String, &'static str)> {
+    use rapport_protocol::ExperienceKind;
+    let mut surveys = Vec::new();
+    for rule in book.outline().rules {
+        for e in rule.experiences {
+            let survey = match e.kind {
+                Some(ExperienceKind::Nps) => "nps",
+                Some(ExperienceKind::Csat) => "csat",
+                _ => continue,
+            };
+            if let Some(id) = e.id {
+                if !surveys.iter().any(|(s, _): &(String, &str)| *s == id) {
+                    surveys.push((id, survey));
+                }
+            }
+        }
+    }
+    surveys
+}
+
+/// Each survey's answers (from the site's answers rows) against its impressions.
+fn responses(
+    surveys: &[(String, &'static str)],
+    answers: &[Row],
+    tallies: &[rapport_rules::report::Tally],
+) -> Vec<Response> {
+    let mut out: Vec<Response> = surveys
+        .iter()
+        .map(|(experience, survey)| {
+            let shown: f64 = tallies
+                .iter()
+                .filter(|t| t.experience == *experience)
+                .map(|t| t.impressions as f64)
+                .sum();
+            let answered: f64 = answers
+                .iter()
+                .filter(|r| {
+                    r.table == Table::Answers
+                        && r.label("segment").is_empty()
+                        && r.label("experience") == experience
+                })
+                .map(|r| r.get("answers"))
+                .sum();
+            Response {
+                experience: experience.clone(),
+                survey: (*survey).to_owned(),
+                shown,
+                answers: answered,
+                // A preview's answer is not among the impressions: never above one in one.
+                rate: stats::wilson(answered.min(shown), shown),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.shown
+            .total_cmp(&a.shown)
+            .then_with(|| a.experience.cmp(&b.experience))
+    });
+    out
+}
+
+/// Comments grouped by `key`, most commented first, each with its newest examples.
+fn comment_groups(comments: &[Comment], key: impl Fn(&Comment) -> &str) -> Vec<CommentGroup> {
+    let mut groups: Vec<CommentGroup> = Vec::new();
+    // Newest first, so that each group's examples are its newest.
+    for comment in comments {
+        let k = key(comment);
+        if k.is_empty() {
+            continue;
+        }
+        let at = match groups.iter().position(|g| g.key == k) {
+            Some(at) => at,
+            None => {
+                groups.push(CommentGroup {
+                    key: k.to_owned(),
+                    comments: 0.0,
+                    latest: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[at];
+        group.comments += comment.visitors;
+        if group.latest.len() < GROUP_EXAMPLES {
+            group.latest.push(comment.clone());
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.comments
+            .total_cmp(&a.comments)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    groups
+}
 
 /// The Monday (UTC) of a `YYYY-MM-DD` day's ISO week.
 pub fn week_of(day: &str) -> String {
@@ -164,6 +315,8 @@ pub fn satisfaction(answers: &[Row], comments: &[Row], segment: Option<&str>) ->
     })
     .collect();
     low.sort_by(|a, b| b.day.cmp(&a.day).then(a.score.cmp(&b.score)));
+    let comments_by_page = comment_groups(&low, |c| &c.page);
+    let comments_by_experience = comment_groups(&low, |c| &c.experience);
     low.truncate(COMMENT_LIMIT);
     Satisfaction {
         overall: scores(segment.unwrap_or(""), &base),
@@ -177,6 +330,10 @@ pub fn satisfaction(answers: &[Row], comments: &[Row], segment: Option<&str>) ->
         by_stage: breakdown("stage"),
         weekly: weeks,
         low_score_comments: low,
+        responses: Vec::new(),
+        response_rate: None,
+        comments_by_page,
+        comments_by_experience,
     }
 }
 
@@ -230,6 +387,91 @@ mod tests {
         let vip = satisfaction(&rows, &[], Some("vip"));
         assert_eq!(vip.overall.promoters, 5.0);
         assert!(vip.by_page_kind.is_empty());
+    }
+
+    fn comment(day: &str, page: &str, experience: &str, text: &str, visitors: f64) -> Row {
+        Row::new(Table::Comments, &[day, "nps", "3", experience, page, text])
+            .with("visitors", visitors)
+    }
+
+    #[test]
+    fn low_score_comments_are_grouped_by_page_and_experience_with_their_newest() {
+        let comments = [
+            comment("2026-12-01", "/checkout", "nps-survey", "slow", 2.0),
+            comment("2026-12-02", "/checkout", "nps-survey", "too slow", 1.0),
+            comment("2026-12-03", "/checkout", "exit-nps", "lost my cart", 1.0),
+            comment("2026-12-04", "/checkout", "nps-survey", "still slow", 1.0),
+            comment("2026-12-02", "/", "nps-survey", "ugly", 1.0),
+        ];
+        let s = satisfaction(&[], &comments, None);
+        let pages: Vec<(&str, f64)> = s
+            .comments_by_page
+            .iter()
+            .map(|g| (g.key.as_str(), g.comments))
+            .collect();
+        assert_eq!(pages, [("/checkout", 5.0), ("/", 1.0)]);
+        let newest: Vec<&str> = s.comments_by_page[0]
+            .latest
+            .iter()
+            .map(|c| c.comment.as_str())
+            .collect();
+        assert_eq!(newest, ["still slow", "lost my cart", "too slow"]);
+        let experiences: Vec<(&str, f64)> = s
+            .comments_by_experience
+            .iter()
+            .map(|g| (g.key.as_str(), g.comments))
+            .collect();
+        assert_eq!(experiences, [("nps-survey", 5.0), ("exit-nps", 1.0)]);
+    }
+
+    #[test]
+    fn each_survey_is_answered_out_of_the_times_it_was_shown() {
+        use rapport_rules::report::Tally;
+        use rapport_rules::{Rulebook, SourceFile};
+        let book = Rulebook::compile(&[SourceFile::new(
+            "surveys.rhai",
+            r#"rule("nps", #{ priority: 1, show: #{ id: "nps-survey", kind: "nps",
+                content: #{ en: #{ body: "How likely?" } } } });
+            rule("csat", #{ priority: 2, page: "checkout", show: #{ id: "checkout-csat", kind: "csat",
+                content: #{ en: #{ body: "How was it?" } } } });
+            rule("bar", #{ priority: 3, show: #{ kind: "bar", content: #{ en: #{ body: "Hi" } } } });"#,
+        )])
+        .unwrap();
+        let shown = |experience: &str, impressions: i64| Tally {
+            experience: experience.into(),
+            rule: String::new(),
+            impressions,
+            ..Tally::default()
+        };
+        let tallies = [
+            shown("nps-survey", 60),
+            shown("nps-survey", 40),
+            shown("bar", 500),
+        ];
+        let answers = [
+            nps_row("2026-12-01", "", "home", 10.0, 10.0, 10.0),
+            // The same answers counted by segment are not answers again.
+            nps_row("2026-12-01", "vip", "", 10.0, 10.0, 10.0),
+        ];
+        let s = analyse(&book, &answers, &[], &tallies, None);
+        let nps = &s.responses[0];
+        assert_eq!(
+            (nps.experience.as_str(), nps.shown, nps.answers),
+            ("nps-survey", 100.0, 30.0)
+        );
+        // Wilson's 95% interval for 30 of 100: 21.89% to 39.58% (Newcombe, 1998).
+        let rate = nps.rate.unwrap();
+        assert!((rate.value - 0.30).abs() < 1e-9);
+        assert!((rate.ci_low - 0.2189).abs() < 1e-4 && (rate.ci_high - 0.3958).abs() < 1e-4);
+        // The CSAT survey was never shown: listed, with no rate; the bar is no survey.
+        assert_eq!(s.responses.len(), 2);
+        assert_eq!(s.responses[1].experience, "checkout-csat");
+        assert_eq!(s.responses[1].rate, None);
+        assert_eq!(s.response_rate.unwrap().value, 0.3);
+        // For one segment there is no rate: the report counts impressions by audience.
+        assert!(analyse(&book, &answers, &[], &tallies, Some("vip"))
+            .responses
+            .is_empty());
     }
 
     #[test]

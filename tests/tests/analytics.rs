@@ -372,6 +372,13 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
             .as_object_mut()
             .unwrap()
             .extend(answer.as_object().unwrap().clone());
+        // The survey is shown, then answered.
+        events.push(event(
+            format!("{visitor}-i1"),
+            &session,
+            "impression",
+            nps_ref.clone(),
+        ));
         events.push(event(format!("{visitor}-a1"), &session, "answer", fields));
         if i == 0 {
             let mut csat =
@@ -432,6 +439,18 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
             );
         }
     }
+    // Five more visitors are shown the survey and leave it: 10 answers of 15 shown.
+    for i in 10..15u8 {
+        let visitor = format!("visitor-sat-{i:04}");
+        let session = format!("{visitor}-s1");
+        let shown = event(
+            format!("{visitor}-i1"),
+            &session,
+            "impression",
+            nps_ref.clone(),
+        );
+        send(edge, site, &visitor, vec![shown]);
+    }
     // One purchase, by visitor 1, once the shop's server has linked them to their account.
     let body = json!({ "events": [{ "id": "identify-sat-1", "customer_id": "C-sat-1", "type": "identify",
                                    "visitor_id": "visitor-sat-0001" },
@@ -444,7 +463,15 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
     let satisfaction = eventually(Duration::from_secs(30), || {
         let (status, s) = analytics(edge, "satisfaction", &query);
         assert_eq!(status, 200, "{s}");
-        (s["overall"]["nps_answers"] == 10.0 && s["overall"]["csat_answers"] == 1.0).then_some(s)
+        let survey = s["responses"]
+            .as_array()?
+            .iter()
+            .find(|r| r["experience"] == "nps-survey")?
+            .clone();
+        (s["overall"]["nps_answers"] == 10.0
+            && s["overall"]["csat_answers"] == 1.0
+            && survey["shown"] == 15.0)
+            .then_some(s)
     })
     .await
     .unwrap_or_else(|| panic!("{}", analytics(edge, "satisfaction", &query).1));
@@ -469,6 +496,41 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
     assert_eq!(
         satisfaction["low_score_comments"][0]["page"],
         "/products/mug"
+    );
+    // 10 answers of 15 surveys shown: Wilson's 95% interval is 41.7% to 84.8%.
+    let survey = satisfaction["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["experience"] == "nps-survey")
+        .unwrap();
+    assert_eq!(
+        (&survey["survey"], &survey["answers"]),
+        (&json!("nps"), &json!(10.0))
+    );
+    let rate = &survey["rate"];
+    assert!(
+        (rate["value"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{rate}"
+    );
+    assert!(
+        (rate["ci_low"].as_f64().unwrap() - 0.4171).abs() < 1e-3,
+        "{rate}"
+    );
+    assert!(
+        (rate["ci_high"].as_f64().unwrap() - 0.8483).abs() < 1e-3,
+        "{rate}"
+    );
+    // The comment, grouped by its page and by its survey.
+    let by_page = &satisfaction["comments_by_page"][0];
+    assert_eq!(
+        (&by_page["key"], &by_page["comments"]),
+        (&json!("/products/mug"), &json!(1.0))
+    );
+    assert_eq!(by_page["latest"][0]["comment"], "Shipping took three weeks");
+    assert_eq!(
+        satisfaction["comments_by_experience"][0]["key"],
+        "nps-survey"
     );
     let kinds = satisfaction["by_page_kind"].as_array().unwrap();
     assert_eq!(kinds[0]["key"], "product", "{kinds:?}");

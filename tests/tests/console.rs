@@ -709,6 +709,118 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     browser.client.clone().close().await.unwrap();
 }
 
+/// Satisfaction as a CX team reads it: the promoter, passive and detractor split, how many
+/// of the surveys shown were answered, and the low scores' comments grouped and searchable.
+#[tokio::test]
+async fn satisfaction_shows_the_split_the_response_rate_and_the_comments_grouped() {
+    // An edge of its own: the demo site's answers are this test's only.
+    let edge = &Edge::start();
+    let survey = json!({ "rule": "nps-survey", "experience": "nps-survey", "segment": "everyone" });
+    let said = [
+        "Delivery was slow",
+        "Slow delivery again",
+        "Checkout kept failing",
+    ];
+    // Six shoppers are shown the survey; five answer (9, 8, 3, 2, 1), the low three with words.
+    for i in 0..6 {
+        let visitor = format!("visitor-cx-{i:04}");
+        let session = format!("{visitor}-s");
+        let path = if i == 3 { "/checkout" } else { "/products/mug" };
+        let mut events = vec![
+            json!({ "id": format!("{visitor}-c"), "session_id": session, "type": "consent",
+                    "analytics": true, "personalization": true }),
+            json!({ "id": format!("{visitor}-p"), "session_id": session, "type": "page_view",
+                    "page": { "url": format!("https://tidewater.example{path}"), "path": path } }),
+            json!({ "id": format!("{visitor}-i"), "session_id": session, "type": "impression",
+                    "rule": "nps-survey", "experience": "nps-survey", "segment": "everyone" }),
+        ];
+        if i < 5 {
+            let mut answer = survey.clone();
+            answer["id"] = json!(format!("{visitor}-a"));
+            answer["session_id"] = json!(session);
+            answer["type"] = json!("answer");
+            answer["survey"] = json!("nps");
+            answer["score"] = json!([9, 8, 3, 2, 1][i]);
+            if i >= 2 {
+                answer["comment"] = json!(said[i - 2]);
+            }
+            events.push(answer);
+        }
+        let (status, answered) = edge.post(
+            "/v1/events",
+            &json!({ "site": "demo", "visitor_id": visitor, "events": events }).to_string(),
+        );
+        assert_eq!(status, 200, "{answered}");
+    }
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let path = format!("/v1/admin/analytics/satisfaction?site=demo&from={day}&to={day}");
+    eventually(WAIT, || {
+        let (_, s) = edge.get(&path, Some(&edge.admin_token));
+        (s["overall"]["nps_answers"] == 5.0 && s["responses"][0]["shown"] == 6.0).then_some(())
+    })
+    .await
+    .expect("the answers and the surveys shown reach the analytics");
+    let browser = console_at(edge, "results").await;
+    wait_for_script(&browser, "return !!document.getElementById('analysis');").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('analysis').value = 'satisfaction';
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rate = wait_for_script(
+        &browser,
+        "const e = document.getElementById('response-rate'); return e && e.textContent;",
+    )
+    .await;
+    // 5 of 6: Wilson's 95% interval is 43.6% to 97.0%.
+    assert_eq!(
+        rate,
+        json!("83% (44% to 97%) of the surveys shown were answered (5 of 6)")
+    );
+    let headline = text_of(&browser, "#results-out .headline").await;
+    assert!(
+        headline.contains("from 5 answers (1 promoters, 1 passives, 3 detractors)"),
+        "{headline}"
+    );
+    let groups = browser
+        .client
+        .execute(
+            "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Low-score comments by page');
+             return [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => c.textContent).join('|'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        groups,
+        json!([
+            "/products/mug|2|“Checkout kept failing” (1) · “Delivery was slow” (3)",
+            "/checkout|1|“Slow delivery again” (2)"
+        ])
+    );
+    // Searching keeps the comments that say it.
+    let search = browser
+        .client
+        .find(Locator::Css("#comment-search"))
+        .await
+        .unwrap();
+    search.send_keys("slow").await.unwrap();
+    let visible = wait_for_script(
+        &browser,
+        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Comments with low scores');
+         const shown = [...t.tBodies[0].rows].filter((r) => !r.hidden).map((r) => r.cells[5].textContent);
+         return shown.length === 2 && shown;",
+    )
+    .await;
+    assert_eq!(visible, json!(["Slow delivery again", "Delivery was slow"]));
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
 /// Regression: filling the segment filter again left its last segment chosen, so the
 /// segments analysis read one segment when the marketer had asked for all visitors.
 #[tokio::test]

@@ -2,7 +2,7 @@
 // experience did, satisfaction, lifecycle, weak spots and segments.
 
 import { lineChart } from "../charts.js";
-import { el, table } from "../dom.js";
+import { el, field, table } from "../dom.js";
 import { nps, number, percent, share } from "../format.js";
 
 /// Where each analysis is read, and how its answer is drawn (a list of elements).
@@ -44,24 +44,102 @@ function experiences(body) {
 }
 
 function satisfaction(body) {
-  const rows = (list) => list.map((g) => [g.key, g.nps_answers, nps(g.nps), g.csat_answers, share(g.csat)]);
-  const heads = ["Group", "NPS answers", "NPS (95% interval)", "CSAT answers", "CSAT (95% interval)"];
   const o = body.overall;
+  const split = (g) =>
+    g.nps_answers ? `${g.promoters} promoters, ${g.passives} passives, ${g.detractors} detractors` : "";
+  const rows = (list) =>
+    list.map((g) => [
+      g.key,
+      g.nps_answers,
+      nps(g.nps),
+      g.promoters,
+      g.passives,
+      g.detractors,
+      g.csat_answers,
+      share(g.csat),
+    ]);
+  const heads = [
+    "Group",
+    "NPS answers",
+    "NPS (95% interval)",
+    "Promoters (9–10)",
+    "Passives (7–8)",
+    "Detractors (0–6)",
+    "CSAT answers",
+    "CSAT (95% interval)",
+  ];
   const weeks = body.weekly.map((w) => w.key);
-  const weekly = [{ label: "NPS", values: body.weekly.map((w) => w.nps?.value ?? null) }];
-  const comments = body.low_score_comments.map((c) => [c.day, c.survey, c.score, c.page, c.comment]);
+  const weekly = [
+    { label: "NPS", values: body.weekly.map((w) => w.nps?.value ?? null) },
+    { label: "95% interval, low", values: body.weekly.map((w) => w.nps?.ci_low ?? null) },
+    { label: "95% interval, high", values: body.weekly.map((w) => w.nps?.ci_high ?? null) },
+  ];
+  const rate = body.response_rate;
+  const answered = body.responses.reduce((n, r) => n + Math.min(r.answers, r.shown), 0);
+  const shown = body.responses.reduce((n, r) => n + r.shown, 0);
   return [
     el("p", {
       class: "headline",
-      text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers; CSAT ${share(o.csat)} from ${o.csat_answers}`,
+      text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers${o.nps_answers ? ` (${split(o)})` : ""}; CSAT ${share(o.csat)} from ${o.csat_answers}`,
     }),
-    lineChart("NPS by week", weeks, weekly, "NPS", body),
+    el("p", {
+      id: "response-rate",
+      class: "headline",
+      text: rate
+        ? `${share(rate)} of the surveys shown were answered (${answered} of ${shown})`
+        : body.segment
+          ? "Response rates are for the whole site: impressions are not counted by segment."
+          : "No survey has been shown in this period yet.",
+    }),
+    body.responses.length
+      ? table(
+          "Survey responses",
+          ["Survey", "Kind", "Shown", "Answered", "Response rate (95% interval)"],
+          body.responses.map((r) => [r.experience, r.survey.toUpperCase(), r.shown, r.answers, share(r.rate)]),
+        )
+      : null,
+    lineChart("NPS by week, with its 95% interval", weeks, weekly, "NPS", body),
     table("NPS and CSAT by week", heads, rows(body.weekly)),
     table("By segment", heads, rows(body.by_segment)),
     table("By page kind", heads, rows(body.by_page_kind)),
     table("By experience", heads, rows(body.by_experience)),
     table("By lifecycle stage", heads, rows(body.by_stage)),
-    table("Comments with low scores", ["Day", "Survey", "Score", "Page", "Comment"], comments),
+    ...comments(body),
+  ];
+}
+
+// The comments that came with low scores: grouped by page and by experience, each group
+// with its newest, and all of them searchable.
+function comments(body) {
+  const groups = (caption, key, list) =>
+    table(
+      caption,
+      [key, "Comments", "Newest"],
+      list.map((g) => [g.key, g.comments, g.latest.map((c) => `“${c.comment}” (${c.score})`).join(" · ")]),
+    );
+  const all = table(
+    "Comments with low scores",
+    ["Day", "Survey", "Score", "Page", "Experience", "Comment"],
+    body.low_score_comments.map((c) => [c.day, c.survey.toUpperCase(), c.score, c.page, c.experience, c.comment]),
+  );
+  const search = el("input", { id: "comment-search", type: "search", placeholder: "Words, a page or an experience" });
+  const found = el("p", { class: "muted", id: "comment-count", "aria-live": "polite" });
+  const filter = () => {
+    const words = search.value.trim().toLowerCase();
+    let shownRows = 0;
+    for (const row of all.querySelectorAll("tbody tr:not(.empty-row)")) {
+      row.hidden = words !== "" && !row.textContent.toLowerCase().includes(words);
+      if (!row.hidden) shownRows += 1;
+    }
+    found.textContent = words ? `${shownRows} comments match “${search.value.trim()}”.` : "";
+  };
+  search.addEventListener("input", filter);
+  return [
+    el("h3", { text: "What low scorers said" }),
+    groups("Low-score comments by page", "Page", body.comments_by_page),
+    groups("Low-score comments by experience", "Experience", body.comments_by_experience),
+    el("div", { class: "filters" }, field("comment-search", "Search the comments", search), found),
+    all,
   ];
 }
 

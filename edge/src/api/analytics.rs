@@ -240,12 +240,18 @@ pub async fn experiment(
     answer(&q, &detail)
 }
 
-/// `GET /v1/admin/analytics/satisfaction`: NPS and CSAT with intervals, by group and week.
+/// `GET /v1/admin/analytics/satisfaction`: NPS (with its split) and CSAT with intervals, by
+/// group and week; how often each survey shown was answered; low-score comments, grouped.
 pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let q = Query::read(req, sites)?;
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
     let answers = q.rows(env, Table::Answers).await?;
     let comments = q.rows(env, Table::Comments).await?;
-    let result = satisfaction::satisfaction(&answers, &comments, q.segment.as_deref());
+    let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
+    let segment = q.segment.as_deref();
+    let result = satisfaction::analyse(&book, &answers, &comments, &tallies, segment);
     answer(&q, &result)
 }
 
