@@ -680,10 +680,22 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
             .contains(&json!("Adjusted p-value")),
         "{headers}"
     );
+    // The words the numbers are counted in are defined on the page.
+    let glossary = text_of(&browser, "#glossary").await;
+    for term in [
+        "Visitor-day",
+        "Impression",
+        "Exposure",
+        "Conversion",
+        "NPS",
+        "Always valid",
+    ] {
+        assert!(glossary.contains(term), "{term} in {glossary}");
+    }
     // Every other analysis draws from its own endpoint, with the same filters.
     for (analysis, caption) in [
         ("satisfaction", "NPS and CSAT by week"),
-        ("lifecycle", "Funnel (visitor-days)"),
+        ("lifecycle", "Visitor-days by stage"),
         ("weak-spots", "Searches that found nothing"),
         ("segments", "Segments"),
     ] {

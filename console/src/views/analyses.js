@@ -147,11 +147,18 @@ function lifecycle(body) {
   const days = body.daily.map((d) => d.day);
   const stages = body.funnel.map((f) => f.stage);
   const lines = stages.map((stage, i) => ({ label: stage, values: body.daily.map((d) => d.stages[i].visitors) }));
+  const total = body.funnel.reduce((n, f) => n + f.visitors, 0);
   return [
+    el("p", {
+      class: "method",
+      text:
+        "Each visitor counts once a day, in the stage they were in that day. Stages are where visitors stand, " +
+        "not steps they pass: a visitor with a cart need not have been engaged first.",
+    }),
     table(
-      "Funnel (visitor-days)",
-      ["Stage", "Visitor-days"],
-      body.funnel.map((f) => [f.stage, f.visitors]),
+      "Visitor-days by stage",
+      ["Stage", "Visitor-days", "Share"],
+      body.funnel.map((f) => [f.stage.replace("_", " "), f.visitors, total ? percent(f.visitors / total) : "–"]),
     ),
     lineChart("Visitors per stage, by day", days, lines, "visitors", body),
     table(

@@ -27,8 +27,8 @@ export async function experiments(query, stale) {
   const running = answer.body.experiments.filter((e) => e.arms.some((a) => a.visitors > 0));
   if (running.length === 0) {
     const text =
-      "No experiment has visitors in this period yet. Experiments count a visitor when the experience's trigger fires; " +
-      "on the demo, `cargo xtask seed` replays a few thousand shoppers.";
+      "No experiment has visitors in this period yet. An experiment counts a visitor when one of its experiences " +
+      "is drawn on their page (for its control group, when it would have been); results follow within seconds.";
     return [el("p", { class: "empty", text })];
   }
   // Every experiment's daily series at once.

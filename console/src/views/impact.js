@@ -29,8 +29,8 @@ export function impact(files) {
 function report(r) {
   if (r.visitors === 0) {
     const text =
-      `No visitors of ${r.site} are in the sample yet. It keeps the ${r.limit} most recently active visitors who consented ` +
-      "to analytics, as they browse; on the demo, `cargo xtask seed` replays some.";
+      `No visitors of ${r.site} are in the sample yet. It keeps the ${r.limit} most recently active visitors who ` +
+      "agreed to analytics, as they browse the shop.";
     return [el("p", { class: "empty", text })];
   }
   const since = new Date(r.oldest_ms).toLocaleString();

@@ -65,7 +65,7 @@ export async function results(root) {
     event.preventDefault();
     load();
   });
-  root.replaceChildren(el("h2", { text: "Results" }), form, out);
+  root.replaceChildren(el("h2", { text: "Results" }), form, glossary(), out);
   await load();
 }
 
@@ -101,4 +101,41 @@ async function fillSegments(picker, shown, period) {
   }
   const names = body ? body.segments.map((s) => s.segment) : [];
   picker.replaceChildren(...options([["", "All visitors"], ...names], picker.value));
+}
+
+// What the words the numbers are counted in mean.
+const TERMS = [
+  ["Visitor", "One browser, by the random id the widget keeps (a shopper on two devices is two visitors)."],
+  ["Visitor-day", "A visitor on one day: a visitor seen on three days counts three visitor-days."],
+  [
+    "Impression",
+    "An experience drawn on a page, every time it is drawn: one visitor shown a bar on five pages makes five.",
+  ],
+  [
+    "Exposure",
+    "A visitor entering an experiment, once, when its experience is drawn, or for the control group would have been.",
+  ],
+  [
+    "Conversion",
+    "A purchase the shop's server reports within the attribution window (7 days unless the rulebook says) after the visitor's first exposure.",
+  ],
+  ["NPS", "Promoters (9–10) minus detractors (0–6), as a share of the answers, from −100 to 100."],
+  [
+    "95% interval",
+    "The range the true value lies in, 19 times in 20; a lift whose interval does not cross zero is a real difference.",
+  ],
+  [
+    "Fixed (read once)",
+    "The interval is valid when read once, at the end of the test you planned; looking every day and stopping at the first good day overstates it.",
+  ],
+  ["Always valid", "The interval stays valid however often you look: wider, but you may stop whenever it is clear."],
+];
+
+function glossary() {
+  const list = el(
+    "dl",
+    {},
+    ...TERMS.flatMap(([term, meaning]) => [el("dt", { text: term }), el("dd", { text: meaning })]),
+  );
+  return el("details", { id: "glossary", class: "glossary" }, el("summary", { text: "What the numbers mean" }), list);
 }
