@@ -139,7 +139,8 @@ fn responses(
                 .iter()
                 .filter(|t| t.experience == *experience)
                 .map(|t| t.impressions as f64)
-                .sum();
+                // (An empty sum of floats is −0.0.)
+                .fold(0.0, |a, b| a + b);
             let answered: f64 = answers
                 .iter()
                 .filter(|r| {
@@ -148,7 +149,7 @@ fn responses(
                         && r.label("experience") == experience
                 })
                 .map(|r| r.get("answers"))
-                .sum();
+                .fold(0.0, |a, b| a + b);
             Response {
                 experience: experience.clone(),
                 survey: (*survey).to_owned(),

@@ -350,7 +350,7 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
     let day = today();
     let query = format!("site={site}&from={day}&to={day}");
     let nps_ref =
-        json!({ "rule": "nps-survey", "experience": "nps-survey", "segment": "everyone" });
+        json!({ "rule": "nps-survey", "experience": "nps-after-purchase", "segment": "everyone" });
     // Ten visitors: each decided on the home page (a visitor-day, in stage "new"), each with a
     // page view; scores 0..=9 on the NPS; the first also a CSAT of 5 and a comment with its 3.
     for i in 0..10u8 {
@@ -466,7 +466,7 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
         let survey = s["responses"]
             .as_array()?
             .iter()
-            .find(|r| r["experience"] == "nps-survey")?
+            .find(|r| r["experience"] == "nps-after-purchase")?
             .clone();
         (s["overall"]["nps_answers"] == 10.0
             && s["overall"]["csat_answers"] == 1.0
@@ -502,7 +502,7 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["experience"] == "nps-survey")
+        .find(|r| r["experience"] == "nps-after-purchase")
         .unwrap();
     assert_eq!(
         (&survey["survey"], &survey["answers"]),
@@ -530,7 +530,7 @@ async fn satisfaction_lifecycle_weak_spots_and_segments_count_what_was_sent() {
     assert_eq!(by_page["latest"][0]["comment"], "Shipping took three weeks");
     assert_eq!(
         satisfaction["comments_by_experience"][0]["key"],
-        "nps-survey"
+        "nps-after-purchase"
     );
     let kinds = satisfaction["by_page_kind"].as_array().unwrap();
     assert_eq!(kinds[0]["key"], "product", "{kinds:?}");

@@ -727,7 +727,8 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
 async fn satisfaction_shows_the_split_the_response_rate_and_the_comments_grouped() {
     // An edge of its own: the demo site's answers are this test's only.
     let edge = &Edge::start();
-    let survey = json!({ "rule": "nps-survey", "experience": "nps-survey", "segment": "everyone" });
+    let survey =
+        json!({ "rule": "nps-survey", "experience": "nps-after-purchase", "segment": "everyone" });
     let said = [
         "Delivery was slow",
         "Slow delivery again",
@@ -744,7 +745,7 @@ async fn satisfaction_shows_the_split_the_response_rate_and_the_comments_grouped
             json!({ "id": format!("{visitor}-p"), "session_id": session, "type": "page_view",
                     "page": { "url": format!("https://tidewater.example{path}"), "path": path } }),
             json!({ "id": format!("{visitor}-i"), "session_id": session, "type": "impression",
-                    "rule": "nps-survey", "experience": "nps-survey", "segment": "everyone" }),
+                    "rule": "nps-survey", "experience": "nps-after-purchase", "segment": "everyone" }),
         ];
         if i < 5 {
             let mut answer = survey.clone();
@@ -801,7 +802,7 @@ async fn satisfaction_shows_the_split_the_response_rate_and_the_comments_grouped
     let groups = browser
         .client
         .execute(
-            "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Low-score comments by page');
+            "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption && t.caption.textContent === 'Low-score comments by page');
              return [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => c.textContent).join('|'));",
             vec![],
         )
@@ -823,7 +824,7 @@ async fn satisfaction_shows_the_split_the_response_rate_and_the_comments_grouped
     search.send_keys("slow").await.unwrap();
     let visible = wait_for_script(
         &browser,
-        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Comments with low scores');
+        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption && t.caption.textContent === 'Comments with low scores');
          const shown = [...t.tBodies[0].rows].filter((r) => !r.hidden).map((r) => r.cells[5].textContent);
          return shown.length === 2 && shown;",
     )
@@ -892,7 +893,7 @@ rule(\"cart-bar\", #{ description: \"c\", priority: 1, who: \"has_cart\",
         .unwrap();
     let rows = wait_for_script(
         &browser,
-        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption.textContent === 'Segments');
+        "const t = [...document.querySelectorAll('#results-out table')].find((t) => t.caption && t.caption.textContent === 'Segments');
          return t && t.tBodies[0].rows.length;",
     )
     .await;
