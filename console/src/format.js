@@ -66,3 +66,23 @@ export function cumulative(series, arms) {
   });
   return { days, lines };
 }
+
+/// An amount of money in `currency` (ISO 4217), as the reader's locale writes it; "–" when
+/// there is none.
+export function money(x, currency, locale = undefined) {
+  if (x === null || x === undefined) return "–";
+  return new Intl.NumberFormat(locale, { style: "currency", currency: currency || "EUR" }).format(x);
+}
+
+/// A UTC day (`YYYY-MM-DD`) as the reader's locale writes dates: the console's one date
+/// format.
+export function dayText(day, locale = undefined) {
+  const at = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(at)) return day;
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone: "UTC" }).format(at);
+}
+
+/// A moment (milliseconds since the epoch) in the same date format, with the time.
+export function timeText(ms, locale = undefined) {
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(ms);
+}

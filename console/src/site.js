@@ -6,6 +6,7 @@ import { select } from "./dom.js";
 
 const KEY = "rapport:site";
 let list = [];
+let currency = "EUR";
 let loading = null;
 
 /// Asks for the sites once per sign-in; every view waits for the same answer. Gives false
@@ -13,6 +14,7 @@ let loading = null;
 export async function loadSites() {
   loading ||= api("/v1/admin/sites").then((answer) => {
     list = answer.status === 200 ? answer.body.sites : [];
+    currency = answer.body?.currency || currency;
   });
   try {
     await loading;
@@ -21,6 +23,11 @@ export async function loadSites() {
     loading = null;
     return false;
   }
+}
+
+/// The shop's currency (ISO 4217), in which money is shown.
+export function shopCurrency() {
+  return currency;
 }
 
 /// The site picked, or the first one.

@@ -2,7 +2,21 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { csv, cumulative, day, liftWords, nps, number, percent, plural, share, slug } from "../src/format.js";
+import {
+  csv,
+  cumulative,
+  day,
+  dayText,
+  liftWords,
+  money,
+  nps,
+  number,
+  percent,
+  plural,
+  share,
+  slug,
+  timeText,
+} from "../src/format.js";
 
 test("CSV quotes every cell and doubles quotes inside one (RFC 4180)", () => {
   const rows = [
@@ -68,4 +82,18 @@ test("daily counts become running totals per arm, a missing day adding nothing",
     ],
   });
   assert.deepEqual(cumulative([], ["a"]), { days: [], lines: [{ label: "a", values: [] }] });
+});
+
+test("money is in the shop's currency, as the locale writes it", () => {
+  assert.equal(money(12.5, "EUR", "en-GB"), "€12.50");
+  assert.equal(money(1234.5, "EUR", "de-DE"), "1.234,50\u00a0€");
+  assert.equal(money(3, "USD", "en-US"), "$3.00");
+  assert.equal(money(null, "EUR", "en-GB"), "–");
+});
+
+test("days and moments share one date format, the locale's", () => {
+  assert.equal(dayText("2026-12-03", "en-GB"), "3 Dec 2026");
+  assert.equal(dayText("2026-12-03", "en-US"), "Dec 3, 2026");
+  assert.equal(dayText("not a day", "en-GB"), "not a day");
+  assert.ok(timeText(Date.parse("2026-12-03T10:00:00Z"), "en-GB").startsWith("3 Dec 2026"));
 });

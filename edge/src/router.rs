@@ -225,7 +225,7 @@ async fn dispatch(
             admin::erase_visitor(env, sites, site, visitor_id).await
         }
         Route::CreatePreview => admin::create_preview(req, env, sites).await,
-        Route::Sites => admin::list_sites(sites),
+        Route::Sites => admin::list_sites(env, sites).await,
         Route::Reports => admin::reports(&req, env, sites).await,
         Route::SignIn => console::sign_in(req, env).await,
         Route::Check => workspace::check(req).await,

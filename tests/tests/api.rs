@@ -299,3 +299,17 @@ fn browser_origins_and_rate_limits() {
     );
     assert_eq!(status, 200);
 }
+
+#[test]
+fn the_sites_answer_names_the_shops_currency() {
+    let edge = Edge::shared();
+    let (status, sites) = edge.get("/v1/admin/sites", Some(&edge.admin_token));
+    assert_eq!(status, 200, "{sites}");
+    // The demo rulebook's `settings.currency`.
+    assert_eq!(sites["currency"], "EUR", "{sites}");
+    assert!(sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["site"] == "demo"));
+}

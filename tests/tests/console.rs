@@ -587,7 +587,9 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
         .to_owned();
     assert!(
         cells.contains(first_arm["arm"].as_str().unwrap())
-            && cells.contains(&(first_arm["visitors"].as_f64().unwrap() as i64).to_string()),
+            && cells.contains(&(first_arm["visitors"].as_f64().unwrap() as i64).to_string())
+            // Revenue per visitor, in the shop's currency.
+            && cells.contains('€'),
         "{cells} against {first_arm}"
     );
     // The daily chart is uPlot's, and the bars are labelled for screen readers.

@@ -3,7 +3,8 @@
 
 import { lineChart } from "../charts.js";
 import { el, field, table } from "../dom.js";
-import { nps, number, percent, share } from "../format.js";
+import { dayText, money, nps, percent, share } from "../format.js";
+import { shopCurrency } from "../site.js";
 
 /// Where each analysis is read, and how its answer is drawn (a list of elements).
 export const ANALYSES = {
@@ -35,7 +36,7 @@ function experiences(body) {
     t.dismissals,
     t.exposures,
     t.conversions,
-    number(t.revenue, 2),
+    money(t.revenue, shopCurrency()),
   ]);
   return [
     el("p", { class: "headline", text: `${impressions} impressions of ${count} experiences` }),
@@ -47,9 +48,9 @@ function satisfaction(body) {
   const o = body.overall;
   const split = (g) =>
     g.nps_answers ? `${g.promoters} promoters, ${g.passives} passives, ${g.detractors} detractors` : "";
-  const rows = (list) =>
+  const rows = (list, key = (g) => g.key) =>
     list.map((g) => [
-      g.key,
+      key(g),
       g.nps_answers,
       nps(g.nps),
       g.promoters,
@@ -99,7 +100,11 @@ function satisfaction(body) {
         )
       : null,
     lineChart("NPS by week, with its 95% interval", weeks, weekly, "NPS", body),
-    table("NPS and CSAT by week", heads, rows(body.weekly)),
+    table(
+      "NPS and CSAT by week",
+      ["Week of", ...heads.slice(1)],
+      rows(body.weekly, (g) => dayText(g.key)),
+    ),
     table("By segment", heads, rows(body.by_segment)),
     table("By page kind", heads, rows(body.by_page_kind)),
     table("By experience", heads, rows(body.by_experience)),
@@ -120,7 +125,14 @@ function comments(body) {
   const all = table(
     "Comments with low scores",
     ["Day", "Survey", "Score", "Page", "Experience", "Comment"],
-    body.low_score_comments.map((c) => [c.day, c.survey.toUpperCase(), c.score, c.page, c.experience, c.comment]),
+    body.low_score_comments.map((c) => [
+      dayText(c.day),
+      c.survey.toUpperCase(),
+      c.score,
+      c.page,
+      c.experience,
+      c.comment,
+    ]),
   );
   const search = el("input", { id: "comment-search", type: "search", placeholder: "Words, a page or an experience" });
   const found = el("p", { class: "muted", id: "comment-count", "aria-live": "polite" });

@@ -2,6 +2,7 @@
 
 import { api } from "../api.js";
 import { el, errorLine, table } from "../dom.js";
+import { timeText } from "../format.js";
 
 export async function audit(root) {
   const answer = await api("/v1/admin/audit");
@@ -17,7 +18,7 @@ export async function audit(root) {
       : table(
           "Audit log",
           ["When", "Action", "Detail"],
-          entries.map((e) => [new Date(e.at_ms).toLocaleString(), e.action, JSON.stringify(e.detail)]),
+          entries.map((e) => [timeText(e.at_ms), e.action, JSON.stringify(e.detail)]),
         ),
   );
 }

@@ -5,7 +5,8 @@
 import { api } from "../api.js";
 import { intervalBar, lineChart } from "../charts.js";
 import { el, errorLine, table } from "../dom.js";
-import { cumulative, liftWords, number, percent } from "../format.js";
+import { cumulative, liftWords, money, percent } from "../format.js";
+import { shopCurrency } from "../site.js";
 
 // What a comparison's state means, in a few words.
 const STATES = {
@@ -93,7 +94,7 @@ function armTable(name, e) {
     a.weight === undefined ? "–" : percent(a.weight),
     a.conversion.sum,
     percent(a.conversion.mean),
-    number(a.revenue.mean, 2),
+    money(a.revenue.mean, shopCurrency()),
   ]);
   const heads = ["Arm", "Visitors", "Share", "Converted", "Conversion rate", "Revenue per visitor"];
   return table(`${name}: arms`, heads, rows);

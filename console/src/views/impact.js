@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { el, errorLine, table } from "../dom.js";
+import { timeText } from "../format.js";
 import { siteName } from "../site.js";
 
 /// `files()` gives the draft.
@@ -33,7 +34,7 @@ function report(r) {
       "agreed to analytics, as they browse the shop.";
     return [el("p", { class: "empty", text })];
   }
-  const since = new Date(r.oldest_ms).toLocaleString();
+  const since = timeText(r.oldest_ms);
   const rows = r.experiences.map((e) => {
     const change = e.after - e.now;
     return [e.experience, e.rule, e.now, e.after, change > 0 ? `+${change}` : String(change), e.gained, e.lost];

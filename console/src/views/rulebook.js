@@ -5,6 +5,7 @@
 import { diffLines } from "diff";
 import { api, errorText } from "../api.js";
 import { el, errorLine, field, headings, say, select } from "../dom.js";
+import { timeText } from "../format.js";
 
 export async function rulebook(root) {
   const answer = await api("/v1/admin/rulebooks");
@@ -26,7 +27,7 @@ export async function rulebook(root) {
     actions.append(view, " ");
     if (v.id === active) actions.append(el("span", { class: "active-badge", text: "active" }));
     else actions.append(activateButton(v.id, root));
-    const published = new Date(v.published_ms).toLocaleString();
+    const published = timeText(v.published_ms);
     return el(
       "tr",
       {},

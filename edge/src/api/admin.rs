@@ -175,12 +175,19 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
 
 /// `GET /v1/admin/sites`: the sites this edge serves, with their shops' origins (empty for
 /// a shop on the edge's own origin), for the console's site picker and preview links.
-pub fn list_sites(sites: &Sites) -> Result<Response, ApiError> {
+pub async fn list_sites(env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let list: Vec<serde_json::Value> = sites
         .list()
         .map(|(site, origins)| json!({ "site": site, "origins": origins }))
         .collect();
-    ok(&json!({ "sites": list }), 200)
+    // The shop's currency is the active rulebook's: money in the console is shown in it.
+    let book = crate::objects::rulebooks::current(env)
+        .await
+        .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
+    ok(
+        &json!({ "sites": list, "currency": book.settings().currency }),
+        200,
+    )
 }
 
 /// `GET /v1/admin/reports?site=&from=&to=[&experience=]`: the daily aggregates.
