@@ -25,7 +25,7 @@ function experiences(body) {
   }
   const impressions = totals.reduce((sum, t) => sum + t.impressions, 0);
   const count = new Set(totals.map((t) => t.experience)).size;
-  const heads = ["Experience", "Rule", "Arm", "Impressions", "Clicks", "Click-through", "Dismissals"];
+  const heads = ["Experience", "Rule", "Arm", "Impressions (every showing)", "Clicks", "Click-through", "Dismissals"];
   const rows = totals.map((t) => [
     t.experience,
     t.rule,
@@ -40,7 +40,15 @@ function experiences(body) {
   ]);
   return [
     el("p", { class: "headline", text: `${impressions} impressions of ${count} experiences` }),
-    table("Experiences", [...heads, "Control exposures", "Conversions", "Revenue"], rows),
+    el("p", {
+      class: "method",
+      text:
+        "Impressions count every showing, so one visitor shown a bar on five pages makes five; Experiments count " +
+        "each exposed visitor once. A conversion here is a purchase by a visitor who saw the experience (or was held " +
+        "out of it) in the 7 days before, once per purchase and experience; Experiments count each visitor's " +
+        "purchases within the attribution window after their first exposure.",
+    }),
+    table("Experiences", [...heads, "Control exposures", "Conversions (7 days after seeing it)", "Revenue"], rows),
   ];
 }
 

@@ -96,7 +96,14 @@ function armTable(name, e) {
     percent(a.conversion.mean),
     money(a.revenue.mean, shopCurrency()),
   ]);
-  const heads = ["Arm", "Visitors", "Share", "Converted", "Conversion rate", "Revenue per visitor"];
+  const heads = [
+    "Arm",
+    "Exposed visitors (once each)",
+    "Share",
+    "Converted (in the window)",
+    "Conversion rate",
+    "Revenue per visitor",
+  ];
   return table(`${name}: arms`, heads, rows);
 }
 
