@@ -13,6 +13,7 @@ import { rulebook } from "./views/rulebook.js";
 import { write } from "./views/write.js";
 
 const VIEWS = { results, write, rulebook, audit };
+const TITLES = { results: "Results", write: "Write", rulebook: "Rulebook versions", audit: "Audit log" };
 
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
@@ -63,15 +64,22 @@ async function show() {
     if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  // The page's heading takes the focus, so a screen reader says where the marketer is.
+  const heading = el("h2", { id: "view-title", tabindex: "-1", text: TITLES[name] });
   const root = el("div", { class: `view view-${name}` });
-  app.replaceChildren(root);
-  app.focus();
+  app.replaceChildren(heading, root);
+  heading.focus();
   VIEWS[name](root).catch((err) => {
     if (!(err instanceof SignedOut)) say(`Something went wrong: ${err.message}`);
   });
 }
 
 onSignedOut(signIn);
+// The skip link jumps over the navigation to the view (the hash is the router's).
+document.getElementById("skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  (document.getElementById("view-title") || app).focus();
+});
 document.getElementById("sign-out").addEventListener("click", async () => {
   await session.end();
   location.hash = "";

@@ -125,6 +125,72 @@ async fn signing_in_refuses_a_wrong_token_and_keeps_the_right_one_out_of_the_pag
     browser.client.clone().close().await.unwrap();
 }
 
+/// A marketer on the keyboard: after signing in the view's heading has the focus, a skip
+/// link jumps over the navigation, and the editor shows its focus ring and says how to leave.
+#[tokio::test]
+async fn the_console_works_from_the_keyboard() {
+    let edge = Edge::shared();
+    let browser = signed_in_console(edge).await;
+    let focused = wait_for_script(
+        &browser,
+        "const e = document.activeElement; return e && e.id === 'view-title' && e.textContent;",
+    )
+    .await;
+    assert_eq!(focused, json!("Results"));
+    // The skip link is the first stop, shows when it has the focus, and goes to the view.
+    let shown = browser
+        .client
+        .execute(
+            "const s = document.getElementById('skip'); s.focus();
+             const r = s.getBoundingClientRect();
+             return [document.activeElement === s, r.left >= 0 && r.right <= innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!([true, true]));
+    browser
+        .client
+        .find(Locator::Css("#skip"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "return document.activeElement && document.activeElement.id === 'view-title';",
+    )
+    .await;
+    // In Write, the editor's focus ring and the way out of it.
+    browser
+        .client
+        .goto(&edge.url("/console/#write"))
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "const e = document.getElementById('editor');
+         return document.getElementById('view-title').textContent === 'Write'
+             && !!(e && e.shadowRoot && e.shadowRoot.querySelector('.cm-content'));",
+    )
+    .await;
+    type_into_editor(&browser, "").await;
+    let ring = wait_for_script(
+        &browser,
+        "const e = document.getElementById('editor').shadowRoot.querySelector('.cm-editor.cm-focused');
+         return e && getComputedStyle(e).outlineStyle;",
+    )
+    .await;
+    assert_eq!(ring, json!("solid"));
+    assert_eq!(
+        text_of(&browser, "#editor-keys").await,
+        "Tab indents in the editor. To leave it with the keyboard, press Esc, then Tab."
+    );
+    no_csp_violations(&browser).await;
+    browser.client.clone().close().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_cross_site_form_post_with_the_session_cookie_is_refused() {
     let edge = Edge::shared();

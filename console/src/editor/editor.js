@@ -47,6 +47,8 @@ export function editor(host, { doc, fields, changed, check }) {
     EditorView.contentAttributes.of({ "aria-label": "Rule file" }),
     EditorView.theme({
       "&": { minHeight: "20rem", fontSize: "14px" },
+      // The same focus ring as every other control.
+      "&.cm-focused": { outline: "3px solid #f0b429", outlineOffset: "2px" },
       ".cm-scroller": { fontFamily: "ui-monospace, monospace" },
     }),
   ];

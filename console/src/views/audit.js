@@ -12,7 +12,6 @@ export async function audit(root) {
   }
   const entries = answer.body.entries;
   root.replaceChildren(
-    el("h2", { text: "Audit log" }),
     entries.length === 0
       ? el("p", { class: "empty", text: "Nothing has been published or changed yet." })
       : table(

@@ -65,7 +65,7 @@ export async function results(root) {
     event.preventDefault();
     load();
   });
-  root.replaceChildren(el("h2", { text: "Results" }), form, glossary(), out);
+  root.replaceChildren(form, glossary(), out);
   await load();
 }
 

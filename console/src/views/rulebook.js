@@ -40,7 +40,6 @@ export async function rulebook(root) {
   });
   const head = headings(["Version", "Content hash", "Note", "Published", ""]);
   root.replaceChildren(
-    el("h2", { text: "Rulebook versions" }),
     el("table", { id: "versions" }, el("thead", {}, head), el("tbody", {}, ...rows)),
     compare(versions),
     files,

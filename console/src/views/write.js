@@ -63,9 +63,13 @@ export async function write(root) {
   };
   renderList(state, parts);
   root.replaceChildren(
-    el("h2", { text: "Write" }),
     parts.origin,
     el("div", { class: "workspace" }, el("nav", { "aria-label": "Rulebook files" }, parts.list), parts.host),
+    el("p", {
+      class: "muted",
+      id: "editor-keys",
+      text: "Tab indents in the editor. To leave it with the keyboard, press Esc, then Tab.",
+    }),
     el("h3", { text: "Check" }),
     parts.summary,
     parts.problems,
