@@ -409,6 +409,37 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
         )),
         "{problems}"
     );
+    // The problems sit beside the editor, and a click on one puts the cursor on its line.
+    let beside = browser
+        .client
+        .execute(
+            "const e = document.getElementById('editor').getBoundingClientRect();
+             const p = document.getElementById('problems').getBoundingClientRect();
+             return p.left >= e.right && p.top < e.bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        beside,
+        json!(true),
+        "the problems are beside the editor at 1200 px"
+    );
+    browser
+        .client
+        .execute(
+            "document.querySelector('#problems button.problem.error').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let line = wait_for_script(
+        &browser,
+        "const l = document.getElementById('editor').shadowRoot.querySelector('.cm-activeLine');
+         return l && l.textContent.startsWith('segment(') && l.textContent;",
+    )
+    .await;
+    assert_eq!(line.as_str(), DRAFT.lines().nth(1));
     let disabled = browser
         .client
         .execute(

@@ -64,16 +64,26 @@ export async function write(root) {
   renderList(state, parts);
   root.replaceChildren(
     parts.origin,
-    el("div", { class: "workspace" }, el("nav", { "aria-label": "Rulebook files" }, parts.list), parts.host),
+    // The check's results sit beside the editor: a click on one puts the cursor there.
+    el(
+      "div",
+      { class: "workspace" },
+      el("nav", { "aria-label": "Rulebook files" }, parts.list),
+      parts.host,
+      el(
+        "section",
+        { class: "checks", "aria-labelledby": "check-title" },
+        el("h3", { id: "check-title", text: "Check" }),
+        parts.summary,
+        parts.problems,
+        parts.tests,
+      ),
+    ),
     el("p", {
       class: "muted",
       id: "editor-keys",
       text: "Tab indents in the editor. To leave it with the keyboard, press Esc, then Tab.",
     }),
-    el("h3", { text: "Check" }),
-    parts.summary,
-    parts.problems,
-    parts.tests,
     el(
       "div",
       { class: "publish" },
