@@ -97,8 +97,9 @@ impl Visitor {
     }
 
     /// Whether a decision at `now_ms` counts the visitor: their first of the UTC day.
+    /// Cheap, so that other decisions write nothing.
     pub fn counts_decision(&self, now_ms: i64) -> bool {
-        counts_decision(self, now_ms)
+        self.tracking.day != day(now_ms)
     }
 
     /// A decision served at `now_ms` under `book`: on the visitor's first of the day, their
@@ -112,7 +113,10 @@ impl Visitor {
     /// When the session, idle, is over with its landing page still open: the time to judge
     /// that landing.
     pub fn session_ends_at(&self) -> Option<i64> {
-        session_ends_at(self)
+        self.tracking
+            .landing
+            .as_ref()
+            .map(|_| self.profile.last_seen_ms + SESSION_IDLE_MS)
     }
 
     /// The session is over (idle since its last event): its landing, if the visitor left it
@@ -132,7 +136,7 @@ struct Moment {
 
 /// The rows `event` adds, from the profile as it was before the event; call before
 /// `Profile::apply`, then [`after_change`].
-pub fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
+fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
     let mut rows = Vec::new();
     // A new session: the last one's landing page, if nothing followed it, was an exit.
     let new_session = event.session_id != visitor.profile.session_id;
@@ -293,7 +297,7 @@ fn page_view(visitor: &mut Visitor, view: &PageView, new_session: bool, today: &
 }
 
 /// The landing page of a session that is over, if the visitor left it straight away.
-pub fn quick_exit(visitor: &mut Visitor, now_ms: i64) -> Option<Row> {
+fn quick_exit(visitor: &mut Visitor, now_ms: i64) -> Option<Row> {
     let path = visitor.tracking.landing.take()?;
     let kind = visitor
         .profile
@@ -311,18 +315,9 @@ pub fn quick_exit(visitor: &mut Visitor, now_ms: i64) -> Option<Row> {
     Some(Row::new(Table::Pages, &[&day(at), &path, &kind]).with("quick_exits", 1.0))
 }
 
-/// When the visitor's session is over with a landing still open, the time to judge it.
-pub fn session_ends_at(visitor: &Visitor) -> Option<i64> {
-    visitor
-        .tracking
-        .landing
-        .as_ref()
-        .map(|_| visitor.profile.last_seen_ms + SESSION_IDLE_MS)
-}
-
 /// After the profile changed: a move between lifecycle stages, if it made one (the new
 /// stage is counted for the day too).
-pub fn after_change(visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
+fn after_change(visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
     let stage = visitor.profile.lifecycle(now_ms).as_str();
     let before = std::mem::replace(&mut visitor.tracking.stage, stage.to_owned());
     if before.is_empty() || before == stage {
@@ -337,16 +332,10 @@ pub fn after_change(visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
     rows
 }
 
-/// Whether a decision at `now_ms` has something to count: the visitor's first of the day.
-/// Cheap, so that other decisions write nothing.
-pub fn counts_decision(visitor: &Visitor, now_ms: i64) -> bool {
-    visitor.tracking.day != day(now_ms)
-}
-
 /// At a decision: on the visitor's first decision of a UTC day, their segments and stage
 /// for the day. Empty on later decisions the same day. (The programme's arms, like every
 /// experiment's, are enrolled at their first exposure.)
-pub fn decided(book: &Rulebook, visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
+fn decided(book: &Rulebook, visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
     let today = day(now_ms);
     let mut rows = Vec::new();
     if visitor.tracking.day == today {
@@ -397,7 +386,7 @@ fn site_and(segments: &[String]) -> impl Iterator<Item = &str> {
 /// revenue for every experiment the visitor was first exposed to within `attribution_days`
 /// before, and for the segments of the visitor's last counted day if it began within
 /// `attribution_days` (so a day's conversion is known once its window has closed).
-pub fn purchase(visitor: &mut Visitor, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
+fn purchase(visitor: &mut Visitor, value: f64, at_ms: i64, attribution_days: u32) -> Vec<Row> {
     let value = if value.is_finite() {
         value.max(0.0)
     } else {
@@ -607,7 +596,7 @@ mod tests {
         assert_eq!(sum(&rows, Table::Pages, "landings"), 3.0);
         // /c is still open: its session ends after 30 idle minutes.
         assert_eq!(
-            session_ends_at(&p),
+            p.session_ends_at(),
             Some(DEC_1 + 5 * HOUR + SESSION_IDLE_MS)
         );
         assert_eq!(

@@ -246,11 +246,8 @@ pub fn analyse(
         }
     }
     let totals = rapport_rules::report::totals(sources.tallies);
-    let results = crate::experiments::results(
-        sources.arms,
-        &crate::experiments::Design::of(book),
-        crate::experiments::Reading::default(),
-    );
+    let results =
+        crate::experiments::report(book, sources.arms, crate::experiments::Reading::default());
     let period = Period {
         from,
         to,

@@ -13,11 +13,6 @@ export function percent(x, signed = false) {
   return `${signed && x >= 0 ? "+" : ""}${value}%`;
 }
 
-/// A number with `digits` decimals; "–" when there is none.
-export function number(x, digits = 0) {
-  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
-}
-
 /// A lift in words with one decimal: "+12.4% (+3.1% to +21.7%)".
 export function liftWords(lift) {
   const one = (x) => `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}%`;

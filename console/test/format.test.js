@@ -10,7 +10,6 @@ import {
   liftWords,
   money,
   nps,
-  number,
   percent,
   plural,
   share,
@@ -43,9 +42,7 @@ test("a share is whole above 10% and has one decimal below", () => {
   assert.equal(percent(undefined), "–");
 });
 
-test("numbers and counts", () => {
-  assert.equal(number(12.345, 2), "12.35");
-  assert.equal(number(null, 2), "–");
+test("counts", () => {
   assert.equal(plural(1, "error"), "1 error");
   assert.equal(plural(0, "warning"), "0 warnings");
 });

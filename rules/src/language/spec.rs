@@ -15,7 +15,7 @@ mod schedule;
 mod show;
 mod when;
 
-pub(crate) use crate::language::fields::is_valid_name;
+use crate::language::fields::is_valid_name;
 
 /// A rule, ready to decide.
 pub(crate) struct Rule {

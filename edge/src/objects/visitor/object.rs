@@ -476,7 +476,7 @@ impl Visitor {
             .exec("SELECT COUNT(*) AS n FROM events", None)?
             .one()
             .doing("counting events")?;
-        let customer_id = self.load_record(visitor_id)?.profile.customer_id;
+        let customer_id = self.with_profile(visitor_id, |p| p.customer_id.clone())?;
         let storage = self.state.storage();
         storage.delete_alarm().await.doing("deleting the alarm")?;
         storage.delete_all().await.doing("deleting the storage")?;

@@ -27,7 +27,7 @@ pub(super) fn register_api(engine: &mut Engine, registry: &Rc<RefCell<Registry>>
             let mut reg = reg.borrow_mut();
             let (script, file) = reg.current.clone();
             let position = ctx.call_position();
-            let problem = if !spec::is_valid_name(&name) {
+            let problem = if !crate::language::fields::is_valid_name(&name) {
                 Some(format!(
                     "segment name \"{name}\" must be lower_snake_case letters, digits and '_'"
                 ))
