@@ -29,7 +29,7 @@ export async function api(path, options = {}) {
   } catch {
     body = null;
   }
-  if (response.status === 401 && path !== SESSION) {
+  if (response.status === 401 && path !== SESSION && path !== INVITE) {
     signedOutHandler("Your session has ended. Sign in again.");
     throw new SignedOut();
   }
@@ -44,10 +44,32 @@ export function errorText(answer) {
 }
 
 const SESSION = "/v1/console/session";
+const INVITE = "/v1/console/invite";
+const ROLES = ["viewer", "editor", "publisher", "owner"];
 
-/// The session: whether there is one, signing in with the admin token, signing out.
+/// Who is signed in: their name and role, as the edge last said.
+export const me = { name: null, role: null };
+
+/// Whether the signed-in member's role is `role` or above. The page only hides what they may
+/// not do; the edge refuses it whatever the page does.
+export function may(role) {
+  return ROLES.indexOf(me.role) >= ROLES.indexOf(role);
+}
+
+function remember(answer) {
+  if (answer.status === 200 || answer.status === 201) {
+    me.name = answer.body.name;
+    me.role = answer.body.role;
+  }
+  return answer;
+}
+
+/// The session: whether there is one (and whose), signing in with a name and secret or the
+/// admin token, joining by an invitation, signing out.
 export const session = {
-  active: async () => (await api(SESSION)).status === 200,
-  start: (token) => api(SESSION, { method: "POST", body: { token } }),
+  active: async () => remember(await api(SESSION)).status === 200,
+  start: async (body) => remember(await api(SESSION, { method: "POST", body })),
+  invitation: (token) => api(INVITE, { method: "POST", body: { token } }),
+  join: async (token, secret) => remember(await api(INVITE, { method: "PUT", body: { token, secret } })),
   end: () => api(SESSION, { method: "DELETE" }),
 };

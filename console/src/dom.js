@@ -51,8 +51,9 @@ export function headings(names) {
   return el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h })));
 }
 
-/// A table with a CSV download of the same rows; numbers are right-aligned.
-export function table(caption, heads, rows) {
+/// A table with a CSV download of the same rows; numbers are right-aligned. With no rows it
+/// says `empty`.
+export function table(caption, heads, rows, empty = "Nothing in this period yet.") {
   const body = rows.map((row) =>
     el(
       "tr",
@@ -62,8 +63,8 @@ export function table(caption, heads, rows) {
   );
   // A new shop, or a quiet period: the table says so rather than standing empty.
   if (rows.length === 0) {
-    const empty = el("td", { colspan: String(heads.length), class: "muted", text: "Nothing in this period yet." });
-    body.push(el("tr", { class: "empty-row" }, empty));
+    const cell = el("td", { colspan: String(heads.length), class: "muted", text: empty });
+    body.push(el("tr", { class: "empty-row" }, cell));
   }
   const link = el("a", {
     href: URL.createObjectURL(new Blob([csv([heads, ...rows])], { type: "text/csv" })),

@@ -38,6 +38,12 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         draft: Option<String>,
     },
+    /// The owner invited someone to the team.
+    Invite { name: String, role: String },
+    /// A member's role changed.
+    ChangeRole { name: String, role: String },
+    /// A member (or an open invitation) was removed from the team.
+    RemoveMember { name: String },
     /// Everything stored about a visitor was erased, at an admin's request or, `by` the
     /// visitor, at the shopper's own.
     EraseVisitor {

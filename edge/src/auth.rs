@@ -1,6 +1,7 @@
 //! Who may call what: the admin token, the sites' server keys, and the signatures with
 //! which a shop's server vouches for a signed-in shopper. Every secret is compared in
-//! constant time. The marketer console's sessions are in `session`.
+//! constant time. The marketer console's sessions are in `session`, its members and their
+//! roles in `team`.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use worker::{Env, Request};
 
 use crate::error::ApiError;
 use crate::http::header;
+use crate::team::{Member, Role};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -49,28 +51,41 @@ pub fn is_admin_token(env: &Env, token: &str) -> Result<bool, ApiError> {
     Ok(same(token, &admin_token(env)?))
 }
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>` (scripts), or else a console session's
-/// cookie, which for a call that changes something must also come from the console's own
-/// origin with its header (`session::check_same_origin`).
-pub async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+/// Who calls the console's API, if they may do what needs `role`: `Authorization: Bearer
+/// <ADMIN_TOKEN>` (scripts) is the owner; else a console session's cookie names a member,
+/// whose call, if it changes something, must also come from the console's own origin with
+/// its header (`session::check_same_origin`).
+pub async fn require(req: &Request, env: &Env, role: Role) -> Result<Member, ApiError> {
     let token = bearer(req);
-    if !token.is_empty() {
-        return if is_admin_token(env, &token)? {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthorized)
+    let member = if !token.is_empty() {
+        if !is_admin_token(env, &token)? {
+            return Err(ApiError::Unauthorized);
+        }
+        Member::owner()
+    } else {
+        let Some(id) = crate::session::cookie(req) else {
+            return Err(ApiError::Unauthorized);
         };
-    }
-    let Some(id) = crate::session::cookie(req) else {
-        return Err(ApiError::Unauthorized);
+        if crate::session::changes_something(&req.method()) {
+            crate::session::check_same_origin(req)?;
+        }
+        match crate::session::member(env, &id, crate::clock::now_ms()).await? {
+            Some((member, _)) => member,
+            None => return Err(ApiError::Unauthorized),
+        }
     };
-    if crate::session::changes_something(&req.method()) {
-        crate::session::check_same_origin(req)?;
+    if member.role < role {
+        return Err(ApiError::forbidden(
+            "role",
+            format!(
+                "{} is {}; this needs {} or above",
+                member.name,
+                member.role.with_article(),
+                role.with_article()
+            ),
+        ));
     }
-    match crate::session::expiry(env, &id, crate::clock::now_ms()).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Unauthorized),
-    }
+    Ok(member)
 }
 
 /// The `SERVER_KEYS` secret, `{"site": "key", ...}`. A value that is there but is not such

@@ -19,8 +19,9 @@ pub enum ApiError {
         limit: usize,
     },
     Unauthorized,
-    /// A console sign-in with a token that is not the admin token.
-    WrongToken,
+    /// A console sign-in that does not match: the field is `token` (not the admin token) or
+    /// `secret` (not that member's name and secret).
+    WrongSecret(&'static str),
     Forbidden {
         field: String,
         message: String,
@@ -75,11 +76,6 @@ impl ApiError {
         }
     }
 
-    /// A sign-in with the wrong token: 401, naming the field.
-    pub fn bad_token() -> ApiError {
-        ApiError::WrongToken
-    }
-
     pub fn no_such(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::NoSuch {
             field: field.into(),
@@ -96,7 +92,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Unauthorized | ApiError::WrongToken => 401,
+            ApiError::Unauthorized | ApiError::WrongSecret(_) => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound | ApiError::NoSuch { .. } => 404,
             ApiError::Conflict { .. } => 409,
@@ -119,7 +115,7 @@ impl Display for ApiError {
             },
             ApiError::PayloadTooLarge { limit } => write!(f, "body over {limit} bytes"),
             ApiError::Unauthorized => write!(f, "unauthorized"),
-            ApiError::WrongToken => write!(f, "a sign-in with the wrong token"),
+            ApiError::WrongSecret(field) => write!(f, "a sign-in with the wrong {field}"),
             ApiError::Forbidden { field, message } => write!(f, "forbidden ({field}): {message}"),
             ApiError::NotFound => write!(f, "not found"),
             ApiError::NoSuch { field, message } => write!(f, "not found ({field}): {message}"),

@@ -136,10 +136,15 @@ impl ApiError {
                 "a valid bearer token is required".to_owned(),
                 None,
             ),
-            ApiError::WrongToken => (
+            ApiError::WrongSecret(field) => (
                 "unauthorized",
-                "that is not the admin token".to_owned(),
-                Some("token".to_owned()),
+                if field == "token" {
+                    "that is not the admin token"
+                } else {
+                    "that name and secret do not match"
+                }
+                .to_owned(),
+                Some(field.to_owned()),
             ),
             ApiError::Forbidden { field, message } => ("forbidden", message, Some(field)),
             ApiError::NotFound => ("not_found", "no such endpoint".to_owned(), None),

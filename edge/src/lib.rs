@@ -9,7 +9,8 @@
 //!
 //! - [`reports`]: the daily report in D1; [`aggregates`]: the analytics' tables beside it;
 //!   [`sample`]: recent visitors' profiles, for the impact of a draft.
-//! - [`preview`]: signed preview tokens; [`session`]: the console's sessions.
+//! - [`preview`]: signed preview tokens; [`session`]: the console's sessions; [`team`]: its
+//!   members, their roles and invitations.
 //! - [`audit`]: the audit log's typed entries.
 //! - [`config`]: the edge's variables; [`clock`]: the edge's time (and the demo's clock).
 //! - [`error`]: the one error type every handler returns, and how it becomes a response.
@@ -34,6 +35,7 @@ mod router;
 mod sample;
 mod session;
 mod sites;
+mod team;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

@@ -9,10 +9,11 @@
 
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{admin, analytics, browser, console, server, workspace};
+use crate::api::{admin, analytics, browser, console, server, team, workspace};
 use crate::config;
 use crate::error::ApiError;
 use crate::http::{self, header};
+use crate::team::{Member, Role};
 
 /// Every endpoint, with the parts of its path that name something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,12 @@ pub enum Route<'a> {
     SignIn,
     Session,
     SignOut,
+    Invitation,
+    Join,
+    Team,
+    Invite,
+    ChangeRole(&'a str),
+    RemoveMember(&'a str),
     Check,
     Draft,
     SaveDraft,
@@ -67,7 +74,7 @@ pub enum Route<'a> {
 /// handler who it found: no handler checks a key, a token or a session itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: the health check, signing in and out of the console.
+    /// Anyone: the health check, signing in and out of the console, joining by invitation.
     Open,
     /// A browser page of a site (the site key, named in the path or the body): the site is
     /// served here, the page's origin is one the site allows, the visitor id (where the call
@@ -75,21 +82,20 @@ pub enum Access {
     SiteKey,
     /// The shop's server: its server key names the site.
     ServerKey,
-    /// The admin token, or a console session (with the same-origin check for changes).
-    Admin,
+    /// A member of the console's team with at least this role, by a console session (with
+    /// the same-origin check for changes); the admin token is the owner.
+    Team(Role),
 }
 
 impl Route<'_> {
     pub fn access(&self) -> Access {
         use Route::*;
         match self {
-            Health | SignIn | Session | SignOut | Elsewhere => Access::Open,
+            Health | SignIn | Session | SignOut | Invitation | Join | Elsewhere => Access::Open,
             Events | Decide | Forget | Identify | SiteSettings(_) => Access::SiteKey,
             ServerEvents | GetCustomer(_) | PutCustomer(_) => Access::ServerKey,
-            ExportVisitor { .. }
-            | EraseVisitor { .. }
-            | CreatePreview
-            | Sites
+            // Reading, and trying rules out without saving them.
+            Sites
             | Reports
             | AnalyticsExperiments
             | AnalyticsExperiment(_)
@@ -99,17 +105,22 @@ impl Route<'_> {
             | AnalyticsSegments
             | Check
             | Draft
-            | SaveDraft
-            | DiscardDraft
             | Fields
             | Simulate
             | Impact
-            | Publish
             | Versions
             | Version(_)
             | Builtin
-            | Activate(_)
-            | Audit => Access::Admin,
+            | Audit
+            | Team => Access::Team(Role::Viewer),
+            SaveDraft | DiscardDraft | CreatePreview => Access::Team(Role::Editor),
+            Publish | Activate(_) => Access::Team(Role::Publisher),
+            // The team itself, and shoppers' personal data.
+            Invite
+            | ChangeRole(_)
+            | RemoveMember(_)
+            | ExportVisitor { .. }
+            | EraseVisitor { .. } => Access::Team(Role::Owner),
         }
     }
 }
@@ -152,6 +163,12 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
             (Post, Route::SignIn),
             (Get, Route::Session),
             (Delete, Route::SignOut),
+        ],
+        ["console", "invite"] => vec![(Post, Route::Invitation), (Put, Route::Join)],
+        ["admin", "team"] => vec![(Get, Route::Team), (Post, Route::Invite)],
+        ["admin", "team", name] => vec![
+            (Put, Route::ChangeRole(name)),
+            (Delete, Route::RemoveMember(name)),
         ],
         ["admin", "check"] => vec![(Post, Route::Check)],
         ["admin", "draft"] => vec![
@@ -205,29 +222,53 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     // Access is checked here, once for every route, before its handler runs.
     match route.access() {
-        Access::Open => {}
-        Access::Admin => crate::auth::require_admin(&req, env).await?,
+        Access::Open => open_route(route, req, env).await,
+        Access::Team(role) => {
+            let member = crate::auth::require(&req, env, role).await?;
+            team_route(route, req, env, sites, &member).await
+        }
         Access::SiteKey => {
             let page = browser::Page::admit(req, env, sites, carries(&route)).await?;
-            return page_route(route, page, env, sites).await;
+            page_route(route, page, env, sites).await
         }
         Access::ServerKey => {
             let site = crate::auth::server_site(&req, env)?;
-            return server_route(route, req, env, &site).await;
+            server_route(route, req, env, &site).await
         }
     }
+}
+
+/// A route anyone may call.
+async fn open_route(route: Route<'_>, req: Request, env: &Env) -> Result<Response, ApiError> {
     match route {
         Route::Health => Ok(browser::health(env).await),
+        Route::SignIn => console::sign_in(req, env).await,
+        Route::Session => console::current(&req, env).await,
+        Route::SignOut => console::sign_out(&req, env).await,
+        Route::Invitation => console::invitation(req, env).await,
+        Route::Join => console::join(req, env).await,
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A route of the console's API, for the member the router admitted.
+async fn team_route(
+    route: Route<'_>,
+    req: Request,
+    env: &Env,
+    sites: &crate::sites::Sites,
+    member: &Member,
+) -> Result<Response, ApiError> {
+    match route {
         Route::ExportVisitor { site, visitor_id } => {
             admin::export_visitor(env, sites, site, visitor_id).await
         }
         Route::EraseVisitor { site, visitor_id } => {
-            admin::erase_visitor(env, sites, site, visitor_id).await
+            admin::erase_visitor(env, sites, member, site, visitor_id).await
         }
-        Route::CreatePreview => admin::create_preview(req, env, sites).await,
+        Route::CreatePreview => admin::create_preview(req, env, sites, member).await,
         Route::Sites => admin::list_sites(env, sites).await,
         Route::Reports => admin::reports(&req, env, sites).await,
-        Route::SignIn => console::sign_in(req, env).await,
         Route::Check => workspace::check(req).await,
         Route::Draft => workspace::get_draft(env).await,
         Route::SaveDraft => workspace::put_draft(req, env).await,
@@ -235,30 +276,23 @@ async fn dispatch(
         Route::Fields => workspace::visitor_fields(),
         Route::Simulate => workspace::simulate(req).await,
         Route::Impact => workspace::impact(req, env, sites).await,
-        Route::Session => console::current(&req, env).await,
-        Route::SignOut => console::sign_out(&req, env).await,
         Route::AnalyticsExperiments => analytics::experiments(&req, env, sites).await,
         Route::AnalyticsExperiment(rule) => analytics::experiment(&req, env, sites, rule).await,
         Route::AnalyticsSatisfaction => analytics::satisfaction(&req, env, sites).await,
         Route::AnalyticsLifecycle => analytics::lifecycle(&req, env, sites).await,
         Route::AnalyticsWeakSpots => analytics::weak_spots(&req, env, sites).await,
         Route::AnalyticsSegments => analytics::segments(&req, env, sites).await,
-        Route::Publish => admin::publish(req, env).await,
+        Route::Publish => admin::publish(req, env, member).await,
         Route::Versions => admin::versions(env).await,
         Route::Version(id) => admin::version(env, id).await,
         Route::Builtin => admin::builtin(),
-        Route::Activate(id) => admin::activate(env, id).await,
+        Route::Activate(id) => admin::activate(env, member, id).await,
         Route::Audit => admin::audit(env).await,
-        // Answered above, by who may call them.
-        Route::Events
-        | Route::Decide
-        | Route::Forget
-        | Route::Identify
-        | Route::SiteSettings(_)
-        | Route::ServerEvents
-        | Route::GetCustomer(_)
-        | Route::PutCustomer(_)
-        | Route::Elsewhere => Err(ApiError::NotFound),
+        Route::Team => team::list(env).await,
+        Route::Invite => team::invite(req, env, member).await,
+        Route::ChangeRole(name) => team::change_role(req, env, member, name).await,
+        Route::RemoveMember(name) => team::remove(env, member, name).await,
+        _ => Err(ApiError::NotFound),
     }
 }
 
@@ -324,7 +358,7 @@ mod tests {
     }
 
     /// Every route but `Elsewhere` (`Route::access` names each, with no wildcard).
-    const ENDPOINTS: usize = 36;
+    const ENDPOINTS: usize = 42;
 
     /// `docs/api.md`'s table of every endpoint, as (method, path with sample values, who).
     fn documented() -> Vec<(Method, String, String)> {
@@ -352,7 +386,8 @@ mod tests {
                     .replace("{visitor_id}", "v-00000001")
                     .replace("{customer_id}", "C-1")
                     .replace("{rule}", "welcome")
-                    .replace("{id}", "3");
+                    .replace("{id}", "3")
+                    .replace("{name}", "Ana%20Silva");
                 (method, path, cells[3].to_owned())
             })
             .collect()
@@ -371,7 +406,10 @@ mod tests {
                 Some("anyone") => Access::Open,
                 Some("site") => Access::SiteKey,
                 Some("server") => Access::ServerKey,
-                Some("admin") => Access::Admin,
+                Some("viewer") => Access::Team(Role::Viewer),
+                Some("editor") => Access::Team(Role::Editor),
+                Some("publisher") => Access::Team(Role::Publisher),
+                Some("owner") => Access::Team(Role::Owner),
                 _ => panic!("unknown access \"{who}\" in docs/api.md"),
             };
             assert_eq!(found.access(), expected, "{method:?} {path}");
@@ -379,9 +417,9 @@ mod tests {
             seen.push(found);
         }
         assert_eq!(seen.len(), ENDPOINTS, "docs/api.md lists every endpoint");
-        // The admin paths are exactly the admin routes.
+        // The admin paths are exactly the team's routes.
         for (method, path, _) in &documented {
-            let admin = route(method, path).unwrap().access() == Access::Admin;
+            let admin = matches!(route(method, path).unwrap().access(), Access::Team(_));
             assert_eq!(admin, path.starts_with("/v1/admin/"), "{method:?} {path}");
         }
     }

@@ -1,28 +1,26 @@
-//! The marketer console's sessions: the admin token is posted once (`POST
-//! /v1/console/session`) and exchanged for a random session id in an `HttpOnly`,
-//! `SameSite=Strict` cookie (`__Host-` and `Secure` where the browser allows), which the admin
-//! API then accepts as well as the bearer token. The id is kept in D1 only as its SHA-256, with
-//! its expiry; signing out deletes it. A call that changes something and comes with the cookie
+//! The marketer console's sessions: a member's name and secret, or the admin token, are
+//! posted once (`POST /v1/console/session`) and exchanged for a random session id in an
+//! `HttpOnly`, `SameSite=Strict` cookie (`__Host-` and `Secure` where the browser allows),
+//! which the admin API then accepts as well as the bearer token. The id is kept in D1 only as
+//! its SHA-256, with the member's name and its expiry; the member's role is read afresh on
+//! every call (`team`). Signing out deletes it. A call that changes something and comes with the cookie
 //! must also say it comes from the console's own origin (`Sec-Fetch-Site: same-origin`, or an
 //! `Origin` equal to the edge's) and carry the `x-rapport-console` header, which a page on
 //! another site cannot set on a form or a simple request.
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use wasm_bindgen::{JsCast, JsValue};
-use worker::{js_sys, Env, Method, Request};
+use worker::{Env, Method, Request};
 
 use crate::aggregates::database;
 use crate::error::{ApiError, Context};
 use crate::http::header;
+use crate::team::{self, Member};
 
 /// How long a session lasts: a working day.
 pub const SESSION_SECONDS: i64 = 8 * 60 * 60;
 /// The header the console sends with every call that changes something.
 pub const CONSOLE_HEADER: &str = "x-rapport-console";
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS console_sessions (
-    id_hash TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)";
 
 /// The cookie's name and attributes for a request: `__Host-` and `Secure` over https and on
 /// a loopback host (which browsers treat as secure); a plain name elsewhere, where a browser
@@ -67,81 +65,79 @@ fn id_hash(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
 
-/// 244 random bits from the runtime's CSPRNG (two `crypto.randomUUID()`s).
-fn random_id() -> Result<String, ApiError> {
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
-        .map_err(|_| ApiError::internal("reading crypto", "no crypto object"))?;
-    let uuid: js_sys::Function = js_sys::Reflect::get(&crypto, &JsValue::from_str("randomUUID"))
-        .map_err(|_| ApiError::internal("reading crypto.randomUUID", "missing"))?
-        .dyn_into()
-        .map_err(|_| ApiError::internal("reading crypto.randomUUID", "not a function"))?;
-    let mut id = String::new();
-    for _ in 0..2 {
-        let part = uuid
-            .call0(&crypto)
-            .map_err(|_| ApiError::internal("calling crypto.randomUUID", "it threw"))?;
-        id.push_str(&part.as_string().unwrap_or_default().replace('-', ""));
-    }
-    if id.len() != 64 {
-        return Err(ApiError::internal(
-            "making a session id",
-            "short randomness",
-        ));
-    }
-    Ok(id)
-}
-
-/// Starts a session; gives its id and expiry.
-pub async fn start(env: &Env, now_ms: i64) -> Result<(String, i64), ApiError> {
+/// Starts a session for `member`; gives its id and expiry.
+pub async fn start(env: &Env, member: &Member, now_ms: i64) -> Result<(String, i64), ApiError> {
     let db = database(env)?;
-    let id = random_id()?;
+    let id = team::random_id()?;
     let expires = now_ms + SESSION_SECONDS * 1000;
-    db.batch(vec![
-        db.prepare(SCHEMA),
-        db.prepare("DELETE FROM console_sessions WHERE expires_ms < ?")
+    let mut statements = team::schema(&db);
+    statements.push(
+        db.prepare("DELETE FROM console_logins WHERE expires_ms < ?")
             .bind(&[(now_ms as f64).into()])
             .context("binding the session clean-up")?,
-        db.prepare("INSERT INTO console_sessions (id_hash, expires_ms) VALUES (?, ?)")
-            .bind(&[id_hash(&id).into(), (expires as f64).into()])
+    );
+    statements.push(
+        db.prepare("INSERT INTO console_logins (id_hash, name, expires_ms) VALUES (?, ?, ?)")
+            .bind(&[
+                id_hash(&id).into(),
+                member.name.as_str().into(),
+                (expires as f64).into(),
+            ])
             .context("binding a new session")?,
-    ])
-    .await
-    .context("storing a console session")?;
+    );
+    db.batch(statements)
+        .await
+        .context("storing a console session")?;
     Ok((id, expires))
 }
 
-/// The expiry of the live session `id`, if it is one.
-pub async fn expiry(env: &Env, id: &str, now_ms: i64) -> Result<Option<i64>, ApiError> {
+/// Who the live session `id` is (with their current role) and until when, if it is one.
+pub async fn member(env: &Env, id: &str, now_ms: i64) -> Result<Option<(Member, i64)>, ApiError> {
     #[derive(Deserialize)]
     struct Found {
+        name: String,
+        role: Option<String>,
         expires_ms: f64,
     }
     let db = database(env)?;
-    db.prepare(SCHEMA)
-        .run()
-        .await
-        .context("creating the sessions table")?;
-    let found: Option<Found> = db
-        .prepare("SELECT expires_ms FROM console_sessions WHERE id_hash = ? AND expires_ms > ?")
+    let mut statements = team::schema(&db);
+    statements.push(
+        db.prepare(
+            "SELECT l.name, u.role, l.expires_ms FROM console_logins l
+             LEFT JOIN console_users u ON u.name = l.name
+             WHERE l.id_hash = ? AND l.expires_ms > ?",
+        )
         .bind(&[id_hash(id).into(), (now_ms as f64).into()])
-        .context("binding a session lookup")?
-        .first(None)
+        .context("binding a session lookup")?,
+    );
+    let results = db
+        .batch(statements)
         .await
         .context("looking up a console session")?;
-    Ok(found.map(|f| f.expires_ms as i64))
+    let found: Option<Found> = results
+        .last()
+        .map(|r| r.results::<Found>())
+        .transpose()
+        .context("reading a console session")?
+        .and_then(|rows| rows.into_iter().next());
+    Ok(found.and_then(|f| {
+        let role = team::current_role(&f.name, f.role.as_deref())?;
+        Some((Member { name: f.name, role }, f.expires_ms as i64))
+    }))
 }
 
 /// Ends the session `id`.
 pub async fn end(env: &Env, id: &str) -> Result<(), ApiError> {
     let db = database(env)?;
-    db.batch(vec![
-        db.prepare(SCHEMA),
-        db.prepare("DELETE FROM console_sessions WHERE id_hash = ?")
+    let mut statements = team::schema(&db);
+    statements.push(
+        db.prepare("DELETE FROM console_logins WHERE id_hash = ?")
             .bind(&[id_hash(id).into()])
             .context("binding a sign-out")?,
-    ])
-    .await
-    .context("ending a console session")?;
+    );
+    db.batch(statements)
+        .await
+        .context("ending a console session")?;
     Ok(())
 }
 

@@ -175,6 +175,10 @@ fn erasing_a_visitor_removes_everything_stored_and_is_audited() {
     let entry = &audit["entries"][0];
     assert_eq!(entry["action"], "erase_visitor", "{audit}");
     assert_eq!(entry["detail"]["visitor_id"], visitor);
+    assert_eq!(
+        entry["who"], "owner",
+        "the admin token is the owner: {entry}"
+    );
 }
 
 /// POSTs with extra headers; returns the status, one response header and the body.

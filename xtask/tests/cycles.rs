@@ -224,11 +224,11 @@ fn each_layer_of_rules_uses_only_the_layers_below_it() {
 }
 
 /// The edge's stack, as ARCHITECTURE.md states it: what each of its modules may use.
-const EDGE_USES: [(&str, &[&str]); 18] = [
+const EDGE_USES: [(&str, &[&str]); 19] = [
     (
         "router",
         &[
-            "api", "http", "error", "sites", "config", "clock", "session", "auth", "limits",
+            "api", "http", "error", "sites", "config", "clock", "session", "auth", "limits", "team",
         ],
     ),
     (
@@ -241,6 +241,7 @@ const EDGE_USES: [(&str, &[&str]); 18] = [
             "config",
             "clock",
             "session",
+            "team",
             "objects",
             "error",
             "reports",
@@ -261,14 +262,19 @@ const EDGE_USES: [(&str, &[&str]); 18] = [
             "sample",
             "audit",
             "preview",
+            "team",
         ],
     ),
     (
         "session",
-        &["aggregates", "clock", "config", "error", "http"],
+        &["aggregates", "clock", "config", "error", "http", "team"],
     ),
+    ("team", &["aggregates", "error"]),
     ("http", &["error", "clock", "sites"]),
-    ("auth", &["error", "config", "clock", "http", "session"]),
+    (
+        "auth",
+        &["error", "config", "clock", "http", "session", "team"],
+    ),
     ("limits", &["error", "config"]),
     ("sites", &["error", "config"]),
     ("clock", &["error", "config", "http"]),

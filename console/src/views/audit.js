@@ -16,8 +16,8 @@ export async function audit(root) {
       ? el("p", { class: "empty", text: "Nothing has been published or changed yet." })
       : table(
           "Audit log",
-          ["When", "Action", "Detail"],
-          entries.map((e) => [timeText(e.at_ms), e.action, JSON.stringify(e.detail)]),
+          ["When", "Who", "Action", "Detail"],
+          entries.map((e) => [timeText(e.at_ms), e.who ?? "a shopper", e.action, JSON.stringify(e.detail)]),
         ),
   );
 }

@@ -3,7 +3,7 @@
 // compared line by line (`diff`).
 
 import { diffLines } from "diff";
-import { api, errorText } from "../api.js";
+import { api, errorText, may } from "../api.js";
 import { el, errorLine, field, headings, say, select } from "../dom.js";
 import { timeText } from "../format.js";
 
@@ -26,7 +26,7 @@ export async function rulebook(root) {
     });
     actions.append(view, " ");
     if (v.id === active) actions.append(el("span", { class: "active-badge", text: "active" }));
-    else actions.append(activateButton(v.id, root));
+    else if (may("publisher")) actions.append(activateButton(v.id, root));
     const published = timeText(v.published_ms);
     return el(
       "tr",

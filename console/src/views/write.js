@@ -5,7 +5,7 @@
 // note. It can be simulated for a persona, previewed on the shop, and compared with the
 // active rulebook over recent visitors.
 
-import { api, errorText } from "../api.js";
+import { api, errorText, may } from "../api.js";
 import { el, field, say } from "../dom.js";
 import { editor } from "../editor/editor.js";
 import { plural } from "../format.js";
@@ -37,7 +37,8 @@ export async function write(root) {
     fields: state.fields,
     changed: (text) => {
       state.files[state.current] = text;
-      save(state);
+      // A viewer tries rules out: checked, simulated and measured, but never saved.
+      if (may("editor")) save(state);
     },
     check: async (text) => {
       state.files[state.current] = text;
@@ -84,14 +85,7 @@ export async function write(root) {
       id: "editor-keys",
       text: "Tab indents in the editor. To leave it with the keyboard, press Esc, then Tab.",
     }),
-    el(
-      "div",
-      { class: "publish" },
-      el("label", { for: "note", text: "Note" }),
-      parts.note,
-      parts.publish,
-      el("button", { type: "button", class: "quiet", id: "discard", text: "Discard draft", onclick: discard }),
-    ),
+    publishing(parts, discard),
     el(
       "div",
       { class: "filters" },
@@ -103,6 +97,37 @@ export async function write(root) {
     impact(draft),
   );
   state.editor.view.focus();
+}
+
+// What the member's role lets them do with the draft: publish (a publisher), save and
+// discard (an editor), or only try it out (a viewer).
+function publishing(parts, discard) {
+  const discarding = el("button", {
+    type: "button",
+    class: "quiet",
+    id: "discard",
+    text: "Discard draft",
+    onclick: discard,
+  });
+  if (may("publisher")) {
+    return el(
+      "div",
+      { class: "publish" },
+      el("label", { for: "note", text: "Note" }),
+      parts.note,
+      parts.publish,
+      discarding,
+    );
+  }
+  const role = may("editor")
+    ? "Your draft is saved as you type; a publisher makes it live."
+    : "You are a viewer: you can check, simulate and measure rules here, but nothing you type is saved.";
+  return el(
+    "div",
+    { class: "publish" },
+    el("p", { class: "muted", id: "role-note", text: role }),
+    may("editor") ? discarding : null,
+  );
 }
 
 // The draft if there is one, else the active version, else the rulebook built into the edge,

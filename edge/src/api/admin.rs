@@ -1,4 +1,4 @@
-//! The admin API under `/v1/admin/`, behind the admin token: publishing and rolling back
+//! The admin API under `/v1/admin/`, for the team's members as their roles allow: publishing and rolling back
 //! rulebooks, the audit log, reports, preview links, and what is stored about a visitor
 //! (export and GDPR erasure).
 
@@ -20,6 +20,7 @@ use crate::objects::visitor;
 use crate::preview;
 use crate::reports;
 use crate::sites::Sites;
+use crate::team::Member;
 
 /// The largest rulebook, with its tests, that can be published.
 const MAX_RULEBOOK_BYTES: usize = 1024 * 1024;
@@ -52,11 +53,12 @@ pub async fn export_visitor(
 pub async fn erase_visitor(
     env: &Env,
     sites: &Sites,
+    member: &Member,
     site: &str,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
     check_visitor(sites, site, visitor_id)?;
-    let events = erase_everywhere(env, site, visitor_id, None).await?;
+    let events = erase_everywhere(env, site, visitor_id, Some(member)).await?;
     ok(&json!({ "erased": true, "events": events }), 200)
 }
 
@@ -87,7 +89,12 @@ fn default_preview_path() -> String {
 /// `?rapport_preview=TOKEN` to a page URL, or pass `preview` to `/v1/decide`), whoever
 /// opens them, until it expires; with `files`, from that draft rather than the active
 /// rulebook. The answer's `link` is `path` with the token, to open on the shop's origin.
-pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
+pub async fn create_preview(
+    req: Request,
+    env: &Env,
+    sites: &Sites,
+    member: &Member,
+) -> Result<Response, ApiError> {
     let body = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PreviewRequest = parse(&body, "")?;
     check_site(sites, &request.site)?;
@@ -165,7 +172,7 @@ pub async fn create_preview(req: Request, env: &Env, sites: &Sites) -> Result<Re
         expires,
         draft: draft.clone(),
     };
-    rulebooks::record(env, action).await?;
+    rulebooks::record(env, Some(member), action).await?;
     ok(
         &json!({ "token": token, "experience": request.experience, "expires": expires,
                  "draft": draft, "query": format!("rapport_preview={token}"), "link": link }),
@@ -200,7 +207,7 @@ pub async fn reports(req: &Request, env: &Env, sites: &Sites) -> Result<Response
 
 /// `POST /v1/admin/rulebooks`: checks and tests a rulebook, then makes it the active one;
 /// or refuses it whole, saying why.
-pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn publish(req: Request, env: &Env, member: &Member) -> Result<Response, ApiError> {
     #[derive(Deserialize)]
     struct PublishRequest {
         #[serde(flatten)]
@@ -212,7 +219,7 @@ pub async fn publish(req: Request, env: &Env) -> Result<Response, ApiError> {
     }
     let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PublishRequest = parse(&text, "")?;
-    match rulebooks::publish(env, request.publish).await? {
+    match rulebooks::publish(env, request.publish, member).await? {
         Published::Stored(version) => {
             if request.discard_draft {
                 super::workspace::discard_draft(env).await?;
@@ -274,9 +281,9 @@ pub fn builtin() -> Result<Response, ApiError> {
 
 /// `POST /v1/admin/rulebooks/{id}/activate`: makes a stored version the active one (a
 /// rollback, for an older one).
-pub async fn activate(env: &Env, id: &str) -> Result<Response, ApiError> {
+pub async fn activate(env: &Env, member: &Member, id: &str) -> Result<Response, ApiError> {
     let id = version_id(id)?;
-    match rulebooks::activate(env, id).await? {
+    match rulebooks::activate(env, id, member).await? {
         Some(activated) => ok(&activated, 200),
         None => Err(ApiError::NotFound),
     }

@@ -315,7 +315,7 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
 /// widget's `forget` command. Only the browser holding the random visitor id can name it.
 pub async fn forget(page: Page, env: &Env) -> Result<Response, ApiError> {
     let request: ForgetRequest = page.read()?;
-    let events = erase_visitor(env, &request.site, &request.visitor_id, Some("visitor")).await?;
+    let events = erase_visitor(env, &request.site, &request.visitor_id, None).await?;
     Ok(json_response(
         &json!({ "erased": true, "events": events }),
         200,

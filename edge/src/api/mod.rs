@@ -5,9 +5,10 @@
 //!   forget, identify) and the health check;
 //! - [`server`]: shops' own systems, with a secret server key per site;
 //! - [`admin`]: people and tools with the admin token or a console session (publishing and
-//!   versions, reports, previews, sites, export and erasure);
+//!   versions, reports, previews, sites, export and erasure), as their role allows;
 //! - [`analytics`]: the analytics endpoints, one call into `rapport_analytics` each;
-//! - [`console`]: signing in and out of the console;
+//! - [`console`]: signing in and out of the console, and joining by an invitation;
+//! - [`team`]: the console's members, their roles and invitations;
 //! - [`workspace`]: the console's draft, its checks, simulation and impact.
 //!
 //! Handlers read and validate their request, call the Durable Objects (`objects`), and
@@ -18,6 +19,7 @@ pub mod analytics;
 pub mod browser;
 pub mod console;
 pub mod server;
+pub mod team;
 pub mod workspace;
 
 use rapport_protocol::validate_id;
@@ -46,12 +48,13 @@ fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
 }
 
 /// Erases a visitor's object and its link to a customer, and records it in the audit log
-/// (`by` the visitor, or by an admin); gives how many events went.
+/// (done by a member of the team, or with `None` by the visitor); gives how many events
+/// went.
 async fn erase_visitor(
     env: &Env,
     site: &str,
     visitor_id: &str,
-    by: Option<&str>,
+    member: Option<&crate::team::Member>,
 ) -> Result<i64, ApiError> {
     let erased = visitor::erase(env, site, visitor_id).await?;
     crate::sample::erase(env, site, visitor_id).await?;
@@ -62,8 +65,8 @@ async fn erase_visitor(
         site: site.to_owned(),
         visitor_id: visitor_id.to_owned(),
         events: erased.events,
-        by: by.map(str::to_owned),
+        by: member.is_none().then(|| "visitor".to_owned()),
     };
-    rulebooks::record(env, action).await?;
+    rulebooks::record(env, member, action).await?;
     Ok(erased.events)
 }

@@ -36,6 +36,7 @@ use worker::Env;
 use super::{send, ObjectCall};
 use crate::audit::Action;
 use crate::error::ApiError;
+use crate::team::Member;
 
 /// The object's name: there is exactly one.
 const NAME: &str = "rulebooks";
@@ -43,8 +44,8 @@ const NAME: &str = "rulebooks";
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RulebooksCall {
-    /// Check, test, then store and activate: answers [`Published`].
-    Publish(Publish),
+    /// Check, test, then store and activate: answers [`Published`]. `by` names who.
+    Publish { publish: Publish, by: String },
     /// Answers [`ActiveVersion`].
     Active,
     /// Answers [`Versions`].
@@ -52,9 +53,9 @@ pub enum RulebooksCall {
     /// Answers the version with its files, if there is one.
     Version { id: i64 },
     /// Make a stored version the active one: answers [`Activated`], if there is one.
-    Activate { id: i64 },
-    /// Add to the audit log: answers nothing.
-    Record(Action),
+    Activate { id: i64, by: String },
+    /// Add to the audit log, done `by` a member (or by a shopper: `None`): answers nothing.
+    Record { by: Option<String>, action: Action },
     /// Answers the newest entries of the audit log.
     Audit,
 }
@@ -68,12 +69,12 @@ impl ObjectCall for RulebooksCall {
 
     fn name(&self) -> &'static str {
         match self {
-            RulebooksCall::Publish(_) => "publish",
+            RulebooksCall::Publish { .. } => "publish",
             RulebooksCall::Active => "active",
             RulebooksCall::Versions => "versions",
             RulebooksCall::Version { .. } => "version",
             RulebooksCall::Activate { .. } => "activate",
-            RulebooksCall::Record(_) => "record",
+            RulebooksCall::Record { .. } => "record",
             RulebooksCall::Audit => "audit",
         }
     }
@@ -162,6 +163,9 @@ pub struct Activated {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at_ms: i64,
+    /// The member who did it; `None` for a shopper's own erasure and entries from before
+    /// the console had members.
+    pub who: Option<String>,
     pub action: String,
     pub detail: serde_json::Value,
 }
@@ -192,8 +196,9 @@ pub fn split(
     Ok((rules, tests))
 }
 
-pub async fn publish(env: &Env, publish: Publish) -> Result<Published, ApiError> {
-    send(env, &RulebooksCall::Publish(publish)).await
+pub async fn publish(env: &Env, publish: Publish, by: &Member) -> Result<Published, ApiError> {
+    let by = by.name.clone();
+    send(env, &RulebooksCall::Publish { publish, by }).await
 }
 
 pub async fn active_version(env: &Env) -> Result<ActiveVersion, ApiError> {
@@ -208,13 +213,15 @@ pub async fn version(env: &Env, id: i64) -> Result<Option<StoredVersion>, ApiErr
     send(env, &RulebooksCall::Version { id }).await
 }
 
-pub async fn activate(env: &Env, id: i64) -> Result<Option<Activated>, ApiError> {
-    send(env, &RulebooksCall::Activate { id }).await
+pub async fn activate(env: &Env, id: i64, by: &Member) -> Result<Option<Activated>, ApiError> {
+    let by = by.name.clone();
+    send(env, &RulebooksCall::Activate { id, by }).await
 }
 
-/// Records an admin change in the audit log.
-pub async fn record(env: &Env, action: Action) -> Result<(), ApiError> {
-    send(env, &RulebooksCall::Record(action)).await
+/// Records an admin change in the audit log, done `by` a member (`None`: by a shopper).
+pub async fn record(env: &Env, by: Option<&Member>, action: Action) -> Result<(), ApiError> {
+    let by = by.map(|m| m.name.clone());
+    send(env, &RulebooksCall::Record { by, action }).await
 }
 
 pub async fn audit(env: &Env) -> Result<Vec<AuditEntry>, ApiError> {

@@ -74,14 +74,16 @@ impl DurableObject for Rulebooks {
         let name = call.name();
         crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "rulebook")?;
         match call {
-            RulebooksCall::Publish(publish) => respond(name, self.publish(publish)),
+            RulebooksCall::Publish { publish, by } => respond(name, self.publish(publish, &by)),
             RulebooksCall::Active => {
                 respond(name, self.active_id().map(|id| super::ActiveVersion { id }))
             }
             RulebooksCall::Versions => respond(name, self.versions()),
             RulebooksCall::Version { id } => respond(name, self.version(id)),
-            RulebooksCall::Activate { id } => respond(name, self.activate(id)),
-            RulebooksCall::Record(action) => respond(name, self.audit(&action)),
+            RulebooksCall::Activate { id, by } => respond(name, self.activate(id, &by)),
+            RulebooksCall::Record { by, action } => {
+                respond(name, self.audit(by.as_deref(), &action))
+            }
             RulebooksCall::Audit => respond(name, self.audit_entries()),
         }
     }
@@ -152,8 +154,12 @@ impl Rulebooks {
             .transpose()
     }
 
-    fn audit(&self, action: &Action) -> Result<()> {
-        let (name, detail) = action.entry();
+    /// Adds an entry; who did it is kept in the detail as `who` (the table predates it).
+    fn audit(&self, by: Option<&str>, action: &Action) -> Result<()> {
+        let (name, mut detail) = action.entry();
+        if let (Some(by), Some(fields)) = (by, detail.as_object_mut()) {
+            fields.insert("who".to_owned(), by.into());
+        }
         self.state
             .storage()
             .sql()
@@ -184,11 +190,19 @@ impl Rulebooks {
             .doing("reading the audit log")?;
         Ok(rows
             .into_iter()
-            .map(|r| AuditEntry {
-                at_ms: r.at_ms,
-                action: r.action,
-                detail: serde_json::from_str(&r.detail)
-                    .unwrap_or(serde_json::Value::String(r.detail)),
+            .map(|r| {
+                let mut detail =
+                    serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail));
+                let who = detail
+                    .as_object_mut()
+                    .and_then(|fields| fields.remove("who"))
+                    .and_then(|who| who.as_str().map(str::to_owned));
+                AuditEntry {
+                    at_ms: r.at_ms,
+                    who,
+                    action: r.action,
+                    detail,
+                }
             })
             .collect())
     }
@@ -202,28 +216,34 @@ impl Rulebooks {
     }
 
     /// Compiles, tests, then stores and activates; or refuses with the reasons.
-    fn publish(&self, publish: Publish) -> Result<Published> {
+    fn publish(&self, publish: Publish, by: &str) -> Result<Published> {
         let (rules, tests) = match split(&publish.files) {
             Ok(parts) => parts,
             Err(name) => return Ok(Published::BadFileName(name)),
         };
         let assessment = super::assess::assess(&rules, &tests, now_ms());
         let (Some(book), Some(tested)) = (assessment.book, assessment.tests) else {
-            self.audit(&Action::PublishRefused {
-                note: publish.note,
-                problems: Some(assessment.errors),
-                tests_failed: None,
-            })?;
+            self.audit(
+                Some(by),
+                &Action::PublishRefused {
+                    note: publish.note,
+                    problems: Some(assessment.errors),
+                    tests_failed: None,
+                },
+            )?;
             return Ok(Published::DoesNotCompile(assessment.diagnostics));
         };
         let described = assessment.diagnostics;
         let (passed, failed) = (tested.passed, tested.failed);
         if failed > 0 {
-            self.audit(&Action::PublishRefused {
-                note: publish.note,
-                problems: None,
-                tests_failed: Some(failed),
-            })?;
+            self.audit(
+                Some(by),
+                &Action::PublishRefused {
+                    note: publish.note,
+                    problems: None,
+                    tests_failed: Some(failed),
+                },
+            )?;
             return Ok(Published::TestsFailed {
                 passed,
                 failed,
@@ -256,19 +276,22 @@ impl Rulebooks {
             tests_passed: passed,
             warnings: described,
         };
-        self.audit(&Action::Publish {
-            id: version.id,
-            version: version.version.clone(),
-            note: version.note.clone(),
-            rules: version.rules,
-            segments: version.segments,
-            tests_passed: version.tests_passed,
-        })?;
+        self.audit(
+            Some(by),
+            &Action::Publish {
+                id: version.id,
+                version: version.version.clone(),
+                note: version.note.clone(),
+                rules: version.rules,
+                segments: version.segments,
+                tests_passed: version.tests_passed,
+            },
+        )?;
         Ok(Published::Stored(version))
     }
 
     /// Makes a stored version the active one: publishing an older id is a rollback.
-    fn activate(&self, id: i64) -> Result<Option<Activated>> {
+    fn activate(&self, id: i64, by: &str) -> Result<Option<Activated>> {
         let Some(version) = self.version(id)? else {
             return Ok(None);
         };
@@ -279,11 +302,14 @@ impl Rulebooks {
             version: version.version,
             previous,
         };
-        self.audit(&Action::Activate {
-            id,
-            version: activated.version.clone(),
-            previous,
-        })?;
+        self.audit(
+            Some(by),
+            &Action::Activate {
+                id,
+                version: activated.version.clone(),
+                previous,
+            },
+        )?;
         Ok(Some(activated))
     }
 }
