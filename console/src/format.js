@@ -81,3 +81,38 @@ export function dayText(day, locale = undefined) {
 export function timeText(ms, locale = undefined) {
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(ms);
 }
+
+/// What changes between two rulebooks (`POST /v1/admin/changes`), one line per rule,
+/// segment or file, in words.
+export function changeLines(c) {
+  const lines = [];
+  const where = (n) => `${n.file}:${n.line}`;
+  for (const [kind, changed] of [
+    ["rule", c.rules],
+    ["segment", c.segments],
+  ]) {
+    const about = (n) => (n.description ? `: “${n.description}”` : "");
+    for (const n of changed.added) lines.push(`Added ${kind} ${n.name}${about(n)} (${where(n)})`);
+    for (const n of changed.changed) lines.push(`Changed ${kind} ${n.name} (${where(n)})`);
+    for (const n of changed.removed) lines.push(`Removed ${kind} ${n.name} (was in ${n.file})`);
+  }
+  for (const file of c.other_code) lines.push(`Other code changed in ${file} (helpers or settings)`);
+  for (const file of c.tests) lines.push(`Test cases changed in ${file}`);
+  if (lines.length === 0) lines.push("No rule, segment or test changes: it reads the same as the other version.");
+  const same = c.rules.unchanged + c.segments.unchanged;
+  if (same > 0)
+    lines.push(same === 1 ? "1 other rule or segment unchanged" : `${same} other rules and segments unchanged`);
+  return lines;
+}
+
+/// The reach of a change over the visitor sample (`POST /v1/admin/impact`), in words.
+export function reachLines(r) {
+  if (r.visitors === 0)
+    return ["No recent visitors of this site are in the sample yet, so the reach cannot be measured."];
+  const lines = [`Of ${r.visitors} recent visitors, ${r.changed} would get something different.`];
+  for (const e of r.experiences) {
+    if (e.gained > 0) lines.push(`+${e.gained} start seeing ${e.experience}`);
+    if (e.lost > 0) lines.push(`${e.lost} stop seeing ${e.experience}`);
+  }
+  return lines;
+}

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  changeLines,
   csv,
   cumulative,
   day,
@@ -12,6 +13,7 @@ import {
   nps,
   percent,
   plural,
+  reachLines,
   share,
   slug,
   timeText,
@@ -93,4 +95,47 @@ test("days and moments share one date format, the locale's", () => {
   assert.equal(dayText("2026-12-03", "en-US"), "Dec 3, 2026");
   assert.equal(dayText("not a day", "en-GB"), "not a day");
   assert.ok(timeText(Date.parse("2026-12-03T10:00:00Z"), "en-GB").startsWith("3 Dec 2026"));
+});
+
+test("changes read rule by rule, and say when nothing changes", () => {
+  const none = { added: [], removed: [], changed: [], unchanged: 0 };
+  const changes = {
+    rules: {
+      added: [{ name: "gift-wrap-it", description: "Gift wrap in Italy", file: "gifts.rhai", line: 4 }],
+      removed: [{ name: "old-bar", description: "", file: "bars.rhai", line: 1 }],
+      changed: [{ name: "welcome", description: "Hello", file: "welcome.rhai", line: 2 }],
+      unchanged: 11,
+    },
+    segments: { ...none, unchanged: 3 },
+    other_code: ["cart.rhai"],
+    tests: ["tests/gifts.json"],
+  };
+  assert.deepEqual(changeLines(changes), [
+    "Added rule gift-wrap-it: “Gift wrap in Italy” (gifts.rhai:4)",
+    "Changed rule welcome (welcome.rhai:2)",
+    "Removed rule old-bar (was in bars.rhai)",
+    "Other code changed in cart.rhai (helpers or settings)",
+    "Test cases changed in tests/gifts.json",
+    "14 other rules and segments unchanged",
+  ]);
+  const same = { rules: { ...none, unchanged: 2 }, segments: none, other_code: [], tests: [] };
+  assert.equal(changeLines(same)[0], "No rule, segment or test changes: it reads the same as the other version.");
+});
+
+test("the reach says who starts and stops seeing what", () => {
+  const impact = {
+    visitors: 1500,
+    changed: 64,
+    experiences: [
+      { experience: "gift-wrap-it", gained: 61, lost: 0 },
+      { experience: "welcome-offer", gained: 0, lost: 3 },
+      { experience: "cart-reminder", gained: 0, lost: 0 },
+    ],
+  };
+  assert.deepEqual(reachLines(impact), [
+    "Of 1500 recent visitors, 64 would get something different.",
+    "+61 start seeing gift-wrap-it",
+    "3 stop seeing welcome-offer",
+  ]);
+  assert.match(reachLines({ visitors: 0, changed: 0, experiences: [] })[0], /cannot be measured/);
 });

@@ -24,6 +24,19 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tests_failed: Option<usize>,
     },
+    /// A rulebook passed its checks and tests, and waits for a second person's approval.
+    RequestPublish { request: i64, note: String },
+    /// A second person approved a waiting publish, which is now the active version.
+    ApprovePublish {
+        request: i64,
+        requested_by: String,
+        id: i64,
+        version: String,
+    },
+    /// A waiting publish was withdrawn (by whoever asked) or turned down.
+    WithdrawPublish { request: i64, requested_by: String },
+    /// Publishing now does, or does not, wait for a second person's approval.
+    SetWorkflow { publish_approval: bool },
     /// A stored version became the active one (a rollback when it is older).
     Activate {
         id: i64,

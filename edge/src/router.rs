@@ -65,6 +65,12 @@ pub enum Route<'a> {
     Version(&'a str),
     Builtin,
     Activate(&'a str),
+    Changes,
+    Requests,
+    Approve(&'a str),
+    Withdraw(&'a str),
+    Settings,
+    SetSettings,
     Audit,
     /// Not an API path.
     Elsewhere,
@@ -112,13 +118,17 @@ impl Route<'_> {
             | Version(_)
             | Builtin
             | Audit
-            | Team => Access::Team(Role::Viewer),
+            | Team
+            | Changes
+            | Requests
+            | Settings => Access::Team(Role::Viewer),
             SaveDraft | DiscardDraft | CreatePreview => Access::Team(Role::Editor),
-            Publish | Activate(_) => Access::Team(Role::Publisher),
-            // The team itself, and shoppers' personal data.
+            Publish | Activate(_) | Approve(_) | Withdraw(_) => Access::Team(Role::Publisher),
+            // The team itself, how publishing works, and shoppers' personal data.
             Invite
             | ChangeRole(_)
             | RemoveMember(_)
+            | SetSettings
             | ExportVisitor { .. }
             | EraseVisitor { .. } => Access::Team(Role::Owner),
         }
@@ -181,6 +191,11 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["admin", "impact"] => vec![(Post, Route::Impact)],
         ["admin", "rulebooks"] => vec![(Get, Route::Versions), (Post, Route::Publish)],
         ["admin", "rulebooks", "builtin"] => vec![(Get, Route::Builtin)],
+        ["admin", "rulebooks", "requests"] => vec![(Get, Route::Requests)],
+        ["admin", "rulebooks", "requests", id] => vec![(Delete, Route::Withdraw(id))],
+        ["admin", "rulebooks", "requests", id, "approve"] => vec![(Post, Route::Approve(id))],
+        ["admin", "changes"] => vec![(Post, Route::Changes)],
+        ["admin", "settings"] => vec![(Get, Route::Settings), (Put, Route::SetSettings)],
         ["admin", "rulebooks", id] => vec![(Get, Route::Version(id))],
         ["admin", "rulebooks", id, "activate"] => vec![(Post, Route::Activate(id))],
         ["admin", "audit"] => vec![(Get, Route::Audit)],
@@ -288,6 +303,12 @@ async fn team_route(
         Route::Builtin => admin::builtin(),
         Route::Activate(id) => admin::activate(env, member, id).await,
         Route::Audit => admin::audit(env).await,
+        Route::Changes => workspace::changes(req, env).await,
+        Route::Requests => admin::requests(env).await,
+        Route::Approve(id) => admin::approve(env, member, id).await,
+        Route::Withdraw(id) => admin::withdraw(env, member, id).await,
+        Route::Settings => admin::settings(env).await,
+        Route::SetSettings => admin::set_settings(req, env, member).await,
         Route::Team => team::list(env).await,
         Route::Invite => team::invite(req, env, member).await,
         Route::ChangeRole(name) => team::change_role(req, env, member, name).await,
@@ -358,7 +379,7 @@ mod tests {
     }
 
     /// Every route but `Elsewhere` (`Route::access` names each, with no wildcard).
-    const ENDPOINTS: usize = 42;
+    const ENDPOINTS: usize = 48;
 
     /// `docs/api.md`'s table of every endpoint, as (method, path with sample values, who).
     fn documented() -> Vec<(Method, String, String)> {

@@ -34,6 +34,7 @@ pub use decision::arms::{assignment, in_holdout, Assignment};
 pub use decision::decide::{decide, decision, preview, segments_of};
 pub use decision::trace::{DecisionReport, Outcome, TraceEntry};
 pub use decision::{impact, report};
+pub use language::changes::{changes, Changed, Changes, Named, Side};
 pub use language::diagnostic::{Diagnostic, Severity};
 pub use language::outline::{ExperienceOutline, Outline, RuleOutline, SegmentOutline};
 pub use language::rulebook::lint::PAGE_KINDS;

@@ -51,12 +51,36 @@ fn bar_rule(id: &str, body: &str) -> String {
     )
 }
 
-/// Types the note and presses Publish in the console's workspace.
-async fn publish_with_note(browser: &Browser, note: &str) {
+/// Types the note and presses Publish in the console's workspace, then confirms; gives what
+/// the confirmation said changes.
+async fn publish_with_note(browser: &Browser, note: &str) -> String {
     let field = browser.client.find(Locator::Css("#note")).await.unwrap();
     field.send_keys(note).await.unwrap();
     let publish = browser.client.find(Locator::Css("#publish")).await.unwrap();
     publish.click().await.unwrap();
+    confirm(browser).await
+}
+
+/// Waits for the confirmation a publish or a rollback asks for, and confirms it; gives its
+/// list of changes, one per line.
+async fn confirm(browser: &Browser) -> String {
+    let changes = wait_for_script(
+        browser,
+        "const d = document.querySelector('dialog#confirm[open]');
+         const c = d && d.querySelector('#confirm-changes');
+         const r = d && d.querySelector('#confirm-reach');
+         return c && r && r.children.length > 0 && c.innerText;",
+    )
+    .await;
+    // Nothing happens before the confirmation: the focus is on Cancel.
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "confirm-no");
+    click(browser, "#confirm-yes").await;
+    changes.as_str().unwrap().to_owned()
 }
 
 async fn no_csp_violations(browser: &Browser) {
@@ -271,6 +295,11 @@ async fn the_console_rolls_back_a_version_and_signing_out_ends_the_session() {
         .click()
         .await
         .unwrap();
+    let changes = confirm(&browser).await;
+    assert!(
+        changes.contains("Added rule first") && changes.contains("Removed rule second"),
+        "{changes}"
+    );
     let rolled_back = eventually(WAIT, || {
         let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
         (versions["active"] == ids[0]).then_some(versions)
@@ -1189,12 +1218,18 @@ async fn impact_counts_who_sees_each_experience_now_and_after_publishing() {
         .map(|r| r.as_str().unwrap())
         .collect();
     for expected in [
-        "console-hello-bar|console-hello|0|6|+6|6|0",
-        "before|before|6|0|-6|0|6",
-        "cart-toast|cart-toast|0|2|+2|2|0",
+        "console-hello-bar|console-hello|0|6|+6|6|0|",
+        "before|before|6|0|-6|0|6|the draft has no rule \"before\" (for 6 of 6)",
+        "cart-toast|cart-toast|0|2|+2|2|0|",
     ] {
         assert!(rows.contains(&expected), "{expected} in {rows:?}");
     }
+    // What reaches no one says why, above the table.
+    let zero = text_of(&console, "#impact-zero").await;
+    assert_eq!(
+        zero,
+        "before would reach 0 of 6: the draft has no rule \"before\" (for 6 of 6)"
+    );
     no_csp_violations(&console).await;
     console.client.clone().close().await.unwrap();
 }
@@ -1257,7 +1292,15 @@ async fn a_preview_link_shows_the_draft_on_the_shop_and_records_nothing() {
 #[tokio::test]
 async fn what_the_console_publishes_reaches_shoppers_and_its_results() {
     let (edge, _, console) = hello_written().await;
-    publish_with_note(&console, "hello bar").await;
+    let changes = publish_with_note(&console, "hello bar").await;
+    for line in [
+        "Added rule console-hello",
+        "Added rule cart-toast",
+        "Added segment has_cart",
+        "Removed rule before",
+    ] {
+        assert!(changes.contains(line), "{line}: {changes}");
+    }
     let shopper = Browser::start().await;
     shop_comes_to_show(&edge, &shopper, "console-hello-bar").await;
     // Results show the shopper's impressions, as the reports count them.
@@ -1314,6 +1357,8 @@ async fn a_rollback_in_the_console_takes_the_version_off_the_shop() {
         &format!("button[aria-label='Make version {before} active']"),
     )
     .await;
+    let changes = confirm(&console).await;
+    assert!(changes.contains("Removed rule console-hello"), "{changes}");
     // A new shopper (the first has used the session's prompts) gets the earlier bar in its
     // place, so the page has decided with the rollback: the console's bar is gone.
     let newcomer = Browser::start().await;

@@ -262,3 +262,105 @@ async fn a_viewer_invited_by_the_owner_reads_but_cannot_save_or_publish_even_thr
     vera.client.clone().close().await.unwrap();
     owner.client.clone().close().await.unwrap();
 }
+
+/// Joins the team through an invitation link in a browser of its own.
+async fn join(edge: &Edge, name: &str, role: &str) -> Browser {
+    let (status, invited) = edge.post_admin(
+        "/v1/admin/team",
+        &json!({ "name": name, "role": role }).to_string(),
+    );
+    assert_eq!(status, 201, "{invited}");
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&edge.url(invited["link"].as_str().unwrap()))
+        .await
+        .unwrap();
+    wait_for_script(&browser, "return document.getElementById('new-secret');").await;
+    type_in(&browser, "#new-secret", SECRET).await;
+    type_in(&browser, "#new-secret-again", SECRET).await;
+    click(&browser, "form.sign-in button[type=submit]").await;
+    signed_in(&browser).await;
+    browser
+}
+
+fn bar(id: &str) -> Value {
+    json!({ "rules.rhai": format!(
+        "rule(\"{id}\", #{{ description: \"a bar\", priority: 1, show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"Hi\" }} }} }} }});"
+    ) })
+}
+
+#[tokio::test]
+async fn with_approval_on_a_publish_waits_for_a_second_publisher() {
+    let edge = Edge::start();
+    let admin = edge.admin_token.clone();
+    let (status, _) = edge.server(
+        "PUT",
+        "/v1/admin/settings",
+        Some(&admin),
+        &json!({ "publish_approval": true }).to_string(),
+    );
+    assert_eq!(status, 200);
+    let pia = join(&edge, "Pia Lund", "publisher").await;
+
+    // The owner's publish passes its checks and waits; nothing changed on the shop.
+    let (status, asked) = edge.post_admin(
+        "/v1/admin/rulebooks",
+        &json!({ "files": bar("autumn"), "note": "autumn bar" }).to_string(),
+    );
+    assert_eq!(status, 202, "{asked}");
+    let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
+    assert_eq!(versions["active"], Value::Null, "nothing is active yet");
+
+    // Pia sees it under Rulebook with what it changes, and approves it.
+    pia.client
+        .goto(&edge.url("/console/#rulebook"))
+        .await
+        .unwrap();
+    let waiting = wait_for_script(
+        &pia,
+        "const r = document.getElementById('requests'); return r && r.innerText;",
+    )
+    .await;
+    let waiting = waiting.as_str().unwrap();
+    assert!(
+        waiting.contains("owner asked") && waiting.contains("Added rule autumn"),
+        "{waiting}"
+    );
+    click(&pia, "#requests button.approve").await;
+    let active = rapport_e2e::eventually(rapport_e2e::console::WAIT, || {
+        let (_, versions) = edge.get("/v1/admin/rulebooks", Some(&admin));
+        (!versions["active"].is_null()).then_some(versions)
+    })
+    .await
+    .expect("the approved publish is active");
+    assert_eq!(active["versions"][0]["note"], "autumn bar");
+    let (_, audit) = edge.get("/v1/admin/audit", Some(&admin));
+    let approval = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "approve_publish")
+        .cloned()
+        .expect("the approval is in the audit log");
+    assert_eq!(approval["who"], "Pia Lund");
+    assert_eq!(approval["detail"]["requested_by"], "owner");
+
+    // Her own publish waits too, and she cannot approve it herself.
+    let (status, mine) = call(
+        &pia,
+        "POST",
+        "/v1/admin/rulebooks",
+        json!({ "files": bar("winter"), "note": "winter bar" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{mine}");
+    let own = format!("/v1/admin/rulebooks/requests/{}/approve", mine["requested"]);
+    let (status, refused) = call(&pia, "POST", &own, json!({})).await;
+    assert_eq!(
+        (status, &refused["error"]["field"]),
+        (403, &json!("id")),
+        "{refused}"
+    );
+    pia.client.clone().close().await.unwrap();
+}

@@ -35,14 +35,29 @@ function report(r) {
     return [el("p", { class: "empty", text })];
   }
   const since = timeText(r.oldest_ms);
+  const why = (e) => (e.why ? `${e.why.reason} (for ${e.why.visitors} of ${e.why.of})` : "");
   const rows = r.experiences.map((e) => {
     const change = e.after - e.now;
-    return [e.experience, e.rule, e.now, e.after, change > 0 ? `+${change}` : String(change), e.gained, e.lost];
+    return [e.experience, e.rule, e.now, e.after, change > 0 ? `+${change}` : String(change), e.gained, e.lost, why(e)];
   });
-  const heads = ["Experience", "Rule", "See it now", "After publishing", "Change", "Start seeing it", "Stop seeing it"];
+  const heads = [
+    "Experience",
+    "Rule",
+    "See it now",
+    "After publishing",
+    "Change",
+    "Start seeing it",
+    "Stop seeing it",
+    "Main reason, where it reaches no one or loses half",
+  ];
   const summary = `Of ${r.visitors} recent visitors (active since ${since}), ${r.changed} would get something different after publishing.`;
+  // An experience that would reach no one says why first: that is what a marketer asks.
+  const nobody = r.experiences
+    .filter((e) => e.after === 0 && e.why)
+    .map((e) => el("li", { text: `${e.experience} would reach 0 of ${r.visitors}: ${why(e)}` }));
   return [
     el("p", { id: "impact-summary", class: "headline", text: summary }),
+    nobody.length ? el("ul", { id: "impact-zero" }, ...nobody) : "",
     r.experiences.length
       ? table("Impact by experience", heads, rows)
       : el("p", {

@@ -14,7 +14,7 @@ const ROLES = [
 ];
 
 export async function team(root) {
-  const answer = await api("/v1/admin/team");
+  const [answer, settings] = await Promise.all([api("/v1/admin/team"), api("/v1/admin/settings")]);
   if (answer.status !== 200) {
     root.replaceChildren(errorLine(answer));
     return;
@@ -42,6 +42,42 @@ export async function team(root) {
       "No invitation is waiting.",
     ),
     owner ? inviteForm(again) : el("p", { class: "muted", text: "The owner invites people and changes roles." }),
+    settings.status === 200 ? approvals(settings.body.publish_approval, owner) : errorLine(settings),
+  );
+}
+
+// Whether a publish waits for a second person's approval: the owner's to change.
+function approvals(on, owner) {
+  const box = el("input", {
+    type: "checkbox",
+    id: "publish-approval",
+    checked: on ? "" : null,
+    disabled: owner ? null : "",
+  });
+  box.addEventListener("change", async () => {
+    const done = await api("/v1/admin/settings", { method: "PUT", body: { publish_approval: box.checked } });
+    if (done.status === 200) {
+      say(
+        box.checked ? "Publishing now waits for a second person's approval" : "Publishing no longer waits for approval",
+      );
+    } else {
+      box.checked = !box.checked;
+      say(errorText(done));
+    }
+  });
+  return el(
+    "section",
+    { "aria-labelledby": "workflow-title" },
+    el("h3", { id: "workflow-title", text: "Publishing" }),
+    el(
+      "div",
+      { class: "check-line" },
+      box,
+      el("label", {
+        for: "publish-approval",
+        text: "A publish waits until a second publisher approves it (rollbacks do not wait)",
+      }),
+    ),
   );
 }
 

@@ -10,6 +10,7 @@ import { el, field, say } from "../dom.js";
 import { editor } from "../editor/editor.js";
 import { plural } from "../format.js";
 import { sitePicker } from "../site.js";
+import { ask, summary } from "./confirm.js";
 import { impact } from "./impact.js";
 import { outline } from "./outline.js";
 import { previewer } from "./preview.js";
@@ -197,9 +198,28 @@ async function settle(state) {
 async function publish(state, parts) {
   await settle(state);
   state.files[state.current] = state.editor.text();
+  say("Working out what changes…");
+  const { changes, reach } = await summary(state.files);
+  const warnings = (state.lastCheck?.diagnostics || []).filter((d) => d.severity === "warning").map((d) => d.text);
+  const sure = await ask(
+    "Publish this draft?",
+    [
+      ["What changes", changes, "confirm-changes"],
+      ["Warnings still open", warnings.length ? warnings : ["None."], "confirm-warnings"],
+      ["Reach", reach, "confirm-reach"],
+    ],
+    "Publish",
+  );
+  say("");
+  if (!sure) return;
   // The edge discards the draft in the same call, once the version is stored.
   const body = { files: state.files, note: parts.note.value, discard_draft: true };
   const answer = await api("/v1/admin/rulebooks", { method: "POST", body });
+  if (answer.status === 202) {
+    say(`Sent for approval (request ${answer.body.requested}): another publisher approves it under Rulebook.`);
+    parts.note.value = "";
+    return;
+  }
   if (answer.status !== 201) {
     say(`Not published: ${errorText(answer)}`);
     return;

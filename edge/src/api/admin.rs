@@ -219,13 +219,23 @@ pub async fn publish(req: Request, env: &Env, member: &Member) -> Result<Respons
     }
     let text = read_body(req, MAX_RULEBOOK_BYTES).await?;
     let request: PublishRequest = parse(&text, "")?;
-    match rulebooks::publish(env, request.publish, member).await? {
-        Published::Stored(version) => {
-            if request.discard_draft {
-                super::workspace::discard_draft(env).await?;
-            }
-            ok(&version, 201)
-        }
+    let published = rulebooks::publish(env, request.publish, member).await?;
+    if request.discard_draft && matches!(published, Published::Stored(_)) {
+        super::workspace::discard_draft(env).await?;
+    }
+    answer_published(published)
+}
+
+/// A publish's answer: 201 stored, 202 waiting for approval, or why it was refused.
+fn answer_published(published: Published) -> Result<Response, ApiError> {
+    match published {
+        Published::Stored(version) => ok(&version, 201),
+        Published::Requested(request) => ok(
+            &json!({ "requested": request.id, "by": request.by, "note": request.note,
+                     "requested_ms": request.requested_ms,
+                     "message": "it passed its checks and tests, and waits for a second person's approval" }),
+            202,
+        ),
         Published::BadFileName(name) => Err(ApiError::bad(
             format!("files.{name}"),
             "file names are NAME.rhai for rules or tests/NAME.json for test cases",
@@ -247,6 +257,58 @@ pub async fn publish(req: Request, env: &Env, member: &Member) -> Result<Respons
             why: json!({ "passed": passed, "failed": failed, "failures": failures }),
         }),
     }
+}
+
+/// `GET /v1/admin/rulebooks/requests`: the publishes waiting for approval, with their files.
+pub async fn requests(env: &Env) -> Result<Response, ApiError> {
+    ok(&json!({ "requests": rulebooks::requests(env).await? }), 200)
+}
+
+fn request_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::bad("id", "a waiting publish's id is a number"))
+}
+
+/// `POST /v1/admin/rulebooks/requests/{id}/approve`: a second person publishes a waiting
+/// request (checked and tested again).
+pub async fn approve(env: &Env, member: &Member, id: &str) -> Result<Response, ApiError> {
+    match rulebooks::approve(env, request_id(id)?, member).await? {
+        rulebooks::Approved::Done(published) => answer_published(published),
+        rulebooks::Approved::NoSuch => Err(ApiError::no_such(
+            "id",
+            format!("no publish {id} is waiting; it was approved or withdrawn"),
+        )),
+        rulebooks::Approved::OwnRequest => Err(ApiError::forbidden(
+            "id",
+            "a publish is approved by someone other than whoever asked for it",
+        )),
+    }
+}
+
+/// `DELETE /v1/admin/rulebooks/requests/{id}`: withdraws or turns down a waiting publish.
+pub async fn withdraw(env: &Env, member: &Member, id: &str) -> Result<Response, ApiError> {
+    if rulebooks::withdraw(env, request_id(id)?, member).await? {
+        ok(&json!({ "withdrawn": true }), 200)
+    } else {
+        Err(ApiError::no_such(
+            "id",
+            format!("no publish {id} is waiting"),
+        ))
+    }
+}
+
+/// `GET /v1/admin/settings`: how publishing works.
+pub async fn settings(env: &Env) -> Result<Response, ApiError> {
+    ok(&rulebooks::workflow(env).await?, 200)
+}
+
+/// `PUT /v1/admin/settings` `{"publish_approval": bool}`: whether a publish waits for a
+/// second person's approval.
+pub async fn set_settings(req: Request, env: &Env, member: &Member) -> Result<Response, ApiError> {
+    let text = read_body(req, 1024).await?;
+    let workflow: rulebooks::Workflow = parse(&text, "")?;
+    rulebooks::set_workflow(env, workflow, member).await?;
+    ok(&workflow, 200)
 }
 
 /// `GET /v1/admin/rulebooks`: the stored versions, newest first, and the active one.

@@ -1,4 +1,4 @@
-//! The console's workspace calls, behind the admin token or a console session:
+//! The console's workspace calls, for the team (saving the draft takes an editor):
 //! - checking a draft as the marketer types (`POST /v1/admin/check`: compiled with every
 //!   check and its tests run, by the same code as a publish, storing nothing), with the
 //!   rulebook's outline to browse;
@@ -6,7 +6,8 @@
 //!   (`GET`/`PUT`/`DELETE /v1/admin/draft`);
 //! - the visitor's fields for the editor's completion (`GET /v1/admin/fields`);
 //! - simulating the draft for a persona (`POST /v1/admin/simulate`);
-//! - the draft's impact on the visitor sample (`POST /v1/admin/impact`).
+//! - the draft's impact on the visitor sample (`POST /v1/admin/impact`);
+//! - what changes between two rulebooks, rule by rule (`POST /v1/admin/changes`).
 //!
 //! Checking at the edge costs a round trip per pause in typing (the demo rulebook compiles
 //! and tests in about 5 ms there); compiling the rules crate to wasm for the console would
@@ -278,4 +279,74 @@ fn fields(model: &[(&str, Field)]) -> Vec<Value> {
 /// `GET /v1/admin/fields`: the visitor's fields (`v.…`) as rules read them.
 pub fn visitor_fields() -> Result<Response, ApiError> {
     Ok(json_response(&json!({ "fields": fields(MODEL) }), 200))
+}
+
+/// One side of a comparison: a stored version by id, `"active"`, `"builtin"`, or files.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Which {
+    Version(i64),
+    Named(String),
+    Files { files: BTreeMap<String, String> },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesRequest {
+    from: Which,
+    to: Which,
+}
+
+/// The files of one side of a comparison.
+async fn files_of(
+    env: &Env,
+    which: Which,
+    field: &str,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    use crate::objects::rulebooks;
+    let id = match which {
+        Which::Files { files } => return Ok(files),
+        Which::Version(id) => Some(id),
+        Which::Named(name) if name == "active" => rulebooks::active_version(env).await?.id,
+        Which::Named(name) if name == "builtin" => None,
+        Which::Named(name) => {
+            return Err(ApiError::bad(
+                field,
+                format!("\"{name}\" is no rulebook: a version id, \"active\", \"builtin\" or {{\"files\": ...}}"),
+            ))
+        }
+    };
+    match id {
+        None => Ok(rulebooks::builtin_files()),
+        Some(id) => rulebooks::version(env, id)
+            .await?
+            .map(|version| version.files)
+            .ok_or_else(|| ApiError::no_such(field, format!("there is no version {id}"))),
+    }
+}
+
+/// `POST /v1/admin/changes` `{"from", "to"}`: what changes from one rulebook to another, rule
+/// by rule and segment by segment (each side a version id, `"active"`, `"builtin"` or
+/// `{"files": ...}`). What a publish or a rollback shows before it asks, and a diff opens with.
+pub async fn changes(req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = read_body(req, 2 * MAX_FILES_BYTES).await?;
+    let request: ChangesRequest = parse(&body, "")?;
+    let before = files_of(env, request.from, "from").await?;
+    let after = files_of(env, request.to, "to").await?;
+    let old = compile_draft(&split_files(&before)?.0)?;
+    let new = compile_draft(&split_files(&after)?.0)?;
+    let changes = rapport_rules::changes(
+        rapport_rules::Side {
+            book: &old,
+            files: &before,
+        },
+        rapport_rules::Side {
+            book: &new,
+            files: &after,
+        },
+    );
+    let mut body = serde_json::to_value(&changes).context("encoding the changes")?;
+    body["from_version"] = old.version().into();
+    body["to_version"] = new.version().into();
+    Ok(json_response(&body, 200))
 }

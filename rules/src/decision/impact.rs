@@ -4,13 +4,19 @@
 //! Each sampled visitor is decided for as they were when sampled: on the last page they
 //! viewed, at the moment of their latest activity, so that "this session", caps and
 //! schedules read the same in both rulebooks. Nothing is recorded.
+//!
+//! Every experience of the draft is listed, whether it reaches anyone or not. One that would
+//! reach no one, or lose at least half of those it reaches now, names its main reason: the
+//! draft's trace for its rule, over the visitors it would not reach, most common first
+//! ("the `who` condition is false: `v.language == "it"` is false", for 1,500 of 1,500).
 
 use std::collections::BTreeMap;
 
 use rapport_protocol::{Decision, PageContext};
 use serde::Serialize;
 
-use crate::decision::decide::decision;
+use crate::decision::decide::{decide, decision};
+use crate::decision::trace::Outcome;
 use crate::language::rulebook::Rulebook;
 use crate::visitor::profile::Profile;
 
@@ -29,8 +35,8 @@ pub struct Impact {
     pub visitors: usize,
     /// Visitors whose experiences (or arm) would change with the draft.
     pub changed: usize,
-    /// Every experience either rulebook shows to someone in the sample, the most-changed
-    /// first.
+    /// Every experience either rulebook shows to someone in the sample, and every one the
+    /// draft has, the most-changed first.
     pub experiences: Vec<ExperienceImpact>,
 }
 
@@ -46,6 +52,19 @@ pub struct ExperienceImpact {
     /// Visitors who would start or stop seeing it.
     pub gained: usize,
     pub lost: usize,
+    /// Why it would reach no one, or lose at least half its visitors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<Why>,
+}
+
+/// The main reason an experience would not reach the sample's visitors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Why {
+    /// The draft's trace line for the experience's rule.
+    pub reason: String,
+    /// For how many of the visitors it would not reach.
+    pub visitors: usize,
+    pub of: usize,
 }
 
 /// The page the visitor last viewed (the home page when they have viewed none).
@@ -97,6 +116,7 @@ pub fn impact(active: &Rulebook, draft: &Rulebook, sample: &[Sampled]) -> Impact
                             after: 0,
                             gained: 0,
                             lost: 0,
+                            why: None,
                         });
                 let elsewhere = other.contains_key(experience);
                 if side {
@@ -111,6 +131,24 @@ pub fn impact(active: &Rulebook, draft: &Rulebook, sample: &[Sampled]) -> Impact
             }
         }
     }
+    // The draft's experiences that reach no one are listed too.
+    for rule in draft.outline().rules {
+        for shown in rule.experiences {
+            let Some(experience) = shown.id else { continue };
+            by_experience
+                .entry(experience.clone())
+                .or_insert_with(|| ExperienceImpact {
+                    experience,
+                    rule: rule.id.clone(),
+                    now: 0,
+                    after: 0,
+                    gained: 0,
+                    lost: 0,
+                    why: None,
+                });
+        }
+    }
+    explain(draft, sample, &mut by_experience);
     let mut experiences: Vec<ExperienceImpact> = by_experience.into_values().collect();
     experiences.sort_by(|a, b| {
         (b.gained + b.lost)
@@ -122,6 +160,83 @@ pub fn impact(active: &Rulebook, draft: &Rulebook, sample: &[Sampled]) -> Impact
         visitors: sample.len(),
         changed,
         experiences,
+    }
+}
+
+/// Names the main reason for each experience that would reach no one or lose at least half
+/// its visitors: the most common trace line of its rule among the visitors it would not
+/// reach. The explaining decisions run only when some experience needs them.
+fn explain(
+    draft: &Rulebook,
+    sample: &[Sampled],
+    experiences: &mut BTreeMap<String, ExperienceImpact>,
+) {
+    let needs: BTreeMap<String, Vec<String>> = experiences
+        .values()
+        .filter(|e| e.after == 0 || (e.now > 0 && 2 * e.lost >= e.now))
+        .fold(BTreeMap::new(), |mut rules, e| {
+            rules
+                .entry(e.rule.clone())
+                .or_default()
+                .push(e.experience.clone());
+            rules
+        });
+    if needs.is_empty() || sample.is_empty() {
+        return;
+    }
+    // A rule the draft no longer has: that is the reason.
+    let written: std::collections::BTreeSet<String> =
+        draft.rules().map(|r| r.id.to_owned()).collect();
+    for (rule, names) in &needs {
+        if written.contains(rule) {
+            continue;
+        }
+        for name in names {
+            if let Some(experience) = experiences.get_mut(name) {
+                experience.why = Some(Why {
+                    reason: format!("the draft has no rule \"{rule}\""),
+                    visitors: experience.lost,
+                    of: sample.len(),
+                });
+            }
+        }
+    }
+    // Per rule: each reason's count among the visitors the rule did not show to.
+    let mut reasons: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    for visitor in sample {
+        let page = last_page(&visitor.profile);
+        let report = decide(draft, &visitor.profile, &page, visitor.at_ms);
+        for line in &report.trace {
+            if line.outcome == Outcome::Matched {
+                continue;
+            }
+            if let Some((rule, _)) = needs.get_key_value(&*line.rule) {
+                *reasons
+                    .entry(rule.as_str())
+                    .or_default()
+                    .entry(line.reason.to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    for (rule, names) in &needs {
+        let Some(main) = reasons.get(rule.as_str()).and_then(|counts| {
+            counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(reason, n)| (reason.clone(), *n))
+        }) else {
+            continue;
+        };
+        for name in names {
+            if let Some(experience) = experiences.get_mut(name) {
+                experience.why = Some(Why {
+                    reason: main.0.clone(),
+                    visitors: main.1,
+                    of: sample.len(),
+                });
+            }
+        }
     }
 }
 
@@ -199,6 +314,7 @@ mod tests {
                 after: 2,
                 gained: 2,
                 lost: 0,
+                why: None,
             }
         );
         assert_eq!(
@@ -210,8 +326,43 @@ mod tests {
                 after: 3,
                 gained: 0,
                 lost: 0,
+                why: None,
             }
         );
+    }
+
+    #[test]
+    fn an_experience_that_reaches_no_one_is_listed_with_its_main_reason() {
+        let active = book(BAR);
+        let draft = book(&format!(
+            r#"{BAR}
+            rule("italian", #{{ who: |v| v.language == "it", priority: 10, show: #{{ id: "ciao-bar",
+                kind: "toast", content: #{{ en: #{{ body: "Ciao" }} }} }} }});"#
+        ));
+        let sample = [
+            visitor("a", 0.0, "/"),
+            visitor("b", 80.0, "/"),
+            visitor("c", 0.0, "/x"),
+        ];
+        let impact = impact(&active, &draft, &sample);
+        let ciao = impact
+            .experiences
+            .iter()
+            .find(|e| e.experience == "ciao-bar")
+            .expect("listed though it reaches no one");
+        assert_eq!((ciao.now, ciao.after), (0, 0));
+        let why = ciao.why.as_ref().expect("a reason");
+        assert_eq!((why.visitors, why.of), (3, 3));
+        assert_eq!(
+            why.reason,
+            "the `who` condition is false: v.language = \"\", needs == \"it\""
+        );
+        let hello = impact
+            .experiences
+            .iter()
+            .find(|e| e.experience == "hello-bar")
+            .unwrap();
+        assert_eq!(hello.why, None, "it keeps its visitors");
     }
 
     #[test]
@@ -226,9 +377,20 @@ mod tests {
         assert_eq!(gone.changed, 2);
         assert_eq!((gone.experiences[0].now, gone.experiences[0].after), (2, 0));
         assert_eq!(gone.experiences[0].lost, 2);
+        let why = gone.experiences[0]
+            .why
+            .as_ref()
+            .expect("a lost experience says why");
+        assert!(why.reason.contains("no rule"), "{why:?}");
         let same = impact(&active, &active, &sample);
         assert_eq!(same.changed, 0);
-        assert!(impact(&active, &active, &[]).experiences.is_empty());
+        let nobody = impact(&active, &active, &[]);
+        assert_eq!(
+            nobody.experiences.len(),
+            1,
+            "the draft's experience, at zero"
+        );
+        assert_eq!(nobody.experiences[0].why, None, "no sample, no reason");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`outline`]. It reads the visitor model; it never decides.
 
 pub mod analysis;
+pub mod changes;
 pub mod diagnostic;
 pub mod engine;
 pub(crate) mod fields;

@@ -58,6 +58,16 @@ pub enum RulebooksCall {
     Record { by: Option<String>, action: Action },
     /// Answers the newest entries of the audit log.
     Audit,
+    /// Answers [`Workflow`].
+    Workflow,
+    /// Changes how publishing works: answers nothing.
+    SetWorkflow { workflow: Workflow, by: String },
+    /// Answers the publishes waiting for approval, oldest first: `Vec<PublishRequest>`.
+    Requests,
+    /// A second person approves a waiting publish: answers [`Approved`].
+    Approve { id: i64, by: String },
+    /// A waiting publish is withdrawn or turned down: answers whether it was waiting.
+    Withdraw { id: i64, by: String },
 }
 
 impl ObjectCall for RulebooksCall {
@@ -76,6 +86,11 @@ impl ObjectCall for RulebooksCall {
             RulebooksCall::Activate { .. } => "activate",
             RulebooksCall::Record { .. } => "record",
             RulebooksCall::Audit => "audit",
+            RulebooksCall::Workflow => "workflow",
+            RulebooksCall::SetWorkflow { .. } => "set_workflow",
+            RulebooksCall::Requests => "requests",
+            RulebooksCall::Approve { .. } => "approve",
+            RulebooksCall::Withdraw { .. } => "withdraw",
         }
     }
 }
@@ -89,12 +104,42 @@ pub struct Publish {
     pub note: String,
 }
 
+/// How publishing works: whether a publish waits for a second person's approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    pub publish_approval: bool,
+}
+
+/// A publish waiting for a second person's approval. It passed its checks and tests when it
+/// was asked for, and passes them again when it is approved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishRequest {
+    pub id: i64,
+    pub by: String,
+    pub note: String,
+    pub requested_ms: i64,
+    pub files: BTreeMap<String, String>,
+}
+
+/// What became of an approval.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approved {
+    Done(Published),
+    NoSuch,
+    /// Whoever asked cannot approve it too.
+    OwnRequest,
+}
+
 /// What became of a publish.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Published {
     /// Stored and active.
     Stored(PublishedVersion),
+    /// Passed, and waiting for a second person's approval (the workflow asks for one).
+    Requested(PublishRequest),
     /// A file name is neither `NAME.rhai` nor `tests/NAME.json`.
     BadFileName(String),
     /// The rulebook does not compile: its diagnostics.
@@ -226,6 +271,29 @@ pub async fn record(env: &Env, by: Option<&Member>, action: Action) -> Result<()
 
 pub async fn audit(env: &Env) -> Result<Vec<AuditEntry>, ApiError> {
     send(env, &RulebooksCall::Audit).await
+}
+
+pub async fn workflow(env: &Env) -> Result<Workflow, ApiError> {
+    send(env, &RulebooksCall::Workflow).await
+}
+
+pub async fn set_workflow(env: &Env, workflow: Workflow, by: &Member) -> Result<(), ApiError> {
+    let by = by.name.clone();
+    send(env, &RulebooksCall::SetWorkflow { workflow, by }).await
+}
+
+pub async fn requests(env: &Env) -> Result<Vec<PublishRequest>, ApiError> {
+    send(env, &RulebooksCall::Requests).await
+}
+
+pub async fn approve(env: &Env, id: i64, by: &Member) -> Result<Approved, ApiError> {
+    let by = by.name.clone();
+    send(env, &RulebooksCall::Approve { id, by }).await
+}
+
+pub async fn withdraw(env: &Env, id: i64, by: &Member) -> Result<bool, ApiError> {
+    let by = by.name.clone();
+    send(env, &RulebooksCall::Withdraw { id, by }).await
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::{
-    split, Activated, AuditEntry, Publish, Published, PublishedVersion, RulebooksCall,
-    StoredVersion, VersionSummary, Versions,
+    split, Activated, Approved, AuditEntry, Publish, PublishRequest, Published, PublishedVersion,
+    RulebooksCall, StoredVersion, VersionSummary, Versions, Workflow,
 };
 use crate::audit::Action;
 use crate::clock::now_ms;
@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS audit (
     at_ms INTEGER NOT NULL,
     action TEXT NOT NULL,
     detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workflow (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    publish_approval INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    by_name TEXT NOT NULL,
+    note TEXT NOT NULL,
+    requested_ms INTEGER NOT NULL,
+    files TEXT NOT NULL
 );";
 
 #[derive(Deserialize)]
@@ -47,6 +58,13 @@ struct VersionRow {
     /// Left out of listings.
     #[serde(default)]
     files: String,
+}
+
+/// A rulebook that compiled and passed its tests, with its warnings.
+struct Passed {
+    book: rapport_rules::Rulebook,
+    tests_passed: usize,
+    warnings: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +103,13 @@ impl DurableObject for Rulebooks {
                 respond(name, self.audit(by.as_deref(), &action))
             }
             RulebooksCall::Audit => respond(name, self.audit_entries()),
+            RulebooksCall::Workflow => respond(name, self.workflow()),
+            RulebooksCall::SetWorkflow { workflow, by } => {
+                respond(name, self.set_workflow(workflow, &by))
+            }
+            RulebooksCall::Requests => respond(name, self.requests(None)),
+            RulebooksCall::Approve { id, by } => respond(name, self.approve(id, &by)),
+            RulebooksCall::Withdraw { id, by } => respond(name, self.withdraw(id, &by)),
         }
     }
 }
@@ -215,41 +240,210 @@ impl Rulebooks {
         Ok(())
     }
 
-    /// Compiles, tests, then stores and activates; or refuses with the reasons.
+    fn workflow(&self) -> Result<Workflow> {
+        #[derive(Deserialize)]
+        struct Row {
+            publish_approval: i64,
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT publish_approval FROM workflow WHERE one = 1", None)?
+            .to_array()
+            .doing("reading the workflow")?;
+        Ok(Workflow {
+            publish_approval: rows.first().is_some_and(|r| r.publish_approval != 0),
+        })
+    }
+
+    fn set_workflow(&self, workflow: Workflow, by: &str) -> Result<()> {
+        self.state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO workflow (one, publish_approval) VALUES (1, ?)
+                 ON CONFLICT(one) DO UPDATE SET publish_approval = excluded.publish_approval",
+                vec![i64::from(workflow.publish_approval).into()],
+            )
+            .doing("storing the workflow")?;
+        let action = Action::SetWorkflow {
+            publish_approval: workflow.publish_approval,
+        };
+        self.audit(Some(by), &action)
+    }
+
+    /// The waiting publishes (or the one `id`), oldest first.
+    fn requests(&self, id: Option<i64>) -> Result<Vec<PublishRequest>> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: i64,
+            by_name: String,
+            note: String,
+            requested_ms: i64,
+            files: String,
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "SELECT id, by_name, note, requested_ms, files FROM requests
+                 WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+                vec![id.into()],
+            )?
+            .to_array()
+            .doing("reading the waiting publishes")?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PublishRequest {
+                    id: r.id,
+                    by: r.by_name,
+                    note: r.note,
+                    requested_ms: r.requested_ms,
+                    files: serde_json::from_str(&r.files).doing("decoding a waiting publish")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Publishes a waiting request for a second person, `by`.
+    fn approve(&self, id: i64, by: &str) -> Result<Approved> {
+        let Some(request) = self.requests(Some(id))?.pop() else {
+            return Ok(Approved::NoSuch);
+        };
+        if request.by.eq_ignore_ascii_case(by) {
+            return Ok(Approved::OwnRequest);
+        }
+        let publish = Publish {
+            files: request.files,
+            note: request.note,
+        };
+        let published = self.publish_now(publish, by)?;
+        if let Published::Stored(version) = &published {
+            self.drop_request(id)?;
+            let action = Action::ApprovePublish {
+                request: id,
+                requested_by: request.by,
+                id: version.id,
+                version: version.version.clone(),
+            };
+            self.audit(Some(by), &action)?;
+        }
+        Ok(Approved::Done(published))
+    }
+
+    fn withdraw(&self, id: i64, by: &str) -> Result<bool> {
+        let Some(request) = self.requests(Some(id))?.pop() else {
+            return Ok(false);
+        };
+        self.drop_request(id)?;
+        let action = Action::WithdrawPublish {
+            request: id,
+            requested_by: request.by,
+        };
+        self.audit(Some(by), &action)?;
+        Ok(true)
+    }
+
+    fn drop_request(&self, id: i64) -> Result<()> {
+        self.state
+            .storage()
+            .sql()
+            .exec("DELETE FROM requests WHERE id = ?", vec![id.into()])
+            .doing("removing a waiting publish")?;
+        Ok(())
+    }
+
+    /// A publish: with the workflow's approval, it waits for a second person once it passes.
     fn publish(&self, publish: Publish, by: &str) -> Result<Published> {
+        if !self.workflow()?.publish_approval {
+            return self.publish_now(publish, by);
+        }
+        if let Err(refused) = self.assessed(&publish, by)? {
+            return Ok(refused);
+        }
+        let files = encode(&publish.files).doing("encoding the files")?;
+        let requested_ms = now_ms();
+        let stored: IdRow = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "INSERT INTO requests (by_name, note, requested_ms, files) VALUES (?, ?, ?, ?) RETURNING id",
+                vec![by.into(), publish.note.as_str().into(), requested_ms.into(), files.into()],
+            )?
+            .one()
+            .doing("storing a waiting publish")?;
+        let action = Action::RequestPublish {
+            request: stored.id,
+            note: publish.note.clone(),
+        };
+        self.audit(Some(by), &action)?;
+        Ok(Published::Requested(PublishRequest {
+            id: stored.id,
+            by: by.to_owned(),
+            note: publish.note,
+            requested_ms,
+            files: publish.files,
+        }))
+    }
+
+    /// Compiles and tests: the rulebook with its tests passed and its warnings, or the
+    /// refusal (recorded in the audit log).
+    fn assessed(
+        &self,
+        publish: &Publish,
+        by: &str,
+    ) -> Result<std::result::Result<Passed, Published>> {
         let (rules, tests) = match split(&publish.files) {
             Ok(parts) => parts,
-            Err(name) => return Ok(Published::BadFileName(name)),
+            Err(name) => return Ok(Err(Published::BadFileName(name))),
         };
         let assessment = super::assess::assess(&rules, &tests, now_ms());
         let (Some(book), Some(tested)) = (assessment.book, assessment.tests) else {
             self.audit(
                 Some(by),
                 &Action::PublishRefused {
-                    note: publish.note,
+                    note: publish.note.clone(),
                     problems: Some(assessment.errors),
                     tests_failed: None,
                 },
             )?;
-            return Ok(Published::DoesNotCompile(assessment.diagnostics));
+            return Ok(Err(Published::DoesNotCompile(assessment.diagnostics)));
         };
-        let described = assessment.diagnostics;
-        let (passed, failed) = (tested.passed, tested.failed);
-        if failed > 0 {
+        if tested.failed > 0 {
             self.audit(
                 Some(by),
                 &Action::PublishRefused {
-                    note: publish.note,
+                    note: publish.note.clone(),
                     problems: None,
-                    tests_failed: Some(failed),
+                    tests_failed: Some(tested.failed),
                 },
             )?;
-            return Ok(Published::TestsFailed {
-                passed,
-                failed,
+            return Ok(Err(Published::TestsFailed {
+                passed: tested.passed,
+                failed: tested.failed,
                 failures: tested.failures,
-            });
+            }));
         }
+        Ok(Ok(Passed {
+            book,
+            tests_passed: tested.passed,
+            warnings: assessment.diagnostics,
+        }))
+    }
+
+    /// Compiles, tests, then stores and activates; or refuses with the reasons.
+    fn publish_now(&self, publish: Publish, by: &str) -> Result<Published> {
+        let Passed {
+            book,
+            tests_passed: passed,
+            warnings: described,
+        } = match self.assessed(&publish, by)? {
+            Ok(passed) => passed,
+            Err(refused) => return Ok(refused),
+        };
         let files = encode(&publish.files).doing("encoding the files")?;
         let stored: IdRow = self
             .state
