@@ -91,6 +91,51 @@ function experienceText(e) {
   return `${e.experience} (${e.kind}${e.variant ? `, arm ${e.variant}` : ""})`;
 }
 
+// What an experience's trigger waits for, in words; nothing for one shown at once.
+function waitingFor(t) {
+  switch (t && t.type) {
+    case "scroll":
+      return `${t.percent}% scroll (or the end of the page in view)`;
+    case "after_seconds":
+      return `${t.seconds} s on the page`;
+    case "exit_intent":
+      return "the shopper to head for the exit";
+    case "idle":
+      return `${t.seconds} s without input`;
+    case "after_event":
+      return `the page to track “${t.event}”`;
+    case "element_visible":
+      return `${t.selector} to come into view`;
+    default:
+      return "its turn on the page";
+  }
+}
+
+// Each experience of the decision with its state: armed (and what its trigger waits for)
+// until the widget draws it, which its performance mark (`rapport:shown:ID`) says, then shown.
+function states(experiences) {
+  const list = el("ul", "experiences");
+  list.setAttribute("aria-label", "Experiences");
+  const items = new Map();
+  const drawn = (id) => {
+    const item = items.get(id);
+    if (item) item.lastChild.textContent = "shown";
+  };
+  for (const e of experiences) {
+    const item = el("li", "", `${experienceText(e)}: `);
+    item.id = `preview-${e.experience}`;
+    item.append(el("span", "state", `armed, waiting for ${waitingFor(e.trigger)}`));
+    items.set(e.experience, item);
+    list.append(item);
+  }
+  const seen = (entries) => {
+    for (const entry of entries) if (entry.name.startsWith("rapport:shown:")) drawn(entry.name.slice(14));
+  };
+  seen(performance.getEntriesByType("mark"));
+  if (typeof PerformanceObserver == "function") new PerformanceObserver((l) => seen(l.getEntries())).observe({ type: "mark" });
+  return list;
+}
+
 // Shows the report of one decision (the edge's JSON as text); a later page of a single-page
 // shop replaces it.
 export default function show(text) {
@@ -115,7 +160,8 @@ export default function show(text) {
   const body = el("div", "body");
   const experiences = report.experiences || [];
   body.append(
-    el("p", "", experiences.length ? `Shown: ${experiences.map(experienceText).join("; ")}` : "Shown: nothing"),
+    el("p", "", experiences.length ? "Experiences:" : "Experiences: none"),
+    experiences.length ? states(experiences) : "",
     el("p", "muted", `Rulebook ${String(report.rulebook || "").slice(0, 12)} · nothing you do here is recorded`),
   );
   const segments = report.segments || [];

@@ -202,9 +202,12 @@ var rapportView = (() => {
         setTimeout(fire, seconds * 1e3);
         break;
       case "scroll":
-        on(window, "scroll", () => {
+        // A page too short to scroll that far has its end in view: that counts as reached.
+        var reached = () => {
           if (scrolledPercent() >= number(trigger.percent)) fire();
-        }, signal);
+        };
+        on(window, "scroll", reached, signal);
+        reached();
         break;
       case "exit_intent":
         on(document, "mouseout", (event) => {

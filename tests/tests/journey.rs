@@ -206,7 +206,7 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
     let panel = browser.preview_panel().await;
     for part in [
         "Rapport preview",
-        "Shown: service-recovery-modal (modal)",
+        "service-recovery-modal (modal): shown",
         "Segments:",
         "Trace, highest priority first",
         "service-recovery",

@@ -114,6 +114,76 @@ async fn a_scroll_trigger_waits_for_half_the_page_and_its_bar_sits_at_the_top() 
 }
 
 #[tokio::test]
+async fn a_scroll_trigger_on_a_page_too_short_to_scroll_fires_with_the_end_of_the_page_in_view() {
+    let browser = Browser::start().await;
+    // A window taller than the home page: it cannot scroll at all.
+    browser.client.set_window_size(1200, 8000).await.unwrap();
+    browser.client.goto(&edge().url("/")).await.unwrap();
+    browser.wait_for_decision().await;
+    let scrollable = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollHeight - innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(scrollable.as_f64().unwrap() <= 0.0, "{scrollable}");
+    browser.wait_for_prompt("scroll-bar", WAIT).await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_preview_panel_says_armed_until_the_trigger_fires_then_shown() {
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&edge().preview_url("scroll-bar"))
+        .await
+        .unwrap();
+    browser.wait_for_decision().await;
+    let state = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            client
+                .execute(
+                    "const h = document.getElementById('rapport-preview');
+                     const i = h && h.shadowRoot.getElementById('preview-scroll-bar');
+                     return i && i.textContent;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let armed = poll(WAIT, || async {
+        state(&browser).await.as_str().map(str::to_owned)
+    })
+    .await
+    .expect("the panel lists the experience");
+    assert_eq!(
+        armed,
+        "scroll-bar (bar): armed, waiting for 50% scroll (or the end of the page in view)"
+    );
+    assert!(browser.visible_prompt("scroll-bar").await.is_none());
+    run(
+        &browser,
+        "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) * 0.6);",
+    )
+    .await;
+    browser.wait_for_prompt("scroll-bar", WAIT).await;
+    let shown = poll(WAIT, || async {
+        let text = state(&browser).await;
+        text.as_str()
+            .filter(|t| t.ends_with(": shown"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert_eq!(shown.as_deref(), Some("scroll-bar (bar): shown"));
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_single_page_app_moving_away_disarms_the_pages_triggers_and_coming_back_arms_them() {
     let browser = on_the_home_page().await;
     run(

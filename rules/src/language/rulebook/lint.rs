@@ -1,6 +1,7 @@
 //! Warnings: what compiles but will not work as the marketer probably meant it. Each has a
 //! case in `tests/diagnostics/`.
 
+use rapport_protocol::Trigger;
 use rhai::{Position, AST};
 
 use crate::language::diagnostic::{did_you_mean, Diagnostic};
@@ -86,8 +87,52 @@ pub(crate) fn compile_warnings(book: &Rulebook, trees: &[Option<AST>]) -> Vec<Di
                 warn(&format!("{path}.{field}"), message);
             }
         }
+        if let Some((field, message)) = unlikely_trigger(&rule.trigger, &rule.pages) {
+            warn(field, message);
+        }
     }
     out
+}
+
+/// The pages where shoppers neither search nor add to the cart in most shops.
+const CHECKOUT_KINDS: &[&str] = &["checkout", "order_confirmation"];
+
+/// A trigger that the rule's pages make unlikely to fire, where that can be known without the
+/// pages: a wait longer than shoppers stay on one page, or an event its pages do not have.
+/// (A `scroll` trigger on a page too short to scroll fires once the page's end is in view.)
+fn unlikely_trigger(trigger: &Trigger, pages: &[String]) -> Option<(&'static str, String)> {
+    const LONGEST_SECONDS: u32 = 300;
+    match trigger {
+        Trigger::AfterSeconds { seconds } | Trigger::Idle { seconds } if *seconds > LONGEST_SECONDS => {
+            let field = if matches!(trigger, Trigger::Idle { .. }) {
+                "when.idle_seconds"
+            } else {
+                "when.after_seconds"
+            };
+            Some((
+                field,
+                format!(
+                    "it waits {} minutes on one page; few shoppers stay that long, so it will rarely show (at most {} minutes is usual)",
+                    seconds / 60,
+                    LONGEST_SECONDS / 60
+                ),
+            ))
+        }
+        Trigger::AfterEvent { event }
+            if matches!(event.as_str(), "add_to_cart" | "search")
+                && !pages.is_empty()
+                && pages.iter().all(|p| CHECKOUT_KINDS.contains(&p.as_str())) =>
+        {
+            Some((
+                "when.after_event",
+                format!(
+                    "it waits for \"{event}\" on {} pages, where shoppers rarely do that; it will rarely show",
+                    pages.join(" and ")
+                ),
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Each experience of a rule with the path of its `show` map.
