@@ -51,14 +51,21 @@ export function headings(names) {
   return el("tr", {}, ...names.map((h) => el("th", { scope: "col", text: h })));
 }
 
-/// A table with a CSV download of the same rows; numbers are right-aligned. With no rows it
+// A row as the CSV has it: an element (a button) by its text.
+const plain = (row) => row.map((cell) => (cell instanceof Node ? cell.textContent : cell));
+
+/// A table with a CSV download of the same rows (a cell may be an element, such as a button); numbers are right-aligned. With no rows it
 /// says `empty`.
 export function table(caption, heads, rows, empty = "Nothing in this period yet.") {
   const body = rows.map((row) =>
     el(
       "tr",
       {},
-      ...row.map((cell) => el("td", typeof cell === "number" ? { class: "num", text: String(cell) } : { text: cell })),
+      ...row.map((cell) =>
+        cell instanceof Node
+          ? el("td", {}, cell)
+          : el("td", typeof cell === "number" ? { class: "num", text: String(cell) } : { text: cell }),
+      ),
     ),
   );
   // A new shop, or a quiet period: the table says so rather than standing empty.
@@ -67,7 +74,7 @@ export function table(caption, heads, rows, empty = "Nothing in this period yet.
     body.push(el("tr", { class: "empty-row" }, cell));
   }
   const link = el("a", {
-    href: URL.createObjectURL(new Blob([csv([heads, ...rows])], { type: "text/csv" })),
+    href: URL.createObjectURL(new Blob([csv([heads, ...rows.map(plain)])], { type: "text/csv" })),
     download: `${slug(caption)}.csv`,
     text: `Download ${caption} as CSV`,
   });

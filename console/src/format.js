@@ -116,3 +116,44 @@ export function reachLines(r) {
   }
   return lines;
 }
+
+/// A rule skeleton that targets a finding of Results, to start writing from: a page (`path`,
+/// with what was found there), a search that found nothing (`query`), or a flagged `segment`.
+/// Gives the file to add it to, its rule id and text, and the visitor and page to simulate.
+export function ruleFor(finding) {
+  const quoted = (s) => JSON.stringify(String(s));
+  const slugOf = (s) =>
+    String(s)
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 32) || "page";
+  const show = (kind, body) => `show: #{ kind: "${kind}", content: #{ en: #{ body: ${quoted(body)} } } }`;
+  if (finding.query !== undefined) {
+    const id = `search-${slugOf(finding.query)}`;
+    const text =
+      `// From Results: searches for ${quoted(finding.query)} found nothing.\n` +
+      `rule("${id}", #{ description: ${quoted(`Searches for "${finding.query}" that find nothing`)}, priority: 20,\n` +
+      `    who: |v| v.searches.last_query == ${quoted(finding.query)} && v.searches.last_results == 0,\n` +
+      `    ${show("bar", "We have nothing by that name yet: tell us what you were looking for.")} });\n`;
+    const visitor = { visits: 1, searches: [{ query: finding.query, results: 0, at_ms: "-1m" }] };
+    return { id, text, visitor, page: { kind: "search", path: "/search" } };
+  }
+  if (finding.segment !== undefined) {
+    const id = `for-${slugOf(finding.segment)}`;
+    const text =
+      `// From Results: the segment ${quoted(finding.segment)} needs attention${finding.why ? `: ${finding.why}` : "."}\n` +
+      `rule("${id}", #{ description: ${quoted(`For ${finding.segment}, flagged in Results`)}, priority: 20,\n` +
+      `    who: ${quoted(finding.segment)},\n` +
+      `    ${show("bar", "Something just for you.")} });\n`;
+    return { id, text, visitor: { visits: 2 }, page: { kind: "home", path: "/" } };
+  }
+  const id = `help-${slugOf(finding.path)}`;
+  const text =
+    `// From Results: ${finding.what} on ${finding.path}.\n` +
+    `rule("${id}", #{ description: ${quoted(`Help shoppers on ${finding.path}`)}, priority: 20,\n` +
+    `    path: ${quoted(finding.path)},\n` +
+    `    ${show("slide_in", "Can we help? Tell us what you were looking for.")},\n` +
+    `    when: #{ after_seconds: 10 } });\n`;
+  return { id, text, visitor: { visits: 1 }, page: { kind: finding.kind || null, path: finding.path } };
+}

@@ -14,6 +14,7 @@ import {
   percent,
   plural,
   reachLines,
+  ruleFor,
   share,
   slug,
   timeText,
@@ -138,4 +139,18 @@ test("the reach says who starts and stops seeing what", () => {
     "3 stop seeing welcome-offer",
   ]);
   assert.match(reachLines({ visitors: 0, changed: 0, experiences: [] })[0], /cannot be measured/);
+});
+
+test("a finding becomes a rule skeleton that targets it, quoted for Rhai", () => {
+  const page = ruleFor({ path: "/products/merino-wool-throw", kind: "product", what: "rage clicks" });
+  assert.equal(page.id, "help-products-merino-wool-throw");
+  assert.match(page.text, /path: "\/products\/merino-wool-throw",/);
+  assert.deepEqual(page.page, { kind: "product", path: "/products/merino-wool-throw" });
+  const query = ruleFor({ query: 'wet "suit"' });
+  assert.equal(query.id, "search-wet-suit");
+  assert.match(query.text, /v\.searches\.last_query == "wet \\"suit\\"" && v\.searches\.last_results == 0/);
+  assert.equal(query.visitor.searches[0].query, 'wet "suit"');
+  const segment = ruleFor({ segment: "stuck_searching", why: "conversion 2% below the rest" });
+  assert.equal(segment.id, "for-stuck-searching");
+  assert.match(segment.text, /who: "stuck_searching",/);
 });

@@ -66,6 +66,7 @@ pub enum Route<'a> {
     Builtin,
     Activate(&'a str),
     Changes,
+    RecentVisitors,
     Requests,
     Approve(&'a str),
     Withdraw(&'a str),
@@ -120,6 +121,7 @@ impl Route<'_> {
             | Audit
             | Team
             | Changes
+            | RecentVisitors
             | Requests
             | Settings => Access::Team(Role::Viewer),
             SaveDraft | DiscardDraft | CreatePreview => Access::Team(Role::Editor),
@@ -195,6 +197,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["admin", "rulebooks", "requests", id] => vec![(Delete, Route::Withdraw(id))],
         ["admin", "rulebooks", "requests", id, "approve"] => vec![(Post, Route::Approve(id))],
         ["admin", "changes"] => vec![(Post, Route::Changes)],
+        ["admin", "sample"] => vec![(Get, Route::RecentVisitors)],
         ["admin", "settings"] => vec![(Get, Route::Settings), (Put, Route::SetSettings)],
         ["admin", "rulebooks", id] => vec![(Get, Route::Version(id))],
         ["admin", "rulebooks", id, "activate"] => vec![(Post, Route::Activate(id))],
@@ -304,6 +307,7 @@ async fn team_route(
         Route::Activate(id) => admin::activate(env, member, id).await,
         Route::Audit => admin::audit(env).await,
         Route::Changes => workspace::changes(req, env).await,
+        Route::RecentVisitors => workspace::recent_visitors(&req, env, sites).await,
         Route::Requests => admin::requests(env).await,
         Route::Approve(id) => admin::approve(env, member, id).await,
         Route::Withdraw(id) => admin::withdraw(env, member, id).await,
@@ -379,7 +383,7 @@ mod tests {
     }
 
     /// Every route but `Elsewhere` (`Route::access` names each, with no wildcard).
-    const ENDPOINTS: usize = 48;
+    const ENDPOINTS: usize = 49;
 
     /// `docs/api.md`'s table of every endpoint, as (method, path with sample values, who).
     fn documented() -> Vec<(Method, String, String)> {

@@ -287,7 +287,7 @@ async fn the_console_rolls_back_a_version_and_signing_out_ends_the_session() {
         .wait()
         .at_most(WAIT)
         .for_element(Locator::Css(&format!(
-            "button[aria-label='Make version {} active']",
+            "button[aria-label='Make active: version {}']",
             ids[0]
         )))
         .await
@@ -533,6 +533,153 @@ async fn a_marketer_writes_a_rule_sees_the_error_where_it_is_and_publishes_the_f
 
 /// Regression: "Discard draft" left the editor showing the discarded draft, and the next
 /// keystroke saved it back.
+#[tokio::test]
+async fn brackets_closed_and_lines_indented_while_typing_leave_the_text_as_typed() {
+    // An edge of its own: the draft this leaves is no other test's business.
+    let edge = &Edge::start();
+    let (_, browser) = writing_over(edge, &bar_rule("typing", "Hi"), "typing test").await;
+    // Everything selected, then typed key by key, without indentation or a closer too many:
+    // the editor indents each line and the closers typed take the place of those it added.
+    let enter = "\u{E007}";
+    type_into_editor(
+        &browser,
+        &format!(
+            "\u{E009}a\u{E000}rule(\"typed\", #{{{enter}description: \"typed in\",{enter}show: #{{ kind: \"bar\", content: #{{ en: #{{ body: \"Hi\" }} }} }}{enter}}});"
+        ),
+    )
+    .await;
+    wait_for_editor(
+        &browser,
+        "rule(\"typed\", #{\n    description: \"typed in\",\n    show: #{ kind: \"bar\", content: #{ en: #{ body: \"Hi\" } } }\n});",
+    )
+    .await;
+    // And it checks clean: nothing hides a typo behind an extra closer.
+    wait_for_script(
+        &browser,
+        "const s = document.getElementById('check-summary'); return s && s.textContent.startsWith('0 errors') && s.textContent;",
+    )
+    .await;
+    browser.client.clone().close().await.unwrap();
+}
+
+/// The files the workspace lists, in order.
+async fn file_list(browser: &Browser) -> Vec<String> {
+    let names = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('.files button.file')].map((b) => b.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(names).unwrap()
+}
+
+/// Answers the file form with `name`.
+async fn name_file(browser: &Browser, name: &str) {
+    wait_for_script(browser, "return !!document.getElementById('file-name');").await;
+    browser
+        .client
+        .execute(
+            "const i = document.getElementById('file-name'); i.value = arguments[0];
+             i.form.requestSubmit();",
+            vec![json!(name)],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn files_and_test_cases_are_created_renamed_and_deleted_in_the_console() {
+    // An edge of its own: the draft this leaves is no other test's business.
+    let edge = &Edge::start();
+    let (_, browser) = writing_over(edge, &bar_rule("files", "Hi"), "files test").await;
+    // A bad name is refused where it is typed.
+    click(&browser, "#new-file").await;
+    name_file(&browser, "no spaces allowed.rhai").await;
+    let problem = wait_for_script(
+        &browser,
+        "const p = document.getElementById('file-problem'); return p && p.textContent;",
+    )
+    .await;
+    assert!(
+        problem.as_str().unwrap().starts_with("A file is NAME.rhai"),
+        "{problem}"
+    );
+    name_file(&browser, "promo.rhai").await;
+    wait_for_editor(&browser, "// What these rules are for.\n").await;
+    paste_into_editor(&browser, &bar_rule("promo", "Sale")).await;
+    click(&browser, "#rename-file").await;
+    name_file(&browser, "sale.rhai").await;
+    wait_for_script(
+        &browser,
+        "return document.querySelector('.files button.current')?.textContent === 'sale.rhai';",
+    )
+    .await;
+    wait_for_editor(&browser, &bar_rule("promo", "Sale")).await;
+    assert_eq!(file_list(&browser).await, ["rules.rhai", "sale.rhai"]);
+    // A simulation kept as a test case goes into tests/sale.json, which the check runs.
+    click(&browser, "#simulate").await;
+    wait_for_script(&browser, "return !!document.getElementById('keep-case');").await;
+    click(&browser, "#keep-case").await;
+    wait_for_script(
+        &browser,
+        "return [...document.querySelectorAll('.files button.file')].some((b) => b.textContent === 'tests/sale.json');",
+    )
+    .await;
+    browser
+        .client
+        .execute(
+            "[...document.querySelectorAll('.files button.file')].find((b) => b.textContent === 'tests/sale.json').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let case = wait_for_script(
+        &browser,
+        "const t = document.getElementById('editor').shadowRoot.querySelector('.cm-content').innerText;
+         return t.includes('\"expect\"') && t;",
+    )
+    .await;
+    // Both bars want the top of the page; the tie goes to the first id.
+    assert!(
+        case.as_str().unwrap().contains("\"expect\":[\"files\"]"),
+        "{case}"
+    );
+    let summary = wait_for_script(
+        &browser,
+        "const s = document.getElementById('check-summary').textContent; return s.includes('tests: 1 passed') && s;",
+    )
+    .await;
+    assert!(summary.as_str().unwrap().contains("0 failed"), "{summary}");
+    // Deleting asks first.
+    browser
+        .client
+        .execute(
+            "[...document.querySelectorAll('.files button.file')].find((b) => b.textContent === 'sale.rhai').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&browser, "#delete-file").await;
+    wait_for_script(
+        &browser,
+        "return !!document.querySelector('dialog#confirm[open]');",
+    )
+    .await;
+    click(&browser, "#confirm-yes").await;
+    wait_for_script(
+        &browser,
+        "return ![...document.querySelectorAll('.files button.file')].some((b) => b.textContent === 'sale.rhai');",
+    )
+    .await;
+    let left = file_list(&browser).await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0], "rules.rhai");
+    assert!(left[1].starts_with("tests/sale.json"), "{left:?}");
+    browser.client.clone().close().await.unwrap();
+}
+
 #[tokio::test]
 async fn discarding_a_draft_returns_the_editor_to_what_is_published_for_good() {
     let edge = Edge::shared();
@@ -1230,6 +1377,40 @@ async fn impact_counts_who_sees_each_experience_now_and_after_publishing() {
         zero,
         "before would reach 0 of 6: the draft has no rule \"before\" (for 6 of 6)"
     );
+    // A real recent visitor is a persona to start from, without who they are; the form and
+    // the JSON of every field stay in step.
+    click(&console, "#use-recent").await;
+    let picked = wait_for_script(
+        &console,
+        "const p = document.getElementById('recent-visitor'); return p && p.textContent.startsWith('A recent visitor') && p.textContent;",
+    )
+    .await;
+    assert!(picked.as_str().unwrap().contains("visit(s)"), "{picked}");
+    let persona: Value = serde_json::from_str(
+        wait_for_script(
+            &console,
+            "return document.getElementById('persona-fields').value;",
+        )
+        .await
+        .as_str()
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(persona["visitor_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("recent-visitor-"));
+    assert!(persona.get("customer_id").is_none() && persona.get("session_id").is_none());
+    let nps = console.client.find(Locator::Css("#p-nps")).await.unwrap();
+    nps.send_keys("3").await.unwrap();
+    let score = wait_for_script(
+        &console,
+        "return JSON.parse(document.getElementById('persona-fields').value).nps?.score;",
+    )
+    .await;
+    assert_eq!(score, json!(3));
+    click(&console, "#simulate").await;
+    wait_for_script(&console, "return !!document.getElementById('sim-shown');").await;
     no_csp_violations(&console).await;
     console.client.clone().close().await.unwrap();
 }
@@ -1249,7 +1430,7 @@ async fn a_preview_link_shows_the_draft_on_the_shop_and_records_nothing() {
         .unwrap();
     click(
         &console,
-        "button[aria-label='Preview console-hello-bar on the shop']",
+        "button[aria-label='Preview on the shop: console-hello-bar']",
     )
     .await;
     let link = wait_for_script(
@@ -1354,7 +1535,7 @@ async fn a_rollback_in_the_console_takes_the_version_off_the_shop() {
         .unwrap();
     click(
         &console,
-        &format!("button[aria-label='Make version {before} active']"),
+        &format!("button[aria-label='Make active: version {before}']"),
     )
     .await;
     let changes = confirm(&console).await;

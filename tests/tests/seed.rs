@@ -122,10 +122,72 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
         .unwrap();
     let shown = wait_for_script(
         &browser,
-        "const f = [...document.querySelectorAll('#results-out ul.flags li')]; return f.length ? f.map((li) => li.textContent) : null;",
+        "const f = [...document.querySelectorAll('#results-out ul.flags li span')]; return f.length ? f.map((s) => s.textContent) : null;",
     )
     .await;
     assert_eq!(shown[0], json!(sentence));
+    // Its next step: Write opens with a rule for the segment, simulated at once.
+    browser
+        .client
+        .execute(
+            "document.querySelector('#results-out ul.flags li button.write-rule').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let written = wait_for_script(
+        &browser,
+        "const t = document.getElementById('trace');
+         const e = document.getElementById('editor');
+         const text = e && e.shadowRoot && e.shadowRoot.querySelector('.cm-content');
+         return t && text && t.innerText.includes('for-italian') && text.innerText;",
+    )
+    .await;
+    assert!(
+        written.as_str().unwrap().contains("who: \"italian\","),
+        "{written}"
+    );
+    let file = wait_for_script(
+        &browser,
+        "const b = document.querySelector('.files button.current'); return b && b.textContent;",
+    )
+    .await;
+    assert_eq!(file, json!("findings.rhai"));
+
+    // A search that found nothing leads to a rule for it, which the simulated shopper who
+    // searched for it gets.
+    browser
+        .client
+        .goto(&edge.url("/console/#results"))
+        .await
+        .unwrap();
+    wait_for_script(&browser, "return !!document.getElementById('analysis');").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('analysis').value = 'weak-spots';
+             document.getElementById('from').value = arguments[0];
+             document.getElementById('to').value = arguments[1];
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![json!(from), json!(to)],
+        )
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "const b = document.querySelector('button[aria-label=\"Write a rule for this: wetsuit\"]'); if (b) b.click(); return !!b;",
+    )
+    .await;
+    let outcome = wait_for_script(
+        &browser,
+        "const row = [...document.querySelectorAll('#trace tbody tr')].find((r) => r.cells[0].textContent === 'search-wetsuit');
+         return row && row.cells[1].textContent;",
+    )
+    .await;
+    assert!(
+        outcome == json!("matched") || outcome == json!("outranked"),
+        "the searcher is in the rule's audience: {outcome}"
+    );
     browser.client.clone().close().await.unwrap();
 
     // The planted page leads both page rankings; no other page is above the site's rate.

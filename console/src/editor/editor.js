@@ -5,10 +5,17 @@
 
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import {
+  bracketMatching,
+  defaultHighlightStyle,
+  indentOnInput,
+  indentService,
+  syntaxHighlighting,
+} from "@codemirror/language";
 import { linter, lintGutter } from "@codemirror/lint";
-import { EditorState } from "@codemirror/state";
+import { EditorState, Prec } from "@codemirror/state";
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from "@codemirror/view";
+import { indentFor, takeWaitingCloser } from "./brackets.js";
 import { rhai, visitorCompletion } from "./rhai.js";
 import { span } from "./span.js";
 
@@ -27,7 +34,23 @@ export function editor(host, { doc, fields, changed, check }) {
     },
     { delay: 400 },
   );
+  // A new line is indented by the brackets open before it; a closer typed where an
+  // automatically added one waits on a later line takes its place (typed text stays as typed).
+  const indent = indentService.of((context, pos) =>
+    indentFor(context.state.doc.sliceString(0, pos), context.textAfterPos(pos)),
+  );
+  const closers = Prec.high(
+    EditorView.inputHandler.of((view, from, to, text) => {
+      if (from !== to || text.length !== 1) return false;
+      const edit = takeWaitingCloser(view.state.doc.toString(), from, text);
+      if (!edit) return false;
+      view.dispatch({ changes: edit.changes, selection: { anchor: edit.cursor }, userEvent: "input.type" });
+      return true;
+    }),
+  );
   const extensions = [
+    indent,
+    closers,
     lineNumbers(),
     history(),
     drawSelection(),
@@ -45,6 +68,8 @@ export function editor(host, { doc, fields, changed, check }) {
       if (update.docChanged) changed(update.state.doc.toString());
     }),
     EditorView.contentAttributes.of({ "aria-label": "Rule file" }),
+    // Long lines wrap: no sideways scrolling, and no region to scroll but the page.
+    EditorView.lineWrapping,
     EditorView.theme({
       "&": { minHeight: "20rem", fontSize: "14px" },
       // The same focus ring as every other control.

@@ -70,7 +70,7 @@ export const rhai = StreamLanguage.define({
     stream.next();
     return null;
   },
-  languageData: { commentTokens: { line: "//", block: { open: "/*", close: "*/" } } },
+  languageData: { commentTokens: { line: "//", block: { open: "/*", close: "*/" } }, indentOnInput: /^\s*[)\]}]$/ },
 });
 
 // The fields under a path such as `v.cart.products[0]`, from the model's tree.

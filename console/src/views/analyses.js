@@ -86,11 +86,21 @@ function satisfaction(body) {
   const rate = body.response_rate;
   const answered = body.responses.reduce((n, r) => n + Math.min(r.answers, r.shown), 0);
   const shown = body.responses.reduce((n, r) => n + r.shown, 0);
+  // Too few answers for a steady reading: said, with how many more it takes.
+  const enough =
+    o.nps_answers >= NPS_FIRST_READING
+      ? ""
+      : el("p", {
+          id: "nps-enough",
+          class: "empty",
+          text: `Not enough data yet for a steady NPS: ${NPS_FIRST_READING} answers make a first reading (as each side of a segment check needs); ${o.nps_answers} so far, ${NPS_FIRST_READING - o.nps_answers} more needed.`,
+        });
   return [
     el("p", {
       class: "headline",
       text: `NPS ${nps(o.nps)} from ${o.nps_answers} answers${o.nps_answers ? ` (${split(o)})` : ""}; CSAT ${share(o.csat)} from ${o.csat_answers}`,
     }),
+    enough,
     el("p", {
       id: "response-rate",
       class: "headline",
@@ -189,15 +199,47 @@ function lifecycle(body) {
   ];
 }
 
+// A finding's next step: Write opens with a rule that targets it, simulated at once.
+function writeButton(finding, label) {
+  return el("button", {
+    type: "button",
+    class: "quiet write-rule",
+    text: "Write a rule for this",
+    "aria-label": `Write a rule for this: ${label}`,
+    onclick: () => {
+      sessionStorage.setItem("rapport:finding", JSON.stringify(finding));
+      location.hash = "#write";
+    },
+  });
+}
+
+/// The answers an NPS needs before it is read (the segments' check asks as many per side).
+const NPS_FIRST_READING = 30;
+
 function weakSpots(body) {
   const pct = (x) => (x == null ? "–" : `${(x * 100).toFixed(1)}%`);
-  // Ranked by how many more than the site's own rate predicts for the traffic.
-  const excess = (caption, key, count, base, siteRate, list) =>
+  const kindOf = (path) => body.pages.find((p) => p.path === path)?.kind;
+  // Ranked by how many more than the site's own rate predicts for the traffic; each with
+  // its next step.
+  const thin =
+    `Nothing ranks above the site's rate yet: a page or query is ranked once it has ${body.minimum_base} ` +
+    `landings, views or searches and ${body.minimum_count} occurrences, and its 95% interval lies above the site's rate.`;
+  const excess = (caption, key, count, base, siteRate, list, finding) =>
     table(
       caption,
-      [key, count, base, "Rate (95% interval)", `Expected at the site's ${pct(siteRate)}`, "Excess"],
-      list.map((x) => [x.key, x.count, x.base, share(x.rate), x.expected.toFixed(1), `+${x.excess.toFixed(1)}`]),
+      [key, count, base, "Rate (95% interval)", `Expected at the site's ${pct(siteRate)}`, "Excess", "Next step"],
+      list.map((x) => [
+        x.key,
+        x.count,
+        x.base,
+        share(x.rate),
+        x.expected.toFixed(1),
+        `+${x.excess.toFixed(1)}`,
+        writeButton(finding(x.key), x.key),
+      ]),
+      thin,
     );
+  const onPage = (what) => (path) => ({ path, kind: kindOf(path), what });
   const site = body.site_rates;
   const pages = body.pages.map((p) => [
     p.path,
@@ -223,9 +265,26 @@ function weakSpots(body) {
       "Landings",
       site.quick_exits_per_landing,
       body.by_quick_exits,
+      onPage("more quick exits than the site's rate predicts"),
     ),
-    excess("Pages by rage clicks", "Page", "Rage clicks", "Views", site.rage_clicks_per_view, body.by_rage_clicks),
-    excess("Pages by detractors", "Page", "Detractors", "Views", site.detractors_per_view, body.by_detractors),
+    excess(
+      "Pages by rage clicks",
+      "Page",
+      "Rage clicks",
+      "Views",
+      site.rage_clicks_per_view,
+      body.by_rage_clicks,
+      onPage("more rage clicks than the site's rate predicts"),
+    ),
+    excess(
+      "Pages by detractors",
+      "Page",
+      "Detractors",
+      "Views",
+      site.detractors_per_view,
+      body.by_detractors,
+      onPage("more detractors than the site's rate predicts"),
+    ),
     excess(
       "Searches that found nothing",
       "Query",
@@ -233,6 +292,7 @@ function weakSpots(body) {
       "Searches",
       site.empty_results_per_search,
       body.zero_result_searches,
+      (query) => ({ query }),
     ),
     table("Sold-out products viewed", ["Product", "Name", "Views"], soldOut),
     table("Every page", heads, pages),
@@ -245,7 +305,17 @@ function segments(body) {
     ? "Not enough data to judge any segment yet: each side of a check needs 200 visitor-days (conversion) or 30 answers (NPS)."
     : `Not enough data to judge any segment yet: conversion is judged over days whose ${body.attribution_days}-day ` +
       `attribution window has closed, and this period has none. Pick a period that ends at least ${body.attribution_days} days ago.`;
-  const flags = flagged.flatMap((s) => s.flags.map((f) => el("li", { class: "banner bad", text: f })));
+  const flags = flagged.flatMap((s) =>
+    s.flags.map((f) =>
+      el(
+        "li",
+        { class: "banner bad" },
+        el("span", { text: f }),
+        " ",
+        writeButton({ segment: s.segment, why: f }, `the segment ${s.segment}`),
+      ),
+    ),
+  );
   const targeting = (s) =>
     s.rules.map((r) => `${r.rule} (${r.impressions} impressions${r.verdict ? `; ${r.verdict}` : ""})`).join("; ");
   const rows = body.segments.map((s) => [

@@ -64,7 +64,7 @@ function ruleItem(r, place, preview) {
       type: "button",
       class: "quiet preview",
       text: "Preview on the shop",
-      "aria-label": `Preview ${e.id} on the shop`,
+      "aria-label": `Preview on the shop: ${e.id}`,
       onclick: () => preview(e.id),
     });
     return el("li", {}, `${arm}${e.id} (${e.kind}) `, button);

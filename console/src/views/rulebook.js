@@ -23,7 +23,7 @@ export async function rulebook(root) {
       type: "button",
       class: "quiet",
       text: "View files",
-      "aria-label": `View the files of version ${v.id}`,
+      "aria-label": `View files of version ${v.id}`,
       onclick: () => showFiles(v.id, files),
     });
     actions.append(view, " ");
@@ -78,7 +78,7 @@ function activateButton(id, root) {
   return el("button", {
     type: "button",
     text: "Make active",
-    "aria-label": `Make version ${id} active`,
+    "aria-label": `Make active: version ${id}`,
     onclick: activate,
   });
 }

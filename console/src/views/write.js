@@ -8,7 +8,7 @@
 import { api, errorText, may } from "../api.js";
 import { el, field, say } from "../dom.js";
 import { editor } from "../editor/editor.js";
-import { plural } from "../format.js";
+import { plural, ruleFor } from "../format.js";
 import { sitePicker } from "../site.js";
 import { ask, summary } from "./confirm.js";
 import { impact } from "./impact.js";
@@ -20,6 +20,7 @@ const SAVE_AFTER_MS = 700;
 
 export async function write(root) {
   const state = await workspace();
+  const finding = fromFinding(state);
   const parts = {
     list: el("ul", { class: "files", "aria-label": "Files" }),
     summary: el("p", { id: "check-summary", role: "status" }),
@@ -70,7 +71,7 @@ export async function write(root) {
     el(
       "div",
       { class: "workspace" },
-      el("nav", { "aria-label": "Rulebook files" }, parts.list),
+      el("nav", { "aria-label": "Rulebook files" }, parts.list, fileActions(state, parts)),
       parts.host,
       el(
         "section",
@@ -94,10 +95,53 @@ export async function write(root) {
     ),
     browse.element,
     links.element,
-    simulator(draft),
+    simulator(draft, finding, (testCase) => keepCase(state, parts, testCase)),
     impact(draft),
   );
   state.editor.view.focus();
+  if (finding) {
+    const line = state.files[state.current].split("\n").findIndex((l) => l.startsWith(`rule("${finding.id}"`));
+    if (line >= 0) state.editor.goTo(line + 1, 1);
+    if (may("editor")) save(state);
+    say(`A rule for the finding is in ${FINDINGS_FILE}, simulated below; change it, then publish.`);
+  }
+}
+
+const FINDINGS_FILE = "findings.rhai";
+
+// A simulation kept as a test case, in the test file named after the rule file shown
+// (`tests/NAME.json`), which the next check and every publish run.
+function keepCase(state, parts, testCase) {
+  state.files[state.current] = state.editor.text();
+  const stem = state.current.endsWith(".rhai") ? state.current.slice(0, -5) : "cases";
+  const file = `tests/${stem}.json`;
+  let cases = [];
+  try {
+    cases = state.files[file] ? JSON.parse(state.files[file]) : [];
+  } catch (bad) {
+    say(`${file} is not JSON (${bad.message}); fix it before adding a case.`);
+    return;
+  }
+  cases.push(testCase);
+  state.files[file] = `[\n${cases.map((c) => `  ${JSON.stringify(c)}`).join(",\n")}\n]\n`;
+  renderList(state, parts);
+  if (may("editor")) save(state);
+  say(`Kept as a test case in ${file}: ${cases.length} there now.`);
+}
+
+// A finding of Results to write a rule for (`rapport:finding`, set by its "Write a rule for
+// this"): its skeleton goes into `findings.rhai` (once), which opens; gives the skeleton.
+function fromFinding(state) {
+  const saved = sessionStorage.getItem("rapport:finding");
+  if (!saved) return null;
+  sessionStorage.removeItem("rapport:finding");
+  const skeleton = ruleFor(JSON.parse(saved));
+  const text = state.files[FINDINGS_FILE] || "";
+  if (!text.includes(`rule("${skeleton.id}"`)) {
+    state.files[FINDINGS_FILE] = text ? `${text.trimEnd()}\n\n${skeleton.text}` : skeleton.text;
+  }
+  state.current = FINDINGS_FILE;
+  return skeleton;
 }
 
 // What the member's role lets them do with the draft: publish (a publisher), save and
@@ -240,6 +284,101 @@ function open(state, parts, name, line, col) {
     renderList(state, parts);
   }
   if (line) state.editor.goTo(line, col);
+}
+
+// A file's name: `NAME.rhai` for rules, `tests/NAME.json` for test cases, as a publish takes
+// them; gives what is wrong with `name`, or nothing.
+export function badFileName(name, taken) {
+  if (!/^([A-Za-z0-9_.-]+\.rhai|tests\/[A-Za-z0-9_.-]+\.json)$/.test(name)) {
+    return "A file is NAME.rhai (rules) or tests/NAME.json (test cases), with letters, digits, - _ and . only.";
+  }
+  if (taken.includes(name)) return `There is already a file ${name}.`;
+  return "";
+}
+
+// New, rename and delete for the files: each asks its name (or confirmation) in a small form
+// under the list; the draft keeps the change, and the check runs again.
+function fileActions(state, parts) {
+  const box = el("div", { class: "file-actions" });
+  const afterChange = () => {
+    renderList(state, parts);
+    if (may("editor")) save(state);
+    state.editor.show(state.files[state.current]);
+    parts.host.setAttribute("aria-label", `Editor for ${state.current}`);
+  };
+  const askName = (label, value, done) => {
+    const input = el("input", { id: "file-name", value, "aria-describedby": "file-problem", spellcheck: "false" });
+    const problem = el("p", { id: "file-problem", class: "error", role: "alert" });
+    const form = el(
+      "form",
+      { class: "file-form" },
+      el("label", { for: "file-name", text: label }),
+      input,
+      el("button", { type: "submit", text: "OK" }),
+      el("button", { type: "button", class: "quiet", text: "Cancel", onclick: () => form.remove() }),
+      problem,
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      const wrong = badFileName(name, fileNames(state));
+      if (wrong) {
+        problem.textContent = wrong;
+        return;
+      }
+      form.remove();
+      done(name);
+    });
+    box.querySelector(".file-form")?.remove();
+    box.append(form);
+    input.focus();
+  };
+  const create = () =>
+    askName("New file (NAME.rhai, or tests/NAME.json for test cases)", "", (name) => {
+      state.files[state.current] = state.editor.text();
+      state.files[name] = name.endsWith(".json") ? "[]\n" : "// What these rules are for.\n";
+      state.current = name;
+      afterChange();
+      say(`${name} created`);
+    });
+  const rename = () =>
+    askName(`Rename ${state.current} to`, state.current, (name) => {
+      state.files[name] = state.editor.text();
+      delete state.files[state.current];
+      say(`${state.current} is now ${name}`);
+      state.current = name;
+      afterChange();
+    });
+  const remove = async () => {
+    const rules = fileNames(state).filter((n) => n.endsWith(".rhai"));
+    if (rules.length === 1 && state.current.endsWith(".rhai")) {
+      say("A rulebook keeps at least one rule file.");
+      return;
+    }
+    const sure = await ask(
+      `Delete ${state.current}?`,
+      [
+        [
+          "It goes from the draft",
+          [`${state.current} and everything in it; publishing makes it final.`],
+          "confirm-changes",
+        ],
+      ],
+      "Delete",
+    );
+    if (!sure) return;
+    const gone = state.current;
+    delete state.files[gone];
+    state.current = fileNames(state).find((n) => n.endsWith(".rhai"));
+    afterChange();
+    say(`${gone} deleted from the draft`);
+  };
+  box.append(
+    el("button", { type: "button", class: "quiet", id: "new-file", text: "New file", onclick: create }),
+    el("button", { type: "button", class: "quiet", id: "rename-file", text: "Rename", onclick: rename }),
+    el("button", { type: "button", class: "quiet", id: "delete-file", text: "Delete", onclick: remove }),
+  );
+  return box;
 }
 
 function renderList(state, parts) {

@@ -350,3 +350,58 @@ pub async fn changes(req: Request, env: &Env) -> Result<Response, ApiError> {
     body["to_version"] = new.version().into();
     Ok(json_response(&body, 200))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleQuery {
+    site: String,
+}
+
+/// How many recent visitors the console offers as starting points for a persona.
+const RECENT_VISITORS: usize = 20;
+
+/// A sampled profile as a persona to start from: what rules read about the visitor's
+/// behaviour, without who they are (no visitor, session or customer id, no traits, no
+/// comment they wrote).
+fn as_persona(profile: &rapport_rules::Profile, index: usize) -> Result<Value, ApiError> {
+    let mut persona = serde_json::to_value(profile).context("encoding a sampled visitor")?;
+    if let Some(fields) = persona.as_object_mut() {
+        for private in ["customer_id", "traits", "session_id", "prompts"] {
+            fields.remove(private);
+        }
+        fields.insert(
+            "visitor_id".to_owned(),
+            format!("recent-visitor-{index}").into(),
+        );
+        for survey in ["nps", "csat"] {
+            if let Some(answer) = fields.get_mut(survey).and_then(Value::as_object_mut) {
+                answer.remove("comment");
+            }
+        }
+    }
+    Ok(persona)
+}
+
+/// `GET /v1/admin/sample?site=`: the site's most recently active visitors in the sample, as
+/// personas to simulate with (without who they are), newest first.
+pub async fn recent_visitors(
+    req: &Request,
+    env: &Env,
+    sites: &Sites,
+) -> Result<Response, ApiError> {
+    let query: SampleQuery = crate::http::parse_query(req)?;
+    check_site(sites, &query.site)?;
+    let sample = crate::sample::read(env, &query.site).await?;
+    let visitors = sample
+        .iter()
+        .take(RECENT_VISITORS)
+        .enumerate()
+        .map(|(index, sampled)| {
+            Ok(json!({ "at_ms": sampled.at_ms, "visitor": as_persona(&sampled.profile, index + 1)? }))
+        })
+        .collect::<Result<Vec<Value>, ApiError>>()?;
+    Ok(json_response(
+        &json!({ "site": query.site, "visitors": visitors }),
+        200,
+    ))
+}
