@@ -1218,6 +1218,51 @@ fn consented_shoppers(edge: &Edge, prefix: &str, n: usize, cart: usize) {
     }
 }
 
+#[tokio::test]
+async fn an_experience_with_no_impressions_says_why_from_the_trace_over_recent_visitors() {
+    let edge = Edge::start();
+    let italian = "rule(\"italian\", #{ description: \"For Italian pages\", priority: 5, who: |v| v.language == \"it\",
+        show: #{ kind: \"toast\", content: #{ en: #{ body: \"Ciao\" } } } });";
+    publish_versions(
+        &edge,
+        "two rules",
+        &[format!("{}\n{italian}", bar_rule("everyone", "Hi"))],
+    );
+    consented_shoppers(&edge, "quiet-shopper", 3, 0);
+    eventually(WAIT, || (sample_size(&edge) == Some(3)).then_some(()))
+        .await
+        .expect("the shoppers reach the sample");
+    let console = console_at(&edge, "results").await;
+    wait_for_script(&console, "return !!document.getElementById('analysis');").await;
+    console
+        .client
+        .execute(
+            "document.getElementById('analysis').value = 'experiences';
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let lines = wait_for_script(
+        &console,
+        "const l = document.querySelectorAll('#not-shown li'); return l.length === 2 && [...l].map((i) => i.textContent);",
+    )
+    .await;
+    let lines: Vec<String> = serde_json::from_value(lines).unwrap();
+    assert!(
+        lines.contains(&"italian (rule italian): not shown: the `who` condition is false: v.language = \"\", needs == \"it\", for 3 of 3 recent visitors.".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .starts_with("everyone (rule everyone): it would reach 3 of 3 recent visitors")),
+        "{lines:?}"
+    );
+    console.client.clone().close().await.unwrap();
+}
+
 /// How many visitors the demo site's sample holds, as the impact of any draft counts them.
 fn sample_size(edge: &Edge) -> Option<u64> {
     let rules = json!({ "rules.rhai": bar_rule("any", "Hello") });

@@ -1,10 +1,11 @@
 // The analyses other than experiments, each drawn from its endpoint's answer: what each
 // experience did, satisfaction, lifecycle, weak spots and segments.
 
+import { api, errorText } from "../api.js";
 import { lineChart } from "../charts.js";
 import { el, field, table } from "../dom.js";
 import { dayText, money, nps, percent, share } from "../format.js";
-import { shopCurrency } from "../site.js";
+import { shopCurrency, siteName } from "../site.js";
 
 /// Where each analysis is read, and how its answer is drawn (a list of elements).
 export const ANALYSES = {
@@ -15,13 +16,47 @@ export const ANALYSES = {
   segments: { path: "/v1/admin/analytics/segments", draw: segments, bySegment: true },
 };
 
+// The live rulebook's experiences with no impression in the period, each with why, from
+// the rulebook's own trace over the site's recent visitors (the impact of the live rulebook
+// against itself: nothing changes, and what reaches no one names its main reason).
+function notShown(totals) {
+  const out = el("section", { id: "not-shown", "aria-labelledby": "not-shown-title", "aria-live": "polite" });
+  const seen = new Set(totals.filter((t) => t.impressions > 0).map((t) => t.experience));
+  (async () => {
+    const versions = await api("/v1/admin/rulebooks");
+    const active = versions.body?.active;
+    const version = await api(active ? `/v1/admin/rulebooks/${active}` : "/v1/admin/rulebooks/builtin");
+    if (version.status !== 200) return out.replaceChildren(el("p", { class: "error", text: errorText(version) }));
+    const impact = await api("/v1/admin/impact", {
+      method: "POST",
+      body: { site: siteName(), files: version.body.files },
+    });
+    if (impact.status !== 200) return out.replaceChildren(el("p", { class: "error", text: errorText(impact) }));
+    const r = impact.body;
+    const quiet = r.experiences.filter((e) => !seen.has(e.experience));
+    if (quiet.length === 0) return out.replaceChildren();
+    const line = (e) => {
+      if (r.visitors === 0) return `${e.experience} (rule ${e.rule}): no recent visitors in the sample to say why yet.`;
+      if (e.why) {
+        return `${e.experience} (rule ${e.rule}): not shown: ${e.why.reason}, for ${e.why.visitors} of ${e.why.of} recent visitors.`;
+      }
+      return `${e.experience} (rule ${e.rule}): it would reach ${e.now} of ${r.visitors} recent visitors on their last page; it waits for its trigger, or they have not been back since it went live.`;
+    };
+    out.replaceChildren(
+      el("h3", { id: "not-shown-title", text: "Experiences with no impressions in this period" }),
+      el("ul", {}, ...quiet.map((e) => el("li", { text: line(e) }))),
+    );
+  })().catch((err) => out.replaceChildren(el("p", { class: "error", text: err.message })));
+  return out;
+}
+
 // What each experience did (the daily reports summed over the period).
 function experiences(body) {
   const totals = body.totals;
   if (totals.length === 0) {
     const text =
       "No experience has been shown in this period yet. Impressions appear here within seconds of a shopper seeing one.";
-    return [el("p", { class: "empty", text })];
+    return [el("p", { class: "empty", text }), notShown(totals)];
   }
   const impressions = totals.reduce((sum, t) => sum + t.impressions, 0);
   const count = new Set(totals.map((t) => t.experience)).size;
@@ -49,6 +84,7 @@ function experiences(body) {
         "purchases within the attribution window after their first exposure.",
     }),
     table("Experiences", [...heads, "Control exposures", "Conversions (7 days after seeing it)", "Revenue"], rows),
+    notShown(totals),
   ];
 }
 
