@@ -89,7 +89,6 @@ function inviteForm(again) {
   const form = el(
     "form",
     { class: "filters invite", "aria-labelledby": "invite-title" },
-    el("h3", { id: "invite-title", text: "Invite someone" }),
     field("invite-name", "Their name", name),
     field("invite-role", "Role", role),
     el("button", { type: "submit", text: "Make an invitation link" }),
@@ -116,7 +115,7 @@ function inviteForm(again) {
       copy,
     );
   });
-  return el("section", {}, form, out);
+  return el("section", {}, el("h3", { id: "invite-title", text: "Invite someone" }), form, out);
 }
 
 // The owner's changes: a member's role, or their removal.
