@@ -115,6 +115,31 @@ fn decisions(c: &mut Criterion) {
         })
     });
     group.finish();
+    // A rule that spins for some visitors: the decision stops it at the operations limit and
+    // goes on without it.
+    let mut sources = demo_sources();
+    sources.push(SourceFile::new(
+        "runaway.rhai",
+        r#"rule("runaway", #{ description: "Spins for the heaviest visitors", priority: 100,
+            who: |v| { if v.visits > 1000 { let n = 0; loop { n += 1; } } false },
+            show: #{ kind: "bar", content: #{ en: #{ body: "never" } } } });"#,
+    ));
+    let runaway = Rulebook::compile(&sources).expect("the runaway rule compiles");
+    let mut heavy = all[0].1.clone();
+    heavy.sessions = 5_000;
+    assert!(
+        decision(&runaway, &heavy, &page, now())
+            .trace
+            .iter()
+            .any(|t| &*t.rule == "runaway" && t.reason.contains("takes too long")),
+        "the rule hits its limit"
+    );
+    let mut group = c.benchmark_group("edge decision, a rule hitting its operations limit");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("demo rulebook + runaway rule", |b| {
+        b.iter(|| decision(&runaway, black_box(&heavy), black_box(&page), now()))
+    });
+    group.finish();
     // What preview, simulation and `rapport decide` run: every segment, for the report.
     let mut group = c.benchmark_group("full report (demo rulebook)");
     group.throughput(Throughput::Elements(all.len() as u64));

@@ -575,6 +575,18 @@ async fn file_list(browser: &Browser) -> Vec<String> {
     serde_json::from_value(names).unwrap()
 }
 
+/// Opens the file `name` from the workspace's list.
+async fn open_file(browser: &Browser, name: &str) {
+    browser
+        .client
+        .execute(
+            "[...document.querySelectorAll('.files button.file')].find((b) => b.textContent === arguments[0]).click();",
+            vec![json!(name)],
+        )
+        .await
+        .unwrap();
+}
+
 /// Answers the file form with `name`.
 async fn name_file(browser: &Browser, name: &str) {
     wait_for_script(browser, "return !!document.getElementById('file-name');").await;
@@ -627,14 +639,7 @@ async fn files_and_test_cases_are_created_renamed_and_deleted_in_the_console() {
         "return [...document.querySelectorAll('.files button.file')].some((b) => b.textContent === 'tests/sale.json');",
     )
     .await;
-    browser
-        .client
-        .execute(
-            "[...document.querySelectorAll('.files button.file')].find((b) => b.textContent === 'tests/sale.json').click();",
-            vec![],
-        )
-        .await
-        .unwrap();
+    open_file(&browser, "tests/sale.json").await;
     let case = wait_for_script(
         &browser,
         "const t = document.getElementById('editor').shadowRoot.querySelector('.cm-content').innerText;
@@ -653,14 +658,7 @@ async fn files_and_test_cases_are_created_renamed_and_deleted_in_the_console() {
     .await;
     assert!(summary.as_str().unwrap().contains("0 failed"), "{summary}");
     // Deleting asks first.
-    browser
-        .client
-        .execute(
-            "[...document.querySelectorAll('.files button.file')].find((b) => b.textContent === 'sale.rhai').click();",
-            vec![],
-        )
-        .await
-        .unwrap();
+    open_file(&browser, "sale.rhai").await;
     click(&browser, "#delete-file").await;
     wait_for_script(
         &browser,

@@ -19,6 +19,22 @@ fn day(ms: i64) -> String {
         .to_string()
 }
 
+/// Results' `analysis` over `from`..`to`, once the form is there.
+async fn show_results(browser: &rapport_e2e::Browser, analysis: &str, from: &str, to: &str) {
+    wait_for_script(browser, "return !!document.getElementById('analysis');").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('analysis').value = arguments[0];
+             document.getElementById('from').value = arguments[1];
+             document.getElementById('to').value = arguments[2];
+             document.querySelector('form.filters button[type=submit]').click();",
+            vec![json!(analysis), json!(from), json!(to)],
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
     let edge = Edge::start_for_seed();
@@ -108,18 +124,7 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
     // The console shows the flag's sentence, word for word, for the seeded weeks.
     let browser = console_at(&edge, "results").await;
     let (from, to) = (day(now - i64::from(plan.days) * 86_400_000), day(now));
-    wait_for_script(&browser, "return !!document.getElementById('analysis');").await;
-    browser
-        .client
-        .execute(
-            "document.getElementById('analysis').value = 'segments';
-             document.getElementById('from').value = arguments[0];
-             document.getElementById('to').value = arguments[1];
-             document.querySelector('form.filters button[type=submit]').click();",
-            vec![json!(from), json!(to)],
-        )
-        .await
-        .unwrap();
+    show_results(&browser, "segments", &from, &to).await;
     let shown = wait_for_script(
         &browser,
         "const f = [...document.querySelectorAll('#results-out ul.flags li span')]; return f.length ? f.map((s) => s.textContent) : null;",
@@ -161,18 +166,7 @@ async fn six_weeks_of_history_show_what_was_planted_and_nothing_else() {
         .goto(&edge.url("/console/#results"))
         .await
         .unwrap();
-    wait_for_script(&browser, "return !!document.getElementById('analysis');").await;
-    browser
-        .client
-        .execute(
-            "document.getElementById('analysis').value = 'weak-spots';
-             document.getElementById('from').value = arguments[0];
-             document.getElementById('to').value = arguments[1];
-             document.querySelector('form.filters button[type=submit]').click();",
-            vec![json!(from), json!(to)],
-        )
-        .await
-        .unwrap();
+    show_results(&browser, "weak-spots", &from, &to).await;
     wait_for_script(
         &browser,
         "const b = document.querySelector('button[aria-label=\"Write a rule for this: wetsuit\"]'); if (b) b.click(); return !!b;",

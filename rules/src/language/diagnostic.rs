@@ -117,10 +117,10 @@ pub(crate) fn rhai_message(err: &EvalAltResult) -> String {
             plain_type(got),
             plain_type(wanted)
         ),
-        EvalAltResult::ErrorTooManyOperations(_) => {
-            "this takes too long (more than 50,000 steps): is there a loop that never ends?"
-                .to_owned()
-        }
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "this takes too long (more than {} steps): is there a loop that never ends?",
+            crate::language::engine::MAX_OPERATIONS
+        ),
         EvalAltResult::ErrorArithmetic(message, _) => format!("arithmetic error: {message}"),
         EvalAltResult::ErrorIndexNotFound(index, _) => format!("there is no entry {index}"),
         EvalAltResult::ErrorArrayBounds(len, index, _) => {
