@@ -215,3 +215,39 @@ fn the_built_in_rulebook_is_there_to_start_from_and_checks_clean() {
     let (status, _) = edge.get("/v1/admin/rulebooks/builtin", None);
     assert_eq!(status, 401, "the admin token is needed");
 }
+
+/// A rule that spins for visitors who looked at one product: stopped at the operations limit
+/// in workerd, the visitor still decided for, and the rule remembered in their profile.
+#[test]
+fn a_rule_that_runs_away_for_a_visitor_is_stopped_and_remembered_in_their_profile() {
+    let edge = Edge::start();
+    let rules = r#"rule("runaway", #{ description: "Spins for one product's viewers", priority: 10,
+        who: |v| { if v.recent_products.len() > 0 && v.recent_products[0].id == "spin-me" { let n = 0; loop { n += 1; } } true },
+        show: #{ kind: "bar", content: #{ en: #{ body: "Runaway" } } } });
+rule("steady", #{ description: "Always there", priority: 1,
+        show: #{ kind: "toast", content: #{ en: #{ body: "Steady" } } } });"#;
+    let (status, published) = publish(&edge, json!({ "rules.rhai": rules }), "runaway");
+    assert_eq!(status, 201, "{published}");
+    wait_for(&edge, "runaway");
+    let visitor = "visitor-spinning-0001";
+    let events = json!([
+        { "id": "spin-event-1", "session_id": "session-0001", "type": "consent", "analytics": true, "personalization": true },
+        { "id": "spin-event-2", "session_id": "session-0001", "type": "product_view",
+          "page": { "url": "http://shop/p/spin-me", "path": "/p/spin-me", "kind": "product" },
+          "product": { "id": "spin-me", "name": "Spinning top", "price": 9.0 } }
+    ]);
+    let (status, answer) = edge.post(
+        "/v1/events",
+        &json!({ "site": "demo", "visitor_id": visitor, "events": events }).to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    // Decided for all the same: the other rule shows; twice, the second without running it.
+    assert_eq!(shown(&edge, visitor), ["steady"]);
+    let profile = edge.export(visitor)["profile"].clone();
+    assert_eq!(
+        profile["stopped"],
+        json!([{ "rulebook": published["version"], "rule": "runaway" }]),
+        "{profile}"
+    );
+    assert_eq!(shown(&edge, visitor), ["steady"]);
+}

@@ -139,6 +139,7 @@ fn run(
         holdout: state.holdout,
         segments,
         trace: lines,
+        stopped: state.stopped,
     }
 }
 
@@ -162,6 +163,8 @@ struct State<'a> {
     /// Whether `v.segments` has been filled in.
     segments_shared: bool,
     segment_errors: Vec<TraceEntry>,
+    /// Rules whose condition hit the operations limit in this decision.
+    stopped: Vec<String>,
     holdout: bool,
     /// Whether the rulebook has a holdout and the visitor is not yet enrolled in either of
     /// its arms: each personalised experience that would be drawn then carries the
@@ -206,6 +209,7 @@ impl<'a> State<'a> {
             segments: vec![None; book.segments.len()],
             segments_shared: false,
             segment_errors: Vec::new(),
+            stopped: Vec::new(),
             holdout: in_holdout(book, profile),
             programme_pending: book.settings.holdout_percent > 0.0
                 && !profile.experiments.contains_key(PROGRAMME),
@@ -269,6 +273,16 @@ impl<'a> State<'a> {
             prechecked(rule, self.page, self.now_ms, held_out, self.profile)
         {
             return TraceEntry::new(id, outcome, reason);
+        }
+        if self.profile.was_stopped(self.book.version(), &rule.id) {
+            return TraceEntry::new(
+                id,
+                Outcome::Errored,
+                format!(
+                    "skipped: its condition took more than {} steps for this visitor before; it runs again once the rulebook changes",
+                    crate::language::engine::MAX_OPERATIONS
+                ),
+            );
         }
         // A served decision's trace is read by no one: a rule that could not show anyway
         // (capped, outranked, out of budget) costs no script. The experiences are the same
@@ -550,7 +564,12 @@ impl<'a> State<'a> {
                         let why = self.why_false(rule.script, test);
                         Ok(Some(format!("the `who` condition is false{why}").into()))
                     }
-                    Err(err) => Err(located(&rule.file, &err)),
+                    Err(err) => {
+                        if matches!(innermost(&err), EvalAltResult::ErrorTooManyOperations(_)) {
+                            self.stopped.push(rule.id.clone());
+                        }
+                        Err(located(&rule.file, &err))
+                    }
                 }
             }
         }

@@ -21,6 +21,10 @@ pub struct DecisionReport {
     /// Whether the visitor is in the universal holdout.
     pub holdout: bool,
     pub trace: Vec<TraceEntry>,
+    /// Rules whose condition hit the operations limit in this decision: the caller keeps
+    /// them in the visitor's profile (`Profile::remember_stopped`), which skips them after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -90,6 +90,46 @@ pub struct Profile {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "cli", schemars(skip))]
     pub experiments: BTreeMap<String, Enrolment>,
+    /// Rules whose condition hit the operations limit for this visitor, with the rulebook
+    /// then active: skipped in the visitor's later decisions until the rulebook changes, so a
+    /// runaway rule costs once. Not part of the rules' view.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "cli", schemars(skip))]
+    pub stopped: Vec<Stopped>,
+}
+
+/// A rule stopped at the operations limit for a visitor, under one rulebook version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    pub rulebook: String,
+    pub rule: String,
+}
+
+impl Profile {
+    /// The most stopped rules a profile keeps.
+    pub const MOST_STOPPED: usize = 32;
+
+    /// Remembers that `rules` hit the operations limit under `rulebook`; forgets those of
+    /// other rulebooks, which run again.
+    pub fn remember_stopped(&mut self, rulebook: &str, rules: &[String]) {
+        self.stopped.retain(|s| s.rulebook == rulebook);
+        for rule in rules {
+            if !self.stopped.iter().any(|s| &s.rule == rule) {
+                self.stopped.push(Stopped {
+                    rulebook: rulebook.to_owned(),
+                    rule: rule.clone(),
+                });
+            }
+        }
+        self.stopped.truncate(Self::MOST_STOPPED);
+    }
+
+    /// Whether `rule` hit the operations limit for this visitor under `rulebook`.
+    pub fn was_stopped(&self, rulebook: &str, rule: &str) -> bool {
+        self.stopped
+            .iter()
+            .any(|s| s.rulebook == rulebook && s.rule == rule)
+    }
 }
 
 /// A visitor's place in one experiment, and their running totals in it since the first

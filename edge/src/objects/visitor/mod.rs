@@ -164,13 +164,15 @@ pub async fn ingest(
 }
 
 /// Decides for `profile` with the page's consent (which wins over the stored one): the
-/// decision, or with a preview the full report, as JSON.
+/// decision, or with a preview the full report, as JSON; and the rules whose condition hit
+/// the operations limit, for the visitor's profile to remember.
 pub(crate) fn decide_for(
     book: &rapport_rules::Rulebook,
     stored: &Profile,
     call: &Decide,
     now: i64,
-) -> worker::Result<Decided> {
+) -> worker::Result<(Decided, Vec<String>)> {
+    let mut stopped = Vec::new();
     let with_consent;
     let profile = match call.consent {
         Some(consent) if stored.consent != Some(consent) => {
@@ -186,7 +188,7 @@ pub(crate) fn decide_for(
         Some(claims) => {
             match rapport_rules::preview(book, profile, &call.page, now, &claims.experience) {
                 Ok(report) => encode(&report),
-                Err(message) => return Ok(Err(message)),
+                Err(message) => return Ok((Err(message), stopped)),
             }
         }
         None => {
@@ -198,13 +200,13 @@ pub(crate) fn decide_for(
             {
                 worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
             }
+            stopped = report.stopped.clone();
             encode(&report.decision)
         }
     };
     let json = json.doing("encoding the decision")?;
-    Ok(Ok(
-        RawValue::from_string(json).doing("encoding the decision")?
-    ))
+    let raw = RawValue::from_string(json).doing("encoding the decision")?;
+    Ok((Ok(raw), stopped))
 }
 
 /// The decision for a visitor, as JSON; with `preview` (a verified token's experience), the
@@ -241,7 +243,8 @@ pub async fn decide(
             Ok(book) => book,
             Err(refused) => return Ok(Err(refused)),
         };
-        let decided = decide_for(&book, &Profile::new(""), &decide, at_ms)
+        // No one to remember a runaway rule for: an unidentified visitor stores nothing.
+        let (decided, _) = decide_for(&book, &Profile::new(""), &decide, at_ms)
             .context("deciding for an unidentified visitor")?;
         return Ok(decided.map(|json| json.get().to_owned()));
     }

@@ -423,17 +423,25 @@ impl Visitor {
             Err(refused) => return Ok(Err(refused)),
         };
         let now = call.at_ms;
-        let decided = self.with_profile(visitor_id, |stored| {
+        let (decided, stopped) = self.with_profile(visitor_id, |stored| {
             super::decide_for(&book, stored, &call, now)
         })??;
-        let counts = call.preview.is_none()
-            && self.with_record(visitor_id, |r| {
-                call.may_record(r.profile.consent) && r.counts_decision(now)
-            })?;
-        if counts {
+        let (may_record, counts) = self.with_record(visitor_id, |r| {
+            let may = call.preview.is_none() && call.may_record(r.profile.consent);
+            (may && r.profile.events > 0, may && r.counts_decision(now))
+        })?;
+        // A rule that ran away for this visitor is skipped in their later decisions until
+        // the rulebook changes: kept only in a record that exists and may be kept.
+        let remember = may_record && !stopped.is_empty();
+        if counts || remember {
             let mut record = self.load_record(visitor_id)?;
-            let changes = record.decided(&book, now);
-            self.send(site, changes)?;
+            if counts {
+                let changes = record.decided(&book, now);
+                self.send(site, changes)?;
+            }
+            if remember {
+                record.profile.remember_stopped(book.version(), &stopped);
+            }
             self.save_record(record)?;
         }
         self.withdraw_from_sample(site, visitor_id, call.consent)
