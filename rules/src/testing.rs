@@ -285,6 +285,60 @@ pub fn run_files(book: &Rulebook, files: &[crate::SourceFile]) -> Vec<FileResult
 mod tests {
     use super::*;
 
+    /// The demo's rules, over every one of their test cases, take at most a twentieth of the
+    /// limit per call: room for rules far longer than the demo's before a real rule is cut off.
+    #[test]
+    fn the_demo_rules_take_a_small_share_of_the_operations_limit() {
+        use std::cell::Cell;
+        use std::path::Path;
+        use std::rc::Rc;
+
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo-site/rulebook");
+        let read = |dir: &Path, extension: &str| -> Vec<(String, String)> {
+            let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == extension))
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    (name, std::fs::read_to_string(&p).unwrap())
+                })
+                .collect();
+            files.sort();
+            files
+        };
+        let sources: Vec<crate::SourceFile> = read(&dir, "rhai")
+            .into_iter()
+            .map(|(name, text)| crate::SourceFile::new(name, text))
+            .collect();
+        let mut book = crate::Rulebook::compile(&sources).unwrap_or_else(|e| panic!("{e:?}"));
+        let most = Rc::new(Cell::new(0u64));
+        let seen = Rc::clone(&most);
+        book.engine.on_progress(move |operations| {
+            seen.set(seen.get().max(operations));
+            None
+        });
+        let mut cases = 0;
+        for (name, text) in read(&dir.join("tests"), "json") {
+            for case in parse_cases(&text).unwrap_or_else(|e| panic!("{name}: {e}")) {
+                let result = run_case(&book, &case);
+                assert!(result.failures.is_empty(), "{name}: {:?}", result.failures);
+                cases += 1;
+            }
+        }
+        assert!(
+            cases > 50 && most.get() > 10,
+            "{cases} cases, {} operations",
+            most.get()
+        );
+        assert!(
+            most.get() * 20 <= crate::language::engine::MAX_OPERATIONS,
+            "the demo's rules take up to {} operations a call, over a twentieth of {}",
+            most.get(),
+            crate::language::engine::MAX_OPERATIONS
+        );
+    }
+
     #[test]
     fn relative_times() {
         let now = parse_time("2026-06-01T12:00:00Z").unwrap();
