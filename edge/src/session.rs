@@ -70,13 +70,10 @@ pub async fn start(env: &Env, member: &Member, now_ms: i64) -> Result<(String, i
     let db = database(env)?;
     let id = team::random_id()?;
     let expires = now_ms + SESSION_SECONDS * 1000;
-    let mut statements = team::schema(&db);
-    statements.push(
+    let statements = vec![
         db.prepare("DELETE FROM console_logins WHERE expires_ms < ?")
             .bind(&[(now_ms as f64).into()])
             .context("binding the session clean-up")?,
-    );
-    statements.push(
         db.prepare("INSERT INTO console_logins (id_hash, name, expires_ms) VALUES (?, ?, ?)")
             .bind(&[
                 id_hash(&id).into(),
@@ -84,10 +81,8 @@ pub async fn start(env: &Env, member: &Member, now_ms: i64) -> Result<(String, i
                 (expires as f64).into(),
             ])
             .context("binding a new session")?,
-    );
-    db.batch(statements)
-        .await
-        .context("storing a console session")?;
+    ];
+    team::batch(&db, statements, "storing a console session").await?;
     Ok((id, expires))
 }
 
@@ -100,26 +95,18 @@ pub async fn member(env: &Env, id: &str, now_ms: i64) -> Result<Option<(Member, 
         expires_ms: f64,
     }
     let db = database(env)?;
-    let mut statements = team::schema(&db);
-    statements.push(
-        db.prepare(
+    let lookup = db
+        .prepare(
             "SELECT l.name, u.role, l.expires_ms FROM console_logins l
              LEFT JOIN console_users u ON u.name = l.name
              WHERE l.id_hash = ? AND l.expires_ms > ?",
         )
         .bind(&[id_hash(id).into(), (now_ms as f64).into()])
-        .context("binding a session lookup")?,
-    );
-    let results = db
-        .batch(statements)
-        .await
-        .context("looking up a console session")?;
-    let found: Option<Found> = results
-        .last()
-        .map(|r| r.results::<Found>())
-        .transpose()
-        .context("reading a console session")?
-        .and_then(|rows| rows.into_iter().next());
+        .context("binding a session lookup")?;
+    let results = team::batch(&db, vec![lookup], "looking up a console session").await?;
+    let found = team::rows::<Found>(&results[0], "reading a console session")?
+        .into_iter()
+        .next();
     Ok(found.and_then(|f| {
         let role = team::current_role(&f.name, f.role.as_deref())?;
         Some((Member { name: f.name, role }, f.expires_ms as i64))
@@ -129,15 +116,11 @@ pub async fn member(env: &Env, id: &str, now_ms: i64) -> Result<Option<(Member, 
 /// Ends the session `id`.
 pub async fn end(env: &Env, id: &str) -> Result<(), ApiError> {
     let db = database(env)?;
-    let mut statements = team::schema(&db);
-    statements.push(
-        db.prepare("DELETE FROM console_logins WHERE id_hash = ?")
-            .bind(&[id_hash(id).into()])
-            .context("binding a sign-out")?,
-    );
-    db.batch(statements)
-        .await
-        .context("ending a console session")?;
+    let sign_out = db
+        .prepare("DELETE FROM console_logins WHERE id_hash = ?")
+        .bind(&[id_hash(id).into()])
+        .context("binding a sign-out")?;
+    team::batch(&db, vec![sign_out], "ending a console session").await?;
     Ok(())
 }
 

@@ -181,25 +181,33 @@ const SCHEMA: [&str; 3] = [
         expires_ms INTEGER NOT NULL)",
 ];
 
-/// The statements that create the team's and the sessions' tables, to run first in a batch.
-pub fn schema(db: &D1Database) -> Vec<D1PreparedStatement> {
-    SCHEMA.iter().map(|sql| db.prepare(*sql)).collect()
+thread_local! {
+    /// Whether this isolate has created the team's and the sessions' tables: every console
+    /// call looks its session up, and needs the three `CREATE TABLE IF NOT EXISTS` once.
+    static SCHEMA_READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `statements` after the schema, in one batch; gives each statement's rows.
-async fn batch(
+/// Runs `statements` in one batch, after the schema the first time in this isolate; gives
+/// each statement's rows.
+pub async fn batch(
     db: &D1Database,
     statements: Vec<D1PreparedStatement>,
     what: &str,
 ) -> Result<Vec<worker::D1Result>, ApiError> {
-    let mut all = schema(db);
+    let mut all = if SCHEMA_READY.with(std::cell::Cell::get) {
+        Vec::new()
+    } else {
+        SCHEMA.iter().map(|sql| db.prepare(*sql)).collect()
+    };
     let skip = all.len();
     all.extend(statements);
     let mut results = db.batch(all).await.context(what)?;
+    SCHEMA_READY.with(|ready| ready.set(true));
     Ok(results.split_off(skip))
 }
 
-fn rows<T: for<'de> Deserialize<'de>>(
+/// A statement's rows.
+pub fn rows<T: for<'de> Deserialize<'de>>(
     result: &worker::D1Result,
     what: &str,
 ) -> Result<Vec<T>, ApiError> {

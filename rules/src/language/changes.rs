@@ -225,69 +225,72 @@ fn closing(text: &str, start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     while i < bytes.len() {
+        if let Some(Skipped { end, .. }) = skipped(text, i) {
+            i = end;
+            continue;
+        }
         match bytes[i] {
-            b'"' | b'`' | b'\'' => i = string_end(bytes, i),
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..]
-                    .find("*/")
-                    .map_or(bytes.len(), |n| i + 2 + n + 2);
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                i += 1;
-            }
+            b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => {
                 depth = depth.checked_sub(1)?;
-                i += 1;
                 if depth == 0 {
-                    return Some(i);
+                    return Some(i + 1);
                 }
             }
-            _ => i += 1,
+            _ => {}
         }
+        i += 1;
     }
     None
 }
 
-/// Just past the string literal opening at `i`.
-fn string_end(bytes: &[u8], i: usize) -> usize {
-    let quote = bytes[i];
-    let mut j = i + 1;
-    while j < bytes.len() && bytes[j] != quote {
-        j += if bytes[j] == b'\\' { 2 } else { 1 };
-    }
-    (j + 1).min(bytes.len())
+/// A string literal or a comment starting at `i`: where it ends, and whether it is a comment.
+struct Skipped {
+    end: usize,
+    comment: bool,
+}
+
+/// The string literal or comment that starts at byte `i`, if one does.
+fn skipped(text: &str, i: usize) -> Option<Skipped> {
+    let bytes = text.as_bytes();
+    let rest = &text[i..];
+    let end = match bytes[i] {
+        quote @ (b'"' | b'`' | b'\'') => {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != quote {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            return Some(Skipped {
+                end: (j + 1).min(bytes.len()),
+                comment: false,
+            });
+        }
+        _ if rest.starts_with("//") => rest.find('\n').map_or(bytes.len(), |n| i + n),
+        _ if rest.starts_with("/*") => rest[2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2),
+        _ => return None,
+    };
+    Some(Skipped { end, comment: true })
 }
 
 /// The text without comments, its spacing collapsed to single spaces (strings as written).
 fn normalise(text: &str) -> String {
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     let mut space = false;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let next = if matches!(c, b'"' | b'`' | b'\'') {
-            string_end(bytes, i)
-        } else if c == b'/' && bytes.get(i + 1) == Some(&b'/') {
-            space = true;
-            i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-            continue;
-        } else if c == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            space = true;
-            i = text[i + 2..]
-                .find("*/")
-                .map_or(bytes.len(), |n| i + 2 + n + 2);
-            continue;
-        } else if c.is_ascii_whitespace() {
-            space = true;
-            i += 1;
-            continue;
-        } else {
-            i + text[i..].chars().next().map_or(1, char::len_utf8)
+    while i < text.len() {
+        let next = match skipped(text, i) {
+            Some(Skipped { comment: true, end }) => {
+                space = true;
+                i = end;
+                continue;
+            }
+            Some(Skipped { end, .. }) => end,
+            None if text.as_bytes()[i].is_ascii_whitespace() => {
+                space = true;
+                i += 1;
+                continue;
+            }
+            None => i + text[i..].chars().next().map_or(1, char::len_utf8),
         };
         if space && !out.is_empty() {
             out.push(' ');

@@ -192,7 +192,7 @@ pub(crate) fn decide_for(
             }
         }
         None => {
-            let report = rapport_rules::decision(book, profile, &call.page, now);
+            let mut report = rapport_rules::decision(book, profile, &call.page, now);
             for line in report
                 .trace
                 .iter()
@@ -200,7 +200,7 @@ pub(crate) fn decide_for(
             {
                 worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
             }
-            stopped = report.stopped.clone();
+            stopped = std::mem::take(&mut report.stopped);
             encode(&report.decision)
         }
     };
