@@ -1,12 +1,15 @@
 // The loader part of rapport.js. `cargo xtask build` puts it in one closure with
-// wasm-bindgen's glue (which defines `wasm_bindgen`) and the view (`view.js`), and minifies
-// the result.
+// wasm-bindgen's glue (which defines `wasm_bindgen`), and minifies the result.
 //
 // It reads the configuration from its own script tag while that tag is still
 // `document.currentScript`, asks the edge for the site's settings while the wasm module
 // loads, starts the module, records the first page once the app has rendered it, and leaves
-// `window.rapport` as the command queue the page may already be filling.
+// `window.rapport` as the command queue the page may already be filling. The view, which
+// draws prompts, is a module of its own that only pages with something to show download
+// (`rapportView` below).
 var script = document.currentScript;
+// The view's file (see `view` below), named by the build.
+var VIEW_FILE = "rapport-view.js";
 var queue = (window.rapport = window.rapport || []);
 if (script && Array.isArray(queue) && !queue._rapportLoading) {
   // A second copy of the tag on the same page does nothing.
@@ -36,6 +39,11 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
       return localStorage.getItem("rapport:" + key);
     } catch (blocked) {}
   };
+  // This visitor's last page showed something: the view loads beside the wasm module.
+  if (kept("view")) {
+    view(1);
+    localStorage.removeItem("rapport:view");
+  }
   Promise.all([
     wasm_bindgen({ module_or_path: new URL("rapport_bg.wasm", src) }),
     config.consent == "required" ||
@@ -129,6 +137,43 @@ function watchPages() {
   });
   addEventListener("popstate", changed);
   addEventListener("hashchange", changed);
+}
+
+// The view (`view.js`), a module of its own that the wasm module reaches through
+// `rapportView` (`src/view.rs`). It is imported when a decision first has something to
+// show, or, when this visitor's last page showed something (`rapport:view`, kept only for a
+// visitor Rapport may record), at once, beside the wasm module. The build names the file by
+// its content (`VIEW_FILE`), so the browser keeps it across pages and releases. Every call
+// waits on the one import in the order made, so a prompt armed while it loads still hears
+// the events and the page change that follow.
+var viewLoading;
+function view(load) {
+  if (load && !viewLoading)
+    viewLoading = import(new URL(VIEW_FILE, src)).then(
+      (module) => module.default(scrolledPercent),
+      (error) => {
+        viewLoading = 0;
+        console.warn("rapport: the view could not load", error);
+      },
+    );
+  return viewLoading || Promise.resolve();
+}
+var rapportView = {
+  arm: (experience, report) => {
+    try {
+      if (kept("vid")) localStorage.setItem("rapport:view", 1);
+    } catch (full) {}
+    view(1).then((shown) => shown && shown.arm(experience, report));
+  },
+  tracked: (event) => view().then((shown) => shown && shown.tracked(event)),
+  clear: () => view().then((shown) => shown && shown.clear()),
+  scrolledPercent: scrolledPercent,
+};
+
+// How far down the page the shopper has scrolled, in percent (100 when nothing scrolls).
+function scrolledPercent() {
+  var scrollable = document.documentElement.scrollHeight - innerHeight;
+  return scrollable > 0 ? (scrollY / scrollable) * 100 : 100;
 }
 
 // The widget's one way to the edge (`dom::post` in the wasm module): POSTs a text body and

@@ -1,6 +1,8 @@
-// The view half of rapport.js: shows what the edge decided. `cargo xtask build` puts it in
-// one closure with the loader and wasm-bindgen's glue, where the wasm module reaches it as
-// `rapportView` (see `src/view.rs`).
+// The view: shows what the edge decided. `cargo xtask build` makes it a module of its own,
+// `rapport-view.HASH.js` (with `view.css` bundled as `rapportStyles`), which the loader
+// imports only when a decision has something to show (see `loader.js`); the wasm module
+// reaches it through the loader's `rapportView` (see `src/view.rs`). Most pages show nothing
+// and never download it.
 //
 // The wasm module decides what happens (capture, delivery, asking the edge); this file only
 // touches the DOM. Every DOM call made from wasm crosses into JavaScript through a generated
@@ -12,7 +14,8 @@
 // Styles (`view.css`, bundled as `rapportStyles`) come from a constructable stylesheet,
 // allowed under a strict `style-src`, and follow the page's CSS custom properties. Content
 // from rules reaches the page only through `textContent` and checked links.
-var rapportView = (() => {
+// `scrolledPercent` is the loader's: one measure for scroll-depth events and scroll triggers.
+export default (scrolledPercent) => {
   // Kinds that float over the page (one at a time, across the shop's tabs), and kinds that
   // fill a slot the page reserved. Any other kind the view does not know is not shown.
   var OVERLAYS = ["modal", "slide_in", "nps", "csat", "coupon"];
@@ -146,11 +149,6 @@ var rapportView = (() => {
     if (!mine(lease)) setTimeout(attempt, lease[1] - Date.now() + 100);
     on(window, "storage", attempt, done.signal);
     on(document, "visibilitychange", attempt, done.signal);
-  }
-
-  function scrolledPercent() {
-    var scrollable = document.documentElement.scrollHeight - innerHeight;
-    return scrollable > 0 ? (scrollY / scrollable) * 100 : 100;
   }
 
   function inViewport(element) {
@@ -580,5 +578,5 @@ var rapportView = (() => {
   // A tab going away gives up the overlay it showed, so another tab may show one.
   on(window, "pagehide", release);
 
-  return { arm: arm, tracked: tracked, clear: clear, scrolledPercent: scrolledPercent };
-})();
+  return { arm: arm, tracked: tracked, clear: clear };
+};

@@ -242,6 +242,16 @@ impl BatchAnswer {
             .push(json!({ "index": index, "id": id, "field": field, "message": message }));
     }
 
+    /// What was stored, already had, withheld (only when some were) and refused.
+    pub fn into_json(self) -> serde_json::Value {
+        let mut body = json!({ "accepted": self.accepted, "duplicates": self.duplicates,
+                               "rejected": self.rejected });
+        if !self.withheld.is_empty() {
+            body["withheld"] = json!(self.withheld);
+        }
+        body
+    }
+
     /// 200 with what was stored, already had and refused; 400 naming the first refusal when
     /// nothing in the batch was valid.
     pub fn into_response(self) -> Response {
@@ -249,11 +259,7 @@ impl BatchAnswer {
             && self.duplicates.is_empty()
             && self.withheld.is_empty()
             && !self.rejected.is_empty();
-        let mut body = json!({ "accepted": self.accepted, "duplicates": self.duplicates,
-                               "rejected": self.rejected });
-        if !self.withheld.is_empty() {
-            body["withheld"] = json!(self.withheld);
-        }
+        let mut body = self.into_json();
         if nothing_valid {
             body["error"] = json!({ "code": "bad_request", "message": "no event in the batch is valid",
                                     "field": body["rejected"][0]["field"] });

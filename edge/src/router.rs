@@ -330,8 +330,9 @@ fn carries<'a>(route: &Route<'a>) -> browser::Carries<'a> {
             limit: MAX_BATCH_BYTES,
             visitor_optional: false,
         },
+        // A decision carries the page's waiting events.
         Route::Decide => browser::Carries::Body {
-            limit: MAX_EVENT_BYTES,
+            limit: MAX_BATCH_BYTES,
             visitor_optional: true,
         },
         _ => browser::Carries::Body {

@@ -144,6 +144,65 @@ fn the_decision_uses_the_stored_cart_and_the_pages_language() {
     );
 }
 
+/// A page view's events and its decision travel in one request: the events are stored once
+/// each before the decision, which sees them (the add to cart brings the cart reminder), and
+/// the answer says what became of each, as `POST /v1/events` would.
+#[test]
+fn a_decision_request_stores_the_events_it_carries_once_and_decides_with_them() {
+    let edge = Edge::shared();
+    let visitor = "visitor-api-one-trip";
+    let request = |events: Value| {
+        json!({ "site": "demo", "visitor_id": visitor, "session_id": "session-0001",
+                "page": { "url": "http://shop/", "path": "/", "kind": "home" },
+                "events": events })
+        .to_string()
+    };
+    let reminded = |decision: &Value| {
+        decision["experiences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["experience"] == "cart-reminder-bar")
+    };
+    let bad = json!({ "id": "event-trip-bad", "session_id": "session-0001", "type": "purchase" });
+    let (status, decision) = edge.post(
+        "/v1/decide",
+        &request(json!([add_to_cart("event-trip-0001"), bad])),
+    );
+    assert_eq!(status, 200, "{decision}");
+    assert!(
+        reminded(&decision),
+        "the decision sees the cart: {decision}"
+    );
+    assert_eq!(decision["events"]["accepted"], json!(["event-trip-0001"]));
+    assert_eq!(decision["events"]["rejected"][0]["field"], "events[1].type");
+
+    // Sent again (the answer was lost on the way): stored once, the decision the same.
+    let (status, again) = edge.post(
+        "/v1/decide",
+        &request(json!([add_to_cart("event-trip-0001")])),
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["events"]["accepted"], json!([]));
+    assert_eq!(again["events"]["duplicates"], json!(["event-trip-0001"]));
+    assert!(reminded(&again), "{again}");
+    let export = edge.export(visitor);
+    assert_eq!(export["events"].as_array().unwrap().len(), 1, "{export}");
+    assert_eq!(export["profile"]["cart"][0]["quantity"], 1, "{export}");
+
+    // Without events the answer has no `events`, as before; events need a visitor.
+    let (_, plain) = edge.post("/v1/decide", &request(json!([])));
+    assert!(plain.get("events").is_none(), "{plain}");
+    let (status, refused) = edge.post(
+        "/v1/decide",
+        &json!({ "site": "demo", "page": { "url": "http://shop/", "path": "/" },
+                 "events": [add_to_cart("event-trip-0002")] })
+        .to_string(),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["field"], "visitor_id");
+}
+
 #[test]
 fn admin_calls_want_the_token_and_unknown_paths_are_not_found() {
     let edge = Edge::shared();

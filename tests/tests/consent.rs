@@ -69,6 +69,10 @@ fn nothing_identifying(requests: &[Recorded]) {
         if call == "POST /v1/decide" {
             assert_eq!(body["visitor_id"], "", "{body}");
             assert_eq!(body["session_id"], "", "{body}");
+            assert!(
+                body.get("events").is_none(),
+                "a decision carries no events: {body}"
+            );
             assert_eq!(
                 body["consent"],
                 json!({ "analytics": false, "personalization": false }),

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, ProductView, Survey};
 use wasm_bindgen::JsValue;
 
-use crate::transport::Transport;
+use crate::transport::{self, Transport};
 use crate::{capture, dom, store, view, wire};
 
 // `#[inline(always)]` below marks the functions called once, from `lib` or `commands`: the
@@ -228,18 +228,15 @@ fn track(widget: &Widget, data: EventData) {
     widget.transport.enqueue(&session_id, data);
 }
 
-/// Delivers what is queued, then asks the edge what to show now. Events go first so the
-/// decision sees them (an add to cart on the previous page, say).
+/// Asks the edge what to show now, and arms it. The events waiting to be sent go with the
+/// request, in the one round trip: the edge stores them first, so the decision sees them (an
+/// add to cart on the previous page, say), and says it has them.
 fn refresh(widget: &Rc<Widget>) {
     if widget.forgotten.get() {
         return;
     }
-    let after = Rc::clone(widget);
-    widget.transport.flush(Box::new(move || decide(&after)));
-}
-
-/// Asks the edge what to show now, and arms it.
-fn decide(widget: &Rc<Widget>) {
+    let events = widget.transport.waiting();
+    let sent = transport::ids(&events);
     let request = wire::decide_request(
         &widget.config.site,
         &widget.transport.visitor_id(),
@@ -253,6 +250,7 @@ fn decide(widget: &Rc<Widget>) {
             .as_deref()
             .filter(|_| !widget.preview_refused.get()),
         widget.consent.get(),
+        &events,
     );
     if !widget.may_track() {
         // An id kept from before the shopper withheld consent went with this decision, to
@@ -265,10 +263,18 @@ fn decide(widget: &Rc<Widget>) {
     dom::post_json(
         &url,
         &request,
-        Box::new(move |answer| match answer {
-            Ok(_) if widget.page_seq.get() != asked_on => {}
-            Ok(answer) => show_decision(&widget, &answer),
-            Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
+        Box::new(move |answer| {
+            if !sent.is_empty() {
+                let stored = answer
+                    .as_ref()
+                    .is_ok_and(|a| wire::get(a, "events").is_object());
+                widget.transport.answered(&sent, stored);
+            }
+            match answer {
+                Ok(_) if widget.page_seq.get() != asked_on => {}
+                Ok(answer) => show_decision(&widget, &answer),
+                Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
+            }
         }),
     );
 }

@@ -9,6 +9,8 @@ const VISITOR_KEY: &str = "rapport:vid";
 const SESSION_KEY: &str = "rapport:sid";
 const CONSENT_KEY: &str = "rapport:consent";
 const IDENTIFIED_KEY: &str = "rapport:customer";
+/// Set by the loader when a page showed something, so the next page loads the view early.
+const VIEW_KEY: &str = "rapport:view";
 const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
 /// The visitor id this browser keeps, made and kept on first use. Only for a shopper who may
@@ -84,7 +86,7 @@ pub fn set_identified(customer_id: &str) {
 /// the events waiting to be sent) and, with `consent`, the consent the site passed too.
 pub fn forget(site: &str, consent: bool) {
     if let Some(storage) = dom::local_storage() {
-        for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY] {
+        for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY, VIEW_KEY] {
             let _ = storage.remove_item(key);
         }
         if consent {

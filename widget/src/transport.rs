@@ -100,38 +100,44 @@ impl Transport {
         wire::batch(&self.site, &self.visitor_id.borrow(), events)
     }
 
-    /// Sends everything queued, a batch at a time, then calls `then`. Events the edge has
-    /// answered for leave the queue; on a network error or a server error they stay, a retry
-    /// is scheduled with backoff, and `then` is called at once.
-    pub fn flush(self: &Rc<Self>, then: Box<dyn FnOnce()>) {
-        let chunk: Vec<JsValue> = self
-            .load_queue()
-            .into_iter()
-            .take(MAX_BATCH_EVENTS)
-            .collect();
-        if chunk.is_empty() {
-            return then();
+    /// What waits to be sent, a batch's worth, oldest first: nothing while the shopper has
+    /// no visitor id. A decision request carries it, so a page view is one round trip.
+    pub fn waiting(&self) -> Vec<JsValue> {
+        if self.visitor_id.borrow().is_empty() {
+            return Vec::new();
         }
-        let sent: Vec<String> = chunk.iter().filter_map(|e| wire::text(e, "id")).collect();
+        let mut queue = self.load_queue();
+        queue.truncate(MAX_BATCH_EVENTS);
+        queue
+    }
+
+    /// Sends everything queued, a batch at a time.
+    pub fn flush(self: &Rc<Self>) {
+        let chunk = self.waiting();
+        if chunk.is_empty() {
+            return;
+        }
+        let sent = ids(&chunk);
         let transport = Rc::clone(self);
-        let answered: dom::Answered = Box::new(move |status, _| match delivery(status) {
-            Delivery::Done => {
-                // An answer covers the whole batch: whatever it stored, already had, withheld
-                // or refused for good, it is done with. An event without an id cannot be
-                // delivered and goes too, so every answer shortens the queue and the next
-                // batch is a new one.
-                transport.update_queue(|queue| {
-                    queue.retain(|e| wire::text(e, "id").is_some_and(|id| !sent.contains(&id)))
-                });
-                transport.retry_ms.set(2_000);
-                transport.flush(then);
-            }
-            Delivery::Retry => {
-                transport.schedule_retry();
-                then();
-            }
-        });
+        let answered: dom::Answered =
+            Box::new(move |status, _| transport.answered(&sent, delivery(status)));
         dom::post(&self.url, &self.batch(&chunk), true, answered);
+    }
+
+    /// The edge answered for the events `sent` (`done`: whatever it stored, already had,
+    /// withheld or refused for good, it is done with), and what is left goes at once; or it
+    /// could not, and they stay for a retry with backoff.
+    pub fn answered(self: &Rc<Self>, sent: &[String], done: bool) {
+        if !done {
+            return self.schedule_retry();
+        }
+        // An event without an id cannot be delivered and goes too, so every answer shortens
+        // the queue and the next batch is a new one.
+        self.update_queue(|queue| {
+            queue.retain(|e| wire::text(e, "id").is_some_and(|id| !sent.contains(&id)))
+        });
+        self.retry_ms.set(2_000);
+        self.flush();
     }
 
     /// Flushes soon, coalescing the events of the next second into one request.
@@ -142,7 +148,7 @@ impl Transport {
         let transport = Rc::clone(self);
         dom::set_timeout(FLUSH_DELAY_MS, move || {
             transport.flush_scheduled.set(false);
-            transport.flush(Box::new(|| ()));
+            transport.flush();
         });
     }
 
@@ -155,7 +161,7 @@ impl Transport {
         let transport = Rc::clone(self);
         dom::set_timeout(delay, move || {
             transport.flush_scheduled.set(false);
-            transport.flush(Box::new(|| ()));
+            transport.flush();
         });
     }
 
@@ -189,12 +195,17 @@ impl Transport {
     }
 }
 
-/// What an answer to a batch means for the events in it.
-fn delivery(status: u16) -> Delivery {
+/// The ids of `events`, as sent.
+pub fn ids(events: &[JsValue]) -> Vec<String> {
+    events.iter().filter_map(|e| wire::text(e, "id")).collect()
+}
+
+/// Whether an answer to a batch is the edge done with the events in it.
+fn delivery(status: u16) -> bool {
     // No answer, too many requests and server errors are worth another try; other refusals
     // mean the batch can never be accepted as it is, and keeping it would block the queue.
     if status == 0 || status == 429 || status >= 500 {
-        return Delivery::Retry;
+        return false;
     }
     if !(200..300).contains(&status) {
         dom::warn(
@@ -206,11 +217,5 @@ fn delivery(status: u16) -> Delivery {
             .concat(),
         );
     }
-    Delivery::Done
-}
-
-enum Delivery {
-    /// The edge answered: the batch is done with.
-    Done,
-    Retry,
+    true
 }

@@ -185,7 +185,8 @@ pub fn batch(site: &str, visitor_id: &str, events: &[JsValue]) -> String {
     stringify(&obj.done())
 }
 
-/// The body of `POST /v1/decide`.
+/// The body of `POST /v1/decide`, with the events waiting to be sent (stored before the
+/// edge decides).
 pub fn decide_request(
     site: &str,
     visitor_id: &str,
@@ -193,12 +194,16 @@ pub fn decide_request(
     page_context: &PageContext,
     preview: Option<&str>,
     consent: Option<Consent>,
+    events: &[JsValue],
 ) -> String {
     let obj = Obj::new();
     obj.set("site", site)
         .set("visitor_id", visitor_id)
         .set("session_id", session_id)
         .set("page", page(page_context));
+    if !events.is_empty() {
+        obj.set("events", events.iter().collect::<Array>());
+    }
     if let Some(token) = preview {
         obj.set("preview", token);
     }

@@ -51,6 +51,8 @@ struct Options {
     events: bool,
     /// Reading 90 days of analytics (`bench_analytics`).
     analytics: bool,
+    /// Decisions where a rule runs away, then the same visitors' later ones (`runaway`).
+    runaway: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -62,6 +64,7 @@ fn options(args: &[String]) -> Result<Options> {
         decide: true,
         events: true,
         analytics: true,
+        runaway: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -78,15 +81,17 @@ fn options(args: &[String]) -> Result<Options> {
                 options.clients = Some(n.parse().context("--clients takes a number")?)
             }
             ("--url", Some(url)) => options.url = Some(url.trim_end_matches('/').to_owned()),
-            ("--only", Some(only @ ("decide" | "events" | "analytics"))) => {
+            ("--only", Some(only @ ("decide" | "events" | "analytics" | "runaway"))) => {
                 options.decide = only == "decide";
                 options.events = only == "events";
                 options.analytics = only == "analytics";
+                options.runaway = only == "runaway";
             }
             _ => {
                 bail!(
-                    "usage: cargo xtask bench [--clients N] [--only decide|events|analytics] \
-                 [--wrangler-dev | --url BASE] | --widget"
+                    "usage: cargo xtask bench [--clients N] \
+                     [--only decide|events|analytics|runaway] [--wrangler-dev | --url BASE] \
+                     | --widget"
                 )
             }
         }
@@ -175,6 +180,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             events.percentile(99.0)
         ));
     }
+    // A fresh edge has the benchmark's own token; one at `--url` is the demo, with its own.
+    let token = match &options.url {
+        Some(_) => crate::demo::admin_token(&root.join("edge/.dev.vars"))?,
+        None => bench_analytics::ADMIN_TOKEN.to_owned(),
+    };
     if options.analytics {
         process::step(&format!(
             "analytics reads: {} days, {} experiments, {} segments",
@@ -182,12 +192,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             bench_analytics::EXPERIMENTS,
             bench_analytics::SEGMENTS
         ));
-        // A fresh edge has the benchmark's own token; one at `--url` is the demo, with its own.
-        let token = match &options.url {
-            Some(_) => crate::demo::admin_token(&root.join("edge/.dev.vars"))?,
-            None => bench_analytics::ADMIN_TOKEN.to_owned(),
-        };
         summary.extend(bench_analytics::read_all(&base, &token)?);
+    }
+    // Last: it publishes a rulebook of its own, and the demo's again after.
+    if options.runaway {
+        summary.extend(runaway(root, &base, &token)?);
     }
     println!("\nxtask: bench results");
     for line in summary {
@@ -210,6 +219,116 @@ fn widget(root: &Path) -> Result<()> {
             .env("RAPPORT_CHROMIUM", &browser.chromium)
             .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
     )
+}
+
+/// Visitors whose decisions the runaway rule spins for.
+const RUNAWAY_VISITORS: usize = 200;
+
+/// A rule that spins for visitors who viewed one product, beside the demo's rules: it never
+/// shows, so the demo's test cases still hold.
+const RUNAWAY_RULE: &str = r#"rule("bench-runaway", #{
+    description: "Spins for the viewers of one product (the bench's)",
+    who: |v| {
+        if v.recent_products.len() > 0 && v.recent_products[0].id == "bench-spin" {
+            let n = 0;
+            loop { n += 1; }
+        }
+        false
+    },
+    show: #{ kind: "inline", slot: "bench", content: #{ en: #{ body: "Never shown" } } }
+});
+"#;
+
+/// Decisions where a rule hits the operations limit, in workerd: the demo's rulebook with
+/// [`RUNAWAY_RULE`], each visitor's first decision (its page view of the spinning product
+/// carried with it, so the rule runs until it is stopped), then the same visitors' next
+/// decision (the rule remembered as stopped and skipped). One client, in sequence: the
+/// latency of a decision, not of a queue.
+fn runaway(root: &Path, base: &str, token: &str) -> Result<Vec<String>> {
+    process::step(&format!(
+        "a rule that runs away: {RUNAWAY_VISITORS} visitors, their first and second decisions"
+    ));
+    let demo = crate::publish::rulebook_files(&root.join("demo-site/rulebook"))?;
+    let mut files = demo.clone();
+    files.insert("bench-runaway.rhai".into(), RUNAWAY_RULE.into());
+    let published = crate::publish::publish(base, token, &files, "bench: a rule that runs away")?;
+    let agent = agent();
+    // Each isolate checks for a new active rulebook every 5 s.
+    let started = Instant::now();
+    loop {
+        let mut health = agent.get(&format!("{base}/v1/health")).call()?;
+        let health: serde_json::Value = serde_json::from_str(&health.body_mut().read_to_string()?)?;
+        if health["rulebook"] == published["version"] {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the edge did not take the runaway rulebook: {health}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let decide = |v: usize, events: serde_json::Value| -> Result<Duration> {
+        let body = json!({ "site": "demo", "visitor_id": format!("bench-runaway-{v:05}"),
+            "session_id": "bench-session-1",
+            "page": { "url": "http://shop/p/bench-spin", "path": "/p/bench-spin", "kind": "product" },
+            "events": events });
+        let sent = Instant::now();
+        post(&agent, base, "/v1/decide", &body.to_string())?;
+        Ok(sent.elapsed())
+    };
+    let mut lines = Vec::new();
+    for (what, first) in [
+        (
+            "first decision, the rule stopped at the operations limit",
+            true,
+        ),
+        ("next decision, the stopped rule skipped", false),
+    ] {
+        let mut latencies = Vec::with_capacity(RUNAWAY_VISITORS);
+        for v in 0..RUNAWAY_VISITORS {
+            let events = match first {
+                true => {
+                    json!([{ "id": format!("bench-spin-{v:05}"), "session_id": "bench-session-1",
+                    "type": "product_view",
+                    "page": { "url": "http://shop/p/bench-spin", "path": "/p/bench-spin", "kind": "product" },
+                    "product": { "id": "bench-spin", "name": "Spinning top", "price": 9.0 } }])
+                }
+                false => json!([]),
+            };
+            latencies.push(decide(v, events)?);
+        }
+        latencies.sort();
+        let measured = Measured {
+            requests: RUNAWAY_VISITORS as u64,
+            items: RUNAWAY_VISITORS as u64,
+            errors: 0,
+            elapsed: latencies.iter().sum(),
+            latencies,
+        };
+        measured.print(what, "decisions");
+        lines.push(format!(
+            "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            measured.percentile(50.0),
+            measured.percentile(99.0),
+            measured.percentile(100.0)
+        ));
+    }
+    // The figures mean something only if the rule did run away and was remembered.
+    let mut response = agent
+        .get(&format!(
+            "{base}/v1/admin/visitors/demo/bench-runaway-00000"
+        ))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()?;
+    let export: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
+    let stopped = &export["profile"]["stopped"];
+    if !stopped
+        .as_array()
+        .is_some_and(|s| s.iter().any(|r| r["rule"] == "bench-runaway"))
+    {
+        bail!("the runaway rule was not stopped and remembered: {export}");
+    }
+    crate::publish::publish(base, token, &demo, "bench: the demo's rulebook again")?;
+    Ok(lines)
 }
 
 /// Gives each visitor of the decide load a page view and a cart, as real visitors have.

@@ -21,14 +21,41 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             other => dir = Path::new(other).to_path_buf(),
         }
     }
+    let files = rulebook_files(&dir)?;
+    let token = demo::admin_token(&root.join("edge/.dev.vars"))?;
+    let base = format!("http://127.0.0.1:{}", demo::port()?);
+    let answer = publish(&base, &token, &files, &note)?;
+    println!(
+        "published version {} ({}): {} rules, {} segments, {} test cases passed",
+        answer["id"],
+        answer["version"],
+        answer["rules"],
+        answer["segments"],
+        answer["tests_passed"]
+    );
+    Ok(())
+}
+
+/// A rulebook folder's `*.rhai` files and `tests/*.json`, by their names in the rulebook.
+pub fn rulebook_files(dir: &Path) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
-    read_into(&dir, "", "rhai", &mut files)?;
+    read_into(dir, "", "rhai", &mut files)?;
     read_into(&dir.join("tests"), "tests/", "json", &mut files)?;
     if !files.keys().any(|name| name.ends_with(".rhai")) {
         bail!("no .rhai files in {}", dir.display());
     }
-    let token = demo::admin_token(&root.join("edge/.dev.vars"))?;
-    let url = format!("http://127.0.0.1:{}/v1/admin/rulebooks", demo::port()?);
+    Ok(files)
+}
+
+/// Publishes `files` to the edge at `base` with the admin `token`: the edge's answer, or an
+/// error with the diagnostics and failing tests that kept it out (printed).
+pub fn publish(
+    base: &str,
+    token: &str,
+    files: &BTreeMap<String, String>,
+    note: &str,
+) -> Result<serde_json::Value> {
+    let url = format!("{base}/v1/admin/rulebooks");
     let body = serde_json::json!({ "files": files, "note": note }).to_string();
     let mut response = ureq::post(&url)
         .config()
@@ -43,15 +70,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let status = response.status().as_u16();
     let answer: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
     if status == 201 {
-        println!(
-            "published version {} ({}): {} rules, {} segments, {} test cases passed",
-            answer["id"],
-            answer["version"],
-            answer["rules"],
-            answer["segments"],
-            answer["tests_passed"]
-        );
-        return Ok(());
+        return Ok(answer);
     }
     for problem in answer["diagnostics"].as_array().into_iter().flatten() {
         eprintln!("{}", problem["text"].as_str().unwrap_or_default());

@@ -21,7 +21,7 @@ use crate::http::{
     self, header, json_response, json_text, locate_payload_error, parse, read_body, BatchAnswer,
 };
 use crate::limits;
-use crate::objects::{customer, visitor};
+use crate::objects::{customer, visitor, Ingested};
 use crate::preview;
 use crate::sites::{ConsentMode, Sites};
 
@@ -183,6 +183,14 @@ pub fn site_settings(page: &Page, sites: &Sites) -> Response {
     response
 }
 
+/// The events a decision request may carry (`DecideRequest` leaves them out), each read on
+/// its own.
+#[derive(Deserialize)]
+struct Carried<'a> {
+    #[serde(borrow, default)]
+    events: Vec<&'a RawValue>,
+}
+
 #[derive(Deserialize)]
 struct RawBatch<'a> {
     site: String,
@@ -195,10 +203,51 @@ struct RawBatch<'a> {
 /// others; stores the valid ones once each, by id.
 pub async fn events(page: Page, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let batch: RawBatch<'_> = page.read()?;
+    let answer = store(
+        env,
+        sites,
+        &batch.site,
+        &batch.visitor_id,
+        &batch.events,
+        page.at_ms,
+    )
+    .await?;
+    Ok(answer.into_response())
+}
 
-    let mut valid: Vec<Event> = Vec::with_capacity(batch.events.len());
+/// Checks each of `events` on its own (a bad one is refused with its field named, and costs
+/// the others nothing) and stores the valid ones once each, by id.
+async fn store(
+    env: &Env,
+    sites: &Sites,
+    site: &str,
+    visitor_id: &str,
+    events: &[&RawValue],
+    at_ms: i64,
+) -> Result<BatchAnswer, ApiError> {
+    let (valid, answer) = check_events(events)?;
+    if valid.is_empty() {
+        return Ok(answer);
+    }
+    let opt_in = sites.consent(site) == ConsentMode::OptIn;
+    let stored = visitor::ingest(env, site, visitor_id, valid, opt_in, at_ms).await?;
+    Ok(stored_in(answer, stored))
+}
+
+/// `answer` with what the visitor's object did with the valid events.
+fn stored_in(mut answer: BatchAnswer, stored: Ingested) -> BatchAnswer {
+    answer.accepted = stored.accepted;
+    answer.duplicates = stored.duplicates;
+    answer.withheld = stored.withheld;
+    answer
+}
+
+/// The valid events of a batch, and the answer with the others refused, each with the field
+/// at fault.
+fn check_events(events: &[&RawValue]) -> Result<(Vec<Event>, BatchAnswer), ApiError> {
+    let mut valid: Vec<Event> = Vec::with_capacity(events.len());
     let mut answer = BatchAnswer::default();
-    for (index, raw) in batch.events.iter().enumerate() {
+    for (index, raw) in events.iter().enumerate() {
         match check_event(raw.get(), &format!("events[{index}]")) {
             Ok(event) => valid.push(event),
             Err(ApiError::BadRequest { field, message }) => {
@@ -207,22 +256,7 @@ pub async fn events(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
             Err(other) => return Err(other),
         }
     }
-    if !valid.is_empty() {
-        let opt_in = sites.consent(&batch.site) == ConsentMode::OptIn;
-        let stored = visitor::ingest(
-            env,
-            &batch.site,
-            &batch.visitor_id,
-            valid,
-            opt_in,
-            page.at_ms,
-        )
-        .await?;
-        answer.accepted = stored.accepted;
-        answer.duplicates = stored.duplicates;
-        answer.withheld = stored.withheld;
-    }
-    Ok(answer.into_response())
+    Ok((valid, answer))
 }
 
 /// Parses and checks one browser event, naming the field at fault.
@@ -249,10 +283,14 @@ fn check_event(raw: &str, prefix: &str) -> Result<Event, ApiError> {
 
 /// `POST /v1/decide`. After the request is validated, nothing makes it fail: if the rulebook
 /// or storage has a problem, the shopper's page gets an empty decision and the log gets why.
+/// A request may carry the page's waiting `events` (as `POST /v1/events` takes them): they
+/// are stored once each before the decision, which sees them, and the answer's `events` says
+/// what became of each, so a page view costs the shopper one round trip.
 /// A request may name no visitor and no session (a shopper who has not consented keeps no
 /// identifier): it is decided for a visitor the edge knows nothing about.
 pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let request: DecideRequest = page.read()?;
+    let carried: Carried<'_> = page.read()?;
     // A visitor id comes without a session once: a shopper who has just withheld consent
     // to analytics, whose page tells the edge with the id the browser no longer keeps.
     if !request.session_id.is_empty() {
@@ -274,9 +312,24 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
             ),
         },
     };
+    if !carried.events.is_empty() && request.visitor_id.is_empty() {
+        return Err(ApiError::bad(
+            "visitor_id",
+            "events need the visitor they happened to: `visitor_id` is empty",
+        ));
+    }
+    let (events, answer) = check_events(&carried.events)?;
+    // Events that were all refused have nothing to store, and their answer is complete.
+    let all_refused = events.is_empty() && !carried.events.is_empty();
     let asked = now_ms();
     let opt_in = sites.consent(&request.site) == ConsentMode::OptIn;
-    let decided = visitor::decide(env, &request, preview, opt_in, page.at_ms).await;
+    let decided = visitor::decide(env, &request, preview, opt_in, page.at_ms, events).await;
+    // What became of the events: none when the visitor's object could not take them.
+    let (decided, stored) = match decided {
+        Ok((decided, Some(stored))) => (Ok(decided), Some(stored_in(answer, stored))),
+        Ok((decided, None)) => (Ok(decided), all_refused.then_some(answer)),
+        Err(err) => (Err(err), all_refused.then_some(answer)),
+    };
     let mut body = match decided {
         Ok(Ok(decision)) => decision,
         // A preview names what went wrong; a shopper's page just gets nothing to show.
@@ -290,7 +343,7 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
     // site (its browser kept an id from before the site asked for opt-in): the answer says
     // so, and the widget lets go of the id.
     let unconsented = opt_in && request.consent.is_none();
-    if preview_error.is_some() || unconsented {
+    if preview_error.is_some() || unconsented || stored.is_some() {
         let mut decision: serde_json::Value =
             serde_json::from_str(&body).context("reading the decision")?;
         if let Some(why) = preview_error {
@@ -298,6 +351,9 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
         }
         if unconsented {
             decision["consent"] = "required".into();
+        }
+        if let Some(stored) = stored {
+            decision["events"] = stored.into_json();
         }
         body = decision.to_string();
     }

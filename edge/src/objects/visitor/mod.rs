@@ -37,7 +37,7 @@ pub enum Call {
         /// When the events arrived, by the edge's clock (`clock::request_ms`).
         at_ms: i64,
     },
-    /// Decide for this page: answers [`Decided`].
+    /// Store the page's events (if any), then decide for this page: answers [`DecideAnswer`].
     Decide(Decide),
     /// Take the customer's trusted facts and conversions: answers nothing.
     Trusted(TrustedPush),
@@ -79,6 +79,19 @@ pub struct Decide {
     pub opt_in: bool,
     /// When the page asked, by the edge's clock (`clock::request_ms`).
     pub at_ms: i64,
+    /// The page's waiting events, checked: stored once each before the decision, which sees
+    /// them, as an `Ingest` would (with `opt_in`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+}
+
+/// What a `Decide` call answers: the decision, and what became of the events it carried
+/// (`None` when it carried none, or storing them failed: the page sends them again).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DecideAnswer {
+    pub decided: Decided,
+    #[serde(default)]
+    pub stored: Option<Ingested>,
 }
 
 impl Decide {
@@ -209,22 +222,26 @@ pub(crate) fn decide_for(
     Ok((Ok(raw), stopped))
 }
 
-/// The decision for a visitor, as JSON; with `preview` (a verified token's experience), the
-/// full report with that experience forced in, or why it cannot be shown.
+/// The decision for a visitor, as JSON, after storing `events` (checked, and only with a
+/// visitor id) in the same call to the visitor's object; with `preview` (a verified token's
+/// experience), the full report with that experience forced in, or why it cannot be shown.
+/// Gives what became of the events too, `None` when storing them failed.
 ///
 /// A request without a visitor id (a shopper who has not consented yet keeps none) is decided
 /// here, for a profile that knows nothing, with no object and nothing stored. So is one that
 /// says nothing of consent on a site that requires opt-in (a page without the widget's
-/// consent mode): it is decided as consent withheld, and its id goes nowhere.
+/// consent mode): it is decided as consent withheld, and its id goes nowhere (its events go
+/// to the object on their own, which withholds them unless one is the consent).
 pub async fn decide(
     env: &Env,
     request: &DecideRequest,
     preview: Option<crate::preview::Claims>,
     opt_in: bool,
     at_ms: i64,
-) -> Result<Result<String, String>, ApiError> {
+    events: Vec<Event>,
+) -> Result<(Result<String, String>, Option<Ingested>), ApiError> {
     let unasked = opt_in && request.consent.is_none();
-    let decide = Decide {
+    let mut decide = Decide {
         page: request.page.clone(),
         preview,
         consent: request.consent.or(unasked.then_some(Consent {
@@ -233,29 +250,47 @@ pub async fn decide(
         })),
         opt_in,
         at_ms,
+        events,
     };
     if request.visitor_id.is_empty() || unasked {
+        let stored = match decide.events.is_empty() {
+            true => None,
+            false => {
+                let events = std::mem::take(&mut decide.events);
+                ingest(
+                    env,
+                    &request.site,
+                    &request.visitor_id,
+                    events,
+                    opt_in,
+                    at_ms,
+                )
+                .await
+                .ok()
+            }
+        };
         let draft = decide.preview.as_ref().and_then(|p| p.rulebook.as_deref());
         let book = match super::rulebooks::deciding(env, draft)
             .await
             .context("compiling the active rulebook")?
         {
             Ok(book) => book,
-            Err(refused) => return Ok(Err(refused)),
+            Err(refused) => return Ok((Err(refused), stored)),
         };
         // No one to remember a runaway rule for: an unidentified visitor stores nothing.
         let (decided, _) = decide_for(&book, &Profile::new(""), &decide, at_ms)
             .context("deciding for an unidentified visitor")?;
-        return Ok(decided.map(|json| json.get().to_owned()));
+        return Ok((decided.map(|json| json.get().to_owned()), stored));
     }
-    let decided: Decided = call(
+    let answer: DecideAnswer = call(
         env,
         &request.site,
         &request.visitor_id,
         Call::Decide(decide),
     )
     .await?;
-    Ok(decided.map(|json| json.get().to_owned()))
+    let decided = answer.decided.map(|json| json.get().to_owned());
+    Ok((decided, answer.stored))
 }
 
 /// Erases everything stored about a visitor.

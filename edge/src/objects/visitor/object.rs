@@ -106,13 +106,30 @@ impl DurableObject for Visitor {
                 }
                 respond(name, ingested)
             }
-            Call::Decide(decide) => {
+            Call::Decide(mut decide) => {
+                // The page's events first, so that the decision sees them; a fault storing
+                // them costs their acknowledgement (the page sends them again), not the
+                // decision.
+                let events = std::mem::take(&mut decide.events);
+                let stored = match events.is_empty() {
+                    true => None,
+                    false => self
+                        .ingest(&site, &visitor_id, events, decide.opt_in, decide.at_ms)
+                        .inspect_err(|err| {
+                            worker::console_error!("storing a decision's events failed: {err}")
+                        })
+                        .ok(),
+                };
                 let decided = self.decide(&site, &visitor_id, decide).await;
-                // Most decisions queue nothing: only the day's first needs the alarm.
-                if decided.is_ok() && self.outbox.pending() {
+                // Most decisions queue nothing: only the day's first, or events, need the
+                // alarm.
+                if decided.is_ok() && (stored.is_some() || self.outbox.pending()) {
                     self.schedule().await?;
                 }
-                respond(name, decided)
+                respond(
+                    name,
+                    decided.map(|decided| super::DecideAnswer { decided, stored }),
+                )
             }
             Call::Trusted(push) => {
                 let taken = self.take_trusted(&site, &visitor_id, push).await;
