@@ -4,8 +4,9 @@
 //!   `wasm-opt -Oz` -> the loader and the glue bundled and minified into `rapport.js`; the
 //!   view and its stylesheet minified into the module `rapport-view.HASH.js`, which pages
 //!   import only when they have something to show.
-//! - edge: `cargo build`, then `worker-build` (which adds the Workers shim) only when the
-//!   wasm changed, since its post-processing takes half a minute.
+//! - edge: `cargo build`, then the Worker around it (`worker`: what `worker-build` does, done
+//!   here) only when the wasm changed, since its post-processing takes half a minute.
+//! - `wasm-bindgen` for both is the workspace's own (`src/bin/rapport-wasm-bindgen.rs`).
 //! - site: `demo-site/public/` plus the widget files, in `target/site/` (wrangler's assets).
 
 use std::fs;
@@ -29,16 +30,7 @@ pub fn all(root: &Path) -> Result<Built> {
     process::step("checking tools");
     tools::ensure_npm_packages(root)?;
     let toolchain = tools::wasm_toolchain(root)?;
-    let bindgen = tools::ensure_cargo_tool(
-        "wasm-bindgen-cli",
-        "wasm-bindgen",
-        &tools::locked_version(root, "wasm-bindgen")?,
-    )?;
-    let worker_build = tools::ensure_cargo_tool(
-        "worker-build",
-        "worker-build",
-        &tools::locked_version(root, "worker")?,
-    )?;
+    let bindgen = tools::bindgen(root)?;
     println!(
         "xtask: wasm32 via {}; the widget's std {}",
         if toolchain.build_std {
@@ -56,7 +48,7 @@ pub fn all(root: &Path) -> Result<Built> {
     process::step("building the widget");
     widget(root, &toolchain, &bindgen)?;
     process::step("building the edge");
-    edge(root, &toolchain, &bindgen, &worker_build)?;
+    edge(root, &toolchain, &bindgen)?;
     site(root)?;
     report_sizes(root)?;
     Ok(Built {
@@ -134,6 +126,8 @@ fn widget(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> 
                 "--target",
                 "no-modules",
                 "--no-typescript",
+                // The loader names the module; the glue need not work it out.
+                "--omit-default-module-path",
                 "--out-name",
                 "rapport",
                 "--out-dir",
@@ -314,9 +308,10 @@ pub fn build_id(root: &Path) -> String {
     }
 }
 
-fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &Path) -> Result<()> {
+fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> {
     let dir = root.join("edge");
-    // The same command worker-build runs, so that its own cargo call finds nothing to do.
+    // `WASM_BINDGEN_USE_JS_SYS`, as worker-build sets it: the `worker` crate's bindings
+    // through `js-sys`.
     process::run(
         toolchain
             .command(&dir)
@@ -336,14 +331,7 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path, worker_build: &P
         println!("xtask: edge is up to date");
         return Ok(());
     }
-    process::run(
-        toolchain
-            .command_for(worker_build, &dir)
-            .arg("--release")
-            .env("WASM_BINDGEN_BIN", bindgen)
-            .env("WASM_OPT_BIN", tools::node_bin(root, "wasm-opt"))
-            .env("ESBUILD_BIN", tools::node_bin(root, "esbuild")),
-    )
+    crate::worker::build(root, toolchain, bindgen)
 }
 
 /// Copies the demo shop, the widget and the marketer console (`/console/`) into

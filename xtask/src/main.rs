@@ -20,6 +20,7 @@ mod process;
 mod publish;
 mod seed;
 mod tools;
+mod worker;
 
 use std::path::{Path, PathBuf};
 

@@ -140,11 +140,6 @@ pub fn wasm_toolchain(root: &Path) -> Result<WasmToolchain> {
     if !debian_toolchain_present() {
         apt_install(DEBIAN_PACKAGES)?;
     }
-    // worker-build insists that the sysroot has a wasm32 folder, which build-std never uses.
-    let sysroot = process::output(Command::new(DEBIAN_RUSTC).args(["--print", "sysroot"]))
-        .context("asking Debian's rustc for its sysroot")?;
-    let marker = Path::new(&sysroot).join("lib/rustlib/wasm32-unknown-unknown/lib");
-    fs::create_dir_all(&marker).with_context(|| format!("creating {}", marker.display()))?;
     let path = format!(
         "/usr/bin:{}",
         env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/bin".into())
@@ -169,13 +164,7 @@ pub fn wasm_toolchain(root: &Path) -> Result<WasmToolchain> {
 impl WasmToolchain {
     /// A `cargo` command for wasm builds.
     pub fn command(&self, dir: &Path) -> Command {
-        self.command_for(&self.cargo, dir)
-    }
-
-    /// Any program (worker-build, say) run with this toolchain's environment, so the `cargo`
-    /// it calls builds the same way.
-    pub fn command_for(&self, program: &Path, dir: &Path) -> Command {
-        let mut command = process::command(program, dir);
+        let mut command = process::command(&self.cargo, dir);
         command.env("CARGO_TARGET_DIR", &self.target_dir);
         for (key, value) in &self.env {
             if value.is_empty() {
@@ -241,47 +230,28 @@ pub fn locked_version(root: &Path, package: &str) -> Result<String> {
     Ok(lock[start..start + end].to_owned())
 }
 
-fn cargo_bin(name: &str) -> PathBuf {
-    let home = env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .unwrap_or_else(|| PathBuf::from(".cargo"));
-    home.join("bin").join(name)
-}
-
-/// Installs `crate_name` at exactly `version` with `cargo install` unless `binary --version`
-/// already reports it. Returns the binary's path.
-pub fn ensure_cargo_tool(crate_name: &str, binary: &str, version: &str) -> Result<PathBuf> {
-    let path = cargo_bin(binary);
-    let installed = process::output(Command::new(&path).arg("--version"));
-    if installed.is_some_and(|v| v.split_whitespace().any(|w| w == version)) {
-        return Ok(path);
+/// `wasm-bindgen`, built from the workspace (`xtask/src/bin/rapport-wasm-bindgen.rs`, on
+/// `wasm-bindgen-cli-support`) at the version in `Cargo.lock`, in the workspace's target
+/// directory, where it shares what it can with everything else built there.
+pub fn bindgen(root: &Path) -> Result<PathBuf> {
+    let linked = locked_version(root, "wasm-bindgen")?;
+    let support = locked_version(root, "wasm-bindgen-cli-support")?;
+    if linked != support {
+        bail!(
+            "Cargo.lock has wasm-bindgen {linked} but wasm-bindgen-cli-support {support}: \
+             pin both to the same version (Cargo.toml, xtask/Cargo.toml)"
+        );
     }
-    process::step(&format!(
-        "installing {crate_name} {version} (one time, a few minutes)"
-    ));
-    let exact = format!("={version}");
-    let locked = process::run(Command::new(host_cargo()).args([
-        "install",
+    process::run(process::command(host_cargo(), root).args([
+        "build",
         "--quiet",
-        crate_name,
-        "--version",
-        &exact,
-        "--locked",
-    ]));
-    if locked.is_err() {
-        // The registry can lack a version pinned in the tool's own lockfile (a yanked or
-        // not-yet-mirrored crate); resolving afresh still gives the same tool version.
-        println!("xtask: retrying without the tool's lockfile");
-        process::run(Command::new(host_cargo()).args([
-            "install",
-            "--quiet",
-            crate_name,
-            "--version",
-            &exact,
-        ]))?;
-    }
-    Ok(path)
+        "--package",
+        "xtask",
+        "--bin",
+        "rapport-wasm-bindgen",
+    ]))?;
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target.join("debug/rapport-wasm-bindgen"))
 }
 
 /// The npm packages from package.json (wrangler, binaryen, esbuild), installed with `npm ci`
