@@ -257,7 +257,7 @@ fn refresh(widget: &Rc<Widget>) {
         // tell the edge; it goes with none after it.
         widget.transport.set_visitor_id(String::new());
     }
-    let url = [widget.config.endpoint.as_str(), "/v1/decide"].concat();
+    let url = dom::cat(&[widget.config.endpoint.as_str(), "/v1/decide"]);
     let asked_on = widget.page_seq.get();
     let widget = Rc::clone(widget);
     dom::post_json(
@@ -273,7 +273,7 @@ fn refresh(widget: &Rc<Widget>) {
             match answer {
                 Ok(_) if widget.page_seq.get() != asked_on => {}
                 Ok(answer) => show_decision(&widget, &answer),
-                Err(err) => dom::warn(&["rapport: no decision (", &err, ")"].concat()),
+                Err(err) => dom::warn(&dom::cat(&["rapport: no decision (", &err, ")"])),
             }
         }),
     );
@@ -367,7 +367,7 @@ pub fn forget(widget: &Rc<Widget>) {
         dom::notify("forget", &JsValue::TRUE);
         return;
     };
-    let url = [widget.config.endpoint.as_str(), "/v1/forget"].concat();
+    let url = dom::cat(&[widget.config.endpoint.as_str(), "/v1/forget"]);
     let body = wire::forget_request(&widget.config.site, &visitor_id);
     dom::post_json(
         &url,
@@ -393,7 +393,7 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
     if store::identified().as_deref() == Some(customer_id.as_str()) {
         return;
     }
-    let url = [widget.config.endpoint.as_str(), "/v1/identify"].concat();
+    let url = dom::cat(&[widget.config.endpoint.as_str(), "/v1/identify"]);
     let body = wire::identify_request(
         &widget.config.site,
         &widget.transport.visitor_id(),
@@ -410,7 +410,7 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
                 dom::notify("identify", &answer);
                 refresh(&widget);
             }
-            Err(err) => dom::warn(&["rapport: identify failed (", &err, ")"].concat()),
+            Err(err) => dom::warn(&dom::cat(&["rapport: identify failed (", &err, ")"])),
         }),
     );
 }

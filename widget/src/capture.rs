@@ -160,7 +160,7 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
         return Err("the event properties must be a plain object".into());
     }
     let product =
-        || wire::product_from(props).map_err(|e| [name.as_str(), ": ", e.as_str()].concat());
+        || wire::product_from(props).map_err(|e| dom::cat(&[name.as_str(), ": ", e.as_str()]));
     let quantity = quantity_of(props);
     match name.as_str() {
         "add_to_cart" => Ok(EventData::AddToCart(AddToCart {
@@ -181,7 +181,7 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
                 .enumerate()
                 .map(|(index, item)| {
                     let product = wire::product_from(item).map_err(|e| {
-                        ["cart: items[", &dom::decimal(index as u64), "]: ", &e].concat()
+                        dom::cat(&["cart: items[", &dom::decimal(index as u64), "]: ", &e])
                     })?;
                     Ok(AddToCart {
                         product,
@@ -205,13 +205,12 @@ pub fn event_from_command(name: &JsValue, props: &JsValue) -> Result<EventData, 
                 .filter(|r| *r >= 0.0)
                 .map(|r| r as u32),
         })),
-        other => Err([
+        other => Err(dom::cat(&[
             "unknown event \"",
             other,
             "\" (expected add_to_cart, remove_from_cart, cart, product_view, search, \
              checkout_step or order_complete)",
-        ]
-        .concat()),
+        ])),
     }
 }
 

@@ -36,7 +36,7 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
     match name.as_str() {
         "track" => match capture::event_from_command(&part("1"), &part("2")) {
             Ok(data) => app::site_event(widget, data, false),
-            Err(message) => dom::warn(&["rapport: track: ", &message].concat()),
+            Err(message) => dom::warn(&dom::cat(&["rapport: track: ", &message])),
         },
         "page" => app::new_page(widget),
         // The loader's: a single-page app's route changed; `page` follows once it rendered.
@@ -67,6 +67,6 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
                 dom::warn("rapport: identify takes a customer id and {signature} (see the README)")
             }
         },
-        other => dom::warn(&["rapport: unknown command \"", other, "\""].concat()),
+        other => dom::warn(&dom::cat(&["rapport: unknown command \"", other, "\""])),
     }
 }

@@ -43,7 +43,7 @@ pub fn session_id() -> String {
     let id = stored.unwrap_or_else(dom::random_id);
     dom::storage_set(
         SESSION_KEY,
-        &[id.as_str(), ":", &dom::decimal(now as u64)].concat(),
+        &dom::cat(&[id.as_str(), ":", &dom::decimal(now as u64)]),
     );
     id
 }
@@ -69,7 +69,7 @@ pub fn set_consent(consent: rapport_protocol::Consent) {
     let flag = |on: bool| if on { "1" } else { "0" };
     dom::storage_set(
         CONSENT_KEY,
-        &[flag(consent.analytics), ",", flag(consent.personalization)].concat(),
+        &dom::cat(&[flag(consent.analytics), ",", flag(consent.personalization)]),
     );
 }
 
@@ -92,6 +92,6 @@ pub fn forget(site: &str, consent: bool) {
         if consent {
             let _ = storage.remove_item(CONSENT_KEY);
         }
-        let _ = storage.remove_item(&["rapport:queue:", site].concat());
+        let _ = storage.remove_item(&dom::cat(&["rapport:queue:", site]));
     }
 }

@@ -34,10 +34,10 @@ pub struct Transport {
 impl Transport {
     pub fn new(endpoint: &str, site: &str, visitor_id: &str) -> Transport {
         Transport {
-            url: [endpoint, "/v1/events"].concat(),
+            url: dom::cat(&[endpoint, "/v1/events"]),
             site: site.to_owned(),
             visitor_id: RefCell::new(visitor_id.to_owned()),
-            queue_key: ["rapport:queue:", site].concat(),
+            queue_key: dom::cat(&["rapport:queue:", site]),
             memory: RefCell::new(Vec::new()),
             flush_scheduled: Cell::new(false),
             retry_ms: Cell::new(2_000),
@@ -208,14 +208,11 @@ fn delivery(status: u16) -> bool {
         return false;
     }
     if !(200..300).contains(&status) {
-        dom::warn(
-            &[
-                "rapport: the edge refused a batch (HTTP ",
-                &dom::decimal(status.into()),
-                ")",
-            ]
-            .concat(),
-        );
+        dom::warn(&dom::cat(&[
+            "rapport: the edge refused a batch (HTTP ",
+            &dom::decimal(status.into()),
+            ")",
+        ]));
     }
     true
 }
