@@ -234,14 +234,21 @@ mod tests {
             None,
         )
         .unwrap();
+        // The shell creates the file before it writes the pid: wait for the whole line.
         let started = Instant::now();
-        while !pid_file.exists() && started.elapsed() < Duration::from_secs(10) {
+        let written = || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .filter(|text| text.ends_with('\n'))
+        };
+        while written().is_none() && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let grandchild = std::fs::read_to_string(&pid_file)
-            .unwrap()
+        let grandchild = written()
+            .expect("the shell wrote the grandchild's pid")
             .trim()
             .to_owned();
+        assert!(grandchild.parse::<u32>().is_ok(), "{grandchild:?}");
         drop(child);
         // Gone, or a zombie waiting for whoever adopted it to reap it.
         let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();

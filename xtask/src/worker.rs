@@ -4,7 +4,8 @@
 //!
 //! 1. `wasm-bindgen --target module --out-name index` with the reset-state function and the
 //!    abort handler (which the shim uses to start the module again after a critical error);
-//! 2. `wasm-opt -O` with the features workerd supports, keeping the names section;
+//! 2. `wasm-opt` with the features workerd supports, dropping the names section (worker-build
+//!    keeps it and optimises with `-O`; see below why this does neither);
 //! 3. `shim.js` (`xtask/js/worker-shim.js`) with a handler for each function the module
 //!    exports, and a wrapper for each class (the Durable Objects);
 //! 4. esbuild bundles the shim and the glue into `build/index.js`, the wasm left beside it;
@@ -61,6 +62,11 @@ pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<(
                 "--force-enable-abort-handler",
             ]),
     )?;
+    // worker-build runs `wasm-opt -O` and keeps the names section. Here the names go and the
+    // optimiser does not run: LLVM has optimised the code already, `-O` took 106 s of every
+    // edge build and made the module larger gzipped (1,939,011 B against 1,922,108 B), and
+    // the names were 190 KB of the download (BENCHMARKS.md). Panics still log their message
+    // and source location; a trap's stack shows function indices instead of names.
     let module = out.join("index_bg.wasm");
     process::run(
         process::command(tools::node_bin(root, "wasm-opt"), &dir)
@@ -68,7 +74,7 @@ pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<(
             .arg("-o")
             .arg(&module)
             .args([
-                "-O",
+                "--strip-debug",
                 "--enable-mutable-globals",
                 "--enable-sign-ext",
                 "--enable-nontrapping-float-to-int",
@@ -76,7 +82,6 @@ pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<(
                 "--enable-multivalue",
                 "--enable-reference-types",
                 "--enable-exception-handling",
-                "--debuginfo",
             ]),
     )?;
     let glue = fs::read_to_string(out.join("index.js")).context("reading the edge's glue")?;
