@@ -51,6 +51,22 @@ const SHOWN: &str = "const m = performance.getEntriesByType('mark')
     .find(m => m.name.startsWith('rapport:shown:'));
     return m ? m.name.slice('rapport:shown:'.length) : null;";
 
+/// Loads `page` after running `prepare` (what the visit keeps or forgets) on `blank`, a page of
+/// the same origin that runs no widget.
+async fn visit(client: &fantoccini::Client, blank: &str, prepare: &str, page: &str) {
+    client.goto(blank).await.unwrap();
+    client.execute(prepare, vec![]).await.unwrap();
+    client.goto(page).await.unwrap();
+}
+
+/// The page's measurements once the mark `mark` is set ([`MEASURE`]).
+async fn measure(client: &fantoccini::Client, mark: &str) -> Value {
+    client
+        .execute_async(MEASURE, vec![json!(mark)])
+        .await
+        .unwrap()
+}
+
 fn percentile(values: &mut [f64], p: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     values[((values.len() - 1) as f64 * p).round() as usize]
@@ -159,12 +175,13 @@ async fn main() {
         let mut loads = 0;
         while case.shown.len() < RUNS && loads < 3 * RUNS {
             loads += 1;
-            client.goto(&edge.url("/style.css")).await.unwrap();
-            client
-                .execute("localStorage.clear();", vec![])
-                .await
-                .unwrap();
-            client.goto(&edge.url(path)).await.unwrap();
+            visit(
+                client,
+                &edge.url("/style.css"),
+                "localStorage.clear();",
+                &edge.url(path),
+            )
+            .await;
             // The welcome is an A/B test; whichever variant the visitor got is the prompt.
             let id = if experience == "welcome" {
                 let found = rapport_e2e::poll(Duration::from_secs(5), || async {
@@ -184,11 +201,7 @@ async fn main() {
             } else {
                 experience.to_owned()
             };
-            let mark = format!("rapport:shown:{id}");
-            let result = client
-                .execute_async(MEASURE, vec![Value::from(mark)])
-                .await
-                .unwrap();
+            let result = measure(client, &format!("rapport:shown:{id}")).await;
             case.add(&result, &format!("{id} on {path}"));
         }
         case.print(&format!("Rapport, first visit, {path} ({experience})"));
@@ -199,16 +212,14 @@ async fn main() {
     let path = "/products/stoneware-mug";
     let mut case = Case::default();
     for _ in 0..RUNS {
-        client.goto(&edge.url("/style.css")).await.unwrap();
-        client
-            .execute("localStorage.removeItem('rapport:sid');", vec![])
-            .await
-            .unwrap();
-        client.goto(&edge.url(path)).await.unwrap();
-        let result = client
-            .execute_async(MEASURE, vec![json!("rapport:shown:back-in-stock-alert")])
-            .await
-            .unwrap();
+        visit(
+            client,
+            &edge.url("/style.css"),
+            "localStorage.removeItem('rapport:sid');",
+            &edge.url(path),
+        )
+        .await;
+        let result = measure(client, "rapport:shown:back-in-stock-alert").await;
         case.add(&result, "back-in-stock-alert on a returning visit");
     }
     case.print(&format!(
@@ -241,22 +252,23 @@ async fn main() {
     for returning in [false, true] {
         let mut case = Case::default();
         for _ in 0..RUNS {
-            if !returning {
-                client
-                    .goto(&format!("{origin}/growthbook.js"))
-                    .await
-                    .unwrap();
-                client
-                    .execute("localStorage.clear();", vec![])
-                    .await
-                    .unwrap();
-                client.delete_all_cookies().await.unwrap();
-            }
-            client.goto(&format!("{origin}/")).await.unwrap();
-            let result = client
-                .execute_async(MEASURE, vec![json!("growthbook:shown")])
-                .await
-                .unwrap();
+            // A first visit forgets GrowthBook's cached features and its visitor cookie (the
+            // browser is still on GrowthBook's origin from the load before, if any).
+            let prepare = match returning {
+                true => "",
+                false => {
+                    client.delete_all_cookies().await.unwrap();
+                    "localStorage.clear();"
+                }
+            };
+            visit(
+                client,
+                &format!("{origin}/growthbook.js"),
+                prepare,
+                &format!("{origin}/"),
+            )
+            .await;
+            let result = measure(client, "growthbook:shown").await;
             case.add(&result, "GrowthBook's bar");
         }
         let visit = if returning { "returning" } else { "first" };

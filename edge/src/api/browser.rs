@@ -203,35 +203,21 @@ struct RawBatch<'a> {
 /// others; stores the valid ones once each, by id.
 pub async fn events(page: Page, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let batch: RawBatch<'_> = page.read()?;
-    let answer = store(
-        env,
-        sites,
-        &batch.site,
-        &batch.visitor_id,
-        &batch.events,
-        page.at_ms,
-    )
-    .await?;
-    Ok(answer.into_response())
-}
-
-/// Checks each of `events` on its own (a bad one is refused with its field named, and costs
-/// the others nothing) and stores the valid ones once each, by id.
-async fn store(
-    env: &Env,
-    sites: &Sites,
-    site: &str,
-    visitor_id: &str,
-    events: &[&RawValue],
-    at_ms: i64,
-) -> Result<BatchAnswer, ApiError> {
-    let (valid, answer) = check_events(events)?;
-    if valid.is_empty() {
-        return Ok(answer);
+    let (valid, mut answer) = check_events(&batch.events)?;
+    if !valid.is_empty() {
+        let opt_in = sites.consent(&batch.site) == ConsentMode::OptIn;
+        let stored = visitor::ingest(
+            env,
+            &batch.site,
+            &batch.visitor_id,
+            valid,
+            opt_in,
+            page.at_ms,
+        )
+        .await?;
+        answer = stored_in(answer, stored);
     }
-    let opt_in = sites.consent(site) == ConsentMode::OptIn;
-    let stored = visitor::ingest(env, site, visitor_id, valid, opt_in, at_ms).await?;
-    Ok(stored_in(answer, stored))
+    Ok(answer.into_response())
 }
 
 /// `answer` with what the visitor's object did with the valid events.
@@ -343,19 +329,14 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
     // site (its browser kept an id from before the site asked for opt-in): the answer says
     // so, and the widget lets go of the id.
     let unconsented = opt_in && request.consent.is_none();
-    if preview_error.is_some() || unconsented || stored.is_some() {
-        let mut decision: serde_json::Value =
-            serde_json::from_str(&body).context("reading the decision")?;
-        if let Some(why) = preview_error {
-            decision["preview_error"] = why.into();
-        }
-        if unconsented {
-            decision["consent"] = "required".into();
-        }
-        if let Some(stored) = stored {
-            decision["events"] = stored.into_json();
-        }
-        body = decision.to_string();
+    if let Some(why) = preview_error {
+        body = with_field(&body, "preview_error", &why.into());
+    }
+    if unconsented {
+        body = with_field(&body, "consent", &"required".into());
+    }
+    if let Some(stored) = stored {
+        body = with_field(&body, "events", &stored.into_json());
     }
     // The object's JSON passes through as it is.
     let response = json_text(body, 200)?;
@@ -365,6 +346,19 @@ pub async fn decide(page: Page, env: &Env, sites: &Sites) -> Result<Response, Ap
         .headers()
         .set("server-timing", &format!("visitor;dur={took}"));
     Ok(response)
+}
+
+/// The decision's JSON object with `key` added: written in front of the object's own fields,
+/// so that the decision the object wrote (which most page views now extend with their
+/// events' answer) is not parsed and written again.
+fn with_field(object: &str, key: &str, value: &serde_json::Value) -> String {
+    let fields = object.strip_prefix('{').unwrap_or(object);
+    let comma = if fields.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    format!("{{{}:{value}{comma}{fields}", serde_json::Value::from(key))
 }
 
 /// `POST /v1/forget` (site key): the shopper's own request to be forgotten, from the
@@ -409,4 +403,31 @@ fn identify_event_id(visitor_id: &str, now_ms: i64) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{visitor_id}\0{now_ms}").as_bytes());
     format!("identify-{}", hex::encode(&digest[..20]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_is_added_to_the_decision_without_reading_it() {
+        let read = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        let decision = r#"{"experiences":[],"rulebook":"rb-1"}"#;
+        assert_eq!(
+            read(with_field(
+                decision,
+                "events",
+                &json!({ "accepted": ["e1"] })
+            )),
+            json!({ "experiences": [], "rulebook": "rb-1", "events": { "accepted": ["e1"] } })
+        );
+        assert_eq!(
+            read(with_field("{ }", "consent", &"required".into())),
+            json!({ "consent": "required" })
+        );
+        assert_eq!(
+            read(with_field(decision, "quote\"d", &json!(1)))["quote\"d"],
+            json!(1)
+        );
+    }
 }
