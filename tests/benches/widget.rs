@@ -21,10 +21,12 @@ use serde_json::{json, Value};
 /// Page loads timed per case.
 const RUNS: usize = 20;
 
-/// Collects the page's measurements once the mark `arguments[0]` is set.
+/// Collects the page's measurements once the mark `arguments[0]` is set, with the timing of
+/// the request whose URL contains `arguments[1]` (the decision, or GrowthBook's features).
 const MEASURE: &str = r#"
     const done = arguments[arguments.length - 1];
     const name = arguments[0];
+    const asked = arguments[1];
     const started = performance.now();
     const collect = () => {
         const mark = performance.getEntriesByName(name)[0];
@@ -36,8 +38,17 @@ const MEASURE: &str = r#"
             .observe({ type: 'longtask', buffered: true });
         new PerformanceObserver(list => shifts.push(...list.getEntries()))
             .observe({ type: 'layout-shift', buffered: true });
+        const from = nav.domContentLoadedEventStart;
+        const request = performance.getEntriesByType('resource').find(r => r.name.includes(asked));
+        const server = request && request.serverTiming.find(t => t.name == 'visitor');
         setTimeout(() => done({
-            shown: mark ? mark.startTime - nav.domContentLoadedEventStart : null,
+            shown: mark ? mark.startTime - from : null,
+            request: request && {
+                sent: request.startTime - from,
+                took: request.responseEnd - request.startTime,
+                server: server ? server.duration : null,
+                after: mark ? mark.startTime - request.responseEnd : null,
+            },
             longest_task: tasks.reduce((m, t) => Math.max(m, t.duration), 0),
             tasks_over_50: tasks.filter(t => t.duration > 50).length,
             layout_shift: shifts.filter(s => !s.hadRecentInput).reduce((sum, s) => sum + s.value, 0),
@@ -59,10 +70,11 @@ async fn visit(client: &fantoccini::Client, blank: &str, prepare: &str, page: &s
     client.goto(page).await.unwrap();
 }
 
-/// The page's measurements once the mark `mark` is set ([`MEASURE`]).
-async fn measure(client: &fantoccini::Client, mark: &str) -> Value {
+/// The page's measurements once the mark `mark` is set, with the timing of the request
+/// whose URL contains `request` ([`MEASURE`]).
+async fn measure(client: &fantoccini::Client, mark: &str, request: &str) -> Value {
     client
-        .execute_async(MEASURE, vec![json!(mark)])
+        .execute_async(MEASURE, vec![json!(mark), json!(request)])
         .await
         .unwrap()
 }
@@ -79,6 +91,13 @@ struct Case {
     longest: Vec<f64>,
     shift: f64,
     over_50: u64,
+    /// Where the time went, per load: the request sent after DOMContentLoaded, its round
+    /// trip, the time the edge's visitor object reported (`Server-Timing`), and what came
+    /// after its answer until the prompt was on screen.
+    sent: Vec<f64>,
+    took: Vec<f64>,
+    server: Vec<f64>,
+    after: Vec<f64>,
 }
 
 impl Case {
@@ -93,6 +112,18 @@ impl Case {
             .shift
             .max(result["layout_shift"].as_f64().unwrap_or(0.0));
         self.over_50 += result["tasks_over_50"].as_u64().unwrap_or(0);
+        let request = &result["request"];
+        let steps = [
+            (&mut self.sent, "sent"),
+            (&mut self.took, "took"),
+            (&mut self.server, "server"),
+            (&mut self.after, "after"),
+        ];
+        for (values, key) in steps {
+            if let Some(ms) = request[key].as_f64() {
+                values.push(ms);
+            }
+        }
     }
 
     fn print(mut self, name: &str) {
@@ -105,6 +136,18 @@ impl Case {
             percentile(&mut self.longest, 1.0),
             self.over_50,
             self.shift,
+        );
+        let median = |values: &mut Vec<f64>| match values.is_empty() {
+            true => "-".to_owned(),
+            false => format!("{:.0}", percentile(values, 0.5)),
+        };
+        println!(
+            "  where the time goes (p50, ms): request sent {} after DOMContentLoaded, answered \
+             in {} ({} in the visitor's object), prompt on screen {} after the answer",
+            median(&mut self.sent),
+            median(&mut self.took),
+            median(&mut self.server),
+            median(&mut self.after),
         );
     }
 }
@@ -201,7 +244,7 @@ async fn main() {
             } else {
                 experience.to_owned()
             };
-            let result = measure(client, &format!("rapport:shown:{id}")).await;
+            let result = measure(client, &format!("rapport:shown:{id}"), "/v1/decide").await;
             case.add(&result, &format!("{id} on {path}"));
         }
         case.print(&format!("Rapport, first visit, {path} ({experience})"));
@@ -219,7 +262,7 @@ async fn main() {
             &edge.url(path),
         )
         .await;
-        let result = measure(client, "rapport:shown:back-in-stock-alert").await;
+        let result = measure(client, "rapport:shown:back-in-stock-alert", "/v1/decide").await;
         case.add(&result, "back-in-stock-alert on a returning visit");
     }
     case.print(&format!(
@@ -268,7 +311,7 @@ async fn main() {
                 &format!("{origin}/"),
             )
             .await;
-            let result = measure(client, "growthbook:shown").await;
+            let result = measure(client, "growthbook:shown", "/api/features/").await;
             case.add(&result, "GrowthBook's bar");
         }
         let visit = if returning { "returning" } else { "first" };

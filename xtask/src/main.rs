@@ -19,6 +19,7 @@ mod demo;
 mod process;
 mod publish;
 mod seed;
+mod suite;
 mod tools;
 mod worker;
 
@@ -72,6 +73,14 @@ fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// End-to-end test binaries run at once, at most: each has its own edge and browser, and
+/// mostly waits on them, so two share a 2-core machine well; more would make them compete.
+const E2E_LANES: usize = 2;
+
+/// The end-to-end test binaries that take longest (the seeded history, the console's many
+/// pages), started first so that the lanes finish together; only the order depends on it.
+const SLOWEST_E2E: &[&str] = &["seed", "console", "widget", "react", "triggers"];
+
 fn test(root: &Path) -> Result<()> {
     let mut tally = process::Tally::default();
     let result = run_checks(root, &mut tally);
@@ -107,46 +116,33 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
         process::command("node", root).args(["--test", "--test-reporter=tap", "console/test/"]),
         tally,
     )?;
+    process::step("building the tests (one build for the whole workspace)");
+    let (end_to_end, native): (Vec<_>, Vec<_>) = suite::build(&cargo, root)?
+        .into_iter()
+        .partition(|binary| binary.end_to_end);
     process::step("native tests");
-    process::run_tests(
-        process::command(&cargo, root).args([
-            "test",
-            "--quiet",
-            "--no-fail-fast",
-            "-p",
-            "rapport-protocol",
-            "-p",
-            "rapport-rules",
-            "-p",
-            "rapport-analytics",
-            "-p",
-            "rapport-edge",
-            "-p",
-            "rapport-child",
-            "-p",
-            "xtask",
-        ]),
-        tally,
-    )?;
+    suite::run(&native, tally)?;
     let built = build::all(root)?;
     let react_shop = build::react_shop(root)?;
     let browser = tools::ensure_chromium()?;
-    process::step("end-to-end tests (headless Chromium against the edge in workerd)");
-    process::run_tests(
-        process::command(&cargo, root)
-            .args([
-                "test",
-                "--no-fail-fast",
-                "-p",
-                "rapport-e2e",
-                "--",
-                "--test-threads=1",
-            ])
-            .env("RAPPORT_WRANGLER", &built.wrangler)
-            .env("RAPPORT_EDGE_DIR", root.join("edge"))
-            .env("RAPPORT_REACT_SHOP", &react_shop)
-            .env("RAPPORT_CHROMIUM", &browser.chromium)
-            .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
+    let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(E2E_LANES));
+    process::step(&format!(
+        "end-to-end tests (headless Chromium against the edge in workerd), {lanes} at a time"
+    ));
+    suite::run_in_lanes(
+        &end_to_end,
+        lanes,
+        SLOWEST_E2E,
+        &[
+            ("RAPPORT_WRANGLER", built.wrangler.into_os_string()),
+            ("RAPPORT_EDGE_DIR", root.join("edge").into_os_string()),
+            ("RAPPORT_REACT_SHOP", react_shop.into_os_string()),
+            ("RAPPORT_CHROMIUM", browser.chromium.into_os_string()),
+            (
+                "RAPPORT_CHROMEDRIVER",
+                browser.chromedriver.into_os_string(),
+            ),
+        ],
         tally,
     )?;
     println!("\nxtask: all checks passed");

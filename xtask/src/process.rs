@@ -61,32 +61,43 @@ pub fn run_tests(command: &mut Command, tally: &mut Tally) -> Result<()> {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
-        // `node --test` closes with TAP's "# pass N" and "# fail N".
-        if let Some(n) = line.strip_prefix("# pass ") {
-            tally.passed += n.trim().parse::<u64>().unwrap_or(0);
-        } else if let Some(n) = line.strip_prefix("# fail ") {
-            tally.failed += n.trim().parse::<u64>().unwrap_or(0);
-        } else if let Some(rest) = line.strip_prefix("test result: ") {
-            let count = |label: &str| {
-                rest.split(';')
-                    .find_map(|part| {
-                        part.trim()
-                            .trim_start_matches("ok. ")
-                            .trim_start_matches("FAILED. ")
-                            .strip_suffix(label)
-                    })
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            tally.passed += count(" passed");
-            tally.failed += count(" failed");
-        }
+        count_line(&line, tally);
     }
     let status = child.wait()?;
     if !status.success() {
         bail!("`{text}` failed ({status})");
     }
     Ok(())
+}
+
+/// Adds the `test result:` lines (and TAP's closing counts) in a test run's output to `tally`.
+pub fn count_results(output: &str, tally: &mut Tally) {
+    for line in output.lines() {
+        count_line(line, tally);
+    }
+}
+
+fn count_line(line: &str, tally: &mut Tally) {
+    // `node --test` closes with TAP's "# pass N" and "# fail N".
+    if let Some(n) = line.strip_prefix("# pass ") {
+        tally.passed += n.trim().parse::<u64>().unwrap_or(0);
+    } else if let Some(n) = line.strip_prefix("# fail ") {
+        tally.failed += n.trim().parse::<u64>().unwrap_or(0);
+    } else if let Some(rest) = line.strip_prefix("test result: ") {
+        let count = |label: &str| {
+            rest.split(';')
+                .find_map(|part| {
+                    part.trim()
+                        .trim_start_matches("ok. ")
+                        .trim_start_matches("FAILED. ")
+                        .strip_suffix(label)
+                })
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        tally.passed += count(" passed");
+        tally.failed += count(" failed");
+    }
 }
 
 /// Runs a command quietly and returns its standard output, or `None` if it cannot run or
