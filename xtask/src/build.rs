@@ -27,6 +27,21 @@ pub struct Built {
 }
 
 pub fn all(root: &Path) -> Result<Built> {
+    let tools = tools(root)?;
+    artifacts(root, &tools)
+}
+
+/// What the wasm builds need: the npm packages, the wasm toolchain, and the workspace's
+/// `wasm-bindgen`.
+#[derive(Debug)]
+pub struct Tools {
+    toolchain: WasmToolchain,
+    bindgen: PathBuf,
+}
+
+/// Finds or installs what the wasm builds need (`wasm-bindgen` is built in the host's debug
+/// profile, so it comes before anything else that builds there).
+pub fn tools(root: &Path) -> Result<Tools> {
     process::step("checking tools");
     tools::ensure_npm_packages(root)?;
     let toolchain = tools::wasm_toolchain(root)?;
@@ -44,11 +59,17 @@ pub fn all(root: &Path) -> Result<Built> {
             "prebuilt (no rust-src: a few KB larger)"
         }
     );
+    Ok(Tools { toolchain, bindgen })
+}
 
+/// The widget, the edge and the site, with their sizes checked against the budgets. These
+/// builds use target directories of their own (wasm32's, the widget profile's, the host's
+/// release), so they can run beside a host debug build.
+pub fn artifacts(root: &Path, tools: &Tools) -> Result<Built> {
     process::step("building the widget");
-    widget(root, &toolchain, &bindgen)?;
+    widget(root, &tools.toolchain, &tools.bindgen)?;
     process::step("building the edge");
-    edge(root, &toolchain, &bindgen)?;
+    edge(root, &tools.toolchain, &tools.bindgen)?;
     site(root)?;
     report_sizes(root)?;
     Ok(Built {
