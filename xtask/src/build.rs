@@ -27,21 +27,6 @@ pub struct Built {
 }
 
 pub fn all(root: &Path) -> Result<Built> {
-    let tools = tools(root)?;
-    artifacts(root, &tools)
-}
-
-/// What the wasm builds need: the npm packages, the wasm toolchain, and the workspace's
-/// `wasm-bindgen`.
-#[derive(Debug)]
-pub struct Tools {
-    toolchain: WasmToolchain,
-    bindgen: PathBuf,
-}
-
-/// Finds or installs what the wasm builds need (`wasm-bindgen` is built in the host's debug
-/// profile, so it comes before anything else that builds there).
-pub fn tools(root: &Path) -> Result<Tools> {
     process::step("checking tools");
     tools::ensure_npm_packages(root)?;
     let toolchain = tools::wasm_toolchain(root)?;
@@ -59,17 +44,11 @@ pub fn tools(root: &Path) -> Result<Tools> {
             "prebuilt (no rust-src: a few KB larger)"
         }
     );
-    Ok(Tools { toolchain, bindgen })
-}
 
-/// The widget, the edge and the site, with their sizes checked against the budgets. These
-/// builds use target directories of their own (wasm32's, the widget profile's, the host's
-/// release), so they can run beside a host debug build.
-pub fn artifacts(root: &Path, tools: &Tools) -> Result<Built> {
     process::step("building the widget");
-    widget(root, &tools.toolchain, &tools.bindgen)?;
+    widget(root, &toolchain, &bindgen)?;
     process::step("building the edge");
-    edge(root, &tools.toolchain, &tools.bindgen)?;
+    edge(root, &toolchain, &bindgen)?;
     site(root)?;
     report_sizes(root)?;
     Ok(Built {

@@ -89,15 +89,12 @@ fn test(root: &Path) -> Result<()> {
     result
 }
 
-/// Lints, the console's script checks, the tests' build and the native tests, all on the
-/// host; the end-to-end test binaries they leave to run once the site is built.
-fn host_checks(
-    cargo: &Path,
-    root: &Path,
-    tally: &mut process::Tally,
-) -> Result<Vec<suite::Binary>> {
+fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
+    let cargo = tools::host_cargo();
+    process::step("formatting");
+    process::run(process::command(&cargo, root).args(["fmt", "--all", "--check"]))?;
     process::step("lints");
-    process::run(process::command(cargo, root).args([
+    process::run(process::command(&cargo, root).args([
         "clippy",
         "--workspace",
         "--all-targets",
@@ -106,6 +103,7 @@ fn host_checks(
         "-D",
         "warnings",
     ]))?;
+    tools::ensure_npm_packages(root)?;
     process::step("the console's script: format and lints (Biome), unit tests (node --test)");
     process::run(
         process::command(tools::node_bin(root, "biome"), root).args([
@@ -119,32 +117,12 @@ fn host_checks(
         tally,
     )?;
     process::step("building the tests (one build for the whole workspace)");
-    let (end_to_end, native): (Vec<_>, Vec<_>) = suite::build(cargo, root)?
+    let (end_to_end, native): (Vec<_>, Vec<_>) = suite::build(&cargo, root)?
         .into_iter()
         .partition(|binary| binary.end_to_end);
     process::step("native tests");
     suite::run(&native, tally)?;
-    Ok(end_to_end)
-}
-
-fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
-    let cargo = tools::host_cargo();
-    process::step("formatting");
-    process::run(process::command(&cargo, root).args(["fmt", "--all", "--check"]))?;
-    // The wasm builds (the widget, the edge: their own target directories) run beside the
-    // lints and the tests' build (the host's debug one): each fills the cores the other
-    // leaves idle. `wasm-bindgen` is built first, as it builds in the host's debug profile.
-    let tools = build::tools(root)?;
-    let (host, built) = std::thread::scope(|scope| {
-        let wasm = scope.spawn(|| build::artifacts(root, &tools));
-        let host = host_checks(&cargo, root, tally);
-        let built = wasm
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the wasm builds panicked")));
-        (host, built)
-    });
-    let end_to_end = host?;
-    let built = built?;
+    let built = build::all(root)?;
     let react_shop = build::react_shop(root)?;
     let browser = tools::ensure_chromium()?;
     let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(E2E_LANES));
