@@ -12,6 +12,7 @@
 //! - [`evaluate`] replays a test file and reports HR@20, MRR@20, coverage@20 and popularity
 //!   bias for each, as session-rec does.
 //! - [`synthetic`] is a deterministic shop with planted similar items and complements.
+//! - [`popularity`] counts views at two speeds: popular lately (per category), and trending.
 //! - [`products`] keeps a site's products (learnt from pages, fed by the server, which wins;
 //!   stale ones age out; a bad one refused by field), and [`slot`] fills a slot from a
 //!   strategy and its fallbacks with the exclusions, the merchandiser's rules, a cap per
@@ -20,6 +21,7 @@
 pub mod clicks;
 pub mod evaluate;
 pub mod neighbours;
+pub mod popularity;
 pub mod products;
 pub mod slot;
 pub mod strategies;

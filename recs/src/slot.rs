@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::neighbours::CoOccurrence;
+use crate::popularity::Popularity;
 use crate::products::Products;
 use crate::strategies::Popular;
 use crate::Item;
@@ -22,6 +23,8 @@ pub enum Reason {
     PopularIn(String),
     /// Viewed in sessions like this one.
     ForYou,
+    /// Viewed far more than usual lately.
+    Trending,
     /// New in the shop, before it has any history.
     New,
     /// Pinned by the merchandiser.
@@ -37,6 +40,7 @@ impl Reason {
             Reason::BoughtWith(name) => format!("bought with {name}"),
             Reason::PopularIn(category) => format!("popular in {category} this week"),
             Reason::ForYou => "viewed in sessions like this one".into(),
+            Reason::Trending => "trending now".into(),
             Reason::New => "new in".into(),
             Reason::Pinned => "pinned".into(),
             Reason::BestSellers => "fallback: best sellers".into(),
@@ -82,16 +86,17 @@ pub struct Filled {
     pub reason: Reason,
 }
 
-/// The co-viewed neighbours of the session's last three items (the last first), each
-/// "viewed with" the product it came from: `similar_to`'s candidates.
-pub fn viewed_with(
+/// The neighbours of `anchors`' last three items (the last first), each with the reason
+/// `why` gives for the product it came from.
+fn neighbours_of(
     neighbours: &impl CoOccurrence,
     products: &Products,
-    recent: &[Item],
+    anchors: &[Item],
     n: usize,
+    why: impl Fn(String) -> Reason,
 ) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
-    for (distance, &anchor) in recent.iter().rev().take(3).enumerate() {
+    for (distance, &anchor) in anchors.iter().rev().take(3).enumerate() {
         let Some(name) = products.get(anchor).map(|p| p.name.clone()) else {
             continue;
         };
@@ -101,12 +106,82 @@ pub fn viewed_with(
                     item,
                     // An earlier item's neighbours count for less.
                     score: weight / (1 + distance) as f64,
-                    reason: Reason::ViewedWith(name.clone()),
+                    reason: why(name.clone()),
                 });
             }
         }
     }
     out
+}
+
+/// `similar_to`'s candidates: the co-viewed neighbours of the session's last items, each
+/// "viewed with" the product it came from.
+pub fn viewed_with(
+    co_viewed: &impl CoOccurrence,
+    products: &Products,
+    recent: &[Item],
+    n: usize,
+) -> Vec<Candidate> {
+    neighbours_of(co_viewed, products, recent, n, Reason::ViewedWith)
+}
+
+/// `bought_with`'s candidates: the co-bought neighbours of what is in the cart, each
+/// "bought with" the product it came from.
+pub fn bought_with(
+    co_bought: &impl CoOccurrence,
+    products: &Products,
+    cart: &[Item],
+    n: usize,
+) -> Vec<Candidate> {
+    neighbours_of(co_bought, products, cart, n, Reason::BoughtWith)
+}
+
+/// `popular(category, n)`'s candidates.
+pub fn popular_in(
+    popularity: &Popularity,
+    products: &Products,
+    category: &str,
+    n: usize,
+) -> Vec<Candidate> {
+    popularity
+        .popular_in(products, category, n)
+        .into_iter()
+        .map(|(item, score)| Candidate {
+            item,
+            score,
+            reason: Reason::PopularIn(category.to_owned()),
+        })
+        .collect()
+}
+
+/// `trending(n)`'s candidates, at `at` (Unix seconds): items with at least 5 recent views
+/// whose pace rose most.
+pub fn trending(popularity: &Popularity, at: f64, n: usize) -> Vec<Candidate> {
+    popularity
+        .trending(at, 5.0, n)
+        .into_iter()
+        .map(|(item, score)| Candidate {
+            item,
+            score,
+            reason: Reason::Trending,
+        })
+        .collect()
+}
+
+/// New products, first met since `since_ms`, newest first: recommendable before they have
+/// any history.
+pub fn new_in(products: &Products, since_ms: i64, n: usize) -> Vec<Candidate> {
+    let new = products.new_since(since_ms);
+    let count = new.len().min(n);
+    new.into_iter()
+        .take(n)
+        .enumerate()
+        .map(|(rank, item)| Candidate {
+            item,
+            score: (count - rank) as f64,
+            reason: Reason::New,
+        })
+        .collect()
 }
 
 /// The shop's most clicked items: the last fallback, so that a slot is never empty.
@@ -312,6 +387,39 @@ mod tests {
         assert_eq!(names(&filled, &ids), vec!["socks", "insoles", "shirt"]);
         assert_eq!(filled[0].reason.text(), "viewed with BOOTS");
         assert_eq!(filled[2].reason.text(), "fallback: best sellers");
+    }
+
+    #[test]
+    fn co_bought_popular_trending_and_new_items_say_why() {
+        use crate::neighbours::{Decay, Streaming};
+
+        let (products, ids) = shop();
+        let mut co_bought = Streaming::new(Decay::NONE, 8);
+        for order in [["boots", "socks"], ["boots", "socks"], ["boots", "laces"]] {
+            let items: Vec<Item> = order.iter().map(|n| ids[n]).collect();
+            co_bought.learn(&items, 0.0);
+        }
+        let with = bought_with(&co_bought, &products, &[ids["boots"]], 4);
+        assert_eq!(with[0].item, ids["socks"]);
+        assert_eq!(with[0].reason.text(), "bought with BOOTS");
+
+        let mut popularity = Popularity::new(0.0);
+        for (name, views) in [("socks", 3), ("laces", 9), ("shirt", 20)] {
+            for _ in 0..views {
+                popularity.view(ids[name], 0.0);
+            }
+        }
+        let shoes = popular_in(&popularity, &products, "Shoes", 4);
+        let first: Vec<Item> = shoes.iter().map(|c| c.item).collect();
+        assert_eq!(first, vec![ids["laces"], ids["socks"]]);
+        assert_eq!(shoes[0].reason.text(), "popular in Shoes this week");
+        assert_eq!(
+            trending(&popularity, 0.0, 1)[0].reason.text(),
+            "trending now"
+        );
+        // Every product here was first met at 0.
+        assert_eq!(new_in(&products, 0, 2).len(), 2);
+        assert!(new_in(&products, 1, 2).is_empty());
     }
 
     #[test]
