@@ -1331,9 +1331,12 @@ fn impressions(edge: &Edge, experience: &str) -> i64 {
 #[tokio::test]
 async fn the_outline_lists_the_drafts_segments_and_rules_where_each_is_written() {
     let (_edge, _, console) = hello_written().await;
+    // The outline shows the published rulebook until the pasted draft's check answers: the
+    // draft's first rule is the signal that it is the draft's.
     let outline = wait_for_script(
         &console,
-        "const o = document.querySelector('#outline ul[aria-label=Rules]'); return o && o.textContent;",
+        "const o = document.querySelector('#outline ul[aria-label=Rules]');
+         return o && o.textContent.includes('console-hello') && o.textContent;",
     )
     .await;
     let outline = outline.as_str().unwrap();
