@@ -49,7 +49,11 @@ pub fn pairs(items: &[Item]) -> Vec<(Item, Item)> {
     out
 }
 
-/// Forward decay: the weight of something that happened at `at` (Unix seconds).
+/// Forward decay: the weight of something that happened at `at` (Unix seconds) doubles with
+/// every half-life after `start`, so that older weights halve against the newest without
+/// being rewritten. A
+/// store kept for long must move `start` forward (scaling what it holds by the same factor)
+/// before weights pass `f64`'s range, about a thousand half-lives on.
 #[derive(Debug, Clone, Copy)]
 pub struct Decay {
     pub start: f64,
