@@ -94,22 +94,16 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
     let cargo = tools::host_cargo();
     process::step("formatting");
     process::run(process::command(&cargo, root).args(["fmt", "--all", "--check"]))?;
-    // Clippy lints the workspace while the tests build (`suite::build`); without the
-    // toolchain's `clippy-driver` beside its cargo, it runs on its own first.
-    let clippy = cargo.with_file_name("clippy-driver");
-    let clippy = clippy.is_file().then_some(clippy);
-    if clippy.is_none() {
-        process::step("lints");
-        process::run(process::command(&cargo, root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--quiet",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-    }
+    process::step("lints");
+    process::run(process::command(&cargo, root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     tools::ensure_npm_packages(root)?;
     process::step("the console's script: format and lints (Biome), unit tests (node --test)");
     process::run(
@@ -123,8 +117,8 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
         process::command("node", root).args(["--test", "--test-reporter=tap", "console/test/"]),
         tally,
     )?;
-    process::step("building the tests (one build for the whole workspace), with lints");
-    let (end_to_end, native): (Vec<_>, Vec<_>) = suite::build(&cargo, root, clippy.as_deref())?
+    process::step("building the tests (one build for the whole workspace)");
+    let (end_to_end, native): (Vec<_>, Vec<_>) = suite::build(&cargo, root)?
         .into_iter()
         .partition(|binary| binary.end_to_end);
     process::step("native tests");

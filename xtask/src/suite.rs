@@ -34,37 +34,17 @@ pub struct Binary {
     pub end_to_end: bool,
 }
 
-/// Builds every test binary of the workspace, the end-to-end ones too, in one cargo call,
-/// and every target (benches and examples too, which are built, not run). With `clippy` (the
-/// toolchain's `clippy-driver`), the workspace's crates are compiled through it, which lints
-/// them as `cargo clippy --all-targets -- -D warnings` would, in the same pass: a separate
-/// `cargo clippy` would check every dependency once more.
-pub fn build(cargo: &Path, root: &Path, clippy: Option<&Path>) -> Result<Vec<Binary>> {
+/// Builds every test binary of the workspace, the end-to-end ones too, in one cargo call.
+pub fn build(cargo: &Path, root: &Path) -> Result<Vec<Binary>> {
     let mut command = process::command(cargo, root);
     command.args([
         "test",
         "--workspace",
-        "--all-targets",
         "--no-run",
         "--quiet",
         "--message-format=json-render-diagnostics",
     ]);
-    if let Some(driver) = clippy {
-        // What `cargo clippy` sets: the driver for the workspace's crates only, and its
-        // arguments joined as clippy reads them.
-        command.env("RUSTC_WORKSPACE_WRAPPER", driver).env(
-            "CLIPPY_ARGS",
-            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-        );
-    }
-    println!(
-        "$ cargo test --workspace --all-targets --no-run{}",
-        if clippy.is_some() {
-            "   (linted by clippy-driver)"
-        } else {
-            ""
-        }
-    );
+    println!("$ cargo test --workspace --no-run");
     let out = command
         .stderr(Stdio::inherit())
         .output()
@@ -85,11 +65,6 @@ pub fn build(cargo: &Path, root: &Path, clippy: Option<&Path>) -> Result<Vec<Bin
         };
         let target = message["target"]["name"].as_str().unwrap_or_default();
         let kind = message["target"]["kind"][0].as_str().unwrap_or_default();
-        // Benches (criterion's, run by `cargo bench`) and examples are built to be linted,
-        // not run as tests.
-        if kind == "bench" || kind == "example" {
-            continue;
-        }
         let package = package_name(message["package_id"].as_str().unwrap_or_default());
         let manifest = PathBuf::from(message["manifest_path"].as_str().unwrap_or_default());
         binaries.push(Binary {
