@@ -143,58 +143,51 @@ pub fn popular_in(
     category: &str,
     n: usize,
 ) -> Vec<Candidate> {
-    popularity
-        .popular_in(products, category, n)
-        .into_iter()
-        .map(|(item, score)| Candidate {
-            item,
-            score,
-            reason: Reason::PopularIn(category.to_owned()),
-        })
-        .collect()
+    scored(
+        popularity.popular_in(products, category, n),
+        Reason::PopularIn(category.to_owned()),
+    )
 }
 
 /// `trending(n)`'s candidates, at `at` (Unix seconds): items with at least 5 recent views
 /// whose pace rose most.
 pub fn trending(popularity: &Popularity, at: f64, n: usize) -> Vec<Candidate> {
-    popularity
-        .trending(at, 5.0, n)
+    scored(popularity.trending(at, 5.0, n), Reason::Trending)
+}
+
+/// Scored items as candidates, all for one reason.
+fn scored(items: Vec<(Item, f64)>, reason: Reason) -> Vec<Candidate> {
+    items
         .into_iter()
         .map(|(item, score)| Candidate {
             item,
             score,
-            reason: Reason::Trending,
+            reason: reason.clone(),
         })
         .collect()
+}
+
+/// Ranked items (best first) as candidates scored by their rank, all for one reason.
+fn by_rank(items: &[Item], reason: Reason) -> Vec<Candidate> {
+    let count = items.len();
+    let ranks = items
+        .iter()
+        .enumerate()
+        .map(|(rank, &item)| (item, (count - rank) as f64));
+    scored(ranks.collect(), reason)
 }
 
 /// New products, first met since `since_ms`, newest first: recommendable before they have
 /// any history.
 pub fn new_in(products: &Products, since_ms: i64, n: usize) -> Vec<Candidate> {
-    let new = products.new_since(since_ms);
-    let count = new.len().min(n);
-    new.into_iter()
-        .take(n)
-        .enumerate()
-        .map(|(rank, item)| Candidate {
-            item,
-            score: (count - rank) as f64,
-            reason: Reason::New,
-        })
-        .collect()
+    let mut new = products.new_since(since_ms);
+    new.truncate(n);
+    by_rank(&new, Reason::New)
 }
 
 /// The shop's most clicked items: the last fallback, so that a slot is never empty.
 pub fn best_sellers(popular: &Popular, n: usize) -> Vec<Candidate> {
-    let top = popular.top(n);
-    top.iter()
-        .enumerate()
-        .map(|(rank, &item)| Candidate {
-            item,
-            score: (top.len() - rank) as f64,
-            reason: Reason::BestSellers,
-        })
-        .collect()
+    by_rank(popular.top(n), Reason::BestSellers)
 }
 
 /// Fills `n` places from `sources`, the strategy's candidates first and then each fallback

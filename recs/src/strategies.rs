@@ -31,7 +31,7 @@ pub trait Recommender {
 }
 
 /// Items by score, best first (ties by id, so that runs are reproducible).
-fn ranked(scores: HashMap<Item, f64>, n: usize) -> Vec<Item> {
+fn ranked(scores: impl IntoIterator<Item = (Item, f64)>, n: usize) -> Vec<Item> {
     let mut all: Vec<(Item, f64)> = scores.into_iter().collect();
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     all.into_iter().take(n).map(|(item, _)| item).collect()
@@ -47,6 +47,12 @@ fn fill(list: &mut Vec<Item>, more: impl IntoIterator<Item = Item>, n: usize) {
             list.push(item);
         }
     }
+}
+
+/// A session's items, each once, in the order first clicked.
+fn distinct(items: &[Item]) -> Vec<Item> {
+    let mut seen = HashSet::new();
+    items.iter().copied().filter(|i| seen.insert(*i)).collect()
 }
 
 /// The most clicked items.
@@ -132,9 +138,9 @@ impl Recommender for AssociationRules {
         let Some(last) = prefix.last() else {
             return Vec::new();
         };
-        self.rules
-            .get(last)
-            .map_or_else(Vec::new, |rules| ranked(rules.clone(), n))
+        self.rules.get(last).map_or_else(Vec::new, |rules| {
+            ranked(rules.iter().map(|(&i, &w)| (i, w)), n)
+        })
     }
 
     fn memory(&self) -> usize {
@@ -159,10 +165,7 @@ impl Recommender for ItemKnn {
     }
 
     fn learn(&mut self, items: &[Item], _at: f64) {
-        let distinct: Vec<Item> = {
-            let mut seen = HashSet::new();
-            items.iter().copied().filter(|i| seen.insert(*i)).collect()
-        };
+        let distinct = distinct(items);
         for (i, &a) in distinct.iter().enumerate() {
             *self.sessions_of.entry(a).or_default() += 1;
             for &b in &distinct[i + 1..] {
@@ -180,13 +183,10 @@ impl Recommender for ItemKnn {
             return Vec::new();
         };
         let own = self.sessions_of[last] as f64;
-        let scores = together
-            .iter()
-            .map(|(&item, &both)| {
-                let other = self.sessions_of[&item] as f64;
-                (item, both as f64 / (own.sqrt() * other.sqrt() + 20.0))
-            })
-            .collect();
+        let scores = together.iter().map(|(&item, &both)| {
+            let other = self.sessions_of[&item] as f64;
+            (item, both as f64 / (own.sqrt() * other.sqrt() + 20.0))
+        });
         ranked(scores, n)
     }
 
@@ -226,10 +226,7 @@ impl RecentSessions {
     fn learn(&mut self, items: &[Item]) {
         let number = self.learnt;
         self.learnt += 1;
-        let distinct: Vec<Item> = {
-            let mut seen = HashSet::new();
-            items.iter().copied().filter(|i| seen.insert(*i)).collect()
-        };
+        let distinct = distinct(items);
         for &item in &distinct {
             let index = self.with_item.entry(item).or_default();
             index.push_back(number);
