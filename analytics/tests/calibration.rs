@@ -310,6 +310,7 @@ fn a_placement_taken_from_the_treatment_biases_no_arm() {
             let mut profile = Profile::new(&id);
             if cart {
                 let product = Product {
+                    image: None,
                     id: "shirt".into(),
                     name: None,
                     price: Some(40.0),

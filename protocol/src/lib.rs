@@ -259,6 +259,9 @@ pub struct Product {
     /// Where the product's page is, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Its main picture, when the page gives one (https or relative links only are shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// The rule an exposure names for the universal holdout (`settings.holdout`): none, for the
@@ -406,6 +409,82 @@ pub struct Experience {
     /// Absent for inline content, which uses no budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<u32>,
+    /// For recommendations learnt from behaviour (`similar_to(...)`, `popular(...)`, ...):
+    /// the strategy's name, which the page reports with a click on one of the products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// The slot the edge fills from the site's catalogue before answering; never sent to
+    /// the page.
+    #[serde(default, skip_serializing)]
+    pub fill: Option<SlotRequest>,
+}
+
+/// The strategies a recommendation slot can be filled by, as rules name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Viewed with the anchors (the products given, or the visitor's latest).
+    SimilarTo,
+    /// Bought with the anchors (the cart's products, say).
+    BoughtWith,
+    /// Most viewed lately, in a category or across the shop.
+    Popular,
+    /// Viewed far more than usual lately.
+    Trending,
+    /// Viewed in recent sessions that share products with the visitor's.
+    ForYou,
+    /// New in the shop, before they have any history.
+    NewIn,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::SimilarTo => "similar_to",
+            Strategy::BoughtWith => "bought_with",
+            Strategy::Popular => "popular",
+            Strategy::Trending => "trending",
+            Strategy::ForYou => "for_you",
+            Strategy::NewIn => "new_in",
+        }
+    }
+}
+
+/// A recommendation slot to fill: what a rule's strategy asked for, with the merchandiser's
+/// rules and what this shopper must not be shown. It holds product ids only, no visitor id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotRequest {
+    pub strategy: Strategy,
+    pub count: u8,
+    /// The products the strategy starts from, the latest first: `similar_to`'s and
+    /// `bought_with`'s anchors, `for_you`'s session so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<String>,
+    /// `popular`'s and `new_in`'s category, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Only products of these categories (none: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_max: Option<f64>,
+    /// Shown first, in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<String>,
+    /// Shown only when nothing else is left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buried: Vec<String>,
+    /// A category's scores multiplied by a factor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boosts: Vec<(String, f64)>,
+    /// The product on screen, never recommended on its own page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_screen: Option<String>,
+    /// In the cart or already bought: never recommended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 impl Experience {
@@ -581,6 +660,12 @@ pub struct ProductCard {
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Its picture (https or relative), drawn at the slot's card size so nothing moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Why it is recommended, in words ("viewed with Alpina Boots").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Why an id was refused by [`validate_id`].

@@ -18,6 +18,7 @@
 //!   strategy and its fallbacks with the exclusions, the merchandiser's rules, a cap per
 //!   category, and the reason for each item.
 
+pub mod catalogue;
 pub mod clicks;
 pub mod evaluate;
 pub mod neighbours;

@@ -70,6 +70,11 @@ impl Decay {
     pub fn weight(&self, at: f64) -> f64 {
         ((at - self.start) / self.half_life).exp2()
     }
+
+    /// What weights counted from `self.start` are multiplied by to count from `start`.
+    pub fn factor_to(&self, start: f64) -> f64 {
+        ((self.start - start) / self.half_life).exp2()
+    }
 }
 
 /// What both kinds answer: an item's neighbours, heaviest first.
@@ -193,6 +198,57 @@ impl Streaming {
                 error: least.weight,
             };
         }
+    }
+
+    /// Adds one pair, both ways, seen at `at`: what the edge learns as views arrive (the
+    /// caller keeps each pair once per session, as [`pairs`] does).
+    pub fn add_pair(&mut self, item: Item, neighbour: Item, at: f64) {
+        let weight = self.decay.weight(at);
+        self.add(item, neighbour, weight);
+        self.add(neighbour, item, weight);
+    }
+
+    /// Adds `neighbour` to `item`'s summary only, seen at `at`: the one direction a shard
+    /// that owns `item` keeps.
+    pub fn add_one_way(&mut self, item: Item, neighbour: Item, at: f64) {
+        let weight = self.decay.weight(at);
+        self.add(item, neighbour, weight);
+    }
+
+    /// Counts from `start` from now on, every weight scaled to match: a long-lived store
+    /// does this before weights outgrow `f64`.
+    pub fn rebase(&mut self, start: f64) {
+        let factor = self.decay.factor_to(start);
+        for counter in self.summaries.iter_mut().flatten() {
+            counter.weight *= factor;
+            counter.error *= factor;
+        }
+        self.decay.start = start;
+    }
+
+    /// `item`'s counters as (neighbour, weight, overestimate), to store.
+    pub fn counters(&self, item: Item) -> Vec<(Item, f64, f64)> {
+        self.summaries
+            .get(item as usize)
+            .map(|s| s.iter().map(|c| (c.item, c.weight, c.error)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Puts back `item`'s stored counters (at most the capacity's worth).
+    pub fn restore(&mut self, item: Item, counters: &[(Item, f64, f64)]) {
+        let index = item as usize;
+        if self.summaries.len() <= index {
+            self.summaries.resize_with(index + 1, Vec::new);
+        }
+        self.summaries[index] = counters
+            .iter()
+            .take(self.capacity)
+            .map(|&(item, weight, error)| Counter {
+                item,
+                weight,
+                error,
+            })
+            .collect();
     }
 
     /// The weight `item`'s summary is sure `neighbour` has at least (its counter less its

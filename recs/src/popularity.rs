@@ -48,6 +48,39 @@ impl Popularity {
         *fast += self.fast.weight(at);
     }
 
+    /// Counts from `start` from now on, every count scaled to match.
+    pub fn rebase(&mut self, start: f64) {
+        let (slow, fast) = (self.slow.factor_to(start), self.fast.factor_to(start));
+        for (s, f) in &mut self.counts {
+            *s *= slow;
+            *f *= fast;
+        }
+        self.slow.start = start;
+        self.fast.start = start;
+    }
+
+    /// The decays of the slow and the fast count.
+    pub fn decays(&self) -> (Decay, Decay) {
+        (self.slow, self.fast)
+    }
+
+    /// `item`'s (slow, fast) counts, to store.
+    pub fn counts(&self, item: Item) -> (f64, f64) {
+        self.counts
+            .get(item as usize)
+            .copied()
+            .unwrap_or((0.0, 0.0))
+    }
+
+    /// Puts back `item`'s stored counts.
+    pub fn restore(&mut self, item: Item, counts: (f64, f64)) {
+        let index = item as usize;
+        if self.counts.len() <= index {
+            self.counts.resize(index + 1, (0.0, 0.0));
+        }
+        self.counts[index] = counts;
+    }
+
     /// The `n` most viewed items lately (slow count) that `keep` accepts, heaviest first.
     pub fn popular(&self, n: usize, keep: impl Fn(Item) -> bool) -> Vec<(Item, f64)> {
         let mut all: Vec<(Item, f64)> = self

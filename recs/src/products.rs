@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use crate::Item;
 
 /// Where a product's details came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Read from a product page a shopper viewed.
     Learnt,
@@ -16,7 +17,7 @@ pub enum Source {
 }
 
 /// One product, as a recommendation card shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Product {
     pub id: String,
     pub name: String,
@@ -98,6 +99,8 @@ struct Kept {
 #[derive(Debug, Default)]
 pub struct Products {
     ids: HashMap<String, Item>,
+    /// Each item's id, by item.
+    names: Vec<String>,
     kept: Vec<Option<Kept>>,
 }
 
@@ -114,11 +117,7 @@ impl Products {
     }
 
     fn put(&mut self, product: Product, source: Source, at_ms: i64) -> Result<Item, Refused> {
-        let next = self.kept.len() as Item;
-        let item = *self.ids.entry(product.id.clone()).or_insert(next);
-        if item == next {
-            self.kept.push(None);
-        }
+        let item = self.intern(&product.id);
         let slot = &mut self.kept[item as usize];
         match slot {
             Some(kept) if kept.source == Source::Fed && source == Source::Learnt => {
@@ -152,14 +151,73 @@ impl Products {
 
     /// Forgets the products neither seen nor fed since `before_ms`; how many went.
     pub fn age_out(&mut self, before_ms: i64) -> usize {
-        let mut gone = 0;
+        self.aged_out(before_ms).len()
+    }
+
+    /// Forgets the products neither seen nor fed since `before_ms`; gives their ids.
+    pub fn aged_out(&mut self, before_ms: i64) -> Vec<String> {
+        let mut gone = Vec::new();
         for slot in &mut self.kept {
             if slot.as_ref().is_some_and(|k| k.seen_ms < before_ms) {
-                *slot = None;
-                gone += 1;
+                gone.extend(slot.take().map(|k| k.product.id));
             }
         }
         gone
+    }
+
+    /// Where a product came from, when it was last seen and when first met (ms), to store.
+    pub fn history(&self, item: Item) -> Option<(Source, i64, i64)> {
+        let kept = self.kept.get(item as usize)?.as_ref()?;
+        Some((kept.source, kept.seen_ms, kept.first_ms))
+    }
+
+    /// Puts back a stored product as it was kept.
+    pub fn restore(
+        &mut self,
+        product: Product,
+        source: Source,
+        seen_ms: i64,
+        first_ms: i64,
+    ) -> Item {
+        let item = self.intern(&product.id);
+        self.kept[item as usize] = Some(Kept {
+            product,
+            source,
+            seen_ms,
+            first_ms,
+        });
+        item
+    }
+
+    /// The item `id` has or is given, whether or not its details are known yet.
+    pub fn intern(&mut self, id: &str) -> Item {
+        if let Some(&item) = self.ids.get(id) {
+            return item;
+        }
+        let item = self.kept.len() as Item;
+        self.ids.insert(id.to_owned(), item);
+        self.names.push(id.to_owned());
+        self.kept.push(None);
+        item
+    }
+
+    /// The id of an item met before, known details or not.
+    pub fn id_of(&self, item: Item) -> Option<&str> {
+        self.names.get(item as usize).map(String::as_str)
+    }
+
+    /// How many items have been met, with details or not (their ids are `0..met()`).
+    pub fn met(&self) -> usize {
+        self.names.len()
+    }
+
+    /// How many products have details.
+    pub fn len(&self) -> usize {
+        self.kept.iter().flatten().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn item(&self, id: &str) -> Option<Item> {

@@ -13,7 +13,8 @@ use crate::strategies::Popular;
 use crate::Item;
 
 /// Why an item is in a slot, in words a merchandiser (and a trace) can read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Viewed together with this product (its name).
     ViewedWith(String),
@@ -21,6 +22,8 @@ pub enum Reason {
     BoughtWith(String),
     /// Among the most viewed in this category lately.
     PopularIn(String),
+    /// Among the most viewed in the shop lately.
+    Popular,
     /// Viewed in sessions like this one.
     ForYou,
     /// Viewed far more than usual lately.
@@ -39,6 +42,7 @@ impl Reason {
             Reason::ViewedWith(name) => format!("viewed with {name}"),
             Reason::BoughtWith(name) => format!("bought with {name}"),
             Reason::PopularIn(category) => format!("popular in {category} this week"),
+            Reason::Popular => "popular this week".into(),
             Reason::ForYou => "viewed in sessions like this one".into(),
             Reason::Trending => "trending now".into(),
             Reason::New => "new in".into(),

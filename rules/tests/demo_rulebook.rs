@@ -192,6 +192,7 @@ fn texts_show_live_values_in_the_pages_language() {
     let mut visitor = rapport_rules::Profile::new("visitor-0013");
     visitor.cart.push(rapport_rules::profile::CartLine {
         product: rapport_protocol::Product {
+            image: None,
             id: "mug".into(),
             name: Some("Mug".into()),
             price: Some(19.0),
@@ -338,6 +339,7 @@ fn the_cart_reminder_follows_a_visit_to_the_cart_page() {
     shopper.record(rapport_protocol::EventData::AddToCart(
         rapport_protocol::AddToCart {
             product: rapport_protocol::Product {
+                image: None,
                 id: "linen-shirt".into(),
                 name: Some("Linen shirt".into()),
                 price: Some(59.0),

@@ -31,6 +31,7 @@ fn apply(profile: &mut Profile, data: EventData) {
 
 fn shirt() -> Product {
     Product {
+        image: None,
         id: "linen-shirt".into(),
         name: Some("Linen shirt".into()),
         price: Some(59.0),
@@ -361,6 +362,73 @@ fn recommendations_come_from_the_rule_and_are_checked() {
         shown.content.products[0].url.as_deref(),
         Some("/products/linen-shirt")
     );
+}
+
+#[test]
+fn a_strategy_asks_the_edge_for_a_slot_without_what_the_shopper_has_or_sees() {
+    let book = book(
+        r#"rule("similar", #{ show: #{ kind: "recommendations", slot: "recs",
+            products: |v| similar_to(v, 4).only(["shirts", "shoes"]).price(10, 90.5)
+                .pin("scarf").bury(["socks"]).boost("shoes", 2),
+            content: #{ en: #{ body: "You may also like" } } } });"#,
+    );
+    let mut visitor = Profile::new("visitor-1");
+    let boots = Product {
+        id: "boots".into(),
+        ..shirt()
+    };
+    for product in [boots.clone(), shirt()] {
+        apply(
+            &mut visitor,
+            EventData::ProductView(rapport_protocol::ProductView { product }),
+        );
+    }
+    apply(
+        &mut visitor,
+        EventData::AddToCart(AddToCart {
+            product: boots,
+            quantity: 1,
+        }),
+    );
+    let report = decide(&book, &visitor, &page("product"), 0);
+    let shown = &report.decision.experiences[0];
+    assert_eq!(shown.strategy.as_deref(), Some("similar_to"));
+    assert!(shown.content.products.is_empty(), "the edge fills it");
+    let slot = shown.fill.as_ref().expect("a slot to fill");
+    assert_eq!(slot.strategy, rapport_protocol::Strategy::SimilarTo);
+    assert_eq!(slot.count, 4);
+    assert_eq!(slot.anchors, ["linen-shirt", "boots"], "the latest first");
+    assert_eq!(slot.only, ["shirts", "shoes"]);
+    assert_eq!((slot.price_min, slot.price_max), (Some(10.0), Some(90.5)));
+    assert_eq!(
+        (&slot.pinned[..], &slot.buried[..]),
+        (&["scarf".to_owned()][..], &["socks".to_owned()][..])
+    );
+    assert_eq!(slot.boosts, [("shoes".to_owned(), 2.0)]);
+    assert_eq!(
+        slot.on_screen.as_deref(),
+        Some("linen-shirt"),
+        "the product page's own"
+    );
+    assert_eq!(slot.exclude, ["boots"], "in the cart");
+    // The page gets the strategy's name, never the slot request.
+    let json = serde_json::to_value(shown).unwrap();
+    assert_eq!(json["strategy"], "similar_to");
+    assert!(json.get("fill").is_none(), "{json}");
+
+    // Away from a product page nothing is on screen; what was bought stays out.
+    apply(
+        &mut visitor,
+        EventData::OrderComplete(rapport_protocol::OrderComplete {
+            order_id: "order-1".into(),
+            value: None,
+            currency: None,
+        }),
+    );
+    let report = decide(&book, &visitor, &page("home"), 0);
+    let slot = report.decision.experiences[0].fill.clone().unwrap();
+    assert_eq!(slot.on_screen, None);
+    assert_eq!(slot.exclude, ["boots"], "bought");
 }
 
 /// Compiles one file and returns its diagnostics as `file:line:col: error: message` lines.

@@ -74,6 +74,7 @@ pub fn product_on_page() -> Option<Product> {
 fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Option<Product> {
     let data = |name: &str| element.get_attribute(name).filter(|v| !v.is_empty());
     Some(Product {
+        image: None,
         id: data(id_attribute)?,
         name: data("data-name"),
         price: data("data-price")
@@ -128,6 +129,7 @@ fn product_from_json_ld(json: &JsValue) -> Option<Product> {
     let offers = get(json, "offers");
     let offer = list(json, "offers").into_iter().next().unwrap_or(offers);
     Some(Product {
+        image: None,
         id: text(json, "sku")
             .or_else(|| text(json, "productID"))
             .or_else(|| text(json, "@id"))?,

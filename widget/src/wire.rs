@@ -289,6 +289,7 @@ pub fn list(value: &JsValue, key: &str) -> Vec<JsValue> {
 /// A product from a `track` command's properties: `id` is required.
 pub fn product_from(props: &JsValue) -> Result<Product, String> {
     Ok(Product {
+        image: None,
         id: text(props, "id").ok_or("a product needs an `id`")?,
         name: text(props, "name"),
         price: number(props, "price"),

@@ -30,12 +30,12 @@ use self::preview::Forced;
 pub(crate) use self::visitor::audiences;
 pub use self::visitor::segments_of;
 
-use self::content::located;
+use self::content::{located, Products};
 use self::limits::{in_quiet_period, prechecked, prompts_left};
 use super::arms::{arm_of, in_holdout, programme_ref, Arm};
 use super::trace::{DecisionReport, Outcome, TraceEntry};
 use crate::language::diagnostic::{innermost, rhai_message};
-use crate::language::rulebook::{call_products, call_test, Rulebook};
+use crate::language::rulebook::{call_products, call_test, Listed, Rulebook};
 use crate::language::spec::{same_locale, ControlMode, Offer, Rule, Show, Who};
 use crate::visitor::profile::{is_in_stock, Profile, DAY_MS};
 use crate::visitor::view::{ProductView, Visitor};
@@ -481,9 +481,9 @@ impl<'a> State<'a> {
             return line;
         }
         let products = match &show.products {
-            None => Vec::new(),
+            None => Products::none(),
             Some(source) => match self.products(rule, source) {
-                Ok(products) if products.is_empty() => {
+                Ok(Products::Cards(cards)) if cards.is_empty() => {
                     line.outcome = Outcome::NotMatched;
                     line.reason = "there are no products to recommend".into();
                     return line;

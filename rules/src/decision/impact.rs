@@ -281,6 +281,7 @@ mod tests {
         if cart_value > 0.0 {
             profile.cart.push(crate::visitor::profile::CartLine {
                 product: rapport_protocol::Product {
+                    image: None,
                     id: "p".into(),
                     name: None,
                     price: Some(cart_value),

@@ -107,8 +107,13 @@ pub(crate) fn rhai_message(err: &EvalAltResult) -> String {
                 .find('(')
                 .map(|at| plain_types(&signature[at..]))
                 .unwrap_or_default();
-            format!("there is no function `{name}` taking {arguments}")
+            // A misspelt strategy is the likely mistake among the functions rules call.
+            let strategies = crate::language::strategies::NAMES;
+            let hint = did_you_mean(name, strategies.iter().copied());
+            format!("there is no function `{name}` taking {arguments}{hint}")
         }
+        // What Rapport's own functions refuse, already in plain words.
+        EvalAltResult::ErrorRuntime(message, _) if message.is_string() => message.to_string(),
         EvalAltResult::ErrorMismatchDataType(wanted, got, _) => {
             format!("expected {}, found {}", plain_type(wanted), plain_type(got))
         }

@@ -47,6 +47,8 @@ pub fn new_engine() -> Engine {
     engine.register_fn("bucket", |seed: &str, id: &str| {
         crate::bucket::bucket(seed, id)
     });
+    // `similar_to(...)`, `popular(...)` and the rest, for recommendations.
+    crate::language::strategies::register(&mut engine);
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine

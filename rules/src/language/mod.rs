@@ -12,4 +12,5 @@ pub mod outline;
 pub mod rulebook;
 pub mod settings;
 pub mod spec;
+pub mod strategies;
 pub mod template;

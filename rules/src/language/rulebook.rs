@@ -24,7 +24,7 @@
 mod api;
 pub(crate) mod lint;
 
-pub(crate) use self::api::{call_products, call_test};
+pub(crate) use self::api::{call_products, call_test, Listed};
 use self::api::{register_api, Registry};
 
 use std::cell::RefCell;

@@ -260,6 +260,7 @@ mod tests {
         profile.sessions = 3;
         profile.cart.push(crate::visitor::profile::CartLine {
             product: rapport_protocol::Product {
+                image: None,
                 id: "mug".into(),
                 name: Some("Mug".into()),
                 price: Some(12.5),

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 /// How many recent pages, products and searches a profile keeps.
 pub const RECENT_LIMIT: usize = 20;
+/// The most bought product ids a profile keeps.
+pub const BOUGHT_LIMIT: usize = 20;
 pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Everything Rapport knows about one visitor. Every field has a default, so a test case or a
@@ -44,6 +46,10 @@ pub struct Profile {
     pub recent_products: VecDeque<ProductVisit>,
     pub product_views: u32,
     pub cart: Vec<CartLine>,
+    /// What the shop's pages reported bought lately (product ids, the latest first), which
+    /// recommendations leave out.
+    #[serde(skip_serializing_if = "VecDeque::is_empty")]
+    pub bought: VecDeque<String>,
     pub searches: VecDeque<SearchVisit>,
     pub search_count: u32,
     pub zero_result_searches: u32,
@@ -330,7 +336,11 @@ impl Profile {
                     self.checkout.orders += 1;
                     self.checkout.session_orders += 1;
                     // What was in the cart was bought, and the checkout is finished.
-                    self.cart.clear();
+                    for line in self.cart.drain(..) {
+                        self.bought.retain(|id| *id != line.product.id);
+                        self.bought.push_front(line.product.id);
+                    }
+                    self.bought.truncate(BOUGHT_LIMIT);
                     self.checkout.step = None;
                     self.checkout.step_ms = None;
                 }

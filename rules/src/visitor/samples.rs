@@ -16,6 +16,7 @@ pub(crate) fn samples() -> [Profile; 2] {
         category: Some("sample".into()),
         availability: Some("OutOfStock".into()),
         url: Some("/products/sample".into()),
+        image: Some("/images/sample.jpg".into()),
     };
     let mut rich = Profile::new("sample-visitor-rich");
     rich.customer_id = Some("customer-1".into());

@@ -97,6 +97,13 @@ impl ProductView {
     }
 }
 
+impl Cart {
+    /// The ids of what is in the cart, in its order.
+    pub(crate) fn product_ids(&self) -> Vec<String> {
+        self.0.cart.iter().map(|p| p.0.id.clone()).collect()
+    }
+}
+
 /// `v.nps` and `v.csat`: score (or -1) and days since the answer (or -1).
 #[derive(Debug, Clone)]
 pub struct Survey([i64; 2]);
@@ -222,6 +229,15 @@ impl Visitor {
     /// Makes `v.segments` available to rules (segments are decided before rules run).
     pub fn set_segments(&self, segments: &[String]) {
         *self.0.segments.borrow_mut() = segments.iter().map(|s| s.as_str().into()).collect();
+    }
+
+    /// The products the visitor viewed lately, the latest first.
+    pub(crate) fn recent_product_ids(&self) -> Vec<String> {
+        self.0
+            .recent_products
+            .iter()
+            .map(|p| p.0.id.clone())
+            .collect()
     }
 
     fn s(&self) -> &Summary {

@@ -3,6 +3,8 @@
 
 use super::*;
 
+use rapport_protocol::SlotRequest;
+
 impl<'a> State<'a> {
     /// The experience as the page gets it: its translation for the page's language, with
     /// live values filled in.
@@ -12,7 +14,7 @@ impl<'a> State<'a> {
         show: &Show,
         variant: Option<&str>,
         placement: Cow<'static, str>,
-        products: Vec<ProductCard>,
+        products: Products,
     ) -> Experience {
         let (book, page, profile) = (self.book, self.page, self.profile);
         let fallback = book.settings.default_locale.as_str();
@@ -26,6 +28,10 @@ impl<'a> State<'a> {
             .or_else(|| show.content.iter().next())
             .map(|(l, t)| (l.clone(), t.clone()))
             .expect("the compiler refuses a show without content");
+        let (products, fill) = match products {
+            Products::Cards(cards) => (cards, None),
+            Products::Fill(slot) => (Vec::new(), Some(*slot)),
+        };
         let values = crate::language::template::Values {
             profile,
             page,
@@ -56,6 +62,8 @@ impl<'a> State<'a> {
             // Set by `offer` for prompts; a preview's forced experience is drawn whatever
             // the budget says.
             budget: None,
+            strategy: fill.as_ref().map(|slot| slot.strategy.as_str().to_owned()),
+            fill,
         }
     }
 
@@ -75,9 +83,27 @@ impl<'a> State<'a> {
         .unwrap_or_default()
     }
 
-    pub(super) fn products(&self, rule: &Rule, source: &FnPtr) -> Result<Vec<ProductCard>, String> {
-        let list = call_products(self.book, rule.script, source, self.visitor)
-            .map_err(|err| located(&rule.file, &err))?;
+    /// A recommendation's products: those the rule lists, or a slot for the edge to fill,
+    /// with what this shopper must not be shown (the product on screen, the cart, what they
+    /// bought).
+    pub(super) fn products(&self, rule: &Rule, source: &FnPtr) -> Result<Products, String> {
+        let list = match call_products(self.book, rule.script, source, self.visitor)
+            .map_err(|err| located(&rule.file, &err))?
+        {
+            Listed::Given(list) => list,
+            Listed::Learnt(mut slot) => {
+                let profile = self.profile;
+                if self.page.kind.as_deref() == Some("product") {
+                    slot.on_screen = profile
+                        .recent_products
+                        .front()
+                        .map(|p| p.product.id.clone());
+                }
+                let cart = profile.cart.iter().map(|line| &line.product.id);
+                slot.exclude = cart.chain(&profile.bought).cloned().collect();
+                return Ok(Products::Fill(slot));
+            }
+        };
         let mut cards = Vec::new();
         for item in list {
             if cards.len() == MAX_PRODUCTS {
@@ -96,6 +122,8 @@ impl<'a> State<'a> {
                         price: p.price,
                         currency: p.currency.clone(),
                         url: p.url.clone().filter(|u| is_safe_link(u)),
+                        image: p.image.clone().filter(|u| is_safe_link(u)),
+                        reason: None,
                     })
                 }
                 Err(other) => {
@@ -118,12 +146,27 @@ impl<'a> State<'a> {
                         price: map.get("price").and_then(|p| p.as_float().ok()),
                         currency: text("currency"),
                         url: text("url").filter(|u| is_safe_link(u)),
+                        image: text("image").filter(|u| is_safe_link(u)),
+                        reason: None,
                     })
                 }
             };
             cards.push(card.ok_or("a recommended product needs a `name`")?);
         }
-        Ok(cards)
+        Ok(Products::Cards(cards))
+    }
+}
+
+/// A recommendation's products as the decision has them.
+pub(super) enum Products {
+    Cards(Vec<ProductCard>),
+    /// Learnt from behaviour: the edge fills the slot.
+    Fill(Box<SlotRequest>),
+}
+
+impl Products {
+    pub(super) fn none() -> Products {
+        Products::Cards(Vec::new())
     }
 }
 

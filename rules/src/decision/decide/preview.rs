@@ -54,7 +54,7 @@ impl<'a> State<'a> {
             .products
             .as_ref()
             .and_then(|source| self.products(rule, source).ok())
-            .unwrap_or_default();
+            .unwrap_or_else(Products::none);
         let placement = show.kind.placement(show.slot.as_deref());
         self.take(rule, show, placement.clone());
         let shown = self.experience(rule, show, forced.variant, placement, products);

@@ -3,6 +3,8 @@
 
 use super::*;
 
+use rapport_protocol::SlotRequest;
+
 #[derive(Default)]
 pub(super) struct Registry {
     /// The script being run and its file name.
@@ -119,9 +121,23 @@ pub(crate) fn call_products(
     script: usize,
     source: &FnPtr,
     visitor: &Dynamic,
-) -> Result<rhai::Array, Box<EvalAltResult>> {
+) -> Result<Listed, Box<EvalAltResult>> {
     let result: Dynamic = source.call(&book.engine, &book.scripts[script], (visitor.clone(),))?;
+    if result.is::<SlotRequest>() {
+        return Ok(Listed::Learnt(Box::new(result.cast::<SlotRequest>())));
+    }
     result
         .try_cast::<rhai::Array>()
-        .ok_or_else(|| "`products` must give a list of products".into())
+        .map(Listed::Given)
+        .ok_or_else(|| {
+            "`products` must give a list of products, or a strategy such as similar_to(v, 4)".into()
+        })
+}
+
+/// What a recommendation's `products` gave.
+pub(crate) enum Listed {
+    /// Products the rule listed itself (`v.recent_products`, maps).
+    Given(rhai::Array),
+    /// A strategy, for the edge to fill from the catalogue.
+    Learnt(Box<SlotRequest>),
 }

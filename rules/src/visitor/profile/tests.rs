@@ -14,6 +14,7 @@ fn event(session: &str, data: EventData) -> Event {
 
 fn product(id: &str, price: f64) -> Product {
     Product {
+        image: None,
         id: id.into(),
         name: Some(format!("Product {id}")),
         price: Some(price),
@@ -28,6 +29,7 @@ fn product(id: &str, price: f64) -> Product {
 fn a_cart_in_two_currencies_is_valued_in_its_first() {
     let line = |price: f64, currency: Option<&str>| CartLine {
         product: Product {
+            image: None,
             id: format!("p{price}"),
             name: None,
             price: Some(price),
