@@ -395,9 +395,10 @@ export default (scrolledPercent) => {
   // `rapport:navigate` event on `window`, with the link's `url` (as the rule wrote it) and
   // `experience`. An app that calls `preventDefault()` routes the URL itself; otherwise the
   // browser follows the link.
-  function follow(link, experience, report) {
+  // `position` and `id`: a recommended product's place in the row (from 1) and its id.
+  function follow(link, experience, report, position, id) {
     on(link, "click", (click) => {
-      report(CLICKED);
+      report(CLICKED, position, id);
       var navigate = new CustomEvent("rapport:navigate", {
         cancelable: true,
         detail: { url: link.getAttribute("href"), experience: experience.experience },
@@ -547,15 +548,25 @@ export default (scrolledPercent) => {
   function addProducts(card, experience, report) {
     var content = experience.content || {};
     var list = el("ul", "rp-products");
-    (Array.isArray(content.products) ? content.products : []).forEach((product) => {
+    (Array.isArray(content.products) ? content.products : []).forEach((product, index) => {
       var name = text(product && product.name);
       if (!name) return;
       var url = text(product.url).trim();
+      var image = text(product.image).trim();
       var item = el("li");
       var label = el(safeLink(url) ? "a" : "span", "", name);
       if (label.tagName == "A") {
         label.setAttribute("href", url);
-        follow(label, experience, report);
+        follow(label, experience, report, index + 1, text(product.id));
+      }
+      // Drawn at a fixed size, so the row never moves as pictures arrive; the name beside
+      // it says what it is.
+      if (safeLink(image)) {
+        var picture = el("img");
+        picture.src = image;
+        picture.alt = "";
+        picture.width = picture.height = 96;
+        item.append(picture);
       }
       item.append(label);
       var price = number(product.price);

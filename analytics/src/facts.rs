@@ -153,7 +153,7 @@ fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
     let today = &at.today;
     match &event.data {
         EventData::Exposure(r) | EventData::Impression(r) => rows.extend(enrol(visitor, r, now_ms)),
-        EventData::Click(r) => rows.extend(click(visitor, r)),
+        EventData::Click(c) => rows.extend(click(visitor, &c.experience)),
         EventData::Answer(answer) => rows.extend(answered(visitor, answer, &at)),
         EventData::PageView(view) => rows.push(page_view(visitor, view, new_session, today)),
         EventData::Engagement(engaged) => {
@@ -524,7 +524,7 @@ mod tests {
         // A click on another arm's experience is not this visitor's.
         let rows = feed(
             &mut p,
-            &ev("s", EventData::Click(reference("offer"))),
+            &ev("s", EventData::Click(reference("offer").into())),
             DEC_1 + HOUR,
         );
         assert_eq!(sum(&rows, Table::Arms, "clicks"), 0.0);
@@ -541,7 +541,7 @@ mod tests {
         for _ in 0..3 {
             rows.extend(feed(
                 &mut p,
-                &ev("s", EventData::Click(reference("offer"))),
+                &ev("s", EventData::Click(reference("offer").into())),
                 DEC_1 + HOUR,
             ));
         }

@@ -69,6 +69,23 @@ pub fn retention_ms(env: &Env) -> i64 {
     (days * 86_400_000.0) as i64
 }
 
+/// How many shards each site's catalogue has (`CATALOGUE_SHARDS`, 1 to 64; 4 when unset).
+pub fn catalogue_shards(env: &Env) -> u32 {
+    const DEFAULT: u32 = 4;
+    match env.var("CATALOGUE_SHARDS").map(|v| v.to_string()) {
+        Err(_) => DEFAULT,
+        Ok(text) => match text.trim().parse::<u32>() {
+            Ok(shards) if (1..=64).contains(&shards) => shards,
+            _ => {
+                worker::console_error!(
+                    "CATALOGUE_SHARDS is \"{text}\", not a whole number from 1 to 64; using {DEFAULT}"
+                );
+                DEFAULT
+            }
+        },
+    }
+}
+
 /// Whether the demo-only clock is on (`DEMO_CLOCK = "replay"`): see `clock` for what it does
 /// and how it is fenced. Any other value is said in the log and read as off.
 pub fn demo_clock(env: &Env) -> bool {

@@ -39,6 +39,7 @@ mod team;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
+pub use objects::catalogue::Catalogue;
 pub use objects::customer::Customer;
 pub use objects::rulebooks::Rulebooks;
 pub use objects::visitor::Visitor;

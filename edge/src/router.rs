@@ -25,6 +25,8 @@ pub enum Route<'a> {
     Identify,
     SiteSettings(&'a str),
     ServerEvents,
+    Products,
+    Catalogue,
     GetCustomer(&'a str),
     PutCustomer(&'a str),
     ExportVisitor {
@@ -100,7 +102,9 @@ impl Route<'_> {
         match self {
             Health | SignIn | Session | SignOut | Invitation | Join | Elsewhere => Access::Open,
             Events | Decide | Forget | Identify | SiteSettings(_) => Access::SiteKey,
-            ServerEvents | GetCustomer(_) | PutCustomer(_) => Access::ServerKey,
+            ServerEvents | Products | Catalogue | GetCustomer(_) | PutCustomer(_) => {
+                Access::ServerKey
+            }
             // Reading, and trying rules out without saving them.
             Sites
             | Reports
@@ -153,6 +157,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> 
         ["identify"] => vec![(Post, Route::Identify)],
         ["sites", site] => vec![(Get, Route::SiteSettings(site))],
         ["server", "events"] => vec![(Post, Route::ServerEvents)],
+        ["server", "products"] => vec![(Get, Route::Catalogue), (Post, Route::Products)],
         ["server", "customers", id] => {
             vec![(Get, Route::GetCustomer(id)), (Put, Route::PutCustomer(id))]
         }
@@ -292,7 +297,7 @@ async fn team_route(
         Route::SaveDraft => workspace::put_draft(req, env).await,
         Route::DiscardDraft => workspace::delete_draft(env).await,
         Route::Fields => workspace::visitor_fields(),
-        Route::Simulate => workspace::simulate(req).await,
+        Route::Simulate => workspace::simulate(req, env, sites).await,
         Route::Impact => workspace::impact(req, env, sites).await,
         Route::AnalyticsExperiments => analytics::experiments(&req, env, sites).await,
         Route::AnalyticsExperiment(rule) => analytics::experiment(&req, env, sites, rule).await,
@@ -368,6 +373,8 @@ async fn server_route(
 ) -> Result<Response, ApiError> {
     match route {
         Route::ServerEvents => server::events(req, env, site).await,
+        Route::Products => server::products(req, env, site).await,
+        Route::Catalogue => server::catalogue(env, site).await,
         Route::GetCustomer(id) => server::get_customer(env, site, id).await,
         Route::PutCustomer(id) => server::put_customer(req, env, site, id).await,
         _ => Err(ApiError::NotFound),
@@ -384,7 +391,7 @@ mod tests {
     }
 
     /// Every route but `Elsewhere` (`Route::access` names each, with no wildcard).
-    const ENDPOINTS: usize = 49;
+    const ENDPOINTS: usize = 51;
 
     /// `docs/api.md`'s table of every endpoint, as (method, path with sample values, who).
     fn documented() -> Vec<(Method, String, String)> {

@@ -64,7 +64,7 @@ pub enum EventData {
     Engagement(Engagement),
     RageClick(RageClick),
     Impression(ExperienceRef),
-    Click(ExperienceRef),
+    Click(Clicked),
     Dismiss(ExperienceRef),
     /// The visitor is in an experiment's control group on this page: nothing was shown.
     Exposure(ExperienceRef),
@@ -227,9 +227,8 @@ impl EventData {
             "scroll" => read::<Scroll, D>(deserializer),
             "engagement" => read::<Engagement, D>(deserializer),
             "rage_click" => read::<RageClick, D>(deserializer),
-            "impression" | "click" | "dismiss" | "exposure" => {
-                read::<ExperienceRef, D>(deserializer)
-            }
+            "impression" | "dismiss" | "exposure" => read::<ExperienceRef, D>(deserializer),
+            "click" => read::<Clicked, D>(deserializer),
             "answer" => read::<Answer, D>(deserializer),
             "consent" => read::<Consent, D>(deserializer),
             _ => Ok(false),
@@ -283,6 +282,31 @@ pub struct ExperienceRef {
     /// The audience the rule matched the visitor in, for reports (see `Experience`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+}
+
+/// A click on an experience: its call to action, or on a recommendation one of its
+/// products (which one, its place in the row from 1, and the strategy that chose it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clicked {
+    #[serde(flatten)]
+    pub experience: ExperienceRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+}
+
+impl From<ExperienceRef> for Clicked {
+    fn from(experience: ExperienceRef) -> Clicked {
+        Clicked {
+            experience,
+            product: None,
+            position: None,
+            strategy: None,
+        }
+    }
 }
 
 /// Where the shopper is: sent with page views and with every decision request.

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use rapport_protocol::{Event, EventData, SlotRequest, Strategy};
 use serde::{Deserialize, Serialize};
 
-use crate::neighbours::{CoOccurrence, Decay, Streaming, MAX_SESSION_ITEMS, WINDOW};
+use crate::neighbours::{session_neighbours, Decay, Streaming, MAX_SESSION_ITEMS, WINDOW};
 use crate::popularity::Popularity;
 use crate::products::{Product, Products, Refused, Source};
 use crate::slot::{self, Candidate, Exclusions, Merchandising, Reason};
@@ -105,6 +105,17 @@ pub struct Learnt {
 impl Learnt {
     pub fn is_empty(&self) -> bool {
         self.viewed.is_empty() && self.ordered.is_empty()
+    }
+
+    /// Adds what a later batch taught (its time becomes the merged batch's).
+    pub fn merge(&mut self, later: Learnt) {
+        self.viewed.extend(later.viewed);
+        self.ordered.extend(later.ordered);
+        for card in later.cards {
+            self.cards.retain(|c| c.id != card.id);
+            self.cards.push(card);
+        }
+        self.at_ms = self.at_ms.max(later.at_ms);
     }
 }
 
@@ -427,13 +438,17 @@ impl Shard {
         self.products.aged_out(now_ms - AGE_OUT_MS)
     }
 
-    /// How many products this shard has details for.
+    /// How many of its own products this shard has details for (not counting its copies
+    /// of other shards' products).
     pub fn len(&self) -> usize {
-        self.products.len()
+        (0..self.products.met() as Item)
+            .filter_map(|item| self.products.get(item))
+            .filter(|product| self.owns(&product.id))
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.products.len() == 0
+        self.len() == 0
     }
 
     /// The items changed since last asked, as they are to be stored.
@@ -628,17 +643,15 @@ impl Shard {
     /// product's counting for less the further back it was viewed (as V-SKNN weighs a
     /// session's positions), summed over the session.
     fn for_you(&self, session: &[String], want: usize) -> Vec<Candidate> {
-        let mut scores: HashMap<Item, f64> = HashMap::new();
-        for (distance, id) in session.iter().take(FOR_YOU_ANCHORS).enumerate() {
-            let Some(anchor) = self.products.item(id).filter(|_| self.owns(id)) else {
-                continue;
-            };
-            let weight = 1.0 / (1 + distance) as f64;
-            for (item, score) in self.co_viewed.neighbours(anchor, want) {
-                *scores.entry(item).or_default() += weight * score;
-            }
-        }
-        scores
+        // A product of another shard keeps its place in the session (its distance), with
+        // no neighbours here: that shard adds them.
+        let anchors = session.iter().map(|id| {
+            self.products
+                .item(id)
+                .filter(|_| self.owns(id))
+                .unwrap_or(Item::MAX)
+        });
+        session_neighbours(&self.co_viewed, anchors, FOR_YOU_ANCHORS, want)
             .into_iter()
             .map(|(item, score)| Candidate {
                 item,
@@ -778,12 +791,12 @@ mod tests {
     fn a_session_teaches_each_pair_once_within_the_window_and_its_orders() {
         let mut session = SessionSoFar::default();
         let events = [
-            view("a", 1, "boots"),
-            view("a", 2, "socks"),
-            view("a", 3, "boots"),
-            view("a", 4, "laces"),
+            view("session-a", 1, "boots"),
+            view("session-a", 2, "socks"),
+            view("session-a", 3, "boots"),
+            view("session-a", 4, "laces"),
             event(
-                "a",
+                "session-a",
                 5,
                 EventData::AddToCart(AddToCart {
                     product: page_product("boots", "Shoes"),
@@ -791,7 +804,7 @@ mod tests {
                 }),
             ),
             event(
-                "a",
+                "session-a",
                 6,
                 EventData::OrderComplete(OrderComplete {
                     order_id: "o-1".into(),
@@ -799,7 +812,7 @@ mod tests {
                     currency: None,
                 }),
             ),
-            view("b", 7, "laces"),
+            view("session-b", 7, "laces"),
         ];
         let refs: Vec<&Event> = events.iter().collect();
         let learnt = learn(&mut session, &refs, T0);
@@ -820,6 +833,9 @@ mod tests {
             ]
         );
         assert_eq!(learnt.ordered, [vec!["boots".to_owned()]]);
+        // Nothing that names the shopper or the session is sent.
+        let sent = serde_json::to_string(&route(&learnt, 3)).unwrap();
+        assert!(!sent.contains("session-"), "{sent}");
         assert_eq!(learnt.cards.len(), 3);
         assert_eq!(session.viewed, ["laces"]);
         assert!(session.cart.is_empty());

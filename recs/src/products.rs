@@ -27,16 +27,21 @@ pub struct Product {
     pub currency: String,
     /// The shop's category, as its pages name it (`Shirts`).
     pub category: String,
+    #[serde(default = "in_stock")]
     pub available: bool,
     /// https, or relative to the shop.
     pub url: String,
     pub image: Option<String>,
 }
 
+fn in_stock() -> bool {
+    true
+}
+
 /// A product refused, with the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Refused {
-    pub field: &'static str,
+    pub field: String,
     pub message: String,
 }
 
@@ -50,9 +55,9 @@ impl Product {
     /// The product if every field is one a card can show; otherwise the first field at
     /// fault.
     pub fn checked(self) -> Result<Product, Refused> {
-        let refuse = |field, message: &str| {
+        let refuse = |field: &str, message: &str| {
             Err(Refused {
-                field,
+                field: field.to_owned(),
                 message: message.to_owned(),
             })
         };

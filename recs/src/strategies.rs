@@ -423,6 +423,48 @@ impl<C: CoOccurrence> Recommender for Similar<C> {
     }
 }
 
+/// `for_you` as the edge runs it: the co-viewed neighbours of the whole session so far,
+/// position weighted ([`crate::neighbours::session_neighbours`]), then popular items.
+#[derive(Debug)]
+pub struct SessionNeighbours {
+    similar: Similar<Streaming>,
+}
+
+impl SessionNeighbours {
+    /// The edge's 10 anchors, over Space-Saving summaries of `capacity` counters per item.
+    pub fn new(decay: Decay, capacity: usize) -> SessionNeighbours {
+        SessionNeighbours {
+            similar: Similar::streaming(decay, capacity),
+        }
+    }
+}
+
+impl Recommender for SessionNeighbours {
+    fn name(&self) -> String {
+        "for you at the edge (whole session's neighbours)".into()
+    }
+
+    fn learn(&mut self, items: &[Item], at: f64) {
+        self.similar.learn(items, at);
+    }
+
+    fn recommend(&self, prefix: &[Item], n: usize) -> Vec<Item> {
+        let session = prefix.iter().rev().copied();
+        let scores =
+            crate::neighbours::session_neighbours(self.similar.neighbours(), session, 10, n);
+        let mut ranked: Vec<(Item, f64)> = scores.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut list = Vec::with_capacity(n);
+        fill(&mut list, ranked.into_iter().map(|(i, _)| i), n);
+        fill(&mut list, self.similar.popular.top(n).iter().copied(), n);
+        list
+    }
+
+    fn memory(&self) -> usize {
+        self.similar.memory()
+    }
+}
+
 /// Rapport's `for_you`: a session-kNN (V-SKNN's weights) over the most recent sessions
 /// only, bounded in memory, then [`Similar`]'s answer to fill the slot.
 #[derive(Debug)]

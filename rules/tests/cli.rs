@@ -38,7 +38,7 @@ fn check_accepts_the_demo_rulebook() {
     let out = rapport(&["check", &demo()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("ok, 16 rules"),
+        text(&out.stdout).contains("ok, 18 rules"),
         "{}",
         text(&out.stdout)
     );
@@ -129,7 +129,7 @@ fn decide_prints_the_decision_as_json() {
         .unwrap()
         .iter()
         .any(|s| s == "has_cart"));
-    assert_eq!(json["trace"].as_array().unwrap().len(), 16);
+    assert_eq!(json["trace"].as_array().unwrap().len(), 18);
 }
 
 #[test]

@@ -120,12 +120,15 @@ fn cart_reminder_outranks_welcome_until_clicked() {
 
     apply(
         &mut visitor,
-        EventData::Click(ExperienceRef {
-            rule: "cart-reminder".into(),
-            experience: "cart-reminder-bar".into(),
-            variant: None,
-            segment: None,
-        }),
+        EventData::Click(
+            ExperienceRef {
+                rule: "cart-reminder".into(),
+                experience: "cart-reminder-bar".into(),
+                variant: None,
+                segment: None,
+            }
+            .into(),
+        ),
     );
     check(&book, &visitor, "home", &["welcome-bar"]);
 }

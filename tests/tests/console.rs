@@ -836,7 +836,7 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     let browser = signed_in_console(edge).await;
     let lifts = wait_for_script(
         &browser,
-        "const l = document.querySelectorAll('.experiment .lifts li'); return l.length ? l.length : null;",
+        "const l = document.querySelectorAll('.experiment[aria-label=\"welcome\"] .lifts li'); return l.length ? l.length : null;",
     )
     .await;
     assert_eq!(
@@ -847,7 +847,7 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     let cells = browser
         .client
         .execute(
-            "const t = [...document.querySelectorAll('.experiment table')].find((t) => t.caption && t.caption.textContent.endsWith(': arms'));
+            "const t = [...document.querySelectorAll('.experiment[aria-label=\"welcome\"] table')].find((t) => t.caption && t.caption.textContent.endsWith(': arms'));
              return t ? t.tBodies[0].rows[0].textContent : '';",
             vec![],
         )
@@ -866,14 +866,14 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     // The daily chart is uPlot's, and the bars are labelled for screen readers.
     wait_for_script(
         &browser,
-        "return !!document.querySelector('.experiment .chart .uplot');",
+        "return !!document.querySelector('.experiment[aria-label=\"welcome\"] .chart .uplot');",
     )
     .await;
     // Its time axis spans the period asked, a week by default, though the data is one day.
     let span = browser
         .client
         .execute(
-            "const c = document.querySelector('.experiment .chart');
+            "const c = document.querySelector('.experiment[aria-label=\"welcome\"] .chart');
              return [c.dataset.from, c.dataset.to, document.getElementById('from').value,
                      document.getElementById('to').value, c.getAttribute('aria-label')];",
             vec![],
@@ -905,7 +905,7 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     let numbers = browser
         .client
         .execute(
-            "return document.querySelector('.experiment .lifts li .numbers').textContent;",
+            "return document.querySelector('.experiment[aria-label=\"welcome\"] .lifts li .numbers').textContent;",
             vec![],
         )
         .await
@@ -933,14 +933,14 @@ async fn results_draw_each_lift_against_zero_with_the_apis_numbers() {
     // p-value in its table.
     let duration = wait_for_script(
         &browser,
-        "const d = document.querySelector('.experiment .duration'); return d && d.textContent;",
+        "const d = document.querySelector('.experiment[aria-label=\"welcome\"] .duration'); return d && d.textContent;",
     )
     .await;
     assert_eq!(duration, welcome["duration"]["words"], "{welcome}");
     let headers = browser
         .client
         .execute(
-            "const t = [...document.querySelectorAll('.experiment table')].find((t) => t.caption && t.caption.textContent.endsWith(': lifts'));
+            "const t = [...document.querySelectorAll('.experiment[aria-label=\"welcome\"] table')].find((t) => t.caption && t.caption.textContent.endsWith(': lifts'));
              return t ? [...t.tHead.rows[0].cells].map((c) => c.textContent) : [];",
             vec![],
         )

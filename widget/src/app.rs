@@ -5,7 +5,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Answer, Consent, EventData, ExperienceRef, PageView, ProductView, Survey};
+use rapport_protocol::{
+    Answer, Clicked, Consent, EventData, ExperienceRef, PageView, ProductView, Survey,
+};
 use wasm_bindgen::JsValue;
 
 use crate::transport::{self, Transport};
@@ -311,22 +313,33 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
             _ => Survey::Nps,
         };
         let on_screen = Rc::clone(widget);
+        let strategy = wire::text(&experience, "strategy");
         view::show(&experience, survey, move |outcome| {
-            report(&on_screen, outcome, reference.clone());
+            report(&on_screen, outcome, reference.clone(), &strategy);
         });
     }
 }
 
 /// Turns what the shopper did with a prompt into an event; a control's trigger firing is
 /// its exposure.
-fn report(widget: &Rc<Widget>, outcome: view::Outcome, reference: ExperienceRef) {
+fn report(
+    widget: &Rc<Widget>,
+    outcome: view::Outcome,
+    reference: ExperienceRef,
+    strategy: &Option<String>,
+) {
     if widget.previewing() {
         return;
     }
     let data = match outcome {
         view::Outcome::Exposed => EventData::Exposure(reference),
         view::Outcome::Shown => EventData::Impression(reference),
-        view::Outcome::Clicked => EventData::Click(reference),
+        view::Outcome::Clicked { product, position } => EventData::Click(Clicked {
+            experience: reference,
+            strategy: product.as_ref().and(strategy.clone()),
+            product,
+            position,
+        }),
         view::Outcome::Dismissed => EventData::Dismiss(reference),
         view::Outcome::Answered {
             survey,

@@ -70,11 +70,11 @@ pub fn product_on_page() -> Option<Product> {
 
 /// A product described by an element's attributes: the id in `id_attribute`, and
 /// `data-name`, `data-price`, `data-currency`, `data-category`, `data-availability`,
-/// `data-url`.
+/// `data-url`, `data-image`.
 fn product_from_element(element: &web_sys::Element, id_attribute: &str) -> Option<Product> {
     let data = |name: &str| element.get_attribute(name).filter(|v| !v.is_empty());
     Some(Product {
-        image: None,
+        image: data("data-image"),
         id: data(id_attribute)?,
         name: data("data-name"),
         price: data("data-price")
@@ -129,7 +129,8 @@ fn product_from_json_ld(json: &JsValue) -> Option<Product> {
     let offers = get(json, "offers");
     let offer = list(json, "offers").into_iter().next().unwrap_or(offers);
     Some(Product {
-        image: None,
+        // A picture's address (a list or an ImageObject is not read).
+        image: text(json, "image"),
         id: text(json, "sku")
             .or_else(|| text(json, "productID"))
             .or_else(|| text(json, "@id"))?,

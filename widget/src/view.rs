@@ -33,7 +33,11 @@ pub enum Outcome {
     Shown,
     /// A control group's trigger fired: it would have been shown.
     Exposed,
-    Clicked,
+    /// A click: on a recommendation, which product and its place in the row (from 1).
+    Clicked {
+        product: Option<String>,
+        position: Option<u8>,
+    },
     Dismissed,
     Answered {
         survey: Survey,
@@ -55,7 +59,10 @@ impl Outcome {
     ) -> Option<Outcome> {
         Some(match outcome {
             0 => Outcome::Shown,
-            1 => Outcome::Clicked,
+            1 => Outcome::Clicked {
+                position: (score > 0).then_some(score),
+                product: comment,
+            },
             2 => Outcome::Dismissed,
             3 => Outcome::Answered {
                 survey,
@@ -99,7 +106,18 @@ mod tests {
         );
         assert_eq!(
             Outcome::from_view(1, Survey::Nps, 0, None),
-            Some(Outcome::Clicked)
+            Some(Outcome::Clicked {
+                product: None,
+                position: None
+            })
+        );
+        assert_eq!(
+            Outcome::from_view(1, Survey::Nps, 2, Some("linen-shirt".into())),
+            Some(Outcome::Clicked {
+                product: Some("linen-shirt".into()),
+                position: Some(2)
+            }),
+            "a recommended product's click says which and where"
         );
         assert_eq!(
             Outcome::from_view(2, Survey::Csat, 0, None),

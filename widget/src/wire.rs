@@ -63,7 +63,8 @@ fn product(product: &Product) -> JsValue {
         .opt("currency", &product.currency)
         .opt("category", &product.category)
         .opt("availability", &product.availability)
-        .opt("url", &product.url);
+        .opt("url", &product.url)
+        .opt("image", &product.image);
     if let Some(price) = product.price {
         obj.set("price", price);
     }
@@ -154,10 +155,17 @@ fn payload(obj: &Obj, data: &EventData) {
         EventData::RageClick(rage) => {
             obj.opt("target", &rage.target);
         }
-        EventData::Impression(r)
-        | EventData::Click(r)
-        | EventData::Dismiss(r)
-        | EventData::Exposure(r) => reference(obj, r),
+        EventData::Impression(r) | EventData::Dismiss(r) | EventData::Exposure(r) => {
+            reference(obj, r)
+        }
+        EventData::Click(click) => {
+            reference(obj, &click.experience);
+            obj.opt("product", &click.product)
+                .opt("strategy", &click.strategy);
+            if let Some(position) = click.position {
+                obj.set("position", position);
+            }
+        }
         EventData::Answer(answer) => {
             reference(obj, &answer.experience);
             let survey = match answer.survey {
@@ -289,7 +297,7 @@ pub fn list(value: &JsValue, key: &str) -> Vec<JsValue> {
 /// A product from a `track` command's properties: `id` is required.
 pub fn product_from(props: &JsValue) -> Result<Product, String> {
     Ok(Product {
-        image: None,
+        image: text(props, "image"),
         id: text(props, "id").ok_or("a product needs an `id`")?,
         name: text(props, "name"),
         price: number(props, "price"),

@@ -53,6 +53,9 @@ struct Options {
     analytics: bool,
     /// Decisions where a rule runs away, then the same visitors' later ones (`runaway`).
     runaway: bool,
+    /// Product pages whose row is learnt from a catalogue, against the same pages without
+    /// it (`recs`).
+    recs: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -65,6 +68,7 @@ fn options(args: &[String]) -> Result<Options> {
         events: true,
         analytics: true,
         runaway: true,
+        recs: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -81,16 +85,17 @@ fn options(args: &[String]) -> Result<Options> {
                 options.clients = Some(n.parse().context("--clients takes a number")?)
             }
             ("--url", Some(url)) => options.url = Some(url.trim_end_matches('/').to_owned()),
-            ("--only", Some(only @ ("decide" | "events" | "analytics" | "runaway"))) => {
+            ("--only", Some(only @ ("decide" | "events" | "analytics" | "runaway" | "recs"))) => {
                 options.decide = only == "decide";
                 options.events = only == "events";
                 options.analytics = only == "analytics";
                 options.runaway = only == "runaway";
+                options.recs = only == "recs";
             }
             _ => {
                 bail!(
                     "usage: cargo xtask bench [--clients N] \
-                     [--only decide|events|analytics|runaway] [--wrangler-dev | --url BASE] \
+                     [--only decide|events|analytics|runaway|recs] [--wrangler-dev | --url BASE] \
                      | --widget"
                 )
             }
@@ -158,6 +163,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
                 decide.percentile(99.0)
             ));
         }
+    }
+
+    if options.recs {
+        summary.extend(recs(&base, latency_clients.unwrap_or(load_clients))?);
     }
 
     if options.events {
@@ -329,6 +338,106 @@ fn runaway(root: &Path, base: &str, token: &str) -> Result<Vec<String>> {
     }
     crate::publish::publish(base, token, &demo, "bench: the demo's rulebook again")?;
     Ok(lines)
+}
+
+/// Products in the catalogue the recommendations phase teaches, and their categories.
+const RECS_PRODUCTS: usize = 400;
+const RECS_CATEGORIES: usize = 20;
+
+/// Product-page decisions for visitors in the `also-like` experiment's two arms: the arm
+/// whose row the catalogue fills (every shard asked at once) and the arm that sees none.
+/// The same pages, rules and visitors otherwise; the difference is what the lookup costs.
+fn recs(base: &str, clients: usize) -> Result<Vec<String>> {
+    process::step(&format!(
+        "teaching the catalogue: {RECS_PRODUCTS} products in {RECS_CATEGORIES} categories"
+    ));
+    let agent = agent();
+    let product = |p: usize| {
+        json!({ "id": format!("bench-p{p:04}"), "name": format!("Product {p}"), "price": 10.0 + p as f64,
+                "currency": "EUR", "category": format!("c{:02}", p % RECS_CATEGORIES),
+                "url": format!("/products/bench-p{p:04}"), "image": format!("/images/bench-p{p:04}.jpg") })
+    };
+    // 2,000 sessions of five views, each within one category: neighbours worth finding.
+    let mut rng = fastrand::Rng::with_seed(7);
+    for teacher in 0..20 {
+        let mut events = Vec::new();
+        for s in 0..100 {
+            let category = rng.usize(..RECS_CATEGORIES);
+            for v in 0..5 {
+                let p = category + RECS_CATEGORIES * rng.usize(..RECS_PRODUCTS / RECS_CATEGORIES);
+                events.push(json!({ "id": format!("recs-{teacher:02}-{s:03}-{v}"),
+                    "session_id": format!("recs-session-{teacher:02}-{s:03}"),
+                    "type": "product_view", "product": product(p) }));
+            }
+        }
+        for chunk in events.chunks(100) {
+            post(
+                &agent,
+                base,
+                "/v1/events",
+                &batch_body(&format!("bench-teacher-{teacher:02}"), json!(chunk)),
+            )?;
+        }
+    }
+    // What the teachers' outboxes send arrives a couple of seconds later.
+    std::thread::sleep(Duration::from_secs(6));
+    let page = |visitor: &str, p: usize, n: usize| {
+        json!({ "site": "demo", "visitor_id": visitor, "session_id": "bench-session-1",
+                "page": { "url": format!("http://shop/products/bench-p{p:04}"),
+                          "path": format!("/products/bench-p{p:04}"), "kind": "product", "locale": "en" },
+                "events": [{ "id": format!("recs-view-{visitor}-{n}"), "session_id": "bench-session-1",
+                             "type": "product_view", "product": product(p) }] })
+        .to_string()
+    };
+    // Each visitor's arm, from their first product page.
+    let (mut filled, mut control) = (Vec::new(), Vec::new());
+    for v in 0..DECIDE_VISITORS {
+        let visitor = format!("bench-recs-{v:06}");
+        let response = agent
+            .post(&format!("{base}/v1/decide"))
+            .content_type("application/json")
+            .send(page(&visitor, v % RECS_PRODUCTS, 0))
+            .context("deciding")?
+            .body_mut()
+            .read_to_string()
+            .context("reading a decision")?;
+        let decision: serde_json::Value = serde_json::from_str(&response)?;
+        let row = decision["experiences"].as_array().and_then(|all| {
+            all.iter()
+                .find(|e| e["experience"] == "you-may-also-like")
+                .map(|e| e["content"]["products"].as_array().map_or(0, Vec::len))
+        });
+        match row {
+            Some(products) if products > 0 => filled.push(visitor),
+            Some(_) => bail!("a row without products: {decision}"),
+            None => control.push(visitor),
+        }
+    }
+    let mut summary = Vec::new();
+    for (arm, visitors) in [("row filled", &filled), ("no row (control)", &control)] {
+        process::step(&format!(
+            "product pages, {arm}: {} visitors, {clients} clients, {}s after {}s of warm-up",
+            visitors.len(),
+            MEASURE.as_secs(),
+            WARM_UP.as_secs()
+        ));
+        let measured = load(base, clients, |worker, n| {
+            let visitor = &visitors[(worker * 7919 + n) % visitors.len()];
+            (
+                "/v1/decide",
+                page(visitor, (worker * 31 + n) % RECS_PRODUCTS, n + 1),
+                1,
+            )
+        })?;
+        measured.print("decide", "decisions");
+        summary.push(format!(
+            "product page, {arm}, {clients} clients: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+            measured.rate(),
+            measured.percentile(50.0),
+            measured.percentile(99.0)
+        ));
+    }
+    Ok(summary)
 }
 
 /// Gives each visitor of the decide load a page view and a cart, as real visitors have.

@@ -79,6 +79,7 @@ export function simulator(files, start = null, keep = null) {
     const kind = page.value;
     const at = path || (kind === "home" ? "/" : `/${kind}`);
     const body = {
+      site: siteName(),
       files: files(),
       visitor,
       page: { url: `https://shop.example${at}`, path: at, kind, locale: visitor.locale },
@@ -293,8 +294,19 @@ function report(report) {
   const rows = report.trace.map((t) =>
     el("tr", {}, el("td", { text: t.rule }), el("td", { text: t.outcome }), el("td", { text: t.reason || "" })),
   );
+  // Learnt recommendations: each product with why it is there.
+  const learnt = decision.experiences
+    .filter((e) => e.strategy)
+    .map((e) =>
+      el(
+        "ul",
+        { class: "sim-products", "aria-label": `${e.experience}: ${e.strategy}` },
+        ...(e.content.products || []).map((p) => el("li", { text: `${p.name}: ${p.reason || ""}` })),
+      ),
+    );
   return [
     el("p", { id: "sim-shown", text: shown.length ? `Shown: ${shown.join("; ")}` : "Shown: nothing" }),
+    ...learnt,
     el("p", { text: `Segments: ${report.segments.join(", ") || "none"}` }),
     el(
       "table",

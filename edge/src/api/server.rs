@@ -16,6 +16,7 @@ use super::check_id;
 use crate::clock::now_ms;
 use crate::error::{ApiError, Context};
 use crate::http::{json_response, locate_payload_error, parse, read_body, BatchAnswer};
+use crate::objects::catalogue::{self, Feed};
 use crate::objects::customer::{self, Timed};
 
 /// A server event's time may be ahead of the edge's clock by this much (clock skew).
@@ -149,6 +150,91 @@ fn check_amount(field: &str, value: f64) -> Result<(), ApiError> {
 fn check_customer_id(customer_id: &str) -> Result<(), ApiError> {
     validate_customer_id(customer_id)
         .map_err(|rule| ApiError::bad("customer_id", format!("`customer_id` {rule}")))
+}
+
+/// The most products (and stock changes) one feed holds.
+const MAX_PRODUCTS: usize = 500;
+
+#[derive(Deserialize)]
+struct RawFeed<'a> {
+    #[serde(default, borrow)]
+    products: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    stock: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Stock {
+    id: String,
+    available: bool,
+}
+
+/// `POST /v1/server/products`: the shop's products, which win over what its pages show,
+/// and stock changes (sold out, back in stock). Each is checked on its own: a bad one is
+/// refused with its field named and never costs the others.
+pub async fn products(req: Request, env: &Env, site: &str) -> Result<Response, ApiError> {
+    let body = read_body(req, MAX_BATCH_BYTES).await?;
+    let feed: RawFeed<'_> = parse(&body, "")?;
+    if feed.products.len() + feed.stock.len() > MAX_PRODUCTS {
+        return Err(ApiError::bad(
+            "products",
+            format!("a feed holds at most {MAX_PRODUCTS} products and stock changes"),
+        ));
+    }
+    let mut answer = BatchAnswer::default();
+    let mut checked = Feed {
+        at_ms: now_ms(),
+        ..Feed::default()
+    };
+    let mut rejected = Vec::new();
+    for (index, raw) in feed.products.iter().enumerate() {
+        let prefix = format!("products[{index}]");
+        let product: Result<rapport_recs::products::Product, ApiError> = parse(raw.get(), &prefix);
+        match product.map(|p| p.checked()) {
+            Ok(Ok(product)) => checked.products.push(product),
+            Ok(Err(refused)) => {
+                let field = format!("{prefix}.{}", refused.field);
+                rejected.push((index, raw.get(), Some(field), refused.message));
+            }
+            Err(ApiError::BadRequest { field, message }) => {
+                rejected.push((index, raw.get(), field, message))
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let offset = feed.products.len();
+    let mut stocked = Vec::new();
+    for (index, raw) in feed.stock.iter().enumerate() {
+        match parse::<Stock>(raw.get(), &format!("stock[{index}]")) {
+            Ok(stock) => {
+                stocked.push((offset + index, raw.get(), index, stock.id.clone()));
+                checked.stock.push((stock.id, stock.available))
+            }
+            Err(ApiError::BadRequest { field, message }) => {
+                rejected.push((offset + index, raw.get(), field, message))
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let fed = catalogue::feed(env, site, checked).await?;
+    for (at, raw, index, id) in stocked {
+        if !fed.taken.contains(&id) {
+            let message = format!("no product \"{id}\" in the catalogue yet: feed it first");
+            rejected.push((at, raw, Some(format!("stock[{index}].id")), message));
+        }
+    }
+    answer.accepted = fed.taken;
+    for (index, raw, field, message) in rejected {
+        answer.reject(index, raw, field, message);
+    }
+    Ok(answer.into_response())
+}
+
+/// `GET /v1/server/products`: how many products the site's catalogue has, shard by shard.
+pub async fn catalogue(env: &Env, site: &str) -> Result<Response, ApiError> {
+    let shards = catalogue::counts(env, site).await?;
+    let body = serde_json::json!({ "products": shards.iter().sum::<u64>(), "shards": shards });
+    Ok(json_response(&body, 200))
 }
 
 /// `GET /v1/server/customers/{id}`: the customer's facts and linked visitors.

@@ -197,16 +197,21 @@ pub async fn discard_draft(env: &Env) -> Result<(), ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Simulation {
+    /// The site whose catalogue fills learnt recommendations; without it their rows stay
+    /// requests.
+    #[serde(default)]
+    site: Option<String>,
     files: BTreeMap<String, String>,
     /// A visitor as test cases write one (relative times such as `"-3d"` allowed).
     visitor: Value,
     page: rapport_protocol::PageContext,
 }
 
-/// `POST /v1/admin/simulate` `{"files", "visitor", "page"}`: what the draft would decide for
-/// that visitor on that page, with every segment and the per-rule trace (the full report of
-/// `rapport decide --explain`). Stores nothing and records nothing.
-pub async fn simulate(req: Request) -> Result<Response, ApiError> {
+/// `POST /v1/admin/simulate` `{"site", "files", "visitor", "page"}`: what the draft would
+/// decide for that visitor on that page, with every segment and the per-rule trace (the full
+/// report of `rapport decide --explain`), and learnt recommendations filled from the site's
+/// catalogue, each product with its reason. Stores nothing and records nothing.
+pub async fn simulate(req: Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let body = read_body(req, MAX_FILES_BYTES).await?;
     let simulation: Simulation = parse(&body, "")?;
     let (rules, _) = split_files(&simulation.files)?;
@@ -214,8 +219,14 @@ pub async fn simulate(req: Request) -> Result<Response, ApiError> {
     let visitor = rapport_rules::testing::parse_visitor(&simulation.visitor.to_string(), now)
         .map_err(|message| ApiError::bad("visitor", message))?;
     let book = compile_draft(&rules)?;
-    let report = rapport_rules::decide(&book, &visitor, &simulation.page, now);
-    let body = serde_json::to_value(&report).context("encoding the simulation")?;
+    let mut report = rapport_rules::decide(&book, &visitor, &simulation.page, now);
+    let fills = crate::objects::catalogue::slots(&mut report.decision.experiences);
+    let mut body = serde_json::to_string(&report).context("encoding the simulation")?;
+    if let Some(site) = &simulation.site {
+        check_site(sites, site)?;
+        body = crate::objects::catalogue::fill(env, site, body, &fills, now).await;
+    }
+    let body: Value = serde_json::from_str(&body).context("encoding the simulation")?;
     Ok(json_response(&body, 200))
 }
 

@@ -10,7 +10,7 @@ use rapport_recs::clicks::{self, Catalogue, Session};
 use rapport_recs::evaluate::{evaluate, table, Report};
 use rapport_recs::neighbours::Decay;
 use rapport_recs::strategies::{
-    AssociationRules, ForYou, ItemKnn, Popular, Recommender, SessionKnn, Similar,
+    AssociationRules, ForYou, ItemKnn, Popular, Recommender, SessionKnn, SessionNeighbours, Similar,
 };
 use rapport_recs::synthetic::Shop;
 
@@ -35,6 +35,7 @@ fn run(train: &[Session], test: &[Session]) -> Vec<Report> {
         Box::new(Similar::streaming(decay, CAPACITY)),
         Box::new(Similar::exact(decay)),
         Box::new(ForYou::new(decay, RECENT, CAPACITY)),
+        Box::new(SessionNeighbours::new(decay, CAPACITY)),
         Box::new(Popular::default()),
         Box::new(AssociationRules::default()),
         Box::new(ItemKnn::default()),

@@ -189,10 +189,8 @@ pub fn day(at_ms: i64) -> String {
 /// What a browser event adds to the reports, if anything.
 pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
     let r = match data {
-        EventData::Exposure(r)
-        | EventData::Impression(r)
-        | EventData::Click(r)
-        | EventData::Dismiss(r) => r,
+        EventData::Exposure(r) | EventData::Impression(r) | EventData::Dismiss(r) => r,
+        EventData::Click(click) => &click.experience,
         EventData::Answer(answer) => &answer.experience,
         _ => return None,
     };

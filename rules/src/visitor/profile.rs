@@ -112,6 +112,15 @@ pub struct Stopped {
 }
 
 impl Profile {
+    /// The products viewed in the current session, the latest first.
+    pub fn session_products(&self) -> Vec<String> {
+        self.recent_products
+            .iter()
+            .filter(|p| p.at_ms >= self.session_started_ms)
+            .map(|p| p.product.id.clone())
+            .collect()
+    }
+
     /// The most stopped rules a profile keeps.
     pub const MOST_STOPPED: usize = 32;
 
@@ -371,7 +380,7 @@ impl Profile {
                 h.recent_impressions_ms.push_front(now_ms);
                 h.recent_impressions_ms.truncate(IMPRESSION_MEMORY);
             }
-            EventData::Click(r) => self.prompt(r).clicks += 1,
+            EventData::Click(click) => self.prompt(&click.experience).clicks += 1,
             EventData::Dismiss(r) => {
                 let h = self.prompt(r);
                 h.dismissals += 1;

@@ -112,6 +112,7 @@ function ProductPage({ catalogue }) {
         {inStock ? "Add to cart" : "Sold out"}
       </button>
       <div data-rapport-slot="stock-alert" style={{ minHeight: "4rem" }} />
+      <section data-rapport-slot="also-like" />
     </main>
   );
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use worker::Env;
 
+use super::catalogue::{self, Fill};
 use super::{encode, send, Ingested, ObjectCall};
 use crate::error::{ApiError, Context};
 
@@ -92,6 +93,9 @@ pub struct DecideAnswer {
     pub decided: Decided,
     #[serde(default)]
     pub stored: Option<Ingested>,
+    /// Recommendation slots the decision's experiences ask the catalogue to fill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fills: Vec<Fill>,
 }
 
 impl Decide {
@@ -176,16 +180,24 @@ pub async fn ingest(
     call(env, site, visitor_id, call_).await
 }
 
-/// Decides for `profile` with the page's consent (which wins over the stored one): the
-/// decision, or with a preview the full report, as JSON; and the rules whose condition hit
-/// the operations limit, for the visitor's profile to remember.
+/// What deciding for a page gave: the decision (or a preview's report) as JSON, the rules
+/// whose condition hit the operations limit (for the visitor's profile to remember), and
+/// the recommendation slots left to fill from the catalogue.
+pub(crate) struct Outcome {
+    pub decided: Decided,
+    pub stopped: Vec<String>,
+    pub fills: Vec<Fill>,
+}
+
+/// Decides for `profile` with the page's consent (which wins over the stored one).
 pub(crate) fn decide_for(
     book: &rapport_rules::Rulebook,
     stored: &Profile,
     call: &Decide,
     now: i64,
-) -> worker::Result<(Decided, Vec<String>)> {
+) -> worker::Result<Outcome> {
     let mut stopped = Vec::new();
+    let mut fills = Vec::new();
     let with_consent;
     let profile = match call.consent {
         Some(consent) if stored.consent != Some(consent) => {
@@ -200,8 +212,17 @@ pub(crate) fn decide_for(
     let json = match &call.preview {
         Some(claims) => {
             match rapport_rules::preview(book, profile, &call.page, now, &claims.experience) {
-                Ok(report) => encode(&report),
-                Err(message) => return Ok((Err(message), stopped)),
+                Ok(mut report) => {
+                    fills = catalogue::slots(&mut report.decision.experiences);
+                    encode(&report)
+                }
+                Err(message) => {
+                    return Ok(Outcome {
+                        decided: Err(message),
+                        stopped,
+                        fills,
+                    })
+                }
             }
         }
         None => {
@@ -214,12 +235,17 @@ pub(crate) fn decide_for(
                 worker::console_warn!("rule {} errored: {}", line.rule, line.reason);
             }
             stopped = std::mem::take(&mut report.stopped);
+            fills = catalogue::slots(&mut report.decision.experiences);
             encode(&report.decision)
         }
     };
     let json = json.doing("encoding the decision")?;
     let raw = RawValue::from_string(json).doing("encoding the decision")?;
-    Ok((Ok(raw), stopped))
+    Ok(Outcome {
+        decided: Ok(raw),
+        stopped,
+        fills,
+    })
 }
 
 /// The decision for a visitor, as JSON, after storing `events` (checked, and only with a
@@ -278,9 +304,16 @@ pub async fn decide(
             Err(refused) => return Ok((Err(refused), stored)),
         };
         // No one to remember a runaway rule for: an unidentified visitor stores nothing.
-        let (decided, _) = decide_for(&book, &Profile::new(""), &decide, at_ms)
+        let outcome = decide_for(&book, &Profile::new(""), &decide, at_ms)
             .context("deciding for an unidentified visitor")?;
-        return Ok((decided.map(|json| json.get().to_owned()), stored));
+        let decided = match outcome.decided {
+            Ok(json) => {
+                let json = json.get().to_owned();
+                Ok(catalogue::fill(env, &request.site, json, &outcome.fills, at_ms).await)
+            }
+            Err(refused) => Err(refused),
+        };
+        return Ok((decided, stored));
     }
     let answer: DecideAnswer = call(
         env,
@@ -289,7 +322,13 @@ pub async fn decide(
         Call::Decide(decide),
     )
     .await?;
-    let decided = answer.decided.map(|json| json.get().to_owned());
+    let decided = match answer.decided {
+        Ok(json) => {
+            let json = json.get().to_owned();
+            Ok(catalogue::fill(env, &request.site, json, &answer.fills, at_ms).await)
+        }
+        Err(refused) => Err(refused),
+    };
     Ok((decided, answer.stored))
 }
 

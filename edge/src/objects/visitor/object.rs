@@ -13,6 +13,7 @@ use std::collections::HashSet;
 
 use rapport_analytics::visitor::{Changes, Purchase, Visitor as Record};
 use rapport_protocol::{Event, EventData};
+use rapport_recs::catalogue::SessionSoFar;
 use rapport_rules::Profile;
 use serde::Deserialize;
 use serde_json::json;
@@ -24,6 +25,7 @@ use super::outbox::{Outbox, Outgoing};
 use super::{Call, Decide, Decided, Erased, TrustedPush, VisitorCall};
 use crate::clock::now_ms;
 use crate::error::Context;
+use crate::objects::catalogue::Fill;
 use crate::objects::{encode, receive, respond, Count, Ingested};
 
 const SCHEMA: &str = "
@@ -128,7 +130,11 @@ impl DurableObject for Visitor {
                 }
                 respond(
                     name,
-                    decided.map(|decided| super::DecideAnswer { decided, stored }),
+                    decided.map(|(decided, fills)| super::DecideAnswer {
+                        decided,
+                        stored,
+                        fills,
+                    }),
                 )
             }
             Call::Trusted(push) => {
@@ -322,6 +328,17 @@ impl Visitor {
             }
         }
         if !fresh.is_empty() {
+            // What the session teaches the catalogue, from where it stood before these.
+            let profile = &record.profile;
+            let mut session = SessionSoFar {
+                session_id: profile.session_id.clone(),
+                viewed: profile.session_products(),
+                cart: profile.cart.iter().map(|l| l.product.id.clone()).collect(),
+            };
+            let learnt = rapport_recs::catalogue::learn(&mut session, &fresh, now);
+            if !learnt.is_empty() {
+                self.queue(site, &Outgoing::Learn { learn: learnt })?;
+            }
             let changes = record.events(site, fresh, now);
             self.send(site, changes)?;
             self.save_record(record)?;
@@ -430,17 +447,26 @@ impl Visitor {
     /// The decision, or with a preview the full report, from the stored profile. The first
     /// decision of a visitor's day counts them in the analytics (their segments and stage);
     /// a preview records nothing.
-    async fn decide(&self, site: &str, visitor_id: &str, call: Decide) -> Result<Decided> {
+    async fn decide(
+        &self,
+        site: &str,
+        visitor_id: &str,
+        call: Decide,
+    ) -> Result<(Decided, Vec<Fill>)> {
         let draft = call.preview.as_ref().and_then(|p| p.rulebook.as_deref());
         let book = match crate::objects::rulebooks::deciding(&self.env, draft)
             .await
             .doing("compiling the active rulebook")?
         {
             Ok(book) => book,
-            Err(refused) => return Ok(Err(refused)),
+            Err(refused) => return Ok((Err(refused), Vec::new())),
         };
         let now = call.at_ms;
-        let (decided, stopped) = self.with_profile(visitor_id, |stored| {
+        let super::Outcome {
+            decided,
+            stopped,
+            fills,
+        } = self.with_profile(visitor_id, |stored| {
             super::decide_for(&book, stored, &call, now)
         })??;
         let (may_record, counts) = self.with_record(visitor_id, |r| {
@@ -463,7 +489,7 @@ impl Visitor {
         }
         self.withdraw_from_sample(site, visitor_id, call.consent)
             .await?;
-        Ok(decided)
+        Ok((decided, fills))
     }
 
     /// The page says analytics consent is withheld (the widget sends no event for that):

@@ -9,6 +9,7 @@ use std::cell::Cell;
 
 use rapport_analytics::tables::{self, Row};
 use rapport_analytics::visitor::Visitor as Record;
+use rapport_recs::catalogue::Learnt;
 use rapport_rules::report::{self, Tally};
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result, Storage};
@@ -23,11 +24,13 @@ const FLUSH_DELAY_MS: i64 = 2_000;
 /// How long before a failed D1 write is tried again.
 const RETRY_DELAY_MS: i64 = 30_000;
 
-/// What waits in the outbox: a report tally, or a delta of an analytics table. (Rows
-/// queued before the analytics existed are bare tallies, which read as such.)
+/// What waits in the outbox: what a batch of events taught the site's catalogue, a report
+/// tally, or a delta of an analytics table. (Rows queued before the analytics existed are
+/// bare tallies, which read as such.)
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(super) enum Outgoing {
+    Learn { learn: Learnt },
     Row(Row),
     Tally(Tally),
 }
@@ -88,8 +91,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Sends the outbox to the reports database and empties it; the visitor's latest
-    /// `profile` goes to its site's sample in the same batch.
+    /// Sends the outbox to the reports database and the site's catalogue, and empties it;
+    /// the visitor's latest `profile` goes to its site's sample in the same batch. What
+    /// the catalogue did not take stays for the next alarm, apart from the tallies, so
+    /// that neither is sent twice.
     pub(super) async fn flush(
         &self,
         storage: &Storage,
@@ -112,9 +117,21 @@ impl Outbox {
         };
         type Waiting = (String, Vec<Tally>, Vec<Row>);
         let mut by_site: Vec<Waiting> = Vec::new();
+        // What sessions taught, merged per site: one call to each shard per alarm.
+        let mut learning: Vec<(String, Learnt, Vec<i64>)> = Vec::new();
         for row in rows {
             let outgoing: Outgoing = serde_json::from_str(&row.tally)
                 .doing(format_args!("reading outbox row {}", row.seq))?;
+            if let Outgoing::Learn { learn } = outgoing {
+                match learning.iter_mut().find(|(site, _, _)| *site == row.site) {
+                    Some((_, merged, seqs)) => {
+                        merged.merge(learn);
+                        seqs.push(row.seq);
+                    }
+                    None => learning.push((row.site, learn, vec![row.seq])),
+                }
+                continue;
+            }
             let at = match by_site.iter().position(|(site, _, _)| *site == row.site) {
                 Some(at) => at,
                 None => {
@@ -125,6 +142,7 @@ impl Outbox {
             match outgoing {
                 Outgoing::Tally(tally) => by_site[at].1.push(tally),
                 Outgoing::Row(delta) => by_site[at].2.push(delta),
+                Outgoing::Learn { .. } => {}
             }
         }
         let db = crate::aggregates::database(env).doing("opening the reports database")?;
@@ -146,11 +164,32 @@ impl Outbox {
                 .await
                 .doing(format_args!("adding {site}'s tallies to the reports"))?;
         }
+        // The tallies are in D1: what the catalogue does not take now waits for the next
+        // alarm on its own.
+        let mut kept: Vec<i64> = Vec::new();
+        let mut unsent = None;
+        for (site, learnt, seqs) in learning {
+            if let Err(err) = crate::objects::catalogue::learn(env, &site, &learnt).await {
+                kept.extend(seqs);
+                unsent = Some(err);
+            }
+        }
+        let mut keep = String::new();
+        let mut values = vec![last.into()];
+        if !kept.is_empty() {
+            keep = format!(" AND seq NOT IN ({})", vec!["?"; kept.len()].join(", "));
+            values.extend(kept.iter().map(|&seq| seq.into()));
+        }
         storage
             .sql()
-            .exec("DELETE FROM outbox WHERE seq <= ?", vec![last.into()])
+            .exec(&format!("DELETE FROM outbox WHERE seq <= ?{keep}"), values)
             .doing("emptying the outbox")?;
-        Ok(())
+        match unsent {
+            Some(err) => Err(worker::Error::RustError(format!(
+                "the catalogue did not take what sessions taught: {err}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// After a request: makes sure an alarm will send new tallies soon, and that one is set

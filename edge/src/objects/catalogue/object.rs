@@ -1,0 +1,142 @@
+//! The `Catalogue` Durable Object: one shard of a site's catalogue (named `site:shard`),
+//! holding `rapport_recs::catalogue::Shard` in memory and each item's state in its own
+//! SQLite table, written as items change and read back when the object starts.
+
+use std::cell::{Cell, RefCell};
+
+use rapport_recs::catalogue::{ItemState, Shard};
+use serde::Deserialize;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use super::{Call, CatalogueCall, Fed, Feed};
+use crate::clock::now_ms;
+use crate::error::Context;
+use crate::objects::{encode, receive, respond, ObjectCall as _};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);";
+
+/// How often a shard forgets products neither viewed nor fed for long.
+const AGE_OUT_EVERY_MS: i64 = 86_400_000;
+
+// `State` is not `Debug`, so neither is the object.
+#[allow(missing_debug_implementations)]
+#[durable_object]
+pub struct Catalogue {
+    state: State,
+    _env: Env,
+    schema_ready: Cell<bool>,
+    shard: RefCell<Option<Shard>>,
+    aged_at: Cell<i64>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    body: String,
+}
+
+impl DurableObject for Catalogue {
+    fn new(state: State, env: Env) -> Self {
+        Catalogue {
+            state,
+            _env: env,
+            schema_ready: Cell::new(false),
+            shard: RefCell::new(None),
+            aged_at: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let call: CatalogueCall = receive(req).await?;
+        let name = call.name();
+        crate::objects::ensure_schema(&self.state, &self.schema_ready, SCHEMA, "catalogue's")?;
+        self.load(call.shard, call.shards)?;
+        match call.call {
+            Call::Learn(learn) => {
+                respond(name, self.change(learn.at_ms, |shard| shard.learn(&learn)))
+            }
+            Call::Feed(feed) => respond(name, self.feed(feed)),
+            Call::Offer { request, at_ms } => {
+                respond(name, Ok(self.with(|shard| shard.offer(&request, at_ms))))
+            }
+            Call::Count => respond(name, Ok(self.with(|shard| shard.len() as u64))),
+        }
+    }
+}
+
+impl Catalogue {
+    /// Reads the shard's items on the instance's first call.
+    fn load(&self, index: u32, shards: u32) -> Result<()> {
+        if self.shard.borrow().is_some() {
+            return Ok(());
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT body FROM items", None)?
+            .to_array()
+            .doing("reading the catalogue")?;
+        let mut shard = Shard::new(index, shards, now_ms());
+        for row in rows {
+            let item: ItemState =
+                serde_json::from_str(&row.body).doing("reading a catalogue item")?;
+            shard.restore(item);
+        }
+        self.shard.replace(Some(shard));
+        Ok(())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&Shard) -> R) -> R {
+        f(self.shard.borrow().as_ref().expect("loaded first"))
+    }
+
+    /// Changes the shard, then stores the items that changed (and forgets, once a day,
+    /// the products gone stale).
+    fn change<R>(&self, at_ms: i64, f: impl FnOnce(&mut Shard) -> R) -> Result<R> {
+        let mut cached = self.shard.borrow_mut();
+        let shard = cached.as_mut().expect("loaded first");
+        let answer = f(shard);
+        let sql = self.state.storage().sql();
+        for item in shard.take_changed() {
+            let body = encode(&item).doing("encoding a catalogue item")?;
+            sql.exec(
+                "INSERT INTO items (id, body) VALUES (?, ?)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                vec![item.id.as_str().into(), body.into()],
+            )
+            .doing("storing a catalogue item")?;
+        }
+        if at_ms - self.aged_at.get() > AGE_OUT_EVERY_MS {
+            self.aged_at.set(at_ms);
+            for id in shard.age_out(at_ms) {
+                sql.exec("DELETE FROM items WHERE id = ?", vec![id.into()])
+                    .doing("forgetting a stale product")?;
+            }
+        }
+        Ok(answer)
+    }
+
+    fn feed(&self, feed: Feed) -> Result<Fed> {
+        self.change(feed.at_ms, |shard| {
+            let mut fed = Fed::default();
+            for product in feed.products {
+                let id = product.id.clone();
+                match shard.feed(product, feed.at_ms) {
+                    Ok(true) => fed.taken.push(id),
+                    Ok(false) => {}
+                    Err(refused) => fed.refused.push((id, refused)),
+                }
+            }
+            for (id, available) in feed.stock {
+                if shard.set_available(&id, available) {
+                    fed.taken.push(id);
+                }
+            }
+            fed
+        })
+    }
+}
