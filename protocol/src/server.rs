@@ -81,7 +81,14 @@ pub struct Purchase {
     /// on the checkout page): conversions are credited to what that visitor saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor_id: Option<String>,
+    /// The ids of the products ordered, when the shop gives them: the catalogue learns what
+    /// is bought together from them (no customer or visitor id goes with them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
 }
+
+/// The most products one purchase may list.
+pub const MAX_ORDER_ITEMS: usize = 100;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

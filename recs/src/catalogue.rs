@@ -212,6 +212,7 @@ pub fn route(learnt: &Learnt, shards: u32) -> Vec<(u32, ShardLearn)> {
         }
     }
     for order in &learnt.ordered {
+        let order = &order[..order.len().min(ORDER_ITEMS)];
         for item in order {
             let shard = to(&mut out, item, shards);
             shard.sold.push(item.clone());

@@ -291,10 +291,46 @@ fn rhai_against_plain_rust(c: &mut Criterion) {
     group.finish();
 }
 
+/// What each way of giving a recommendation's products costs a decision, on a product page
+/// for the browsing visitor: the rule's part only (a strategy gives the edge a request; the
+/// catalogue's lookup is `cargo xtask bench --only recs`).
+fn strategies(c: &mut Criterion) {
+    let (_, browsing) = visitors().pop().expect("the browsing visitor");
+    let page = PageContext {
+        url: "https://tidewater.example/products/canvas-tote".into(),
+        path: "/products/canvas-tote".into(),
+        kind: Some("product".into()),
+        locale: Some("en".into()),
+    };
+    let mut group = c.benchmark_group("a recommendation's products, per strategy");
+    group.throughput(Throughput::Elements(1));
+    for (name, products) in [
+        ("v.recent_products", "v.recent_products"),
+        ("similar_to(v, 4)", "similar_to(v, 4)"),
+        ("bought_with(v.cart, 4)", "bought_with(v.cart, 4)"),
+        ("popular(\"bags\", 8)", "popular(\"bags\", 8)"),
+        ("trending(8)", "trending(8)"),
+        ("for_you(v, 8)", "for_you(v, 8)"),
+        ("similar_to + only, price, pin, boost", "similar_to(v, 4).only([\"bags\", \"home\"]).price(10, 100).pin(\"linen-shirt\").boost(\"home\", 2)"),
+    ] {
+        let source = format!(
+            r#"rule("recs", #{{ show: #{{ kind: "recommendations", slot: "recs",
+                products: |v| {products}, content: #{{ en: #{{ body: "For you" }} }} }} }});"#
+        );
+        let book = Rulebook::compile(&[SourceFile::new("recs.rhai", source)])
+            .expect("the strategy compiles");
+        group.bench_function(name, |b| {
+            b.iter(|| decision(&book, black_box(&browsing), black_box(&page), now()))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     compile,
     decisions,
+    strategies,
     impact_over_the_sample,
     rhai_against_plain_rust
 );

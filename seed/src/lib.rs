@@ -317,9 +317,12 @@ fn replay(agent: &ureq::Agent, target: &Target, plan: &Plan, n: usize) -> Result
                     push(
                         &mut events,
                         "product_view",
+                        // As the widget reads the demo's product pages: their path and picture too.
                         json!({ "product": { "id": product.id, "name": product.name,
                             "price": product.price, "currency": "EUR",
                             "category": product.category,
+                            "url": format!("/products/{}", product.id),
+                            "image": format!("/images/{}.svg", product.id),
                             "availability": if product.in_stock { "InStock" } else { "OutOfStock" } } }),
                     );
                     if visit.added == Some(*i) && cart.is_none() {

@@ -303,6 +303,19 @@ async fn the_consoles_simulation_fills_a_learnt_row_from_the_sites_catalogue_wit
         ],
         "{report}"
     );
+    // The trace says it too, for the console's table.
+    let line = report["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["rule"] == "also-like")
+        .unwrap();
+    assert!(
+        line["reason"].as_str().unwrap().ends_with(
+            "similar_to: Merino Wool Throw (pinned), Waxed Canvas Tote (viewed with Linen Shirt)"
+        ),
+        "{line}"
+    );
     // Without a site there is no catalogue to ask: the row is a request, not products.
     let (status, report) = edge.post_admin("/v1/admin/simulate", &body(None));
     assert_eq!(status, 200, "{report}");
@@ -316,4 +329,64 @@ async fn the_consoles_simulation_fills_a_learnt_row_from_the_sites_catalogue_wit
     let (status, refused) = edge.post_admin("/v1/admin/simulate", &body(Some("nowhere")));
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["error"]["field"], "site", "{refused}");
+}
+
+#[tokio::test]
+async fn orders_the_server_reports_teach_what_is_bought_together_for_the_cart() {
+    let edge = Edge::shared();
+    teach(edge).await;
+    let key = &edge.demo_server_key;
+    let orders: Vec<Value> = (0..3)
+        .map(|n| {
+            json!({ "id": format!("srv-recs-order-{n}"), "customer_id": format!("C-recs-{n}"),
+                    "type": "purchase", "order_id": format!("recs-{n}"), "value": 148.0,
+                    "items": ["linen-shirt", "merino-throw"] })
+        })
+        .collect();
+    let (status, answer) = edge.server(
+        "POST",
+        "/v1/server/events",
+        Some(key),
+        &json!({ "events": orders }).to_string(),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, bad) = edge.server(
+        "POST",
+        "/v1/server/events",
+        Some(key),
+        &json!({ "events": [{ "id": "srv-recs-bad", "customer_id": "C-recs-9", "type": "purchase",
+                              "order_id": "x", "value": 1.0, "items": ["ok", ""] }] })
+        .to_string(),
+    );
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["rejected"][0]["field"], "events[0].items[1]", "{bad}");
+
+    // A shopper with the shirt in the cart, on the cart page.
+    let visitor = "visitor-recs-cart";
+    let session = "session-recs-cart";
+    let add = json!({ "id": "evt-recs-cart-add", "session_id": session, "type": "add_to_cart",
+                      "product": product("linen-shirt"), "quantity": 1 });
+    let body = json!({ "site": "demo", "visitor_id": visitor, "session_id": session,
+        "page": { "url": "http://shop/cart", "path": "/cart", "kind": "cart", "locale": "en" },
+        "events": [add] });
+    let (status, decision) = edge.post("/v1/decide", &body.to_string());
+    assert_eq!(status, 200, "{decision}");
+    let row = decision["experiences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["experience"] == "complete-the-look")
+        .cloned()
+        .unwrap_or_else(|| panic!("the cart's row: {decision}"));
+    let first = &row["content"]["products"][0];
+    assert_eq!(first["id"], "merino-throw", "{row}");
+    assert_eq!(first["reason"], "bought with Linen Shirt", "{row}");
+    assert!(
+        row["content"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != "linen-shirt"),
+        "never what is in the cart: {row}"
+    );
 }

@@ -5,7 +5,7 @@
 
 use rapport_protocol::server::{
     validate_customer_id, validate_trait, CustomerUpdate, ServerEvent, ServerEventData,
-    MAX_SERVER_EVENTS, MAX_TRAITS,
+    MAX_ORDER_ITEMS, MAX_SERVER_EVENTS, MAX_TRAITS,
 };
 use rapport_protocol::MAX_BATCH_BYTES;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use crate::error::{ApiError, Context};
 use crate::http::{json_response, locate_payload_error, parse, read_body, BatchAnswer};
 use crate::objects::catalogue::{self, Feed};
 use crate::objects::customer::{self, Timed};
+use rapport_recs::catalogue::Learnt;
 
 /// A server event's time may be ahead of the edge's clock by this much (clock skew).
 const FUTURE_TOLERANCE_MS: i64 = 5 * 60 * 1000;
@@ -69,10 +70,36 @@ pub async fn events(req: Request, env: &Env, site: &str) -> Result<Response, Api
             Err(other) => return Err(other),
         }
     }
+    // What the orders first stored now list teaches the catalogue what is bought together:
+    // product ids only, once per order (a replayed event is a duplicate).
+    let mut bought = Learnt {
+        at_ms: now,
+        ..Learnt::default()
+    };
     for (customer_id, events) in by_customer {
+        let orders: Vec<(String, Vec<String>)> = events
+            .iter()
+            .filter_map(|timed| match &timed.event.data {
+                ServerEventData::Purchase(p) if p.items.len() > 1 => {
+                    Some((timed.event.id.clone(), p.items.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         let stored = customer::ingest(env, site, &customer_id, events).await?;
+        for (id, items) in orders {
+            if stored.accepted.contains(&id) {
+                bought.ordered.push(items);
+            }
+        }
         answer.accepted.extend(stored.accepted);
         answer.duplicates.extend(stored.duplicates);
+    }
+    // The events are stored: a catalogue that cannot take the orders now only misses them.
+    if !bought.is_empty() {
+        if let Err(err) = catalogue::learn(env, site, &bought).await {
+            worker::console_error!("the catalogue did not take the orders' products: {err}");
+        }
     }
     Ok(answer.into_response())
 }
@@ -95,6 +122,20 @@ fn check_event(raw: &str, prefix: &str, now: i64) -> Result<Timed, ApiError> {
             check_amount(&format!("{prefix}.value"), purchase.value)?;
             if let Some(visitor_id) = &purchase.visitor_id {
                 check_id(&format!("{prefix}.visitor_id"), visitor_id)?;
+            }
+            if purchase.items.len() > MAX_ORDER_ITEMS {
+                return Err(ApiError::bad(
+                    format!("{prefix}.items"),
+                    format!("a purchase lists at most {MAX_ORDER_ITEMS} products"),
+                ));
+            }
+            for (index, id) in purchase.items.iter().enumerate() {
+                if id.trim().is_empty() || id.chars().count() > 128 {
+                    return Err(ApiError::bad(
+                        format!("{prefix}.items[{index}]"),
+                        "a product id is 1 to 128 characters",
+                    ));
+                }
             }
         }
         ServerEventData::Return(returned) => {

@@ -168,6 +168,7 @@ mod tests {
             currency: None,
             channel: Default::default(),
             visitor_id: visitor_id.map(str::to_owned),
+            items: Vec::new(),
         })
     }
 

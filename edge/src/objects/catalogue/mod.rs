@@ -249,17 +249,40 @@ pub async fn fill(env: &Env, site: &str, json: String, fills: &[Fill], at_ms: i6
         return json;
     };
     let mut empty = Vec::new();
+    // What a full report's trace says of each filled rule: its products and why.
+    let mut traced: Vec<(Value, String)> = Vec::new();
     for (fill, cards) in fills.iter().zip(filled) {
-        match experiences.get_mut(fill.experience) {
-            Some(shown) if !cards.is_empty() => {
-                shown["content"]["products"] = serde_json::to_value(cards).unwrap_or_default();
-            }
-            _ => empty.push(fill.experience),
+        let Some(shown) = experiences.get_mut(fill.experience) else {
+            continue;
+        };
+        let rule = shown["rule"].clone();
+        let strategy = fill.request.strategy.as_str();
+        if cards.is_empty() {
+            empty.push(fill.experience);
+            traced.push((
+                rule,
+                format!("; {strategy}: the catalogue had nothing to offer, so nothing is shown"),
+            ));
+            continue;
         }
+        let listed: Vec<String> = cards
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.reason.as_deref().unwrap_or_default()))
+            .collect();
+        traced.push((rule, format!("; {strategy}: {}", listed.join(", "))));
+        shown["content"]["products"] = serde_json::to_value(cards).unwrap_or_default();
     }
     for at in empty.into_iter().rev() {
         if at < experiences.len() {
             experiences.remove(at);
+        }
+    }
+    if let Some(trace) = decision.get_mut("trace").and_then(Value::as_array_mut) {
+        for (rule, said) in traced {
+            if let Some(line) = trace.iter_mut().find(|line| line["rule"] == rule) {
+                let reason = line["reason"].as_str().unwrap_or_default().to_owned();
+                line["reason"] = Value::String(reason + said.as_str());
+            }
         }
     }
     serde_json::to_string(&decision).unwrap_or(json)
