@@ -69,9 +69,9 @@ pub fn retention_ms(env: &Env) -> i64 {
     (days * 86_400_000.0) as i64
 }
 
-/// How many shards each site's catalogue has (`CATALOGUE_SHARDS`, 1 to 64; 4 when unset).
+/// How many shards each site's catalogue has (`CATALOGUE_SHARDS`, 1 to 64; 1 when unset).
 pub fn catalogue_shards(env: &Env) -> u32 {
-    const DEFAULT: u32 = 4;
+    const DEFAULT: u32 = 1;
     match env.var("CATALOGUE_SHARDS").map(|v| v.to_string()) {
         Err(_) => DEFAULT,
         Ok(text) => match text.trim().parse::<u32>() {

@@ -319,6 +319,32 @@ fn layers(request: &SlotRequest) -> Vec<Layer> {
     layers
 }
 
+/// What shard `shard`'s offer for `request` depends on, as a key: the strategy, count,
+/// category, the pinned products it owns and the session's products it owns with their
+/// places (the first [`FOR_YOU_ANCHORS`]). Not the shopper's exclusions, which `fill`
+/// applies: shoppers on the same product with the same recent products get the same offer,
+/// which a caller may keep for a few seconds.
+pub fn offer_key(request: &SlotRequest, shard: u32, shards: u32) -> String {
+    let owned = |id: &&String| shard_of(id, shards) == shard;
+    let mut key = format!(
+        "{shard}|{}|{}|{}|",
+        request.strategy.as_str(),
+        request.count,
+        request.category.as_deref().unwrap_or("")
+    );
+    for id in request.pinned.iter().filter(owned) {
+        key.push_str(id);
+        key.push(',');
+    }
+    key.push('|');
+    for (place, id) in request.anchors.iter().take(FOR_YOU_ANCHORS).enumerate() {
+        if owned(&id) {
+            key.push_str(&format!("{place}:{id},"));
+        }
+    }
+    key
+}
+
 /// The signals of the products one shard owns.
 #[derive(Debug)]
 pub struct Shard {
@@ -452,6 +478,11 @@ impl Shard {
         self.len() == 0
     }
 
+    /// Whether items changed since [`Shard::take_changed`] last gave them.
+    pub fn has_changed(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
     /// The items changed since last asked, as they are to be stored.
     pub fn take_changed(&mut self) -> Vec<ItemState> {
         let changed = std::mem::take(&mut self.changed);
@@ -534,7 +565,9 @@ impl Shard {
     /// after exclusions, with their details.
     pub fn offer(&self, request: &SlotRequest, at_ms: i64) -> Offer {
         let at = at_ms as f64 / 1_000.0;
-        let want = (usize::from(request.count) * 4 + request.exclude.len() + 1).min(100);
+        // Enough of each layer to fill the slot past a few exclusions; the same for every
+        // shopper, so that an offer can be kept for others (see `offer_key`).
+        let want = usize::from(request.count) * 4 + 8;
         let anchors: Vec<Item> = request
             .anchors
             .iter()
@@ -956,6 +989,34 @@ mod tests {
             "the latest product's neighbour first"
         );
         assert_eq!(session[0].1, "viewed in sessions like this one");
+    }
+
+    #[test]
+    fn an_offer_is_keyed_by_what_it_depends_on_not_by_the_shoppers_exclusions() {
+        let shards = 4;
+        let similar = request(Strategy::SimilarTo, &["boots", "socks", "scarf"], 4);
+        let mut excluding = similar.clone();
+        excluding.exclude = vec!["laces".into()];
+        excluding.on_screen = Some("boots".into());
+        for shard in 0..shards {
+            assert_eq!(
+                offer_key(&similar, shard, shards),
+                offer_key(&excluding, shard, shards)
+            );
+        }
+        // A shard's key changes with the session's products it owns, and only with those.
+        let owner = shard_of("socks", shards);
+        let other = request(Strategy::SimilarTo, &["boots", "shirt", "scarf"], 4);
+        let changed: Vec<u32> = (0..shards)
+            .filter(|&s| offer_key(&similar, s, shards) != offer_key(&other, s, shards))
+            .collect();
+        assert!(changed.contains(&owner), "{changed:?}");
+        assert!(changed
+            .iter()
+            .all(|&s| s == owner || s == shard_of("shirt", shards)));
+        let mut more = similar.clone();
+        more.count = 8;
+        assert_ne!(offer_key(&similar, 0, shards), offer_key(&more, 0, shards));
     }
 
     #[test]

@@ -8,6 +8,13 @@ use std::time::Duration;
 use rapport_e2e::{eventually, poll, Browser, Edge};
 use serde_json::{json, Value};
 
+/// This file's edge: its catalogue in three shards, so that every row is filled from
+/// several objects' offers (the demo's catalogue is one).
+fn sharded() -> &'static Edge {
+    static EDGE: std::sync::OnceLock<Edge> = std::sync::OnceLock::new();
+    EDGE.get_or_init(|| Edge::start_with(&[("CATALOGUE_SHARDS", "3")]))
+}
+
 /// A product as the demo's pages describe it.
 fn product(id: &str) -> Value {
     let (name, category, price) = match id {
@@ -98,7 +105,7 @@ fn in_the_row(edge: &Edge, prefix: &str) -> String {
 
 #[tokio::test]
 async fn a_product_page_recommends_what_shoppers_viewed_with_it_and_says_why() {
-    let edge = Edge::shared();
+    let edge = sharded();
     teach(edge).await;
 
     let mut arms = (0, 0);
@@ -143,7 +150,7 @@ async fn a_product_page_recommends_what_shoppers_viewed_with_it_and_says_why() {
 
 #[tokio::test]
 async fn the_server_feeds_products_and_stock_and_a_sold_out_product_leaves_the_row() {
-    let edge = Edge::shared();
+    let edge = sharded();
     teach(edge).await;
     let key = &edge.demo_server_key;
     let visitor = in_the_row(edge, "stock");
@@ -214,7 +221,7 @@ async fn the_server_feeds_products_and_stock_and_a_sold_out_product_leaves_the_r
 
 #[tokio::test]
 async fn the_row_draws_cards_that_keep_their_size_and_a_click_says_which_product_where_and_why() {
-    let edge = Edge::shared();
+    let edge = sharded();
     teach(edge).await;
     let visitor = in_the_row(edge, "browser");
     let browser = Browser::start().await;
@@ -269,7 +276,7 @@ async fn the_row_draws_cards_that_keep_their_size_and_a_click_says_which_product
 
 #[tokio::test]
 async fn the_consoles_simulation_fills_a_learnt_row_from_the_sites_catalogue_with_each_reason() {
-    let edge = Edge::shared();
+    let edge = sharded();
     teach(edge).await;
     let rules = r#"rule("also-like", #{ page: "product", show: #{ kind: "recommendations",
         slot: "also-like", products: |v| similar_to(v, 2).pin("merino-throw"),
@@ -333,7 +340,7 @@ async fn the_consoles_simulation_fills_a_learnt_row_from_the_sites_catalogue_wit
 
 #[tokio::test]
 async fn orders_the_server_reports_teach_what_is_bought_together_for_the_cart() {
-    let edge = Edge::shared();
+    let edge = sharded();
     teach(edge).await;
     let key = &edge.demo_server_key;
     let orders: Vec<Value> = (0..3)

@@ -21,6 +21,8 @@ use worker::Env;
 use super::{send, ObjectCall};
 use crate::error::{ApiError, Context};
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// A call to shard `shard` of `site`'s catalogue.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,7 +82,7 @@ impl ObjectCall for CatalogueCall {
     }
 }
 
-/// How many shards a site's catalogue has (`CATALOGUE_SHARDS`, 4 by default). Changing it
+/// How many shards a site's catalogue has (`CATALOGUE_SHARDS`, 1 by default). Changing it
 /// moves products to other shards, which learn them afresh.
 pub fn shards(env: &Env) -> u32 {
     crate::config::catalogue_shards(env)
@@ -133,8 +135,11 @@ pub async fn feed(env: &Env, site: &str, feed: Feed) -> Result<Fed, ApiError> {
             (shard, Call::Feed(copy))
         })
         .collect();
+    let answers = each(env, site, calls).await;
+    // This isolate shows the change at once; others within `OFFER_KEPT_MS`.
+    forget_offers();
     let mut fed = Fed::default();
-    for answer in each(env, site, calls).await {
+    for answer in answers {
         let answer: Fed = read(answer)?;
         for id in answer.taken {
             if !fed.taken.contains(&id) {
@@ -156,8 +161,26 @@ pub async fn counts(env: &Env, site: &str) -> Result<Vec<u64>, ApiError> {
     each(env, site, calls).await.into_iter().map(read).collect()
 }
 
+/// How long an isolate keeps a shard's offer for the next shopper with the same request:
+/// what is popular, and a product's neighbours, change over minutes, not milliseconds.
+const OFFER_KEPT_MS: i64 = 5_000;
+/// The most offers an isolate keeps; past it they are all dropped.
+const OFFERS_KEPT: usize = 2_000;
+
+thread_local! {
+    /// Offers by site and `catalogue::offer_key`, with when each was made.
+    static OFFERS: RefCell<HashMap<String, (i64, Offer)>> = RefCell::new(HashMap::new());
+}
+
+/// Forgets the offers kept, after the catalogue changed in a way shoppers must see at once
+/// (a product fed or sold out).
+fn forget_offers() {
+    OFFERS.with(|offers| offers.borrow_mut().clear());
+}
+
 /// The products for each slot, each with why it is there: every shard offers for every
-/// slot at once. A slot whose shards cannot all answer gets none.
+/// slot at once, except where this isolate has the same offer from the last few seconds.
+/// A slot whose shards cannot all answer gets none.
 async fn products(
     env: &Env,
     site: &str,
@@ -165,27 +188,58 @@ async fn products(
     at_ms: i64,
 ) -> Vec<Vec<ProductCard>> {
     let count = shards(env);
-    let calls = requests
-        .iter()
-        .flat_map(|request| {
-            (0..count).map(move |shard| {
+    let now = crate::clock::now_ms();
+    let key = |request: &SlotRequest, shard: u32| {
+        format!("{site}|{}", catalogue::offer_key(request, shard, count))
+    };
+    let kept = |key: &str| {
+        OFFERS.with(|offers| {
+            offers
+                .borrow()
+                .get(key)
+                .filter(|(made, _)| now - made < OFFER_KEPT_MS)
+                .map(|(_, offer)| offer.clone())
+        })
+    };
+    let mut missing = Vec::new();
+    let mut calls = Vec::new();
+    for request in requests {
+        for shard in 0..count {
+            let key = key(request, shard);
+            if kept(&key).is_none() && !missing.contains(&key) {
                 let offer = Call::Offer {
                     request: (*request).clone(),
                     at_ms,
                 };
-                (shard, offer)
-            })
-        })
-        .collect();
-    let mut answers = each(env, site, calls).await.into_iter();
+                calls.push((shard, offer));
+                missing.push(key);
+            }
+        }
+    }
+    let mut failed = false;
+    for (key, answer) in missing.into_iter().zip(each(env, site, calls).await) {
+        match read::<Offer>(answer) {
+            Ok(offer) => OFFERS.with(|offers| {
+                let mut offers = offers.borrow_mut();
+                if offers.len() >= OFFERS_KEPT {
+                    offers.clear();
+                }
+                offers.insert(key, (now, offer));
+            }),
+            Err(err) => {
+                worker::console_error!("a catalogue shard did not offer: {err}");
+                failed = true;
+            }
+        }
+    }
     let mut filled = Vec::with_capacity(requests.len());
     for request in requests {
-        let offers: Result<Vec<Offer>, ApiError> =
-            answers.by_ref().take(count as usize).map(read).collect();
-        let offers = offers.unwrap_or_else(|err| {
-            worker::console_error!("a catalogue shard did not offer: {err}");
-            Vec::new()
-        });
+        let offers: Option<Vec<Offer>> =
+            (0..count).map(|shard| kept(&key(request, shard))).collect();
+        let offers = match offers {
+            Some(offers) if !failed => offers,
+            _ => Vec::new(),
+        };
         let cards = catalogue::fill(request, &offers, count)
             .into_iter()
             .map(|chosen| ProductCard {

@@ -1,6 +1,9 @@
 //! The `Catalogue` Durable Object: one shard of a site's catalogue (named `site:shard`),
 //! holding `rapport_recs::catalogue::Shard` in memory and each item's state in its own
-//! SQLite table, written as items change and read back when the object starts.
+//! SQLite table, read back when the object starts. What the server feeds is written at
+//! once; what sessions teach is written behind, by an alarm a few seconds later, so that a
+//! busy shard encodes each changed item once per alarm rather than once per visitor's
+//! batch (an object lost before its alarm loses those seconds of learning, never a feed).
 
 use std::cell::{Cell, RefCell};
 
@@ -21,6 +24,8 @@ CREATE TABLE IF NOT EXISTS items (
 
 /// How often a shard forgets products neither viewed nor fed for long.
 const AGE_OUT_EVERY_MS: i64 = 86_400_000;
+/// How long what sessions taught waits in memory before it is written.
+const WRITE_BEHIND_MS: i64 = 5_000;
 
 // `State` is not `Debug`, so neither is the object.
 #[allow(missing_debug_implementations)]
@@ -31,6 +36,8 @@ pub struct Catalogue {
     schema_ready: Cell<bool>,
     shard: RefCell<Option<Shard>>,
     aged_at: Cell<i64>,
+    /// Whether an alarm will write what changed.
+    alarm_set: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +53,7 @@ impl DurableObject for Catalogue {
             schema_ready: Cell::new(false),
             shard: RefCell::new(None),
             aged_at: Cell::new(0),
+            alarm_set: Cell::new(false),
         }
     }
 
@@ -56,14 +64,36 @@ impl DurableObject for Catalogue {
         self.load(call.shard, call.shards)?;
         match call.call {
             Call::Learn(learn) => {
-                respond(name, self.change(learn.at_ms, |shard| shard.learn(&learn)))
+                let learnt = self.change(learn.at_ms, |shard| shard.learn(&learn));
+                if learnt.is_ok() && !self.alarm_set.get() {
+                    self.state
+                        .storage()
+                        .set_alarm(WRITE_BEHIND_MS)
+                        .await
+                        .doing("setting the catalogue's alarm")?;
+                    self.alarm_set.set(true);
+                }
+                respond(name, learnt)
             }
-            Call::Feed(feed) => respond(name, self.feed(feed)),
+            // The server's word is written before the answer.
+            Call::Feed(feed) => respond(
+                name,
+                self.feed(feed).and_then(|fed| self.write().map(|()| fed)),
+            ),
             Call::Offer { request, at_ms } => {
                 respond(name, Ok(self.with(|shard| shard.offer(&request, at_ms))))
             }
             Call::Count => respond(name, Ok(self.with(|shard| shard.len() as u64))),
         }
+    }
+
+    /// Writes what sessions taught since the last write.
+    async fn alarm(&self) -> Result<Response> {
+        self.alarm_set.set(false);
+        if self.shard.borrow().is_some() {
+            self.write()?;
+        }
+        Response::ok("")
     }
 }
 
@@ -94,12 +124,12 @@ impl Catalogue {
         f(self.shard.borrow().as_ref().expect("loaded first"))
     }
 
-    /// Changes the shard, then stores the items that changed (and forgets, once a day,
-    /// the products gone stale).
-    fn change<R>(&self, at_ms: i64, f: impl FnOnce(&mut Shard) -> R) -> Result<R> {
+    /// Stores the items that changed since the last write.
+    fn write(&self) -> Result<()> {
         let mut cached = self.shard.borrow_mut();
-        let shard = cached.as_mut().expect("loaded first");
-        let answer = f(shard);
+        let Some(shard) = cached.as_mut().filter(|s| s.has_changed()) else {
+            return Ok(());
+        };
         let sql = self.state.storage().sql();
         for item in shard.take_changed() {
             let body = encode(&item).doing("encoding a catalogue item")?;
@@ -110,6 +140,15 @@ impl Catalogue {
             )
             .doing("storing a catalogue item")?;
         }
+        Ok(())
+    }
+
+    /// Changes the shard in memory (and forgets, once a day, the products gone stale).
+    fn change<R>(&self, at_ms: i64, f: impl FnOnce(&mut Shard) -> R) -> Result<R> {
+        let mut cached = self.shard.borrow_mut();
+        let shard = cached.as_mut().expect("loaded first");
+        let answer = f(shard);
+        let sql = self.state.storage().sql();
         if at_ms - self.aged_at.get() > AGE_OUT_EVERY_MS {
             self.aged_at.set(at_ms);
             for id in shard.age_out(at_ms) {
