@@ -511,6 +511,26 @@ pub struct SlotRequest {
     pub exclude: Vec<String>,
 }
 
+impl SlotRequest {
+    /// `count` products by `strategy`, with no anchors, merchandising or exclusions yet.
+    pub fn new(strategy: Strategy, count: u8) -> SlotRequest {
+        SlotRequest {
+            strategy,
+            count,
+            anchors: Vec::new(),
+            category: None,
+            only: Vec::new(),
+            price_min: None,
+            price_max: None,
+            pinned: Vec::new(),
+            buried: Vec::new(),
+            boosts: Vec::new(),
+            on_screen: None,
+            exclude: Vec::new(),
+        }
+    }
+}
+
 impl Experience {
     pub fn reference(&self) -> ExperienceRef {
         ExperienceRef {

@@ -936,18 +936,8 @@ mod tests {
 
     fn request(strategy: Strategy, anchors: &[&str], count: u8) -> SlotRequest {
         SlotRequest {
-            strategy,
-            count,
             anchors: anchors.iter().map(|a| a.to_string()).collect(),
-            category: None,
-            only: Vec::new(),
-            price_min: None,
-            price_max: None,
-            pinned: Vec::new(),
-            buried: Vec::new(),
-            boosts: Vec::new(),
-            on_screen: None,
-            exclude: Vec::new(),
+            ..SlotRequest::new(strategy, count)
         }
     }
 

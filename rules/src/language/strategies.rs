@@ -114,20 +114,7 @@ pub(crate) fn register(engine: &mut Engine) {
 }
 
 fn request(strategy: Strategy, name: &str, n: Dynamic) -> Result<SlotRequest> {
-    Ok(SlotRequest {
-        strategy,
-        count: count(name, &n)?,
-        anchors: Vec::new(),
-        category: None,
-        only: Vec::new(),
-        price_min: None,
-        price_max: None,
-        pinned: Vec::new(),
-        buried: Vec::new(),
-        boosts: Vec::new(),
-        on_screen: None,
-        exclude: Vec::new(),
-    })
+    Ok(SlotRequest::new(strategy, count(name, &n)?))
 }
 
 fn in_category(
