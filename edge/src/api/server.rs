@@ -70,8 +70,8 @@ pub async fn events(req: Request, env: &Env, site: &str) -> Result<Response, Api
             Err(other) => return Err(other),
         }
     }
-    // What the orders first stored now list teaches the catalogue what is bought together:
-    // product ids only, once per order (a replayed event is a duplicate).
+    // What the orders first stored now list teaches the catalogue what sells and what is
+    // bought together: product ids only, once per order (a replayed event is a duplicate).
     let mut bought = Learnt {
         at_ms: now,
         ..Learnt::default()
@@ -80,7 +80,7 @@ pub async fn events(req: Request, env: &Env, site: &str) -> Result<Response, Api
         let orders: Vec<(String, Vec<String>)> = events
             .iter()
             .filter_map(|timed| match &timed.event.data {
-                ServerEventData::Purchase(p) if p.items.len() > 1 => {
+                ServerEventData::Purchase(p) if !p.items.is_empty() => {
                     Some((timed.event.id.clone(), p.items.clone()))
                 }
                 _ => None,
