@@ -119,6 +119,18 @@ impl Learnt {
     }
 }
 
+/// Whether an event can teach the catalogue anything (a product viewed, the cart changed,
+/// an order placed): a batch with none needs no look at the session.
+pub fn teaches(event: &Event) -> bool {
+    matches!(
+        event.data,
+        EventData::ProductView(_)
+            | EventData::AddToCart(_)
+            | EventData::RemoveFromCart(_)
+            | EventData::OrderComplete(_)
+    )
+}
+
 /// What `events` (stored at `at_ms`, in order) teach, from where the session stood; moves
 /// `session` on. A product counts once per session, and pairs only with the [`WINDOW`]
 /// distinct products before it, over the session's first [`MAX_SESSION_ITEMS`]: what one

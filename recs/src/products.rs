@@ -154,11 +154,6 @@ impl Products {
         true
     }
 
-    /// Forgets the products neither seen nor fed since `before_ms`; how many went.
-    pub fn age_out(&mut self, before_ms: i64) -> usize {
-        self.aged_out(before_ms).len()
-    }
-
     /// Forgets the products neither seen nor fed since `before_ms`; gives their ids.
     pub fn aged_out(&mut self, before_ms: i64) -> Vec<String> {
         let mut gone = Vec::new();
@@ -314,7 +309,7 @@ mod tests {
         products
             .learn(product("bowl", "Kitchen", 8.0), 10_000)
             .unwrap();
-        assert_eq!(products.age_out(5_000), 1);
+        assert_eq!(products.aged_out(5_000).len(), 1);
         assert_eq!(products.item("mug"), None);
         assert!(products.item("bowl").is_some());
         assert_eq!(products.new_since(9_000).len(), 1);

@@ -14,7 +14,7 @@ pub use object::Catalogue;
 
 use rapport_protocol::{Experience, ProductCard, SlotRequest};
 use rapport_recs::catalogue::{self, Learnt, Offer, ShardLearn};
-use rapport_recs::products::{Product, Refused};
+use rapport_recs::products::Product;
 use serde::{Deserialize, Serialize};
 use worker::Env;
 
@@ -58,11 +58,10 @@ pub struct Feed {
     pub at_ms: i64,
 }
 
-/// What a shard did with a feed: the ids it took, and those it refused with why.
+/// What a shard did with a feed (checked by the API before it was sent): the ids it took.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Fed {
     pub taken: Vec<String>,
-    pub refused: Vec<(String, Refused)>,
 }
 
 impl ObjectCall for CatalogueCall {
@@ -91,7 +90,7 @@ pub fn shards(env: &Env) -> u32 {
 /// Sends every call at once, each to its shard of `site`'s catalogue, and gives their
 /// answers in the same order. (One function for every fan-out, so the code that waits on
 /// several calls is compiled once.)
-async fn each(env: &Env, site: &str, calls: Vec<(u32, Call)>) -> Vec<Result<Value, ApiError>> {
+async fn each(env: &Env, site: &str, calls: Vec<(u32, Call)>) -> Vec<Result<Answer, ApiError>> {
     let shards = shards(env);
     let sent = calls.into_iter().map(|(shard, call)| {
         let call = CatalogueCall {
@@ -100,14 +99,17 @@ async fn each(env: &Env, site: &str, calls: Vec<(u32, Call)>) -> Vec<Result<Valu
             shards,
             call,
         };
-        async move { send::<_, Value>(env, &call).await }
+        async move { send::<_, Answer>(env, &call).await }
     });
     futures_util::future::join_all(sent).await
 }
 
+/// A shard's answer as it came, read as what its call gives by [`read`] (parsed once).
+type Answer = Box<serde_json::value::RawValue>;
+
 /// An answer read as what the call gives.
-fn read<A: serde::de::DeserializeOwned>(answer: Result<Value, ApiError>) -> Result<A, ApiError> {
-    serde_json::from_value(answer?).context("reading a catalogue's answer")
+fn read<A: serde::de::DeserializeOwned>(answer: Result<Answer, ApiError>) -> Result<A, ApiError> {
+    serde_json::from_str(answer?.get()).context("reading a catalogue's answer")
 }
 
 /// Hands each shard what a visitor's events taught it, all at once.
@@ -144,11 +146,6 @@ pub async fn feed(env: &Env, site: &str, feed: Feed) -> Result<Fed, ApiError> {
         for id in answer.taken {
             if !fed.taken.contains(&id) {
                 fed.taken.push(id);
-            }
-        }
-        for (id, why) in answer.refused {
-            if !fed.refused.iter().any(|(r, _)| *r == id) {
-                fed.refused.push((id, why));
             }
         }
     }
@@ -192,13 +189,22 @@ async fn products(
     let key = |request: &SlotRequest, shard: u32| {
         format!("{site}|{}", catalogue::offer_key(request, shard, count))
     };
+    let fresh = |made: &i64| now - made < OFFER_KEPT_MS;
     let kept = |key: &str| {
         OFFERS.with(|offers| {
             offers
                 .borrow()
                 .get(key)
-                .filter(|(made, _)| now - made < OFFER_KEPT_MS)
+                .filter(|(made, _)| fresh(made))
                 .map(|(_, offer)| offer.clone())
+        })
+    };
+    let is_kept = |key: &str| {
+        OFFERS.with(|offers| {
+            offers
+                .borrow()
+                .get(key)
+                .is_some_and(|(made, _)| fresh(made))
         })
     };
     let mut missing = Vec::new();
@@ -206,7 +212,7 @@ async fn products(
     for request in requests {
         for shard in 0..count {
             let key = key(request, shard);
-            if kept(&key).is_none() && !missing.contains(&key) {
+            if !is_kept(&key) && !missing.contains(&key) {
                 let offer = Call::Offer {
                     request: (*request).clone(),
                     at_ms,

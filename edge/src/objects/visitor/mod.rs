@@ -306,13 +306,7 @@ pub async fn decide(
         // No one to remember a runaway rule for: an unidentified visitor stores nothing.
         let outcome = decide_for(&book, &Profile::new(""), &decide, at_ms)
             .context("deciding for an unidentified visitor")?;
-        let decided = match outcome.decided {
-            Ok(json) => {
-                let json = json.get().to_owned();
-                Ok(catalogue::fill(env, &request.site, json, &outcome.fills, at_ms).await)
-            }
-            Err(refused) => Err(refused),
-        };
+        let decided = filled(env, &request.site, outcome.decided, &outcome.fills, at_ms).await;
         return Ok((decided, stored));
     }
     let answer: DecideAnswer = call(
@@ -322,14 +316,22 @@ pub async fn decide(
         Call::Decide(decide),
     )
     .await?;
-    let decided = match answer.decided {
-        Ok(json) => {
-            let json = json.get().to_owned();
-            Ok(catalogue::fill(env, &request.site, json, &answer.fills, at_ms).await)
-        }
-        Err(refused) => Err(refused),
-    };
+    let decided = filled(env, &request.site, answer.decided, &answer.fills, at_ms).await;
     Ok((decided, answer.stored))
+}
+
+/// A decision as the page gets it: its recommendation slots filled from the catalogue.
+async fn filled(
+    env: &Env,
+    site: &str,
+    decided: Decided,
+    fills: &[Fill],
+    at_ms: i64,
+) -> Result<String, String> {
+    match decided {
+        Ok(json) => Ok(catalogue::fill(env, site, json.get().to_owned(), fills, at_ms).await),
+        Err(refused) => Err(refused),
+    }
 }
 
 /// Erases everything stored about a visitor.

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use rapport_analytics::visitor::{Changes, Purchase, Visitor as Record};
 use rapport_protocol::{Event, EventData};
-use rapport_recs::catalogue::SessionSoFar;
+use rapport_recs::catalogue::{self, SessionSoFar};
 use rapport_rules::Profile;
 use serde::Deserialize;
 use serde_json::json;
@@ -329,15 +329,17 @@ impl Visitor {
         }
         if !fresh.is_empty() {
             // What the session teaches the catalogue, from where it stood before these.
-            let profile = &record.profile;
-            let mut session = SessionSoFar {
-                session_id: profile.session_id.clone(),
-                viewed: profile.session_products(),
-                cart: profile.cart.iter().map(|l| l.product.id.clone()).collect(),
-            };
-            let learnt = rapport_recs::catalogue::learn(&mut session, &fresh, now);
-            if !learnt.is_empty() {
-                self.queue(site, &Outgoing::Learn { learn: learnt })?;
+            if fresh.iter().any(|event| catalogue::teaches(event)) {
+                let profile = &record.profile;
+                let mut session = SessionSoFar {
+                    session_id: profile.session_id.clone(),
+                    viewed: profile.session_products(),
+                    cart: profile.cart.iter().map(|l| l.product.id.clone()).collect(),
+                };
+                let learnt = catalogue::learn(&mut session, &fresh, now);
+                if !learnt.is_empty() {
+                    self.queue(site, &Outgoing::Learn { learn: learnt })?;
+                }
             }
             let changes = record.events(site, fresh, now);
             self.send(site, changes)?;
