@@ -6,6 +6,8 @@
 //!   reference) or in bounded memory per item ([`neighbours::Streaming`], Space-Saving
 //!   summaries with time decay and a cap on what one session adds), which is what the edge
 //!   keeps. Neither holds a visitor or session id.
+//! - [`sessions`] keeps recent sessions for a session-kNN, each known by its items rather
+//!   than an id, so that the edge can hand a session over as it grows.
 //! - [`strategies`] are the recommenders: Rapport's (`similar`, `for_you`, each with a
 //!   popularity fallback) and the research baselines (popularity, association rules,
 //!   item-kNN, session-kNN), behind one trait.
@@ -24,6 +26,7 @@ pub mod evaluate;
 pub mod neighbours;
 pub mod popularity;
 pub mod products;
+pub mod sessions;
 pub mod slot;
 pub mod strategies;
 pub mod synthetic;

@@ -87,26 +87,6 @@ pub trait CoOccurrence {
     fn memory(&self) -> usize;
 }
 
-/// The neighbours of a whole session (`session`, the latest first), each anchor's up to
-/// `per_anchor` counting less the further back it was viewed (`1 / (1 + distance)`, as
-/// V-SKNN weighs a session's positions), summed over the session's first `anchors`: what
-/// the edge's `for_you` gives, since its shards keep pairs, not sessions.
-pub fn session_neighbours(
-    co: &impl CoOccurrence,
-    session: impl IntoIterator<Item = Item>,
-    anchors: usize,
-    per_anchor: usize,
-) -> HashMap<Item, f64> {
-    let mut scores: HashMap<Item, f64> = HashMap::new();
-    for (distance, anchor) in session.into_iter().take(anchors).enumerate() {
-        let weight = 1.0 / (1 + distance) as f64;
-        for (item, score) in co.neighbours(anchor, per_anchor) {
-            *scores.entry(item).or_default() += weight * score;
-        }
-    }
-    scores
-}
-
 fn heaviest(mut all: Vec<(Item, f64)>, n: usize) -> Vec<(Item, f64)> {
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     all.truncate(n);

@@ -220,6 +220,11 @@ impl Products {
         self.len() == 0
     }
 
+    /// The item of an id met before, whether or not its details are known.
+    pub fn known(&self, id: &str) -> Option<Item> {
+        self.ids.get(id).copied()
+    }
+
     pub fn item(&self, id: &str) -> Option<Item> {
         self.ids
             .get(id)

@@ -14,9 +14,10 @@
 //! - [`SessionKnn`]: items of the 100 most similar of the 500 most recent sessions that
 //!   share an item with this one.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use crate::neighbours::{CoOccurrence, Decay, Exact, Streaming};
+use crate::sessions::{Sessions, Similarity};
 use crate::Item;
 
 /// A recommender: learns from whole sessions, then answers for a session so far.
@@ -198,141 +199,16 @@ impl Recommender for ItemKnn {
     }
 }
 
-/// Sessions kept for a session-kNN, with an index from each item to the sessions that have
-/// it, most recent last.
-#[derive(Debug)]
-struct RecentSessions {
-    /// Every session learnt, or (bounded) the most recent ones, by a running number.
-    sessions: VecDeque<(u64, Vec<Item>)>,
-    learnt: u64,
-    with_item: HashMap<Item, VecDeque<u64>>,
-    /// At most this many sessions are kept (`usize::MAX`: all).
-    keep: usize,
-    /// At most this many sessions per item are indexed (`usize::MAX`: all).
-    per_item: usize,
-}
-
-impl RecentSessions {
-    fn new(keep: usize, per_item: usize) -> RecentSessions {
-        RecentSessions {
-            sessions: VecDeque::new(),
-            learnt: 0,
-            with_item: HashMap::new(),
-            keep,
-            per_item,
-        }
-    }
-
-    fn learn(&mut self, items: &[Item]) {
-        let number = self.learnt;
-        self.learnt += 1;
-        let distinct = distinct(items);
-        for &item in &distinct {
-            let index = self.with_item.entry(item).or_default();
-            index.push_back(number);
-            if index.len() > self.per_item {
-                index.pop_front();
-            }
-        }
-        self.sessions.push_back((number, distinct));
-        if self.sessions.len() > self.keep {
-            if let Some((_, gone)) = self.sessions.pop_front() {
-                let oldest = self.sessions.front().map_or(number, |s| s.0);
-                for item in gone {
-                    if let Some(index) = self.with_item.get_mut(&item) {
-                        while index.front().is_some_and(|&n| n < oldest) {
-                            index.pop_front();
-                        }
-                        if index.is_empty() {
-                            self.with_item.remove(&item);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn session(&self, number: u64) -> Option<&[Item]> {
-        let first = self.sessions.front()?.0;
-        let index = usize::try_from(number.checked_sub(first)?).ok()?;
-        self.sessions.get(index).map(|s| s.1.as_slice())
-    }
-
-    /// The `sample` most recent sessions that share an item with `prefix`.
-    fn candidates(&self, prefix: &[Item], sample: usize) -> Vec<u64> {
-        let mut found: HashSet<u64> = HashSet::new();
-        for item in prefix {
-            if let Some(index) = self.with_item.get(item) {
-                found.extend(index.iter().copied());
-            }
-        }
-        let mut found: Vec<u64> = found.into_iter().collect();
-        found.sort_unstable_by(|a, b| b.cmp(a));
-        found.truncate(sample);
-        found
-    }
-
-    fn memory(&self) -> usize {
-        let sessions: usize = self
-            .sessions
-            .iter()
-            .map(|s| 8 + s.1.capacity() * std::mem::size_of::<Item>())
-            .sum();
-        let index: usize = self.with_item.values().map(|i| 8 + i.capacity() * 8).sum();
-        sessions + index
-    }
-
-    /// Items of the `k` neighbours most similar to `prefix`, scored by the sum of their
-    /// similarities. `weighted`: the session's later clicks weigh more (V-SKNN's linear
-    /// position weights, dot product); otherwise binary cosine (SKNN).
-    fn recommend(&self, prefix: &[Item], n: usize, k: usize, weighted: bool) -> Vec<Item> {
-        let length = prefix.len() as f64;
-        let mut weight: HashMap<Item, f64> = HashMap::new();
-        for (position, &item) in prefix.iter().enumerate() {
-            let w = if weighted {
-                (position + 1) as f64 / length
-            } else {
-                1.0
-            };
-            weight.insert(item, w);
-        }
-        let own = weight.len() as f64;
-        let mut neighbours: Vec<(f64, u64)> = self
-            .candidates(prefix, 500)
-            .into_iter()
-            .filter_map(|number| {
-                let items = self.session(number)?;
-                let shared: f64 = items.iter().filter_map(|i| weight.get(i)).sum();
-                let similarity = if weighted {
-                    shared
-                } else {
-                    shared / (own * items.len() as f64).sqrt()
-                };
-                (similarity > 0.0).then_some((similarity, number))
-            })
-            .collect();
-        neighbours.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-        neighbours.truncate(k);
-        let mut scores: HashMap<Item, f64> = HashMap::new();
-        for (similarity, number) in neighbours {
-            for &item in self.session(number).unwrap_or_default() {
-                *scores.entry(item).or_default() += similarity;
-            }
-        }
-        ranked(scores, n)
-    }
-}
-
 /// Session-kNN (SKNN): the baseline, over every training session.
 #[derive(Debug)]
 pub struct SessionKnn {
-    sessions: RecentSessions,
+    sessions: Sessions,
 }
 
 impl Default for SessionKnn {
     fn default() -> SessionKnn {
         SessionKnn {
-            sessions: RecentSessions::new(usize::MAX, usize::MAX),
+            sessions: Sessions::new(usize::MAX, usize::MAX),
         }
     }
 }
@@ -347,7 +223,7 @@ impl Recommender for SessionKnn {
     }
 
     fn recommend(&self, prefix: &[Item], n: usize) -> Vec<Item> {
-        self.sessions.recommend(prefix, n, 100, false)
+        ranked(self.sessions.scores(prefix, 100, Similarity::Cosine), n)
     }
 
     fn memory(&self) -> usize {
@@ -386,12 +262,6 @@ impl Similar<Exact> {
     }
 }
 
-impl<C: CoOccurrence> Similar<C> {
-    pub fn neighbours(&self) -> &C {
-        &self.neighbours
-    }
-}
-
 impl<C: CoOccurrence> Recommender for Similar<C> {
     fn name(&self) -> String {
         self.label.clone()
@@ -423,53 +293,12 @@ impl<C: CoOccurrence> Recommender for Similar<C> {
     }
 }
 
-/// `for_you` as the edge runs it: the co-viewed neighbours of the whole session so far,
-/// position weighted ([`crate::neighbours::session_neighbours`]), then popular items.
-#[derive(Debug)]
-pub struct SessionNeighbours {
-    similar: Similar<Streaming>,
-}
-
-impl SessionNeighbours {
-    /// The edge's 10 anchors, over Space-Saving summaries of `capacity` counters per item.
-    pub fn new(decay: Decay, capacity: usize) -> SessionNeighbours {
-        SessionNeighbours {
-            similar: Similar::streaming(decay, capacity),
-        }
-    }
-}
-
-impl Recommender for SessionNeighbours {
-    fn name(&self) -> String {
-        "for you at the edge (whole session's neighbours)".into()
-    }
-
-    fn learn(&mut self, items: &[Item], at: f64) {
-        self.similar.learn(items, at);
-    }
-
-    fn recommend(&self, prefix: &[Item], n: usize) -> Vec<Item> {
-        let session = prefix.iter().rev().copied();
-        let scores =
-            crate::neighbours::session_neighbours(self.similar.neighbours(), session, 10, n);
-        let mut ranked: Vec<(Item, f64)> = scores.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut list = Vec::with_capacity(n);
-        fill(&mut list, ranked.into_iter().map(|(i, _)| i), n);
-        fill(&mut list, self.similar.popular.top(n).iter().copied(), n);
-        list
-    }
-
-    fn memory(&self) -> usize {
-        self.similar.memory()
-    }
-}
-
-/// Rapport's `for_you`: a session-kNN (V-SKNN's weights) over the most recent sessions
-/// only, bounded in memory, then [`Similar`]'s answer to fill the slot.
+/// Rapport's `for_you`, as the catalogue's sessions shard runs it: a session-kNN
+/// (V-SKNN's weights, [`crate::sessions`]) over the most recent sessions only, bounded in
+/// memory, then [`Similar`]'s answer to fill the slot.
 #[derive(Debug)]
 pub struct ForYou {
-    sessions: RecentSessions,
+    sessions: Sessions,
     similar: Similar<Streaming>,
 }
 
@@ -477,7 +306,7 @@ impl ForYou {
     /// Over at most `keep` recent sessions, indexing at most 500 per item.
     pub fn new(decay: Decay, keep: usize, capacity: usize) -> ForYou {
         ForYou {
-            sessions: RecentSessions::new(keep, 500),
+            sessions: Sessions::new(keep, 500),
             similar: Similar::streaming(decay, capacity),
         }
     }
@@ -485,7 +314,7 @@ impl ForYou {
 
 impl Recommender for ForYou {
     fn name(&self) -> String {
-        format!("for you (last {} sessions)", self.sessions.keep)
+        format!("for you (last {} sessions)", self.sessions.keep())
     }
 
     fn learn(&mut self, items: &[Item], at: f64) {
@@ -494,7 +323,7 @@ impl Recommender for ForYou {
     }
 
     fn recommend(&self, prefix: &[Item], n: usize) -> Vec<Item> {
-        let mut list = self.sessions.recommend(prefix, n, 100, true);
+        let mut list = ranked(self.sessions.scores(prefix, 100, Similarity::Weighted), n);
         fill(&mut list, self.similar.recommend(prefix, n), n);
         list
     }
@@ -536,8 +365,7 @@ mod tests {
         for_you.learn(&[1, 5], 0.0);
         for_you.learn(&[2, 6], 0.0);
         for_you.learn(&[3, 7], 0.0);
-        assert_eq!(for_you.sessions.sessions.len(), 2);
-        assert!(!for_you.sessions.with_item.contains_key(&1));
+        assert_eq!(for_you.sessions.len(), 2);
         assert!(for_you.sessions.candidates(&[1], 10).is_empty());
         assert_eq!(for_you.sessions.candidates(&[3], 10), vec![2]);
     }

@@ -397,3 +397,36 @@ async fn orders_the_server_reports_teach_what_is_bought_together_for_the_cart() 
         "never what is in the cart: {row}"
     );
 }
+
+#[tokio::test]
+async fn for_you_recommends_what_sessions_like_the_shoppers_went_on_to() {
+    let edge = sharded();
+    teach(edge).await;
+    // A shopper whose session so far is the throw: two taught sessions went on from it to
+    // the mug. The sessions are kept by one shard of three, which says why.
+    let rules = r#"rule("for-you", #{ page: "product", show: #{ kind: "recommendations",
+        slot: "for-you", products: |v| for_you(v, 2),
+        content: #{ en: #{ title: "For you", body: "Picked from this visit" } } } });"#;
+    let visitor = json!({ "visitor_id": "visitor-recs-for-you", "session_id": "s-1",
+        "recent_products": [{ "product": product("merino-throw") }] });
+    let page = json!({ "url": "https://shop.example/products/merino-throw",
+                       "path": "/products/merino-throw", "kind": "product" });
+    let body = json!({ "site": "demo", "files": { "rules.rhai": rules }, "visitor": visitor,
+                       "page": page });
+    let (status, report) = edge.post_admin("/v1/admin/simulate", &body.to_string());
+    assert_eq!(status, 200, "{report}");
+    let first = &report["experiences"][0]["content"]["products"][0];
+    assert_eq!(first["id"], "stoneware-mug", "{report}");
+    assert_eq!(
+        first["reason"], "viewed in sessions like this one",
+        "{report}"
+    );
+    assert!(
+        report["experiences"][0]["content"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != "merino-throw"),
+        "never the product on screen: {report}"
+    );
+}

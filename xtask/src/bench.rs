@@ -143,6 +143,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         None => (Some(LATENCY_CLIENTS), LOAD_CLIENTS),
     };
     let mut summary = Vec::new();
+    // A fresh edge has the benchmark's own token; one at `--url` is the demo, with its own.
+    let token = match &options.url {
+        Some(_) => crate::demo::admin_token(&root.join("edge/.dev.vars"))?,
+        None => bench_analytics::ADMIN_TOKEN.to_owned(),
+    };
 
     if options.decide {
         seed_decide_visitors(&base)?;
@@ -166,7 +171,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
 
     if options.recs {
-        summary.extend(recs(&base, latency_clients.unwrap_or(load_clients))?);
+        let clients = latency_clients.unwrap_or(load_clients);
+        summary.extend(recs(root, &base, &token, clients)?);
     }
 
     if options.events {
@@ -189,11 +195,6 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             events.percentile(99.0)
         ));
     }
-    // A fresh edge has the benchmark's own token; one at `--url` is the demo, with its own.
-    let token = match &options.url {
-        Some(_) => crate::demo::admin_token(&root.join("edge/.dev.vars"))?,
-        None => bench_analytics::ADMIN_TOKEN.to_owned(),
-    };
     if options.analytics {
         process::step(&format!(
             "analytics reads: {} days, {} experiments, {} segments",
@@ -260,21 +261,8 @@ fn runaway(root: &Path, base: &str, token: &str) -> Result<Vec<String>> {
     let demo = crate::publish::rulebook_files(&root.join("demo-site/rulebook"))?;
     let mut files = demo.clone();
     files.insert("bench-runaway.rhai".into(), RUNAWAY_RULE.into());
-    let published = crate::publish::publish(base, token, &files, "bench: a rule that runs away")?;
+    publish_and_wait(base, token, &files, "bench: a rule that runs away")?;
     let agent = agent();
-    // Each isolate checks for a new active rulebook every 5 s.
-    let started = Instant::now();
-    loop {
-        let mut health = agent.get(&format!("{base}/v1/health")).call()?;
-        let health: serde_json::Value = serde_json::from_str(&health.body_mut().read_to_string()?)?;
-        if health["rulebook"] == published["version"] {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the edge did not take the runaway rulebook: {health}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
     let decide = |v: usize, events: serde_json::Value| -> Result<Duration> {
         let body = json!({ "site": "demo", "visitor_id": format!("bench-runaway-{v:05}"),
             "session_id": "bench-session-1",
@@ -340,6 +328,30 @@ fn runaway(root: &Path, base: &str, token: &str) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Publishes a rulebook and waits until the edge decides by it (each isolate checks for a
+/// new active rulebook every 5 s).
+fn publish_and_wait(
+    base: &str,
+    token: &str,
+    files: &std::collections::BTreeMap<String, String>,
+    message: &str,
+) -> Result<()> {
+    let published = crate::publish::publish(base, token, files, message)?;
+    let agent = agent();
+    let started = Instant::now();
+    loop {
+        let mut health = agent.get(&format!("{base}/v1/health")).call()?;
+        let health: serde_json::Value = serde_json::from_str(&health.body_mut().read_to_string()?)?;
+        if health["rulebook"] == published["version"] {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the edge did not take the rulebook \"{message}\": {health}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Products in the catalogue the recommendations phase teaches, and their categories.
 const RECS_PRODUCTS: usize = 400;
 const RECS_CATEGORIES: usize = 20;
@@ -347,7 +359,9 @@ const RECS_CATEGORIES: usize = 20;
 /// Product-page decisions for visitors in the `also-like` experiment's two arms: the arm
 /// whose row the catalogue fills (every shard asked at once) and the arm that sees none.
 /// The same pages, rules and visitors otherwise; the difference is what the lookup costs.
-fn recs(base: &str, clients: usize) -> Result<Vec<String>> {
+/// Then the filled arm again with the row asking `for_you` (the recent sessions' kNN)
+/// rather than `similar_to`.
+fn recs(root: &Path, base: &str, token: &str, clients: usize) -> Result<Vec<String>> {
     process::step(&format!(
         "teaching the catalogue: {RECS_PRODUCTS} products in {RECS_CATEGORIES} categories"
     ));
@@ -389,14 +403,12 @@ fn recs(base: &str, clients: usize) -> Result<Vec<String>> {
                              "type": "product_view", "product": product(p) }] })
         .to_string()
     };
-    // Each visitor's arm, from their first product page.
-    let (mut filled, mut control) = (Vec::new(), Vec::new());
-    for v in 0..DECIDE_VISITORS {
-        let visitor = format!("bench-recs-{v:06}");
+    // The product row a decision shows, if any.
+    let row = |body: String| -> Result<Option<serde_json::Value>> {
         let response = agent
             .post(&format!("{base}/v1/decide"))
             .content_type("application/json")
-            .send(page(&visitor, v % RECS_PRODUCTS, 0))
+            .send(body)
             .context("deciding")?
             .body_mut()
             .read_to_string()
@@ -405,16 +417,53 @@ fn recs(base: &str, clients: usize) -> Result<Vec<String>> {
         let row = decision["experiences"].as_array().and_then(|all| {
             all.iter()
                 .find(|e| e["experience"] == "you-may-also-like")
-                .map(|e| e["content"]["products"].as_array().map_or(0, Vec::len))
+                .cloned()
         });
         match row {
-            Some(products) if products > 0 => filled.push(visitor),
-            Some(_) => bail!("a row without products: {decision}"),
+            Some(row)
+                if row["content"]["products"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty) =>
+            {
+                bail!("a row without products: {decision}")
+            }
+            row => Ok(row),
+        }
+    };
+    // Each visitor's arm, from their first product page.
+    let (mut filled, mut control) = (Vec::new(), Vec::new());
+    for v in 0..DECIDE_VISITORS {
+        let visitor = format!("bench-recs-{v:06}");
+        match row(page(&visitor, v % RECS_PRODUCTS, 0))? {
+            Some(_) => filled.push(visitor),
             None => control.push(visitor),
         }
     }
+    let demo = crate::publish::rulebook_files(&root.join("demo-site/rulebook"))?;
+    let mut for_you = demo.clone();
+    let rules = for_you
+        .get_mut("recommendations.rhai")
+        .context("the demo's recommendations")?;
+    if !rules.contains("similar_to(v, 3)") {
+        bail!("the demo's product-page row no longer asks similar_to(v, 3)");
+    }
+    *rules = rules.replace("similar_to(v, 3)", "for_you(v, 3)");
     let mut summary = Vec::new();
-    for (arm, visitors) in [("row filled", &filled), ("no row (control)", &control)] {
+    let arms = [
+        ("row filled", &filled, None),
+        ("no row (control)", &control, None),
+        ("row filled by for_you", &filled, Some(&for_you)),
+    ];
+    for (arm, visitors, rulebook) in arms {
+        if let Some(files) = rulebook {
+            publish_and_wait(base, token, files, "bench: the product row asks for_you")?;
+            // The figures mean something only if the row is filled from the sessions.
+            let shown = row(page(&filled[0], 1, 1_000_000))?.context("the for_you row")?;
+            let why = &shown["content"]["products"][0]["reason"];
+            if shown["strategy"] != "for_you" || why != "viewed in sessions like this one" {
+                bail!("the row is not filled by for_you from the sessions: {shown}");
+            }
+        }
         process::step(&format!(
             "product pages, {arm}: {} visitors, {clients} clients, {}s after {}s of warm-up",
             visitors.len(),
@@ -437,6 +486,7 @@ fn recs(base: &str, clients: usize) -> Result<Vec<String>> {
             measured.percentile(99.0)
         ));
     }
+    publish_and_wait(base, token, &demo, "bench: the demo's rulebook again")?;
     Ok(summary)
 }
 

@@ -6,18 +6,17 @@
 
 use std::process::ExitCode;
 
+use rapport_recs::catalogue::KEPT_SESSIONS;
 use rapport_recs::clicks::{self, Catalogue, Session};
 use rapport_recs::evaluate::{evaluate, table, Report};
 use rapport_recs::neighbours::Decay;
 use rapport_recs::strategies::{
-    AssociationRules, ForYou, ItemKnn, Popular, Recommender, SessionKnn, SessionNeighbours, Similar,
+    AssociationRules, ForYou, ItemKnn, Popular, Recommender, SessionKnn, Similar,
 };
 use rapport_recs::synthetic::Shop;
 
 /// Counters per item in the streaming neighbours.
 const CAPACITY: usize = 50;
-/// Sessions `for_you` keeps.
-const RECENT: usize = 20_000;
 /// Co-occurrence halves in weight every 30 days.
 const HALF_LIFE: f64 = 30.0 * 86_400.0;
 
@@ -34,8 +33,7 @@ fn run(train: &[Session], test: &[Session]) -> Vec<Report> {
     let mut recommenders: Vec<Box<dyn Recommender>> = vec![
         Box::new(Similar::streaming(decay, CAPACITY)),
         Box::new(Similar::exact(decay)),
-        Box::new(ForYou::new(decay, RECENT, CAPACITY)),
-        Box::new(SessionNeighbours::new(decay, CAPACITY)),
+        Box::new(ForYou::new(decay, KEPT_SESSIONS, CAPACITY)),
         Box::new(Popular::default()),
         Box::new(AssociationRules::default()),
         Box::new(ItemKnn::default()),

@@ -1,6 +1,6 @@
 //! The `Catalogue` Durable Object: one shard of a site's catalogue (named `site:shard`),
-//! holding `rapport_recs::catalogue::Shard` in memory and each item's state in its own
-//! SQLite table, read back when the object starts. What the server feeds is written at
+//! holding `rapport_recs::catalogue::Shard` in memory, and each item's state and (on the
+//! sessions shard) each recent session in SQLite tables, read back when the object starts. What the server feeds is written at
 //! once; what sessions teach is written behind, by an alarm a few seconds later, so that a
 //! busy shard encodes each changed item once per alarm rather than once per visitor's
 //! batch (an object lost before its alarm loses those seconds of learning, never a feed).
@@ -20,6 +20,10 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    number INTEGER PRIMARY KEY,
+    items TEXT NOT NULL
 );";
 
 /// How often a shard forgets products neither viewed nor fed for long.
@@ -43,6 +47,13 @@ pub struct Catalogue {
 #[derive(Deserialize)]
 struct Row {
     body: String,
+}
+
+/// A recent session as stored: its number and its products' ids (a JSON list).
+#[derive(Deserialize)]
+struct SessionRow {
+    number: i64,
+    items: String,
 }
 
 impl DurableObject for Catalogue {
@@ -116,6 +127,18 @@ impl Catalogue {
                 serde_json::from_str(&row.body).doing("reading a catalogue item")?;
             shard.restore(item);
         }
+        let sessions: Vec<SessionRow> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT number, items FROM sessions", None)?
+            .to_array()
+            .doing("reading the recent sessions")?;
+        for row in sessions {
+            let ids: Vec<String> =
+                serde_json::from_str(&row.items).doing("reading a recent session")?;
+            shard.restore_session(row.number as u64, &ids);
+        }
         self.shard.replace(Some(shard));
         Ok(())
     }
@@ -124,7 +147,7 @@ impl Catalogue {
         f(self.shard.borrow().as_ref().expect("loaded first"))
     }
 
-    /// Stores the items that changed since the last write.
+    /// Stores the items and sessions that changed since the last write.
     fn write(&self) -> Result<()> {
         let mut cached = self.shard.borrow_mut();
         let Some(shard) = cached.as_mut().filter(|s| s.has_changed()) else {
@@ -139,6 +162,22 @@ impl Catalogue {
                 vec![item.id.as_str().into(), body.into()],
             )
             .doing("storing a catalogue item")?;
+        }
+        let sessions = shard.take_sessions();
+        for number in sessions.gone {
+            sql.exec(
+                "DELETE FROM sessions WHERE number = ?",
+                vec![(number as i64).into()],
+            )
+            .doing("forgetting a session")?;
+        }
+        for (number, ids) in sessions.kept {
+            let items = encode(&ids).doing("encoding a session")?;
+            sql.exec(
+                "INSERT OR REPLACE INTO sessions (number, items) VALUES (?, ?)",
+                vec![(number as i64).into(), items.into()],
+            )
+            .doing("storing a session")?;
         }
         Ok(())
     }

@@ -330,6 +330,10 @@ impl Visitor {
         if !fresh.is_empty() {
             // What the session teaches the catalogue, from where it stood before these.
             if fresh.iter().any(|event| catalogue::teaches(event)) {
+                // The session handed over last is found again from the profile's products.
+                const _: () = assert!(
+                    catalogue::SESSION_PRODUCTS <= rapport_rules::visitor::profile::RECENT_LIMIT
+                );
                 let profile = &record.profile;
                 let mut session = SessionSoFar {
                     session_id: profile.session_id.clone(),
