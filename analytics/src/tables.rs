@@ -1,7 +1,8 @@
 //! The analytics' daily aggregate tables, each listed once: its labels (which, with the site,
 //! key a row) and its measures (summed). The visitor objects send [`Row`]s as deltas; the edge
-//! writes each table's SQL from this list and reads rows back as [`Row`]s for the analyses.
-//! No table holds a visitor id.
+//! writes each table's statements from this list and reads rows back as [`Row`]s for the
+//! analyses. The tables themselves are in the edge's D1 migrations, which the edge's tests
+//! hold to this list. No table holds a visitor id.
 
 use std::collections::HashMap;
 
@@ -138,26 +139,6 @@ impl Table {
 }
 
 impl Table {
-    /// `CREATE TABLE IF NOT EXISTS`: the site, the labels (text), the measures (real, 0 by
-    /// default), keyed by the site and the labels.
-    pub fn create_sql(self) -> String {
-        let labels = self.labels().iter().map(|l| format!("{l} TEXT NOT NULL"));
-        let measures = self
-            .measures()
-            .iter()
-            .map(|m| format!("{m} REAL NOT NULL DEFAULT 0"));
-        let columns: Vec<String> = std::iter::once("site TEXT NOT NULL".to_owned())
-            .chain(labels)
-            .chain(measures)
-            .collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY (site, {}))",
-            self.name(),
-            columns.join(", "),
-            self.labels().join(", ")
-        )
-    }
-
     /// The columns in the order [`Table::upsert_sql`] takes its values: site, labels,
     /// measures.
     pub fn columns(self) -> Vec<&'static str> {
@@ -324,10 +305,8 @@ mod tests {
     #[test]
     fn every_table_has_its_statements() {
         for table in Table::ALL {
-            let create = table.create_sql();
             let upsert = table.upsert_sql();
             for m in table.measures() {
-                assert!(create.contains(&format!("{m} REAL NOT NULL DEFAULT 0")));
                 assert!(upsert.contains(&format!("{m} = {m} + excluded.{m}")));
             }
             assert_eq!(upsert.matches('?').count(), table.columns().len());

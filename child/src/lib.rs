@@ -166,6 +166,19 @@ impl Child {
     }
 }
 
+impl Child {
+    /// Kills the child and its whole group at once (`SIGKILL`, no chance to clean up), as a
+    /// crash or a lost machine would, and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         // The watchdog is not needed once this ends the child itself; it goes first, so it

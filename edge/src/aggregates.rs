@@ -1,8 +1,8 @@
 //! The analytics' aggregate tables in D1 (binding `REPORTS`, beside the report's `daily`
 //! table): one table per `rapport_analytics::tables::Table`, one row per site and labels,
-//! with summed measures. Their SQL comes from the table list (`Table::create_sql`,
-//! `Table::upsert_sql`), and each table is created on first use, so a fresh database needs
-//! no migration.
+//! with summed measures. Their statements come from the table list (`Table::upsert_sql`);
+//! the tables are in the D1 migrations (`edge/migrations/`), whose tests (`migrations.rs`)
+//! apply them to SQLite and hold every table to its list.
 
 use rapport_analytics::tables::{Row, Table};
 use serde_json::{Map, Value};
@@ -16,8 +16,8 @@ pub fn database(env: &Env) -> Result<D1Database, ApiError> {
         .map_err(|_| ApiError::NotConfigured("the REPORTS database"))
 }
 
-/// The statements that sum `rows` for `site` into their tables (creating the tables
-/// first), for one batch with the report's own rows.
+/// The statements that sum `rows` for `site` into their tables, for one batch with the
+/// report's own rows.
 pub fn statements(
     db: &D1Database,
     site: &str,
@@ -29,7 +29,6 @@ pub fn statements(
         if mine.is_empty() {
             continue;
         }
-        statements.push(db.prepare(table.create_sql()));
         let sql = table.upsert_sql();
         for row in mine {
             let mut values: Vec<JsValue> = vec![site.into()];
@@ -56,10 +55,6 @@ pub async fn read(
     filter: Option<(&str, &str)>,
 ) -> Result<Vec<Row>, ApiError> {
     let db = database(env)?;
-    db.prepare(table.create_sql())
-        .run()
-        .await
-        .context("creating an analytics table")?;
     let columns: Vec<&str> = table
         .labels()
         .iter()

@@ -71,19 +71,39 @@ pub fn retention_ms(env: &Env) -> i64 {
 
 /// How many shards each site's catalogue has (`CATALOGUE_SHARDS`, 1 to 64; 1 when unset).
 pub fn catalogue_shards(env: &Env) -> u32 {
+    shards(env, "CATALOGUE_SHARDS")
+}
+
+/// How many aggregators each site's deltas are spread over (`AGGREGATOR_SHARDS`, 1 to 64;
+/// 1 when unset).
+pub fn aggregator_shards(env: &Env) -> u32 {
+    shards(env, "AGGREGATOR_SHARDS")
+}
+
+fn shards(env: &Env, name: &str) -> u32 {
     const DEFAULT: u32 = 1;
-    match env.var("CATALOGUE_SHARDS").map(|v| v.to_string()) {
+    match env.var(name).map(|v| v.to_string()) {
         Err(_) => DEFAULT,
         Ok(text) => match text.trim().parse::<u32>() {
             Ok(shards) if (1..=64).contains(&shards) => shards,
             _ => {
                 worker::console_error!(
-                    "CATALOGUE_SHARDS is \"{text}\", not a whole number from 1 to 64; using {DEFAULT}"
+                    "{name} is \"{text}\", not a whole number from 1 to 64; using {DEFAULT}"
                 );
                 DEFAULT
             }
         },
     }
+}
+
+/// For the tests only (`AGGREGATOR_TEST_PAUSE_MS`): how long an aggregator waits after D1
+/// took a flush before it forgets the flush's deltas, the window in which a test stops
+/// workerd.
+pub fn aggregator_test_pause_ms(env: &Env) -> Option<u64> {
+    env.var("AGGREGATOR_TEST_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse().ok())
+        .filter(|ms| *ms > 0)
 }
 
 /// Whether the demo-only clock is on (`DEMO_CLOCK = "replay"`): see `clock` for what it does

@@ -28,6 +28,8 @@ mod config;
 mod error;
 mod http;
 mod limits;
+#[cfg(test)]
+mod migrations;
 mod objects;
 mod preview;
 mod reports;
@@ -39,6 +41,7 @@ mod team;
 
 use worker::{event, Context, Env, Request, Response, Result};
 
+pub use objects::aggregator::Aggregator;
 pub use objects::catalogue::Catalogue;
 pub use objects::customer::Customer;
 pub use objects::rulebooks::Rulebooks;

@@ -2,10 +2,9 @@
 //! and audience segment, with the measures `rapport_rules::report` defines.
 //!
 //! Visitor objects compute tallies and keep them in their own outbox until D1 has them;
-//! [`statements`] sums a batch into D1 in one transaction. The table and its statements are
-//! written from `report::LABELS` and `report::MEASURES`, so a new measure needs no edit
-//! here. The table is created on first use, so a fresh database (local or deployed) needs no
-//! migration step; a measure added later is added to an existing table the same way.
+//! [`statements`] sums a batch into D1 in one transaction. The statements are written from
+//! `report::LABELS` and `report::MEASURES`; the table is in the D1 migrations
+//! (`edge/migrations/`), which the tests apply to SQLite and hold to those lists.
 
 use rapport_analytics::tables::Row;
 use rapport_rules::report::{self, Tally, LABELS, MEASURES};
@@ -16,31 +15,15 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::error::{ApiError, Context};
 
-/// `CREATE TABLE`: the labels, then the measures, keyed by everything but the rule.
-fn schema() -> String {
-    let labels = std::iter::once("site")
-        .chain(LABELS.iter().copied())
-        .map(|l| format!("{l} TEXT NOT NULL"));
-    let measures = MEASURES
-        .iter()
-        .map(|(name, kind)| format!("{name} {kind} NOT NULL DEFAULT 0"));
-    let columns: Vec<String> = labels.chain(measures).collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS daily ({}, PRIMARY KEY ({}))",
-        columns.join(", "),
-        key().join(", ")
-    )
-}
-
 /// The primary key: the site and every label but the rule.
-fn key() -> Vec<&'static str> {
+pub(crate) fn key() -> Vec<&'static str> {
     std::iter::once("site")
         .chain(LABELS.iter().copied().filter(|l| *l != "rule"))
         .collect()
 }
 
 /// `INSERT ... ON CONFLICT DO UPDATE`, adding each measure to the row's.
-fn upsert() -> String {
+pub(crate) fn upsert() -> String {
     let names: Vec<&str> = std::iter::once("site")
         .chain(LABELS.iter().copied())
         .chain(MEASURES.iter().map(|(name, _)| *name))
@@ -82,9 +65,6 @@ pub fn statements(
 ) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let upsert = upsert();
     let mut statements = crate::aggregates::statements(db, site, rows)?;
-    if !tallies.is_empty() {
-        statements.push(db.prepare(schema()));
-    }
     for tally in tallies {
         let mut values: Vec<JsValue> = vec![site.into()];
         values.extend(tally.labels().into_iter().map(JsValue::from));
@@ -118,10 +98,6 @@ pub async fn rows(
     experience: &str,
 ) -> Result<Vec<Tally>, ApiError> {
     let db = database(env)?;
-    db.prepare(schema())
-        .run()
-        .await
-        .context("creating the daily table")?;
     let sql = format!(
         "SELECT {} FROM daily WHERE site = ? AND day >= ? AND day <= ? AND (? = '' OR experience = ?)
          ORDER BY day, experience, variant, segment",
@@ -160,13 +136,10 @@ mod tests {
 
     #[test]
     fn the_statements_name_every_measure() {
-        let schema = schema();
         let upsert = upsert();
-        for (name, kind) in MEASURES {
-            assert!(schema.contains(&format!("{name} {kind} NOT NULL DEFAULT 0")));
+        for (name, _) in MEASURES {
             assert!(upsert.contains(&format!("{name} = {name} + excluded.{name}")));
         }
-        assert!(schema.ends_with("PRIMARY KEY (site, day, experience, variant, segment))"));
         let placeholders = upsert.matches('?').count();
         assert_eq!(placeholders, 1 + LABELS.len() + MEASURES.len());
     }

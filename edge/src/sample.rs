@@ -20,11 +20,11 @@ use crate::error::{ApiError, Context};
 /// The most visitors a site's sample holds.
 pub const SIZE: u32 = 2_000;
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS visitor_sample (
-    site TEXT NOT NULL, visitor_id TEXT NOT NULL, at_ms INTEGER NOT NULL, profile TEXT NOT NULL,
-    PRIMARY KEY (site, visitor_id))";
-const INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS visitor_sample_recent ON visitor_sample (site, at_ms)";
+/// Keeps a visitor's latest profile (the table is in the D1 migrations).
+pub(crate) const UPSERT: &str =
+    "INSERT INTO visitor_sample (site, visitor_id, at_ms, profile) VALUES (?, ?, ?, ?)
+     ON CONFLICT (site, visitor_id) DO UPDATE SET at_ms = excluded.at_ms,
+     profile = excluded.profile";
 
 /// Whether `profile` may be in the sample: its site reported consent to analytics, and it
 /// has viewed a page (a profile only the retailer's server wrote to has nothing to decide on).
@@ -43,28 +43,21 @@ pub fn statements(
     if !belongs(profile) {
         // Only a withheld consent can follow a time in the sample (page views stay).
         if profile.consent.is_some_and(|c| !c.analytics) {
-            return Ok(vec![
-                db.prepare(SCHEMA),
-                remove(db, site, &profile.visitor_id)?,
-            ]);
+            return Ok(vec![remove(db, site, &profile.visitor_id)?]);
         }
         return Ok(Vec::new());
     }
-    let mut statements = vec![db.prepare(SCHEMA), db.prepare(INDEX)];
+    let mut statements = Vec::new();
     let body = serde_json::to_string(profile).context("encoding a sampled profile")?;
     statements.push(
-        db.prepare(
-            "INSERT INTO visitor_sample (site, visitor_id, at_ms, profile) VALUES (?, ?, ?, ?)
-             ON CONFLICT (site, visitor_id) DO UPDATE SET at_ms = excluded.at_ms,
-             profile = excluded.profile",
-        )
-        .bind(&[
-            site.into(),
-            profile.visitor_id.as_str().into(),
-            (profile.last_seen_ms as f64).into(),
-            body.into(),
-        ])
-        .context("binding a sampled profile")?,
+        db.prepare(UPSERT)
+            .bind(&[
+                site.into(),
+                profile.visitor_id.as_str().into(),
+                (profile.last_seen_ms as f64).into(),
+                body.into(),
+            ])
+            .context("binding a sampled profile")?,
     );
     // Beyond SIZE visitors, the oldest go (with fewer, the cut-off is NULL and none do).
     statements.push(
@@ -87,7 +80,8 @@ fn remove(db: &D1Database, site: &str, visitor_id: &str) -> Result<D1PreparedSta
 /// Takes an erased visitor out of the sample.
 pub async fn erase(env: &Env, site: &str, visitor_id: &str) -> Result<(), ApiError> {
     let db = database(env)?;
-    db.batch(vec![db.prepare(SCHEMA), remove(&db, site, visitor_id)?])
+    remove(&db, site, visitor_id)?
+        .run()
         .await
         .context("erasing a visitor from the sample")?;
     Ok(())
@@ -101,10 +95,6 @@ pub async fn read(env: &Env, site: &str) -> Result<Vec<Sampled>, ApiError> {
         profile: String,
     }
     let db = database(env)?;
-    db.prepare(SCHEMA)
-        .run()
-        .await
-        .context("creating the visitor sample")?;
     let rows: Vec<Row> = db
         .prepare(
             "SELECT at_ms, profile FROM visitor_sample WHERE site = ? ORDER BY at_ms DESC LIMIT ?",

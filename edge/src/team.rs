@@ -168,42 +168,14 @@ pub fn role(field: &str, name: &str) -> Result<Role, ApiError> {
     })
 }
 
-const SCHEMA: [&str; 3] = [
-    "CREATE TABLE IF NOT EXISTS console_users (
-        name TEXT PRIMARY KEY COLLATE NOCASE, role TEXT NOT NULL, salt TEXT NOT NULL,
-        hash TEXT NOT NULL, iterations INTEGER NOT NULL, invited_by TEXT NOT NULL,
-        joined_ms INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS console_invites (
-        token_hash TEXT PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE, role TEXT NOT NULL,
-        invited_by TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS console_logins (
-        id_hash TEXT PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE,
-        expires_ms INTEGER NOT NULL)",
-];
-
-thread_local! {
-    /// Whether this isolate has created the team's and the sessions' tables: every console
-    /// call looks its session up, and needs the three `CREATE TABLE IF NOT EXISTS` once.
-    static SCHEMA_READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `statements` in one batch, after the schema the first time in this isolate; gives
-/// each statement's rows.
+/// Runs `statements` in one batch (the team's tables are in the D1 migrations); gives each
+/// statement's rows.
 pub async fn batch(
     db: &D1Database,
     statements: Vec<D1PreparedStatement>,
     what: &str,
 ) -> Result<Vec<worker::D1Result>, ApiError> {
-    let mut all = if SCHEMA_READY.with(std::cell::Cell::get) {
-        Vec::new()
-    } else {
-        SCHEMA.iter().map(|sql| db.prepare(*sql)).collect()
-    };
-    let skip = all.len();
-    all.extend(statements);
-    let mut results = db.batch(all).await.context(what)?;
-    SCHEMA_READY.with(|ready| ready.set(true));
-    Ok(results.split_off(skip))
+    db.batch(statements).await.context(what)
 }
 
 /// A statement's rows.

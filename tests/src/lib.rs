@@ -26,6 +26,39 @@ fn tool(variable: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
     std::env::var_os(variable).map_or_else(default, PathBuf::from)
 }
 
+/// Gives the edge's state in `persist` a D1 database with the migrations applied: a copy of
+/// `cargo xtask test`'s (`RAPPORT_D1_TEMPLATE`), or, for a test run on its own, applied here.
+fn migrated(wrangler: &Path, edge_dir: &Path, persist: &Path) {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else {
+                std::fs::copy(entry.path(), target)?;
+            }
+        }
+        Ok(())
+    }
+    if let Some(template) = std::env::var_os("RAPPORT_D1_TEMPLATE") {
+        copy(Path::new(&template), persist).expect("copying the migrated D1 database");
+        return;
+    }
+    let status = Command::new(wrangler)
+        .current_dir(edge_dir)
+        .args(["d1", "migrations", "apply", "rapport-reports", "--local"])
+        .arg("--persist-to")
+        .arg(persist)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("wrangler runs");
+    assert!(status.success(), "the D1 migrations apply");
+}
+
 pub use rapport_child::free_port;
 use rapport_child::Child;
 
@@ -38,11 +71,57 @@ pub struct Edge {
     pub demo_server_key: String,
     pub outlet_server_key: String,
     /// Kept for its lifetime: the edge ends when it is dropped.
-    _process: Child,
-    _state: tempfile::TempDir,
+    process: Child,
+    launch: Launch,
+    state: tempfile::TempDir,
+}
+
+/// How an edge is started, to start it again on the same state.
+#[derive(Debug)]
+struct Launch {
+    wrangler: PathBuf,
+    edge_dir: PathBuf,
+    /// `NAME:value` for `--var`.
+    vars: Vec<String>,
+}
+
+impl Launch {
+    /// Starts `wrangler dev` on `state` and waits until it answers; gives it and its base
+    /// URL. A free port can be taken between asking for it and wrangler binding it (workerd
+    /// opens ports of its own): then another pair of ports is tried.
+    fn start(&self, state: &Path) -> (Child, String) {
+        for attempt in 1..=3 {
+            let port = free_port();
+            let mut process = Child::background(
+                Command::new(&self.wrangler)
+                    .current_dir(&self.edge_dir)
+                    .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--inspector-port", &free_port().to_string()])
+                    .arg("--persist-to")
+                    .arg(state.join("wrangler"))
+                    .args(["--show-interactive-dev-session=false", "--log-level=warn"])
+                    .args(self.vars.iter().flat_map(|v| ["--var", v.as_str()]))
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+                state.join("wrangler.log"),
+                Some(state),
+            )
+            .expect("wrangler starts");
+            let health = format!("http://127.0.0.1:{port}/v1/health");
+            match process.wait_for_http(&health, Duration::from_secs(90)) {
+                Ok(_) => return (process, format!("http://127.0.0.1:{port}")),
+                Err(err) if attempt < 3 && err.contains("Address already in use") => continue,
+                Err(err) => panic!("the edge did not come up: {err}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
 }
 
 impl Edge {
+    /// How many variables every test edge is started with, before a test's own.
+    const COMMON_VARS: usize = 5;
+
     pub fn start() -> Edge {
         Edge::start_with(&[])
     }
@@ -105,43 +184,38 @@ impl Edge {
             format!("SERVER_KEYS:{server_keys}"),
             format!("SITES:{sites}"),
         ];
+        debug_assert_eq!(all_vars.len(), Self::COMMON_VARS);
         all_vars.extend(vars.iter().map(|(name, value)| format!("{name}:{value}")));
-        // A free port can be taken between asking for it and wrangler binding it (workerd
-        // opens ports of its own): then another pair of ports is tried.
-        for attempt in 1..=3 {
-            let port = free_port();
-            let mut process = Child::background(
-                Command::new(&wrangler)
-                    .current_dir(&edge_dir)
-                    .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--inspector-port", &free_port().to_string()])
-                    .arg("--persist-to")
-                    .arg(state.path().join("wrangler"))
-                    .args(["--show-interactive-dev-session=false", "--log-level=warn"])
-                    .args(all_vars.iter().flat_map(|v| ["--var", v.as_str()]))
-                    .env("WRANGLER_SEND_METRICS", "false")
-                    .env("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
-                state.path().join("wrangler.log"),
-                Some(state.path()),
-            )
-            .expect("wrangler starts");
-            let health = format!("http://127.0.0.1:{port}/v1/health");
-            match process.wait_for_http(&health, Duration::from_secs(90)) {
-                Ok(_) => {
-                    return Edge {
-                        base: format!("http://127.0.0.1:{port}"),
-                        admin_token,
-                        demo_server_key,
-                        outlet_server_key,
-                        _process: process,
-                        _state: state,
-                    }
-                }
-                Err(err) if attempt < 3 && err.contains("Address already in use") => continue,
-                Err(err) => panic!("the edge did not come up: {err}"),
-            }
+        migrated(&wrangler, &edge_dir, &state.path().join("wrangler"));
+        let launch = Launch {
+            wrangler,
+            edge_dir,
+            vars: all_vars,
+        };
+        let (process, base) = launch.start(state.path());
+        Edge {
+            base,
+            admin_token,
+            demo_server_key,
+            outlet_server_key,
+            process,
+            launch,
+            state,
         }
-        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Kills workerd at once (as a crash would), then starts the edge again on the same
+    /// state, on a new port, with `vars` in place of the extra variables it started with.
+    pub fn restart_with(&mut self, vars: &[(&str, &str)]) {
+        self.process.kill();
+        // The variables every test edge has come first; the extra ones follow them.
+        self.launch.vars.truncate(Self::COMMON_VARS);
+        self.launch
+            .vars
+            .extend(vars.iter().map(|(name, value)| format!("{name}:{value}")));
+        let (process, base) = self.launch.start(self.state.path());
+        self.process = process;
+        self.base = base;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -56,6 +56,8 @@ struct Options {
     /// Product pages whose row is learnt from a catalogue, against the same pages without
     /// it (`recs`).
     recs: bool,
+    /// D1 statements at two traffic levels, through the aggregators (`fanin`).
+    fanin: bool,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -69,6 +71,7 @@ fn options(args: &[String]) -> Result<Options> {
         analytics: true,
         runaway: true,
         recs: true,
+        fanin: true,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -85,18 +88,22 @@ fn options(args: &[String]) -> Result<Options> {
                 options.clients = Some(n.parse().context("--clients takes a number")?)
             }
             ("--url", Some(url)) => options.url = Some(url.trim_end_matches('/').to_owned()),
-            ("--only", Some(only @ ("decide" | "events" | "analytics" | "runaway" | "recs"))) => {
+            (
+                "--only",
+                Some(only @ ("decide" | "events" | "analytics" | "runaway" | "recs" | "fanin")),
+            ) => {
                 options.decide = only == "decide";
                 options.events = only == "events";
                 options.analytics = only == "analytics";
                 options.runaway = only == "runaway";
                 options.recs = only == "recs";
+                options.fanin = only == "fanin";
             }
             _ => {
                 bail!(
                     "usage: cargo xtask bench [--clients N] \
-                     [--only decide|events|analytics|runaway|recs] [--wrangler-dev | --url BASE] \
-                     | --widget"
+                     [--only decide|events|analytics|runaway|recs|fanin] \
+                     [--wrangler-dev | --url BASE] | --widget"
                 )
             }
         }
@@ -127,6 +134,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             (edge.base.clone(), Some(edge))
         }
         (None, None) => unreachable!("built when no --url is given"),
+    };
+    // Where the edge keeps its state: the fresh edge's, or the demo's.
+    let state = match &edge {
+        Some(edge) => edge.state.0.clone(),
+        None => root.join("edge/.wrangler/state"),
     };
     let _edge = edge;
     let phase = |what: &str, clients: usize| {
@@ -173,6 +185,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if options.recs {
         let clients = latency_clients.unwrap_or(load_clients);
         summary.extend(recs(root, &base, &token, clients)?);
+    }
+
+    if options.fanin {
+        let wrangler = crate::tools::node_bin(root, "wrangler");
+        summary.extend(fanin(root, &wrangler, &state, &base)?);
     }
 
     if options.events {
@@ -490,6 +507,126 @@ fn recs(root: &Path, base: &str, token: &str, clients: usize) -> Result<Vec<Stri
     Ok(summary)
 }
 
+/// The traffic levels of the fan-in phase, in new visitors a minute.
+const FANIN_LEVELS: [usize; 2] = [200, 2_000];
+
+/// D1's statements at each of [`FANIN_LEVELS`]: for a minute, that many new visitors a
+/// minute, evenly spread, each with three pages (home, a product, the cart, each a
+/// decision carrying its events); then, once the last aggregator flush is in, what
+/// `applied_flushes` says the flushes of that minute wrote.
+fn fanin(root: &Path, wrangler: &Path, state: &Path, base: &str) -> Result<Vec<String>> {
+    let agent = agent();
+    let mut lines = Vec::new();
+    for (level, per_minute) in FANIN_LEVELS.into_iter().enumerate() {
+        process::step(&format!(
+            "the fan-in: {per_minute} new visitors a minute for a minute, three pages each"
+        ));
+        let started = epoch_ms();
+        let began = Instant::now();
+        let gap = Duration::from_secs(60) / per_minute as u32;
+        for v in 0..per_minute {
+            let due = gap * v as u32;
+            if let Some(wait) = due.checked_sub(began.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            let visitor = format!("bench-fanin-{level}-{v:05}");
+            for (n, (path, kind)) in [
+                ("/", "home"),
+                ("/products/linen-shirt", "product"),
+                ("/cart", "cart"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut events = vec![json!({ "id": format!("fanin-{level}-{v:05}-{n}"),
+                    "session_id": "bench-session-1", "type": "page_view",
+                    "page": { "url": format!("http://shop{path}"), "path": path, "kind": kind } })];
+                if kind == "product" {
+                    events.push(json!({ "id": format!("fanin-{level}-{v:05}-view"),
+                        "session_id": "bench-session-1", "type": "product_view",
+                        "product": { "id": "linen-shirt", "name": "Linen Shirt", "price": 59.0,
+                                     "currency": "EUR", "category": "shirts" } }));
+                }
+                let body = json!({ "site": "demo", "visitor_id": visitor,
+                    "session_id": "bench-session-1",
+                    "page": { "url": format!("http://shop{path}"), "path": path, "kind": kind,
+                              "locale": "en" },
+                    "events": events });
+                post(&agent, base, "/v1/decide", &body.to_string())?;
+            }
+        }
+        let sent = began.elapsed();
+        // The visitors' outboxes (2 s), then the aggregators' flush (10 s), with room.
+        std::thread::sleep(Duration::from_secs(25));
+        let written = flushes(root, wrangler, state, started)?;
+        let minutes = sent.as_secs_f64() / 60.0;
+        let line = format!(
+            "fan-in, {per_minute} new visitors a minute ({:.0} s): {} flushes wrote {} statements \
+             for {} deltas: {:.0} statements a minute, {:.0} per 1,000 visitors",
+            sent.as_secs_f64(),
+            written.flushes,
+            written.statements,
+            written.deltas,
+            written.statements as f64 / minutes,
+            written.statements as f64 * 1_000.0 / per_minute as f64,
+        );
+        println!("  {line}");
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// What the aggregators' flushes since `since_ms` wrote, as D1's `applied_flushes` has it.
+struct Written {
+    flushes: u64,
+    statements: u64,
+    deltas: u64,
+}
+
+fn flushes(root: &Path, wrangler: &Path, state: &Path, since_ms: i64) -> Result<Written> {
+    let sql = format!(
+        "SELECT COUNT(*) AS flushes, COALESCE(SUM(statements), 0) AS statements, \
+         COALESCE(SUM(deltas), 0) AS deltas FROM applied_flushes WHERE at_ms >= {since_ms}"
+    );
+    let output = Command::new(wrangler)
+        .current_dir(root.join("edge"))
+        .args([
+            "d1",
+            "execute",
+            crate::migrations::DATABASE,
+            "--local",
+            "--json",
+        ])
+        .args(["-c", "wrangler.toml", "--command", &sql])
+        .arg("--persist-to")
+        .arg(state)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .output()
+        .context("asking D1 for the flushes")?;
+    if !output.status.success() {
+        bail!(
+            "reading the flushes from D1: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("reading {}", String::from_utf8_lossy(&output.stdout)))?;
+    let row = &answer[0]["results"][0];
+    let number = |name: &str| row[name].as_u64().unwrap_or(0);
+    Ok(Written {
+        flushes: number("flushes"),
+        statements: number("statements"),
+        deltas: number("deltas"),
+    })
+}
+
+/// Milliseconds since the Unix epoch, as the edge's clock counts.
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Gives each visitor of the decide load a page view and a cart, as real visitors have.
 fn seed_decide_visitors(base: &str) -> Result<()> {
     process::step("seeding visitors for the decide load");
@@ -687,12 +824,12 @@ fn load(
 struct BenchEdge {
     base: String,
     _child: Child,
-    _state: TempDir,
+    state: TempDir,
 }
 
 impl BenchEdge {
-    /// Starts the edge on fresh state, after `prepare` has written what it needs into that
-    /// state (wrangler's layout: `STATE/v3/...`).
+    /// Starts the edge on fresh state with the D1 migrations applied, after `prepare` has
+    /// written what it needs into that state (wrangler's layout: `STATE/v3/...`).
     fn start(
         root: &Path,
         wrangler: &Path,
@@ -706,6 +843,7 @@ impl BenchEdge {
             without_rate_limits(&config),
         )?;
         let state = TempDir::new(root)?;
+        crate::migrations::apply(wrangler, &edge_dir, "wrangler.bench.toml", Some(&state.0))?;
         prepare(&state.0)?;
         let port = free_port();
         let mut command = if wrangler_dev {
@@ -747,7 +885,7 @@ impl BenchEdge {
         Ok(BenchEdge {
             base,
             _child: child,
-            _state: state,
+            state,
         })
     }
 }

@@ -27,6 +27,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let inspector = rapport_child::free_port();
 
+    process::step("the D1 database's migrations");
+    crate::migrations::apply(&built.wrangler, &root.join("edge"), "wrangler.toml", None)?;
     process::step("starting the edge in workerd (wrangler dev)");
     let mut wrangler = Child::foreground(
         Command::new(&built.wrangler)

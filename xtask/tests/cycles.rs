@@ -225,7 +225,7 @@ fn each_layer_of_rules_uses_only_the_layers_below_it() {
 }
 
 /// The edge's stack, as ARCHITECTURE.md states it: what each of its modules may use.
-const EDGE_USES: [(&str, &[&str]); 19] = [
+const EDGE_USES: [(&str, &[&str]); 20] = [
     (
         "router",
         &[
@@ -279,6 +279,10 @@ const EDGE_USES: [(&str, &[&str]); 19] = [
     ("limits", &["error", "config"]),
     ("sites", &["error", "config"]),
     ("clock", &["error", "config", "http"]),
+    (
+        "migrations",
+        &["aggregates", "objects", "reports", "sample"],
+    ),
     ("reports", &["error", "clock", "aggregates"]),
     ("aggregates", &["error", "clock"]),
     ("sample", &["error", "clock", "aggregates"]),

@@ -95,10 +95,6 @@ pub async fn check(req: Request) -> Result<Response, ApiError> {
     ))
 }
 
-const DRAFT_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS console_drafts (
-    one INTEGER PRIMARY KEY CHECK (one = 1), files TEXT NOT NULL, base INTEGER,
-    saved_ms INTEGER NOT NULL)";
-
 /// `GET /v1/admin/draft`: the saved draft, or `{"draft": null}`.
 pub async fn get_draft(env: &Env) -> Result<Response, ApiError> {
     #[derive(Deserialize)]
@@ -108,10 +104,6 @@ pub async fn get_draft(env: &Env) -> Result<Response, ApiError> {
         saved_ms: f64,
     }
     let db = database(env)?;
-    db.prepare(DRAFT_SCHEMA)
-        .run()
-        .await
-        .context("creating the drafts table")?;
     let row: Option<Row> = db
         .prepare("SELECT files, base, saved_ms FROM console_drafts WHERE one = 1")
         .first(None)
@@ -155,22 +147,20 @@ pub async fn put_draft(req: Request, env: &Env) -> Result<Response, ApiError> {
     let saved = now_ms();
     let files = serde_json::to_string(&draft.files).context("encoding the draft")?;
     let db = database(env)?;
-    db.batch(vec![
-        db.prepare(DRAFT_SCHEMA),
-        db.prepare(
-            "INSERT INTO console_drafts (one, files, base, saved_ms) VALUES (1, ?, ?, ?)
-             ON CONFLICT (one) DO UPDATE SET files = excluded.files, base = excluded.base,
-             saved_ms = excluded.saved_ms",
-        )
-        .bind(&[
-            files.into(),
-            draft
-                .base
-                .map_or(wasm_bindgen::JsValue::NULL, |b| (b as f64).into()),
-            (saved as f64).into(),
-        ])
-        .context("binding the draft")?,
+    db.prepare(
+        "INSERT INTO console_drafts (one, files, base, saved_ms) VALUES (1, ?, ?, ?)
+         ON CONFLICT (one) DO UPDATE SET files = excluded.files, base = excluded.base,
+         saved_ms = excluded.saved_ms",
+    )
+    .bind(&[
+        files.into(),
+        draft
+            .base
+            .map_or(wasm_bindgen::JsValue::NULL, |b| (b as f64).into()),
+        (saved as f64).into(),
     ])
+    .context("binding the draft")?
+    .run()
     .await
     .context("saving the draft")?;
     Ok(json_response(&json!({ "saved_ms": saved }), 200))
@@ -185,12 +175,10 @@ pub async fn delete_draft(env: &Env) -> Result<Response, ApiError> {
 /// Discards the draft: on request, or once the console has published it.
 pub async fn discard_draft(env: &Env) -> Result<(), ApiError> {
     let db = database(env)?;
-    db.batch(vec![
-        db.prepare(DRAFT_SCHEMA),
-        db.prepare("DELETE FROM console_drafts"),
-    ])
-    .await
-    .context("discarding the draft")?;
+    db.prepare("DELETE FROM console_drafts")
+        .run()
+        .await
+        .context("discarding the draft")?;
     Ok(())
 }
 

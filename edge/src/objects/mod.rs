@@ -10,8 +10,10 @@
 //! - [`visitor`]: one per visitor, holding the profile and raw events, deciding next to them.
 //! - [`customer`]: one per customer, holding the trusted facts from the retailer's systems.
 //! - [`catalogue`]: a site's products and what shoppers do with them, in shards by product.
+//! - [`aggregator`]: the fan-in that sums visitors' aggregate deltas per row before D1.
 //! - [`rulebooks`]: the one store of published rulebooks and the audit log.
 
+pub mod aggregator;
 pub mod catalogue;
 pub mod customer;
 pub mod rulebooks;

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     site TEXT NOT NULL,
     tally TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_source (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    source TEXT NOT NULL
 );";
 
 /// Events per INSERT: four parameters each, under SQLite's limit of 100 per statement in

@@ -1,28 +1,34 @@
 //! The visitor's report outbox and alarm: [`Outbox`], which the object owns.
 //!
-//! `outbox` holds report tallies until D1 has them. The object's alarm sends them a couple of
-//! seconds after they are written (so a burst of events costs one D1 write), and blanks raw
+//! `outbox` holds report tallies and analytics rows until the site's aggregators have them
+//! (which sum them with every other visitor's before D1), and what sessions taught until the
+//! catalogue has it. The object's alarm sends them a couple of seconds after they are
+//! written (so a burst of events costs one hand-over), and blanks raw
 //! events older than the retention period (`EVENT_RETENTION_DAYS`, 90 by default); the ids
 //! stay, so a replay of an expired event is still recognised.
 
 use std::cell::Cell;
 
-use rapport_analytics::tables::{self, Row};
+use rapport_analytics::tables::Row;
 use rapport_analytics::visitor::Visitor as Record;
 use rapport_recs::catalogue::Learnt;
-use rapport_rules::report::{self, Tally};
+use rapport_rules::report::Tally;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result, Storage};
 
 use crate::clock::now_ms;
 use crate::config;
 use crate::error::Context;
+use crate::objects::aggregator::{Delta, Numbered};
 use crate::objects::{encode, Count};
 
 /// How long tallies wait in the outbox, so a burst of events costs one D1 write.
 const FLUSH_DELAY_MS: i64 = 2_000;
-/// How long before a failed D1 write is tried again.
+/// How long before a failed hand-over is tried again.
 const RETRY_DELAY_MS: i64 = 30_000;
+/// How often a visitor's profile is written to its site's sample at most: the sample's
+/// writes grow with the visitors active, so they are kept few.
+const SAMPLE_EVERY_MS: i64 = 5 * 60_000;
 
 /// What waits in the outbox: what a batch of events taught the site's catalogue, a report
 /// tally, or a delta of an analytics table. (Rows queued before the analytics existed are
@@ -45,6 +51,10 @@ pub(super) struct Outbox {
     alarm_at: Cell<Option<Option<i64>>>,
     /// Whether tallies were queued since the outbox was last sent.
     pending: Cell<bool>,
+    /// The outbox's random id for the aggregators, once read or made.
+    source: std::cell::RefCell<Option<String>>,
+    /// When this instance last wrote the profile to the sample.
+    sampled_at: Cell<i64>,
 }
 
 impl Outbox {
@@ -53,10 +63,66 @@ impl Outbox {
         self.pending.get()
     }
 
-    /// Storage was emptied (the visitor erased): no alarm, nothing waiting.
+    /// Storage was emptied (the visitor erased): no alarm, nothing waiting, and a new
+    /// source id if the visitor comes back.
     pub(super) fn cleared(&self) {
         self.alarm_at.set(Some(None));
         self.pending.set(false);
+        self.source.replace(None);
+        self.sampled_at.set(0);
+    }
+
+    /// The outbox's id for the aggregators: random, made once and kept in the object's
+    /// storage (so it goes when the visitor is erased, and names no one).
+    fn source(&self, storage: &Storage) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Source {
+            source: String,
+        }
+        if let Some(source) = self.source.borrow().clone() {
+            return Ok(source);
+        }
+        let sql = storage.sql();
+        let kept: Vec<Source> = sql
+            .exec("SELECT source FROM outbox_source", None)?
+            .to_array()
+            .doing("reading the outbox's id")?;
+        let source = match kept.into_iter().next() {
+            Some(kept) => kept.source,
+            None => {
+                let made = crate::team::random_id()
+                    .map_err(|err| worker::Error::RustError(err.to_string()))?;
+                sql.exec(
+                    "INSERT INTO outbox_source (one, source) VALUES (1, ?)",
+                    vec![made.as_str().into()],
+                )
+                .doing("keeping the outbox's id")?;
+                made
+            }
+        };
+        self.source.replace(Some(source.clone()));
+        Ok(source)
+    }
+
+    /// Keeps the visitor's profile in its site's sample, at most every [`SAMPLE_EVERY_MS`]
+    /// (a withheld consent takes it out at once).
+    async fn sample(&self, env: &Env, record: &Record) -> Result<()> {
+        let now = now_ms();
+        let profile = &record.profile;
+        if crate::sample::belongs(profile) && now - self.sampled_at.get() < SAMPLE_EVERY_MS {
+            return Ok(());
+        }
+        let db = crate::aggregates::database(env).doing("opening the reports database")?;
+        let statements = crate::sample::statements(&db, &record.tracking.site, profile)
+            .doing("preparing the sampled profile")?;
+        if statements.is_empty() {
+            return Ok(());
+        }
+        db.batch(statements)
+            .await
+            .doing("keeping the visitor in the sample")?;
+        self.sampled_at.set(now);
+        Ok(())
     }
 
     /// The alarm has fired; the next is set by [`Outbox::schedule_after`].
@@ -91,10 +157,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Sends the outbox to the reports database and the site's catalogue, and empties it;
-    /// the visitor's latest `profile` goes to its site's sample in the same batch. What
-    /// the catalogue did not take stays for the next alarm, apart from the tallies, so
-    /// that neither is sent twice.
+    /// Hands the outbox's tallies and rows to the site's aggregators and what sessions
+    /// taught to its catalogue, and empties it; the visitor's latest profile goes to its
+    /// site's sample (at most every [`SAMPLE_EVERY_MS`]). What the catalogue did not take
+    /// stays for the next alarm, apart from the tallies, so that neither is sent twice.
     pub(super) async fn flush(
         &self,
         storage: &Storage,
@@ -115,8 +181,7 @@ impl Outbox {
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(());
         };
-        type Waiting = (String, Vec<Tally>, Vec<Row>);
-        let mut by_site: Vec<Waiting> = Vec::new();
+        let mut by_site: Vec<(String, Vec<Numbered>)> = Vec::new();
         // What sessions taught, merged per site: one call to each shard per alarm.
         let mut learning: Vec<(String, Learnt, Vec<i64>)> = Vec::new();
         for row in rows {
@@ -132,40 +197,33 @@ impl Outbox {
                 }
                 continue;
             }
-            let at = match by_site.iter().position(|(site, _, _)| *site == row.site) {
-                Some(at) => at,
-                None => {
-                    by_site.push((row.site, Vec::new(), Vec::new()));
-                    by_site.len() - 1
-                }
+            let delta = match outgoing {
+                Outgoing::Tally(tally) => Delta::Tally(tally),
+                Outgoing::Row(row) => Delta::Row(row),
+                Outgoing::Learn { .. } => continue,
             };
-            match outgoing {
-                Outgoing::Tally(tally) => by_site[at].1.push(tally),
-                Outgoing::Row(delta) => by_site[at].2.push(delta),
-                Outgoing::Learn { .. } => {}
+            let numbered = Numbered {
+                seq: row.seq,
+                delta,
+            };
+            match by_site.iter_mut().find(|(site, _)| *site == row.site) {
+                Some((_, deltas)) => deltas.push(numbered),
+                None => by_site.push((row.site, vec![numbered])),
             }
         }
-        let db = crate::aggregates::database(env).doing("opening the reports database")?;
-        for (site, tallies, deltas) in by_site {
-            let mut statements = crate::reports::statements(
-                &db,
-                &site,
-                &report::merge(tallies),
-                &tables::merge(deltas),
-            )
-            .doing("preparing the report rows")?;
-            if let Some(record) = record.filter(|r| r.tracking.site == site) {
-                statements.extend(
-                    crate::sample::statements(&db, &site, &record.profile)
-                        .doing("preparing the sampled profile")?,
-                );
-            }
-            db.batch(statements)
+        // Every aggregator of the site takes its deltas, or the outbox keeps them all: one
+        // that took them before skips them when they come again.
+        let source = self.source(storage)?;
+        for (site, deltas) in by_site {
+            crate::objects::aggregator::add(env, &site, &source, deltas)
                 .await
-                .doing(format_args!("adding {site}'s tallies to the reports"))?;
+                .doing(format_args!("handing {site}'s tallies to its aggregators"))?;
         }
-        // The tallies are in D1: what the catalogue does not take now waits for the next
-        // alarm on its own.
+        if let Some(record) = record {
+            self.sample(env, record).await?;
+        }
+        // The aggregators have the tallies: what the catalogue does not take now waits for
+        // the next alarm on its own.
         let mut kept: Vec<i64> = Vec::new();
         let mut unsent = None;
         for (site, learnt, seqs) in learning {
