@@ -37,8 +37,14 @@ CREATE TABLE IF NOT EXISTS shard (
 /// How long deltas wait before they are written: every row touched in that time costs one
 /// statement, however many visitors touched it.
 pub const FLUSH_EVERY_MS: i64 = 10_000;
-/// Past this many deltas waiting, they are written at once.
-pub const FLUSH_AT_DELTAS: i64 = 1_000;
+/// Past this many deltas waiting, they are written at once: a bound on what waits, set so
+/// that a busy shop's flushes still come every [`FLUSH_EVERY_MS`] (deltas grow with the
+/// shoppers; the rows a flush writes do not).
+pub const FLUSH_AT_DELTAS: i64 = 20_000;
+/// The most rows one flush writes: D1 takes at most 1,000 queries from one invocation (the
+/// paid plan), and a flush adds two of its own. What waits beyond goes in the next flush,
+/// at once.
+const MAX_ROWS_PER_FLUSH: usize = 990;
 /// How long before a flush that did not finish is tried again.
 const RETRY_MS: i64 = 10_000;
 /// Records a flush in D1, in the same batch as its upserts (`applied_flushes`, made by the
@@ -66,6 +72,12 @@ struct Seen {
 
 #[derive(Deserialize)]
 struct Waiting {
+    deltas: String,
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    seq: i64,
     deltas: String,
 }
 
@@ -123,11 +135,20 @@ impl DurableObject for Aggregator {
             .await
             .doing("setting the retry alarm")?;
         self.alarm_at.set(Some(Some(now_ms() + RETRY_MS)));
-        if let Err(err) = self.flush().await {
-            worker::console_error!("aggregates not written, retrying: {err}");
+        let behind = match self.flush().await {
+            Ok(behind) => behind,
+            Err(err) => {
+                worker::console_error!("aggregates not written, retrying: {err}");
+                return Response::ok("");
+            }
+        };
+        // Written: no retry. What a flush left behind goes at once; what came meanwhile,
+        // within the usual delay.
+        if behind {
+            storage.set_alarm(0).await.doing("setting the next flush")?;
+            self.alarm_at.set(Some(Some(now_ms())));
             return Response::ok("");
         }
-        // Written: no retry; the next alarm is for what came meanwhile, if anything.
         storage
             .delete_alarm()
             .await
@@ -181,17 +202,25 @@ impl Aggregator {
         Ok(fresh.len() as u64)
     }
 
-    /// Makes sure an alarm will write what waits: within [`FLUSH_EVERY_MS`], or at once past
-    /// [`FLUSH_AT_DELTAS`]. Never puts off an alarm already due sooner.
-    async fn schedule(&self) -> Result<()> {
-        let sql = self.state.storage().sql();
-        let waiting: Sum = sql
+    /// How many deltas wait, in flushes or not.
+    fn waiting(&self) -> Result<i64> {
+        let waiting: Sum = self
+            .state
+            .storage()
+            .sql()
             .exec("SELECT SUM(count) AS n FROM pending", None)?
             .one()
             .doing("counting what waits")?;
-        let Some(waiting) = waiting.n.filter(|n| *n > 0) else {
+        Ok(waiting.n.unwrap_or(0))
+    }
+
+    /// Makes sure an alarm will write what waits: within [`FLUSH_EVERY_MS`], or at once past
+    /// [`FLUSH_AT_DELTAS`]. Never puts off an alarm already due sooner.
+    async fn schedule(&self) -> Result<()> {
+        let waiting = self.waiting()?;
+        if waiting == 0 {
             return Ok(());
-        };
+        }
         let now = now_ms();
         let wanted = if waiting >= FLUSH_AT_DELTAS {
             now
@@ -215,15 +244,17 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Writes one flush: the one a failure left (the same id again), or what waits now.
-    async fn flush(&self) -> Result<()> {
+    /// Writes one flush: the one a failure left (the same id again), or what waits now, up
+    /// to [`MAX_ROWS_PER_FLUSH`] rows; gives whether it left behind deltas that were waiting
+    /// when it started (past the rows it may write, or behind the flush it tried again).
+    async fn flush(&self) -> Result<bool> {
         let sql = self.state.storage().sql();
         let shard: Vec<Shard> = sql
             .exec("SELECT site, shard, next_flush FROM shard", None)?
             .to_array()
             .doing("reading the aggregator's name")?;
         let Some(shard) = shard.into_iter().next() else {
-            return Ok(());
+            return Ok(false);
         };
         let in_flight: InFlight = sql
             .exec(
@@ -232,20 +263,51 @@ impl Aggregator {
             )?
             .one()
             .doing("finding an unfinished flush")?;
+        let mut behind = false;
         let flush = match in_flight.flush {
-            Some(flush) => flush,
-            None => {
-                let count: Count = sql
-                    .exec("SELECT COUNT(*) AS n FROM pending", None)?
+            Some(flush) => {
+                let after: Count = sql
+                    .exec("SELECT COUNT(*) AS n FROM pending WHERE flush = 0", None)?
                     .one()
                     .doing("counting what waits")?;
-                if count.n == 0 {
-                    return Ok(());
+                behind = after.n > 0;
+                flush
+            }
+            None => {
+                // What waits, oldest first, up to the rows one flush may write.
+                let waiting: Vec<Batch> = sql
+                    .exec(
+                        "SELECT seq, deltas FROM pending WHERE flush = 0 ORDER BY seq",
+                        None,
+                    )?
+                    .to_array()
+                    .doing("reading what waits")?;
+                let mut keys = std::collections::HashSet::new();
+                let mut through = None;
+                for batch in &waiting {
+                    let deltas: Vec<Delta> =
+                        serde_json::from_str(&batch.deltas).doing("reading waiting deltas")?;
+                    let mut new: Vec<String> = deltas
+                        .iter()
+                        .map(Delta::key)
+                        .filter(|key| !keys.contains(key))
+                        .collect();
+                    new.sort_unstable();
+                    new.dedup();
+                    if keys.len() + new.len() > MAX_ROWS_PER_FLUSH && through.is_some() {
+                        behind = true;
+                        break;
+                    }
+                    keys.extend(new);
+                    through = Some(batch.seq);
                 }
+                let Some(through) = through else {
+                    return Ok(false);
+                };
                 let flush = shard.next_flush;
                 sql.exec(
-                    "UPDATE pending SET flush = ? WHERE flush = 0",
-                    vec![flush.into()],
+                    "UPDATE pending SET flush = ? WHERE flush = 0 AND seq <= ?",
+                    vec![flush.into(), through.into()],
                 )
                 .doing("numbering the flush")?;
                 sql.exec(
@@ -330,6 +392,6 @@ impl Aggregator {
             vec![(now - KEEP_IDS_MS).into()],
         )
         .doing("forgetting old sources")?;
-        Ok(())
+        Ok(behind)
     }
 }
