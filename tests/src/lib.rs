@@ -615,11 +615,14 @@ impl Browser {
         .unwrap_or_default()
     }
 
-    /// The visitor id the widget keeps for this browser.
+    /// The visitor id the widget keeps for this browser, once it has written it (on a
+    /// loaded machine, a moment after `window.rapport` is in place).
     pub async fn visitor_id(&self) -> String {
-        self.local_storage("rapport:vid")
-            .await
-            .expect("the widget has a visitor id")
+        poll(Duration::from_secs(15), || {
+            self.local_storage("rapport:vid")
+        })
+        .await
+        .expect("the widget has a visitor id")
     }
 
     pub async fn local_storage(&self, key: &str) -> Option<String> {

@@ -61,7 +61,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     println!(
         "seeded {} visitors in {:.0} s: {} visits, {} events, {} purchases, {} returns, \
          {} support tickets, {} survey answers ({} requests).\n\
-         The console (http://127.0.0.1:{port}/console/) shows them within a few seconds.",
+         The console (http://127.0.0.1:{port}/console/) shows them within about 15 seconds.",
         sent.visitors,
         started.elapsed().as_secs_f64(),
         sent.visits,

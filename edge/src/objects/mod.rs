@@ -101,6 +101,30 @@ pub async fn send<C: ObjectCall, A: DeserializeOwned>(env: &Env, call: &C) -> Re
     serde_json::from_str(&text).context(format_args!("{what}: reading the answer"))
 }
 
+/// Makes sure an object's alarm goes off no later than `wanted` (ms since the epoch), never
+/// putting off one due sooner. `known` is the alarm as this instance last saw or set it
+/// (`None`: not read yet; `Some(None)`: none), which saves a storage call on most requests.
+pub(crate) async fn alarm_by(
+    storage: &worker::Storage,
+    known: &std::cell::Cell<Option<Option<i64>>>,
+    wanted: i64,
+) -> worker::Result<()> {
+    let current = match known.get() {
+        Some(known) => known,
+        None => storage.get_alarm().await.doing("reading the alarm")?,
+    };
+    if current.is_none_or(|at| at > wanted) {
+        storage
+            .set_alarm(wanted - crate::clock::now_ms())
+            .await
+            .doing("setting the alarm")?;
+        known.set(Some(Some(wanted)));
+    } else {
+        known.set(Some(current));
+    }
+    Ok(())
+}
+
 /// Creates an object's tables on the instance's first request (`ready` remembers it).
 pub fn ensure_schema(
     state: &worker::State,

@@ -227,21 +227,7 @@ impl Aggregator {
         } else {
             now + FLUSH_EVERY_MS
         };
-        let storage = self.state.storage();
-        let current = match self.alarm_at.get() {
-            Some(known) => known,
-            None => storage.get_alarm().await.doing("reading the alarm")?,
-        };
-        if current.is_none_or(|at| at > wanted) {
-            storage
-                .set_alarm(wanted - now)
-                .await
-                .doing("setting the alarm")?;
-            self.alarm_at.set(Some(Some(wanted)));
-        } else {
-            self.alarm_at.set(Some(current));
-        }
-        Ok(())
+        crate::objects::alarm_by(&self.state.storage(), &self.alarm_at, wanted).await
     }
 
     /// Writes one flush: the one a failure left (the same id again), or what waits now, up

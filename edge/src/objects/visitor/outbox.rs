@@ -324,19 +324,6 @@ impl Outbox {
 
     /// Makes sure the alarm goes off no later than `wanted`.
     async fn alarm_by(&self, storage: &Storage, wanted: i64) -> Result<()> {
-        let current = match self.alarm_at.get() {
-            Some(known) => known,
-            None => storage.get_alarm().await.doing("reading the alarm")?,
-        };
-        if current.is_none_or(|at| at > wanted) {
-            storage
-                .set_alarm(wanted - now_ms())
-                .await
-                .doing("setting the alarm")?;
-            self.alarm_at.set(Some(Some(wanted)));
-        } else {
-            self.alarm_at.set(Some(current));
-        }
-        Ok(())
+        crate::objects::alarm_by(storage, &self.alarm_at, wanted).await
     }
 }
