@@ -59,7 +59,8 @@ fn decay(start: f64) -> Decay {
     }
 }
 
-/// The shard that owns a product: FNV-1a of its id, so every isolate agrees.
+/// The shard an id goes to (a product in the catalogue, a row in the aggregators): FNV-1a
+/// of the id, so every isolate agrees.
 pub fn shard_of(id: &str, shards: u32) -> u32 {
     let hash = id.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)

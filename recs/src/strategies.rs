@@ -14,10 +14,10 @@
 //! - [`SessionKnn`]: items of the 100 most similar of the 500 most recent sessions that
 //!   share an item with this one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::neighbours::{CoOccurrence, Decay, Exact, Streaming};
-use crate::sessions::{Sessions, Similarity};
+use crate::sessions::{distinct, Sessions, Similarity};
 use crate::Item;
 
 /// A recommender: learns from whole sessions, then answers for a session so far.
@@ -48,12 +48,6 @@ fn fill(list: &mut Vec<Item>, more: impl IntoIterator<Item = Item>, n: usize) {
             list.push(item);
         }
     }
-}
-
-/// A session's items, each once, in the order first clicked.
-fn distinct(items: &[Item]) -> Vec<Item> {
-    let mut seen = HashSet::new();
-    items.iter().copied().filter(|i| seen.insert(*i)).collect()
 }
 
 /// The most clicked items.

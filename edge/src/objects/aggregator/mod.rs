@@ -23,6 +23,7 @@ pub use object::Aggregator;
 pub(crate) use object::APPLIED;
 
 use rapport_analytics::tables::Row;
+use rapport_recs::catalogue::shard_of;
 use rapport_rules::report::Tally;
 use serde::{Deserialize, Serialize};
 use worker::Env;
@@ -89,14 +90,6 @@ impl ObjectCall for AggregatorCall {
             Call::Add { .. } => "add",
         }
     }
-}
-
-/// The aggregator a row's key goes to: FNV-1a, so every isolate agrees.
-fn shard_of(key: &str, shards: u32) -> u32 {
-    let hash = key.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
-    });
-    hash % shards.max(1)
 }
 
 /// Hands `site`'s deltas from one outbox to its aggregators, each the deltas of its rows,

@@ -71,11 +71,6 @@ struct Seen {
 }
 
 #[derive(Deserialize)]
-struct Waiting {
-    deltas: String,
-}
-
-#[derive(Deserialize)]
 struct Batch {
     seq: i64,
     deltas: String,
@@ -202,6 +197,28 @@ impl Aggregator {
         Ok(fresh.len() as u64)
     }
 
+    /// The batches of flush `flush` (0: those waiting for one), oldest first, each with its
+    /// number, read once.
+    fn batches(&self, flush: i64) -> Result<Vec<(i64, Vec<Delta>)>> {
+        let stored: Vec<Batch> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "SELECT seq, deltas FROM pending WHERE flush = ? ORDER BY seq",
+                vec![flush.into()],
+            )?
+            .to_array()
+            .doing("reading what waits")?;
+        stored
+            .into_iter()
+            .map(|batch| {
+                let deltas = serde_json::from_str(&batch.deltas).doing("reading waiting deltas")?;
+                Ok((batch.seq, deltas))
+            })
+            .collect()
+    }
+
     /// How many deltas wait, in flushes or not.
     fn waiting(&self) -> Result<i64> {
         let waiting: Sum = self
@@ -250,29 +267,21 @@ impl Aggregator {
             .one()
             .doing("finding an unfinished flush")?;
         let mut behind = false;
-        let flush = match in_flight.flush {
+        let (flush, batches) = match in_flight.flush {
             Some(flush) => {
                 let after: Count = sql
                     .exec("SELECT COUNT(*) AS n FROM pending WHERE flush = 0", None)?
                     .one()
                     .doing("counting what waits")?;
                 behind = after.n > 0;
-                flush
+                (flush, self.batches(flush)?)
             }
             None => {
                 // What waits, oldest first, up to the rows one flush may write.
-                let waiting: Vec<Batch> = sql
-                    .exec(
-                        "SELECT seq, deltas FROM pending WHERE flush = 0 ORDER BY seq",
-                        None,
-                    )?
-                    .to_array()
-                    .doing("reading what waits")?;
+                let mut waiting = self.batches(0)?;
                 let mut keys = std::collections::HashSet::new();
-                let mut through = None;
-                for batch in &waiting {
-                    let deltas: Vec<Delta> =
-                        serde_json::from_str(&batch.deltas).doing("reading waiting deltas")?;
+                let mut taken = 0;
+                for (_, deltas) in &waiting {
                     let mut new: Vec<String> = deltas
                         .iter()
                         .map(Delta::key)
@@ -280,14 +289,15 @@ impl Aggregator {
                         .collect();
                     new.sort_unstable();
                     new.dedup();
-                    if keys.len() + new.len() > MAX_ROWS_PER_FLUSH && through.is_some() {
+                    if keys.len() + new.len() > MAX_ROWS_PER_FLUSH && taken > 0 {
                         behind = true;
                         break;
                     }
                     keys.extend(new);
-                    through = Some(batch.seq);
+                    taken += 1;
                 }
-                let Some(through) = through else {
+                waiting.truncate(taken);
+                let Some(&(through, _)) = waiting.last() else {
                     return Ok(false);
                 };
                 let flush = shard.next_flush;
@@ -301,21 +311,12 @@ impl Aggregator {
                     vec![(flush + 1).into()],
                 )
                 .doing("numbering the next flush")?;
-                flush
+                (flush, waiting)
             }
         };
-        let waiting: Vec<Waiting> = sql
-            .exec(
-                "SELECT deltas FROM pending WHERE flush = ? ORDER BY seq",
-                vec![flush.into()],
-            )?
-            .to_array()
-            .doing("reading what waits")?;
         let (mut tallies, mut rows) = (Vec::new(), Vec::new());
         let mut deltas = 0;
-        for batch in waiting {
-            let batch: Vec<Delta> =
-                serde_json::from_str(&batch.deltas).doing("reading waiting deltas")?;
+        for (_, batch) in batches {
             deltas += batch.len();
             for delta in batch {
                 match delta {
