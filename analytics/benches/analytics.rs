@@ -3,7 +3,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rapport_analytics::experiments::{self, Design, Metric, Reading};
-use rapport_analytics::tables::{Row, Table};
+use rapport_analytics::tables::{
+    AnswerDay, ArmDay, MovementDay, PageDay, SearchDay, SegmentDay, StageDay,
+};
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
 
 const DAYS: usize = 90;
@@ -24,14 +26,14 @@ fn day(d: usize) -> String {
 }
 
 struct Shop {
-    arms: Vec<Row>,
+    arms: Vec<ArmDay>,
     designs: Vec<Design>,
-    segments: Vec<Row>,
-    answers: Vec<Row>,
-    stages: Vec<Row>,
-    movements: Vec<Row>,
-    pages: Vec<Row>,
-    searches: Vec<Row>,
+    segments: Vec<SegmentDay>,
+    answers: Vec<AnswerDay>,
+    stages: Vec<StageDay>,
+    movements: Vec<MovementDay>,
+    pages: Vec<PageDay>,
+    searches: Vec<SearchDay>,
 }
 
 fn shop() -> Shop {
@@ -61,15 +63,18 @@ fn shop() -> Shop {
         });
         for d in 0..DAYS {
             for (arm, n) in [("a", 450.0), ("b", 450.0), ("control", 100.0)] {
-                shop.arms.push(
-                    Row::new(Table::Arms, &[&rule, arm, &day(d)])
-                        .with("visitors", n)
-                        .with("conversions", n * 0.05)
-                        .with("revenue", n * 3.0)
-                        .with("revenue_ss", n * 180.0)
-                        .with("clicks", n * 0.1)
-                        .with("clicks_ss", n * 0.12),
-                );
+                shop.arms.push(ArmDay {
+                    rule: rule.clone(),
+                    arm: arm.into(),
+                    day: day(d),
+                    visitors: n,
+                    conversions: n * 0.05,
+                    revenue: n * 3.0,
+                    revenue_ss: n * 180.0,
+                    clicks: n * 0.1,
+                    clicks_ss: n * 0.12,
+                    ..ArmDay::default()
+                });
             }
         }
     }
@@ -81,69 +86,82 @@ fn shop() -> Shop {
             } else {
                 format!("segment-{s:02}")
             };
-            shop.segments.push(
-                Row::new(Table::Segments, &[&today, &name])
-                    .with("visitors", 1_000.0)
-                    .with("converters", 30.0 + s as f64)
-                    .with("revenue", 2_000.0)
-                    .with("promoters", 10.0)
-                    .with("passives", 5.0)
-                    .with("detractors", 3.0)
-                    .with("clusters", 700.0)
-                    .with("days_ss", 1_600.0)
-                    .with("converting_ss", 45.0 + s as f64)
-                    .with("cross", 60.0 + s as f64),
-            );
+            shop.segments.push(SegmentDay {
+                day: today.clone(),
+                segment: name.clone(),
+                visitors: 1_000.0,
+                converters: 30.0 + s as f64,
+                revenue: 2_000.0,
+                promoters: 10.0,
+                passives: 5.0,
+                detractors: 3.0,
+                clusters: 700.0,
+                days_ss: 1_600.0,
+                converting_ss: 45.0 + s as f64,
+                cross: 60.0 + s as f64,
+                ..SegmentDay::default()
+            });
             if s > 0 {
-                shop.answers.push(
-                    Row::new(Table::Answers, &[&today, "nps", &name, "", "", ""])
-                        .with("answers", 18.0)
-                        .with("promoters", 10.0)
-                        .with("passives", 5.0)
-                        .with("detractors", 3.0),
-                );
+                shop.answers.push(AnswerDay {
+                    day: today.clone(),
+                    survey: "nps".into(),
+                    segment: name,
+                    answers: 18.0,
+                    promoters: 10.0,
+                    passives: 5.0,
+                    detractors: 3.0,
+                    ..AnswerDay::default()
+                });
             }
         }
         for kind in ["home", "product", "cart", "search", "checkout"] {
             for stage in stages {
-                shop.answers.push(
-                    Row::new(
-                        Table::Answers,
-                        &[&today, "nps", "", kind, "nps-survey", stage],
-                    )
-                    .with("answers", 4.0)
-                    .with("promoters", 2.0)
-                    .with("detractors", 1.0)
-                    .with("passives", 1.0),
-                );
+                shop.answers.push(AnswerDay {
+                    day: today.clone(),
+                    survey: "nps".into(),
+                    page_kind: kind.into(),
+                    experience: "nps-survey".into(),
+                    stage: stage.into(),
+                    answers: 4.0,
+                    promoters: 2.0,
+                    detractors: 1.0,
+                    passives: 1.0,
+                    ..AnswerDay::default()
+                });
             }
         }
         for (i, stage) in stages.iter().enumerate() {
-            shop.stages
-                .push(Row::new(Table::Stages, &[&today, stage]).with("visitors", 100.0 * i as f64));
-            shop.movements.push(
-                Row::new(Table::Movements, &[&today, stage, stages[(i + 1) % 9]])
-                    .with("visitors", 7.0),
-            );
+            shop.stages.push(StageDay {
+                day: today.clone(),
+                stage: (*stage).into(),
+                visitors: 100.0 * i as f64,
+            });
+            shop.movements.push(MovementDay {
+                day: today.clone(),
+                from_stage: (*stage).into(),
+                to_stage: stages[(i + 1) % 9].into(),
+                visitors: 7.0,
+            });
         }
         for p in 0..50 {
-            shop.pages.push(
-                Row::new(
-                    Table::Pages,
-                    &[&today, &format!("/products/p{p}"), "product"],
-                )
-                .with("views", 300.0)
-                .with("landings", 100.0)
-                .with("quick_exits", p as f64)
-                .with("rage_clicks", (p % 7) as f64),
-            );
+            shop.pages.push(PageDay {
+                day: today.clone(),
+                path: format!("/products/p{p}"),
+                kind: "product".into(),
+                views: 300.0,
+                landings: 100.0,
+                quick_exits: p as f64,
+                rage_clicks: (p % 7) as f64,
+                detractors: 0.0,
+            });
         }
         for q in 0..20 {
-            shop.searches.push(
-                Row::new(Table::Searches, &[&today, &format!("query {q}")])
-                    .with("searches", 3.0)
-                    .with("total", 3.0 + q as f64 * 5.0),
-            );
+            shop.searches.push(SearchDay {
+                day: today.clone(),
+                query: format!("query {q}"),
+                searches: 3.0,
+                total: 3.0 + q as f64 * 5.0,
+            });
         }
     }
     shop

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::facts::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
 use crate::stats::{self, Correction, Effect, Interval, Kind, Moments, NoEffect, Scale};
-use crate::tables::{sum_by, Row, Table};
+use crate::tables::{sum_by, ArmDay};
 
 /// Conversions (or clicks, or answers) each of two compared arms needs before any verdict
 /// (GrowthBook's default minimum): the smaller arm's count decides, so a verdict never rests
@@ -151,37 +151,37 @@ impl Metric {
         }
     }
 
-    /// The count the minimum-data gate reads, and its name.
-    fn events(self) -> (&'static str, &'static str) {
+    /// The count the minimum-data gate reads in an arm's row, and its name.
+    fn events(self, row: &ArmDay) -> (f64, &'static str) {
         match self {
-            Metric::Conversion | Metric::Revenue => ("conversions", "conversions"),
-            Metric::Clicks => ("clicks", "clicks"),
-            Metric::Score => ("answers", "answers"),
+            Metric::Conversion | Metric::Revenue => (row.conversions, "conversions"),
+            Metric::Clicks => (row.clicks, "clicks"),
+            Metric::Score => (row.answers, "answers"),
         }
     }
 
-    fn moments(self, row: &Row) -> Moments {
-        let visitors = row.get("visitors");
+    fn moments(self, row: &ArmDay) -> Moments {
+        let visitors = row.visitors;
         match self {
             Metric::Conversion => Moments {
                 n: visitors,
-                sum: row.get("conversions"),
-                sum_squares: row.get("conversions"),
+                sum: row.conversions,
+                sum_squares: row.conversions,
             },
             Metric::Revenue => Moments {
                 n: visitors,
-                sum: row.get("revenue"),
-                sum_squares: row.get("revenue_ss"),
+                sum: row.revenue,
+                sum_squares: row.revenue_ss,
             },
             Metric::Clicks => Moments {
                 n: visitors,
-                sum: row.get("clicks"),
-                sum_squares: row.get("clicks_ss"),
+                sum: row.clicks,
+                sum_squares: row.clicks_ss,
             },
             Metric::Score => Moments {
-                n: row.get("answers"),
-                sum: row.get("score"),
-                sum_squares: row.get("score_ss"),
+                n: row.answers,
+                sum: row.score,
+                sum_squares: row.score_ss,
             },
         }
     }
@@ -307,10 +307,10 @@ pub struct DayArm {
 
 /// The results of every experiment in `rows` (the arms table over the period), with the
 /// designs of the active rulebook for weights and baselines.
-pub fn results(rows: &[Row], designs: &[Design], reading: Reading) -> Vec<ExperimentResult> {
+pub fn results(rows: &[ArmDay], designs: &[Design], reading: Reading) -> Vec<ExperimentResult> {
     let mut rules: Vec<&str> = Vec::new();
-    for row in rows.iter().filter(|r| r.table == Table::Arms) {
-        let rule = row.label("rule");
+    for row in rows {
+        let rule = row.rule.as_str();
         if !rules.contains(&rule) {
             rules.push(rule);
         }
@@ -325,11 +325,7 @@ pub fn results(rows: &[Row], designs: &[Design], reading: Reading) -> Vec<Experi
         .into_iter()
         .map(|rule| {
             let design = designs.iter().find(|d| d.rule == rule);
-            let mine: Vec<Row> = rows
-                .iter()
-                .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
-                .cloned()
-                .collect();
+            let mine: Vec<ArmDay> = rows.iter().filter(|r| r.rule == rule).cloned().collect();
             one(rule, &mine, design, reading)
         })
         .collect()
@@ -339,7 +335,7 @@ pub fn results(rows: &[Row], designs: &[Design], reading: Reading) -> Vec<Experi
 /// makes for the experiments.
 pub fn report(
     book: &rapport_rules::Rulebook,
-    rows: &[Row],
+    rows: &[ArmDay],
     reading: Reading,
 ) -> Vec<ExperimentResult> {
     results(rows, &Design::of(book), reading)
@@ -356,7 +352,7 @@ pub struct Detail {
 /// makes for one experiment; `None` when neither the book nor the period has it.
 pub fn detail(
     book: &rapport_rules::Rulebook,
-    rows: &[Row],
+    rows: &[ArmDay],
     reading: Reading,
     rule: &str,
 ) -> Option<Detail> {
@@ -370,16 +366,16 @@ pub fn detail(
 }
 
 /// The daily series of one experiment.
-pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
+pub fn daily(rows: &[ArmDay], rule: &str) -> Vec<DayArm> {
     let mut days: Vec<DayArm> = rows
         .iter()
-        .filter(|r| r.table == Table::Arms && r.label("rule") == rule)
+        .filter(|r| r.rule == rule)
         .map(|r| DayArm {
-            day: r.label("day").to_owned(),
-            arm: r.label("arm").to_owned(),
-            visitors: r.get("visitors"),
-            conversions: r.get("conversions"),
-            revenue: r.get("revenue"),
+            day: r.day.clone(),
+            arm: r.arm.clone(),
+            visitors: r.visitors,
+            conversions: r.conversions,
+            revenue: r.revenue,
         })
         .collect();
     days.sort_by(|a, b| (&a.day, &a.arm).cmp(&(&b.day, &b.arm)));
@@ -391,7 +387,7 @@ pub fn daily(rows: &[Row], rule: &str) -> Vec<DayArm> {
 type ArmSpec = (String, Option<f64>, bool);
 
 /// Arms in the design's order, then any the rows name that it does not.
-fn arms_of(design: Option<&Design>, sums: &[Row]) -> Vec<ArmSpec> {
+fn arms_of(design: Option<&Design>, sums: &[(String, ArmDay)]) -> Vec<ArmSpec> {
     let mut arms: Vec<ArmSpec> = design
         .map(|d| {
             d.arms
@@ -400,8 +396,7 @@ fn arms_of(design: Option<&Design>, sums: &[Row]) -> Vec<ArmSpec> {
                 .collect()
         })
         .unwrap_or_default();
-    for row in sums {
-        let arm = row.label("arm");
+    for (arm, _) in sums {
         if !arms.iter().any(|(id, _, _)| id == arm) {
             let shows = !(arm == "control" || arm == HOLDOUT_ARM);
             arms.push((arm.to_owned(), None, shows));
@@ -410,7 +405,7 @@ fn arms_of(design: Option<&Design>, sums: &[Row]) -> Vec<ArmSpec> {
     arms
 }
 
-fn arm_result((id, weight, shows): &ArmSpec, row: &Row, baseline: bool) -> ArmResult {
+fn arm_result((id, weight, shows): &ArmSpec, row: &ArmDay, baseline: bool) -> ArmResult {
     let stats_of = |metric: Metric| {
         let m = metric.moments(row);
         MetricStats {
@@ -425,7 +420,7 @@ fn arm_result((id, weight, shows): &ArmSpec, row: &Row, baseline: bool) -> ArmRe
         baseline,
         shows: *shows,
         weight: *weight,
-        visitors: row.get("visitors"),
+        visitors: row.visitors,
         conversion: stats_of(Metric::Conversion),
         revenue: stats_of(Metric::Revenue),
         clicks: stats_of(Metric::Clicks),
@@ -441,13 +436,13 @@ fn srm_p_value(arms: &[ArmSpec], results: &[ArmResult]) -> Option<f64> {
 }
 
 /// The first day with exposed visitors, for an always-valid reading (read from it on).
-fn first_day(rows: &[Row], interval: Interval) -> Option<String> {
+fn first_day(rows: &[ArmDay], interval: Interval) -> Option<String> {
     if !matches!(interval, Interval::Sequential { .. }) {
         return None;
     }
     rows.iter()
-        .filter(|r| r.get("visitors") > 0.0)
-        .map(|r| r.label("day"))
+        .filter(|r| r.visitors > 0.0)
+        .map(|r| r.day.as_str())
         .min()
         .map(str::to_owned)
 }
@@ -458,14 +453,14 @@ fn planned(
     arms: &[ArmSpec],
     results: &[ArmResult],
     baseline: usize,
-    base_row: &Row,
+    base_row: &ArmDay,
     (primary, minimum_effect): (Metric, f64),
-    rows: &[Row],
+    rows: &[ArmDay],
 ) -> Option<Duration> {
     if arms.len() < 2 || arms.iter().any(|a| a.1.is_none()) {
         return None;
     }
-    let mut days: Vec<&str> = rows.iter().map(|r| r.label("day")).collect();
+    let mut days: Vec<&str> = rows.iter().map(|r| r.day.as_str()).collect();
     days.sort_unstable();
     days.dedup();
     let base_share = arms[baseline].1.unwrap_or(0.0);
@@ -491,7 +486,7 @@ fn planned(
 fn family<'a, 'r>(
     arms: &'a [ArmSpec],
     baseline: usize,
-    row_of: &impl Fn(&str) -> &'r Row,
+    row_of: &impl Fn(&str) -> &'r ArmDay,
     interval: Interval,
 ) -> Vec<(&'a str, Metric, Result<Effect, NoEffect>)> {
     let Some((base, _, base_shows)) = arms.get(baseline) else {
@@ -505,7 +500,7 @@ fn family<'a, 'r>(
                 continue;
             }
             let (a, b) = (row_of(base), row_of(id));
-            if metric == Metric::Score && a.get("answers") + b.get("answers") == 0.0 {
+            if metric == Metric::Score && a.answers + b.answers == 0.0 {
                 continue;
             }
             let (ma, mb) = (metric.moments(a), metric.moments(b));
@@ -516,21 +511,21 @@ fn family<'a, 'r>(
     family
 }
 
-fn one(rule: &str, rows: &[Row], design: Option<&Design>, reading: Reading) -> ExperimentResult {
+fn one(rule: &str, rows: &[ArmDay], design: Option<&Design>, reading: Reading) -> ExperimentResult {
     let Reading {
         interval,
         correction,
         minimum_effect,
     } = reading;
-    let sums = sum_by(rows, &["arm"]);
+    let sums = sum_by(rows, |r| r.arm.clone());
     let primary = design.map_or(Metric::Conversion, |d| d.primary);
     let arms = arms_of(design, &sums);
     let baseline = arms.iter().position(|(_, _, shows)| !shows).unwrap_or(0);
-    let empty = Row::new(Table::Arms, &[rule, "", ""]);
+    let empty = ArmDay::default();
     let row_of = |arm: &str| {
         sums.iter()
-            .find(|r| r.label("arm") == arm)
-            .unwrap_or(&empty)
+            .find(|(id, _)| id == arm)
+            .map_or(&empty, |(_, sum)| sum)
     };
     let arm_results: Vec<ArmResult> = arms
         .iter()
@@ -624,7 +619,7 @@ pub fn visitors_needed(rate: f64, base_share: f64, other_share: f64, effect: f64
 /// baseline's rate.
 fn needed_for(
     metric: Metric,
-    base: &Row,
+    base: &ArmDay,
     base_share: f64,
     other_share: f64,
     effect: f64,
@@ -633,7 +628,7 @@ fn needed_for(
     if metric == Metric::Conversion {
         return visitors_needed(moments.mean(), base_share, other_share, effect);
     }
-    let visitors = base.get("visitors");
+    let visitors = base.visitors;
     let (mean, variance) = (moments.mean(), moments.variance(Kind::Mean));
     if !(visitors > 0.0 && mean > 0.0 && variance > 0.0 && base_share > 0.0 && other_share > 0.0)
         || effect <= 0.0
@@ -650,7 +645,7 @@ fn needed_for(
     // The score is measured per answer: answers per visitor turn its units into visitors.
     let per_visitor = moments.n / visitors;
     let for_power = z * z * v / (effect * effect) / per_visitor;
-    let events = base.get(metric.events().0) / visitors;
+    let events = metric.events(base).0 / visitors;
     let for_gate = if events > 0.0 {
         MIN_EVENTS / (events * base_share.min(other_share))
     } else {
@@ -818,8 +813,8 @@ fn judge(
 }
 
 fn compare(
-    (base, a): (&str, &Row),
-    (arm, b): (&str, &Row),
+    (base, a): (&str, &ArmDay),
+    (arm, b): (&str, &ArmDay),
     metric: Metric,
     (lift, adjusted_p): (Result<Effect, NoEffect>, Option<f64>),
     (interval, since): (Interval, Option<&str>),
@@ -828,11 +823,11 @@ fn compare(
 ) -> Comparison {
     let (ma, mb) = (metric.moments(a), metric.moments(b));
     let difference = stats::compare(ma, mb, metric.kind(), Scale::Absolute, interval, ALPHA).ok();
-    let (count, unit) = metric.events();
-    let (fewer, fewest) = if a.get(count) <= b.get(count) {
-        (base, a.get(count))
+    let ((count_a, unit), (count_b, _)) = (metric.events(a), metric.events(b));
+    let (fewer, fewest) = if count_a <= count_b {
+        (base, count_a)
     } else {
-        (arm, b.get(count))
+        (arm, count_b)
     };
     let (who, against) = (name(arm, programme), name(base, programme));
     let against = if programme || against.is_empty() {
@@ -885,12 +880,17 @@ fn compare(
 mod tests {
     use super::*;
 
-    fn arm(rule: &str, arm: &str, day: &str, visitors: f64, conversions: f64) -> Row {
-        Row::new(Table::Arms, &[rule, arm, day])
-            .with("visitors", visitors)
-            .with("conversions", conversions)
-            .with("revenue", conversions * 40.0)
-            .with("revenue_ss", conversions * 1600.0)
+    fn arm(rule: &str, arm: &str, day: &str, visitors: f64, conversions: f64) -> ArmDay {
+        ArmDay {
+            rule: rule.into(),
+            arm: arm.into(),
+            day: day.into(),
+            visitors,
+            conversions,
+            revenue: conversions * 40.0,
+            revenue_ss: conversions * 1600.0,
+            ..ArmDay::default()
+        }
     }
 
     fn design() -> Design {
@@ -907,7 +907,7 @@ mod tests {
 
     /// Two days of the welcome: 20,000 visitors, the 10% control converting at 7.5%, the
     /// offer at 10%.
-    fn two_days() -> Vec<Row> {
+    fn two_days() -> Vec<ArmDay> {
         vec![
             arm("welcome", "offer", "2026-12-01", 4000.0, 400.0),
             arm("welcome", "offer", "2026-12-02", 5000.0, 500.0),
@@ -997,9 +997,11 @@ mod tests {
     fn a_rule_names_its_primary_metric_and_the_verdict_and_duration_follow_it() {
         // The offer converts as often as the control, but its buyers spend twice as much.
         let rows = vec![
-            arm("welcome", "offer", "2026-12-01", 9000.0, 675.0)
-                .with("revenue", 54_000.0)
-                .with("revenue_ss", 675.0 * 6400.0),
+            ArmDay {
+                revenue: 54_000.0,
+                revenue_ss: 675.0 * 6400.0,
+                ..arm("welcome", "offer", "2026-12-01", 9000.0, 675.0)
+            },
             arm("welcome", "story", "2026-12-01", 9000.0, 675.0),
             arm("welcome", "control", "2026-12-01", 2000.0, 150.0),
         ];
@@ -1071,17 +1073,11 @@ mod tests {
         // A small control needs the most: the same experiment at 50/50 needs fewer visitors.
         assert!(visitors_needed(0.075, 0.5, 0.5, 0.10).unwrap() < needed);
         // With enough visitors, it says so.
-        let huge: Vec<Row> = rows
+        let huge: Vec<ArmDay> = rows
             .iter()
             .map(|r| {
-                let scaled = r.get("visitors") * 100.0;
-                arm(
-                    "welcome",
-                    r.label("arm"),
-                    r.label("day"),
-                    scaled,
-                    r.get("conversions") * 100.0,
-                )
+                let scaled = r.visitors * 100.0;
+                arm("welcome", &r.arm, &r.day, scaled, r.conversions * 100.0)
             })
             .collect();
         let result = &results(&huge, &[design()], Reading::default())[0];

@@ -13,11 +13,14 @@
 
 use rapport_protocol::{Answer, Event, EventData, ExperienceRef, PageView, Survey};
 use rapport_rules::profile::{is_in_stock, Enrolment};
-use rapport_rules::report::{self, day};
 use rapport_rules::visitor::lifecycle::Lifecycle;
 use rapport_rules::Rulebook;
 
-use crate::tables::{Row, Table};
+use crate::report::{self, day};
+use crate::tables::{
+    AnswerDay, ArmDay, CommentDay, MovementDay, PageDay, Row, SearchDay, SegmentDay, SoldOutDay,
+    StageDay,
+};
 use crate::visitor::{Changes, Purchase, Visitor};
 
 pub use rapport_rules::{HOLDOUT_ARM, PERSONALISED_ARM, PROGRAMME};
@@ -43,8 +46,51 @@ fn square_delta(before: f64, after: f64) -> f64 {
     after * after - before * before
 }
 
-fn arm_row(rule: &str, e: &Enrolment) -> Row {
-    Row::new(Table::Arms, &[rule, &e.arm, &day(e.at_ms)])
+/// An arm's row for the day of the visitor's enrolment: every delta of theirs lands there.
+fn arm_row(rule: &str, e: &Enrolment) -> ArmDay {
+    ArmDay {
+        rule: rule.to_owned(),
+        arm: e.arm.clone(),
+        day: day(e.at_ms),
+        ..ArmDay::default()
+    }
+}
+
+fn page_row(day: &str, path: &str, kind: &str) -> PageDay {
+    PageDay {
+        day: day.to_owned(),
+        path: path.to_owned(),
+        kind: kind.to_owned(),
+        ..PageDay::default()
+    }
+}
+
+fn segment_row(day: &str, segment: &str) -> SegmentDay {
+    SegmentDay {
+        day: day.to_owned(),
+        segment: segment.to_owned(),
+        ..SegmentDay::default()
+    }
+}
+
+/// A visitor-day in a stage, or a move between two.
+fn stage_row(day: &str, stage: &str) -> Row {
+    StageDay {
+        day: day.to_owned(),
+        stage: stage.to_owned(),
+        visitors: 1.0,
+    }
+    .into()
+}
+
+fn movement_row(day: &str, from: &str, to: &str) -> Row {
+    MovementDay {
+        day: day.to_owned(),
+        from_stage: from.to_owned(),
+        to_stage: to.to_owned(),
+        visitors: 1.0,
+    }
+    .into()
 }
 
 impl Visitor {
@@ -61,14 +107,14 @@ impl Visitor {
         if self.tracking.site != site {
             self.tracking.site = site.to_owned();
         }
-        let (mut tallies, mut rows) = (Vec::new(), Vec::new());
+        let mut rows = Vec::new();
         for stored in events {
             rows.extend(event(self, stored, now_ms));
             self.profile.apply(stored, now_ms);
-            tallies.extend(report::tally_event(&stored.data, now_ms));
+            rows.extend(report::tally_event(&stored.data, now_ms).map(Row::from));
         }
         rows.extend(after_change(self, now_ms));
-        Changes::merged(tallies, rows)
+        Changes::merged(rows)
     }
 
     /// Purchases newly reported by the shop's server at `now_ms`, credited to what the
@@ -80,20 +126,17 @@ impl Visitor {
         attribution_days: u32,
         now_ms: i64,
     ) -> Changes {
-        let (mut tallies, mut rows) = (Vec::new(), Vec::new());
+        let mut rows = Vec::new();
         for bought in purchases {
-            tallies.extend(report::tally_conversion(
-                &self.profile,
-                bought.value,
-                bought.at_ms,
-            ));
+            let conversions = report::tally_conversion(&self.profile, bought.value, bought.at_ms);
+            rows.extend(conversions.into_iter().map(Row::from));
             rows.extend(purchase(self, bought.value, bought.at_ms, attribution_days));
             if bought.from_this_visitor {
                 self.profile.cart.clear();
             }
         }
         rows.extend(after_change(self, now_ms));
-        Changes::merged(tallies, rows)
+        Changes::merged(rows)
     }
 
     /// Whether a decision at `now_ms` counts the visitor: their first of the UTC day.
@@ -107,7 +150,7 @@ impl Visitor {
     pub fn decided(&mut self, book: &Rulebook, now_ms: i64) -> Changes {
         let mut rows = decided(book, self, now_ms);
         rows.extend(after_change(self, now_ms));
-        Changes::merged(Vec::new(), rows)
+        Changes::merged(rows)
     }
 
     /// When the session, idle, is over with its landing page still open: the time to judge
@@ -122,7 +165,7 @@ impl Visitor {
     /// The session is over (idle since its last event): its landing, if the visitor left it
     /// straight away, was a quick exit.
     pub fn session_over(&mut self, now_ms: i64) -> Changes {
-        Changes::merged(Vec::new(), quick_exit(self, now_ms).into_iter().collect())
+        Changes::merged(quick_exit(self, now_ms).into_iter().collect())
     }
 }
 
@@ -152,10 +195,12 @@ fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
     };
     let today = &at.today;
     match &event.data {
-        EventData::Exposure(r) | EventData::Impression(r) => rows.extend(enrol(visitor, r, now_ms)),
-        EventData::Click(c) => rows.extend(click(visitor, &c.experience)),
+        EventData::Exposure(r) | EventData::Impression(r) => {
+            rows.extend(enrol(visitor, r, now_ms).map(Row::from))
+        }
+        EventData::Click(c) => rows.extend(click(visitor, &c.experience).map(Row::from)),
         EventData::Answer(answer) => rows.extend(answered(visitor, answer, &at)),
-        EventData::PageView(view) => rows.push(page_view(visitor, view, new_session, today)),
+        EventData::PageView(view) => rows.push(page_view(visitor, view, new_session, today).into()),
         EventData::Engagement(engaged) => {
             let total =
                 visitor.profile.session_engaged_seconds + u64::from(engaged.seconds.min(3_600));
@@ -164,24 +209,34 @@ fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
             }
         }
         EventData::RageClick(_) if !at.path.is_empty() => {
-            let row = Row::new(Table::Pages, &[today, &at.path, &at.kind]);
-            rows.push(row.with("rage_clicks", 1.0));
+            let row = PageDay {
+                rage_clicks: 1.0,
+                ..page_row(today, &at.path, &at.kind)
+            };
+            rows.push(row.into());
         }
         EventData::Search(search) => {
             let query = text(&search.query.to_lowercase(), QUERY_LIMIT);
             if !query.is_empty() {
                 let nothing = search.results == Some(0);
-                rows.push(
-                    Row::new(Table::Searches, &[today, &query])
-                        .with("searches", f64::from(nothing))
-                        .with("total", 1.0),
-                );
+                let row = SearchDay {
+                    day: today.clone(),
+                    query,
+                    searches: f64::from(nothing),
+                    total: 1.0,
+                };
+                rows.push(row.into());
             }
         }
         EventData::ProductView(view) if !is_in_stock(&view.product) => {
             let name = view.product.name.as_deref().unwrap_or_default();
-            let row = Row::new(Table::SoldOut, &[today, &view.product.id, &text(name, 200)]);
-            rows.push(row.with("views", 1.0));
+            let row = SoldOutDay {
+                day: today.clone(),
+                product: view.product.id.clone(),
+                name: text(name, 200),
+                views: 1.0,
+            };
+            rows.push(row.into());
         }
         _ => {}
     }
@@ -189,7 +244,7 @@ fn event(visitor: &mut Visitor, event: &Event, now_ms: i64) -> Vec<Row> {
 }
 
 /// An impression or exposure: the visitor's enrolment in its arm, if it is their first.
-fn enrol(visitor: &mut Visitor, r: &ExperienceRef, now_ms: i64) -> Option<Row> {
+fn enrol(visitor: &mut Visitor, r: &ExperienceRef, now_ms: i64) -> Option<ArmDay> {
     let arm = r.variant.as_ref()?;
     if visitor.profile.experiments.contains_key(&r.rule) {
         return None;
@@ -199,7 +254,10 @@ fn enrol(visitor: &mut Visitor, r: &ExperienceRef, now_ms: i64) -> Option<Row> {
         at_ms: now_ms,
         ..Enrolment::default()
     };
-    let row = arm_row(&r.rule, &enrolment).with("visitors", 1.0);
+    let row = ArmDay {
+        visitors: 1.0,
+        ..arm_row(&r.rule, &enrolment)
+    };
     visitor
         .profile
         .experiments
@@ -208,7 +266,7 @@ fn enrol(visitor: &mut Visitor, r: &ExperienceRef, now_ms: i64) -> Option<Row> {
 }
 
 /// A click on the experience of the arm the visitor is enrolled in.
-fn click(visitor: &mut Visitor, r: &ExperienceRef) -> Option<Row> {
+fn click(visitor: &mut Visitor, r: &ExperienceRef) -> Option<ArmDay> {
     let e = visitor.profile.experiments.get_mut(&r.rule)?;
     if r.variant.as_deref() != Some(e.arm.as_str()) {
         return None;
@@ -216,11 +274,11 @@ fn click(visitor: &mut Visitor, r: &ExperienceRef) -> Option<Row> {
     let before = f64::from(e.clicks);
     e.clicks += 1;
     let after = f64::from(e.clicks);
-    Some(
-        arm_row(&r.rule, e)
-            .with("clicks", 1.0)
-            .with("clicks_ss", square_delta(before, after)),
-    )
+    Some(ArmDay {
+        clicks: 1.0,
+        clicks_ss: square_delta(before, after),
+        ..arm_row(&r.rule, e)
+    })
 }
 
 /// A survey answer: the experiment's score, the answers by page kind, experience, stage and
@@ -232,11 +290,13 @@ fn answered(visitor: &mut Visitor, answer: &Answer, at: &Moment) -> Vec<Row> {
         let before = e.score.map(f64::from);
         e.score = Some(score);
         let after = f64::from(score);
-        let row = arm_row(&answer.experience.rule, e)
-            .with("answers", if before.is_none() { 1.0 } else { 0.0 })
-            .with("score", after - before.unwrap_or(0.0))
-            .with("score_ss", square_delta(before.unwrap_or(0.0), after));
-        rows.push(row);
+        let row = ArmDay {
+            answers: if before.is_none() { 1.0 } else { 0.0 },
+            score: after - before.unwrap_or(0.0),
+            score_ss: square_delta(before.unwrap_or(0.0), after),
+            ..arm_row(&answer.experience.rule, e)
+        };
+        rows.push(row.into());
     }
     let (survey, low) = match answer.survey {
         Survey::Nps => ("nps", score <= NPS_DETRACTOR_MAX),
@@ -244,50 +304,77 @@ fn answered(visitor: &mut Visitor, answer: &Answer, at: &Moment) -> Vec<Row> {
     };
     let nps = answer.survey == Survey::Nps;
     let stage = visitor.profile.lifecycle(at.now_ms).as_str();
-    let counts = |row: Row| {
-        row.with("answers", 1.0)
-            .with("promoters", f64::from(nps && score >= 9))
-            .with("passives", f64::from(nps && (7..=8).contains(&score)))
-            .with("detractors", f64::from(nps && score <= NPS_DETRACTOR_MAX))
-    };
-    let scored = |row: Row| {
-        counts(row)
-            .with("satisfied", f64::from(!nps && score >= 4))
-            .with("score", f64::from(score))
-    };
+    let (promoter, passive, detractor) = (
+        f64::from(nps && score >= 9),
+        f64::from(nps && (7..=8).contains(&score)),
+        f64::from(nps && score <= NPS_DETRACTOR_MAX),
+    );
     let (today, path, kind) = (&at.today, &at.path, &at.kind);
     let experience = answer.experience.experience.as_str();
-    let by_page = [today.as_str(), survey, "", kind, experience, stage];
-    rows.push(scored(Row::new(Table::Answers, &by_page)));
+    let scored = |segment: &str, page_kind: &str, experience: &str, stage: &str| AnswerDay {
+        day: today.clone(),
+        survey: survey.to_owned(),
+        segment: segment.to_owned(),
+        page_kind: page_kind.to_owned(),
+        experience: experience.to_owned(),
+        stage: stage.to_owned(),
+        answers: 1.0,
+        promoters: promoter,
+        passives: passive,
+        detractors: detractor,
+        satisfied: f64::from(!nps && score >= 4),
+        score: f64::from(score),
+    };
+    rows.push(scored("", kind, experience, stage).into());
     for segment in &visitor.tracking.segments {
-        let by_segment = [today.as_str(), survey, segment, "", "", ""];
-        rows.push(scored(Row::new(Table::Answers, &by_segment)));
+        rows.push(scored(segment, "", "", "").into());
     }
     if nps {
         for segment in site_and(&visitor.tracking.segments) {
-            rows.push(counts(Row::new(Table::Segments, &[today, segment])));
+            let row = SegmentDay {
+                answers: 1.0,
+                promoters: promoter,
+                passives: passive,
+                detractors: detractor,
+                ..segment_row(today, segment)
+            };
+            rows.push(row.into());
         }
     }
     let comment = answer.comment.as_deref().map(|c| text(c, TEXT_LIMIT));
     if let Some(comment) = comment.filter(|c| low && !c.is_empty()) {
-        let score = score.to_string();
-        let labels = [today.as_str(), survey, &score, experience, path, &comment];
-        rows.push(Row::new(Table::Comments, &labels).with("visitors", 1.0));
+        let row = CommentDay {
+            day: today.clone(),
+            survey: survey.to_owned(),
+            score: score.to_string(),
+            experience: experience.to_owned(),
+            page: path.clone(),
+            comment,
+            visitors: 1.0,
+        };
+        rows.push(row.into());
     }
     if nps && score <= NPS_DETRACTOR_MAX && !path.is_empty() {
-        rows.push(Row::new(Table::Pages, &[today, path, kind]).with("detractors", 1.0));
+        let row = PageDay {
+            detractors: 1.0,
+            ..page_row(today, path, kind)
+        };
+        rows.push(row.into());
     }
     rows
 }
 
 /// A page view: a view of its page, and a landing if it opens the session (an exit straight
 /// away until something follows it).
-fn page_view(visitor: &mut Visitor, view: &PageView, new_session: bool, today: &str) -> Row {
+fn page_view(visitor: &mut Visitor, view: &PageView, new_session: bool, today: &str) -> PageDay {
     let path = view.page.path.clone();
     let kind = view.page.kind.clone().unwrap_or_default();
-    let mut row = Row::new(Table::Pages, &[today, &path, &kind]).with("views", 1.0);
+    let mut row = PageDay {
+        views: 1.0,
+        ..page_row(today, &path, &kind)
+    };
     if new_session || visitor.profile.session_page_views == 0 {
-        row = row.with("landings", 1.0);
+        row.landings = 1.0;
         visitor.tracking.landing = Some(path);
     } else {
         // A second page: the landing was no exit.
@@ -312,7 +399,11 @@ fn quick_exit(visitor: &mut Visitor, now_ms: i64) -> Option<Row> {
     } else {
         now_ms
     };
-    Some(Row::new(Table::Pages, &[&day(at), &path, &kind]).with("quick_exits", 1.0))
+    let row = PageDay {
+        quick_exits: 1.0,
+        ..page_row(&day(at), &path, &kind)
+    };
+    Some(row.into())
 }
 
 /// After the profile changed: a move between lifecycle stages, if it made one (the new
@@ -324,10 +415,9 @@ fn after_change(visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
         return Vec::new();
     }
     let today = day(now_ms);
-    let mut rows =
-        vec![Row::new(Table::Movements, &[&today, &before, stage]).with("visitors", 1.0)];
+    let mut rows = vec![movement_row(&today, &before, stage)];
     if visitor.tracking.day == today {
-        rows.push(Row::new(Table::Stages, &[&today, stage]).with("visitors", 1.0));
+        rows.push(stage_row(&today, stage));
     }
     rows
 }
@@ -354,21 +444,19 @@ fn decided(book: &Rulebook, visitor: &mut Visitor, now_ms: i64) -> Vec<Row> {
         let [n, y] = tracking.week_days.entry(segment.to_owned()).or_default();
         let (before, converting) = (f64::from(*n), f64::from(*y));
         *n += 1;
-        rows.push(
-            Row::new(Table::Segments, &[&today, segment])
-                .with("visitors", 1.0)
-                .with("clusters", f64::from(before == 0.0))
-                .with("days_ss", square_delta(before, before + 1.0))
-                .with("cross", converting),
-        );
+        let row = SegmentDay {
+            visitors: 1.0,
+            clusters: f64::from(before == 0.0),
+            days_ss: square_delta(before, before + 1.0),
+            cross: converting,
+            ..segment_row(&today, segment)
+        };
+        rows.push(row.into());
     }
-    rows.push(Row::new(Table::Stages, &[&today, stage.as_str()]).with("visitors", 1.0));
+    rows.push(stage_row(&today, stage.as_str()));
     let tracking = &mut visitor.tracking;
     if !tracking.stage.is_empty() && tracking.stage != stage.as_str() {
-        rows.push(
-            Row::new(Table::Movements, &[&today, &tracking.stage, stage.as_str()])
-                .with("visitors", 1.0),
-        );
+        rows.push(movement_row(&today, &tracking.stage, stage.as_str()));
     }
     tracking.day = today;
     tracking.segments = segments;
@@ -402,31 +490,33 @@ fn purchase(visitor: &mut Visitor, value: f64, at_ms: i64, attribution_days: u32
         e.revenue += value;
         let first = !e.converted;
         e.converted = true;
-        rows.push(
-            arm_row(rule, e)
-                .with("conversions", f64::from(first))
-                .with("revenue", value)
-                .with("revenue_ss", square_delta(before, e.revenue)),
-        );
+        let row = ArmDay {
+            conversions: f64::from(first),
+            revenue: value,
+            revenue_ss: square_delta(before, e.revenue),
+            ..arm_row(rule, e)
+        };
+        rows.push(row.into());
     }
     let tracking = &mut visitor.tracking;
     if day_starts_within(&tracking.day, at_ms, window) {
         let first = !tracking.converted;
         tracking.converted = true;
         for segment in site_and(&tracking.segments) {
-            let mut row =
-                Row::new(Table::Segments, &[&tracking.day, segment]).with("revenue", value);
+            let mut row = SegmentDay {
+                revenue: value,
+                ..segment_row(&tracking.day, segment)
+            };
             if first {
                 // The day converts: y → y + 1 in the visitor's cluster of n days.
                 let [n, y] = tracking.week_days.entry(segment.to_owned()).or_default();
                 let before = f64::from(*y);
                 *y += 1;
-                row = row
-                    .with("converters", 1.0)
-                    .with("converting_ss", square_delta(before, before + 1.0))
-                    .with("cross", f64::from(*n));
+                row.converters = 1.0;
+                row.converting_ss = square_delta(before, before + 1.0);
+                row.cross = f64::from(*n);
             }
-            rows.push(row);
+            rows.push(row.into());
         }
     }
     rows
@@ -467,6 +557,7 @@ pub const STAGES: [Lifecycle; 9] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::{total, Aggregate};
     use rapport_protocol::{Engagement, ExperienceRef, PageContext, PageView};
     use rapport_rules::SourceFile;
 
@@ -498,11 +589,9 @@ mod tests {
         rows
     }
 
-    fn sum(rows: &[Row], table: Table, measure: &str) -> f64 {
-        rows.iter()
-            .filter(|r| r.table == table)
-            .map(|r| r.get(measure))
-            .sum()
+    /// The sum of one measure of one table's rows.
+    fn sum<T: Aggregate>(rows: &[Row], measure: impl Fn(&T) -> f64) -> f64 {
+        rows.iter().filter_map(T::of).map(measure).sum()
     }
 
     #[test]
@@ -518,8 +607,8 @@ mod tests {
             &ev("s", EventData::Impression(reference("offer"))),
             DEC_1 + HOUR,
         ));
-        assert_eq!(sum(&rows, Table::Arms, "visitors"), 1.0);
-        assert_eq!(rows[0].labels, ["welcome", "control", "2026-12-01"]);
+        assert_eq!(sum(&rows, |r: &ArmDay| r.visitors), 1.0);
+        assert_eq!(rows[0].labels(), ["welcome", "control", "2026-12-01"]);
         assert_eq!(p.profile.experiments["welcome"].arm, "control");
         // A click on another arm's experience is not this visitor's.
         let rows = feed(
@@ -527,7 +616,7 @@ mod tests {
             &ev("s", EventData::Click(reference("offer").into())),
             DEC_1 + HOUR,
         );
-        assert_eq!(sum(&rows, Table::Arms, "clicks"), 0.0);
+        assert_eq!(sum(&rows, |r: &ArmDay| r.clicks), 0.0);
     }
 
     #[test]
@@ -549,18 +638,14 @@ mod tests {
         rows.extend(purchase(&mut p, 30.0, DEC_1 + 2 * HOUR, 7));
         rows.extend(purchase(&mut p, 20.0, DEC_1 + 3 * 24 * HOUR, 7));
         rows.extend(purchase(&mut p, 99.0, DEC_1 + 8 * 24 * HOUR, 7));
-        let arms: Vec<Row> = rows
-            .iter()
-            .filter(|r| r.table == Table::Arms)
-            .cloned()
-            .collect();
         // Every delta lands on the day of first exposure.
-        assert!(arms.iter().all(|r| r.label("day") == "2026-12-01"));
-        assert_eq!(sum(&arms, Table::Arms, "clicks"), 3.0);
-        assert_eq!(sum(&arms, Table::Arms, "clicks_ss"), 9.0);
-        assert_eq!(sum(&arms, Table::Arms, "conversions"), 1.0);
-        assert_eq!(sum(&arms, Table::Arms, "revenue"), 50.0);
-        assert_eq!(sum(&arms, Table::Arms, "revenue_ss"), 2500.0);
+        assert!(ArmDay::among(&rows).all(|r| r.day == "2026-12-01"));
+        let arms = total(ArmDay::among(&rows));
+        assert_eq!(arms.clicks, 3.0);
+        assert_eq!(arms.clicks_ss, 9.0);
+        assert_eq!(arms.conversions, 1.0);
+        assert_eq!(arms.revenue, 50.0);
+        assert_eq!(arms.revenue_ss, 2500.0);
     }
 
     #[test]
@@ -587,22 +672,19 @@ mod tests {
             DEC_1 + 2 * HOUR,
         ));
         rows.extend(feed(&mut p, &ev("s3", page("/c")), DEC_1 + 5 * HOUR));
-        let exits: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.table == Table::Pages && r.get("quick_exits") > 0.0)
+        let exits: Vec<&PageDay> = PageDay::among(&rows)
+            .filter(|r| r.quick_exits > 0.0)
             .collect();
         assert_eq!(exits.len(), 1);
-        assert_eq!(exits[0].label("path"), "/a");
-        assert_eq!(sum(&rows, Table::Pages, "landings"), 3.0);
+        assert_eq!(exits[0].path, "/a");
+        assert_eq!(sum(&rows, |r: &PageDay| r.landings), 3.0);
         // /c is still open: its session ends after 30 idle minutes.
         assert_eq!(
             p.session_ends_at(),
             Some(DEC_1 + 5 * HOUR + SESSION_IDLE_MS)
         );
-        assert_eq!(
-            quick_exit(&mut p, DEC_1 + 6 * HOUR).unwrap().label("path"),
-            "/c"
-        );
+        let exit = quick_exit(&mut p, DEC_1 + 6 * HOUR).unwrap();
+        assert_eq!(PageDay::of(&exit).unwrap().path, "/c");
     }
 
     #[test]
@@ -614,20 +696,20 @@ mod tests {
         .unwrap();
         let mut p = Visitor::new("v1");
         let rows = decided(&book, &mut p, DEC_1);
-        assert_eq!(sum(&rows, Table::Segments, "visitors"), 2.0); // the site and the segment
-        assert_eq!(sum(&rows, Table::Stages, "visitors"), 1.0);
+        assert_eq!(sum(&rows, |r: &SegmentDay| r.visitors), 2.0); // the site and the segment
+        assert_eq!(sum(&rows, |r: &StageDay| r.visitors), 1.0);
         // A decision enrols no one, in the programme either: its first exposure does.
-        assert_eq!(sum(&rows, Table::Arms, "visitors"), 0.0);
+        assert_eq!(sum(&rows, |r: &ArmDay| r.visitors), 0.0);
         assert!(decided(&book, &mut p, DEC_1 + HOUR).is_empty());
         let bought = purchase(&mut p, 10.0, DEC_1 + 2 * HOUR, 7);
-        assert_eq!(sum(&bought, Table::Segments, "converters"), 2.0);
+        assert_eq!(sum(&bought, |r: &SegmentDay| r.converters), 2.0);
         let again = purchase(&mut p, 10.0, DEC_1 + 3 * HOUR, 7);
-        assert_eq!(sum(&again, Table::Segments, "converters"), 0.0);
-        assert_eq!(sum(&again, Table::Segments, "revenue"), 20.0);
+        assert_eq!(sum(&again, |r: &SegmentDay| r.converters), 0.0);
+        assert_eq!(sum(&again, |r: &SegmentDay| r.revenue), 20.0);
         // A purchase makes a customer: one move, and the new stage counts for the day.
         let moved = after_change(&mut p, DEC_1 + 3 * HOUR);
         assert_eq!(
-            sum(&moved, Table::Movements, "visitors"),
+            sum(&moved, |r: &MovementDay| r.visitors),
             0.0,
             "no trusted purchase yet"
         );

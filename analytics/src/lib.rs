@@ -1,5 +1,6 @@
-//! Rapport's CX analytics, pure: the statistics (`stats`), a visitor's record and what folding
-//! something into it adds to the daily aggregates (`visitor`, `facts`, `tables`), and the analyses the edge's analytics API answers with.
+//! Rapport's CX analytics, pure: every aggregate table, typed (`tables`); the statistics
+//! (`stats`); a visitor's record and what folding something into it adds to the aggregates
+//! (`visitor`, `facts`, `report`); and the analyses the edge's analytics API answers with.
 //! Without the default `analyses` feature, only `tables`.
 
 #[cfg(feature = "analyses")]
@@ -8,6 +9,8 @@ pub mod experiments;
 pub mod facts;
 #[cfg(feature = "analyses")]
 pub mod lifecycle;
+#[cfg(feature = "analyses")]
+pub mod report;
 #[cfg(feature = "analyses")]
 pub mod satisfaction;
 #[cfg(feature = "analyses")]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::facts::STAGES;
-use crate::tables::{sum_by, Row, Table};
+use crate::tables::{sum_by, MovementDay, StageDay};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageCount {
@@ -35,15 +35,15 @@ pub struct Lifecycle {
     pub movements: Vec<Movement>,
 }
 
-fn counts(rows: &[&Row]) -> Vec<StageCount> {
+fn counts(rows: &[&StageDay]) -> Vec<StageCount> {
     STAGES
         .iter()
         .map(|stage| StageCount {
             stage: stage.as_str(),
             visitors: rows
                 .iter()
-                .filter(|r| r.label("stage") == stage.as_str())
-                .map(|r| r.get("visitors"))
+                .filter(|r| r.stage == stage.as_str())
+                .map(|r| r.visitors)
                 // (An empty sum of floats is −0.0.)
                 .fold(0.0, |a, b| a + b),
         })
@@ -51,38 +51,30 @@ fn counts(rows: &[&Row]) -> Vec<StageCount> {
 }
 
 /// The funnel of a period from the stages and movements tables' rows.
-pub fn lifecycle(stages: &[Row], movements: &[Row]) -> Lifecycle {
-    let stage_rows: Vec<&Row> = stages.iter().filter(|r| r.table == Table::Stages).collect();
-    let mut days: Vec<&str> = stage_rows.iter().map(|r| r.label("day")).collect();
+pub fn lifecycle(stages: &[StageDay], movements: &[MovementDay]) -> Lifecycle {
+    let stage_rows: Vec<&StageDay> = stages.iter().collect();
+    let mut days: Vec<&str> = stages.iter().map(|r| r.day.as_str()).collect();
     days.sort_unstable();
     days.dedup();
     let daily = days
         .into_iter()
         .map(|day| {
-            let mine: Vec<&Row> = stage_rows
-                .iter()
-                .copied()
-                .filter(|r| r.label("day") == day)
-                .collect();
+            let mine: Vec<&StageDay> = stages.iter().filter(|r| r.day == day).collect();
             Day {
                 day: day.to_owned(),
                 stages: counts(&mine),
             }
         })
         .collect();
-    let moves: Vec<Row> = movements
-        .iter()
-        .filter(|r| r.table == Table::Movements)
-        .cloned()
-        .collect();
-    let mut movements: Vec<Movement> = sum_by(&moves, &["from_stage", "to_stage"])
-        .into_iter()
-        .map(|r| Movement {
-            from: r.label("from_stage").to_owned(),
-            to: r.label("to_stage").to_owned(),
-            visitors: r.get("visitors"),
-        })
-        .collect();
+    let mut movements: Vec<Movement> =
+        sum_by(movements, |r| (r.from_stage.clone(), r.to_stage.clone()))
+            .into_iter()
+            .map(|((from, to), sum)| Movement {
+                from,
+                to,
+                visitors: sum.visitors,
+            })
+            .collect();
     movements.sort_by(|a, b| {
         b.visitors
             .total_cmp(&a.visitors)
@@ -101,18 +93,26 @@ mod tests {
 
     #[test]
     fn stages_are_counted_in_funnel_order_and_moves_summed() {
-        let stage = |day: &str, stage: &str, n: f64| {
-            Row::new(Table::Stages, &[day, stage]).with("visitors", n)
+        let stage = |day: &str, stage: &str, visitors: f64| StageDay {
+            day: day.into(),
+            stage: stage.into(),
+            visitors,
         };
         let rows = vec![
             stage("2026-12-02", "cart", 3.0),
             stage("2026-12-01", "new", 10.0),
             stage("2026-12-02", "new", 7.0),
         ];
+        let moved = |day: &str, from: &str, to: &str, visitors: f64| MovementDay {
+            day: day.into(),
+            from_stage: from.into(),
+            to_stage: to.into(),
+            visitors,
+        };
         let moves = vec![
-            Row::new(Table::Movements, &["2026-12-01", "new", "cart"]).with("visitors", 2.0),
-            Row::new(Table::Movements, &["2026-12-02", "new", "cart"]).with("visitors", 1.0),
-            Row::new(Table::Movements, &["2026-12-02", "cart", "customer"]).with("visitors", 1.0),
+            moved("2026-12-01", "new", "cart", 2.0),
+            moved("2026-12-02", "new", "cart", 1.0),
+            moved("2026-12-02", "cart", "customer", 1.0),
         ];
         let l = lifecycle(&rows, &moves);
         assert_eq!(l.funnel[0].stage, "new");

@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
+use crate::report::ReportDay;
 use crate::stats::{self, Estimate};
-use crate::tables::{sum_by, Row, Table};
+use crate::tables::{combine, total, AnswerDay, CommentDay};
 
 /// One group's answers and scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -88,9 +89,9 @@ pub const GROUP_EXAMPLES: usize = 3;
 /// answers and comments tables and the daily report's `tallies` (for the surveys shown).
 pub fn analyse(
     book: &rapport_rules::Rulebook,
-    answers: &[Row],
-    comments: &[Row],
-    tallies: &[rapport_rules::report::Tally],
+    answers: &[AnswerDay],
+    comments: &[CommentDay],
+    tallies: &[ReportDay],
     segment: Option<&str>,
 ) -> Satisfaction {
     let mut result = satisfaction(answers, comments, segment);
@@ -129,8 +130,8 @@ fn surveys_of(book: &rapport_rules::Rulebook) -> Vec<(String, &'static str)> {
 /// Each survey's answers (from the site's answers rows) against its impressions.
 fn responses(
     surveys: &[(String, &'static str)],
-    answers: &[Row],
-    tallies: &[rapport_rules::report::Tally],
+    answers: &[AnswerDay],
+    tallies: &[ReportDay],
 ) -> Vec<Response> {
     let mut out: Vec<Response> = surveys
         .iter()
@@ -143,12 +144,8 @@ fn responses(
                 .fold(0.0, |a, b| a + b);
             let answered: f64 = answers
                 .iter()
-                .filter(|r| {
-                    r.table == Table::Answers
-                        && r.label("segment").is_empty()
-                        && r.label("experience") == experience
-                })
-                .map(|r| r.get("answers"))
+                .filter(|r| r.segment.is_empty() && r.experience == *experience)
+                .map(|r| r.answers)
                 .fold(0.0, |a, b| a + b);
             Response {
                 experience: experience.clone(),
@@ -215,23 +212,14 @@ pub fn week_of(day: &str) -> String {
 }
 
 /// The scores of rows of one survey pair (NPS and CSAT rows of the same group).
-fn scores(key: &str, rows: &[&Row]) -> Scores {
-    let sum = |survey: &str, measure: &str| -> f64 {
-        rows.iter()
-            .filter(|r| r.label("survey") == survey)
-            .map(|r| r.get(measure))
-            // (An empty sum of floats is −0.0.)
-            .fold(0.0, |a, b| a + b)
-    };
-    let (promoters, passives, detractors) = (
-        sum("nps", "promoters"),
-        sum("nps", "passives"),
-        sum("nps", "detractors"),
-    );
-    let (csat_answers, satisfied) = (sum("csat", "answers"), sum("csat", "satisfied"));
+fn scores(key: &str, rows: &[&AnswerDay]) -> Scores {
+    let of = |survey: &str| total(rows.iter().copied().filter(|r| r.survey == survey));
+    let (nps, csat) = (of("nps"), of("csat"));
+    let (promoters, passives, detractors) = (nps.promoters, nps.passives, nps.detractors);
+    let (csat_answers, satisfied) = (csat.answers, csat.satisfied);
     Scores {
         key: key.to_owned(),
-        nps_answers: sum("nps", "answers"),
+        nps_answers: nps.answers,
         promoters,
         passives,
         detractors,
@@ -243,8 +231,8 @@ fn scores(key: &str, rows: &[&Row]) -> Scores {
 }
 
 /// Groups rows by a key and scores each group, busiest first.
-fn grouped(rows: &[&Row], key: impl Fn(&Row) -> String) -> Vec<Scores> {
-    let mut groups: Vec<(String, Vec<&Row>)> = Vec::new();
+fn grouped(rows: &[&AnswerDay], key: impl Fn(&AnswerDay) -> String) -> Vec<Scores> {
+    let mut groups: Vec<(String, Vec<&AnswerDay>)> = Vec::new();
     let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for row in rows {
         let k = key(row);
@@ -271,50 +259,44 @@ fn grouped(rows: &[&Row], key: impl Fn(&Row) -> String) -> Vec<Scores> {
 /// Satisfaction over `answers` (the answers table) and `comments` (the comments table) of a
 /// period; with `segment`, only that segment's answers (the breakdowns by page kind,
 /// experience and stage are then empty: answers are stored by segment or by those, not both).
-pub fn satisfaction(answers: &[Row], comments: &[Row], segment: Option<&str>) -> Satisfaction {
-    let site: Vec<&Row> = answers
-        .iter()
-        .filter(|r| r.table == Table::Answers && r.label("segment").is_empty())
-        .collect();
-    let in_segments: Vec<&Row> = answers
-        .iter()
-        .filter(|r| r.table == Table::Answers && !r.label("segment").is_empty())
-        .collect();
-    let base: Vec<&Row> = match segment {
+pub fn satisfaction(
+    answers: &[AnswerDay],
+    comments: &[CommentDay],
+    segment: Option<&str>,
+) -> Satisfaction {
+    let site: Vec<&AnswerDay> = answers.iter().filter(|r| r.segment.is_empty()).collect();
+    let in_segments: Vec<&AnswerDay> = answers.iter().filter(|r| !r.segment.is_empty()).collect();
+    let base: Vec<&AnswerDay> = match segment {
         Some(s) => in_segments
             .iter()
             .copied()
-            .filter(|r| r.label("segment") == s)
+            .filter(|r| r.segment == s)
             .collect(),
         None => site.clone(),
     };
     let weeks = {
-        let mut weeks = grouped(&base, |r| week_of(r.label("day")));
+        let mut weeks = grouped(&base, |r| week_of(&r.day));
         weeks.sort_by(|a, b| a.key.cmp(&b.key));
         weeks
     };
-    let breakdown = |label: &'static str| -> Vec<Scores> {
+    let breakdown = |label: fn(&AnswerDay) -> &str| -> Vec<Scores> {
         if segment.is_some() {
             return Vec::new();
         }
-        grouped(&site, |r| r.label(label).to_owned())
+        grouped(&site, |r| label(r).to_owned())
     };
-    let mut low: Vec<Comment> = sum_by(
-        comments,
-        &["day", "survey", "score", "experience", "page", "comment"],
-    )
-    .into_iter()
-    .filter(|r| r.table == Table::Comments)
-    .map(|r| Comment {
-        day: r.label("day").to_owned(),
-        survey: r.label("survey").to_owned(),
-        score: r.label("score").parse().unwrap_or(0),
-        experience: r.label("experience").to_owned(),
-        page: r.label("page").to_owned(),
-        comment: r.label("comment").to_owned(),
-        visitors: r.get("visitors"),
-    })
-    .collect();
+    let mut low: Vec<Comment> = combine(comments.iter().cloned())
+        .into_iter()
+        .map(|r| Comment {
+            score: r.score.parse().unwrap_or(0),
+            day: r.day,
+            survey: r.survey,
+            experience: r.experience,
+            page: r.page,
+            comment: r.comment,
+            visitors: r.visitors,
+        })
+        .collect();
     low.sort_by(|a, b| b.day.cmp(&a.day).then(a.score.cmp(&b.score)));
     let comments_by_page = comment_groups(&low, |c| &c.page);
     let comments_by_experience = comment_groups(&low, |c| &c.experience);
@@ -324,11 +306,11 @@ pub fn satisfaction(answers: &[Row], comments: &[Row], segment: Option<&str>) ->
         by_segment: if segment.is_some() {
             Vec::new()
         } else {
-            grouped(&in_segments, |r| r.label("segment").to_owned())
+            grouped(&in_segments, |r| r.segment.clone())
         },
-        by_page_kind: breakdown("page_kind"),
-        by_experience: breakdown("experience"),
-        by_stage: breakdown("stage"),
+        by_page_kind: breakdown(|r| &r.page_kind),
+        by_experience: breakdown(|r| &r.experience),
+        by_stage: breakdown(|r| &r.stage),
         weekly: weeks,
         low_score_comments: low,
         responses: Vec::new(),
@@ -342,25 +324,37 @@ pub fn satisfaction(answers: &[Row], comments: &[Row], segment: Option<&str>) ->
 mod tests {
     use super::*;
 
-    fn nps_row(day: &str, segment: &str, kind: &str, p: f64, pa: f64, d: f64) -> Row {
-        Row::new(
-            Table::Answers,
-            &[day, "nps", segment, kind, "nps-survey", "customer"],
-        )
-        .with("answers", p + pa + d)
-        .with("promoters", p)
-        .with("passives", pa)
-        .with("detractors", d)
+    fn answered(day: &str, survey: &str, segment: &str, kind: &str) -> AnswerDay {
+        AnswerDay {
+            day: day.into(),
+            survey: survey.into(),
+            segment: segment.into(),
+            page_kind: kind.into(),
+            ..AnswerDay::default()
+        }
+    }
+
+    fn nps_row(day: &str, segment: &str, kind: &str, p: f64, pa: f64, d: f64) -> AnswerDay {
+        AnswerDay {
+            experience: "nps-survey".into(),
+            stage: "customer".into(),
+            answers: p + pa + d,
+            promoters: p,
+            passives: pa,
+            detractors: d,
+            ..answered(day, "nps", segment, kind)
+        }
     }
 
     #[test]
     fn nps_and_csat_are_grouped_with_their_intervals() {
-        let csat = Row::new(
-            Table::Answers,
-            &["2026-11-30", "csat", "", "checkout", "csat", "cart"],
-        )
-        .with("answers", 100.0)
-        .with("satisfied", 60.0);
+        let csat = AnswerDay {
+            experience: "csat".into(),
+            stage: "cart".into(),
+            answers: 100.0,
+            satisfied: 60.0,
+            ..answered("2026-11-30", "csat", "", "checkout")
+        };
         let rows = vec![
             nps_row("2026-11-30", "", "home", 30.0, 20.0, 10.0),
             nps_row("2026-12-02", "", "product", 20.0, 10.0, 10.0),
@@ -390,9 +384,16 @@ mod tests {
         assert!(vip.by_page_kind.is_empty());
     }
 
-    fn comment(day: &str, page: &str, experience: &str, text: &str, visitors: f64) -> Row {
-        Row::new(Table::Comments, &[day, "nps", "3", experience, page, text])
-            .with("visitors", visitors)
+    fn comment(day: &str, page: &str, experience: &str, text: &str, visitors: f64) -> CommentDay {
+        CommentDay {
+            day: day.into(),
+            survey: "nps".into(),
+            score: "3".into(),
+            experience: experience.into(),
+            page: page.into(),
+            comment: text.into(),
+            visitors,
+        }
     }
 
     #[test]
@@ -427,7 +428,6 @@ mod tests {
 
     #[test]
     fn each_survey_is_answered_out_of_the_times_it_was_shown() {
-        use rapport_rules::report::Tally;
         use rapport_rules::{Rulebook, SourceFile};
         let book = Rulebook::compile(&[SourceFile::new(
             "surveys.rhai",
@@ -438,11 +438,10 @@ mod tests {
             rule("bar", #{ priority: 3, show: #{ kind: "bar", content: #{ en: #{ body: "Hi" } } } });"#,
         )])
         .unwrap();
-        let shown = |experience: &str, impressions: i64| Tally {
+        let shown = |experience: &str, impressions: i64| ReportDay {
             experience: experience.into(),
-            rule: String::new(),
             impressions,
-            ..Tally::default()
+            ..ReportDay::default()
         };
         let tallies = [
             shown("nps-survey", 60),

@@ -16,8 +16,9 @@
 use serde::Serialize;
 
 use crate::experiments::{percent, whole as count, ExperimentResult, Metric};
+use crate::report::{ReportDay, Total};
 use crate::stats::{self, ClusteredRate, Correction, Difference, Estimate};
-use crate::tables::{sum_by, Row, Table};
+use crate::tables::{sum_by, ArmDay, SegmentDay};
 
 /// The false discovery rate the flags are held to, across every segment and every check.
 pub const FALSE_DISCOVERY_RATE: f64 = 0.10;
@@ -54,21 +55,21 @@ struct Sums {
 }
 
 impl Sums {
-    fn of(row: Option<&Row>) -> Sums {
+    fn of(row: Option<&SegmentDay>) -> Sums {
         let Some(row) = row else {
             return Sums::default();
         };
         Sums {
-            visitors: row.get("visitors"),
-            converters: row.get("converters"),
-            revenue: row.get("revenue"),
-            promoters: row.get("promoters"),
-            passives: row.get("passives"),
-            detractors: row.get("detractors"),
-            clusters: row.get("clusters"),
-            days_ss: row.get("days_ss"),
-            converting_ss: row.get("converting_ss"),
-            cross: row.get("cross"),
+            visitors: row.visitors,
+            converters: row.converters,
+            revenue: row.revenue,
+            promoters: row.promoters,
+            passives: row.passives,
+            detractors: row.detractors,
+            clusters: row.clusters,
+            days_ss: row.days_ss,
+            converting_ss: row.converting_ss,
+            cross: row.cross,
         }
     }
 
@@ -218,9 +219,9 @@ pub struct Segments {
 /// experiments' arms and the daily report's tallies of the period.
 #[derive(Debug, Clone, Copy)]
 pub struct Sources<'a> {
-    pub segments: &'a [Row],
-    pub arms: &'a [Row],
-    pub tallies: &'a [rapport_rules::report::Tally],
+    pub segments: &'a [SegmentDay],
+    pub arms: &'a [ArmDay],
+    pub tallies: &'a [ReportDay],
 }
 
 /// The segments analysis, the one call the API makes: every segment of `book` against the
@@ -245,7 +246,7 @@ pub fn analyse(
             }
         }
     }
-    let totals = rapport_rules::report::totals(sources.tallies);
+    let totals = crate::report::totals(sources.tallies);
     let results =
         crate::experiments::report(book, sources.arms, crate::experiments::Reading::default());
     let period = Period {
@@ -277,7 +278,7 @@ pub struct Period<'a> {
 /// The segments of `period`, from the segments table's rows; `targets` gives, per segment
 /// name, the rules that target it; `rules` how each performs.
 pub fn segments(
-    rows: &[Row],
+    rows: &[SegmentDay],
     period: &Period<'_>,
     targets: &[(String, Vec<String>)],
     rules: &[RulePerformance],
@@ -286,7 +287,7 @@ pub fn segments(
     let mut names: Vec<String> = sums
         .all
         .iter()
-        .map(|r| r.label("segment").to_owned())
+        .map(|(segment, _)| segment.clone())
         .filter(|s| !s.is_empty())
         .collect();
     for (name, _) in targets {
@@ -332,34 +333,30 @@ pub fn segments(
 /// closed).
 struct BySegment {
     matured_to: Option<String>,
-    all: Vec<Row>,
-    halves: (Vec<Row>, Vec<Row>),
-    matured: Vec<Row>,
-    matured_halves: (Vec<Row>, Vec<Row>),
+    all: PerSegment,
+    halves: (PerSegment, PerSegment),
+    matured: PerSegment,
+    matured_halves: (PerSegment, PerSegment),
 }
 
+/// Each segment's name (`""`: the site) with the sums of its rows.
+type PerSegment = Vec<(String, SegmentDay)>;
+
 impl BySegment {
-    fn of(rows: &[Row], period: &Period<'_>) -> BySegment {
-        let rows: Vec<Row> = rows
-            .iter()
-            .filter(|r| r.table == Table::Segments)
-            .cloned()
-            .collect();
+    fn of(rows: &[SegmentDay], period: &Period<'_>) -> BySegment {
         let matured_to = matured_to(period);
-        let matured: Vec<Row> = rows
+        let matured: Vec<&SegmentDay> = rows
             .iter()
-            .filter(|r| matured_to.as_deref().is_some_and(|m| r.label("day") <= m))
-            .cloned()
+            .filter(|r| matured_to.as_deref().is_some_and(|m| r.day.as_str() <= m))
             .collect();
-        let by_segment = |rows: &[Row]| sum_by(rows, &["segment"]);
-        let halves = |rows: &[Row], last: &str| {
+        let by_segment = |rows: &[&SegmentDay]| sum_by(rows.iter().copied(), |r| r.segment.clone());
+        let halves = |rows: &[&SegmentDay], last: &str| {
             let middle = middle_day(period.from, last);
-            let (first, second): (Vec<Row>, Vec<Row>) = rows
-                .iter()
-                .cloned()
-                .partition(|r| r.label("day") <= middle.as_str());
+            let (first, second): (Vec<&SegmentDay>, Vec<&SegmentDay>) =
+                rows.iter().partition(|r| r.day <= middle);
             (by_segment(&first), by_segment(&second))
         };
+        let rows: Vec<&SegmentDay> = rows.iter().collect();
         BySegment {
             all: by_segment(&rows),
             halves: halves(&rows, period.to),
@@ -369,8 +366,12 @@ impl BySegment {
         }
     }
 
-    fn find(&self, sums: &[Row], name: &str) -> Sums {
-        Sums::of(sums.iter().find(|r| r.label("segment") == name))
+    fn find(&self, sums: &PerSegment, name: &str) -> Sums {
+        Sums::of(
+            sums.iter()
+                .find(|(segment, _)| segment == name)
+                .map(|(_, sum)| sum),
+        )
     }
 
     /// Segment `name`'s figures and its four checks against the rest of the site and its
@@ -597,7 +598,7 @@ fn middle_day(from: &str, to: &str) -> String {
 /// How each rule performs over the period: impressions and clicks from the report totals,
 /// and for experiments the conversion verdict.
 pub fn rule_performance(
-    totals: &[rapport_rules::report::Total],
+    totals: &[Total],
     experiments: &[ExperimentResult],
 ) -> Vec<RulePerformance> {
     let mut rules: Vec<RulePerformance> = Vec::new();
@@ -637,17 +638,21 @@ mod tests {
 
     /// A day's row of `visitors` one-day visitors (each its own cluster), `converters` of
     /// whom convert, with NPS answers.
-    fn row(day: &str, segment: &str, visitors: f64, converters: f64, nps: [f64; 3]) -> Row {
-        Row::new(Table::Segments, &[day, segment])
-            .with("visitors", visitors)
-            .with("converters", converters)
-            .with("clusters", visitors)
-            .with("days_ss", visitors)
-            .with("converting_ss", converters)
-            .with("cross", converters)
-            .with("promoters", nps[0])
-            .with("passives", nps[1])
-            .with("detractors", nps[2])
+    fn row(day: &str, segment: &str, visitors: f64, converters: f64, nps: [f64; 3]) -> SegmentDay {
+        SegmentDay {
+            day: day.into(),
+            segment: segment.into(),
+            visitors,
+            converters,
+            clusters: visitors,
+            days_ss: visitors,
+            converting_ss: converters,
+            cross: converters,
+            promoters: nps[0],
+            passives: nps[1],
+            detractors: nps[2],
+            ..SegmentDay::default()
+        }
     }
 
     const PERIOD: Period<'static> = Period {

@@ -1,140 +1,445 @@
-//! The analytics' daily aggregate tables, each listed once: its labels (which, with the site,
-//! key a row) and its measures (summed). The visitor objects send [`Row`]s as deltas; the edge
-//! writes each table's statements from this list and reads rows back as [`Row`]s for the
-//! analyses. The tables themselves are in the edge's D1 migrations, which the edge's tests
-//! hold to this list. No table holds a visitor id.
+//! Every aggregate table, listed once in [`tables!`]: the daily report and the analytics'
+//! tables. Each table is a typed row (a struct: its labels, which with the site key the row,
+//! and its measures, which are summed), a variant of [`Table`] (its SQL name, columns and
+//! key) and a variant of [`Row`] (a delta of any table, as the visitor objects send them to
+//! the aggregators). The SQL that writes and reads them is written here from that list
+//! ([`Table::upsert_sql`], [`Table::select_sql`]); the tables themselves are in the edge's
+//! D1 migrations, which the edge's tests hold to this list. No table holds a visitor id, and
+//! no measure is named by a string: a misspelt one does not compile.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
-/// An aggregate table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Table {
+/// How a measure is stored: its SQL column type, and its value as D1 binds it.
+pub trait Measure: Copy + Default + std::ops::AddAssign {
+    const SQL_TYPE: &'static str;
+    fn to_f64(self) -> f64;
+    fn from_f64(value: f64) -> Self;
+}
+
+impl Measure for i64 {
+    const SQL_TYPE: &'static str = "INTEGER";
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f64(value: f64) -> Self {
+        value.round() as i64
+    }
+}
+
+impl Measure for f64 {
+    const SQL_TYPE: &'static str = "REAL";
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(value: f64) -> Self {
+        value
+    }
+}
+
+/// A table's typed row: what [`tables!`] gives each table's struct.
+pub trait Aggregate: Clone + Default + Into<Row> {
+    const TABLE: Table;
+    /// The labels' values, in [`Table::labels`] order.
+    fn labels(&self) -> Vec<&str>;
+    /// The measures' values, in [`Table::measures`] order.
+    fn values(&self) -> Vec<f64>;
+    /// Adds another row's measures into this one's.
+    fn add(&mut self, other: &Self);
+    /// A row from its labels and values in column order (as rows travel, and as D1 gives
+    /// them back); `None` when the counts do not fit.
+    fn from_columns(labels: &[String], values: &[f64]) -> Option<Self>;
+    /// The row, when `row` is one of this table's.
+    fn of(row: &Row) -> Option<&Self>;
+
+    /// The values of the labels that key the row ([`Table::key`]).
+    fn key(&self) -> Vec<&str> {
+        let key = Self::TABLE.key();
+        Self::TABLE
+            .labels()
+            .iter()
+            .zip(self.labels())
+            .filter(|(name, _)| key.contains(name))
+            .map(|(_, value)| value)
+            .collect()
+    }
+
+    /// Whether the row carries anything.
+    fn is_zero(&self) -> bool {
+        self.values().iter().all(|v| *v == 0.0)
+    }
+}
+
+/// The aggregate tables. For each: its doc, its [`Table`] and [`Row`] variant, its typed
+/// row, its SQL name, the labels that key it when not all of them do, its text labels in
+/// column order, and its measures with their types.
+macro_rules! tables {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident($row:ident) in $name:literal $(keyed by [$($key:ident),+])? {
+            labels: [$($(#[$label_meta:meta])* $label:ident),+ $(,)?],
+            measures: [$($(#[doc = $measure_doc:literal])* $measure:ident: $ty:ty),+ $(,)?],
+        }
+    )+) => {
+        /// An aggregate table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Table {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl Table {
+            pub const ALL: &'static [Table] = &[$(Table::$variant),+];
+
+            /// The SQL table's name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Table::$variant => $name,)+
+                }
+            }
+
+            /// The text columns (after the site), in column order; every table has `day`.
+            pub fn labels(self) -> &'static [&'static str] {
+                match self {
+                    $(Table::$variant => &[$(stringify!($label)),+],)+
+                }
+            }
+
+            /// The labels that key a row (after the site).
+            pub fn key(self) -> &'static [&'static str] {
+                match self {
+                    $(Table::$variant => tables!(@key [$($($key),+)?] [$($label),+]),)+
+                }
+            }
+
+            /// The summed columns and their SQL types, in column order.
+            pub fn measures(self) -> &'static [(&'static str, &'static str)] {
+                match self {
+                    $(Table::$variant => &[$((stringify!($measure), <$ty as Measure>::SQL_TYPE)),+],)+
+                }
+            }
+        }
+
+        $(
+            $(#[doc = $doc])*
+            #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+            #[serde(default, deny_unknown_fields)]
+            pub struct $row {
+                $($(#[$label_meta])* pub $label: String,)+
+                $($(#[doc = $measure_doc])* pub $measure: $ty,)+
+            }
+
+            impl Aggregate for $row {
+                const TABLE: Table = Table::$variant;
+
+                fn labels(&self) -> Vec<&str> {
+                    vec![$(self.$label.as_str()),+]
+                }
+
+                fn values(&self) -> Vec<f64> {
+                    vec![$(Measure::to_f64(self.$measure)),+]
+                }
+
+                fn add(&mut self, other: &Self) {
+                    $(self.$measure += other.$measure;)+
+                }
+
+                fn from_columns(labels: &[String], values: &[f64]) -> Option<Self> {
+                    let (mut labels, mut values) = (labels.iter(), values.iter());
+                    let row = $row {
+                        $($label: labels.next()?.clone(),)+
+                        $($measure: Measure::from_f64(*values.next()?),)+
+                    };
+                    (labels.next().is_none() && values.next().is_none()).then_some(row)
+                }
+
+                fn of(row: &Row) -> Option<&Self> {
+                    match row {
+                        Row::$variant(row) => Some(row),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            }
+
+            impl $row {
+                /// This table's rows among `rows`.
+                pub fn among(rows: &[Row]) -> impl Iterator<Item = &$row> {
+                    rows.iter().filter_map(<$row as Aggregate>::of)
+                }
+            }
+
+            impl From<$row> for Row {
+                fn from(row: $row) -> Row {
+                    Row::$variant(row)
+                }
+            }
+        )+
+
+        /// A row of any table: a delta from a visitor object on its way to D1. In JSON, its
+        /// table, and its labels and values in column order (one encoding for every table,
+        /// which keeps the edge's code small).
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(try_from = "Stored")]
+        pub enum Row {
+            $($variant($row),)+
+        }
+
+        impl Row {
+            pub fn table(&self) -> Table {
+                match self {
+                    $(Row::$variant(_) => Table::$variant,)+
+                }
+            }
+
+            /// The labels' values, in [`Table::labels`] order.
+            pub fn labels(&self) -> Vec<&str> {
+                match self {
+                    $(Row::$variant(row) => row.labels(),)+
+                }
+            }
+
+            /// The values of the labels that key the row.
+            pub fn key(&self) -> Vec<&str> {
+                match self {
+                    $(Row::$variant(row) => row.key(),)+
+                }
+            }
+
+            /// The measures' values, in [`Table::measures`] order.
+            pub fn values(&self) -> Vec<f64> {
+                match self {
+                    $(Row::$variant(row) => row.values(),)+
+                }
+            }
+
+            /// Adds `other`'s measures when it is a row of the same table.
+            fn add(&mut self, other: &Row) {
+                match (self, other) {
+                    $((Row::$variant(a), Row::$variant(b)) => a.add(b),)+
+                    _ => {}
+                }
+            }
+
+            /// A row of `table` from its labels and values in column order.
+            pub fn from_columns(table: Table, labels: &[String], values: &[f64]) -> Option<Row> {
+                match table {
+                    $(Table::$variant => $row::from_columns(labels, values).map(Row::$variant),)+
+                }
+            }
+        }
+    };
+    (@key [] [$($label:ident),+]) => {
+        &[$(stringify!($label)),+]
+    };
+    (@key [$($key:ident),+] [$($label:ident),+]) => {
+        &[$(stringify!($key)),+]
+    };
+}
+
+tables! {
+    /// The daily report: exposures, impressions, clicks, dismissals, answers and conversions
+    /// per day, experience, variant and audience segment.
+    Report(ReportDay) in "daily" keyed by [day, experience, variant, segment] {
+        labels: [
+            /// UTC day, `YYYY-MM-DD`; empty in totals over days.
+            #[serde(skip_serializing_if = "String::is_empty")]
+            day,
+            experience,
+            /// The rule that showed the experience: a label of it, not part of the key.
+            rule,
+            /// Empty when the rule is not an experiment.
+            variant,
+            /// The audience segment; empty in totals over segments.
+            #[serde(skip_serializing_if = "String::is_empty")]
+            segment,
+        ],
+        measures: [
+            /// Control-group visitors who would have been shown the experiment.
+            exposures: i64,
+            impressions: i64,
+            clicks: i64,
+            dismissals: i64,
+            answers: i64,
+            score_sum: i64,
+            /// NPS answers of 9-10.
+            promoters: i64,
+            /// NPS answers of 0-6.
+            detractors: i64,
+            conversions: i64,
+            revenue: f64,
+        ],
+    }
+
     /// Per experiment arm and day of first exposure: each visitor's per-metric values, as
     /// sufficient statistics (sums and sums of squares).
-    Arms,
+    Arms(ArmDay) in "arm_daily" {
+        labels: [rule, arm, day],
+        measures: [
+            visitors: f64,
+            conversions: f64,
+            revenue: f64,
+            revenue_ss: f64,
+            clicks: f64,
+            clicks_ss: f64,
+            answers: f64,
+            score: f64,
+            score_ss: f64,
+        ],
+    }
+
     /// Survey answers by day, survey, segment, page kind, experience and lifecycle stage.
-    Answers,
+    Answers(AnswerDay) in "answer_daily" {
+        labels: [day, survey, segment, page_kind, experience, stage],
+        measures: [
+            answers: f64,
+            promoters: f64,
+            passives: f64,
+            detractors: f64,
+            satisfied: f64,
+            score: f64,
+        ],
+    }
+
     /// The comments that came with low scores.
-    Comments,
+    Comments(CommentDay) in "comment_daily" {
+        labels: [day, survey, score, experience, page, comment],
+        measures: [visitors: f64],
+    }
+
     /// Visitor-days per lifecycle stage.
-    Stages,
+    Stages(StageDay) in "stage_daily" {
+        labels: [day, stage],
+        measures: [visitors: f64],
+    }
+
     /// Moves between lifecycle stages.
-    Movements,
+    Movements(MovementDay) in "movement_daily" {
+        labels: [day, from_stage, to_stage],
+        measures: [visitors: f64],
+    }
+
     /// Per page: views, landings, exits straight after landing, rage clicks, detractors.
-    Pages,
-    /// Searches by query: those that found nothing (`searches`) of all (`total`).
-    Searches,
+    Pages(PageDay) in "page_daily" {
+        labels: [day, path, kind],
+        measures: [
+            views: f64,
+            landings: f64,
+            quick_exits: f64,
+            rage_clicks: f64,
+            detractors: f64,
+        ],
+    }
+
+    /// Searches by query: those that found nothing (`searches`) of all (`total`). (With
+    /// every search's total: local state from before keeps `search_daily`.)
+    Searches(SearchDay) in "search_days" {
+        labels: [day, query],
+        measures: [searches: f64, total: f64],
+    }
+
     /// Views of sold-out products.
-    SoldOut,
+    SoldOut(SoldOutDay) in "sold_out_daily" {
+        labels: [day, product, name],
+        measures: [views: f64],
+    }
+
     /// Per segment (and `""`, the whole site): visitor-days, converting ones, revenue, NPS,
     /// and the sums a variance clustered by visitor needs: each visitor's days and converting
     /// days within an ISO week are a cluster (`clusters`, and the changes of the sums of their
-    /// squares and cross products).
-    Segments,
+    /// squares and cross products). (With those columns: local state from before them keeps
+    /// its `segment_daily`, unread.)
+    Segments(SegmentDay) in "segment_days" {
+        labels: [day, segment],
+        measures: [
+            visitors: f64,
+            converters: f64,
+            revenue: f64,
+            answers: f64,
+            promoters: f64,
+            passives: f64,
+            detractors: f64,
+            clusters: f64,
+            days_ss: f64,
+            converting_ss: f64,
+            cross: f64,
+        ],
+    }
 }
 
-impl Table {
-    pub const ALL: [Table; 9] = [
-        Table::Arms,
-        Table::Answers,
-        Table::Comments,
-        Table::Stages,
-        Table::Movements,
-        Table::Pages,
-        Table::Searches,
-        Table::SoldOut,
-        Table::Segments,
-    ];
-
-    /// The SQL table's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Arms => "arm_daily",
-            Table::Answers => "answer_daily",
-            Table::Comments => "comment_daily",
-            Table::Stages => "stage_daily",
-            Table::Movements => "movement_daily",
-            Table::Pages => "page_daily",
-            // With every search's total (local state from before keeps `search_daily`).
-            Table::Searches => "search_days",
-            Table::SoldOut => "sold_out_daily",
-            // With the columns of the clustered variance (local state from before them keeps
-            // its `segment_daily`, unread).
-            Table::Segments => "segment_days",
+impl Serialize for Row {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Columns<'a> {
+            table: Table,
+            labels: Vec<&'a str>,
+            values: Vec<f64>,
         }
+        Columns {
+            table: self.table(),
+            labels: self.labels(),
+            values: self.values(),
+        }
+        .serialize(serializer)
     }
+}
 
-    /// The text columns that key a row (after the site); every table has `day`.
-    pub fn labels(self) -> &'static [&'static str] {
-        match self {
-            Table::Arms => &["rule", "arm", "day"],
-            Table::Answers => &[
-                "day",
-                "survey",
-                "segment",
-                "page_kind",
-                "experience",
-                "stage",
-            ],
-            Table::Comments => &["day", "survey", "score", "experience", "page", "comment"],
-            Table::Stages => &["day", "stage"],
-            Table::Movements => &["day", "from_stage", "to_stage"],
-            Table::Pages => &["day", "path", "kind"],
-            Table::Searches => &["day", "query"],
-            Table::SoldOut => &["day", "product", "name"],
-            Table::Segments => &["day", "segment"],
-        }
-    }
+/// A row as it travels, or as a version before the typed tables kept it: outboxes and
+/// aggregators may hold either across an upgrade.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    /// A row's table, labels and values in column order (as the analytics' rows always
+    /// travelled).
+    Columns {
+        table: Table,
+        labels: Vec<String>,
+        values: Vec<f64>,
+    },
+    /// Before: the report's bare tally.
+    Tally(ReportDay),
+    /// Before: the aggregators' deltas, tagged by kind.
+    Delta(Delta),
+}
 
-    /// The summed columns (SQL `REAL`).
-    pub fn measures(self) -> &'static [&'static str] {
-        match self {
-            Table::Arms => &[
-                "visitors",
-                "conversions",
-                "revenue",
-                "revenue_ss",
-                "clicks",
-                "clicks_ss",
-                "answers",
-                "score",
-                "score_ss",
-            ],
-            Table::Answers => &[
-                "answers",
-                "promoters",
-                "passives",
-                "detractors",
-                "satisfied",
-                "score",
-            ],
-            Table::Comments | Table::Stages | Table::Movements => &["visitors"],
-            Table::Pages => &[
-                "views",
-                "landings",
-                "quick_exits",
-                "rage_clicks",
-                "detractors",
-            ],
-            Table::Searches => &["searches", "total"],
-            Table::SoldOut => &["views"],
-            Table::Segments => &[
-                "visitors",
-                "converters",
-                "revenue",
-                "answers",
-                "promoters",
-                "passives",
-                "detractors",
-                "clusters",
-                "days_ss",
-                "converting_ss",
-                "cross",
-            ],
-        }
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Delta {
+    Tally(ReportDay),
+    Row {
+        table: Table,
+        labels: Vec<String>,
+        values: Vec<f64>,
+    },
+}
+
+impl TryFrom<Stored> for Row {
+    type Error = String;
+
+    fn try_from(stored: Stored) -> Result<Row, String> {
+        let (table, labels, values) = match stored {
+            Stored::Tally(tally) | Stored::Delta(Delta::Tally(tally)) => return Ok(tally.into()),
+            Stored::Columns {
+                table,
+                labels,
+                values,
+            }
+            | Stored::Delta(Delta::Row {
+                table,
+                labels,
+                values,
+            }) => (table, labels, values),
+        };
+        Row::from_columns(table, &labels, &values).ok_or_else(|| {
+            format!(
+                "a {} row has {} labels and {} measures",
+                table.name(),
+                table.labels().len(),
+                table.measures().len()
+            )
+        })
     }
 }
 
@@ -144,7 +449,7 @@ impl Table {
     pub fn columns(self) -> Vec<&'static str> {
         std::iter::once("site")
             .chain(self.labels().iter().copied())
-            .chain(self.measures().iter().copied())
+            .chain(self.measures().iter().map(|(name, _)| *name))
             .collect()
     }
 
@@ -155,133 +460,130 @@ impl Table {
         let sums: Vec<String> = self
             .measures()
             .iter()
-            .map(|m| format!("{m} = {m} + excluded.{m}"))
+            .map(|(m, _)| format!("{m} = {m} + excluded.{m}"))
             .collect();
         format!(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (site, {}) DO UPDATE SET {}",
             self.name(),
             names.join(", "),
             vec!["?"; names.len()].join(", "),
-            self.labels().join(", "),
+            self.key().join(", "),
             sums.join(", ")
+        )
+    }
+
+    /// `SELECT` of every column but the site, for a site (`?1`) and the days `?2..=?3`,
+    /// and, when `label` is given, that label's value (`?4`); ordered by the labels.
+    /// `label` must be one of the table's labels: a column name, never a caller's text.
+    pub fn select_sql(self, label: Option<&str>) -> String {
+        let columns = &self.columns()[1..];
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE site = ?1 AND day >= ?2 AND day <= ?3",
+            columns.join(", "),
+            self.name()
+        );
+        if let Some(label) = label {
+            assert!(
+                self.labels().contains(&label),
+                "{} has no label {label}",
+                self.name()
+            );
+            sql.push_str(&format!(" AND {label} = ?4"));
+        }
+        sql.push_str(&format!(" ORDER BY {}", self.labels().join(", ")));
+        sql
+    }
+}
+
+impl Row {
+    /// An `INSERT` with the row's values written in, for a SQL file (`wrangler d1 execute
+    /// --file`): text quoted as SQL quotes it, numbers as Rust writes them.
+    pub fn insert_sql(&self, site: &str) -> String {
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        let values: Vec<String> = std::iter::once(quote(site))
+            .chain(self.labels().into_iter().map(quote))
+            .chain(self.values().into_iter().map(|v| v.to_string()))
+            .collect();
+        let table = self.table();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({});",
+            table.name(),
+            table.columns().join(", "),
+            values.join(", ")
         )
     }
 }
 
-/// One row of a table: a delta from a visitor object, or a row (or sum of rows) read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    pub table: Table,
-    /// In [`Table::labels`] order.
-    pub labels: Vec<String>,
-    /// In [`Table::measures`] order.
-    pub values: Vec<f64>,
-}
-
-impl Row {
-    /// A row of zeros with these labels.
-    pub fn new(table: Table, labels: &[&str]) -> Row {
-        debug_assert_eq!(labels.len(), table.labels().len());
-        Row {
-            table,
-            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-            values: vec![0.0; table.measures().len()],
-        }
-    }
-
-    /// Sets a measure (by column name) and gives the row back.
-    pub fn with(mut self, measure: &str, value: f64) -> Row {
-        let at = self.column(measure);
-        self.values[at] = value;
-        self
-    }
-
-    fn column(&self, measure: &str) -> usize {
-        self.table
-            .measures()
-            .iter()
-            .position(|m| *m == measure)
-            .unwrap_or_else(|| panic!("{:?} has no measure {measure}", self.table))
-    }
-
-    /// A measure's value.
-    pub fn get(&self, measure: &str) -> f64 {
-        self.values[self.column(measure)]
-    }
-
-    /// A label's value.
-    pub fn label(&self, name: &str) -> &str {
-        let at = self
-            .table
-            .labels()
-            .iter()
-            .position(|l| *l == name)
-            .unwrap_or_else(|| panic!("{:?} has no label {name}", self.table));
-        &self.labels[at]
-    }
-
-    /// Whether the row carries anything.
-    pub fn is_zero(&self) -> bool {
-        self.values.iter().all(|v| *v == 0.0)
-    }
-
-    fn add(&mut self, other: &Row) {
-        for (a, b) in self.values.iter_mut().zip(&other.values) {
-            *a += b;
-        }
-    }
-}
-
-/// Sums rows with the same table and labels, keeping the first-seen order (a burst of a
+/// Sums rows with the same table and key, keeping the first-seen order (a burst of a
 /// visitor's events costs one upsert per row). Rows that add nothing go.
 pub fn merge(rows: Vec<Row>) -> Vec<Row> {
     let mut at: HashMap<(Table, Vec<String>), usize> = HashMap::new();
     let mut merged: Vec<Row> = Vec::new();
     for row in rows {
-        match at.get(&(row.table, row.labels.clone())) {
+        let key = (
+            row.table(),
+            row.key().into_iter().map(str::to_owned).collect(),
+        );
+        match at.get(&key) {
             Some(&i) => merged[i].add(&row),
             None => {
-                at.insert((row.table, row.labels.clone()), merged.len());
+                at.insert(key, merged.len());
                 merged.push(row);
             }
         }
     }
-    merged.retain(|r| !r.is_zero());
+    merged.retain(|r| r.values().iter().any(|v| *v != 0.0));
     merged
 }
 
-/// Sums rows by the value of some of their labels (the others are blanked), keeping the
-/// first-seen order: the per-stage totals of a period, say.
-pub fn sum_by(rows: &[Row], labels: &[&str]) -> Vec<Row> {
-    let mut at: HashMap<Vec<&str>, usize> = HashMap::new();
-    let mut sums: Vec<Row> = Vec::new();
+/// Sums rows of one table with the same key, keeping the first-seen order and the first
+/// row's labels.
+pub fn combine<T: Aggregate>(rows: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut at: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut combined: Vec<T> = Vec::new();
     for row in rows {
-        let key: Vec<&str> = row
-            .table
-            .labels()
-            .iter()
-            .zip(&row.labels)
-            .map(|(name, value)| {
-                if labels.contains(name) {
-                    value.as_str()
-                } else {
-                    ""
-                }
-            })
-            .collect();
+        let key: Vec<String> = row.key().into_iter().map(str::to_owned).collect();
         match at.get(&key) {
-            Some(&i) => sums[i].add(row),
+            Some(&i) => combined[i].add(&row),
             None => {
-                sums.push(Row {
-                    table: row.table,
-                    labels: key.iter().map(|l| (*l).to_owned()).collect(),
-                    values: row.values.clone(),
-                });
-                at.insert(key, sums.len() - 1);
+                at.insert(key, combined.len());
+                combined.push(row);
+            }
+        }
+    }
+    combined
+}
+
+/// Sums rows by a key of their own (some of their labels, say), keeping the first-seen
+/// order: each key with the sum of its rows' measures (whose labels are left empty).
+pub fn sum_by<'a, T: Aggregate + 'a, K: Eq + Hash + Clone>(
+    rows: impl IntoIterator<Item = &'a T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<(K, T)> {
+    let mut at: HashMap<K, usize> = HashMap::new();
+    let mut sums: Vec<(K, T)> = Vec::new();
+    for row in rows {
+        let k = key(row);
+        match at.get(&k) {
+            Some(&i) => sums[i].1.add(row),
+            None => {
+                let mut sum = T::default();
+                sum.add(row);
+                at.insert(k.clone(), sums.len());
+                sums.push((k, sum));
             }
         }
     }
     sums
+}
+
+/// The sum of rows' measures (labels left empty).
+pub fn total<'a, T: Aggregate + 'a>(rows: impl IntoIterator<Item = &'a T>) -> T {
+    let mut sum = T::default();
+    for row in rows {
+        sum.add(row);
+    }
+    sum
 }
 
 #[cfg(test)]
@@ -289,41 +591,157 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_table_has_a_day_and_distinct_columns() {
-        for table in Table::ALL {
+    fn every_table_has_a_day_distinct_columns_and_a_key_of_its_labels() {
+        for table in Table::ALL.iter().copied() {
             assert!(table.labels().contains(&"day"), "{table:?}");
-            let mut columns: Vec<&str> = table.labels().to_vec();
-            columns.extend(table.measures());
+            assert!(table.key().iter().all(|k| table.labels().contains(k)));
+            let mut columns = table.columns();
             let count = columns.len();
             columns.sort();
             columns.dedup();
             assert_eq!(columns.len(), count, "{table:?}");
-            assert!(!columns.contains(&"site"));
         }
+        assert_eq!(
+            Table::Report.key(),
+            ["day", "experience", "variant", "segment"]
+        );
+        assert_eq!(Table::Stages.key(), ["day", "stage"]);
     }
 
     #[test]
     fn every_table_has_its_statements() {
-        for table in Table::ALL {
+        for table in Table::ALL.iter().copied() {
             let upsert = table.upsert_sql();
-            for m in table.measures() {
+            for (m, _) in table.measures() {
                 assert!(upsert.contains(&format!("{m} = {m} + excluded.{m}")));
             }
             assert_eq!(upsert.matches('?').count(), table.columns().len());
+            assert!(upsert.contains(&format!("ON CONFLICT (site, {})", table.key().join(", "))));
+            assert!(!table.select_sql(None).contains("site,"));
         }
+        assert!(Table::Report
+            .select_sql(Some("experience"))
+            .contains("AND experience = ?4"));
     }
 
     #[test]
-    fn rows_merge_by_labels_and_empty_ones_go() {
-        let a = Row::new(Table::Stages, &["2026-12-01", "new"]).with("visitors", 1.0);
-        let b = Row::new(Table::Stages, &["2026-12-01", "cart"]).with("visitors", 1.0);
-        let zero = Row::new(Table::Stages, &["2026-12-01", "loyal"]);
-        let merged = merge(vec![a.clone(), b, a, zero]);
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].get("visitors"), 2.0);
-        let by_day = sum_by(&merged, &["day"]);
-        assert_eq!(by_day.len(), 1);
-        assert_eq!(by_day[0].get("visitors"), 3.0);
-        assert_eq!(by_day[0].label("stage"), "");
+    fn a_rows_insert_names_every_column_and_quotes_its_text() {
+        let row: Row = SearchDay {
+            day: "2026-12-01".into(),
+            query: "men's shirt".into(),
+            searches: 0.0,
+            total: 2.5,
+        }
+        .into();
+        assert_eq!(
+            row.insert_sql("demo"),
+            "INSERT INTO search_days (site, day, query, searches, total) \
+             VALUES ('demo', '2026-12-01', 'men''s shirt', 0, 2.5);"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "no label")]
+    fn a_select_refuses_a_label_the_table_does_not_have() {
+        Table::Stages.select_sql(Some("stage; DROP TABLE daily"));
+    }
+
+    #[test]
+    fn rows_merge_by_key_and_empty_ones_go() {
+        let stage = |stage: &str, visitors: f64| -> Row {
+            StageDay {
+                day: "2026-12-01".into(),
+                stage: stage.into(),
+                visitors,
+            }
+            .into()
+        };
+        // The report's rule is a label outside its key: rows differing only by it merge.
+        let shown = |rule: &str| -> Row {
+            ReportDay {
+                day: "2026-12-01".into(),
+                experience: "welcome".into(),
+                rule: rule.into(),
+                impressions: 1,
+                ..ReportDay::default()
+            }
+            .into()
+        };
+        let merged = merge(vec![
+            stage("new", 1.0),
+            stage("cart", 1.0),
+            stage("new", 1.0),
+            stage("loyal", 0.0),
+            shown("a"),
+            shown("b"),
+        ]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0], stage("new", 2.0));
+        let Row::Report(report) = &merged[2] else {
+            panic!("{merged:?}")
+        };
+        assert_eq!((report.rule.as_str(), report.impressions), ("a", 2));
+    }
+
+    #[test]
+    fn sums_by_a_key_of_the_rows_own() {
+        let row = |day: &str, stage: &str, visitors: f64| StageDay {
+            day: day.into(),
+            stage: stage.into(),
+            visitors,
+        };
+        let rows = [
+            row("2026-12-01", "new", 1.0),
+            row("2026-12-02", "new", 2.0),
+            row("2026-12-01", "cart", 4.0),
+        ];
+        let by_stage = sum_by(&rows, |r| r.stage.clone());
+        assert_eq!(by_stage.len(), 2);
+        assert_eq!(by_stage[0].0, "new");
+        assert_eq!(by_stage[0].1.visitors, 3.0);
+        assert_eq!(by_stage[0].1.day, "");
+        assert_eq!(total(&rows).visitors, 7.0);
+    }
+
+    #[test]
+    fn rows_travel_as_their_table_and_columns_and_rows_from_before_still_read() {
+        let row: Row = SoldOutDay {
+            day: "2026-12-01".into(),
+            product: "mug".into(),
+            name: "Mug".into(),
+            views: 2.0,
+        }
+        .into();
+        let json = serde_json::to_string(&row).unwrap();
+        let columns = r#"{"table":"sold_out","labels":["2026-12-01","mug","Mug"],"values":[2.0]}"#;
+        assert_eq!(json, columns);
+        assert_eq!(serde_json::from_str::<Row>(&json).unwrap(), row);
+        // As outboxes and aggregators kept them before: a bare tally, a delta by kind.
+        let delta = format!(r#"{{"row":{columns}}}"#);
+        assert_eq!(serde_json::from_str::<Row>(&delta).unwrap(), row);
+        let tally = r#"{"day":"2026-12-01","experience":"welcome","rule":"welcome","variant":"","segment":"new","impressions":1}"#;
+        let Row::Report(report) = serde_json::from_str::<Row>(tally).unwrap() else {
+            panic!("a bare tally is a report row")
+        };
+        assert_eq!((report.impressions, report.segment.as_str()), (1, "new"));
+        let wrapped = format!(r#"{{"tally":{tally}}}"#);
+        assert!(matches!(
+            serde_json::from_str::<Row>(&wrapped),
+            Ok(Row::Report(_))
+        ));
+        // What fits no table is refused, not read as zeros.
+        let short = r#"{"table":"sold_out","labels":["2026-12-01"],"values":[2.0]}"#;
+        assert!(serde_json::from_str::<Row>(short).is_err());
+        assert!(serde_json::from_str::<Row>(r#"{"table":"stages","visits":1}"#).is_err());
+        let report: Row = ReportDay {
+            day: "2026-12-01".into(),
+            revenue: 12.5,
+            conversions: 1,
+            ..ReportDay::default()
+        }
+        .into();
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(serde_json::from_str::<Row>(&json).unwrap(), report);
+        assert!(serde_json::from_str::<Row>(r#"{"learn":{}}"#).is_err());
     }
 }

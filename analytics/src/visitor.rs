@@ -3,7 +3,6 @@
 //! [`facts`](crate::facts) does the folding (`Visitor::events`, `purchases`, `decided`,
 //! `session_over`).
 
-use rapport_rules::report::{self, Tally};
 use rapport_rules::Profile;
 use serde::{Deserialize, Serialize};
 
@@ -56,18 +55,16 @@ impl Tracking {
     }
 }
 
-/// What folding something in gives the object to send: the daily report's tallies and the
-/// analytics tables' rows, each merged by key.
+/// What folding something in gives the object to send: rows of the aggregate tables (the
+/// daily report's and the analytics'), merged by key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    pub tallies: Vec<Tally>,
     pub rows: Vec<Row>,
 }
 
 impl Changes {
-    pub(crate) fn merged(tallies: Vec<Tally>, rows: Vec<Row>) -> Changes {
+    pub(crate) fn merged(rows: Vec<Row>) -> Changes {
         Changes {
-            tallies: report::merge(tallies),
             rows: tables::merge(rows),
         }
     }
@@ -141,8 +138,8 @@ mod tests {
         let mut record = Visitor::new("v1");
         let events = [view("e1", "/"), view("e2", "/b")];
         let changes = record.events("demo", &events, 1_796_083_200_000);
-        let landings: f64 = changes.rows.iter().map(|r| r.get("landings")).sum();
-        let views: f64 = changes.rows.iter().map(|r| r.get("views")).sum();
+        let pages = crate::tables::total(crate::tables::PageDay::among(&changes.rows));
+        let (landings, views) = (pages.landings, pages.views);
         assert_eq!((landings, views), (1.0, 2.0));
         assert_eq!(record.profile.page_views, 2);
         assert_eq!(record.tracking.site, "demo");

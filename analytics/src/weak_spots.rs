@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::stats::{self, Estimate};
-use crate::tables::{sum_by, Row, Table};
+use crate::tables::{sum_by, PageDay, SearchDay, SoldOutDay};
 
 /// How many entries each ranking keeps.
 pub const TOP: usize = 10;
@@ -127,40 +127,26 @@ fn rate(count: f64, base: f64) -> Option<f64> {
 }
 
 /// The weak spots of a period, from the pages, searches and sold-out tables' rows.
-pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpots {
-    let mine = |rows: &[Row], table: Table| -> Vec<Row> {
-        rows.iter().filter(|r| r.table == table).cloned().collect()
-    };
-    let mut all: Vec<Page> = sum_by(&mine(pages, Table::Pages), &["path", "kind"])
+pub fn weak_spots(pages: &[PageDay], searches: &[SearchDay], sold_out: &[SoldOutDay]) -> WeakSpots {
+    let mut all: Vec<Page> = sum_by(pages, |r| (r.path.clone(), r.kind.clone()))
         .into_iter()
-        .map(|r| {
-            let views = r.get("views");
-            Page {
-                path: r.label("path").to_owned(),
-                kind: r.label("kind").to_owned(),
-                views,
-                landings: r.get("landings"),
-                quick_exits: r.get("quick_exits"),
-                quick_exit_rate: stats::wilson(r.get("quick_exits"), r.get("landings")),
-                rage_clicks: r.get("rage_clicks"),
-                rage_clicks_per_100_views: (views > 0.0)
-                    .then(|| (r.get("rage_clicks") / views * 1000.0).round() / 10.0),
-                detractors: r.get("detractors"),
-            }
+        .map(|((path, kind), r)| Page {
+            path,
+            kind,
+            views: r.views,
+            landings: r.landings,
+            quick_exits: r.quick_exits,
+            quick_exit_rate: stats::wilson(r.quick_exits, r.landings),
+            rage_clicks: r.rage_clicks,
+            rage_clicks_per_100_views: (r.views > 0.0)
+                .then(|| (r.rage_clicks / r.views * 1000.0).round() / 10.0),
+            detractors: r.detractors,
         })
         .collect();
-    let queries: Vec<(String, String, f64, f64)> =
-        sum_by(&mine(searches, Table::Searches), &["query"])
-            .into_iter()
-            .map(|r| {
-                (
-                    r.label("query").to_owned(),
-                    String::new(),
-                    r.get("searches"),
-                    r.get("total"),
-                )
-            })
-            .collect();
+    let queries: Vec<(String, String, f64, f64)> = sum_by(searches, |r| r.query.clone())
+        .into_iter()
+        .map(|(query, r)| (query, String::new(), r.searches, r.total))
+        .collect();
     let of = |by: fn(&Page) -> (f64, f64)| {
         all.iter().map(move |p| {
             let (count, base) = by(p);
@@ -211,18 +197,13 @@ pub fn weak_spots(pages: &[Row], searches: &[Row], sold_out: &[Row]) -> WeakSpot
 }
 
 /// The sold-out products viewed most.
-fn top(rows: &[Row]) -> Vec<Counted> {
-    let mine: Vec<Row> = rows
-        .iter()
-        .filter(|r| r.table == Table::SoldOut)
-        .cloned()
-        .collect();
-    let mut counted: Vec<Counted> = sum_by(&mine, &["product", "name"])
+fn top(rows: &[SoldOutDay]) -> Vec<Counted> {
+    let mut counted: Vec<Counted> = sum_by(rows, |r| (r.product.clone(), r.name.clone()))
         .into_iter()
-        .map(|r| Counted {
-            key: r.label("product").to_owned(),
-            name: r.label("name").to_owned(),
-            count: r.get("views"),
+        .map(|((key, name), r)| Counted {
+            key,
+            name,
+            count: r.views,
         })
         .collect();
     counted.sort_by(|a, b| b.count.total_cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
@@ -234,12 +215,17 @@ fn top(rows: &[Row]) -> Vec<Counted> {
 mod tests {
     use super::*;
 
-    fn page(path: &str, views: f64, landings: f64, exits: f64, rage: f64) -> Row {
-        Row::new(Table::Pages, &["2026-12-01", path, "product"])
-            .with("views", views)
-            .with("landings", landings)
-            .with("quick_exits", exits)
-            .with("rage_clicks", rage)
+    fn page(path: &str, views: f64, landings: f64, exits: f64, rage: f64) -> PageDay {
+        PageDay {
+            day: "2026-12-01".into(),
+            path: path.into(),
+            kind: "product".into(),
+            views,
+            landings,
+            quick_exits: exits,
+            rage_clicks: rage,
+            detractors: 0.0,
+        }
     }
 
     #[test]
@@ -254,14 +240,13 @@ mod tests {
             // Rage clicks on 1 view in 10, against the site's 0.6%.
             page("/c", 300.0, 10.0, 3.0, 30.0),
         ];
-        let searches = vec![
-            Row::new(Table::Searches, &["2026-12-01", "wetsuit"])
-                .with("searches", 40.0)
-                .with("total", 40.0),
-            Row::new(Table::Searches, &["2026-12-01", "shirt"])
-                .with("searches", 10.0)
-                .with("total", 400.0),
-        ];
+        let search = |query: &str, searches: f64, total: f64| SearchDay {
+            day: "2026-12-01".into(),
+            query: query.into(),
+            searches,
+            total,
+        };
+        let searches = vec![search("wetsuit", 40.0, 40.0), search("shirt", 10.0, 400.0)];
         let w = weak_spots(&pages, &searches, &[]);
         let site = w.site_rates.quick_exits_per_landing.unwrap();
         assert!((site - 936.0 / 3060.0).abs() < 1e-12);

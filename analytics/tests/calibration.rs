@@ -12,7 +12,7 @@
 
 use rapport_analytics::experiments::{results, visitors_needed, Design, Metric, Reading, State};
 use rapport_analytics::stats::Interval;
-use rapport_analytics::tables::{Row, Table};
+use rapport_analytics::tables::ArmDay;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// One arm's sums, as the arms table holds them.
@@ -70,16 +70,19 @@ impl Trial {
         }
     }
 
-    fn rows(&self, sums: &[Sums]) -> Vec<Row> {
+    fn rows(&self, sums: &[Sums]) -> Vec<ArmDay> {
         self.arms
             .iter()
             .zip(sums)
-            .map(|((id, _, _, _), s)| {
-                Row::new(Table::Arms, &["test", id, "2026-12-01"])
-                    .with("visitors", s.visitors)
-                    .with("conversions", s.conversions)
-                    .with("revenue", s.revenue)
-                    .with("revenue_ss", s.revenue_ss)
+            .map(|((id, _, _, _), s)| ArmDay {
+                rule: "test".into(),
+                arm: (*id).into(),
+                day: "2026-12-01".into(),
+                visitors: s.visitors,
+                conversions: s.conversions,
+                revenue: s.revenue,
+                revenue_ss: s.revenue_ss,
+                ..ArmDay::default()
             })
             .collect()
     }

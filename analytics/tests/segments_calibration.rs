@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use rapport_analytics::segments::{segments, CheckKind, Period, Segments};
-use rapport_analytics::tables::{Row, Table};
+use rapport_analytics::tables::SegmentDay;
 
 /// The days of the simulated period: 2026-11-02 (a Monday) on.
 fn day(n: u32) -> String {
@@ -67,17 +67,9 @@ impl World {
         }
     }
 
-    fn rows(&self, rng: &mut fastrand::Rng) -> Vec<Row> {
-        const MEASURES: [&str; 8] = [
-            "visitors",
-            "clusters",
-            "days_ss",
-            "cross",
-            "converters",
-            "converting_ss",
-            "promoters",
-            "passives",
-        ];
+    /// Each day's and segment's sums: visitors, clusters, days_ss, cross, converters,
+    /// converting_ss, promoters, passives and detractors.
+    fn rows(&self, rng: &mut fastrand::Rng) -> Vec<SegmentDay> {
         let mut sums: BTreeMap<(u32, usize), [f64; 9]> = BTreeMap::new();
         for _ in 0..self.visitors {
             // Segment 0 stands for the whole site.
@@ -138,12 +130,22 @@ impl World {
                 } else {
                     format!("segment-{:02}", s - 1)
                 };
-                let row = Row::new(Table::Segments, &[&day(d), &name]);
-                MEASURES
-                    .iter()
-                    .zip(r)
-                    .fold(row, |row, (m, x)| row.with(m, x))
-                    .with("detractors", r[8])
+                let [visitors, clusters, days_ss, cross, converters, converting_ss, promoters, passives, detractors] =
+                    r;
+                SegmentDay {
+                    day: day(d),
+                    segment: name,
+                    visitors,
+                    clusters,
+                    days_ss,
+                    cross,
+                    converters,
+                    converting_ss,
+                    promoters,
+                    passives,
+                    detractors,
+                    ..SegmentDay::default()
+                }
             })
             .collect()
     }

@@ -1,11 +1,12 @@
-//! The analytics' aggregate tables in D1 (binding `REPORTS`, beside the report's `daily`
-//! table): one table per `rapport_analytics::tables::Table`, one row per site and labels,
-//! with summed measures. Their statements come from the table list (`Table::upsert_sql`);
-//! the tables are in the D1 migrations (`edge/migrations/`), whose tests (`migrations.rs`)
-//! apply them to SQLite and hold every table to its list.
+//! Every aggregate table in D1 (binding `REPORTS`): the daily report and the analytics'
+//! tables, one per `rapport_analytics::tables::Table`, one row per site and key, with summed
+//! measures. The statements come from the typed list (`Table::upsert_sql`,
+//! `Table::select_sql`) and run here only; the tables are in the D1 migrations
+//! (`edge/migrations/`), whose tests (`migrations.rs`) apply them to SQLite and hold every
+//! table to its list.
 
-use rapport_analytics::tables::{Row, Table};
-use serde_json::{Map, Value};
+use rapport_analytics::tables::{Aggregate, Row, Table};
+use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
@@ -16,91 +17,75 @@ pub fn database(env: &Env) -> Result<D1Database, ApiError> {
         .map_err(|_| ApiError::NotConfigured("the REPORTS database"))
 }
 
-/// The statements that sum `rows` for `site` into their tables, for one batch with the
-/// report's own rows.
+/// The statements that sum `rows` for `site` into their tables, for one batch (all or
+/// nothing) with whatever else the caller writes.
 pub fn statements(
     db: &D1Database,
     site: &str,
     rows: &[Row],
 ) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let mut statements = Vec::new();
-    for table in Table::ALL {
-        let mine: Vec<&Row> = rows.iter().filter(|r| r.table == table).collect();
-        if mine.is_empty() {
+    for table in Table::ALL.iter().copied() {
+        let mut mine = rows.iter().filter(|r| r.table() == table).peekable();
+        if mine.peek().is_none() {
             continue;
         }
         let sql = table.upsert_sql();
         for row in mine {
             let mut values: Vec<JsValue> = vec![site.into()];
-            values.extend(row.labels.iter().map(|l| JsValue::from(l.as_str())));
-            values.extend(row.values.iter().map(|v| JsValue::from(*v)));
+            values.extend(row.labels().into_iter().map(JsValue::from));
+            values.extend(row.values().into_iter().map(JsValue::from));
             statements.push(
                 db.prepare(&sql)
                     .bind(&values)
-                    .context("binding an analytics row")?,
+                    .context(format_args!("binding a {} row", table.name()))?,
             );
         }
     }
     Ok(statements)
 }
 
-/// A site's rows of `table` for the days `from..=to`, with an extra condition on one label
-/// when `filter` is given.
-pub async fn read(
+/// A site's rows of table `T` for the days `from..=to`, ordered by their labels; with
+/// `filter`, only those whose label (one of the table's own column names, never the
+/// caller's text) has that value.
+pub async fn read<T: Aggregate>(
     env: &Env,
-    table: Table,
     site: &str,
     from: &str,
     to: &str,
     filter: Option<(&str, &str)>,
-) -> Result<Vec<Row>, ApiError> {
+) -> Result<Vec<T>, ApiError> {
     let db = database(env)?;
-    let columns: Vec<&str> = table
-        .labels()
-        .iter()
-        .chain(table.measures())
-        .copied()
-        .collect();
-    let mut sql = format!(
-        "SELECT {} FROM {} WHERE site = ? AND day >= ? AND day <= ?",
-        columns.join(", "),
-        table.name()
-    );
+    let table = T::TABLE;
     let mut binds: Vec<JsValue> = vec![site.into(), from.into(), to.into()];
-    if let Some((label, value)) = filter {
-        // `label` is one of the table's own column names, never the caller's text.
-        debug_assert!(table.labels().contains(&label));
-        sql.push_str(&format!(" AND {label} = ?"));
+    if let Some((_, value)) = filter {
         binds.push(value.into());
     }
-    let found: Vec<Map<String, Value>> = db
-        .prepare(&sql)
+    // Each row's columns in the select's order, labels then measures: one way of reading
+    // for every table.
+    let found: Vec<Vec<Value>> = db
+        .prepare(table.select_sql(filter.map(|(label, _)| label)))
         .bind(&binds)
-        .context("binding an analytics query")?
-        .all()
+        .context(format_args!("binding a query of {}", table.name()))?
+        .raw()
         .await
-        .context(format_args!("reading {}", table.name()))?
-        .results()
         .context(format_args!("reading {}", table.name()))?;
-    Ok(found
+    let labels = table.labels().len();
+    found
         .into_iter()
-        .map(|row| Row {
-            table,
-            labels: table
-                .labels()
+        .map(|columns| {
+            let (text, numbers) = columns.split_at(labels.min(columns.len()));
+            let text: Vec<String> = text
                 .iter()
-                .map(|l| {
-                    row.get(*l)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect(),
-            values: table
-                .measures()
-                .iter()
-                .map(|m| row.get(*m).and_then(Value::as_f64).unwrap_or(0.0))
-                .collect(),
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect();
+            let numbers: Vec<f64> = numbers.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect();
+            T::from_columns(&text, &numbers).ok_or_else(|| {
+                ApiError::internal(
+                    format!("reading {}", table.name()),
+                    format!("a row of {} columns", columns.len()),
+                )
+            })
         })
-        .collect())
+        .collect()
 }

@@ -4,7 +4,6 @@
 //! edge writes must run on them. Tests only.
 
 use rapport_analytics::tables::Table;
-use rapport_rules::report::{LABELS, MEASURES};
 use rusqlite::{params_from_iter, types::Value as Sql, Connection};
 
 /// A fresh database with every migration of `edge/migrations/` applied, in order, as
@@ -84,38 +83,41 @@ fn upsert_twice(db: &Connection, sql: &str, labels: usize, measures: usize, tabl
 #[test]
 fn the_migrations_make_every_table_its_typed_list_and_statements_expect() {
     let db = migrated();
-    for table in Table::ALL {
-        let measures: Vec<(&str, &str)> = table.measures().iter().map(|m| (*m, "REAL")).collect();
+    for table in Table::ALL.iter().copied() {
         let key: Vec<&str> = std::iter::once("site")
-            .chain(table.labels().iter().copied())
+            .chain(table.key().iter().copied())
             .collect();
         assert_eq!(
             columns(&db, table.name()),
-            expected(table.labels(), &measures, &key),
+            expected(table.labels(), table.measures(), &key),
             "{table:?}"
         );
         let summed = upsert_twice(
             &db,
             &table.upsert_sql(),
             table.labels().len(),
-            measures.len(),
+            table.measures().len(),
             table.name(),
         );
         assert_eq!(summed, 2.0, "{table:?}: measures add up");
+        // The reads: every column but the site, by the period and by a label.
+        let label = table.labels().last().copied();
+        for sql in [table.select_sql(None), table.select_sql(label)] {
+            let mut query = db
+                .prepare(&sql)
+                .unwrap_or_else(|err| panic!("{sql}: {err}"));
+            assert_eq!(query.column_count(), table.columns().len() - 1, "{sql}");
+            // The upserted row's labels are `label-0`, `label-1`, ...
+            let last = format!("label-{}", table.labels().len() - 1);
+            let binds = ["demo", "label", "label-~", last.as_str()];
+            let found = query
+                .query(params_from_iter(&binds[..query.parameter_count()]))
+                .unwrap()
+                .mapped(|_| Ok(()))
+                .count();
+            assert_eq!(found, 1, "{sql}");
+        }
     }
-    // The report's daily rows: keyed by every label but the rule.
-    assert_eq!(
-        columns(&db, "daily"),
-        expected(LABELS, MEASURES, &crate::reports::key()),
-    );
-    let summed = upsert_twice(
-        &db,
-        &crate::reports::upsert(),
-        LABELS.len(),
-        MEASURES.len(),
-        "daily",
-    );
-    assert_eq!(summed, 2.0);
     // An aggregator's flush is recorded once: a second try of the same flush is refused.
     let applied = crate::objects::aggregator::APPLIED;
     db.execute(applied, rusqlite::params!["demo:0:1", 1, 10, 3])

@@ -12,7 +12,7 @@
 //!    `file:line:col`, compiling a rulebook (with its compile-time warnings) and its outline.
 //! 4. [`decision`]: running a compiled rulebook for one visitor on one page
 //!    ([`decide`](decision::decide::decide)), experiment arms and the universal holdout,
-//!    the daily report's tallies ([`report`]), and a draft's [`impact`] over recent visitors.
+//!    and a draft's [`impact`] over recent visitors.
 //! 5. [`testing`] (the rulebook's own test cases) and [`check()`] (every error and warning
 //!    about a rulebook, including those found by deciding for sample visitors), with
 //!    [`schema`] for the `rapport` command's files.
@@ -32,8 +32,8 @@ pub mod visitor;
 pub use check::{check, warnings};
 pub use decision::arms::{assignment, in_holdout, Assignment};
 pub use decision::decide::{decide, decision, preview, segments_of};
+pub use decision::impact;
 pub use decision::trace::{DecisionReport, Outcome, TraceEntry};
-pub use decision::{impact, report};
 pub use language::changes::{changes, Changed, Changes, Named, Side};
 pub use language::diagnostic::{Diagnostic, Severity};
 pub use language::outline::{ExperienceOutline, Outline, RuleOutline, SegmentOutline};

@@ -8,7 +8,7 @@
 //! `experiments::results`, as the API reads them.
 
 use rapport_analytics::experiments::{results, Design, Metric, Reading, State};
-use rapport_analytics::tables::{Row, Table};
+use rapport_analytics::tables::ArmDay;
 use rapport_seed::model::{Life, Page, ATTRIBUTION_MS, PRODUCTS};
 use rapport_seed::Plan;
 
@@ -56,15 +56,18 @@ fn read(plan: &Plan) -> Vec<(String, State, f64)> {
         s[2] += revenue;
         s[3] += revenue * revenue;
     }
-    let rows: Vec<Row> = ARMS
+    let rows: Vec<ArmDay> = ARMS
         .iter()
         .zip(&sums)
-        .map(|((arm, _, _), s)| {
-            Row::new(Table::Arms, &["welcome", arm, "2026-11-01"])
-                .with("visitors", s[0])
-                .with("conversions", s[1])
-                .with("revenue", s[2])
-                .with("revenue_ss", s[3])
+        .map(|((arm, _, _), s)| ArmDay {
+            rule: "welcome".into(),
+            arm: (*arm).into(),
+            day: "2026-11-01".into(),
+            visitors: s[0],
+            conversions: s[1],
+            revenue: s[2],
+            revenue_ss: s[3],
+            ..ArmDay::default()
         })
         .collect();
     let design = Design {

@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rapport_analytics::tables::Table;
+use rapport_analytics::tables::{
+    AnswerDay, ArmDay, CommentDay, MovementDay, PageDay, Row, SearchDay, SegmentDay, StageDay,
+};
 
 use crate::process;
 
@@ -37,27 +39,9 @@ fn day(d: usize) -> String {
     format!("{}-{month:02}-{:02}", FIRST.0, rest + 1)
 }
 
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// One row: its labels and measures as SQL, for `table`.
-fn insert(sql: &mut String, table: Table, labels: &[&str], measures: &[f64]) {
-    let mut values: Vec<String> = vec![quote("demo")];
-    values.extend(labels.iter().map(|l| quote(l)));
-    values.extend(measures.iter().map(|m| format!("{m}")));
-    let _ = writeln!(
-        sql,
-        "INSERT INTO {} ({}) VALUES ({});",
-        table.name(),
-        table.columns().join(", "),
-        values.join(", ")
-    );
-}
-
 /// The SQL of 90 days of aggregates' rows (into the tables the D1 migrations made).
 pub fn shop_sql() -> String {
-    let mut sql = String::new();
+    let mut rows: Vec<Row> = Vec::new();
     let stages = [
         "new", "engaged", "cart", "customer", "repeat", "loyal", "advocate", "at_risk", "lapsed",
     ];
@@ -67,12 +51,19 @@ pub fn shop_sql() -> String {
             let rule = format!("experiment-{e:02}");
             for (arm, n) in [("a", 450.0), ("b", 450.0), ("control", 100.0)] {
                 let c = (n * 0.05_f64).round();
-                insert(
-                    &mut sql,
-                    Table::Arms,
-                    &[&rule, arm, &today],
-                    &[n, c, c * 60.0, c * 4000.0, n * 0.1, n * 0.12, 0.0, 0.0, 0.0],
-                );
+                let row = ArmDay {
+                    rule: rule.clone(),
+                    arm: arm.into(),
+                    day: today.clone(),
+                    visitors: n,
+                    conversions: c,
+                    revenue: c * 60.0,
+                    revenue_ss: c * 4000.0,
+                    clicks: n * 0.1,
+                    clicks_ss: n * 0.12,
+                    ..ArmDay::default()
+                };
+                rows.push(row.into());
             }
         }
         for s in 0..=SEGMENTS {
@@ -81,67 +72,106 @@ pub fn shop_sql() -> String {
             } else {
                 format!("segment-{s:02}")
             };
-            insert(
-                &mut sql,
-                Table::Segments,
-                &[&today, &name],
-                &[1000.0, 30.0 + s as f64, 2000.0, 18.0, 10.0, 5.0, 3.0],
-            );
+            let row = SegmentDay {
+                day: today.clone(),
+                segment: name.clone(),
+                visitors: 1000.0,
+                converters: 30.0 + s as f64,
+                revenue: 2000.0,
+                answers: 18.0,
+                promoters: 10.0,
+                passives: 5.0,
+                detractors: 3.0,
+                clusters: 700.0,
+                days_ss: 1600.0,
+                converting_ss: 45.0 + s as f64,
+                cross: 60.0 + s as f64,
+            };
+            rows.push(row.into());
             if s > 0 {
-                insert(
-                    &mut sql,
-                    Table::Answers,
-                    &[&today, "nps", &name, "", "", ""],
-                    &[18.0, 10.0, 5.0, 3.0, 0.0, 150.0],
-                );
+                let row = AnswerDay {
+                    day: today.clone(),
+                    survey: "nps".into(),
+                    segment: name,
+                    answers: 18.0,
+                    promoters: 10.0,
+                    passives: 5.0,
+                    detractors: 3.0,
+                    score: 150.0,
+                    ..AnswerDay::default()
+                };
+                rows.push(row.into());
             }
         }
         for kind in ["home", "product", "cart", "search", "checkout"] {
             for stage in stages {
-                insert(
-                    &mut sql,
-                    Table::Answers,
-                    &[&today, "nps", "", kind, "nps-survey", stage],
-                    &[4.0, 2.0, 1.0, 1.0, 0.0, 30.0],
-                );
+                let row = AnswerDay {
+                    day: today.clone(),
+                    survey: "nps".into(),
+                    page_kind: kind.into(),
+                    experience: "nps-survey".into(),
+                    stage: stage.into(),
+                    answers: 4.0,
+                    promoters: 2.0,
+                    passives: 1.0,
+                    detractors: 1.0,
+                    score: 30.0,
+                    ..AnswerDay::default()
+                };
+                rows.push(row.into());
             }
         }
         for (i, stage) in stages.iter().enumerate() {
-            insert(
-                &mut sql,
-                Table::Stages,
-                &[&today, stage],
-                &[100.0 * i as f64],
-            );
-            insert(
-                &mut sql,
-                Table::Movements,
-                &[&today, stage, stages[(i + 1) % 9]],
-                &[7.0],
-            );
+            let row = StageDay {
+                day: today.clone(),
+                stage: (*stage).into(),
+                visitors: 100.0 * i as f64,
+            };
+            rows.push(row.into());
+            let row = MovementDay {
+                day: today.clone(),
+                from_stage: (*stage).into(),
+                to_stage: stages[(i + 1) % 9].into(),
+                visitors: 7.0,
+            };
+            rows.push(row.into());
         }
         for p in 0..50 {
-            insert(
-                &mut sql,
-                Table::Pages,
-                &[&today, &format!("/products/p{p}"), "product"],
-                &[300.0, 100.0, p as f64, (p % 7) as f64, 1.0],
-            );
+            let row = PageDay {
+                day: today.clone(),
+                path: format!("/products/p{p}"),
+                kind: "product".into(),
+                views: 300.0,
+                landings: 100.0,
+                quick_exits: p as f64,
+                rage_clicks: (p % 7) as f64,
+                detractors: 1.0,
+            };
+            rows.push(row.into());
         }
         for q in 0..20 {
-            insert(
-                &mut sql,
-                Table::Searches,
-                &[&today, &format!("query {q}")],
-                &[3.0],
-            );
+            let row = SearchDay {
+                day: today.clone(),
+                query: format!("query {q}"),
+                searches: 3.0,
+                total: 3.0 + q as f64 * 5.0,
+            };
+            rows.push(row.into());
         }
-        insert(
-            &mut sql,
-            Table::Comments,
-            &[&today, "nps", "3", "nps-survey", "/cart", "Too slow"],
-            &[1.0],
-        );
+        let row = CommentDay {
+            day: today.clone(),
+            survey: "nps".into(),
+            score: "3".into(),
+            experience: "nps-survey".into(),
+            page: "/cart".into(),
+            comment: "Too slow".into(),
+            visitors: 1.0,
+        };
+        rows.push(row.into());
+    }
+    let mut sql = String::new();
+    for row in &rows {
+        let _ = writeln!(sql, "{}", row.insert_sql("demo"));
     }
     sql
 }

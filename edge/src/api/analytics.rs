@@ -5,7 +5,7 @@
 
 use rapport_analytics::experiments::{self, Reading};
 use rapport_analytics::stats::{Correction, Interval};
-use rapport_analytics::tables::Table;
+use rapport_analytics::tables::{Aggregate, ArmDay};
 use rapport_analytics::{lifecycle, satisfaction, segments, weak_spots};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -155,12 +155,9 @@ impl Query {
         head
     }
 
-    async fn rows(
-        &self,
-        env: &Env,
-        table: Table,
-    ) -> Result<Vec<rapport_analytics::tables::Row>, ApiError> {
-        read(env, table, &self.site, &self.from, &self.to, None).await
+    /// The period's rows of one table.
+    async fn rows<T: Aggregate>(&self, env: &Env) -> Result<Vec<T>, ApiError> {
+        read(env, &self.site, &self.from, &self.to, None).await
     }
 }
 
@@ -184,20 +181,12 @@ async fn experiment_rows(
     env: &Env,
     q: &Query,
     reading: &Reading,
-) -> Result<
-    (
-        Vec<rapport_analytics::tables::Row>,
-        std::rc::Rc<rapport_rules::Rulebook>,
-    ),
-    ApiError,
-> {
+) -> Result<(Vec<ArmDay>, std::rc::Rc<rapport_rules::Rulebook>), ApiError> {
     // Always-valid intervals are read from each experiment's first exposure, whatever the
     // period's start: the rows from the first day there is, up to the period's end.
     let rows = match reading.interval {
-        Interval::Sequential { .. } => {
-            read(env, Table::Arms, &q.site, FIRST_DAY, &q.to, None).await?
-        }
-        Interval::Fixed => q.rows(env, Table::Arms).await?,
+        Interval::Sequential { .. } => read(env, &q.site, FIRST_DAY, &q.to, None).await?,
+        Interval::Fixed => q.rows(env).await?,
     };
     let book = crate::objects::rulebooks::current(env)
         .await
@@ -247,8 +236,8 @@ pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Res
     let book = crate::objects::rulebooks::current(env)
         .await
         .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
-    let answers = q.rows(env, Table::Answers).await?;
-    let comments = q.rows(env, Table::Comments).await?;
+    let answers = q.rows(env).await?;
+    let comments = q.rows(env).await?;
     let tallies = crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?;
     let segment = q.segment.as_deref();
     let result = satisfaction::analyse(&book, &answers, &comments, &tallies, segment);
@@ -258,17 +247,17 @@ pub async fn satisfaction(req: &Request, env: &Env, sites: &Sites) -> Result<Res
 /// `GET /v1/admin/analytics/lifecycle`: the funnel, day by day, and the moves.
 pub async fn lifecycle(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let q = Query::read(req, sites)?.without_segment("lifecycle stages")?;
-    let stages = q.rows(env, Table::Stages).await?;
-    let movements = q.rows(env, Table::Movements).await?;
+    let stages = q.rows(env).await?;
+    let movements = q.rows(env).await?;
     answer(&q, &lifecycle::lifecycle(&stages, &movements))
 }
 
 /// `GET /v1/admin/analytics/weak-spots`: troubled pages, empty searches, sold-out demand.
 pub async fn weak_spots(req: &Request, env: &Env, sites: &Sites) -> Result<Response, ApiError> {
     let q = Query::read(req, sites)?.without_segment("weak spots")?;
-    let pages = q.rows(env, Table::Pages).await?;
-    let searches = q.rows(env, Table::Searches).await?;
-    let sold_out = q.rows(env, Table::SoldOut).await?;
+    let pages = q.rows(env).await?;
+    let searches = q.rows(env).await?;
+    let sold_out = q.rows(env).await?;
     answer(&q, &weak_spots::weak_spots(&pages, &searches, &sold_out))
 }
 
@@ -280,8 +269,8 @@ pub async fn segments(req: &Request, env: &Env, sites: &Sites) -> Result<Respons
         .await
         .map_err(|e| ApiError::internal("compiling the active rulebook", e))?;
     let sources = segments::Sources {
-        segments: &q.rows(env, Table::Segments).await?,
-        arms: &q.rows(env, Table::Arms).await?,
+        segments: &q.rows(env).await?,
+        arms: &q.rows(env).await?,
         tallies: &crate::reports::rows(env, &q.site, &q.from, &q.to, "").await?,
     };
     let Some(result) = segments::analyse(&book, &sources, &q.from, &q.to, q.segment.as_deref())

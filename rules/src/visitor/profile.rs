@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 pub const RECENT_LIMIT: usize = 20;
 /// The most bought product ids a profile keeps.
 pub const BOUGHT_LIMIT: usize = 20;
-pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// A day, in milliseconds.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Everything Rapport knows about one visitor. Every field has a default, so a test case or a
 /// `rapport decide --visitor` file only spells out what matters to it.

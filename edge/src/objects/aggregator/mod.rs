@@ -1,5 +1,5 @@
 //! The `Aggregator` Durable Objects: the fan-in between visitor objects and D1. A site's
-//! aggregate deltas (report tallies and analytics rows) go to one of its aggregators
+//! aggregate deltas (rows of the typed tables: the daily report's and the analytics') go to one of its aggregators
 //! (`site:shard`, by a hash of the row's key, `AGGREGATOR_SHARDS` of them, 1 unless set),
 //! which sums the deltas of every visitor for the same row and writes one upsert per row
 //! per flush, every [`object::FLUSH_EVERY_MS`] or sooner once [`object::FLUSH_AT_DELTAS`]
@@ -24,7 +24,6 @@ pub(crate) use object::APPLIED;
 
 use rapport_analytics::tables::Row;
 use rapport_recs::catalogue::shard_of;
-use rapport_rules::report::Tally;
 use serde::{Deserialize, Serialize};
 use worker::Env;
 
@@ -50,32 +49,17 @@ pub enum Call {
     },
 }
 
-/// A delta with its number in the outbox it came from.
+/// A delta (a row of one of the aggregate tables, to be summed into its D1 row) with its
+/// number in the outbox it came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Numbered {
     pub seq: i64,
-    pub delta: Delta,
+    pub delta: Row,
 }
 
-/// A report tally or an analytics row, to be summed into its D1 row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Delta {
-    Tally(Tally),
-    Row(Row),
-}
-
-impl Delta {
-    /// What picks the delta's aggregator: its table and its row's key.
-    fn key(&self) -> String {
-        match self {
-            Delta::Tally(tally) => {
-                let (day, experience, variant, segment) = tally.key();
-                format!("daily|{day}|{experience}|{variant}|{segment}")
-            }
-            Delta::Row(row) => format!("{}|{}", row.table.name(), row.labels.join("|")),
-        }
-    }
+/// What picks a delta's aggregator, and tells its D1 row: its table and its row's key.
+fn shard_key(row: &Row) -> String {
+    format!("{}|{}", row.table().name(), row.key().join("|"))
 }
 
 impl ObjectCall for AggregatorCall {
@@ -103,7 +87,7 @@ pub async fn add(
     let shards = crate::config::aggregator_shards(env);
     let mut by_shard: Vec<Vec<Numbered>> = (0..shards).map(|_| Vec::new()).collect();
     for numbered in deltas {
-        let shard = shard_of(&numbered.delta.key(), shards);
+        let shard = shard_of(&shard_key(&numbered.delta), shards);
         by_shard[shard as usize].push(numbered);
     }
     let calls = by_shard
@@ -134,16 +118,20 @@ mod tests {
 
     #[test]
     fn a_rows_deltas_go_to_one_aggregator_and_rows_spread() {
-        let row = |day: &str| {
-            Delta::Row(Row::new(
-                rapport_analytics::tables::Table::Stages,
-                &[day, "new"],
-            ))
+        let row = |day: &str| -> Row {
+            rapport_analytics::tables::StageDay {
+                day: day.to_owned(),
+                stage: "new".to_owned(),
+                visitors: 1.0,
+            }
+            .into()
         };
-        let a = shard_of(&row("2026-12-01").key(), 4);
-        assert_eq!(a, shard_of(&row("2026-12-01").key(), 4));
+        let key = |day: &str| shard_key(&row(day));
+        assert_eq!(key("2026-12-01"), "stage_daily|2026-12-01|new");
+        let a = shard_of(&key("2026-12-01"), 4);
+        assert_eq!(a, shard_of(&key("2026-12-01"), 4));
         let spread: std::collections::BTreeSet<u32> = (1..=28)
-            .map(|d| shard_of(&row(&format!("2026-11-{d:02}")).key(), 4))
+            .map(|d| shard_of(&key(&format!("2026-11-{d:02}")), 4))
             .collect();
         assert_eq!(spread.len(), 4, "{spread:?}");
         assert_eq!(shard_of("anything", 1), 0);

@@ -5,12 +5,11 @@
 
 use std::cell::Cell;
 
-use rapport_analytics::tables;
-use rapport_rules::report;
+use rapport_analytics::tables::{self, Row};
 use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-use super::{AggregatorCall, Call, Delta, Numbered};
+use super::{shard_key, AggregatorCall, Call, Numbered};
 use crate::clock::now_ms;
 use crate::error::Context;
 use crate::objects::{encode, receive, respond, Count, ObjectCall as _};
@@ -168,7 +167,7 @@ impl Aggregator {
             .doing("reading the source's number")?;
         let seen = seen.first().map_or(i64::MIN, |s| s.seq);
         let last = deltas.iter().map(|d| d.seq).max().unwrap_or(seen);
-        let fresh: Vec<Delta> = deltas
+        let fresh: Vec<Row> = deltas
             .into_iter()
             .filter(|d| d.seq > seen)
             .map(|d| d.delta)
@@ -199,7 +198,7 @@ impl Aggregator {
 
     /// The batches of flush `flush` (0: those waiting for one), oldest first, each with its
     /// number, read once.
-    fn batches(&self, flush: i64) -> Result<Vec<(i64, Vec<Delta>)>> {
+    fn batches(&self, flush: i64) -> Result<Vec<(i64, Vec<Row>)>> {
         let stored: Vec<Batch> = self
             .state
             .storage()
@@ -284,7 +283,7 @@ impl Aggregator {
                 for (_, deltas) in &waiting {
                     let mut new: Vec<String> = deltas
                         .iter()
-                        .map(Delta::key)
+                        .map(shard_key)
                         .filter(|key| !keys.contains(key))
                         .collect();
                     new.sort_unstable();
@@ -314,26 +313,15 @@ impl Aggregator {
                 (flush, waiting)
             }
         };
-        let (mut tallies, mut rows) = (Vec::new(), Vec::new());
-        let mut deltas = 0;
+        let mut rows = Vec::new();
         for (_, batch) in batches {
-            deltas += batch.len();
-            for delta in batch {
-                match delta {
-                    Delta::Tally(tally) => tallies.push(tally),
-                    Delta::Row(row) => rows.push(row),
-                }
-            }
+            rows.extend(batch);
         }
+        let deltas = rows.len();
         let id = format!("{}:{}:{flush}", shard.site, shard.shard);
         let db = crate::aggregates::database(&self.env).doing("opening the reports database")?;
-        let upserts = crate::reports::statements(
-            &db,
-            &shard.site,
-            &report::merge(tallies),
-            &tables::merge(rows),
-        )
-        .doing("preparing the aggregate rows")?;
+        let upserts = crate::aggregates::statements(&db, &shard.site, &tables::merge(rows))
+            .doing("preparing the aggregate rows")?;
         let now = now_ms();
         let mut statements = vec![
             db.prepare(APPLIED)

@@ -194,11 +194,8 @@ impl Visitor {
         self.outbox.queue(&self.state.storage(), site, outgoing)
     }
 
-    /// What folding something in gave to send: the tallies and rows, for the outbox.
+    /// What folding something in gave to send: the aggregate rows, for the outbox.
     fn send(&self, site: &str, changes: Changes) -> Result<()> {
-        for tally in changes.tallies {
-            self.queue(site, &Outgoing::Tally(tally))?;
-        }
         for row in changes.rows {
             self.queue(site, &Outgoing::Row(row))?;
         }

@@ -12,14 +12,13 @@ use std::cell::Cell;
 use rapport_analytics::tables::Row;
 use rapport_analytics::visitor::Visitor as Record;
 use rapport_recs::catalogue::Learnt;
-use rapport_rules::report::Tally;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result, Storage};
 
 use crate::clock::now_ms;
 use crate::config;
 use crate::error::Context;
-use crate::objects::aggregator::{Delta, Numbered};
+use crate::objects::aggregator::Numbered;
 use crate::objects::{encode, Count};
 
 /// How long tallies wait in the outbox, so a burst of events costs one D1 write.
@@ -30,15 +29,14 @@ const RETRY_DELAY_MS: i64 = 30_000;
 /// writes grow with the visitors active, so they are kept few.
 const SAMPLE_EVERY_MS: i64 = 5 * 60_000;
 
-/// What waits in the outbox: what a batch of events taught the site's catalogue, a report
-/// tally, or a delta of an analytics table. (Rows queued before the analytics existed are
-/// bare tallies, which read as such.)
+/// What waits in the outbox: what a batch of events taught the site's catalogue, or a
+/// delta of an aggregate table. (A row queued by a version before the typed tables, a bare
+/// tally or a row of columns, reads as a delta: `Row` reads them.)
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(super) enum Outgoing {
     Learn { learn: Learnt },
     Row(Row),
-    Tally(Tally),
 }
 
 /// The outbox of one visitor object: what it knows of its alarm and of what waits. The
@@ -197,10 +195,8 @@ impl Outbox {
                 }
                 continue;
             }
-            let delta = match outgoing {
-                Outgoing::Tally(tally) => Delta::Tally(tally),
-                Outgoing::Row(row) => Delta::Row(row),
-                Outgoing::Learn { .. } => continue,
+            let Outgoing::Row(delta) = outgoing else {
+                continue;
             };
             let numbered = Numbered {
                 seq: row.seq,

@@ -1,120 +1,28 @@
-//! Report tallies: what one event adds to the daily aggregates the marketer console reads
-//! (exposures, impressions, clicks, dismissals, answers and conversions by experience,
-//! variant, audience segment and day). Pure: the edge stores and sums them.
+//! The daily report: what one event or purchase adds to its rows ([`ReportDay`]: exposures,
+//! impressions, clicks, dismissals, answers and conversions by experience, variant, audience
+//! segment and day), and the totals with the rates the console shows. Pure: the edge stores
+//! and sums the rows.
 
 use rapport_protocol::{EventData, ExperienceRef, Survey};
-use serde::{Deserialize, Serialize};
+use rapport_rules::profile::{Profile, DAY_MS};
+use serde::Serialize;
 
-use crate::visitor::profile::{Profile, DAY_MS};
+use crate::tables::Aggregate;
+pub use crate::tables::ReportDay;
 
 /// How long after seeing an experience a purchase is credited to it.
 pub const ATTRIBUTION_DAYS: i64 = 7;
 
-/// How a measure is stored: its SQL column type.
-pub trait Measure: Copy + std::ops::AddAssign {
-    const SQL_TYPE: &'static str;
-    fn to_f64(self) -> f64;
-}
-
-impl Measure for i64 {
-    const SQL_TYPE: &'static str = "INTEGER";
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Measure for f64 {
-    const SQL_TYPE: &'static str = "REAL";
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-
-/// The report's measures, listed once. Each becomes a field of [`Tally`], a column of the
-/// daily table ([`MEASURES`], from which the edge writes its SQL), and a term of
-/// [`Tally::add`]; adding a metric is one line here.
-macro_rules! measures {
-    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty,)*) => {
-        /// One row's worth of counts for one (day, experience, variant, segment).
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-        #[serde(default)]
-        pub struct Tally {
-            /// UTC day, `YYYY-MM-DD`; empty in totals over days.
-            #[serde(skip_serializing_if = "String::is_empty")]
-            pub day: String,
-            pub experience: String,
-            pub rule: String,
-            /// Empty when the rule is not an experiment.
-            pub variant: String,
-            /// The audience segment; empty in totals over segments.
-            #[serde(skip_serializing_if = "String::is_empty")]
-            pub segment: String,
-            $($(#[doc = $doc])* pub $name: $ty,)*
-        }
-
-        /// The measures' column names and SQL types, in the order of [`Tally::measures`].
-        pub const MEASURES: &[(&str, &str)] = &[$((stringify!($name), <$ty as Measure>::SQL_TYPE)),*];
-
-        impl Tally {
-            /// Adds another tally's measures into this one.
-            pub fn add(&mut self, other: &Tally) {
-                $(self.$name += other.$name;)*
-            }
-
-            /// The measures' values, in [`MEASURES`] order.
-            pub fn measures(&self) -> Vec<f64> {
-                vec![$(Measure::to_f64(self.$name)),*]
-            }
-        }
-    };
-}
-
-measures! {
-    /// Control-group visitors who would have been shown the experiment.
-    exposures: i64,
-    impressions: i64,
-    clicks: i64,
-    dismissals: i64,
-    answers: i64,
-    score_sum: i64,
-    /// NPS answers of 9-10.
-    promoters: i64,
-    /// NPS answers of 0-6.
-    detractors: i64,
-    conversions: i64,
-    revenue: f64,
-}
-
-/// The columns a daily row is keyed and labelled by, in the order of [`Tally::labels`];
-/// all but `rule` form the key (a rule id is a label of its experience).
-pub const LABELS: &[&str] = &["day", "experience", "rule", "variant", "segment"];
-
-impl Tally {
-    fn new(r: &ExperienceRef, at_ms: i64) -> Tally {
-        Tally {
+impl ReportDay {
+    fn new(r: &ExperienceRef, at_ms: i64) -> ReportDay {
+        ReportDay {
             day: day(at_ms),
             experience: r.experience.clone(),
             rule: r.rule.clone(),
             variant: r.variant.clone().unwrap_or_default(),
             segment: r.segment.clone().unwrap_or_else(|| "unknown".to_owned()),
-            ..Tally::default()
+            ..ReportDay::default()
         }
-    }
-
-    /// The key rows are summed under.
-    pub fn key(&self) -> (&str, &str, &str, &str) {
-        (&self.day, &self.experience, &self.variant, &self.segment)
-    }
-
-    /// The labels' values, in [`LABELS`] order.
-    pub fn labels(&self) -> [&str; 5] {
-        [
-            &self.day,
-            &self.experience,
-            &self.rule,
-            &self.variant,
-            &self.segment,
-        ]
     }
 }
 
@@ -123,7 +31,7 @@ impl Tally {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Total {
     #[serde(flatten)]
-    pub sums: Tally,
+    pub sums: ReportDay,
     /// Clicks per impression.
     pub click_through_rate: Option<f64>,
     /// Conversions per impression, or per exposure for a control group (never shown
@@ -141,7 +49,7 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
 }
 
 impl Total {
-    fn of(sums: Tally) -> Total {
+    fn of(sums: ReportDay) -> Total {
         let reached = if sums.impressions > 0 {
             sums.impressions
         } else {
@@ -162,13 +70,13 @@ impl Total {
 
 /// Sums daily rows per experience and variant (over days and segments), in the order each
 /// first appears, with their rates.
-pub fn totals(rows: &[Tally]) -> Vec<Total> {
-    let mut sums: Vec<Tally> = Vec::new();
+pub fn totals(rows: &[ReportDay]) -> Vec<Total> {
+    let mut sums: Vec<ReportDay> = Vec::new();
     for row in rows {
-        let same = |t: &&mut Tally| t.experience == row.experience && t.variant == row.variant;
+        let same = |t: &&mut ReportDay| t.experience == row.experience && t.variant == row.variant;
         match sums.iter_mut().find(same) {
             Some(total) => total.add(row),
-            None => sums.push(Tally {
+            None => sums.push(ReportDay {
                 day: String::new(),
                 segment: String::new(),
                 ..row.clone()
@@ -187,7 +95,7 @@ pub fn day(at_ms: i64) -> String {
 }
 
 /// What a browser event adds to the reports, if anything.
-pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
+pub fn tally_event(data: &EventData, at_ms: i64) -> Option<ReportDay> {
     let r = match data {
         EventData::Exposure(r) | EventData::Impression(r) | EventData::Dismiss(r) => r,
         EventData::Click(click) => &click.experience,
@@ -198,7 +106,7 @@ pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
     if r.rule == rapport_protocol::PROGRAMME {
         return None;
     }
-    let mut tally = Tally::new(r, at_ms);
+    let mut tally = ReportDay::new(r, at_ms);
     match data {
         EventData::Exposure(_) => tally.exposures = 1,
         EventData::Impression(_) => tally.impressions = 1,
@@ -220,7 +128,7 @@ pub fn tally_event(data: &EventData, at_ms: i64) -> Option<Tally> {
 /// What a purchase of `value` at `at_ms` adds to the reports: a conversion for every
 /// experience the visitor saw, or was held out of as a control, in the
 /// [`ATTRIBUTION_DAYS`] before.
-pub fn tally_conversion(profile: &Profile, value: f64, at_ms: i64) -> Vec<Tally> {
+pub fn tally_conversion(profile: &Profile, value: f64, at_ms: i64) -> Vec<ReportDay> {
     let since = at_ms - ATTRIBUTION_DAYS * DAY_MS;
     profile
         .prompts
@@ -237,30 +145,19 @@ pub fn tally_conversion(profile: &Profile, value: f64, at_ms: i64) -> Vec<Tally>
                 variant: h.variant.clone(),
                 segment: h.segment.clone(),
             };
-            Tally {
+            ReportDay {
                 conversions: 1,
                 revenue: value.max(0.0),
-                ..Tally::new(&r, at_ms)
+                ..ReportDay::new(&r, at_ms)
             }
         })
         .collect()
 }
 
-/// Sums tallies with the same key, keeping the first-seen order.
-pub fn merge(tallies: Vec<Tally>) -> Vec<Tally> {
-    let mut merged: Vec<Tally> = Vec::new();
-    for tally in tallies {
-        match merged.iter_mut().find(|m| m.key() == tally.key()) {
-            Some(existing) => existing.add(&tally),
-            None => merged.push(tally),
-        }
-    }
-    merged
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::{merge, Row, Table};
     use rapport_protocol::{Answer, Event};
 
     fn r(experience: &str, variant: Option<&str>) -> ExperienceRef {
@@ -290,7 +187,7 @@ mod tests {
         assert_eq!((t.impressions, t.clicks), (1, 0));
         assert_eq!(
             t.key(),
-            ("2026-11-23", "welcome-offer", "offer", "first_time")
+            ["2026-11-23", "welcome-offer", "offer", "first_time"]
         );
         let answer = EventData::Answer(Answer {
             experience: r("nps", None),
@@ -338,7 +235,7 @@ mod tests {
 
     #[test]
     fn totals_sum_days_and_segments_per_variant_with_their_rates() {
-        let row = |day: &str, variant: &str, segment: &str, impressions, clicks| Tally {
+        let row = |day: &str, variant: &str, segment: &str, impressions, clicks| ReportDay {
             day: day.into(),
             experience: "welcome".into(),
             rule: "welcome".into(),
@@ -346,14 +243,14 @@ mod tests {
             segment: segment.into(),
             impressions,
             clicks,
-            ..Tally::default()
+            ..ReportDay::default()
         };
-        let control = Tally {
+        let control = ReportDay {
             exposures: 4,
             conversions: 1,
             ..row("2026-11-23", "control", "first_time", 0, 0)
         };
-        let survey = Tally {
+        let survey = ReportDay {
             experience: "nps".into(),
             answers: 4,
             score_sum: 30,
@@ -385,18 +282,19 @@ mod tests {
 
     #[test]
     fn every_measure_has_a_column_and_a_value() {
-        let tally = Tally {
+        let tally = ReportDay {
             revenue: 12.5,
             exposures: 3,
-            ..Tally::default()
+            ..ReportDay::default()
         };
-        let values = tally.measures();
-        assert_eq!(values.len(), MEASURES.len());
-        let at = |name: &str| MEASURES.iter().position(|(n, _)| *n == name).unwrap();
+        let values = tally.values();
+        let measures = Table::Report.measures();
+        assert_eq!(values.len(), measures.len());
+        let at = |name: &str| measures.iter().position(|(n, _)| *n == name).unwrap();
         assert_eq!(values[at("revenue")], 12.5);
         assert_eq!(values[at("exposures")], 3.0);
-        assert_eq!(MEASURES[at("revenue")].1, "REAL");
-        assert_eq!(MEASURES[at("clicks")].1, "INTEGER");
+        assert_eq!(measures[at("revenue")].1, "REAL");
+        assert_eq!(measures[at("clicks")].1, "INTEGER");
     }
 
     #[test]
@@ -404,8 +302,11 @@ mod tests {
         let impression = EventData::Impression(r("a", None));
         let one = tally_event(&impression, NOV_23).unwrap();
         let other_day = tally_event(&impression, NOV_23 + DAY_MS).unwrap();
-        let merged = merge(vec![one.clone(), one, other_day]);
+        let merged = merge(vec![one.clone().into(), one.into(), other_day.into()]);
         assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].impressions, 2);
+        let Row::Report(first) = &merged[0] else {
+            panic!("{merged:?}")
+        };
+        assert_eq!(first.impressions, 2);
     }
 }
