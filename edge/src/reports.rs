@@ -22,6 +22,9 @@ pub struct Query {
     pub experience: Option<String>,
 }
 
+/// The label `GET /v1/admin/reports` filters by.
+const EXPERIENCE: &str = "experience";
+
 /// The report rows of a site and period (all experiences when `experience` is empty).
 pub async fn rows(
     env: &Env,
@@ -30,7 +33,7 @@ pub async fn rows(
     to: &str,
     experience: &str,
 ) -> Result<Vec<ReportDay>, ApiError> {
-    let filter = (!experience.is_empty()).then_some(("experience", experience));
+    let filter = (!experience.is_empty()).then_some((EXPERIENCE, experience));
     crate::aggregates::read(env, site, from, to, filter).await
 }
 
@@ -41,4 +44,18 @@ pub async fn query(env: &Env, q: &Query) -> Result<serde_json::Value, ApiError> 
     let rows = rows(env, &q.site, &q.from, &q.to, &experience).await?;
     let totals = report::totals(&rows);
     Ok(json!({ "site": q.site, "from": q.from, "to": q.to, "totals": totals, "rows": rows }))
+}
+
+#[cfg(test)]
+mod tests {
+    use rapport_analytics::tables::Table;
+
+    #[test]
+    fn the_report_is_filtered_by_one_of_its_labels() {
+        // `select_sql` refuses a name that is not one of the table's labels.
+        let sql = Table::Report.select_sql(Some(super::EXPERIENCE));
+        assert!(
+            sql.ends_with("AND experience = ?4 ORDER BY day, experience, rule, variant, segment")
+        );
+    }
 }

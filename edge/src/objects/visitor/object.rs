@@ -6,7 +6,8 @@
 //! id is unique, which is what makes ingestion idempotent) and `profile` the folded profile.
 //! Everything one request writes is committed together, before the answer leaves, so an
 //! event answered with 2xx is durably stored and the profile always matches the events.
-//! Report tallies wait in the same database's outbox (see `outbox`).
+//! Aggregate rows (the daily report's and the analytics') wait in the same database's outbox
+//! (see `outbox`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS profile (
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     site TEXT NOT NULL,
+    -- What waits, as JSON (an aggregate row, or what a batch taught the catalogue).
     tally TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox_source (
@@ -67,7 +69,7 @@ pub struct Visitor {
     schema_ready: Cell<bool>,
     /// The visitor's record (profile and analytics bookkeeping) as stored, once read.
     record: RefCell<Option<Record>>,
-    /// Report tallies and analytics deltas on their way to D1, and the alarm that sends them.
+    /// Aggregate rows on their way to D1, and the alarm that sends them.
     outbox: Outbox,
 }
 
@@ -172,7 +174,7 @@ impl DurableObject for Visitor {
             .flush(&storage, &self.env, record.as_ref())
             .await;
         if let Err(err) = &flushed {
-            worker::console_error!("report tallies not sent, retrying: {err}");
+            worker::console_error!("aggregate rows not sent, retrying: {err}");
         }
         let session_end = self.session_end()?;
         self.outbox

@@ -1,6 +1,6 @@
 //! The visitor's report outbox and alarm: [`Outbox`], which the object owns.
 //!
-//! `outbox` holds report tallies and analytics rows until the site's aggregators have them
+//! `outbox` holds aggregate rows (the daily report's and the analytics') until the site's aggregators have them
 //! (which sum them with every other visitor's before D1), and what sessions taught until the
 //! catalogue has it. The object's alarm sends them a couple of seconds after they are
 //! written (so a burst of events costs one hand-over), and blanks raw
@@ -21,7 +21,7 @@ use crate::error::Context;
 use crate::objects::aggregator::Numbered;
 use crate::objects::{encode, Count};
 
-/// How long tallies wait in the outbox, so a burst of events costs one D1 write.
+/// How long rows wait in the outbox, so that a burst of events is one hand-over.
 const FLUSH_DELAY_MS: i64 = 2_000;
 /// How long before a failed hand-over is tried again.
 const RETRY_DELAY_MS: i64 = 30_000;
@@ -47,7 +47,7 @@ pub(super) struct Outbox {
     /// The alarm as this instance last saw or set it: `None` until read from storage,
     /// `Some(None)` for no alarm. Saves a storage call on every request.
     alarm_at: Cell<Option<Option<i64>>>,
-    /// Whether tallies were queued since the outbox was last sent.
+    /// Whether rows were queued since the outbox was last sent.
     pending: Cell<bool>,
     /// The outbox's random id for the aggregators, once read or made.
     source: std::cell::RefCell<Option<String>>,
@@ -129,14 +129,14 @@ impl Outbox {
     }
 
     pub(super) fn queue(&self, storage: &Storage, site: &str, outgoing: &Outgoing) -> Result<()> {
-        let body = encode(outgoing).doing("encoding a tally")?;
+        let body = encode(outgoing).doing("encoding an outbox row")?;
         storage
             .sql()
             .exec(
                 "INSERT INTO outbox (site, tally) VALUES (?, ?)",
                 vec![site.into(), body.into()],
             )
-            .doing("queueing a tally")?;
+            .doing("queueing an outbox row")?;
         self.pending.set(true);
         Ok(())
     }
@@ -155,10 +155,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Hands the outbox's tallies and rows to the site's aggregators and what sessions
+    /// Hands the outbox's aggregate rows to the site's aggregators and what sessions
     /// taught to its catalogue, and empties it; the visitor's latest profile goes to its
     /// site's sample (at most every [`SAMPLE_EVERY_MS`]). What the catalogue did not take
-    /// stays for the next alarm, apart from the tallies, so that neither is sent twice.
+    /// stays for the next alarm, apart from the aggregate rows, so that neither is sent twice.
     pub(super) async fn flush(
         &self,
         storage: &Storage,
@@ -213,12 +213,12 @@ impl Outbox {
         for (site, deltas) in by_site {
             crate::objects::aggregator::add(env, &site, &source, deltas)
                 .await
-                .doing(format_args!("handing {site}'s tallies to its aggregators"))?;
+                .doing(format_args!("handing {site}'s rows to its aggregators"))?;
         }
         if let Some(record) = record {
             self.sample(env, record).await?;
         }
-        // The aggregators have the tallies: what the catalogue does not take now waits for
+        // The aggregators have the rows: what the catalogue does not take now waits for
         // the next alarm on its own.
         let mut kept: Vec<i64> = Vec::new();
         let mut unsent = None;
@@ -246,7 +246,7 @@ impl Outbox {
         }
     }
 
-    /// After a request: makes sure an alarm will send new tallies soon, and that one is set
+    /// After a request: makes sure an alarm will send new rows soon, and that one is set
     /// at all while raw events wait to expire or a landing waits to be judged
     /// (`session_end`, asked only when needed). Costs no storage call when the alarm this
     /// instance knows of already does.
