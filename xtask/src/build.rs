@@ -308,6 +308,9 @@ pub fn build_id(root: &Path) -> String {
     }
 }
 
+/// The Cargo profile the edge's wasm is built with (`Cargo.toml` says why).
+pub const EDGE_PROFILE: &str = "edge";
+
 fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> {
     let dir = root.join("edge");
     // `WASM_BINDGEN_USE_JS_SYS`, as worker-build sets it: the `worker` crate's bindings
@@ -319,13 +322,14 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> {
                 "build",
                 "--quiet",
                 "--lib",
-                "--release",
+                "--profile",
+                EDGE_PROFILE,
                 "--target",
                 "wasm32-unknown-unknown",
             ])
             .env("WASM_BINDGEN_USE_JS_SYS", "1"),
     )?;
-    let wasm = toolchain.artifact("release", "rapport_edge.wasm");
+    let wasm = toolchain.artifact(EDGE_PROFILE, "rapport_edge.wasm");
     let shim = dir.join("build/worker/shim.mjs");
     if !stale(&shim, &[&wasm]) {
         println!("xtask: edge is up to date");

@@ -46,7 +46,7 @@ pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<(
     if out.exists() {
         fs::remove_dir_all(&out).context("clearing edge/build")?;
     }
-    let wasm = toolchain.artifact("release", "rapport_edge.wasm");
+    let wasm = toolchain.artifact(crate::build::EDGE_PROFILE, "rapport_edge.wasm");
     process::run(
         process::command(bindgen, &dir)
             .arg(&wasm)
