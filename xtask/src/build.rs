@@ -335,7 +335,7 @@ fn edge(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> {
         println!("xtask: edge is up to date");
         return Ok(());
     }
-    crate::worker::build(root, toolchain, bindgen)
+    crate::worker::build(root, &wasm, bindgen)
 }
 
 /// Copies the demo shop, the widget and the marketer console (`/console/`) into

@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::process;
-use crate::tools::{self, WasmToolchain};
+use crate::tools;
 
 const SHIM: &str = include_str!("../js/worker-shim.js");
 
@@ -31,8 +31,8 @@ const SYSTEM_FUNCTIONS: &[&str] = &["__wbg_reset_state", "__worker_init_state"];
 /// Handlers the runtime calls with the environment and context as arguments.
 const RUNTIME_HANDLERS: &[&str] = &["fetch", "queue", "scheduled", "email", "connect"];
 
-/// Builds `edge/build/` from the edge's release wasm.
-pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<()> {
+/// Builds `edge/build/` from the edge's wasm, `wasm`.
+pub fn build(root: &Path, wasm: &Path, bindgen: &Path) -> Result<()> {
     let worker = tools::locked_version(root, "worker")?;
     if worker != FOR_WORKER {
         bail!(
@@ -46,10 +46,9 @@ pub fn build(root: &Path, toolchain: &WasmToolchain, bindgen: &Path) -> Result<(
     if out.exists() {
         fs::remove_dir_all(&out).context("clearing edge/build")?;
     }
-    let wasm = toolchain.artifact(crate::build::EDGE_PROFILE, "rapport_edge.wasm");
     process::run(
         process::command(bindgen, &dir)
-            .arg(&wasm)
+            .arg(wasm)
             .arg("--out-dir")
             .arg(&out)
             .args([
