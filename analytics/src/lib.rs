@@ -1,8 +1,9 @@
 //! Rapport's CX analytics, pure: every aggregate table, typed (`tables`); the statistics
 //! (`stats`); a visitor's record and what folding something into it adds to the aggregates
 //! (`visitor`, `facts`, `report`); and the analyses the edge's analytics API answers with.
-//! Without the default `analyses` feature, only `tables`.
+//! Without the default `analyses` feature, only `tables` (and the benchmarks' `bench_shop`).
 
+pub mod bench_shop;
 #[cfg(feature = "analyses")]
 pub mod experiments;
 #[cfg(feature = "analyses")]

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::experiments::{percent, whole as count, ExperimentResult, Metric};
 use crate::report::{ReportDay, Total};
 use crate::stats::{self, ClusteredRate, Correction, Difference, Estimate};
-use crate::tables::{sum_by, ArmDay, SegmentDay};
+use crate::tables::{sum_by, Aggregate, ArmDay, SegmentDay};
 
 /// The false discovery rate the flags are held to, across every segment and every check.
 pub const FALSE_DISCOVERY_RATE: f64 = 0.10;
@@ -39,60 +39,11 @@ pub struct Figures {
     pub nps: Option<Estimate>,
 }
 
-/// A segment's (or a half's, or the rest's) sums.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sums {
-    visitors: f64,
-    converters: f64,
-    revenue: f64,
-    promoters: f64,
-    passives: f64,
-    detractors: f64,
-    clusters: f64,
-    days_ss: f64,
-    converting_ss: f64,
-    cross: f64,
-}
+/// A segment's (or a half's, or the rest's) sums: its rows of the segments table summed.
+type Sums = SegmentDay;
 
-impl Sums {
-    fn of(row: Option<&SegmentDay>) -> Sums {
-        let Some(row) = row else {
-            return Sums::default();
-        };
-        Sums {
-            visitors: row.visitors,
-            converters: row.converters,
-            revenue: row.revenue,
-            promoters: row.promoters,
-            passives: row.passives,
-            detractors: row.detractors,
-            clusters: row.clusters,
-            days_ss: row.days_ss,
-            converting_ss: row.converting_ss,
-            cross: row.cross,
-        }
-    }
-
-    /// The site's sums less a segment's: the rest of the site. A visitor whose week was
-    /// partly in the segment leaves the rest fewer clusters and more spread than its own
-    /// days would: the rest's variance errs on the large side.
-    fn minus(self, part: Sums) -> Sums {
-        let d = |a: f64, b: f64| (a - b).max(0.0);
-        Sums {
-            visitors: d(self.visitors, part.visitors),
-            converters: d(self.converters, part.converters),
-            revenue: d(self.revenue, part.revenue),
-            promoters: d(self.promoters, part.promoters),
-            passives: d(self.passives, part.passives),
-            detractors: d(self.detractors, part.detractors),
-            clusters: d(self.clusters, part.clusters),
-            days_ss: d(self.days_ss, part.days_ss),
-            converting_ss: d(self.converting_ss, part.converting_ss),
-            cross: d(self.cross, part.cross),
-        }
-    }
-
-    fn answers(&self) -> f64 {
+impl SegmentDay {
+    fn nps_answers(&self) -> f64 {
         self.promoters + self.passives + self.detractors
     }
 
@@ -103,7 +54,7 @@ impl Sums {
             conversion_rate: stats::wilson(self.converters, self.visitors),
             revenue: self.revenue,
             revenue_per_visitor_day: (self.visitors > 0.0).then(|| self.revenue / self.visitors),
-            nps_answers: self.answers(),
+            nps_answers: self.nps_answers(),
             nps: stats::nps(self.promoters, self.passives, self.detractors),
         }
     }
@@ -126,7 +77,7 @@ impl Sums {
 
     /// The NPS and its variance, given the minimum sample.
     fn nps(&self) -> Option<(f64, f64)> {
-        if self.answers() < MIN_ANSWERS {
+        if self.nps_answers() < MIN_ANSWERS {
             return None;
         }
         stats::nps_and_variance(self.promoters, self.passives, self.detractors)
@@ -367,20 +318,19 @@ impl BySegment {
     }
 
     fn find(&self, sums: &PerSegment, name: &str) -> Sums {
-        Sums::of(
-            sums.iter()
-                .find(|(segment, _)| segment == name)
-                .map(|(_, sum)| sum),
-        )
+        sums.iter()
+            .find(|(segment, _)| segment == name)
+            .map(|(_, sum)| sum.clone())
+            .unwrap_or_default()
     }
 
     /// Segment `name`'s figures and its four checks against the rest of the site and its
     /// own earlier half, not yet corrected for their number.
     fn judged(&self, name: String) -> SegmentResult {
         let all = self.find(&self.all, &name);
-        let rest = self.find(&self.all, "").minus(all);
+        let rest = self.find(&self.all, "").remainder(&all);
         let matured = self.find(&self.matured, &name);
-        let matured_rest = self.find(&self.matured, "").minus(matured);
+        let matured_rest = self.find(&self.matured, "").remainder(&matured);
         let before = self.find(&self.matured_halves.0, &name);
         let after = self.find(&self.matured_halves.1, &name);
         let nps_before = self.find(&self.halves.0, &name);
@@ -414,10 +364,10 @@ impl BySegment {
             after.conversion(),
             before.conversion(),
         );
-        judge(CheckKind::Nps, all.answers(), all.nps(), rest.nps());
+        judge(CheckKind::Nps, all.nps_answers(), all.nps(), rest.nps());
         judge(
             CheckKind::NpsTrend,
-            nps_before.answers() + nps_after.answers(),
+            nps_before.nps_answers() + nps_after.nps_answers(),
             nps_after.nps(),
             nps_before.nps(),
         );

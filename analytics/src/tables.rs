@@ -48,6 +48,9 @@ pub trait Aggregate: Clone + Default + Into<Row> {
     fn values(&self) -> Vec<f64>;
     /// Adds another row's measures into this one's.
     fn add(&mut self, other: &Self);
+    /// What is left of these sums once `part`'s are taken away, each measure at least zero
+    /// (the rest of the site, say, from the site's sums and a segment's); the labels stay.
+    fn remainder(&self, part: &Self) -> Self;
     /// A row from its labels and values in column order (as rows travel, and as D1 gives
     /// them back); `None` when the counts do not fit.
     fn from_columns(labels: &[String], values: &[f64]) -> Option<Self>;
@@ -144,6 +147,17 @@ macro_rules! tables {
 
                 fn add(&mut self, other: &Self) {
                     $(self.$measure += other.$measure;)+
+                }
+
+                fn remainder(&self, part: &Self) -> Self {
+                    let less = |a: f64, b: f64| (a - b).max(0.0);
+                    $row {
+                        $($measure: Measure::from_f64(less(
+                            Measure::to_f64(self.$measure),
+                            Measure::to_f64(part.$measure),
+                        )),)+
+                        ..self.clone()
+                    }
                 }
 
                 fn from_columns(labels: &[String], values: &[f64]) -> Option<Self> {
@@ -701,6 +715,13 @@ mod tests {
         assert_eq!(by_stage[0].1.visitors, 3.0);
         assert_eq!(by_stage[0].1.day, "");
         assert_eq!(total(&rows).visitors, 7.0);
+        let rest = total(&rows).remainder(&rows[2]);
+        assert_eq!(rest.visitors, 3.0);
+        assert_eq!(
+            rows[0].remainder(&rows[1]).visitors,
+            0.0,
+            "never below zero"
+        );
     }
 
     #[test]

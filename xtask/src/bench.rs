@@ -215,9 +215,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     if options.analytics {
         process::step(&format!(
             "analytics reads: {} days, {} experiments, {} segments",
-            bench_analytics::DAYS,
-            bench_analytics::EXPERIMENTS,
-            bench_analytics::SEGMENTS
+            rapport_analytics::bench_shop::DAYS,
+            rapport_analytics::bench_shop::EXPERIMENTS,
+            rapport_analytics::bench_shop::SEGMENTS
         ));
         summary.extend(bench_analytics::read_all(&base, &token)?);
     }
