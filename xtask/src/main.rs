@@ -79,9 +79,30 @@ fn project_root() -> PathBuf {
 /// cores busy, so more would only make them compete.
 const E2E_LANES: usize = 2;
 
-/// The end-to-end test binaries that take longest (the seeded history, the console's many
-/// pages), started first so that the lanes finish together; only the order depends on it.
-const SLOWEST_E2E: &[&str] = &["seed", "console", "widget", "react", "triggers"];
+/// The end-to-end test binaries, longest first (as a clean-clone CI run timed them), so that
+/// the lanes finish together and a binary that mostly waits (on the aggregators' 10 s
+/// flushes, say) waits beside one that computes, not alone at the end; only the order
+/// depends on it.
+const SLOWEST_E2E: &[&str] = &[
+    "seed",
+    "console",
+    "widget",
+    "react",
+    "triggers",
+    "analytics",
+    "journey",
+    "server",
+    "fanin",
+    "publish",
+    "routes",
+    "consent",
+    "team",
+    "accessibility",
+    "budget",
+    "recommendations",
+    "api",
+    "regression",
+];
 
 fn test(root: &Path) -> Result<()> {
     let mut tally = process::Tally::default();
@@ -162,4 +183,25 @@ fn run_checks(root: &Path, tally: &mut process::Tally) -> Result<()> {
     )?;
     println!("\nxtask: all checks passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SLOWEST_E2E;
+
+    #[test]
+    fn the_end_to_end_order_names_each_test_binary_once() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tests");
+        let mut binaries: Vec<String> = std::fs::read_dir(dir)
+            .expect("tests/tests")
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".rs").map(str::to_owned)
+            })
+            .collect();
+        binaries.sort();
+        let mut ordered: Vec<String> = SLOWEST_E2E.iter().map(|n| (*n).to_owned()).collect();
+        ordered.sort();
+        assert_eq!(ordered, binaries);
+    }
 }
