@@ -68,11 +68,6 @@ pub trait Aggregate: Clone + Default + Into<Row> {
             .map(|(_, value)| value)
             .collect()
     }
-
-    /// Whether the row carries anything.
-    fn is_zero(&self) -> bool {
-        self.values().iter().all(|v| *v == 0.0)
-    }
 }
 
 /// The aggregate tables. For each: its doc, its [`Table`] and [`Row`] variant, its typed

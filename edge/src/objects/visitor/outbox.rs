@@ -1,9 +1,9 @@
 //! The visitor's report outbox and alarm: [`Outbox`], which the object owns.
 //!
-//! `outbox` holds aggregate rows (the daily report's and the analytics') until the site's aggregators have them
-//! (which sum them with every other visitor's before D1), and what sessions taught until the
-//! catalogue has it. The object's alarm sends them a couple of seconds after they are
-//! written (so a burst of events costs one hand-over), and blanks raw
+//! `outbox` holds aggregate rows (the daily report's and the analytics') until the site's
+//! aggregators have them (which sum them with every other visitor's before D1), and what
+//! sessions taught until the catalogue has it. The object's alarm sends them a couple of
+//! seconds after they are written (so a burst of events costs one hand-over), and blanks raw
 //! events older than the retention period (`EVENT_RETENTION_DAYS`, 90 by default); the ids
 //! stay, so a replay of an expired event is still recognised.
 
