@@ -233,7 +233,7 @@ macro_rules! tables {
             }
 
             /// A row of `table` from its labels and values in column order.
-            pub fn from_columns(table: Table, labels: &[String], values: &[f64]) -> Option<Row> {
+            fn from_columns(table: Table, labels: &[String], values: &[f64]) -> Option<Row> {
                 match table {
                     $(Table::$variant => $row::from_columns(labels, values).map(Row::$variant),)+
                 }
@@ -526,21 +526,8 @@ impl Row {
 /// Sums rows with the same table and key, keeping the first-seen order (a burst of a
 /// visitor's events costs one upsert per row). Rows that add nothing go.
 pub fn merge(rows: Vec<Row>) -> Vec<Row> {
-    let mut at: HashMap<(Table, Vec<String>), usize> = HashMap::new();
-    let mut merged: Vec<Row> = Vec::new();
-    for row in rows {
-        let key = (
-            row.table(),
-            row.key().into_iter().map(str::to_owned).collect(),
-        );
-        match at.get(&key) {
-            Some(&i) => merged[i].add(&row),
-            None => {
-                at.insert(key, merged.len());
-                merged.push(row);
-            }
-        }
-    }
+    let key = |row: &Row| (row.table(), owned(row.key()));
+    let mut merged = grouped(rows, key, Row::add);
     merged.retain(|r| r.values().iter().any(|v| *v != 0.0));
     merged
 }
@@ -548,19 +535,7 @@ pub fn merge(rows: Vec<Row>) -> Vec<Row> {
 /// Sums rows of one table with the same key, keeping the first-seen order and the first
 /// row's labels.
 pub fn combine<T: Aggregate>(rows: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut at: HashMap<Vec<String>, usize> = HashMap::new();
-    let mut combined: Vec<T> = Vec::new();
-    for row in rows {
-        let key: Vec<String> = row.key().into_iter().map(str::to_owned).collect();
-        match at.get(&key) {
-            Some(&i) => combined[i].add(&row),
-            None => {
-                at.insert(key, combined.len());
-                combined.push(row);
-            }
-        }
-    }
-    combined
+    grouped(rows, |row| owned(row.key()), T::add)
 }
 
 /// Sums rows by a key of their own (some of their labels, say), keeping the first-seen
@@ -569,21 +544,32 @@ pub fn sum_by<'a, T: Aggregate + 'a, K: Eq + Hash + Clone>(
     rows: impl IntoIterator<Item = &'a T>,
     key: impl Fn(&T) -> K,
 ) -> Vec<(K, T)> {
+    let blank = rows.into_iter().map(|row| (key(row), total([row])));
+    grouped(blank, |(k, _)| k.clone(), |(_, sum), (_, row)| sum.add(row))
+}
+
+/// Items with the same key folded into the first of them by `add`, in first-seen order.
+fn grouped<T, K: Eq + Hash>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+    add: impl Fn(&mut T, &T),
+) -> Vec<T> {
     let mut at: HashMap<K, usize> = HashMap::new();
-    let mut sums: Vec<(K, T)> = Vec::new();
-    for row in rows {
-        let k = key(row);
-        match at.get(&k) {
-            Some(&i) => sums[i].1.add(row),
-            None => {
-                let mut sum = T::default();
-                sum.add(row);
-                at.insert(k.clone(), sums.len());
-                sums.push((k, sum));
+    let mut groups: Vec<T> = Vec::new();
+    for item in items {
+        match at.entry(key(&item)) {
+            std::collections::hash_map::Entry::Occupied(i) => add(&mut groups[*i.get()], &item),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(groups.len());
+                groups.push(item);
             }
         }
     }
-    sums
+    groups
+}
+
+fn owned(labels: Vec<&str>) -> Vec<String> {
+    labels.into_iter().map(str::to_owned).collect()
 }
 
 /// The sum of rows' measures (labels left empty).
