@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::process::{self, Tally};
+use crate::tools;
 
 /// One test binary that `cargo test --no-run` built.
 #[derive(Debug, Clone)]
@@ -34,23 +35,38 @@ pub struct Binary {
     pub end_to_end: bool,
 }
 
-/// Builds every test binary of the workspace, the end-to-end ones too, in one cargo call.
+/// Builds every test binary of the workspace, the end-to-end ones too, in one cargo call,
+/// and lints the workspace in the same call: its own crates are compiled by `clippy-driver`
+/// (rustc with Clippy's lints, as `cargo clippy` runs it) with warnings denied. A separate
+/// `cargo clippy` would type-check the workspace and its whole dependency tree once more,
+/// about 90 seconds on the reference machine. Every target is built, the benchmarks and
+/// their helpers too, so that Clippy reads all the code `cargo clippy --all-targets` would.
 pub fn build(cargo: &Path, root: &Path) -> Result<Vec<Binary>> {
     let mut command = process::command(cargo, root);
-    command.args([
-        "test",
-        "--workspace",
-        "--no-run",
-        "--quiet",
-        "--message-format=json-render-diagnostics",
-    ]);
-    println!("$ cargo test --workspace --no-run");
+    command
+        .args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
+            "--quiet",
+            "--message-format=json-render-diagnostics",
+        ])
+        .env("RUSTC_WORKSPACE_WRAPPER", tools::clippy_driver(cargo)?)
+        .env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        );
+    println!("$ cargo test --workspace --all-targets --no-run, with Clippy's lints");
     let out = command
         .stderr(Stdio::inherit())
         .output()
         .context("could not start cargo test --no-run")?;
     if !out.status.success() {
-        bail!("building the tests failed ({})", out.status);
+        bail!(
+            "building the tests, or their lints, failed ({})",
+            out.status
+        );
     }
     let e2e_manifest = root.join("tests/Cargo.toml");
     let mut binaries = Vec::new();
@@ -65,6 +81,10 @@ pub fn build(cargo: &Path, root: &Path) -> Result<Vec<Binary>> {
         };
         let target = message["target"]["name"].as_str().unwrap_or_default();
         let kind = message["target"]["kind"][0].as_str().unwrap_or_default();
+        if kind == "bench" {
+            // Built for the lints only: `cargo bench` and `cargo xtask bench` run them.
+            continue;
+        }
         let package = package_name(message["package_id"].as_str().unwrap_or_default());
         let manifest = PathBuf::from(message["manifest_path"].as_str().unwrap_or_default());
         binaries.push(Binary {

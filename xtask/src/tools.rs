@@ -38,6 +38,22 @@ pub fn host_cargo() -> PathBuf {
     env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
 
+/// Clippy's compiler driver, which `suite::build` compiles the workspace's own crates with: the
+/// one beside `cargo` (rustup's toolchains, Debian's packages), else the one rustup or `PATH`
+/// names.
+pub fn clippy_driver(cargo: &Path) -> Result<PathBuf> {
+    let beside = cargo.with_file_name("clippy-driver");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    let named = process::output(Command::new("rustup").args(["which", "clippy-driver"]))
+        .map_or_else(|| PathBuf::from("clippy-driver"), PathBuf::from);
+    match process::output(Command::new(&named).arg("-V")) {
+        Some(_) => Ok(named),
+        None => bail!("Clippy is missing: `rustup component add clippy` installs it"),
+    }
+}
+
 fn rustup_has_wasm_target() -> bool {
     let libdir = process::output(Command::new("rustc").args([
         "--print",
