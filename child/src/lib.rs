@@ -118,7 +118,13 @@ impl Child {
     /// Waits until the child accepts connections on `port`.
     pub fn wait_for_port(&mut self, port: u16, limit: Duration) -> Result<(), String> {
         self.wait_until(limit, &format!("listen on port {port}"), || {
-            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+            TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                // With nothing listening, Linux can still connect a socket to itself when the
+                // port is in its ephemeral range, as `free_port`'s are (TCP's simultaneous
+                // open): that is not the child listening.
+                .filter(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
+                .map(|_| ())
         })
     }
 
