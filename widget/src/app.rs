@@ -100,7 +100,7 @@ fn withhold(widget: &Widget) {
         widget.transport.set_visitor_id(kept);
     }
     widget.transport.clear();
-    store::forget(&widget.config.site, false);
+    store::forget(false);
     widget.session_id.take();
 }
 
@@ -374,7 +374,7 @@ pub fn forget(widget: &Rc<Widget>) {
     // The id in use, or the one a shopper who has just withheld consent had: the next
     // decision would have told the edge of it.
     let kept = Some(widget.transport.visitor_id()).filter(|id| !id.is_empty());
-    store::forget(&widget.config.site, true);
+    store::forget(true);
     let Some(visitor_id) = kept else {
         // Nothing identifies this shopper anywhere: nothing to erase at the edge.
         dom::notify("forget", &JsValue::TRUE);

@@ -82,9 +82,10 @@ pub fn set_identified(customer_id: &str) {
     dom::storage_set(IDENTIFIED_KEY, customer_id);
 }
 
-/// Removes what identifies the shopper in the browser for `site` (visitor, session, customer,
-/// the events waiting to be sent) and, with `consent`, the consent the site passed too.
-pub fn forget(site: &str, consent: bool) {
+/// Removes what identifies the shopper in the browser (visitor, session, customer) and, with
+/// `consent`, the consent the site passed too. The events waiting to be sent go with the
+/// transport's `clear`, which both callers call first.
+pub fn forget(consent: bool) {
     if let Some(storage) = dom::local_storage() {
         for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY, VIEW_KEY] {
             let _ = storage.remove_item(key);
@@ -92,6 +93,5 @@ pub fn forget(site: &str, consent: bool) {
         if consent {
             let _ = storage.remove_item(CONSENT_KEY);
         }
-        let _ = storage.remove_item(&dom::cat(&["rapport:queue:", site]));
     }
 }

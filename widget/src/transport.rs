@@ -75,11 +75,18 @@ impl Transport {
     /// (which share the stored queue) cannot interleave with it.
     fn update_queue(&self, change: impl FnOnce(&mut Vec<JsValue>)) {
         match dom::local_storage() {
-            Some(_) => {
+            Some(storage) => {
                 let mut queue = self.load_queue();
                 change(&mut queue);
-                let list: js_sys::Array = queue.iter().collect();
-                dom::storage_set(&self.queue_key, &wire::stringify(&list));
+                // An empty queue is no key at all: once everything is delivered, or consent
+                // is withdrawn, the browser keeps nothing of it (even when an answer arrives
+                // after the withdrawal).
+                if queue.is_empty() {
+                    let _ = storage.remove_item(&self.queue_key);
+                } else {
+                    let list: js_sys::Array = queue.iter().collect();
+                    dom::storage_set(&self.queue_key, &wire::stringify(&list));
+                }
             }
             None => change(&mut self.memory.borrow_mut()),
         }
