@@ -65,7 +65,7 @@ const HELP: &str = "\
            over 42 days by default) through the running demo, so that its analytics have history
   bench    [--clients N] [--only decide|events|analytics]  load the edge in workerd: throughput,
            p50/p99; read 90 days of analytics
-  test     fmt, native tests built with clippy's lints, wasm builds, end-to-end tests in headless Chromium";
+  test     fmt, clippy (in the tests' build), native tests, wasm builds, end-to-end tests in headless Chromium";
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
