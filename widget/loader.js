@@ -20,12 +20,15 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     site: tag.site || "",
     endpoint: tag.endpoint || src.origin,
     consent: tag.consent,
+    // A preview link's token (`?rapport_preview=TOKEN`).
+    preview: new URLSearchParams(location.search).get("rapport_preview"),
   };
-  // Cart buttons clicked while the wasm loads are queued for it, in order.
-  var early = (event) => {
-    queue.push(["_click", event.target]);
+  // Clicks on the shop's cart buttons (`capture.js`), queued for the wasm while it loads.
+  var cartClicks = (event) => {
+    var data = cartClick(event.target);
+    if (data) window.rapport.push(["_cart", data]);
   };
-  document.addEventListener("click", early);
+  document.addEventListener("click", cartClicks);
   // The site may require opt-in consent at the edge (`"consent": "opt-in"` in SITES), so
   // that a page without `data-consent="required"` cannot leak: on a first visit, nothing is
   // stored or sent until the widget knows. An edge that cannot say is taken to require it.
@@ -56,13 +59,13 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
         }, required),
   ])
     .then(() => {
-      document.removeEventListener("click", early);
       wasm_bindgen.start(config);
+      watch();
       // `data-routes="manual"`: the app says itself when a page is ready, the first one too.
       if (tag.routes != "manual") watchPages();
     })
     .catch((error) => {
-      document.removeEventListener("click", early);
+      document.removeEventListener("click", cartClicks);
       console.warn("rapport: the widget could not start", error);
     });
 }
@@ -84,10 +87,7 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
 // Rapport reads changed. Only the last of quick successive routes gets a page view.
 function watchPages() {
   var where = () => location.pathname + location.search + (/^#!?\//.test(location.hash) ? location.hash : "");
-  // The page kind: `<body data-rapport-page>`, or else the first element that has one.
-  var kind = () =>
-    ((document.body && document.body.dataset.rapportPage) ||
-      (document.querySelector("[data-rapport-page]:not([data-rapport-page=''])") || { dataset: {} }).dataset.rapportPage);
+  var kind = pageKind;
   var reads = () =>
     [kind(), JSON.stringify(document.body && document.body.dataset), document.documentElement.lang]
       .concat([].map.call(document.querySelectorAll("script[type='application/ld+json'],[data-rapport-product]"), (e) => e.outerHTML))
@@ -167,7 +167,6 @@ var rapportView = {
   },
   tracked: (event) => view().then((shown) => shown && shown.tracked(event)),
   clear: () => view().then((shown) => shown && shown.clear()),
-  scrolledPercent: scrolledPercent,
 };
 
 // How far down the page the shopper has scrolled, in percent (100 when nothing scrolls).

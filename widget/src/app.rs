@@ -5,9 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{
-    Answer, Clicked, Consent, EventData, ExperienceRef, PageView, ProductView, Survey,
-};
+use rapport_protocol::{Consent, ExperienceRef, Survey};
 use wasm_bindgen::JsValue;
 
 use crate::transport::{self, Transport};
@@ -110,24 +108,6 @@ fn identified_by_browser(widget: &Widget) {
     widget.session_id.replace(store::session_id());
 }
 
-/// Starts watching the page (its own cart buttons, capture). Commands the page queued before
-/// the script loaded have run by now; the first page view waits for the page to be ready,
-/// which the loader (or, with `data-routes="manual"`, the app) says with `page`.
-#[inline(always)]
-pub fn run(widget: &Rc<Widget>) {
-    let shop = Rc::clone(widget);
-    dom::on(&dom::document(), "click", move |event| {
-        if let Some(data) = event.target().and_then(|t| capture::cart_click(&t)) {
-            site_event(&shop, data, true);
-        }
-    });
-    let watcher = Rc::clone(widget);
-    capture::watch(move |data| {
-        track(&watcher, data);
-        watcher.transport.schedule_flush();
-    });
-}
-
 impl Widget {
     /// Whether the page shows a preview: then nothing the previewer does with it is reported.
     fn previewing(&self) -> bool {
@@ -182,7 +162,7 @@ pub fn set_consent(widget: &Rc<Widget>, consent: Consent) {
     if consent.analytics {
         identified_by_browser(widget);
         // The edge keeps it with the profile, so later decisions follow it too.
-        track(widget, EventData::Consent(consent));
+        track(widget, &wire::consent_event(consent));
     }
     match widget.page_state.get() {
         // The page's own view will decide, once it is ready.
@@ -192,42 +172,34 @@ pub fn set_consent(widget: &Rc<Widget>, consent: Consent) {
     }
 }
 
-/// Records a page view (and a product view where the page shows one), then decides.
+/// Records a page view (and its product, search and checkout step or order, as the page
+/// says them), then decides.
 fn page(widget: &Rc<Widget>) {
-    capture::new_page();
     widget.page_state.set(if widget.may_track() {
         RECORDED
     } else {
         UNRECORDED
     });
-    let page = capture::page_context();
-    let search = capture::search_on_page(&page);
-    track(
-        widget,
-        EventData::PageView(PageView {
-            page,
-            title: Some(dom::document().title()).filter(|t| !t.is_empty()),
-            referrer: Some(dom::document().referrer()).filter(|r| !r.is_empty()),
-        }),
-    );
-    if let Some(product) = capture::product_on_page() {
-        track(widget, EventData::ProductView(ProductView { product }));
-    }
-    if let Some(search) = search {
-        track(widget, EventData::Search(search));
-    }
-    if let Some(checkout) = capture::checkout_on_page() {
-        track(widget, checkout);
+    for data in capture::page_events() {
+        track(widget, &data);
     }
     refresh(widget);
 }
 
-fn track(widget: &Widget, data: EventData) {
+/// Records an event in its wire form (`{type, ...}`), when the shopper may be recorded.
+fn track(widget: &Widget, data: &JsValue) {
     if !widget.may_track() {
         return;
     }
     let session_id = store::touch_session(&widget.session_id);
     widget.transport.enqueue(&session_id, data);
+}
+
+/// What the shopper does on the page (scroll depth, engaged time, rage clicks), seen by
+/// `capture.js`: recorded, and sent within the second.
+pub fn seen(widget: &Rc<Widget>, data: &JsValue) {
+    track(widget, data);
+    widget.transport.schedule_flush();
 }
 
 /// Asks the edge what to show now, and arms it. The events waiting to be sent go with the
@@ -315,7 +287,7 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
         let on_screen = Rc::clone(widget);
         let strategy = wire::text(&experience, "strategy");
         view::show(&experience, survey, move |outcome| {
-            report(&on_screen, outcome, reference.clone(), &strategy);
+            report(&on_screen, outcome, &reference, &strategy);
         });
     }
 }
@@ -325,36 +297,16 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
 fn report(
     widget: &Rc<Widget>,
     outcome: view::Outcome,
-    reference: ExperienceRef,
+    reference: &ExperienceRef,
     strategy: &Option<String>,
 ) {
     if widget.previewing() {
         return;
     }
-    let data = match outcome {
-        view::Outcome::Exposed => EventData::Exposure(reference),
-        view::Outcome::Shown => EventData::Impression(reference),
-        view::Outcome::Clicked { product, position } => EventData::Click(Clicked {
-            experience: reference,
-            strategy: product.as_ref().and(strategy.clone()),
-            product,
-            position,
-        }),
-        view::Outcome::Dismissed => EventData::Dismiss(reference),
-        view::Outcome::Answered {
-            survey,
-            score,
-            comment,
-        } => EventData::Answer(Answer {
-            experience: reference,
-            survey,
-            score,
-            comment,
-        }),
-    };
-    let answered = matches!(data, EventData::Answer(_));
-    dom::notify(data.kind(), &wire::event_detail(&data));
-    track(widget, data);
+    let answered = matches!(outcome, view::Outcome::Answered { .. });
+    let (kind, data) = wire::outcome(outcome, reference, strategy);
+    dom::notify(kind, &data);
+    track(widget, &data);
     if answered {
         // An answer can change the visitor's segment (a detractor gets service recovery):
         // decide again now, in the same page view.
@@ -432,26 +384,20 @@ pub fn identify(widget: &Rc<Widget>, customer_id: String, signature: String) {
 /// data attributes: `from_button`), shows what waited for it, and decides again when it can
 /// change the decision. A shop whose cart buttons carry the attributes and also call `track`
 /// reports each click both ways, at once: the cart changes once.
-pub fn site_event(widget: &Rc<Widget>, data: EventData, from_button: bool) {
-    let name = data.kind();
-    let product = match &data {
-        EventData::AddToCart(add) => add.product.id.as_str(),
-        EventData::RemoveFromCart(remove) => remove.product_id.as_str(),
-        _ => "",
+pub fn site_event(widget: &Rc<Widget>, data: &JsValue, from_button: bool) {
+    let name = wire::text(data, "type").unwrap_or_default();
+    let product = match name.as_str() {
+        "add_to_cart" => wire::text(&wire::get(data, "product"), "id"),
+        "remove_from_cart" => wire::text(data, "product_id"),
+        _ => None,
     };
-    if dom::told_twice(from_button, name, product) {
+    if dom::told_twice(from_button, &name, product.as_deref().unwrap_or_default()) {
         return;
     }
-    let changes_decision = matches!(
-        data,
-        EventData::AddToCart(_)
-            | EventData::RemoveFromCart(_)
-            | EventData::Cart(_)
-            | EventData::OrderComplete(_)
-    );
     track(widget, data);
-    view::tracked(name);
-    if changes_decision {
+    view::tracked(&name);
+    // A cart change (which names its product), the cart or an order can change what to show.
+    if product.is_some() || name == "cart" || name == "order_complete" {
         refresh(widget);
     } else {
         widget.transport.schedule_flush();

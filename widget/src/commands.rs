@@ -34,10 +34,13 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
     let part = |index: &str| wire::get(&command, index);
     let name = part("0").as_string().unwrap_or_default();
     match name.as_str() {
-        "track" => match capture::event_from_command(&part("1"), &part("2")) {
-            Ok(data) => app::site_event(widget, data, false),
-            Err(message) => dom::warn(&dom::cat(&["rapport: track: ", &message])),
-        },
+        "track" => {
+            let data = capture::event_from_command(&part("1"), &part("2"));
+            match data.as_string() {
+                Some(message) => dom::warn(&dom::cat(&["rapport: track: ", &message])),
+                None => app::site_event(widget, &data, false),
+            }
+        }
         "page" => app::new_page(widget),
         // The loader's: a single-page app's route changed; `page` follows once it rendered.
         "_leave" => app::leave(widget),
@@ -52,12 +55,10 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
         }
         "on" | "off" => dom::listen(name == "on", &part("1"), &part("2")),
         "forget" => app::forget(widget),
-        // A cart button clicked while the wasm was loading, queued by the loader.
-        "_click" => {
-            if let Some(data) = capture::cart_click(&part("1")) {
-                app::site_event(widget, data, true);
-            }
-        }
+        // `capture.js`'s: a click on a cart button marked with data attributes (queued while
+        // the wasm loads), and what the shopper does on the page.
+        "_cart" => app::site_event(widget, &part("1"), true),
+        "_seen" => app::seen(widget, &part("1")),
         "identify" => match (
             part("1").as_string().filter(|c| !c.is_empty()),
             wire::text(&part("2"), "signature"),

@@ -86,14 +86,6 @@ pub fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
     T::try_from(n).ok()
 }
 
-/// The value of `name` in the page URL's query string, if present (already decoded).
-pub fn query_param(name: &str) -> Option<String> {
-    let search = window().location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get(name)
-}
-
 /// `text` split at the first `separator` (an ASCII character), which neither part keeps.
 /// The standard library's pattern searching would add a kilobyte to the download.
 pub fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
@@ -142,16 +134,6 @@ pub fn on(
     let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
     let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
     // Listeners live as long as the element or page they are attached to.
-    closure.forget();
-}
-
-/// Runs `handler` every `ms` milliseconds for as long as the page lives.
-pub fn set_interval(ms: i32, handler: impl FnMut() + 'static) {
-    let closure = Closure::<dyn FnMut()>::new(handler);
-    let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(
-        closure.as_ref().unchecked_ref(),
-        ms,
-    );
     closure.forget();
 }
 

@@ -35,7 +35,7 @@ pub fn start(config: JsValue) {
     let config = app::Config {
         site: read("site"),
         endpoint: read("endpoint").trim_end_matches('/').to_owned(),
-        preview: dom::query_param("rapport_preview").filter(|t| !t.is_empty()),
+        preview: Some(read("preview")).filter(|t| !t.is_empty()),
         consent_required: read("consent") == "required",
     };
     if config.site.is_empty() {
@@ -44,5 +44,4 @@ pub fn start(config: JsValue) {
     }
     let widget = app::new(config);
     commands::install(&widget);
-    app::run(&widget);
 }

@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Event, EventData, MAX_BATCH_EVENTS};
+use rapport_protocol::MAX_BATCH_EVENTS;
 use wasm_bindgen::JsValue;
 
 use crate::dom;
@@ -52,13 +52,9 @@ impl Transport {
         self.visitor_id.replace(id);
     }
 
-    pub fn enqueue(&self, session_id: &str, data: EventData) {
-        let event = wire::event(&Event {
-            id: dom::random_id(),
-            session_id: session_id.to_owned(),
-            client_ts: Some(dom::now_ms()),
-            data,
-        });
+    /// Queues an event (`{type, ...}`) with a new id, the session and the time.
+    pub fn enqueue(&self, session_id: &str, data: &JsValue) {
+        let event = wire::event(&dom::random_id(), session_id, dom::now_ms(), data);
         self.update_queue(|queue| {
             queue.push(event);
             let excess = queue.len().saturating_sub(QUEUE_LIMIT);

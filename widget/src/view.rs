@@ -20,11 +20,6 @@ extern "C" {
     /// Removes every prompt and pending trigger (a single-page app moved to another page).
     #[wasm_bindgen(js_namespace = rapportView)]
     pub fn clear();
-
-    /// How far down the page the shopper has scrolled, in percent (100 when nothing
-    /// scrolls): the one measure for scroll-depth events and scroll triggers.
-    #[wasm_bindgen(js_namespace = rapportView, js_name = scrolledPercent)]
-    pub fn scrolled_percent() -> f64;
 }
 
 /// What the shopper did with a prompt, reported as an event.

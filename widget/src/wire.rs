@@ -8,8 +8,10 @@
 //! field anyway, and the round trip through both sides is covered by the end-to-end tests.
 
 use js_sys::{Array, Object, Reflect, JSON};
-use rapport_protocol::{Consent, Event, EventData, ExperienceRef, PageContext, Product};
-use wasm_bindgen::JsValue;
+use rapport_protocol::{Consent, ExperienceRef, Survey};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::view::Outcome;
 
 /// A JavaScript object being filled in.
 struct Obj(Object);
@@ -47,28 +49,14 @@ pub fn parse(text: &str) -> Option<JsValue> {
     JSON::parse(text).ok()
 }
 
-pub fn page(page: &PageContext) -> JsValue {
+/// One event, as the edge reads it: `{id, session_id, client_ts, type, ...payload}`, a new
+/// object (a subscriber to the event may keep `data`).
+pub fn event(id: &str, session_id: &str, client_ts: f64, data: &JsValue) -> JsValue {
     let obj = Obj::new();
-    obj.set("url", page.url.as_str())
-        .set("path", page.path.as_str())
-        .opt("kind", &page.kind)
-        .opt("locale", &page.locale);
-    obj.done()
-}
-
-fn product(product: &Product) -> JsValue {
-    let obj = Obj::new();
-    obj.set("id", product.id.as_str())
-        .opt("name", &product.name)
-        .opt("currency", &product.currency)
-        .opt("category", &product.category)
-        .opt("availability", &product.availability)
-        .opt("url", &product.url)
-        .opt("image", &product.image);
-    if let Some(price) = product.price {
-        obj.set("price", price);
-    }
-    obj.done()
+    obj.set("id", id)
+        .set("session_id", session_id)
+        .set("client_ts", client_ts);
+    Object::assign(&obj.0, data.unchecked_ref()).into()
 }
 
 fn reference(obj: &Obj, r: &ExperienceRef) {
@@ -78,109 +66,55 @@ fn reference(obj: &Obj, r: &ExperienceRef) {
         .opt("segment", &r.segment);
 }
 
-/// One event, as the edge reads it: `{id, session_id, client_ts, type, ...payload}`.
-pub fn event(event: &Event) -> JsValue {
+/// What the shopper did with a prompt, as an event's type and payload (`{type, rule,
+/// experience, variant, segment}`, with `product`, `strategy` and `position` for a click on
+/// a recommendation, and `survey`, `score` and `comment` for an answer). A click's strategy
+/// goes only with a product.
+pub fn outcome(
+    outcome: Outcome,
+    experience: &ExperienceRef,
+    strategy: &Option<String>,
+) -> (&'static str, JsValue) {
     let obj = Obj::new();
-    obj.set("id", event.id.as_str())
-        .set("session_id", event.session_id.as_str());
-    if let Some(ts) = event.client_ts {
-        obj.set("client_ts", ts);
-    }
-    payload(&obj, &event.data);
-    obj.done()
-}
-
-/// What `on(name, callback)` subscribers get for a prompt event: its type and payload
-/// (`{type, rule, experience, variant, segment}`, with `survey` and `score` for answers).
-pub fn event_detail(data: &EventData) -> JsValue {
-    let obj = Obj::new();
-    payload(&obj, data);
-    obj.done()
-}
-
-fn payload(obj: &Obj, data: &EventData) {
-    obj.set("type", data.kind());
-    match data {
-        EventData::PageView(view) => {
-            obj.set("page", page(&view.page))
-                .opt("title", &view.title)
-                .opt("referrer", &view.referrer);
-        }
-        EventData::ProductView(view) => {
-            obj.set("product", product(&view.product));
-        }
-        EventData::AddToCart(add) => {
-            obj.set("product", product(&add.product))
-                .set("quantity", add.quantity);
-        }
-        EventData::RemoveFromCart(remove) => {
-            obj.set("product_id", remove.product_id.as_str())
-                .set("quantity", remove.quantity);
-        }
-        EventData::Search(search) => {
-            obj.set("query", search.query.as_str());
-            if let Some(results) = search.results {
-                obj.set("results", results);
+    reference(&obj, experience);
+    let kind = match outcome {
+        Outcome::Exposed => "exposure",
+        Outcome::Shown => "impression",
+        Outcome::Dismissed => "dismiss",
+        Outcome::Clicked { product, position } => {
+            if product.is_some() {
+                obj.opt("strategy", strategy);
             }
-        }
-        EventData::Cart(contents) => {
-            let items: Array = contents
-                .items
-                .iter()
-                .map(|line| {
-                    let obj = Obj::new();
-                    obj.set("product", product(&line.product))
-                        .set("quantity", line.quantity);
-                    obj.done()
-                })
-                .collect();
-            obj.set("items", items);
-        }
-        EventData::CheckoutStep(reached) => {
-            obj.set("step", reached.step.as_str());
-        }
-        EventData::OrderComplete(order) => {
-            obj.set("order_id", order.order_id.as_str())
-                .opt("currency", &order.currency);
-            if let Some(value) = order.value {
-                obj.set("value", value);
-            }
-        }
-        EventData::Scroll(scroll) => {
-            obj.set("percent", scroll.percent);
-        }
-        EventData::Engagement(engaged) => {
-            obj.set("seconds", engaged.seconds);
-        }
-        EventData::RageClick(rage) => {
-            obj.opt("target", &rage.target);
-        }
-        EventData::Impression(r) | EventData::Dismiss(r) | EventData::Exposure(r) => {
-            reference(obj, r)
-        }
-        EventData::Click(click) => {
-            reference(obj, &click.experience);
-            obj.opt("product", &click.product)
-                .opt("strategy", &click.strategy);
-            if let Some(position) = click.position {
+            obj.opt("product", &product);
+            if let Some(position) = position {
                 obj.set("position", position);
             }
+            "click"
         }
-        EventData::Answer(answer) => {
-            reference(obj, &answer.experience);
-            let survey = match answer.survey {
-                rapport_protocol::Survey::Nps => "nps",
-                rapport_protocol::Survey::Csat => "csat",
+        Outcome::Answered {
+            survey,
+            score,
+            comment,
+        } => {
+            let survey = match survey {
+                Survey::Nps => "nps",
+                Survey::Csat => "csat",
             };
             obj.set("survey", survey)
-                .set("score", answer.score)
-                .opt("comment", &answer.comment);
+                .set("score", score)
+                .opt("comment", &comment);
+            "answer"
         }
-        EventData::Consent(consent) => {
-            obj.set("analytics", consent.analytics)
-                .set("personalization", consent.personalization);
-        }
-    }
+    };
+    obj.set("type", kind);
+    (kind, obj.done())
+}
+
+/// The consent the site passed, as the event the edge keeps with the profile.
+pub fn consent_event(consent: Consent) -> JsValue {
+    let obj = consent_object(consent);
+    let _ = Reflect::set(&obj, &"type".into(), &"consent".into());
+    obj
 }
 
 /// `{site, visitor_id, events}` for `POST /v1/events`.
@@ -199,7 +133,7 @@ pub fn decide_request(
     site: &str,
     visitor_id: &str,
     session_id: &str,
-    page_context: &PageContext,
+    page: &JsValue,
     preview: Option<&str>,
     consent: Option<Consent>,
     events: &[JsValue],
@@ -208,7 +142,7 @@ pub fn decide_request(
     obj.set("site", site)
         .set("visitor_id", visitor_id)
         .set("session_id", session_id)
-        .set("page", page(page_context));
+        .set("page", page);
     if !events.is_empty() {
         obj.set("events", events.iter().collect::<Array>());
     }
@@ -260,29 +194,9 @@ pub fn get(value: &JsValue, key: &str) -> JsValue {
     }
 }
 
-/// A string field; numbers are taken as their text (a SKU of 1042).
+/// A string field, when it is one and not empty.
 pub fn text(value: &JsValue, key: &str) -> Option<String> {
-    let field = get(value, key);
-    // The browser writes numbers as text (JSON writes a finite number as JavaScript does);
-    // Rust's float formatting would add to the download.
-    field
-        .as_string()
-        .or_else(|| {
-            field
-                .as_f64()
-                .filter(|n| n.is_finite())
-                .map(|_| stringify(&field))
-        })
-        .filter(|s| !s.is_empty())
-}
-
-/// A number field; numeric strings are read too (`"59.00"`).
-pub fn number(value: &JsValue, key: &str) -> Option<f64> {
-    let field = get(value, key);
-    field
-        .as_f64()
-        .or_else(|| field.as_string().map(|s| js_sys::Number::parse_float(&s)))
-        .filter(|n| n.is_finite())
+    get(value, key).as_string().filter(|s| !s.is_empty())
 }
 
 pub fn list(value: &JsValue, key: &str) -> Vec<JsValue> {
@@ -292,20 +206,6 @@ pub fn list(value: &JsValue, key: &str) -> Vec<JsValue> {
     } else {
         Vec::new()
     }
-}
-
-/// A product from a `track` command's properties: `id` is required.
-pub fn product_from(props: &JsValue) -> Result<Product, String> {
-    Ok(Product {
-        image: text(props, "image"),
-        id: text(props, "id").ok_or("a product needs an `id`")?,
-        name: text(props, "name"),
-        price: number(props, "price"),
-        currency: text(props, "currency"),
-        category: text(props, "category"),
-        availability: text(props, "availability"),
-        url: text(props, "url"),
-    })
 }
 
 /// Who an experience or control-group entry of a decision is: what its events name.
