@@ -22,6 +22,8 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     consent: tag.consent,
     // A preview link's token (`?rapport_preview=TOKEN`).
     preview: new URLSearchParams(location.search).get("rapport_preview"),
+    // Global Privacy Control or Do Not Track: consent withheld until the site passes it.
+    privacy: !!navigator.globalPrivacyControl || /^(1|yes)$/.test(navigator.doNotTrack),
   };
   // Clicks on the shop's cart buttons (`capture.js`), queued for the wasm while it loads.
   var cartClicks = (event) => {
@@ -61,6 +63,11 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
     .then(() => {
       wasm_bindgen.start(config);
       watch();
+      // On page exit, or when the tab goes to the background, what waits to be sent goes by
+      // beacon (after capture's last engaged time).
+      var exit = () => window.rapport.push(["_exit"]);
+      addEventListener("pagehide", exit);
+      document.addEventListener("visibilitychange", () => document.visibilityState == "hidden" && exit());
       // `data-routes="manual"`: the app says itself when a page is ready, the first one too.
       if (tag.routes != "manual") watchPages();
     })
@@ -159,11 +166,12 @@ function view(load) {
   return viewLoading || Promise.resolve();
 }
 var rapportView = {
-  arm: (experience, report) => {
+  // What the shopper does with the prompt goes back to the wasm module as a command.
+  arm: (experience) => {
     try {
       if (kept("vid")) localStorage.setItem("rapport:view", 1);
     } catch (full) {}
-    view(1).then((shown) => shown && shown.arm(experience, report));
+    view(1).then((shown) => shown && shown.arm(experience, (outcome, score, comment) => window.rapport.push(["_report", experience, outcome, score, comment])));
   },
   tracked: (event) => view().then((shown) => shown && shown.tracked(event)),
   clear: () => view().then((shown) => shown && shown.clear()),
@@ -213,6 +221,12 @@ function rapportNotify(event, detail) {
         console.warn("rapport: an on() callback failed:", error);
       }
   });
+}
+
+// A new id (`dom::random_id` in the wasm module): 128 random bits as 32 hex digits, from the
+// browser's cryptographic generator.
+function rapportId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b + 256).toString(16).slice(1)).join("");
 }
 
 // A shop may mark its cart buttons with data attributes and also `track` the same click:

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rapport_protocol::{Consent, ExperienceRef, Survey};
+use rapport_protocol::{Consent, Survey};
 use wasm_bindgen::JsValue;
 
 use crate::transport::{self, Transport};
@@ -27,6 +27,9 @@ pub struct Config {
     /// Nothing is stored or sent until the site passes consent to analytics
     /// (`data-consent="required"`, or the site's setting at the edge).
     pub consent_required: bool,
+    /// The browser asks sites not to track (Global Privacy Control or Do Not Track): as
+    /// good as consent withheld until the site passes it.
+    pub privacy_signal: bool,
 }
 
 /// The running widget: one per page.
@@ -66,7 +69,7 @@ const RECORDED: u8 = 2;
 #[inline(always)]
 pub fn new(config: Config) -> Rc<Widget> {
     let consent = store::consent()
-        .or_else(|| (config.consent_required || dom::privacy_signal()).then_some(WITHHELD));
+        .or_else(|| (config.consent_required || config.privacy_signal).then_some(WITHHELD));
     // Until the site passes consent to analytics, the widget keeps no identifier in the
     // browser and sends none: decisions for such a shopper need no identity.
     let widget = Rc::new(Widget {
@@ -85,7 +88,6 @@ pub fn new(config: Config) -> Rc<Widget> {
     } else {
         withhold(&widget);
     }
-    widget.transport.install_unload_flush();
     widget
 }
 
@@ -180,7 +182,7 @@ fn page(widget: &Rc<Widget>) {
     } else {
         UNRECORDED
     });
-    for data in capture::page_events() {
+    for data in capture::page_events().iter() {
         track(widget, &data);
     }
     refresh(widget);
@@ -200,6 +202,11 @@ fn track(widget: &Widget, data: &JsValue) {
 pub fn seen(widget: &Rc<Widget>, data: &JsValue) {
     track(widget, data);
     widget.transport.schedule_flush();
+}
+
+/// `_exit`: the page is going away, or out of sight; what waits to be sent goes by beacon.
+pub fn exit(widget: &Widget) {
+    widget.transport.beacon();
 }
 
 /// Asks the edge what to show now, and arms it. The events waiting to be sent go with the
@@ -274,37 +281,41 @@ fn show_decision(widget: &Rc<Widget>, answer: &JsValue) {
         .into_iter()
         .chain(wire::list(answer, "experiences"))
     {
-        let Some(reference) = wire::experience_ref(&experience) else {
-            continue;
-        };
-        if !widget.first_time(&reference.experience) {
-            continue;
+        match wire::text(&experience, "experience") {
+            Some(id) if widget.first_time(&id) => {}
+            _ => continue,
         }
-        let survey = match wire::text(&experience, "kind").as_deref() {
-            Some("csat") => Survey::Csat,
-            _ => Survey::Nps,
-        };
-        let on_screen = Rc::clone(widget);
-        let strategy = wire::text(&experience, "strategy");
-        view::show(&experience, survey, move |outcome| {
-            report(&on_screen, outcome, &reference, &strategy);
-        });
+        view::arm(&experience);
     }
 }
 
-/// Turns what the shopper did with a prompt into an event; a control's trigger firing is
+/// `_report`: what the shopper did with a prompt the view showed (`outcome`, `score` and
+/// `comment`, see [`view::Outcome::from_view`]), as an event; a control's trigger firing is
 /// its exposure.
-fn report(
+pub fn report(
     widget: &Rc<Widget>,
-    outcome: view::Outcome,
-    reference: &ExperienceRef,
-    strategy: &Option<String>,
+    experience: &JsValue,
+    outcome: &JsValue,
+    score: &JsValue,
+    comment: Option<String>,
 ) {
+    let byte = |n: &JsValue| n.as_f64().unwrap_or_default() as u8;
+    let survey = match wire::text(experience, "kind").as_deref() {
+        Some("csat") => Survey::Csat,
+        _ => Survey::Nps,
+    };
+    let (Some(reference), Some(outcome)) = (
+        wire::experience_ref(experience),
+        view::Outcome::from_view(byte(outcome), survey, byte(score), comment),
+    ) else {
+        return;
+    };
     if widget.previewing() {
         return;
     }
     let answered = matches!(outcome, view::Outcome::Answered { .. });
-    let (kind, data) = wire::outcome(outcome, reference, strategy);
+    let strategy = wire::text(experience, "strategy");
+    let (kind, data) = wire::outcome(outcome, &reference, &strategy);
     dom::notify(kind, &data);
     track(widget, &data);
     if answered {

@@ -10,7 +10,7 @@ extern "C" {
     /// `rapportPage` in `capture.js`: a new page's events, the page view first (then its
     /// product, search and checkout step or order), and scroll depth starts over.
     #[wasm_bindgen(js_name = rapportPage)]
-    pub fn page_events() -> Vec<JsValue>;
+    pub fn page_events() -> js_sys::Array;
 
     /// `rapportContext` in `capture.js`: where the shopper is now, `{url, path, kind, locale}`.
     #[wasm_bindgen(js_name = rapportContext)]

@@ -59,6 +59,16 @@ fn run(widget: &Rc<Widget>, command: JsValue) {
         // the wasm loads), and what the shopper does on the page.
         "_cart" => app::site_event(widget, &part("1"), true),
         "_seen" => app::seen(widget, &part("1")),
+        // The view's: what the shopper did with a prompt.
+        "_report" => app::report(
+            widget,
+            &part("1"),
+            &part("2"),
+            &part("3"),
+            part("4").as_string(),
+        ),
+        // The loader's: the page is going away, or out of sight.
+        "_exit" => app::exit(widget),
         "identify" => match (
             part("1").as_string().filter(|c| !c.is_empty()),
             wire::text(&part("2"), "signature"),

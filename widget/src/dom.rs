@@ -2,7 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Storage, Window};
+use web_sys::{Storage, Window};
 
 #[wasm_bindgen]
 extern "C" {
@@ -14,10 +14,6 @@ extern "C" {
 
 pub fn window() -> Window {
     WINDOW.with(Window::clone)
-}
-
-pub fn document() -> Document {
-    window().document().expect("a window has a document")
 }
 
 pub fn local_storage() -> Option<Storage> {
@@ -37,27 +33,6 @@ pub fn storage_set(key: &str, value: &str) {
 
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
-}
-
-/// 128 random bits as 32 hex digits, from the browser's cryptographic generator.
-pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = window()
-        .crypto()
-        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
-        .is_ok();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(32);
-    for b in bytes {
-        let b = if filled {
-            b
-        } else {
-            (js_sys::Math::random() * 256.0) as u8
-        };
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    id
 }
 
 /// `n` in decimal, written by the browser: Rust's integer formatting would add to every
@@ -93,20 +68,6 @@ pub fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
     Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
-/// Whether the browser asks sites not to track: Global Privacy Control or Do Not Track.
-pub fn privacy_signal() -> bool {
-    let navigator = window().navigator();
-    let gpc = js_sys::Reflect::get(&navigator, &"globalPrivacyControl".into())
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    let dnt = js_sys::Reflect::get(&navigator, &"doNotTrack".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .is_some_and(|v| v == "1" || v == "yes");
-    gpc || dnt
-}
-
 pub fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
 }
@@ -126,19 +87,18 @@ pub fn replace_queue(name: &str, push: impl Fn(JsValue) + 'static) -> Option<js_
     queued.dyn_into::<js_sys::Array>().ok()
 }
 
-pub fn on(
-    target: &web_sys::EventTarget,
-    event: &str,
-    handler: impl FnMut(web_sys::Event) + 'static,
-) {
-    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
-    let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
-    // Listeners live as long as the element or page they are attached to.
-    closure.forget();
-}
+// Every callback the widget hands JavaScript is an `Fn` closure that JavaScript frees when it
+// lets go of it: one kind of closure, so the glue carries one of wasm-bindgen's two closure
+// wrappers, not both. The ones called once (timeouts, answers) take their handler out.
 
 pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
-    let closure = Closure::once_into_js(handler);
+    let handler = std::cell::Cell::new(Some(handler));
+    let closure = Closure::<dyn Fn()>::new(move || {
+        if let Some(handler) = handler.take() {
+            handler();
+        }
+    })
+    .into_js_value();
     let _ =
         window().set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms);
 }
@@ -161,6 +121,11 @@ extern "C" {
     #[wasm_bindgen(js_name = rapportTwice)]
     pub fn told_twice(from_button: bool, kind: &str, product: &str) -> bool;
 
+    /// `rapportId` in `loader.js`: 128 random bits as 32 hex digits, from the browser's
+    /// cryptographic generator.
+    #[wasm_bindgen(js_name = rapportId)]
+    pub fn random_id() -> String;
+
     /// `rapportPost` in `loader.js`: `fetch` with a text body, answering once with the status
     /// (0 when the network failed) and the answer's text.
     #[wasm_bindgen(js_name = rapportPost)]
@@ -174,7 +139,13 @@ pub type Answered = Box<dyn FnOnce(u16, String)>;
 /// cross-origin call is a "simple request" without a CORS preflight round trip; the edge
 /// reads JSON either way. `keepalive` lets the request finish after the page is gone.
 pub fn post(url: &str, body: &str, keepalive: bool, done: Answered) {
-    post_with(url, body, keepalive, &Closure::once_into_js(done));
+    let done = std::cell::Cell::new(Some(done));
+    let closure = Closure::<dyn Fn(u16, String)>::new(move |status, text| {
+        if let Some(done) = done.take() {
+            done(status, text);
+        }
+    });
+    post_with(url, body, keepalive, &closure.into_js_value());
 }
 
 /// POSTs JSON text and reads JSON back (parsed by the browser); an error says what failed.

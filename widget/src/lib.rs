@@ -37,6 +37,7 @@ pub fn start(config: JsValue) {
         endpoint: read("endpoint").trim_end_matches('/').to_owned(),
         preview: Some(read("preview")).filter(|t| !t.is_empty()),
         consent_required: read("consent") == "required",
+        privacy_signal: wire::get(&config, "privacy").is_truthy(),
     };
     if config.site.is_empty() {
         dom::warn("rapport: the script tag needs a data-site attribute");

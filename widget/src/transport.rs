@@ -168,26 +168,10 @@ impl Transport {
         });
     }
 
-    /// On page exit (`pagehide`, or the tab going to the background), hands whatever is queued
-    /// to `sendBeacon`. The events stay queued until an answer says they arrived; a copy sent
-    /// twice is stored once.
-    pub fn install_unload_flush(self: &Rc<Self>) {
-        let window = dom::window();
-        let on_exit = {
-            let transport = Rc::clone(self);
-            move |_event: web_sys::Event| transport.beacon()
-        };
-        dom::on(&window, "pagehide", on_exit.clone());
-        let document = dom::document();
-        let hidden = document.clone();
-        dom::on(&document, "visibilitychange", move |event| {
-            if hidden.visibility_state() == web_sys::VisibilityState::Hidden {
-                on_exit(event);
-            }
-        });
-    }
-
-    fn beacon(&self) {
+    /// On page exit (`pagehide`, or the tab going to the background; the loader says so),
+    /// hands whatever is queued to `sendBeacon`. The events stay queued until an answer says
+    /// they arrived; a copy sent twice is stored once.
+    pub fn beacon(&self) {
         let queue = self.load_queue();
         if queue.is_empty() {
             return;

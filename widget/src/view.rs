@@ -8,10 +8,11 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 extern "C" {
     /// Arms an experience from the decision (the edge's JSON object as it came) and shows it
-    /// when its trigger fires; `report(outcome, score, comment)` hears what happened. A kind
-    /// the view does not know (from a newer edge) is not shown.
+    /// when its trigger fires. What the shopper does with it comes back as the command
+    /// `['_report', experience, outcome, score, comment]`. A kind the view does not know (from
+    /// a newer edge) is not shown.
     #[wasm_bindgen(js_namespace = rapportView)]
-    fn arm(experience: &JsValue, report: &JsValue);
+    pub fn arm(experience: &JsValue);
 
     /// The page tracked an event: shows what waited for it (`after_event` triggers).
     #[wasm_bindgen(js_namespace = rapportView)]
@@ -68,21 +69,6 @@ impl Outcome {
             _ => return None,
         })
     }
-}
-
-/// Shows `experience` (the decision's object for it) when its trigger fires, at most once;
-/// `report` hears what happened.
-pub fn show(experience: &JsValue, survey: Survey, report: impl Fn(Outcome) + 'static) {
-    let report = Closure::<dyn Fn(u8, u8, Option<String>)>::new(
-        move |outcome: u8, score: u8, comment: Option<String>| {
-            if let Some(outcome) = Outcome::from_view(outcome, survey, score, comment) {
-                report(outcome);
-            }
-        },
-    );
-    arm(experience, report.as_ref());
-    // The view may call it for as long as the prompt is on the page.
-    report.forget();
 }
 
 #[cfg(test)]
