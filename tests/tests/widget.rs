@@ -1,5 +1,6 @@
 //! The widget in real Chromium: its commands (`consent`, `on`, `identify`, `forget`, `track`),
-//! Do Not Track, single-page-app routes, capture (scroll depth, checkout), exactly-once
+//! Do Not Track, single-page-app routes, capture (scroll depth, product markup, cart buttons,
+//! rage clicks, engaged time, checkout, malformed `track` commands), exactly-once
 //! delivery, every trigger and prompt interaction, and a shop on another origin under a
 //! nonce-based Content-Security-Policy.
 
@@ -596,6 +597,128 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     assert!(profile["checkout"]["step"].is_null(), "{profile}");
     assert_eq!(profile["cart"], json!([]));
     assert_eq!(profile["purchases"]["count"], 0);
+    client.clone().close().await.unwrap();
+}
+
+/// Capture reads the page in JavaScript and the wasm module records what it hands over: the
+/// product page's JSON-LD, a cart button that removes, three quick clicks in one place (a rage
+/// click), engaged time once the tab goes to the background, and the shop's `track` commands,
+/// of which each malformed one is refused with a warning that says what is wrong, and nothing
+/// of it recorded.
+#[tokio::test]
+async fn capture_reads_the_page_the_shoppers_behaviour_and_the_shops_track_commands() {
+    let edge = Edge::shared();
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    let visitor = "visitor-capture-reads-01";
+    browser.pin_visitor(edge, visitor).await;
+    browser
+        .before_every_page(
+            "window.warnings = []; const warn = console.warn; \
+             console.warn = (...args) => { window.warnings.push(args.join(' ')); warn(...args); };",
+        )
+        .await;
+    client
+        .goto(&edge.url("/products/merino-throw"))
+        .await
+        .unwrap();
+    browser.wait_for_widget().await;
+    let (_, viewed) = the_one(edge, visitor, "product_view").await;
+    assert_eq!(
+        viewed["event"]["product"],
+        json!({"id": "merino-throw", "name": "Merino Wool Throw", "price": 89.0,
+               "currency": "EUR", "category": "home", "availability": "InStock",
+               "url": "/products/merino-throw", "image": "/images/merino-throw.svg"})
+    );
+
+    client
+        .execute(
+            "document.body.insertAdjacentHTML('beforeend', \
+               '<button id=remove data-rapport-remove-from-cart=merino-throw data-quantity=\" 2 \">x</button>');
+             document.getElementById('remove').click();
+             const heading = document.querySelector('h1');
+             for (let i = 0; i < 3; i++)
+               heading.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: 200, clientY: 150 }));
+             rapport.push(['track', 'add_to_cart', { name: 'No id' }]);
+             rapport.push(['track', 'cart', { items: [{ id: 'merino-throw' }, { name: 'No id' }] }]);
+             rapport.push(['track', 'refund', {}]);
+             rapport.push(['track', 7]);
+             rapport.push(['track', 'search', 'wool']);
+             rapport.push(['track', 'order_complete', { value: 5 }]);
+             rapport.push(['track', 'search', { query: 'wool throw', results: '3' }]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // The search went last, through the same queue as everything before it.
+    let (_, search) = the_one(edge, visitor, "search").await;
+    assert_eq!(search["event"]["query"], "wool throw");
+    assert_eq!(search["event"]["results"], 3);
+    let export = edge.wait_for_events(visitor, "rage_click", 1).await;
+    let rage = rapport_e2e::events(&export, "rage_click");
+    assert_eq!(rage.len(), 1, "{rage:?}");
+    assert_eq!(rage[0]["target"], "h1");
+    let removed = rapport_e2e::events(&export, "remove_from_cart");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["product_id"], "merino-throw");
+    assert_eq!(removed[0]["quantity"], 2);
+    for refused in ["add_to_cart", "cart", "order_complete"] {
+        assert_eq!(count(&export, refused), 0, "{refused} was refused");
+    }
+    let warnings = client
+        .execute(
+            "return window.warnings.filter((w) => w.startsWith('rapport: track:'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        warnings,
+        json!([
+            "rapport: track: add_to_cart: a product needs an `id`",
+            "rapport: track: cart: items[1]: a product needs an `id`",
+            "rapport: track: unknown event \"refund\" (expected add_to_cart, remove_from_cart, \
+             cart, product_view, search, checkout_step or order_complete)",
+            "rapport: track: the event name must be a string",
+            "rapport: track: the event properties must be a plain object",
+            "rapport: track: order_complete: an order needs an `order_id`",
+        ])
+    );
+
+    // Engaged time counts in ticks of five seconds while the shopper moves; what is counted
+    // goes when the tab is hidden.
+    client
+        .execute(
+            "Object.defineProperty(document, 'visibilityState', \
+               { configurable: true, get: () => window.hidden ? 'hidden' : 'visible' });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let engaged = poll(WAIT, || async {
+        client
+            .execute(
+                "dispatchEvent(new MouseEvent('mousemove'));
+                 window.hidden = true;
+                 document.dispatchEvent(new Event('visibilitychange'));
+                 window.hidden = false;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let export = edge.export(visitor);
+        let engaged = rapport_e2e::events(&export, "engagement");
+        (!engaged.is_empty()).then_some(engaged)
+    })
+    .await
+    .expect("engaged time once the tab is hidden");
+    // The ticks since the page loaded, each of five seconds, and fewer than a whole slice
+    // (30 s, which would have gone by itself).
+    let seconds = engaged[0]["seconds"].as_u64().unwrap_or_default();
+    assert!(
+        seconds % 5 == 0 && (5..30).contains(&seconds),
+        "{engaged:?}"
+    );
     client.clone().close().await.unwrap();
 }
 
