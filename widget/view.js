@@ -4,10 +4,10 @@
 // reaches it through the loader's `rapportView` (see `src/view.rs`). Most pages show nothing
 // and never download it.
 //
-// The wasm module decides what happens (capture, delivery, asking the edge); this file only
-// touches the DOM. Every DOM call made from wasm crosses into JavaScript through a generated
-// shim and copies its strings both ways: drawing prompts directly here is what keeps the
-// widget inside its download budget.
+// The wasm module decides what happens (what may be recorded, delivery, asking the edge);
+// this file, like `capture.js`, only touches the DOM. Every DOM call made from wasm crosses
+// into JavaScript through a generated shim and copies its strings both ways: drawing prompts
+// directly here is what keeps the widget inside its download budget.
 //
 // Floating prompts live in one shadow root at the end of the body; inline content fills the
 // `[data-rapport-slot=NAME]` element the page reserved, inside a shadow root of its own.

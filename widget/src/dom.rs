@@ -2,33 +2,49 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Storage, Window};
 
+// The browser's globals, called as themselves.
 #[wasm_bindgen]
 extern "C" {
-    /// The page's `window`, read once: the widget only ever runs in a page (`web_sys::window`
-    /// would look for it among every kind of global scope, in more code).
+    /// The page's `window`, read once, for its `rapport` command queue: the widget only ever
+    /// runs in a page (`js_sys::global` would look for it among every kind of global scope,
+    /// in more code).
     #[wasm_bindgen(thread_local_v2, js_name = window)]
-    static WINDOW: Window;
-}
+    static WINDOW: JsValue;
 
-pub fn window() -> Window {
-    WINDOW.with(Window::clone)
-}
+    /// The shop's `localStorage`, which may be disabled (private modes, storage blocked):
+    /// then this throws, and the widget works for this page only.
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = getItem)]
+    pub fn storage_read(key: &str) -> Result<Option<String>, JsValue>;
 
-pub fn local_storage() -> Option<Storage> {
-    window().local_storage().ok().flatten()
+    /// Storage can also be full; what is not kept is lost with the page.
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = setItem)]
+    fn set_item(key: &str, value: &str) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(catch, js_namespace = localStorage, js_name = removeItem)]
+    fn remove_item(key: &str) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout_with(handler: &JsValue, ms: i32);
+
+    #[wasm_bindgen(js_namespace = console)]
+    pub fn warn(message: &str);
+
+    /// Hands a body to the browser to deliver even as the page unloads.
+    #[wasm_bindgen(js_namespace = navigator, js_name = sendBeacon)]
+    pub fn send_beacon(url: &str, body: &str) -> bool;
 }
 
 pub fn storage_get(key: &str) -> Option<String> {
-    local_storage()?.get_item(key).ok().flatten()
+    storage_read(key).ok().flatten()
 }
 
-/// Storage can be full or disabled (private modes); the widget then works for this page only.
 pub fn storage_set(key: &str, value: &str) {
-    if let Some(storage) = local_storage() {
-        let _ = storage.set_item(key, value);
-    }
+    let _ = set_item(key, value);
+}
+
+pub fn storage_remove(key: &str) {
+    let _ = remove_item(key);
 }
 
 pub fn now_ms() -> f64 {
@@ -68,15 +84,11 @@ pub fn split_at_byte(text: &str, separator: u8) -> Option<(&str, &str)> {
     Some((text.get(..at)?, text.get(at + 1..)?))
 }
 
-pub fn warn(message: &str) {
-    web_sys::console::warn_1(&message.into());
-}
-
 /// Replaces the array the page may have filled at `window[name]` before the script loaded
 /// with an object whose `push(command)` calls `push` at once; gives the queued commands, in
 /// order.
 pub fn replace_queue(name: &str, push: impl Fn(JsValue) + 'static) -> Option<js_sys::Array> {
-    let window = window();
+    let window = WINDOW.with(JsValue::clone);
     let queued = js_sys::Reflect::get(&window, &name.into()).unwrap_or(JsValue::UNDEFINED);
     let api = js_sys::Object::new();
     let push = Closure::<dyn Fn(JsValue)>::new(push);
@@ -99,8 +111,7 @@ pub fn set_timeout(ms: i32, handler: impl FnOnce() + 'static) {
         }
     })
     .into_js_value();
-    let _ =
-        window().set_timeout_with_callback_and_timeout_and_arguments_0(closure.unchecked_ref(), ms);
+    set_timeout_with(&closure, ms);
 }
 
 #[wasm_bindgen]
@@ -158,14 +169,6 @@ pub fn post_json(url: &str, body: &str, done: Box<dyn FnOnce(Result<JsValue, Str
         })
     });
     post(url, body, false, answered);
-}
-
-/// Hands a body to the browser to deliver even as the page unloads.
-pub fn send_beacon(url: &str, body: &str) -> bool {
-    window()
-        .navigator()
-        .send_beacon_with_opt_str(url, Some(body))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! The Rapport widget, compiled to WebAssembly and started by the `rapport.js` loader.
 //!
 //! This entry point only reads the configuration and hands over to [`app`], the controller
-//! (what to record, when to decide, what an answer means), which [`commands`] drives from
-//! the page's `rapport.push([...])` queue. [`dom`] owns the browser calls (storage, timers,
-//! the command queue, POSTs, the page's subscriptions), [`capture`] turns the page into
-//! events (reading the elements `dom` finds), [`store`] keeps the visitor and session ids,
-//! [`transport`] delivers events exactly once, [`wire`] is the only place that knows the
-//! wire format, and [`view`] hands what the edge decided to `view.js`, which shows it. The
-//! widget holds no decision logic: it shows what `/v1/decide` answers, nothing else.
+//! (what may be recorded, when to decide, what an answer means), which [`commands`] drives
+//! from the page's `rapport.push([...])` queue, where the loader, capture and the view also
+//! send theirs. [`dom`] owns the browser calls (storage, timers, the command queue, POSTs),
+//! [`capture`] is the interface to `capture.js`, which reads the page into events, [`store`]
+//! keeps the visitor and session ids, [`transport`] delivers events exactly once, [`wire`] is
+//! the only place that knows the wire format of what the module writes and reads itself, and
+//! [`view`] hands what the edge decided to `view.js`, which shows it. The widget holds no
+//! decision logic: it shows what `/v1/decide` answers, nothing else.
 
 mod app;
 mod capture;
@@ -28,7 +29,8 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// Starts the widget. Called once by the loader after the wasm module is instantiated, with
-/// `{ site, endpoint, consent }`; the loader then says when the first page is ready (`page`).
+/// `{ site, endpoint, consent, preview, privacy }`; the loader then says when the first page
+/// is ready (`page`).
 #[wasm_bindgen]
 pub fn start(config: JsValue) {
     let read = |key: &str| wire::get(&config, key).as_string().unwrap_or_default();

@@ -86,12 +86,10 @@ pub fn set_identified(customer_id: &str) {
 /// `consent`, the consent the site passed too. The events waiting to be sent go with the
 /// transport's `clear`, which both callers call first.
 pub fn forget(consent: bool) {
-    if let Some(storage) = dom::local_storage() {
-        for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY, VIEW_KEY] {
-            let _ = storage.remove_item(key);
-        }
-        if consent {
-            let _ = storage.remove_item(CONSENT_KEY);
-        }
+    for key in [VISITOR_KEY, SESSION_KEY, IDENTIFIED_KEY, VIEW_KEY] {
+        dom::storage_remove(key);
+    }
+    if consent {
+        dom::storage_remove(CONSENT_KEY);
     }
 }

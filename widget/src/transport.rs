@@ -70,32 +70,36 @@ impl Transport {
     /// Reads, changes and writes the queue in one synchronous step, so other tabs of the shop
     /// (which share the stored queue) cannot interleave with it.
     fn update_queue(&self, change: impl FnOnce(&mut Vec<JsValue>)) {
-        match dom::local_storage() {
-            Some(storage) => {
-                let mut queue = self.load_queue();
-                change(&mut queue);
-                // An empty queue is no key at all: once everything is delivered, or consent
-                // is withdrawn, the browser keeps nothing of it (even when an answer arrives
-                // after the withdrawal).
-                if queue.is_empty() {
-                    let _ = storage.remove_item(&self.queue_key);
-                } else {
-                    let list: js_sys::Array = queue.iter().collect();
-                    dom::storage_set(&self.queue_key, &wire::stringify(&list));
-                }
-            }
-            None => change(&mut self.memory.borrow_mut()),
+        let (stored, mut queue) = self.read_queue();
+        change(&mut queue);
+        if !stored {
+            self.memory.replace(queue);
+        } else if queue.is_empty() {
+            // An empty queue is no key at all: once everything is delivered, or consent is
+            // withdrawn, the browser keeps nothing of it (even when an answer arrives after
+            // the withdrawal).
+            dom::storage_remove(&self.queue_key);
+        } else {
+            let list: js_sys::Array = queue.iter().collect();
+            dom::storage_set(&self.queue_key, &wire::stringify(&list));
         }
     }
 
     fn load_queue(&self) -> Vec<JsValue> {
-        match dom::local_storage() {
-            Some(_) => dom::storage_get(&self.queue_key)
-                .and_then(|json| wire::parse(&json))
-                .filter(js_sys::Array::is_array)
-                .map(|list| js_sys::Array::from(&list).iter().collect())
-                .unwrap_or_default(),
-            None => self.memory.borrow().clone(),
+        self.read_queue().1
+    }
+
+    /// The queue, from storage (`true`) or, where storage is disabled, from memory.
+    fn read_queue(&self) -> (bool, Vec<JsValue>) {
+        match dom::storage_read(&self.queue_key) {
+            Ok(json) => (
+                true,
+                json.and_then(|json| wire::parse(&json))
+                    .filter(js_sys::Array::is_array)
+                    .map(|list| js_sys::Array::from(&list).iter().collect())
+                    .unwrap_or_default(),
+            ),
+            Err(_) => (false, self.memory.borrow().clone()),
         }
     }
 

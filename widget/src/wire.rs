@@ -1,7 +1,9 @@
-//! The wire format, as the widget speaks it: events become JavaScript objects that the
-//! browser's own `JSON.stringify` writes, and the edge's answers are read from the objects
-//! `JSON.parse` gives (a decision's experiences go to the view as they are). The types are
-//! `rapport-protocol`'s; only the conversion is here.
+//! The wire format, as the wasm module speaks it: the requests it sends, the events it stamps
+//! and the prompt outcomes it turns into events become JavaScript objects that the browser's
+//! own `JSON.stringify` writes, and the edge's answers are read from the objects `JSON.parse`
+//! gives (a decision's experiences go to the view as they are). Capture's events come from
+//! `capture.js` already in their wire form. The types are `rapport-protocol`'s; only the
+//! conversion is here.
 //!
 //! Converting by hand rather than through serde keeps the download small: serde_json and the
 //! code serde derives for reading were most of the module's size. The edge checks every
