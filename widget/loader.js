@@ -62,6 +62,8 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
   ])
     .then(() => {
       wasm_bindgen.start(config);
+      // A tag without `data-site` does not start (the widget said so on the console).
+      if (Array.isArray(window.rapport)) return document.removeEventListener("click", cartClicks);
       watch();
       // On page exit, or when the tab goes to the background, what waits to be sent goes by
       // beacon (after capture's last engaged time).

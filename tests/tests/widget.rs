@@ -773,6 +773,58 @@ document.addEventListener('securitypolicyviolation', function (e) {{
     client.clone().close().await.unwrap();
 }
 
+/// A tag without `data-site` says so on the console and does nothing more: no page view,
+/// no capture, the page's `window.rapport` left as it was.
+#[tokio::test]
+async fn a_tag_without_a_site_says_so_and_captures_nothing() {
+    let edge = Edge::shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let shop = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No site</title>
+<script>window.warnings = []; const warn = console.warn;
+console.warn = (...args) => {{ window.warnings.push(args.join(' ')); warn(...args); }};</script>
+<script src="{edge}/rapport.js" async></script></head>
+<body data-rapport-page="product"><button data-rapport-add-to-cart="mug">Add</button></body></html>"#,
+        edge = edge.base
+    );
+    rapport_e2e::serve_page(
+        listener,
+        page,
+        "default-src * 'unsafe-inline' 'wasm-unsafe-eval'".into(),
+    );
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    client.goto(&shop).await.unwrap();
+    let warned = poll(WAIT, || async {
+        let warnings = client
+            .execute("return window.warnings;", vec![])
+            .await
+            .unwrap();
+        warnings
+            .as_array()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_vec())
+    })
+    .await;
+    assert_eq!(
+        warned,
+        Some(vec![json!(
+            "rapport: the script tag needs a data-site attribute"
+        )])
+    );
+    // The widget had its chance to start; a click on a cart button now queues nothing.
+    let queued = client
+        .execute(
+            "document.querySelector('button').click(); return window.rapport;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued, json!([]));
+    client.clone().close().await.unwrap();
+}
+
 /// Shift+Tab from the page until focus is on `experience`'s close button (prompts are the
 /// last things on the page, so backwards from the top reaches them first). Other prompts
 /// the page shows at the same time may come first.
