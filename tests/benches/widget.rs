@@ -46,6 +46,10 @@ const MEASURE: &str = r#"
             request: request && {
                 sent: request.startTime - from,
                 took: request.responseEnd - request.startTime,
+                // Until the browser sent it (a connection to wait for), and until its first
+                // byte came back (zero when the origin does not share its timing).
+                queued: request.requestStart ? request.requestStart - request.startTime : null,
+                waited: request.requestStart ? request.responseStart - request.requestStart : null,
                 server: server ? server.duration : null,
                 after: mark ? mark.startTime - request.responseEnd : null,
             },
@@ -96,6 +100,8 @@ struct Case {
     /// after its answer until the prompt was on screen.
     sent: Vec<f64>,
     took: Vec<f64>,
+    queued: Vec<f64>,
+    waited: Vec<f64>,
     server: Vec<f64>,
     after: Vec<f64>,
 }
@@ -116,6 +122,8 @@ impl Case {
         let steps = [
             (&mut self.sent, "sent"),
             (&mut self.took, "took"),
+            (&mut self.queued, "queued"),
+            (&mut self.waited, "waited"),
             (&mut self.server, "server"),
             (&mut self.after, "after"),
         ];
@@ -143,9 +151,12 @@ impl Case {
         };
         println!(
             "  where the time goes (p50, ms): request sent {} after DOMContentLoaded, answered \
-             in {} ({} in the visitor's object), prompt on screen {} after the answer",
+             in {} (queued {}, first byte {} after sending, {} in the visitor's object), prompt \
+             on screen {} after the answer",
             median(&mut self.sent),
             median(&mut self.took),
+            median(&mut self.queued),
+            median(&mut self.waited),
             median(&mut self.server),
             median(&mut self.after),
         );
@@ -206,6 +217,23 @@ async fn main() {
         "this browser does not report long tasks: {calibration}"
     );
     println!("long-task detection: a 120 ms busy task is reported as {calibration} ms");
+
+    // One cold load first, reported on its own and left out of the cases: nothing in the
+    // browser's cache yet, and the edge's first decision (its isolate compiles the rulebook).
+    visit(
+        client,
+        &edge.url("/style.css"),
+        "localStorage.clear();",
+        &edge.url("/products/stoneware-mug"),
+    )
+    .await;
+    let cold = measure(client, "rapport:shown:back-in-stock-alert", "/v1/decide").await;
+    println!(
+        "Rapport, cold load (nothing cached, the edge's first decision): DOMContentLoaded to \
+         prompt {:.0} ms, the decision answered in {:.0} ms",
+        cold["shown"].as_f64().unwrap_or(f64::NAN),
+        cold["request"]["took"].as_f64().unwrap_or(f64::NAN),
+    );
 
     // Rapport, first visits: no visitor id, no queue, nothing in storage (the browser's HTTP
     // cache keeps the widget's files, as it would for a shopper on the shop's second page).
@@ -291,6 +319,19 @@ async fn main() {
             ),
         ],
         "default-src 'self' 'unsafe-inline'".into(),
+    );
+    // GrowthBook's cold load too: its script not yet cached.
+    visit(
+        client,
+        &format!("{origin}/growthbook.js"),
+        "",
+        &format!("{origin}/"),
+    )
+    .await;
+    let cold = measure(client, "growthbook:shown", "/api/features/").await;
+    println!(
+        "GrowthBook script tag, cold load (nothing cached): DOMContentLoaded to prompt {:.0} ms",
+        cold["shown"].as_f64().unwrap_or(f64::NAN),
     );
     for returning in [false, true] {
         let mut case = Case::default();
