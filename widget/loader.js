@@ -1,10 +1,12 @@
 // The loader part of rapport.js. `cargo xtask build` puts it in one closure with
-// wasm-bindgen's glue (which defines `wasm_bindgen`), and minifies the result.
+// wasm-bindgen's glue (which defines `wasm_bindgen`) and `capture.js`, and minifies the
+// result.
 //
 // It reads the configuration from its own script tag while that tag is still
 // `document.currentScript`, asks the edge for the site's settings while the wasm module
-// loads, starts the module, records the first page once the app has rendered it, and leaves
-// `window.rapport` as the command queue the page may already be filling. The view, which
+// loads, starts the module and capture's watchers, records the first page once the app has
+// rendered it, and leaves `window.rapport` as the command queue the page may already be
+// filling (capture, the view and the loader send the wasm module theirs there too). The view, which
 // draws prompts, is a module of its own that only pages with something to show download
 // (`rapportView` below).
 var script = document.currentScript;

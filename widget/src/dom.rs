@@ -30,9 +30,14 @@ extern "C" {
     #[wasm_bindgen(js_namespace = console)]
     pub fn warn(message: &str);
 
-    /// Hands a body to the browser to deliver even as the page unloads.
-    #[wasm_bindgen(js_namespace = navigator, js_name = sendBeacon)]
-    pub fn send_beacon(url: &str, body: &str) -> bool;
+    /// Hands a body to the browser to deliver even as the page unloads (it throws for a URL
+    /// it cannot take: the events then wait in the queue as they would for a refusal).
+    #[wasm_bindgen(catch, js_namespace = navigator, js_name = sendBeacon)]
+    fn beacon_with(url: &str, body: &str) -> Result<bool, JsValue>;
+}
+
+pub fn send_beacon(url: &str, body: &str) {
+    let _ = beacon_with(url, body);
 }
 
 pub fn storage_get(key: &str) -> Option<String> {

@@ -51,14 +51,15 @@ pub fn parse(text: &str) -> Option<JsValue> {
     JSON::parse(text).ok()
 }
 
-/// One event, as the edge reads it: `{id, session_id, client_ts, type, ...payload}`, a new
-/// object (a subscriber to the event may keep `data`).
+/// One event, as the edge reads it: `{type, ...payload, id, session_id, client_ts}`, a new
+/// object (a subscriber to the event may keep `data`), whose stamp nothing in `data` can
+/// replace.
 pub fn event(id: &str, session_id: &str, client_ts: f64, data: &JsValue) -> JsValue {
-    let obj = Obj::new();
+    let obj = Obj(Object::assign(&Object::new(), data.unchecked_ref()));
     obj.set("id", id)
         .set("session_id", session_id)
         .set("client_ts", client_ts);
-    Object::assign(&obj.0, data.unchecked_ref()).into()
+    obj.done()
 }
 
 fn reference(obj: &Obj, r: &ExperienceRef) {
