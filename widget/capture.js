@@ -24,7 +24,7 @@ var finite = (found) => {
 };
 var number = (value, key) => finite(field(value, key));
 // A whole number written in digits only (no sign, no spaces), up to 2^32 - 1.
-var whole = (digits) => (/^\d{1,10}$/.test(digits) && digits < 2 ** 32 ? +digits : undefined);
+var wholeNumber = (digits) => (/^\d{1,10}$/.test(digits) && digits < 2 ** 32 ? +digits : undefined);
 var list = (value, key) => {
   var found = field(value, key);
   return Array.isArray(found) ? found : [];
@@ -135,7 +135,7 @@ function bodyEvents(kind) {
     events.push({
       type: "search",
       query: Array.from(query).slice(0, 200).join(""),
-      results: whole((attribute("data-rapport-results") || "").trim()),
+      results: wholeNumber((attribute("data-rapport-results") || "").trim()),
     });
   var order = attribute("data-rapport-order");
   var step = attribute("data-rapport-checkout-step");
@@ -182,7 +182,7 @@ var quantityOf = (props) => {
 function cartClick(target) {
   var element = target instanceof Element && target.closest("[data-rapport-add-to-cart], [data-rapport-remove-from-cart]");
   if (!element) return;
-  var quantity = whole((element.getAttribute("data-quantity") || "").trim()) || 1;
+  var quantity = wholeNumber((element.getAttribute("data-quantity") || "").trim()) || 1;
   var product = elementProduct(element, "data-rapport-add-to-cart");
   var removed = element.getAttribute("data-rapport-remove-from-cart");
   return product
@@ -216,7 +216,6 @@ function rapportTrack(name, props) {
     if (!value) throw name + ": " + what;
     return value;
   };
-  var results = number(props, "results");
   var events = {
     add_to_cart: () => ({ product: product(props, name), quantity: quantityOf(props) }),
     remove_from_cart: () => ({ product_id: product(props, name).id, quantity: quantityOf(props) }),
@@ -234,10 +233,13 @@ function rapportTrack(name, props) {
       value: number(props, "value"),
       currency: text(props, "currency"),
     }),
-    search: () => ({
-      query: needs("query", "a search needs a `query`"),
-      results: results >= 0 ? Math.min(Math.floor(results), 2 ** 32 - 1) : undefined,
-    }),
+    search: () => {
+      var results = number(props, "results");
+      return {
+        query: needs("query", "a search needs a `query`"),
+        results: results >= 0 ? Math.min(Math.floor(results), 2 ** 32 - 1) : undefined,
+      };
+    },
   };
   if (!events.hasOwnProperty(name))
     return 'unknown event "' + name + '" (expected add_to_cart, remove_from_cart, cart, product_view, search, checkout_step or order_complete)';

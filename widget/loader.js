@@ -63,9 +63,8 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
         }, required),
   ])
     .then(() => {
-      wasm_bindgen.start(config);
-      // A tag without `data-site` does not start (the widget said so on the console).
-      if (Array.isArray(window.rapport)) return document.removeEventListener("click", cartClicks);
+      // A tag without `data-site` does not start (the widget says so on the console).
+      if (!wasm_bindgen.start(config)) return document.removeEventListener("click", cartClicks);
       watch();
       // On page exit, or when the tab goes to the background, what waits to be sent goes by
       // beacon (after capture's last engaged time).
@@ -98,13 +97,12 @@ if (script && Array.isArray(queue) && !queue._rapportLoading) {
 // Rapport reads changed. Only the last of quick successive routes gets a page view.
 function watchPages() {
   var where = () => location.pathname + location.search + (/^#!?\//.test(location.hash) ? location.hash : "");
-  var kind = pageKind;
   var reads = () =>
-    [kind(), JSON.stringify(document.body && document.body.dataset), document.documentElement.lang]
+    [pageKind(), JSON.stringify(document.body && document.body.dataset), document.documentElement.lang]
       .concat([].map.call(document.querySelectorAll("script[type='application/ld+json'],[data-rapport-product]"), (e) => e.outerHTML))
       .join();
   // A product page is ready once it has its product.
-  var whole = () => kind() != "product" || /Product|rapport-product/.test(reads());
+  var whole = () => pageKind() != "product" || /Product|rapport-product/.test(reads());
   var last = where();
   var seen;
   var quiet, limit, observer;
@@ -122,7 +120,7 @@ function watchPages() {
   var settle = (first) => {
     var check = () => {
       clearTimeout(quiet);
-      if ((first ? kind() : reads() != seen) && whole()) quiet = setTimeout(done, 50);
+      if ((first ? pageKind() : reads() != seen) && whole()) quiet = setTimeout(done, 50);
     };
     stop();
     limit = setTimeout(done, 600);
@@ -130,7 +128,7 @@ function watchPages() {
     observer = new MutationObserver(check);
     observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
   };
-  kind() && whole() ? done() : settle(1);
+  pageKind() && whole() ? done() : settle(1);
   var changed = () => {
     if (where() != last) {
       last = where();

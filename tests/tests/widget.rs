@@ -600,6 +600,11 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     client.clone().close().await.unwrap();
 }
 
+/// A page script that keeps what the page warns on the console in `window.warnings`, as well
+/// as warning.
+const KEEP_WARNINGS: &str = "window.warnings = []; const warn = console.warn; \
+    console.warn = (...args) => { window.warnings.push(args.join(' ')); warn(...args); };";
+
 /// Capture reads the page in JavaScript and the wasm module records what it hands over: the
 /// product page's JSON-LD, a cart button that removes, three quick clicks in one place (a rage
 /// click), engaged time once the tab goes to the background, and the shop's `track` commands,
@@ -612,12 +617,7 @@ async fn capture_reads_the_page_the_shoppers_behaviour_and_the_shops_track_comma
     let client = &browser.client;
     let visitor = "visitor-capture-reads-01";
     browser.pin_visitor(edge, visitor).await;
-    browser
-        .before_every_page(
-            "window.warnings = []; const warn = console.warn; \
-             console.warn = (...args) => { window.warnings.push(args.join(' ')); warn(...args); };",
-        )
-        .await;
+    browser.before_every_page(KEEP_WARNINGS).await;
     client
         .goto(&edge.url("/products/merino-throw"))
         .await
@@ -782,8 +782,7 @@ async fn a_tag_without_a_site_says_so_and_captures_nothing() {
     let shop = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let page = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No site</title>
-<script>window.warnings = []; const warn = console.warn;
-console.warn = (...args) => {{ window.warnings.push(args.join(' ')); warn(...args); }};</script>
+<script>{KEEP_WARNINGS}</script>
 <script src="{edge}/rapport.js" async></script></head>
 <body data-rapport-page="product"><button data-rapport-add-to-cart="mug">Add</button></body></html>"#,
         edge = edge.base

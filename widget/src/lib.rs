@@ -30,9 +30,9 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 
 /// Starts the widget. Called once by the loader after the wasm module is instantiated, with
 /// `{ site, endpoint, consent, preview, privacy }`; the loader then says when the first page
-/// is ready (`page`).
+/// is ready (`page`). Gives whether the widget runs: not for a tag without `data-site`.
 #[wasm_bindgen]
-pub fn start(config: JsValue) {
+pub fn start(config: JsValue) -> bool {
     let read = |key: &str| wire::get(&config, key).as_string().unwrap_or_default();
     let config = app::Config {
         site: read("site"),
@@ -43,8 +43,9 @@ pub fn start(config: JsValue) {
     };
     if config.site.is_empty() {
         dom::warn("rapport: the script tag needs a data-site attribute");
-        return;
+        return false;
     }
     let widget = app::new(config);
     commands::install(&widget);
+    true
 }
