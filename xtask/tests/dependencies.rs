@@ -1,5 +1,6 @@
 //! ARCHITECTURE.md's claims about what the widget is built from, checked: it links no Rhai
-//! (rules are decided at the edge), and no JSON library (`wire` converts by hand, since its
+//! (rules are decided at the edge), no `web-sys` (its DOM work is JavaScript's), and no JSON
+//! library (`wire` converts by hand, since its
 //! download is the budget that matters most); serde comes in only with the protocol's types,
 //! and the widget's own code never names it, so nothing of it is linked.
 
@@ -32,11 +33,17 @@ fn widget_tree() -> String {
 }
 
 #[test]
-fn the_widget_is_built_without_rhai_or_a_json_library() {
+fn the_widget_is_built_without_rhai_web_sys_or_a_json_library() {
     let tree = widget_tree();
     let names: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
     assert!(names.contains(&"wasm-bindgen"), "{tree}");
-    for banned in ["rhai", "serde_json", "rapport-rules", "rapport-analytics"] {
+    for banned in [
+        "rhai",
+        "serde_json",
+        "rapport-rules",
+        "rapport-analytics",
+        "web-sys",
+    ] {
         assert!(
             !names.contains(&banned),
             "the widget depends on {banned}:\n{tree}"
