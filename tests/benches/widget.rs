@@ -8,10 +8,12 @@
 //! visits to that product page (the visitor id and what the browser cached kept, a new
 //! session). GrowthBook: its npm package's script tag (`auto.min.js`, served locally with a
 //! local feature API), whose page draws a bar from a feature's value once GrowthBook has it,
-//! first visits (storage cleared) and returning ones (its cached features kept). The timings
-//! come from the page's own Performance API: the `rapport:shown:ID` mark the widget sets when
-//! a prompt is on screen (`growthbook:shown` for GrowthBook's page), and buffered `longtask`
-//! and `layout-shift` entries.
+//! first visits (storage cleared) and returning ones (its cached features kept), on a page of
+//! its own and on the demo's product page (Rapport's tag replaced by GrowthBook's), so that
+//! both are also timed on the same page. The timings come from the page's own Performance
+//! API: the `rapport:shown:ID` mark the widget sets when a prompt is on screen
+//! (`growthbook:shown` for GrowthBook's page), and buffered `longtask` and `layout-shift`
+//! entries.
 
 use std::time::Duration;
 
@@ -163,13 +165,12 @@ impl Case {
     }
 }
 
-/// GrowthBook's page: its script tag as its documentation gives it, pointed at the local
-/// feature API, and the page's own code drawing a bar from the `welcome` feature once
-/// GrowthBook has its features (`growthbookdata`).
-fn growthbook_page(api: &str) -> String {
+/// GrowthBook's script tag as its documentation gives it, pointed at the local feature API,
+/// and the page's own code drawing a bar from the `welcome` feature once GrowthBook has its
+/// features (`growthbookdata`).
+fn growthbook_tag(api: &str) -> String {
     format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>GrowthBook</title>
-<script>
+        r#"<script>
 window.growthbook_queue = [function (gb) {{
   var draw = function () {{
     var text = gb.getFeatureValue("welcome", "");
@@ -185,9 +186,96 @@ window.growthbook_queue = [function (gb) {{
   draw();
 }}];
 </script>
-<script async data-client-key="sdk-bench" data-api-host="{api}" data-no-streaming="1" src="/growthbook.js"></script>
-</head><body><h1>New in</h1><p>Linen, wool and stoneware.</p></body></html>"#
+<script async data-client-key="sdk-bench" data-api-host="{api}" data-no-streaming="1" src="/growthbook.js"></script>"#
     )
+}
+
+/// GrowthBook's own page: nothing on it but a heading, a paragraph and the tag.
+fn growthbook_page(api: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>GrowthBook</title>
+{}
+</head><body><h1>New in</h1><p>Linen, wool and stoneware.</p></body></html>"#,
+        growthbook_tag(api)
+    )
+}
+
+/// The page Rapport's product cases load (the demo's sold-out mug, with its stylesheet and
+/// the shop's own script), with GrowthBook's tag where Rapport's was: the same page for both.
+fn growthbook_on_the_demo_page(api: &str) -> String {
+    let public = rapport_e2e::workspace_root().join("demo-site/public");
+    let page = std::fs::read_to_string(public.join("products/stoneware-mug.html")).unwrap();
+    let rapport = r#"<script src="/rapport.js" data-site="demo" async></script>"#;
+    assert!(page.contains(rapport), "the demo page's tag has changed");
+    page.replace(rapport, &growthbook_tag(api))
+}
+
+/// Times GrowthBook's first visits (its cached features and cookie forgotten) and returning
+/// ones (kept) to `page`, served on a port of its own with its script, the demo shop's
+/// files and a local feature API, after one cold load reported on its own.
+async fn growthbook(client: &fantoccini::Client, label: &str, page: fn(&str) -> String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let root = rapport_e2e::workspace_root();
+    let script =
+        std::fs::read(root.join("node_modules/@growthbook/growthbook/dist/bundles/auto.min.js"))
+            .expect("the npm package @growthbook/growthbook (npm ci)");
+    let shop = |name: &str| std::fs::read(root.join("demo-site/public").join(name)).unwrap();
+    let features = json!({ "features": { "welcome": { "defaultValue": "Welcome to Tidewater" } } });
+    serve_app(
+        listener,
+        page(&origin),
+        vec![
+            ("/growthbook.js", "text/javascript", script),
+            (
+                "/api/features/sdk-bench",
+                "application/json",
+                features.to_string().into_bytes(),
+            ),
+            ("/style.css", "text/css", shop("style.css")),
+            ("/shop.js", "text/javascript", shop("shop.js")),
+        ],
+        "default-src 'self' 'unsafe-inline'".into(),
+    );
+    // The cold load: the origin's first connection and the script's first run (the local
+    // server lets nothing be cached, so every load fetches the script and the shop's files).
+    visit(
+        client,
+        &format!("{origin}/growthbook.js"),
+        "",
+        &format!("{origin}/"),
+    )
+    .await;
+    let cold = measure(client, "growthbook:shown", "/api/features/").await;
+    println!(
+        "GrowthBook script tag, {label}, cold load (nothing cached): DOMContentLoaded to prompt {:.0} ms",
+        cold["shown"].as_f64().unwrap_or(f64::NAN),
+    );
+    for returning in [false, true] {
+        let mut case = Case::default();
+        for _ in 0..RUNS {
+            // A first visit forgets GrowthBook's cached features and its visitor cookie (the
+            // browser is still on GrowthBook's origin from the load before, if any).
+            let prepare = match returning {
+                true => "",
+                false => {
+                    client.delete_all_cookies().await.unwrap();
+                    "localStorage.clear();"
+                }
+            };
+            visit(
+                client,
+                &format!("{origin}/growthbook.js"),
+                prepare,
+                &format!("{origin}/"),
+            )
+            .await;
+            let result = measure(client, "growthbook:shown", "/api/features/").await;
+            case.add(&result, "GrowthBook's bar");
+        }
+        let visit = if returning { "returning" } else { "first" };
+        case.print(&format!("GrowthBook script tag, {label}, {visit} visit"));
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -298,65 +386,13 @@ async fn main() {
     ));
 
     // GrowthBook's script tag, from its npm package, with a local feature API on the same
-    // port as its page.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let script = std::fs::read(
-        rapport_e2e::workspace_root()
-            .join("node_modules/@growthbook/growthbook/dist/bundles/auto.min.js"),
-    )
-    .expect("the npm package @growthbook/growthbook (npm ci)");
-    let features = json!({ "features": { "welcome": { "defaultValue": "Welcome to Tidewater" } } });
-    serve_app(
-        listener,
-        growthbook_page(&origin),
-        vec![
-            ("/growthbook.js", "text/javascript", script),
-            (
-                "/api/features/sdk-bench",
-                "application/json",
-                features.to_string().into_bytes(),
-            ),
-        ],
-        "default-src 'self' 'unsafe-inline'".into(),
-    );
-    // GrowthBook's cold load too: its script not yet cached.
-    visit(
+    // port as its page: on a page of its own, and on the page Rapport's product cases load.
+    growthbook(client, "its own page", growthbook_page).await;
+    growthbook(
         client,
-        &format!("{origin}/growthbook.js"),
-        "",
-        &format!("{origin}/"),
+        "the demo's product page",
+        growthbook_on_the_demo_page,
     )
     .await;
-    let cold = measure(client, "growthbook:shown", "/api/features/").await;
-    println!(
-        "GrowthBook script tag, cold load (nothing cached): DOMContentLoaded to prompt {:.0} ms",
-        cold["shown"].as_f64().unwrap_or(f64::NAN),
-    );
-    for returning in [false, true] {
-        let mut case = Case::default();
-        for _ in 0..RUNS {
-            // A first visit forgets GrowthBook's cached features and its visitor cookie (the
-            // browser is still on GrowthBook's origin from the load before, if any).
-            let prepare = match returning {
-                true => "",
-                false => {
-                    client.delete_all_cookies().await.unwrap();
-                    "localStorage.clear();"
-                }
-            };
-            visit(
-                client,
-                &format!("{origin}/growthbook.js"),
-                prepare,
-                &format!("{origin}/"),
-            )
-            .await;
-            let result = measure(client, "growthbook:shown", "/api/features/").await;
-            case.add(&result, "GrowthBook's bar");
-        }
-        let visit = if returning { "returning" } else { "first" };
-        case.print(&format!("GrowthBook script tag, {visit} visit"));
-    }
     client.clone().close().await.unwrap();
 }

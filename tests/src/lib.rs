@@ -167,7 +167,14 @@ impl Edge {
             edge_dir.join("build/worker/shim.mjs").exists() && wrangler.exists(),
             "the edge is not built: run `cargo xtask test`"
         );
-        let state = tempfile::tempdir().expect("a temporary directory");
+        // `RAPPORT_EDGE_STATE_DIR`: where the edge keeps its state, for the widget bench (in
+        // memory, as `cargo xtask bench` keeps the edge's); the system's temporary directory
+        // otherwise.
+        let state = match std::env::var_os("RAPPORT_EDGE_STATE_DIR") {
+            Some(dir) => tempfile::tempdir_in(dir),
+            None => tempfile::tempdir(),
+        }
+        .expect("a temporary directory");
         let admin_token = format!("test-admin-{}", free_port());
         let demo_server_key = format!("test-server-demo-{}", free_port());
         let outlet_server_key = format!("test-server-outlet-{}", free_port());

@@ -233,7 +233,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// The widget's budgets in headless Chromium (`tests/benches/widget.rs`): DOMContentLoaded
-/// to prompt, long main-thread tasks, layout shift.
+/// to prompt, long main-thread tasks, layout shift. The edge keeps its state where the edge
+/// bench does ([`in_memory`]): the browser's own files stay where they are.
 fn widget(root: &Path) -> Result<()> {
     let built = build::all(root)?;
     let browser = crate::tools::ensure_chromium()?;
@@ -244,7 +245,8 @@ fn widget(root: &Path) -> Result<()> {
             .env("RAPPORT_WRANGLER", &built.wrangler)
             .env("RAPPORT_EDGE_DIR", root.join("edge"))
             .env("RAPPORT_CHROMIUM", &browser.chromium)
-            .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver),
+            .env("RAPPORT_CHROMEDRIVER", &browser.chromedriver)
+            .envs(in_memory().map(|memory| ("RAPPORT_EDGE_STATE_DIR", memory))),
     )
 }
 
@@ -907,6 +909,14 @@ fn without_rate_limits(config: &str) -> String {
     out
 }
 
+/// Where the benches keep the edge's state: in memory (`/dev/shm`) where there is one, unless
+/// `RAPPORT_BENCH_STATE=disk`.
+fn in_memory() -> Option<&'static Path> {
+    let memory = Path::new("/dev/shm");
+    let on_disk = std::env::var("RAPPORT_BENCH_STATE").is_ok_and(|v| v == "disk");
+    (memory.is_dir() && !on_disk).then_some(memory)
+}
+
 /// A scratch directory for the edge's state, removed when dropped: in memory (`/dev/shm`)
 /// where there is one, so the figures measure the edge and workerd rather than how fast
 /// this machine's disk syncs (locally every Durable Object commit is an fsync; on
@@ -916,13 +926,10 @@ struct TempDir(std::path::PathBuf);
 
 impl TempDir {
     fn new(root: &Path) -> Result<TempDir> {
-        let memory = Path::new("/dev/shm");
-        let on_disk = std::env::var("RAPPORT_BENCH_STATE").is_ok_and(|v| v == "disk");
-        let parent = if memory.is_dir() && !on_disk {
-            memory.join("rapport-bench")
-        } else {
-            root.join("target/bench-state")
-        };
+        let parent = in_memory().map_or_else(
+            || root.join("target/bench-state"),
+            |memory| memory.join("rapport-bench"),
+        );
         let dir = parent.join(std::process::id().to_string());
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
