@@ -167,9 +167,9 @@ impl Edge {
             edge_dir.join("build/worker/shim.mjs").exists() && wrangler.exists(),
             "the edge is not built: run `cargo xtask test`"
         );
-        // `RAPPORT_EDGE_STATE_DIR`: where the edge keeps its state, for the widget bench (in
-        // memory, as `cargo xtask bench` keeps the edge's); the system's temporary directory
-        // otherwise.
+        // `RAPPORT_EDGE_STATE_DIR`: where the edge keeps its state (`cargo xtask test` and
+        // the widget bench keep it in memory, as the edge bench does); the system's temporary
+        // directory otherwise.
         let state = match std::env::var_os("RAPPORT_EDGE_STATE_DIR") {
             Some(dir) => tempfile::tempdir_in(dir),
             None => tempfile::tempdir(),
