@@ -248,7 +248,7 @@ async fn growthbook(client: &fantoccini::Client, label: &str, page: fn(&str) -> 
     .await;
     let cold = measure(client, "growthbook:shown", "/api/features/").await;
     println!(
-        "GrowthBook script tag, {label}, cold load (nothing cached): DOMContentLoaded to prompt {:.0} ms",
+        "GrowthBook script tag, {label}, cold load (a new origin): DOMContentLoaded to prompt {:.0} ms",
         cold["shown"].as_f64().unwrap_or(f64::NAN),
     );
     for returning in [false, true] {

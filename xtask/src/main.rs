@@ -85,8 +85,8 @@ const E2E_LANES: usize = 3;
 /// flushes, say) waits beside one that computes, not alone at the end; only the order
 /// depends on it.
 const SLOWEST_E2E: &[&str] = &[
-    "seed",
     "console",
+    "seed",
     "widget",
     "react",
     "triggers",
