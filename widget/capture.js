@@ -51,24 +51,29 @@ function rapportContext() {
   };
 }
 
+// A product with the id `id` (none without one), whose other fields `read(name)` gives as
+// text: a price is read as a number.
+function productOf(id, read) {
+  return (
+    id && {
+      id: id,
+      name: read("name"),
+      price: finite(read("price")),
+      currency: read("currency"),
+      category: read("category"),
+      availability: read("availability"),
+      url: read("url"),
+      image: read("image"),
+    }
+  );
+}
+
 // A product described by an element's attributes: the id in `idAttribute`, and `data-name`,
 // `data-price`, `data-currency`, `data-category`, `data-availability`, `data-url`,
 // `data-image`.
 function elementProduct(element, idAttribute) {
   var data = (name) => element.getAttribute(name) || undefined;
-  var id = data(idAttribute);
-  return (
-    id && {
-      id: id,
-      name: data("data-name"),
-      price: finite(data("data-price")),
-      currency: data("data-currency"),
-      category: data("data-category"),
-      availability: data("data-availability"),
-      url: data("data-url"),
-      image: data("data-image"),
-    }
-  );
+  return productOf(data(idAttribute), (name) => data("data-" + name));
 }
 
 // A schema.org Product, alone, in an array or in an `@graph`.
@@ -198,18 +203,9 @@ function rapportTrack(name, props) {
   if (typeof name != "string") return "the event name must be a string";
   if (props != null && typeof props != "object") return "the event properties must be a plain object";
   var product = (item, where) => {
-    var id = text(item, "id");
-    if (!id) throw where + ": a product needs an `id`";
-    return {
-      id: id,
-      name: text(item, "name"),
-      price: number(item, "price"),
-      currency: text(item, "currency"),
-      category: text(item, "category"),
-      availability: text(item, "availability"),
-      url: text(item, "url"),
-      image: text(item, "image"),
-    };
+    var found = productOf(text(item, "id"), (name) => text(item, name));
+    if (!found) throw where + ": a product needs an `id`";
+    return found;
   };
   var needs = (key, what) => {
     var value = text(props, key);
@@ -262,8 +258,9 @@ var RAGE_WINDOW_MS = 1e3;
 var RAGE_DISTANCE_PX = 40;
 
 // Watches the shopper's behaviour on the page, once the wasm module runs, and hands what
-// matters to it: scroll depth milestones, engaged time (visible and active), rage clicks and
-// the shop's cart buttons. Only positions, times and element tags are read.
+// matters to it: scroll depth milestones, engaged time (visible and active) and rage clicks
+// (the shop's cart buttons are the loader's `cartClicks`, from before the module runs). Only
+// positions, times and element tags are read.
 function watch() {
   var record = (data) => window.rapport.push(["_seen", data]);
   var visible = () => document.visibilityState == "visible";

@@ -6,9 +6,9 @@
 // `document.currentScript`, asks the edge for the site's settings while the wasm module
 // loads, starts the module and capture's watchers, records the first page once the app has
 // rendered it, and leaves `window.rapport` as the command queue the page may already be
-// filling (capture, the view and the loader send the wasm module theirs there too). The view, which
-// draws prompts, is a module of its own that only pages with something to show download
-// (`rapportView` below).
+// filling (capture, the view and the loader send the wasm module theirs there too). The
+// view, which draws prompts, is a module of its own that only pages with something to show
+// download (`rapportView` below).
 var script = document.currentScript;
 // The view's file (see `view` below), named by the build.
 var VIEW_FILE = "rapport-view.js";

@@ -668,7 +668,29 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ChromeCommand {
     }
 }
 
+/// A page script that keeps what the page warns on the console in `window.warnings`, as well
+/// as warning ([`Browser::keep_warnings`] runs it in every page; a page may also carry it).
+pub const KEEP_WARNINGS: &str = "window.warnings = []; const warn = console.warn; \
+    console.warn = (...args) => { window.warnings.push(args.join(' ')); warn(...args); };";
+
 impl Browser {
+    /// Every page from now on keeps what it warns on the console ([`KEEP_WARNINGS`]), for
+    /// [`Browser::warnings`] to read.
+    pub async fn keep_warnings(&self) {
+        self.before_every_page(KEEP_WARNINGS).await;
+    }
+
+    /// What the current page has warned on the console so far, when it keeps its warnings
+    /// ([`KEEP_WARNINGS`]); nothing otherwise.
+    pub async fn warnings(&self) -> Vec<String> {
+        let warnings = self
+            .client
+            .execute("return window.warnings || [];", vec![])
+            .await
+            .expect("the page answers");
+        serde_json::from_value(warnings).expect("warnings are text")
+    }
+
     /// Runs `script` in every page before the page's own scripts, from now on (to stand in
     /// for a browser setting WebDriver cannot reach, such as Global Privacy Control).
     pub async fn before_every_page(&self, script: &str) {

@@ -242,13 +242,7 @@ async fn a_preview_link_shows_its_experience_and_reports_nothing() {
 async fn an_expired_or_forged_preview_link_shows_the_usual_experiences_and_says_why() {
     let edge = Edge::shared();
     let browser = Browser::start().await;
-    browser
-        .before_every_page(
-            "window.warnings = []; const warn = console.warn;
-             console.warn = function () {
-                 window.warnings.push([...arguments].join(' ')); warn.apply(console, arguments); };",
-        )
-        .await;
+    browser.keep_warnings().await;
     let client = &browser.client;
     // A visitor the welcome experiment shows its offer to.
     let visitor = "visitor-journey-04";
@@ -265,16 +259,12 @@ async fn an_expired_or_forged_preview_link_shows_the_usual_experiences_and_says_
         panel.contains("This preview link was refused: the preview token is not valid."),
         "{panel}"
     );
-    let warnings = client
-        .execute("return window.warnings;", vec![])
-        .await
-        .unwrap();
+    let warnings = browser.warnings().await;
     assert!(
-        warnings.as_array().unwrap().iter().any(|w| w
-            .as_str()
-            .unwrap()
-            .contains("the preview token is not valid; showing the usual experiences")),
-        "{warnings}"
+        warnings
+            .iter()
+            .any(|w| w.contains("the preview token is not valid; showing the usual experiences")),
+        "{warnings:?}"
     );
     // The shopper is no previewer: what they see is reported.
     let reported = eventually(WAIT, || {

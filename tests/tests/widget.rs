@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use rapport_e2e::{eventually, poll, Browser, Edge};
+use rapport_e2e::{eventually, poll, Browser, Edge, KEEP_WARNINGS};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -600,11 +600,6 @@ async fn cart_buttons_the_checkout_steps_and_the_order_confirmation_are_captured
     client.clone().close().await.unwrap();
 }
 
-/// A page script that keeps what the page warns on the console in `window.warnings`, as well
-/// as warning.
-const KEEP_WARNINGS: &str = "window.warnings = []; const warn = console.warn; \
-    console.warn = (...args) => { window.warnings.push(args.join(' ')); warn(...args); };";
-
 /// Capture reads the page in JavaScript and the wasm module records what it hands over: the
 /// product page's JSON-LD, a cart button that removes, three quick clicks in one place (a rage
 /// click), engaged time once the tab goes to the background, and the shop's `track` commands,
@@ -617,7 +612,7 @@ async fn capture_reads_the_page_the_shoppers_behaviour_and_the_shops_track_comma
     let client = &browser.client;
     let visitor = "visitor-capture-reads-01";
     browser.pin_visitor(edge, visitor).await;
-    browser.before_every_page(KEEP_WARNINGS).await;
+    browser.keep_warnings().await;
     client
         .goto(&edge.url("/products/merino-throw"))
         .await
@@ -665,16 +660,15 @@ async fn capture_reads_the_page_the_shoppers_behaviour_and_the_shops_track_comma
     for refused in ["add_to_cart", "cart", "order_complete"] {
         assert_eq!(count(&export, refused), 0, "{refused} was refused");
     }
-    let warnings = client
-        .execute(
-            "return window.warnings.filter((w) => w.startsWith('rapport: track:'));",
-            vec![],
-        )
+    let warnings: Vec<String> = browser
+        .warnings()
         .await
-        .unwrap();
+        .into_iter()
+        .filter(|w| w.starts_with("rapport: track:"))
+        .collect();
     assert_eq!(
         warnings,
-        json!([
+        [
             "rapport: track: add_to_cart: a product needs an `id`",
             "rapport: track: cart: items[1]: a product needs an `id`",
             "rapport: track: unknown event \"refund\" (expected add_to_cart, remove_from_cart, \
@@ -682,7 +676,7 @@ async fn capture_reads_the_page_the_shoppers_behaviour_and_the_shops_track_comma
             "rapport: track: the event name must be a string",
             "rapport: track: the event properties must be a plain object",
             "rapport: track: order_complete: an order needs an `order_id`",
-        ])
+        ]
     );
 
     // Engaged time counts in ticks of five seconds while the shopper moves; what is counted
@@ -796,21 +790,14 @@ async fn a_tag_without_a_site_says_so_and_captures_nothing() {
     let client = &browser.client;
     client.goto(&shop).await.unwrap();
     let warned = poll(WAIT, || async {
-        let warnings = client
-            .execute("return window.warnings;", vec![])
-            .await
-            .unwrap();
-        warnings
-            .as_array()
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_vec())
+        Some(browser.warnings().await).filter(|w| !w.is_empty())
     })
     .await;
     assert_eq!(
         warned,
-        Some(vec![json!(
-            "rapport: the script tag needs a data-site attribute"
-        )])
+        Some(vec![
+            "rapport: the script tag needs a data-site attribute".to_owned()
+        ])
     );
     // The widget had its chance to start; a click on a cart button now queues nothing.
     let queued = client

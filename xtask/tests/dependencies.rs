@@ -1,8 +1,8 @@
 //! ARCHITECTURE.md's claims about what the widget is built from, checked: it links no Rhai
 //! (rules are decided at the edge), no `web-sys` (its DOM work is JavaScript's), and no JSON
-//! library (`wire` converts by hand, since its
-//! download is the budget that matters most); serde comes in only with the protocol's types,
-//! and the widget's own code never names it, so nothing of it is linked.
+//! library (`wire` converts by hand, since its download is the budget that matters most);
+//! serde comes in only with the protocol's types, and the widget's own code never names it,
+//! so nothing of it is linked.
 
 use std::path::Path;
 use std::process::Command;
